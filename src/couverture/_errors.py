@@ -1,0 +1,55 @@
+"""Exception hierarchy: every error a user can cause derives from :class:`CouvertureError`.
+
+Messages are in French and name the file, line and value at fault; the CLI prints them on one
+line (or one line per offending row) and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class CouvertureError(Exception):
+    """Base class of every error caused by the user's inputs or environment."""
+
+
+class DataSourceError(CouvertureError):
+    """A reference source (communes, population, codes, bassins de vie) is missing or malformed."""
+
+
+class StoreError(CouvertureError):
+    """The DuckDB store is missing, locked or not built yet."""
+
+
+class RegistryError(CouvertureError):
+    """A CPTS registry file cannot be used; ``problems`` lists every offending line.
+
+    Parameters
+    ----------
+    path
+        The registry file.
+    problems
+        ``(line, value, message)`` triples; ``line`` is the 1-based line number in the file
+        (the header is line 1), or ``None`` for a problem with the whole file.
+    """
+
+    def __init__(self, path: Path | str, problems: Iterable[tuple[int | None, str, str]]) -> None:
+        self.path = Path(path)
+        self.problems = list(problems)
+        lines = []
+        for line, value, message in self.problems:
+            where = f"{self.path.name}, ligne {line}" if line is not None else f"{self.path.name}"
+            shown = f" « {value} »" if value else ""
+            lines.append(f"{where}{shown} : {message}")
+        n = len(self.problems)
+        head = f"registre {self.path} : {n} erreur{'s' if n > 1 else ''}"
+        super().__init__(head + "\n  " + "\n  ".join(lines))
+
+
+class ArgumentError(CouvertureError):
+    """An option given on the command line or to a library function is invalid."""
+
+
+class HistoryError(CouvertureError):
+    """The monthly history store does not hold what was asked for."""
