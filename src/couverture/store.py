@@ -1,0 +1,251 @@
+"""The DuckDB store: reference tables, spatial extension loaded offline, per-registry cache.
+
+``build_store`` loads ``units.parquet`` and ``adjacency.parquet`` into
+``data/processed/couverture.duckdb`` (written to a temporary file, then renamed).
+``connect`` opens it; ``load_spatial`` installs the spatial extension from the file shipped
+by the PyPI package ``duckdb-extension-spatial`` into the project's own extension directory
+(never ``~/.duckdb``) and loads it, with no network.
+
+Results computed for a registry are cached in ``cache_*`` tables keyed by the registry digest,
+so that successive commands on the same file do not redo the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from couverture import settings
+from couverture._errors import StoreError
+
+if TYPE_CHECKING:
+    import duckdb
+    import geopandas as gpd
+    import pandas as pd
+
+SPATIAL_VERSION = "v1.5.5"
+# bump when the cached tables change shape, so that old caches are ignored
+CACHE_VERSION = "1"
+
+
+def _duckdb_config() -> dict[str, str | bool]:
+    return {
+        "extension_directory": str(settings.EXTENSION_DIR),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+
+
+def spatial_extension_file() -> Path:
+    """Return the spatial extension binary shipped by ``duckdb-extension-spatial``."""
+    try:
+        base = resources.files("duckdb_extension_spatial")
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            "le paquet duckdb-extension-spatial==1.5.5 n'est pas installé (make install)"
+        ) from exc
+    path = Path(str(base)) / "extensions" / SPATIAL_VERSION / "spatial.duckdb_extension"
+    if not path.exists():
+        raise StoreError(f"extension spatiale introuvable : {path}")
+    return path
+
+
+def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """Install (once, from the local file) and load DuckDB's spatial extension."""
+    installed = con.execute(
+        "SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = 'spatial'"
+    ).fetchone()
+    if installed is None or not installed[0]:
+        settings.EXTENSION_DIR.mkdir(parents=True, exist_ok=True)
+        con.execute(f"INSTALL '{spatial_extension_file()}'")
+    if installed is None or not installed[1]:
+        con.execute("LOAD spatial")
+
+
+def connect(
+    path: Path | None = None, *, read_only: bool = False, spatial: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the store.
+
+    Parameters
+    ----------
+    path
+        The database file (default ``data/processed/couverture.duckdb``).
+    read_only
+        Open without write access (several readers may share the file).
+    spatial
+        Load the spatial extension (only the commands that need geometry SQL ask for it).
+    """
+    import duckdb
+
+    path = path or settings.STORE_PATH
+    if not path.exists():
+        raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
+    except duckdb.IOException as exc:
+        raise StoreError(
+            f"base {path} inaccessible (déjà ouverte par un autre processus ?) : {exc}"
+        ) from exc
+    if spatial:
+        load_spatial(con)
+    return con
+
+
+@contextlib.contextmanager
+def opened(
+    path: Path | None = None, *, read_only: bool = False, spatial: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context manager around :func:`connect` that always closes the connection."""
+    con = connect(path, read_only=read_only, spatial=spatial)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def build_store(
+    *,
+    units_path: Path | None = None,
+    adjacency_path: Path | None = None,
+    path: Path | None = None,
+) -> Path:
+    """Create the store from the processed parquet files (atomically: temp file, rename).
+
+    Tables: ``units`` (with a GEOMETRY column in WGS84), ``adjacency``, ``territories``,
+    ``old_codes`` and ``meta`` (vintages). Any previous cache is dropped with the old file.
+    """
+    import duckdb
+
+    from couverture._config import sources
+    from couverture.sources import load_old_codes, load_territories
+
+    units_path = units_path or settings.UNITS_PATH
+    adjacency_path = adjacency_path or settings.ADJACENCY_PATH
+    path = path or settings.STORE_PATH
+    for p in (units_path, adjacency_path):
+        if not p.exists():
+            raise StoreError(f"{p} absent : lancer `make data`")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    territories = load_territories()
+    old_codes = load_old_codes()
+    con = duckdb.connect(str(tmp), config=_duckdb_config())
+    try:
+        load_spatial(con)
+        con.execute(
+            "CREATE TABLE units AS SELECT * EXCLUDE (geometry), "
+            "ST_GeomFromWKB(geometry) AS geometry FROM read_parquet(?) ORDER BY code",
+            [str(units_path)],
+        )
+        con.execute(
+            "CREATE TABLE adjacency AS SELECT * FROM read_parquet(?) ORDER BY code_a, code_b",
+            [str(adjacency_path)],
+        )
+        con.register("territories_df", territories)
+        con.execute("CREATE TABLE territories AS SELECT * FROM territories_df")
+        con.register("old_codes_df", old_codes)
+        con.execute("CREATE TABLE old_codes AS SELECT * FROM old_codes_df")
+        cog = con.execute("SELECT any_value(cog) FROM units").fetchone()
+        vintages = con.execute(
+            "SELECT string_agg(DISTINCT population_source, '+' ORDER BY population_source) "
+            "FROM units"
+        ).fetchone()
+        con.execute(
+            "CREATE TABLE meta AS SELECT ? AS cog, ? AS population_millesime, ? AS bassins_vie",
+            [
+                cog[0] if cog else "",
+                vintages[0] if vintages else "",
+                sources()["bassins_vie"]["vintage"],
+            ],
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return path
+
+
+def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Return the vintages recorded in the store (``cog``, ``population_millesime``…)."""
+    row = con.execute("SELECT * FROM meta").fetchdf()
+    return {k: str(v) for k, v in row.iloc[0].items()}
+
+
+# --------------------------------------------------------------------------------------------
+# per-registry cache
+# --------------------------------------------------------------------------------------------
+# Frames are stored as parquet blobs: each registry may have its own columns (optional dates…)
+# and a blob round-trips dtypes exactly.
+_CACHE_DDL = (
+    "CREATE TABLE IF NOT EXISTS cache "
+    "(name VARCHAR, digest VARCHAR, version VARCHAR, data BLOB, PRIMARY KEY (name, digest))"
+)
+
+
+def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.DataFrame | None:
+    """Return the cached frame ``name`` for a registry digest, or ``None`` when absent."""
+    import io
+
+    import pandas as pd
+
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cache'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute(
+        "SELECT data FROM cache WHERE name = ? AND digest = ? AND version = ?",
+        [name, digest, CACHE_VERSION],
+    ).fetchone()
+    if row is None:
+        return None
+    return pd.read_parquet(io.BytesIO(row[0]))
+
+
+def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.DataFrame) -> None:
+    """Store ``frame`` under ``name`` for a registry digest (replacing a previous entry).
+
+    Does nothing on a read-only connection (the result is simply not cached).
+    """
+    import io
+
+    import duckdb
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    try:
+        con.execute(_CACHE_DDL)
+        con.execute(
+            "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?)",
+            [name, digest, CACHE_VERSION, buf.getvalue()],
+        )
+    except duckdb.InvalidInputException:
+        pass  # read-only store: results are simply not cached
+
+
+def unit_geometries(
+    con: duckdb.DuckDBPyConnection, *, departements: tuple[str, ...] | None = None
+) -> gpd.GeoDataFrame:
+    """Return the units' geometry (WGS84) indexed by unit code, units without one excluded."""
+    import geopandas as gpd
+    import shapely
+
+    from couverture.settings import CRS_WEB
+
+    load_spatial(con)
+    where = "WHERE geometry IS NOT NULL"
+    params: list[object] = []
+    if departements:
+        where += " AND list_contains(?, departement)"
+        params.append(list(departements))
+    df = con.execute(
+        f"SELECT code, ST_AsWKB(geometry) AS wkb FROM units {where} ORDER BY code", params
+    ).fetchdf()
+    geoms = shapely.from_wkb(df["wkb"].map(bytes).to_numpy())
+    return gpd.GeoDataFrame({"code": df["code"]}, geometry=geoms, crs=CRS_WEB).set_index("code")

@@ -1,0 +1,168 @@
+"""Zones blanches (contiguous uncovered units) and overlaps between CPTS.
+
+A zone blanche is a connected set of uncovered units under rook contiguity (a shared stretch
+of border; a single point does not connect) within one département. Islands, and units with
+no geometry, are zones of their own. A zone is a set of units: a commune with an exclave is
+one unit and never makes a second zone. Its id ``ZB-<département>-<smallest unit code>`` is
+stable from month to month as long as its smallest unit stays white.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import duckdb
+    import geopandas as gpd
+    import pandas as pd
+
+ZONE_COLUMNS = [
+    "zone_id",
+    "departement",
+    "n_communes",
+    "population",
+    "superficie_km2",
+    "cpts_voisines",
+    "cpts_voisines_ids",
+    "communes",
+]
+
+
+def label_components(codes: np.ndarray, edges_a: np.ndarray, edges_b: np.ndarray) -> np.ndarray:
+    """Return a component label for each code given undirected edges between codes.
+
+    Examples
+    --------
+    >>> label_components(np.array(["a", "b", "c"]), np.array(["a"]), np.array(["b"]))
+    array([0, 0, 1], dtype=int32)
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    position = {c: i for i, c in enumerate(codes)}
+    rows = np.fromiter((position[c] for c in edges_a), dtype=np.int64, count=len(edges_a))
+    cols = np.fromiter((position[c] for c in edges_b), dtype=np.int64, count=len(edges_b))
+    n = len(codes)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def white_zones(con: duckdb.DuckDBPyConnection, units: pd.DataFrame) -> pd.DataFrame:
+    """Return the zones blanches of the units of :func:`couverture.coverage.unit_coverage`.
+
+    Parameters
+    ----------
+    con
+        An open store (adjacency and areas).
+    units
+        Unit coverage rows (all of France, or some départements).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone, columns :data:`ZONE_COLUMNS`, ordered by decreasing population (the
+        instruction's priority); ``communes`` joins unit codes by a space, ``cpts_voisines``
+        the names of the covering CPTS adjacent to the zone (across the département border
+        too) by ``|``.
+    """
+    import pandas as pd
+
+    white = units.loc[units["stade"].isna(), ["code", "departement", "population"]]
+    if white.empty:
+        return pd.DataFrame(columns=ZONE_COLUMNS)
+    con.register("_white", white)
+    con.register("_cov", units[["code", "stade", "cpts", "cpts_ids"]])
+    edges = con.execute(
+        """
+        SELECT a.code_a, a.code_b FROM adjacency a
+        JOIN _white w1 ON w1.code = a.code_a
+        JOIN _white w2 ON w2.code = a.code_b
+        WHERE w1.departement = w2.departement AND a.code_a < a.code_b
+        """
+    ).fetchnumpy()
+    codes = white["code"].to_numpy()
+    labels = label_components(codes, edges["code_a"], edges["code_b"])
+    lab = pd.DataFrame({"code": codes, "composante": labels})
+    con.register("_labels", lab)
+    zones = con.execute(
+        """
+        WITH z AS (
+            SELECT l.composante, w.code, w.departement, w.population, u.superficie_km2
+            FROM _labels l JOIN _white w USING (code) JOIN units u USING (code)
+        ), ids AS (
+            SELECT composante, 'ZB-' || any_value(departement) || '-' || min(code) AS zone_id,
+                   any_value(departement) AS departement, count(*)::INTEGER AS n_communes,
+                   sum(population)::BIGINT AS population,
+                   round(coalesce(sum(superficie_km2), 0), 2) AS superficie_km2,
+                   string_agg(code, ' ' ORDER BY code) AS communes
+            FROM z GROUP BY composante
+        ), voisins AS (
+            SELECT DISTINCT z.composante, unnest(string_split(c.cpts_ids, '|')) AS cpts_id,
+                   unnest(string_split(c.cpts, '|')) AS nom
+            FROM z JOIN adjacency a ON a.code_a = z.code
+            JOIN _cov c ON c.code = a.code_b
+            WHERE c.stade IS NOT NULL
+        ), v AS (
+            SELECT composante, string_agg(nom, '|' ORDER BY nom) AS cpts_voisines,
+                   string_agg(cpts_id, '|' ORDER BY nom) AS cpts_voisines_ids
+            FROM (SELECT DISTINCT composante, cpts_id, nom FROM voisins) GROUP BY composante
+        )
+        SELECT ids.zone_id, ids.departement, ids.n_communes, ids.population,
+               ids.superficie_km2, coalesce(v.cpts_voisines, '') AS cpts_voisines,
+               coalesce(v.cpts_voisines_ids, '') AS cpts_voisines_ids, ids.communes
+        FROM ids LEFT JOIN v USING (composante)
+        ORDER BY ids.population DESC, ids.zone_id
+        """
+    ).fetchdf()
+    for name in ("_white", "_cov", "_labels"):
+        con.unregister(name)
+    return zones
+
+
+def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
+    """Return units claimed by two or more CPTS, typed ``chevauchement`` or ``partage``.
+
+    A unit is a commune partagée (``partage``) when shares were declared for it (or it was
+    given by IRIS) or when its population is at least ``shared_threshold``; otherwise the
+    claims are a chevauchement to arbitrate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``code, nom, departement, population, type, cpts`` (names joined by ``|``,
+        pre-LI projects included), ordered by type then code.
+    """
+    claimed = units[units["n_revendications"] >= 2].copy()
+    names = claimed["cpts"].where(
+        claimed["projets"] == "", claimed["cpts"] + "|" + claimed["projets"]
+    )
+    names = names.str.strip("|").str.split("|").map(lambda xs: "|".join(sorted(xs)))
+    shared = claimed["partage_declare"] | (claimed["population"] >= shared_threshold)
+    out = claimed.assign(
+        type=np.where(shared, "partage", "chevauchement"),
+        cpts=names,
+    )[["code", "nom", "departement", "population", "type", "cpts"]]
+    return out.sort_values(["type", "code"]).reset_index(drop=True)
+
+
+def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[Any]:
+    """Return one geometry per zone: the coverage union of its units (no slivers, no tearing).
+
+    Parameters
+    ----------
+    zones
+        Zones with a ``communes`` column (unit codes joined by a space).
+    unit_geoms
+        Unit geometries indexed by code (see :func:`couverture.store.unit_geometries`).
+    """
+    import shapely
+
+    out = []
+    for codes in zones["communes"]:
+        parts = [unit_geoms.geometry.get(c) for c in codes.split()]
+        parts = [g for g in parts if g is not None]
+        out.append(shapely.coverage_union_all(parts) if parts else None)
+    return out
