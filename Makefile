@@ -65,6 +65,9 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(COUVERTURE) taux --registre $(DEMO_REGISTRY) --niveau region
 	$(COUVERTURE) zones-blanches --registre $(DEMO_REGISTRY) --departement 35
 	$(COUVERTURE) chevauchements --registre $(DEMO_REGISTRY) --departement 06
+	# --- demo: suggestions ---
+	# --- demo: cartes ---
+	# --- demo: rapport ---
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -82,5 +85,9 @@ bench: data ## wall time and peak memory of the national analysis (demo registry
 
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) maps/*.html maps/*.png
+
+# --- targets: cartes ---
+
+# --- targets: rapport ---
 
 FORCE:

@@ -134,7 +134,10 @@ class Analysis:
         m["libelle_registre"] = DEMO_LABEL if self.registry.fictif else self.registry_path.name
         return m
 
-    def _cached(self, name: str, compute: Any) -> pd.DataFrame:
+    def cached(self, name: str, compute: Any) -> pd.DataFrame:
+        """Return frame ``name`` from the store's cache for this registry, else compute and
+        cache it (``compute`` takes no argument; ``name`` must include every option that
+        changes the result)."""
         frame = store.cache_get(self.con, name, self.digest)
         if frame is None:
             frame = compute()
@@ -187,7 +190,7 @@ class Analysis:
     def _all_units(self) -> pd.DataFrame:
         from couverture.coverage import unit_coverage
 
-        return self._cached(
+        return self.cached(
             "units",
             lambda: unit_coverage(
                 self.con, cpts=self.registry.cpts, membership=self.registry.membership
@@ -223,7 +226,7 @@ class Analysis:
         from couverture.zones import white_zones
 
         self.check_departements()
-        return self._filter(self._cached("zones", lambda: white_zones(self.con, self._all_units)))
+        return self._filter(self.cached("zones", lambda: white_zones(self.con, self._all_units)))
 
     def overlaps(self) -> pd.DataFrame:
         """Chevauchements and communes partagées (see :func:`couverture.zones.overlaps`)."""
@@ -236,7 +239,7 @@ class Analysis:
         """One row per CPTS: population, taille, funding (see ``coverage.cpts_table``)."""
         from couverture.coverage import cpts_table
 
-        table = self._cached(
+        table = self.cached(
             "cpts",
             lambda: cpts_table(
                 self._all_units, cpts=self.registry.cpts, membership=self.registry.membership

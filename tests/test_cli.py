@@ -1,0 +1,136 @@
+"""The ``couverture`` command as a user runs it: CSV contract, stderr, exit codes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent / "couverture"
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stderr}")
+    return proc
+
+
+def read_csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype={"code": str, "departement": str})
+
+
+def test_csv_contract_on_real_registry(paca_registry: Path) -> None:
+    reg = ["--registre", str(paca_registry), "--stade-par-defaut", "aci"]
+    communes = run("communes", *reg, "--departement", "13", "--format", "csv")
+    assert not communes.stdout.startswith("\ufeff")
+    df = read_csv(communes.stdout)
+    assert {"code", "nom", "departement", "population", "stade", "cpts"} <= set(df.columns)
+    assert (df["departement"] == "13").all()
+    assert df["code"].str.len().eq(5).all()
+    m1 = df.set_index("code").loc["13201"]
+    assert pd.isna(m1["stade"]) and pd.isna(m1["cpts"])
+    assert "avertissement" in communes.stderr  # warnings on stderr…
+    assert "avertissement" not in communes.stdout  # …never in the CSV
+
+    taux = read_csv(run("taux", *reg, "--niveau", "region", "--format", "csv").stdout)
+    expected = [
+        "code", "nom", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci",
+        "taux_lettre_intention", "taux_projet_sante", "taux_aci",
+    ]  # fmt: skip
+    assert set(expected) <= set(taux.columns)
+    row = taux.set_index("code").loc["93"]
+    assert row["taux_aci"] == 98.06
+    assert (taux["population_millesime"] == "RP2023").all() and (taux["cog"] == 2025).all()
+
+    zones = read_csv(run("zones-blanches", *reg, "--format", "csv").stdout)
+    assert list(zones.columns[:7]) == [
+        "zone_id", "departement", "n_communes", "population", "superficie_km2",
+        "cpts_voisines", "communes",
+    ]  # fmt: skip
+    assert zones["population"].dtype.kind == "i"
+
+    over = read_csv(run("chevauchements", *reg, "--format", "csv").stdout)
+    assert list(over.columns[:5]) == ["code", "nom", "population", "type", "cpts"] or {
+        "code",
+        "nom",
+        "population",
+        "type",
+        "cpts",
+    } <= set(over.columns)
+    assert set(over.set_index("code").loc[["06088", "83137"], "type"]) == {"partage"}
+
+
+def test_demo_registry_is_labelled_fictif(demo_registry: Path) -> None:
+    out = run("taux", "--registre", str(demo_registry), "--niveau", "france", "--format", "csv")
+    df = read_csv(out.stdout)
+    assert df.loc[0, "code"] == "FR"
+    assert df.loc[0, "registre"] == "registre fictif"
+    pretty = run("taux", "--registre", str(demo_registry), "--niveau", "france")
+    assert "FICTIF" in pretty.stdout
+
+
+def test_bad_registry_exit_2_lists_all_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "registre.csv"
+    bad.write_text(
+        "cpts_id;nom_cpts;stade;code_insee\n"
+        "A;CPTS A;ACI signé;35238\n"
+        "A;CPTS A;ACI signé;99999\n"
+        "A;CPTS A;stade inventé;35047\n"
+        "A;CPTS A;ACI signé;88888\n",
+        encoding="utf-8",
+    )
+    proc = run("taux", "--registre", str(bad), "--format", "csv", check=False)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    for line in ("ligne 3", "ligne 4", "ligne 5"):
+        assert line in proc.stderr
+    assert "registre.csv" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--registre", "absent.csv"], "introuvable"),
+        (["--registre", "{demo}", "--departement", "XX"], "département inconnu"),
+        (["--registre", "{demo}", "--stade-par-defaut", "fini"], "stade inconnu"),
+    ],
+)
+def test_user_errors_are_french_one_liners(args, message, demo_registry: Path) -> None:
+    args = [a.replace("{demo}", str(demo_registry)) for a in args]
+    proc = run("taux", *args, "--format", "csv", check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_file_formats_need_sortie_and_write_atomically(tmp_path: Path, paca_registry: Path) -> None:
+    reg = ["--registre", str(paca_registry), "--stade-par-defaut", "aci", "--departement", "06"]
+    proc = run("zones-blanches", *reg, "--format", "gpkg", check=False)
+    assert proc.returncode == 2 and "--sortie" in proc.stderr
+    out = tmp_path / "zones.gpkg"
+    run("zones-blanches", *reg, "--format", "gpkg", "--sortie", str(out))
+    import geopandas as gpd
+
+    zones = gpd.read_file(out)
+    assert len(zones) > 0 and zones.geometry.notna().all()
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left
+
+
+def test_verifier_lists_normalisations(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "cpts_id,nom_cpts,stade,code_insee\n"
+        "A,CPTS A,ACI signé,1001\n"  # leading zero lost (Excel)
+        "A,CPTS A,ACI signé,01001\n"  # then a duplicate
+        "B,CPTS B,En création,13055\n",  # whole Marseille
+        encoding="utf-8",
+    )
+    df = read_csv(run("verifier", "--registre", str(path), "--format", "csv").stdout)
+    assert {"ligne", "valeur", "action"} <= set(df.columns)
+    assert {2, 3, 4} <= set(df["ligne"])

@@ -1,0 +1,140 @@
+"""Coverage by stage on real communes: best stage, shares, cumulative rates, the PACA registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import couverture
+from couverture.settings import STAGES
+
+
+@pytest.fixture(scope="module")
+def paca(paca_registry: Path) -> couverture.Analysis:
+    a = couverture.analyse(paca_registry, default_stage="aci", departements="04,05,06,13,83,84")
+    yield a
+    a.close()
+
+
+def test_paca_real_registry_figures(paca: couverture.Analysis) -> None:
+    units = paca.units()
+    assert len(units) == 961
+    assert units["stade"].isna().sum() == 46
+    rates = paca.rates(niveau="region").set_index("code")
+    assert rates.loc["93", "population"] == units["population"].sum()
+    assert rates.loc["93", "taux_aci"] == pytest.approx(98.06, abs=0.005)
+    assert len(paca.cpts()) == 70
+    by_code = units.set_index("code")
+    assert pd.isna(by_code.loc["13201", "stade"])  # Marseille 1er: no CPTS
+    assert by_code.loc["06088", "n_cpts"] == 3  # Nice
+    assert by_code.loc["83137", "n_cpts"] == 2  # Toulon
+    # population counted once: never more covered than lives there
+    assert (units["pop_lettre_intention"] <= units["population"]).all()
+
+
+def test_best_stage_and_shares(tmp_path: Path, units: pd.DataFrame, write_registry) -> None:
+    rennes = units.set_index("code").loc["35238", "population"]
+    rows = [
+        {
+            "cpts_id": "A",
+            "nom_cpts": "CPTS A",
+            "stade": "ACI signé",
+            "code_insee": "35238",
+            "part": "0.6",
+        },
+        {
+            "cpts_id": "B",
+            "nom_cpts": "CPTS B",
+            "stade": "En création",
+            "code_insee": "35238",
+            "part": "0.3",
+        },
+        {
+            "cpts_id": "B",
+            "nom_cpts": "CPTS B",
+            "stade": "En création",
+            "code_insee": "35047",
+            "part": "",
+        },
+        {
+            "cpts_id": "C",
+            "nom_cpts": "CPTS C",
+            "stade": "Projet de santé validé",
+            "code_insee": "35047",
+            "part": "",
+        },
+        {
+            "cpts_id": "D",
+            "nom_cpts": "CPTS D",
+            "stade": "En émergence",
+            "code_insee": "35051",
+            "part": "",
+        },
+    ]
+    path = write_registry(tmp_path / "r.csv", rows)
+    with couverture.analyse(path, departements="35") as a:
+        u = a.units().set_index("code")
+    assert u.loc["35238", "stade"] == "aci"
+    assert u.loc["35238", "pop_aci"] == round(0.6 * rennes)
+    assert u.loc["35238", "pop_projet_sante"] == round(0.6 * rennes)
+    assert u.loc["35238", "pop_lettre_intention"] == round(0.9 * rennes)
+    assert u.loc["35238", "cpts"] == "CPTS A|CPTS B"
+    # best stage wins; a unit claimed twice is counted once
+    assert u.loc["35047", "stade"] == "projet_sante"
+    assert u.loc["35047", "pop_lettre_intention"] == u.loc["35047", "population"]
+    assert u.loc["35047", "pop_aci"] == 0
+    # a pre-LI project is shown but leaves the unit white
+    assert pd.isna(u.loc["35051", "stade"])
+    assert u.loc["35051", "projets"] == "CPTS D"
+    assert u.loc["35051", "pop_lettre_intention"] == 0
+
+
+def test_rates_are_cumulative_and_add_up(demo_registry: Path) -> None:
+    with couverture.analyse(demo_registry) as a:
+        france = a.rates(niveau="france").iloc[0]
+        deps = a.rates(niveau="departement")
+        regions = a.rates(niveau="region")
+        epci = a.rates(niveau="epci")
+        units = a.units()
+    assert france["code"] == "FR"
+    assert france["population"] == units["population"].sum()
+    for table in (deps, regions, epci):
+        for s in STAGES:
+            assert table[f"pop_{s}"].sum() == france[f"pop_{s}"]
+        assert (table["pop_lettre_intention"] >= table["pop_projet_sante"]).all()
+        assert (table["pop_projet_sante"] >= table["pop_aci"]).all()
+    assert len(deps) == 101
+    assert len(regions) == 18
+    assert deps["code"].isin(["2A", "2B", "974", "976"]).sum() == 4
+    sirens = epci.loc[epci["code"] != "", "code"]
+    assert sirens.str.fullmatch(r"\d{9}").all()
+    expected = (100 * deps["pop_aci"] / deps["population"]).round(2)
+    assert (deps["taux_aci"] - expected).abs().max() < 1e-9
+
+
+def test_cpts_population_splits_unshared_claims(
+    tmp_path: Path, units: pd.DataFrame, write_registry
+) -> None:
+    pop = units.set_index("code")["population"]
+    rows = [
+        {"cpts_id": "A", "nom_cpts": "CPTS A", "stade": "aci", "code_insee": "35238"},
+        {"cpts_id": "B", "nom_cpts": "CPTS B", "stade": "aci", "code_insee": "35238"},
+        {"cpts_id": "B", "nom_cpts": "CPTS B", "stade": "aci", "code_insee": "35047"},
+    ]
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows)) as a:
+        table = a.cpts()
+    assert table.loc["A", "population"] == round(pop["35238"] / 2)
+    assert table.loc["B", "population"] == round(pop["35238"] / 2 + pop["35047"])
+    assert table.loc["A", "taille"] == 3  # Rennes / 2 ≈ 115k: taille 3
+    assert table.loc["A", "financement_max"] == 370_000
+
+
+def test_cache_gives_identical_results(demo_registry: Path) -> None:
+    with couverture.analyse(demo_registry, departements="35") as a:
+        first = a.units()
+    with couverture.analyse(demo_registry, departements="35") as b:
+        again = b.units()
+        assert couverture.store.cache_get(b.con, "units", b.digest) is not None
+    pd.testing.assert_frame_equal(first, again)

@@ -1,0 +1,137 @@
+"""Zones blanches (rook contiguity, islands, département borders) and overlaps on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import shapely
+
+import couverture
+from couverture import store
+from couverture.store import unit_geometries
+
+
+@pytest.fixture(scope="module")
+def paca(paca_registry: Path) -> couverture.Analysis:
+    a = couverture.analyse(paca_registry, default_stage="aci", departements="04,05,06,13,83,84")
+    yield a
+    a.close()
+
+
+def _zone_of(zones: pd.DataFrame) -> dict[str, str]:
+    return {
+        c: z
+        for z, codes in zip(zones["zone_id"], zones["communes"], strict=True)
+        for c in codes.split()
+    }
+
+
+def test_paca_zones_partition_uncovered_units(paca: couverture.Analysis) -> None:
+    units = paca.units()
+    zones = paca.zones()
+    white = set(units.loc[units["stade"].isna(), "code"])
+    listed = [c for codes in zones["communes"] for c in codes.split()]
+    assert sorted(listed) == sorted(white)  # each uncovered unit in exactly one zone
+    assert len(white) == 46
+    zone_of = _zone_of(zones)
+    assert zone_of["13201"] == "ZB-13-13201"  # Marseille 1er, alone among covered arrondissements
+    assert (
+        zones["population"]
+        == zones["communes"].map(
+            lambda s: units.set_index("code").loc[s.split(), "population"].sum()
+        )
+    ).all()
+    assert zones["population"].is_monotonic_decreasing  # priority order
+    marseille = zones.set_index("zone_id").loc["ZB-13-13201"]
+    assert "CPTS Marseille-7" in marseille["cpts_voisines"].split("|")
+
+
+def test_islands_and_borders(tmp_path: Path, write_registry, dep_rows) -> None:
+    # Finistère covered except Ouessant, Molène (islands) and two mainland neighbours;
+    # Côtes-d'Armor left white: its zone must not merge with Finistère's across the border.
+    white_29 = {"29155", "29168", "29021", "29111"}
+    rows = dep_rows("29", "F", "aci", skip=white_29)
+    path = write_registry(tmp_path / "r.csv", rows)
+    with couverture.analyse(path, departements="29,22") as a:
+        zones = a.zones()
+        adjacency = a.con.execute("SELECT code_a, code_b FROM adjacency").fetchdf()
+    zone_of = _zone_of(zones)
+    assert zone_of["29155"] == "ZB-29-29155"  # Ouessant alone
+    assert zone_of["29168"] == "ZB-29-29168"  # Molène alone
+    assert zone_of["29155"] != zone_of["29168"]
+    assert set(zones.loc[zones["departement"] == "22", "zone_id"]).isdisjoint(
+        zones.loc[zones["departement"] == "29", "zone_id"]
+    )
+    # every zone is connected and no two zones of a département touch (rook)
+    pairs = set(zip(adjacency["code_a"], adjacency["code_b"], strict=True))
+    for codes in zones["communes"]:
+        members = codes.split()
+        seen, todo = {members[0]}, [members[0]]
+        while todo:
+            c = todo.pop()
+            for d in members:
+                if d not in seen and (c, d) in pairs:
+                    seen.add(d)
+                    todo.append(d)
+        assert seen == set(members)
+    assert zones.set_index("zone_id").loc["ZB-29-29155", "cpts_voisines"] == ""
+
+
+def test_corner_contact_does_not_connect(tmp_path: Path, write_registry, dep_rows) -> None:
+    geoms = unit_geometries_35()
+    codes = geoms.index.to_numpy()
+    g = geoms.geometry.to_numpy()
+    i, j = shapely.STRtree(g).query(g, predicate="touches")
+    shared = shapely.length(shapely.intersection(shapely.boundary(g[i]), shapely.boundary(g[j])))
+    corner = [
+        (codes[a], codes[b]) for a, b, s in zip(i, j, shared, strict=True) if s == 0 and a < b
+    ]
+    a_code, b_code = corner[0]
+    rows = dep_rows("35", "R", "aci", skip={a_code, b_code})
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows), departements="35") as a:
+        zones = a.zones()
+    zone_of = _zone_of(zones)
+    assert zone_of[a_code] != zone_of[b_code]
+    assert len(zones) == 2
+
+
+def unit_geometries_35():
+    with store.opened() as con:
+        return unit_geometries(con, departements=("35",)).to_crs(2154)
+
+
+def test_exclave_is_one_unit_in_one_zone(tmp_path: Path, write_registry, dep_rows) -> None:
+    with store.opened() as con:
+        geoms = unit_geometries(con, departements=("2A", "2B"))
+    multi = [c for c, g in geoms.geometry.items() if shapely.get_num_geometries(g) > 1]
+    assert multi, "Corse has communes in several parts"
+    rows = [r for d in ("2A", "2B") for r in dep_rows(d, "C" + d, "aci", skip=set(multi))]
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows), departements="2A,2B") as a:
+        zones = a.zones()
+    listed = [c for codes in zones["communes"] for c in codes.split()]
+    assert sorted(listed) == sorted(multi)
+    assert zones["zone_id"].str.fullmatch(r"ZB-2[AB]-2[AB]\d{3}").all()
+
+
+def test_overlaps_shared_cities_and_threshold(paca_registry: Path) -> None:
+    with couverture.analyse(paca_registry, default_stage="aci", departements="06,83") as a:
+        ov = a.overlaps().set_index("code")
+    assert ov.loc["06088", "type"] == "partage" and len(ov.loc["06088", "cpts"].split("|")) == 3
+    assert ov.loc["83137", "type"] == "partage" and len(ov.loc["83137", "cpts"].split("|")) == 2
+    with couverture.analyse(
+        paca_registry, default_stage="aci", departements="06,83", shared_threshold=400_000
+    ) as a:
+        strict = a.overlaps().set_index("code")
+    assert set(strict["type"]) == {"chevauchement"}  # without shares, below the threshold
+
+
+def test_dom_zone(tmp_path: Path, write_registry, dep_rows) -> None:
+    rows = dep_rows("974", "RUN", "projet_sante", skip={"97411", "97415"})
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows), departements="974") as a:
+        zones = a.zones()
+        rates = a.rates(niveau="departement").set_index("code")
+    assert set(zones["zone_id"]) == {"ZB-974-97411", "ZB-974-97415"}  # not adjacent
+    assert rates.loc["974", "taux_aci"] == 0
+    assert 0 < rates.loc["974", "taux_projet_sante"] < 100
