@@ -48,6 +48,23 @@ def write_csv(frame: pd.DataFrame, stream: IO[str]) -> None:
     frame.to_csv(stream, index=False, lineterminator="\n")
 
 
+# short French headers for the human-readable tables (CSV keeps the machine names)
+PRETTY_HEADERS = {
+    "nom": "Nom",
+    "departement": "Dép.",
+    "population": "Population",
+    "n_communes": "Communes",
+    "pop_lettre_intention": "Pop. ≥ LI",
+    "pop_projet_sante": "Pop. ≥ projet",
+    "pop_aci": "Pop. ACI",
+    "taux_lettre_intention": "% ≥ LI",
+    "taux_projet_sante": "% ≥ projet",
+    "taux_aci": "% ACI",
+    "superficie_km2": "km²",
+    "cpts_voisines": "CPTS voisines",
+}
+
+
 def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
     """Print a readable table on stdout (rich when available)."""
     try:
@@ -58,13 +75,18 @@ def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
         print(frame.to_string(index=False))
         print(caption)
         return
+    import shutil
+
     table = Table(title=title, caption=caption, show_lines=False)
     for col in frame.columns:
         numeric = frame[col].dtype.kind in "iuf"
-        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+        header = PRETTY_HEADERS.get(str(col), str(col))
+        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(*("" if _isna(v) else _fmt(v) for v in row))
-    Console().print(table)
+    # a pipe or CI log is not 80 columns wide: keep rows on one line where possible
+    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+    Console(width=width).print(table)
 
 
 def _isna(v: object) -> bool:

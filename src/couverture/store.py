@@ -32,7 +32,7 @@ SPATIAL_VERSION = "v1.5.5"
 CACHE_VERSION = "1"
 
 
-def _duckdb_config() -> dict[str, str | bool]:
+def _duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     return {
         "extension_directory": str(settings.EXTENSION_DIR),
         "autoinstall_known_extensions": False,
