@@ -1,0 +1,71 @@
+"""The DuckDB store: spatial extension loaded offline from the project, tables, cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from couverture import settings, store
+from couverture._errors import StoreError
+
+
+def test_spatial_extension_loads_offline_from_project_dir(tmp_path: Path) -> None:
+    """A fresh HOME proves nothing is read from or written to ~/.duckdb."""
+    code = (
+        "from couverture import store\n"
+        "with store.opened(spatial=True) as con:\n"
+        '    print(con.execute("SELECT ST_Area(ST_GeomFromText('
+        "'POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))'))\").fetchone()[0])\n"
+        '    print(con.execute("SELECT install_path FROM duckdb_extensions() '
+        "WHERE extension_name = 'spatial'\").fetchone()[0])\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "http_proxy": "http://127.0.0.1:9"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert out[0] == "4.0"
+    assert Path(out[1]).is_relative_to(settings.EXTENSION_DIR)
+    assert not (tmp_path / ".duckdb").exists()
+
+
+def test_store_tables_and_vintages() -> None:
+    with store.opened(read_only=True) as con:
+        tables = set(
+            con.execute("SELECT table_name FROM information_schema.tables").fetchdf()["table_name"]
+        )
+        assert {"units", "adjacency", "territories", "old_codes", "meta"} <= tables
+        assert store.meta(con)["cog"] == "2025"
+        assert store.meta(con)["population_millesime"] == "RP2023"
+        n, pop = con.execute("SELECT count(*), sum(population) FROM units").fetchone()
+    assert n == 34_917
+    rp = pd.read_csv(settings.POPULATION_RP2023_PATH, dtype={"code": str, "departement": str})
+    com = rp["departement"].isin(["975", "977", "978"]) | rp["departement"].str.startswith("98")
+    france = ~com & ~rp["code"].isin(settings.PLM_CITIES)
+    assert pop == rp.loc[france, "population"].sum()  # arrondissements, not their cities
+
+
+def test_unit_geometries_are_wgs84_and_complete() -> None:
+    with store.opened() as con:
+        geoms = store.unit_geometries(con, departements=("2A", "2B"))
+    assert geoms.crs.to_epsg() == 4326
+    assert len(geoms) == 360
+    assert geoms.total_bounds[0] > 8 and geoms.total_bounds[2] < 10  # Corse
+
+
+def test_cache_round_trip_and_read_only(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"code": ["01001", "2A004"], "x": [1.5, None], "n": [1, 2]})
+    with store.opened() as con:
+        store.cache_put(con, "essai", "digest-test", frame)
+        pd.testing.assert_frame_equal(store.cache_get(con, "essai", "digest-test"), frame)
+        assert store.cache_get(con, "essai", "autre") is None
+        con.execute("DELETE FROM cache WHERE name = 'essai'")
+
+
+def test_missing_store_is_a_french_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="make data"):
+        store.connect(tmp_path / "absent.duckdb")
