@@ -329,7 +329,11 @@ class _Resolved:
     column: str = ""  # the column the commune was read from
 
 
-def _postal_like(code: str, unit: str, index: int | None) -> bool:
+def _dep_of(code: str) -> str:
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def _postal_like(code: str, index: int | None) -> bool:
     # postal codes of PLM arrondissements are DD0NN (13001 = Marseille 1er); elsewhere they
     # usually end in 0 (04000 Digne-les-Bains, 13100 Aix-en-Provence)
     if index is not None and code[2:].isdigit():
@@ -355,7 +359,7 @@ class _Units:
         for city, a in self.arrondissements.items():
             self.nom[city] = _CITY_OF_ARM.sub("", self.nom[a[0]])
             self.dep[city] = self.dep[a[0]]
-        self.old = dict(
+        self.old: dict[str, str] = dict(
             zip(
                 old_codes["code_ancien"].astype(str),
                 old_codes["code_actuel"].astype(str),
@@ -443,19 +447,21 @@ class _Units:
             code = code[:5]
         elif not _COMMUNE_CODE.fullmatch(code):
             return _Resolved(error=(raw, "code commune illisible (attendu : 5 caractères)"))
-        if code not in self.nom and code in self.old:
-            new = _OLD_CODE_ARRONDISSEMENT.get(code, self.old[code])
+        given = code  # the code as written (leading zero restored, IRIS cut)
+        old = given not in self.nom and given in self.old
+        if old:
+            code = _OLD_CODE_ARRONDISSEMENT.get(given, self.old[given])
             notes.append(
-                (column, raw, f"ancien code {code} remplacé par {self.label(new)}", "anciens codes")
+                (
+                    column,
+                    raw,
+                    f"ancien code {given} remplacé par {self.label(code)}",
+                    "anciens codes",
+                )
             )
-            code, old = new, True
-        else:
-            old = False
         if code not in self.nom:
-            hint = ""
-            candidates = self.find(name, code[:3] if code.startswith("97") else code[:2])
-            if name and len(candidates) == 1:
-                hint = f" ; le nom « {name} » désigne {self.label(candidates[0])}"
+            others = self.find(name, _dep_of(given)) if name else []
+            hint = self._designates(name, given, others)
             return _Resolved(error=(raw, f"code commune inconnu{hint}"))
         if dep and dep != self.dep[code]:
             notes.append(
@@ -481,45 +487,54 @@ class _Units:
                     )
                 )
                 codes = (by_name[0],)
-            elif others := self.find(name, self.dep[code]):
-                other = others[0]
-                why = (
-                    "un code postal a probablement été utilisé à la place du code INSEE"
-                    if _postal_like(code, other, self.arm_index(other))
-                    else "vérifier le code ou le nom"
+            elif others := [
+                c
+                for d in dict.fromkeys((self.dep[code], _dep_of(given)))
+                for c in self.find(name, d)
+            ]:
+                return _Resolved(
+                    error=(
+                        raw,
+                        f"le code INSEE {given} désigne {self.label(code)}"
+                        + self._designates(name, given, others),
+                    )
+                )
+            elif old or self.close_to(name, code):
+                why = "ancien nom de la commune" if old else "correspondance approximative"
+                notes.append(
+                    (
+                        name_column,
+                        name,
+                        f"nom « {name} » accepté pour {self.label(code)} ({why})",
+                        "noms approximatifs acceptés",
+                    )
+                )
+            else:
+                elsewhere = self.find(name, None)
+                hint = (
+                    f" (« {name} » désigne {self.label(elsewhere[0])})"
+                    if len(elsewhere) == 1
+                    else ""
                 )
                 return _Resolved(
                     error=(
                         raw,
-                        f"{code} est le code INSEE de {self.nom[code]}, mais le nom « {name} » "
-                        f"désigne {self.label(other)} : {why}",
+                        f"le nom « {name} » ne correspond pas au code {self.label(code)}{hint}",
                     )
-                )
-            elif old:
-                notes.append(
-                    (
-                        name_column,
-                        name,
-                        f"nom « {name} » accepté pour {self.label(code)} "
-                        "(ancien nom de la commune)",
-                        "anciens noms de commune",
-                    )
-                )
-            elif self.close_to(name, code):
-                notes.append(
-                    (
-                        name_column,
-                        name,
-                        f"nom « {name} » accepté pour {self.label(code)} "
-                        "(correspondance approximative)",
-                        "noms approximatifs",
-                    )
-                )
-            else:
-                return _Resolved(
-                    error=(raw, f"le nom « {name} » ne correspond pas au code {self.label(code)}")
                 )
         return self._finish(codes, iris, notes, column, raw)
+
+    def _designates(self, name: str, code: str, others: list[str]) -> str:
+        """Message tail when the row's name designates another unit than its code."""
+        if not others:
+            return ""
+        other = others[0]
+        why = (
+            "un code postal a probablement été utilisé à la place du code INSEE"
+            if _postal_like(code, self.arm_index(other))
+            else "vérifier le code ou le nom"
+        )
+        return f", mais le nom « {name} » désigne {self.label(other)} : {why}"
 
     def _resolve_name(self, name: str, column: str, dep: str) -> _Resolved:
         if not name:
@@ -961,7 +976,8 @@ def _deduplicate(members: dict[str, list[Any]], notes: _Collector) -> pd.DataFra
             total = (
                 m[m["iris"]]
                 .groupby(["cpts_id", "code"])["part"]
-                .agg(lambda s: min(1.0, s.sum(skipna=False)))
+                .agg(lambda s: s.sum(skipna=False))
+                .clip(upper=1.0)
             )
             first = ~dup & m["iris"]
             where = pd.MultiIndex.from_frame(m.loc[first, ["cpts_id", "code"]])
