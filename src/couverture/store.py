@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 SPATIAL_VERSION = "v1.5.5"
 # bump when the cached tables change shape, so that old caches are ignored
 CACHE_VERSION = "1"
+# how long a command waits for another process holding the store's write lock
+LOCK_WAIT_SECONDS = 30.0
 
 
 def _duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
@@ -85,12 +88,18 @@ def connect(
     path = path or settings.STORE_PATH
     if not path.exists():
         raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
-    except duckdb.IOException as exc:
-        raise StoreError(
-            f"base {path} inaccessible (déjà ouverte par un autre processus ?) : {exc}"
-        ) from exc
+    # DuckDB allows one writing process at a time: wait a little for another command to finish
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise StoreError(
+                    f"base {path} inaccessible (déjà ouverte par un autre processus ?) : {exc}"
+                ) from exc
+            time.sleep(0.2)
     if spatial:
         load_spatial(con)
     return con
