@@ -29,7 +29,7 @@ STADE_PAR_DEFAUT ?=
 STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install data demo test lint typecheck bench clean
+.PHONY: help install data demo test lint typecheck bench clean report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,8 +66,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(COUVERTURE) zones-blanches --registre $(DEMO_REGISTRY) --departement 35
 	$(COUVERTURE) chevauchements --registre $(DEMO_REGISTRY) --departement 06
 	# --- demo: suggestions ---
+	$(COUVERTURE) suggestions --registre $(DEMO_REGISTRY) --departement 35
 	# --- demo: cartes ---
 	# --- demo: rapport ---
+	$(MAKE) --no-print-directory report MOIS=2026-11 REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -89,5 +91,23 @@ clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 # --- targets: cartes ---
 
 # --- targets: rapport ---
+# reports/YYYY-MM/index.html is the real target; re-run when the registry, the data, the
+# options or the code change (the history store is written by the same command). The store is
+# an order-only prerequisite: every command caches results in it, which changes its date but
+# not its data (units.parquet and adjacency.parquet are rebuilt with it).
+DEPARTEMENT ?=
+REPORT_DIR := reports/$(MOIS)
+REPORT_OPTS := reports/.options-$(MOIS)
+REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT))
+REPORT_SOURCES := $(wildcard src/couverture/report.py src/couverture/history.py src/couverture/suggest.py src/couverture/maps.py)
+
+$(REPORT_OPTS): FORCE
+	@mkdir -p reports
+	@echo '$(REGISTRE) $(REPORT_FLAGS)' | cmp -s - $@ || echo '$(REGISTRE) $(REPORT_FLAGS)' > $@
+
+$(REPORT_DIR)/index.html: $(REGISTRE) $(UNITS) $(ADJACENCY) $(REPORT_OPTS) $(REPORT_SOURCES) | $(STORE)
+	$(COUVERTURE) rapport --mois $(MOIS) --registre $(REGISTRE) $(REPORT_FLAGS)
+
+report: $(REPORT_DIR)/index.html ## monthly report: make report MOIS=2026-11 REGISTRE=registre.xlsx
 
 FORCE:

@@ -78,6 +78,25 @@ def bench_analysis(store_copy: Path) -> list[tuple[str, float, float, str]]:
 EXTRA_BENCHMARKS: list = []  # later stages (suggestions, cartes) append (name, function) here
 
 
+def bench_suggestions(store_copy: Path) -> list[tuple[str, float, float, str]]:
+    """National ``couverture suggestions --format csv`` in a cold process: ≤ 30 s, ≤ 1 Gio."""
+    env = os.environ.copy()
+    env["COUVERTURE_DATA"] = str(store_copy)
+    rows = []
+    for label in ("sans cache", "avec cache"):
+        wall, mem = run(
+            [COUVERTURE, "-q", "suggestions", "--registre", str(REGISTRY), "--format", "csv"],
+            env=env,
+        )
+        target = "≤ 30 s, ≤ 1024 Mio"
+        verdict = " ✔" if wall <= 30 and mem <= 1024 else " ✘ DÉPASSÉ"
+        rows.append((f"suggestions national ({label})", wall, mem, target + verdict))
+    return rows
+
+
+EXTRA_BENCHMARKS.append(("suggestions", bench_suggestions))
+
+
 def main() -> None:
     if not REGISTRY.exists():
         raise SystemExit(f"{REGISTRY} absent : lancer `make data`")

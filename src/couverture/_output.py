@@ -22,11 +22,14 @@ FILE_ONLY = ("xlsx", "gpkg")
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, *, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success only."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success only.
+
+    The temporary name keeps the real extension (GDAL and openpyxl choose formats by it).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -126,7 +129,7 @@ def emit_table(
                 write_csv(frame, fh)
     elif fmt == "xlsx":
         assert output is not None
-        with atomic_path(output, suffix=".xlsx") as tmp:
+        with atomic_path(output) as tmp:
             frame.to_excel(tmp, index=False, sheet_name=sheet[:31], engine="openpyxl")
     elif fmt == "tableau":
         if output is None:
@@ -144,7 +147,7 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
             raise ArgumentError(
                 "le format gpkg ne peut pas aller sur la sortie standard : --sortie FICHIER"
             )
-        with atomic_path(output, suffix=".gpkg") as tmp:
+        with atomic_path(output) as tmp:
             tmp.unlink()
             frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
     elif fmt == "geojson":

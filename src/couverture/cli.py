@@ -222,10 +222,138 @@ def cmd_verifier(args: argparse.Namespace) -> None:
 
 
 # --- suggestions commands (issue: propositions) ---
+def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Compact view of the proposals for the terminal."""
+    import pandas as pd
+
+    def fmt(value: object) -> str:
+        return f"{int(str(value)):,}".replace(",", "\u202f")
+
+    def arrow(before: pd.Series, after: pd.Series) -> pd.Series:
+        return before.map(fmt) + " → " + after.map(fmt)
+
+    cible = frame["cpts_cible"].where(
+        frame["option"] != "creation", frame["nom_propose"] + " (nouvelle)"
+    )
+    return pd.DataFrame(
+        {
+            "priorité": frame["priorite"],
+            "zone": frame["zone_id"],
+            "rang": frame["rang"],
+            "reco.": frame["recommandee"],
+            "option": frame["option"].str.replace("_", " "),
+            "cible": cible,
+            "communes": frame["n_communes"],
+            "pop. ajoutée": frame["population_ajoutee"],
+            "pop. résultante": frame["population_resultante"],
+            "taille": arrow(frame["taille_avant"], frame["taille_apres"]),
+            "financement max (€)": arrow(
+                frame["financement_max_avant"], frame["financement_max_apres"]
+            ),
+            "motif": frame["motif"],
+        }
+    )
+
+
+def _inhabitants(text: str) -> int:
+    """argparse type of --plancher/--plafond (French message)."""
+    try:
+        return int(text.replace(" ", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre d'habitants attendu, reçu « {text} »") from None
+
+
+def cmd_suggestions(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture._output import FILE_ONLY
+    from couverture.suggest import proposal_geometries, suggest
+
+    if args.format in FILE_ONLY and args.sortie is None:
+        # said before the national computation, not after
+        raise ArgumentError(
+            f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
+        )
+    with _analysis(args) as a:
+        frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if args.format in ("geojson", "gpkg"):
+            geoms = proposal_geometries(a, frame)
+            _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
+            return
+        shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
+        if args.format == "tableau":
+            rec = frame[frame["recommandee"] == "oui"]
+            sizes = rec.groupby("option").size().to_dict()
+            sums = rec.groupby("option")["population_ajoutee"].sum().astype("int64").to_dict()
+            parts = [
+                f"{sizes[o]} {label} ({sums[o]:,} hab.)".replace(",", "\u202f")
+                for o, label in (
+                    ("creation", "création(s)"),
+                    ("extension", "extension(s)"),
+                    ("rattachement_temporaire", "rattachement(s) temporaire(s)"),
+                )
+                if o in sizes
+            ]
+            log.info(
+                "%d zones blanches ; recommandé : %s",
+                frame["zone_id"].nunique(),
+                ", ".join(parts) or "rien",
+            )
+
 
 # --- cartes commands (issue: cartes) ---
 
+
 # --- rapport commands (issue: rapport mensuel) ---
+def cmd_rapport(args: argparse.Namespace) -> None:
+    from couverture.report import build_report
+
+    build_report(
+        args.registre,
+        month=args.mois,
+        output_dir=args.sortie,
+        default_stage=args.stade_par_defaut,
+        departements=args.departement,
+        shared_threshold=args.seuil_partage,
+        history_path=args.historique,
+        suggestions=not args.sans_propositions,
+        maps=not args.sans_cartes,
+    )
+
+
+def cmd_historique(args: argparse.Namespace) -> None:
+    from couverture import history
+    from couverture._output import emit_table
+
+    frame = history.months(path=args.historique)
+    frame["empreinte"] = frame["empreinte"].str[:12]
+    cols = ["mois", "libelle_registre", "fictif", "perimetre", "empreinte", "ecrit_le"]
+    cols += ["n_cpts", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci"]
+    cols += ["taux_lettre_intention", "taux_projet_sante", "taux_aci", "n_zones"]
+    cols += ["population_zones"]
+    emit_table(
+        frame[cols],
+        fmt=args.format,
+        output=args.sortie,
+        title="Mois enregistrés dans l'historique",
+        caption=str(args.historique or "data/historique.duckdb"),
+    )
+
+
+def cmd_evolution(args: argparse.Namespace) -> None:
+    from couverture import history
+    from couverture._output import emit_table
+
+    frame = history.compare(args.de, args.a, path=args.historique)
+    emit_table(
+        frame,
+        fmt=args.format,
+        output=args.sortie,
+        title=f"Changements de {args.de} à {args.a}",
+        caption=f"{len(frame)} changement(s)",
+    )
+    for label, n in frame["libelle"].value_counts(sort=False).items():
+        log.info("%s : %d", label, n)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -289,10 +417,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verifier)
 
     # --- suggestions parser ---
+    p = sub.add_parser(
+        "suggestions", help="propositions pour couvrir chaque zone blanche (extension, création…)"
+    )
+    _registry_options(p)
+    p.add_argument(
+        "--plancher",
+        type=_inhabitants,
+        default=None,
+        metavar="HABITANTS",
+        help="population minimale d'une CPTS nouvelle (défaut 20000)",
+    )
+    p.add_argument(
+        "--plafond",
+        type=_inhabitants,
+        default=None,
+        metavar="HABITANTS",
+        help="taille cohérente à ne pas dépasser (défaut 100000)",
+    )
+    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
+    p.set_defaults(func=cmd_suggestions)
 
     # --- cartes parser ---
 
     # --- rapport parser ---
+    def history_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--historique",
+            type=Path,
+            default=None,
+            metavar="FICHIER",
+            help="base DuckDB de l'historique (défaut data/historique.duckdb)",
+        )
+
+    p = sub.add_parser("rapport", help="rapport mensuel (HTML, XLSX, CSV, GeoPackage, historique)")
+    p.add_argument("--mois", required=True, help="mois du rapport, AAAA-MM (par exemple 2026-11)")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=None,
+        metavar="DOSSIER",
+        help="dossier parent du rapport (défaut ./reports : le rapport va dans DOSSIER/AAAA-MM)",
+    )
+    p.add_argument("--sans-cartes", action="store_true", help="ne pas produire les cartes")
+    p.add_argument(
+        "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
+    )
+    history_option(p)
+    p.set_defaults(func=cmd_rapport)
+
+    p = sub.add_parser("historique", help="mois enregistrés dans l'historique")
+    history_option(p)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_historique)
+
+    p = sub.add_parser("evolution", help="changements entre deux mois de l'historique")
+    p.add_argument("--de", required=True, metavar="AAAA-MM", help="mois de départ")
+    p.add_argument("--a", required=True, metavar="AAAA-MM", help="mois d'arrivée")
+    history_option(p)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_evolution)
 
     return parser
 

@@ -415,6 +415,15 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
         [pairs, pairs.rename(columns={"code_a": "code_b", "code_b": "code_a"})], ignore_index=True
     )
     both["frontiere_m"] = both["frontiere_m"].round(1)
+    alone = has_geom.loc[~has_geom["code"].isin(both["code_a"]), ["code", "nom"]]
+    if len(alone):
+        # islands, but also a geometry out of date in the source (e.g. a commune nouvelle drawn
+        # with one of its former communes only): worth a look by whoever builds the data
+        log.info(
+            "%d unités sans voisine (îles ou géométrie à vérifier) : %s",
+            len(alone),
+            ", ".join(f"{c} {n}" for c, n in alone.to_numpy()),
+        )
     return both.sort_values(["code_a", "code_b"]).reset_index(drop=True)
 
 

@@ -1,0 +1,1033 @@
+"""Proposals to cover every zone blanche: extension, creation or rattachement temporaire.
+
+For each zone blanche (see :mod:`couverture.zones`), in order of priority (population):
+
+* **création** when the zone holds at least ``floor`` inhabitants: the zone is partitioned into
+  contiguous perimeters of ``floor`` to ``ceiling`` inhabitants (balanced region growing from
+  populous, spread-out seeds, each perimeter filling its seed's bassin de vie first), named
+  after their most populous commune; a unit above the ceiling is a perimeter of its own; a
+  remnant too small for a CPTS is given to a neighbouring CPTS with room, else merged with an
+  adjacent perimeter (the ``motif`` says why a bound is not met);
+* **extension** of the neighbouring CPTS otherwise: the zone is split among them by
+  competitive region growing from the units bordering each CPTS (a mature CPTS starts ahead
+  of a young one, a step out of the CPTS's bassins de vie costs more), so that every part is
+  contiguous with the CPTS that takes it; a CPTS stops taking units before it would pass the
+  ceiling, and a CPTS at lettre d'intention stage before it grows by more than half;
+* **rattachement temporaire** (with mentorat) to the nearest CPTS at ACI stage that stays
+  within the ceiling (else the nearest), by distance between unit centroids in the same
+  territory (mainland, Corsica, each DROM), when no neighbouring CPTS can take the zone
+  (islands, or every neighbour would pass the ceiling). Where the territory has no ACI CPTS
+  at all, a CPTS is proposed for creation whatever its size, and the motif says why.
+
+The recommended scenario of a zone has ``rang`` 1 and ``recommandee = "oui"``; ranked
+alternatives (whole zone to one neighbour, split among neighbours, next nearest mature CPTS)
+follow with ``rang`` 2, 3… Each row states the taille and maximum ACI funding of the CPTS
+before and after; zones are processed nationally by decreasing population, so that a CPTS
+extended for a more populous zone counts its new population when a later zone is considered
+(the ``avant`` columns then include the extensions already proposed, and the funding deltas of
+the recommended rows add up).
+
+Examples
+--------
+>>> import couverture
+>>> from couverture.suggest import suggest
+>>> with couverture.analyse("data/raw/registre_demo.csv", departements="35") as a:
+...     proposals = suggest(a)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import heapq
+import logging
+import math
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from couverture._config import funding_table, size_class, sources
+from couverture._errors import ArgumentError
+from couverture.settings import CONFIG_DIR
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger(__name__)
+
+# bump when the algorithm changes, so that cached proposals are recomputed
+ALGORITHM_VERSION = "3"
+
+OPTIONS = ("extension", "creation", "rattachement_temporaire")
+
+COLUMNS = [
+    "zone_id",
+    "departement",
+    "option",
+    "recommandee",
+    "cpts_cible",
+    "communes",
+    "population_ajoutee",
+    "population_resultante",
+    "taille_avant",
+    "taille_apres",
+    "financement_max_avant",
+    "financement_max_apres",
+    "priorite",
+    "motif",
+    "cpts_cible_id",
+    "nom_propose",
+    "n_communes",
+    "rang",
+    "population_zone",
+    "proposition_id",
+]
+
+_STAGE_LABELS = {
+    "lettre_intention": "lettre d'intention",
+    "projet_sante": "projet de santé",
+    "aci": "ACI",
+}
+
+
+@cache
+def _params() -> dict[str, Any]:
+    with (CONFIG_DIR / "propositions.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _params_digest() -> str:
+    return hashlib.sha256((CONFIG_DIR / "propositions.toml").read_bytes()).hexdigest()[:8]
+
+
+def _n(value: float) -> str:
+    """French thousands separator (narrow no-break space)."""
+    return f"{round(value):,}".replace(",", "\u202f")
+
+
+def _communes(n: int) -> str:
+    return f"{n} commune" + ("s" if n > 1 else "")
+
+
+def _km(metres: float) -> str:
+    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
+
+
+def _territory(departement: str) -> str:
+    """Where a rattachement may look for a mature CPTS: one DROM, Corsica, or the mainland."""
+    if departement in ("2A", "2B"):
+        return "corse"
+    if len(departement) == 3:
+        return departement
+    return "metropole"
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class _Graph:
+    """Units and rook adjacency as integer arrays (position = row of ``codes``)."""
+
+    codes: np.ndarray
+    nom: np.ndarray
+    dep: np.ndarray
+    pop: np.ndarray
+    bassin: np.ndarray
+    nom_bassin: dict[str, str]
+    xy: np.ndarray
+    placed: np.ndarray
+    adj: list[list[tuple[int, float]]]
+    index: dict[str, int]
+
+    @classmethod
+    def load(cls, con: Any) -> _Graph:
+        units = con.execute(
+            "SELECT code, nom, departement, population, coalesce(bassin_vie, '') AS bassin_vie, "
+            "coalesce(nom_bassin_vie, '') AS nom_bassin_vie, epci, x, y FROM units ORDER BY code"
+        ).fetchdf()
+        edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
+        codes = units["code"].to_numpy(dtype=object)
+        position = pd.Index(codes)
+        a = position.get_indexer(edges["code_a"])
+        b = position.get_indexer(edges["code_b"])
+        keep = (a >= 0) & (b >= 0)
+        a, b = a[keep], b[keep]
+        border = edges["frontiere_m"].to_numpy(dtype=float)[keep]
+        order = np.lexsort((b, a))
+        a, b, border = a[order], b[order], border[order]
+        bounds = np.searchsorted(a, np.arange(len(codes) + 1))
+        b_list, border_list = b.tolist(), border.tolist()
+        adj = [
+            list(zip(b_list[s:e], border_list[s:e], strict=True))
+            for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
+        names = units.drop_duplicates("bassin_vie").set_index("bassin_vie")["nom_bassin_vie"]
+        # a unit without geometry (a commune re-created after a merger) is placed at the centre
+        # of its EPCI, else of its département, to find the nearest mature CPTS
+        xy = units[["x", "y"]].copy()
+        located = xy.notna().all(axis=1)
+        placed = located.to_numpy().copy()
+        for key in ("epci", "departement"):
+            by_key = xy[located].groupby(units.loc[located, key]).mean()
+            missing = ~located & units[key].isin(by_key.index)
+            xy.loc[missing] = by_key.loc[units.loc[missing, key]].to_numpy()
+            located = xy.notna().all(axis=1)
+        return cls(
+            codes=codes,
+            nom=units["nom"].to_numpy(dtype=object),
+            dep=units["departement"].to_numpy(dtype=object),
+            pop=units["population"].to_numpy(dtype=float),
+            bassin=units["bassin_vie"].to_numpy(dtype=object),
+            nom_bassin={str(k): str(v) for k, v in names.items()},
+            xy=xy.to_numpy(dtype=float),
+            placed=placed,
+            adj=adj,
+            index={c: i for i, c in enumerate(codes)},
+        )
+
+    def population(self, units: Iterable[int]) -> float:
+        return float(sum(self.pop[u] for u in units))
+
+
+@dataclass
+class _Cpts:
+    """The CPTS with a stage, their members and the population they reach as proposals go."""
+
+    nom: dict[str, str]
+    stade: dict[str, str]
+    pop0: dict[str, float]
+    pop: dict[str, float]
+    bassins: dict[str, set[str]]
+    of_unit: list[list[str]]
+    members: dict[str, list[int]]
+
+    @classmethod
+    def load(cls, table: pd.DataFrame, membership: pd.DataFrame, graph: _Graph) -> _Cpts:
+        staged = table[table["stade"].notna()]
+        ids = set(staged.index.astype(str))
+        m = membership[membership["cpts_id"].astype(str).isin(ids)]
+        pos = pd.Index(graph.codes).get_indexer(m["code"].astype(str))
+        of_unit: list[list[str]] = [[] for _ in range(len(graph.codes))]
+        members: dict[str, list[int]] = defaultdict(list)
+        for cid, p in zip(m["cpts_id"].astype(str), pos.tolist(), strict=True):
+            if p >= 0:
+                of_unit[p].append(cid)
+                members[cid].append(p)
+        bassins = {cid: {str(graph.bassin[p]) for p in ps} for cid, ps in members.items()}
+        pop0 = {str(k): float(v) for k, v in staged["population"].items()}
+        return cls(
+            nom={str(k): str(v) for k, v in staged["nom"].items()},
+            stade={str(k): str(v) for k, v in staged["stade"].items()},
+            pop0=pop0,
+            pop=dict(pop0),
+            bassins=bassins,
+            of_unit=of_unit,
+            members=dict(members),
+        )
+
+
+@dataclass
+class _Context:
+    graph: _Graph
+    cpts: _Cpts
+    floor: int
+    ceiling: int
+    funding: dict[int, int]
+    params: dict[str, Any]
+    _trees: dict[str, Any] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- helpers
+    def size(self, population: float) -> int:
+        return size_class(population)
+
+    def bassin_penalty(self, unit: int, cid: str) -> float:
+        if self.graph.bassin[unit] in self.cpts.bassins.get(cid, ()):
+            return 0.0
+        return float(self.params["extension"]["penalite_bassin"])
+
+    def can_take(self, cid: str, base: float, added: float) -> bool:
+        if base + added > self.ceiling:
+            return False
+        if self.cpts.stade[cid] == "lettre_intention":
+            growth = float(self.params["extension"]["croissance_max_lettre_intention"])
+            return added <= growth * self.cpts.pop0[cid]
+        return True
+
+    def neighbours(self, units: Iterable[int]) -> dict[str, float]:
+        """Shared border (m) of the units with each neighbouring CPTS."""
+        out: dict[str, float] = defaultdict(float)
+        for v in units:
+            for u, b in self.graph.adj[v]:
+                for cid in self.cpts.of_unit[u]:
+                    out[cid] += b
+        return dict(out)
+
+    def components(self, units: Iterable[int]) -> list[list[int]]:
+        """Connected parts (rook) of a set of units, each sorted, largest population first."""
+        remaining = set(units)
+        comps = []
+        for start in sorted(remaining):
+            if start not in remaining:
+                continue
+            remaining.discard(start)
+            comp, stack = [start], [start]
+            while stack:
+                v = stack.pop()
+                for u, _ in self.graph.adj[v]:
+                    if u in remaining:
+                        remaining.discard(u)
+                        comp.append(u)
+                        stack.append(u)
+            comps.append(sorted(comp))
+        return sorted(comps, key=lambda c: (-self.graph.population(c), c[0]))
+
+    def nearest_mature(self, units: list[int]) -> list[tuple[str, float]]:
+        """ACI CPTS of the units' territory by increasing distance (m) between centroids."""
+        from scipy.spatial import cKDTree
+
+        g = self.graph
+        territory = _territory(str(g.dep[units[0]]))
+        if territory not in self._trees:
+            points, labels = [], []
+            for cid, ps in self.cpts.members.items():
+                if self.cpts.stade[cid] != "aci":
+                    continue
+                for p in ps:
+                    if _territory(str(g.dep[p])) == territory and np.isfinite(g.xy[p]).all():
+                        points.append(g.xy[p])
+                        labels.append(cid)
+            tree = cKDTree(np.array(points)) if points else None
+            self._trees[territory] = (tree, np.array(labels, dtype=object))
+        tree, labels = self._trees[territory]
+        xy = g.xy[units]
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if tree is None or not len(xy):
+            return []
+        k = min(len(labels), 512)
+        dist, idx = tree.query(xy, k=k)
+        dist, idx = np.atleast_2d(dist), np.atleast_2d(idx)
+        best: dict[str, float] = {}
+        for d, i in zip(dist.ravel().tolist(), idx.ravel().tolist(), strict=True):
+            cid = labels[i]
+            if d < best.get(cid, math.inf):
+                best[cid] = d
+        return sorted(best.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+# ------------------------------------------------------------------------------------------------
+# algorithms
+# ------------------------------------------------------------------------------------------------
+def _split_among(
+    ctx: _Context, units: list[int], *, base: dict[str, float], capacity: bool
+) -> tuple[dict[str, list[int]], list[int]]:
+    """Split units among the neighbouring CPTS by competitive region growing.
+
+    Each unit goes to the CPTS that reaches it at the lowest cost (steps from the CPTS's
+    border, plus the stage and bassin penalties), growing only from units it already took:
+    every part is therefore contiguous with its CPTS. Returns the parts and the units no CPTS
+    could take within its capacity.
+    """
+    g, p = ctx.graph, ctx.params["extension"]
+    inside = set(units)
+    heap: list[tuple[float, float, int, str]] = []
+    for v in units:
+        borders: dict[str, float] = defaultdict(float)
+        for u, b in g.adj[v]:
+            for cid in ctx.cpts.of_unit[u]:
+                borders[cid] += b
+        for cid, b in borders.items():
+            start = float(p["penalite_stade"][ctx.cpts.stade[cid]]) + ctx.bassin_penalty(v, cid)
+            heap.append((start, -b, v, cid))
+    heapq.heapify(heap)
+    owner: dict[int, str] = {}
+    taken: dict[str, float] = defaultdict(float)
+    while heap:
+        cost, _, v, cid = heapq.heappop(heap)
+        if v in owner:
+            continue
+        if capacity and not ctx.can_take(cid, base[cid], taken[cid] + g.pop[v]):
+            continue
+        owner[v] = cid
+        taken[cid] += g.pop[v]
+        for u, b in g.adj[v]:
+            if u in inside and u not in owner:
+                heapq.heappush(heap, (cost + 1 + ctx.bassin_penalty(u, cid), -b, u, cid))
+    parts: dict[str, list[int]] = defaultdict(list)
+    for v, cid in owner.items():
+        parts[cid].append(v)
+    return {c: sorted(vs) for c, vs in parts.items()}, [v for v in units if v not in owner]
+
+
+def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
+    """k populous, spread-out units: the most populous first, then the best compromise
+    between population and distance to the seeds already chosen."""
+    g = ctx.graph
+    idx = np.array(comp)
+    weight = np.sqrt(g.pop[idx] + 1.0)
+    xy = np.nan_to_num(g.xy[idx])
+    first = int(np.argmax(g.pop[idx]))
+    chosen = [first]
+    dmin = np.hypot(*(xy - xy[first]).T)
+    for _ in range(k - 1):
+        score = weight * dmin
+        score[chosen] = -1.0
+        nxt = int(np.argmax(score))
+        chosen.append(nxt)
+        dmin = np.minimum(dmin, np.hypot(*(xy - xy[nxt]).T))
+    return [int(idx[i]) for i in chosen]
+
+
+def _grow(
+    ctx: _Context, comp: list[int], seeds: list[int], homes: list[str] | None = None
+) -> tuple[list[list[int]], list[int]]:
+    """Balanced region growing: the least populated region takes its best frontier unit
+    (in its home bassin de vie first, then fewest steps from the seed, then longest shared
+    border) unless that would pass the ceiling. Returns the regions and the units left."""
+    g = ctx.graph
+    inside = set(comp)
+    owner = {s: r for r, s in enumerate(seeds)}
+    rpop = [float(g.pop[s]) for s in seeds]
+    home = homes or [g.bassin[s] for s in seeds]
+    frontier: list[list[tuple[int, int, float, int]]] = [[] for _ in seeds]
+
+    def push(r: int, v: int, steps: int) -> None:
+        for u, b in g.adj[v]:
+            if u in inside and u not in owner:
+                heapq.heappush(frontier[r], (int(g.bassin[u] != home[r]), steps + 1, -b, u))
+
+    steps_of = dict.fromkeys(seeds, 0)
+    for r, s in enumerate(seeds):
+        push(r, s, 0)
+    queue = [(rpop[r], r) for r in range(len(seeds))]
+    heapq.heapify(queue)
+    while queue:
+        _, r = heapq.heappop(queue)
+        chosen = None
+        while frontier[r]:
+            _, steps, _, v = heapq.heappop(frontier[r])
+            if v in owner or rpop[r] + g.pop[v] > ctx.ceiling:
+                continue
+            chosen, steps_of[v] = v, steps
+            break
+        if chosen is None:
+            continue
+        owner[chosen] = r
+        rpop[r] += g.pop[chosen]
+        push(r, chosen, steps_of[chosen])
+        heapq.heappush(queue, (rpop[r], r))
+    regions: list[list[int]] = [[] for _ in seeds]
+    for v, r in owner.items():
+        regions[r].append(v)
+    return [sorted(r) for r in regions], sorted(v for v in comp if v not in owner)
+
+
+def _touching(ctx: _Context, region: list[int], regions: list[list[int]]) -> list[int]:
+    """Positions in ``regions`` of the regions adjacent to ``region``."""
+    where = {v: i for i, r in enumerate(regions) for v in r}
+    found = {where[u] for v in region for u, _ in ctx.graph.adj[v] if u in where}
+    return sorted(found)
+
+
+def _merge_small(
+    ctx: _Context, regions: list[list[int]], *, allow_over: bool, keep: set[int] | None = None
+) -> list[list[int]]:
+    """Merge each region under the floor into the adjacent region giving the smallest union
+    (within the ceiling unless ``allow_over``); regions in ``keep`` (units above the ceiling)
+    only receive units when ``allow_over``."""
+    g = ctx.graph
+    regions = [list(r) for r in regions]
+    big = keep or set()
+    while True:
+        pops = [g.population(r) for r in regions]
+        small = sorted(
+            (pops[i], i) for i, r in enumerate(regions) if pops[i] < ctx.floor and len(regions) > 1
+        )
+        merged = False
+        for _, i in small:
+            options = []
+            for j in _touching(
+                ctx, regions[i], [r if k != i else [] for k, r in enumerate(regions)]
+            ):
+                union = pops[i] + pops[j]
+                if not allow_over and (union > ctx.ceiling or regions[j][0] in big):
+                    continue
+                options.append((union > ctx.ceiling, union, j))
+            if options:
+                _, _, j = min(options)
+                regions[j] = sorted(regions[j] + regions[i])
+                del regions[i]
+                merged = True
+                break
+        if not merged:
+            return regions
+
+
+def _penalty(ctx: _Context, regions: list[list[int]], rest: list[int]) -> float:
+    """Inhabitants outside the bounds: left over, missing to the floor, beyond the ceiling."""
+    g = ctx.graph
+    pops = [g.population(r) for r in regions]
+    return (
+        g.population(rest)
+        + sum(max(0.0, ctx.floor - p) for p in pops)
+        + sum(max(0.0, p - ctx.ceiling) for p in pops)
+    )
+
+
+def _recentre(ctx: _Context, regions: list[list[int]]) -> tuple[list[int], list[str]]:
+    """New seeds (the unit nearest each region's population centre) and home bassins (the
+    region's main bassin de vie) for another round of growth."""
+    g = ctx.graph
+    seeds, homes = [], []
+    for r in regions:
+        idx = np.array(r)
+        w = g.pop[idx] + 1.0
+        xy = np.nan_to_num(g.xy[idx])
+        centre = (xy * w[:, None]).sum(axis=0) / w.sum()
+        seeds.append(int(idx[np.argmin(np.hypot(*(xy - centre).T))]))
+        by_bassin: dict[str, float] = defaultdict(float)
+        for v in r:
+            by_bassin[str(g.bassin[v])] += g.pop[v]
+        homes.append(min(by_bassin, key=lambda b: (-by_bassin[b], b)))
+    return seeds, homes
+
+
+def _best_growth(
+    ctx: _Context, comp: list[int], ks: list[int]
+) -> tuple[list[list[int]], list[int]]:
+    """Grow k regions from spread-out seeds, re-centre the seeds and grow again a few times
+    (a Lloyd-like refinement), for each k; keep the growth with the fewest inhabitants out of
+    bounds."""
+    rounds = int(ctx.params["creation"]["iterations"])
+    best: tuple[float, int, list[list[int]], list[int]] | None = None
+    for k in ks:
+        seeds, homes = _seeds(ctx, comp, k), None
+        for _ in range(rounds):
+            regions, rest = _grow(ctx, comp, seeds, homes)
+            penalty = _penalty(ctx, regions, rest)
+            if best is None or penalty < best[0]:
+                best = (penalty, k, regions, rest)
+            if penalty == 0:
+                return regions, rest
+            seeds, homes = _recentre(ctx, regions)
+    assert best is not None
+    return best[2], best[3]
+
+
+def _partition(ctx: _Context, comp: list[int], depth: int = 0) -> list[list[int]]:
+    """Split a connected set of units into contiguous regions of floor–ceiling inhabitants
+    where possible (regions outside the bounds remain when the units do not allow better)."""
+    g = ctx.graph
+    total = g.population(comp)
+    if total <= ctx.ceiling or len(comp) == 1:
+        return [comp]
+    target = ctx.floor + float(ctx.params["creation"]["cible"]) * (ctx.ceiling - ctx.floor)
+    k_min = math.ceil(total / ctx.ceiling)
+    k_max = max(1, math.floor(total / ctx.floor))
+    k = min(max(round(total / target), k_min), k_max, len(comp))
+    if k <= 1:
+        return [comp]
+    regions, rest = _best_growth(ctx, comp, sorted({k, min(k + 1, k_max, len(comp))}))
+    for piece in ctx.components(rest):
+        if g.population(piece) >= ctx.floor and depth < 3:
+            regions.extend(_partition(ctx, piece, depth + 1))
+        else:
+            regions.append(piece)
+    regions = _merge_small(ctx, regions, allow_over=False)
+    out: list[list[int]] = []
+    for r in regions:
+        if g.population(r) > ctx.ceiling and len(r) > 1 and depth < 3:
+            out.extend(_partition(ctx, r, depth + 1))
+        else:
+            out.append(r)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# rows
+# ------------------------------------------------------------------------------------------------
+def _bassins_text(ctx: _Context, units: list[int]) -> str:
+    g = ctx.graph
+    pops: dict[str, float] = defaultdict(float)
+    for v in units:
+        pops[str(g.bassin[v])] += g.pop[v]
+    total = sum(pops.values()) or 1.0
+    top = sorted(pops.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+    named = [(g.nom_bassin.get(b, b) or "non renseigné", share / total) for b, share in top]
+    if len(pops) == 1:
+        return f"bassin de vie de {named[0][0]}"
+    shown = ", ".join(f"{n} ({round(100 * s)} %)" for n, s in named)
+    return f"bassins de vie {shown}" + (" …" if len(pops) > 2 else "")
+
+
+def _funding_text(ctx: _Context, before: int, after: int) -> str:
+    fa, fb = ctx.funding.get(before, 0), ctx.funding.get(after, 0)
+    if before == after:
+        return f"reste en taille {after}"
+    return (
+        f"passe de la taille {before} à la taille {after} (financement max {fb - fa:+,} €)".replace(
+            ",", "\u202f"
+        )
+    )
+
+
+def _cpts_row(
+    ctx: _Context, option: str, cid: str, units: list[int], base: float, notes: list[str]
+) -> dict[str, Any]:
+    g = ctx.graph
+    added = g.population(units)
+    after = base + added
+    t0, t1 = ctx.size(base), ctx.size(after)
+    stade = ctx.cpts.stade[cid]
+    motif = list(notes)
+    if option == "extension":
+        border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
+        motif.append(f"frontière commune {_km(border)}")
+        in_bassin = sum(g.pop[v] for v in units if g.bassin[v] in ctx.cpts.bassins.get(cid, ()))
+        share = round(100 * in_bassin / added) if added else 0
+        motif.append(f"{share} % de la population ajoutée dans les bassins de vie de la CPTS")
+    if stade == "aci":
+        motif.append("CPTS au stade ACI : peut accompagner")
+    elif stade == "lettre_intention":
+        motif.append("CPTS jeune (lettre d'intention) : à ne pas surcharger")
+    else:
+        motif.append(f"CPTS au stade {_STAGE_LABELS[stade]}")
+    motif.append(f"population résultante {_n(after)} : {_funding_text(ctx, t0, t1)}")
+    if after > ctx.ceiling:
+        motif.append(f"au-delà du plafond de taille cohérente ({_n(ctx.ceiling)} habitants)")
+    if abs(base - ctx.cpts.pop0[cid]) > 0.5:
+        motif.append("compte tenu des extensions déjà proposées pour des zones plus peuplées")
+    return {
+        "option": option,
+        "cpts_cible": ctx.cpts.nom[cid],
+        "cpts_cible_id": cid,
+        "nom_propose": "",
+        "units": units,
+        "population_ajoutee": round(added),
+        "population_resultante": round(after),
+        "taille_avant": t0,
+        "taille_apres": t1,
+        "financement_max_avant": ctx.funding[t0],
+        "financement_max_apres": ctx.funding[t1],
+        "motif": " ; ".join(motif),
+    }
+
+
+def _creation_row(ctx: _Context, units: list[int], notes: list[str]) -> dict[str, Any]:
+    g = ctx.graph
+    population = g.population(units)
+    main = max(units, key=lambda v: (g.pop[v], -v))
+    taille = ctx.size(population)
+    motif = [f"nouvelle CPTS de {_n(population)} habitants ({_communes(len(units))})"]
+    motif.append(_bassins_text(ctx, units))
+    motif.extend(notes)
+    if population < ctx.floor:
+        motif.append(f"sous le plancher de {_n(ctx.floor)} habitants")
+    if population > ctx.ceiling:
+        if len(units) == 1:
+            motif.append(
+                f"{g.nom[main]} compte à elle seule {_n(population)} habitants, au-delà du "
+                f"plafond de {_n(ctx.ceiling)} : périmètre à partager entre plusieurs CPTS"
+            )
+        else:
+            motif.append(f"au-delà du plafond de taille cohérente ({_n(ctx.ceiling)} habitants)")
+    motif.append(f"financement max {_n(ctx.funding[taille])} € (taille {taille})")
+    return {
+        "option": "creation",
+        "cpts_cible": "",
+        "cpts_cible_id": "",
+        "nom_propose": f"CPTS {g.nom[main]}",
+        "units": units,
+        "population_ajoutee": round(population),
+        "population_resultante": round(population),
+        "taille_avant": 0,
+        "taille_apres": taille,
+        "financement_max_avant": 0,
+        "financement_max_apres": ctx.funding[taille],
+        "motif": " ; ".join(motif),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# scenarios
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class _Scenario:
+    rows: list[dict[str, Any]]
+    headline: str
+
+
+class _Ledger:
+    """CPTS populations while the rows of one scenario are drafted."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.extra: dict[str, float] = defaultdict(float)
+
+    def base(self, cid: str) -> float:
+        return self.ctx.cpts.pop[cid] + self.extra[cid]
+
+    def bases(self) -> dict[str, float]:
+        return {cid: self.base(cid) for cid in self.ctx.cpts.pop}
+
+    def add(self, cid: str, population: float) -> None:
+        self.extra[cid] += population
+
+
+def _attach_rows(
+    ctx: _Context, units: list[int], ledger: _Ledger, reason: str, *, choice: int = 0
+) -> list[dict[str, Any]] | None:
+    """Rattachement temporaire of ``units`` to the ``choice``-th nearest ACI CPTS (those that
+    stay within the ceiling first); ``None`` when the territory has no ACI CPTS."""
+    added = ctx.graph.population(units)
+    ranked = ctx.nearest_mature(units)
+    ranked.sort(key=lambda cd: (ledger.base(cd[0]) + added > ctx.ceiling, cd[1]))
+    if len(ranked) <= choice:
+        return None
+    cid, dist = ranked[choice]
+    nearest = min(d for _, d in ranked)
+    if choice > 0:
+        which = f"n° {choice + 1} par ordre de préférence"
+    elif dist > nearest:
+        which = "la plus proche qui reste sous le plafond (les plus proches le dépasseraient)"
+    else:
+        which = "la plus proche"
+    notes = [
+        reason,
+        f"rattachement temporaire avec mentorat à la CPTS au stade ACI {which} ({_km(dist)})",
+    ]
+    if dist > 1000 * float(ctx.params["rattachement"]["distance_signalee_km"]):
+        notes.append("CPTS éloignée : rattachement à revoir dès qu'une CPTS plus proche existera")
+    row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes)
+    ledger.add(cid, added)
+    return [row]
+
+
+def _fallback_creation(ctx: _Context, units: list[int], reason: str) -> dict[str, Any]:
+    return _creation_row(
+        ctx, units, [reason, "aucune CPTS au stade ACI dans le territoire pour un rattachement"]
+    )
+
+
+def _extension_scenario(
+    ctx: _Context, units: list[int], *, capacity: bool = True
+) -> _Scenario | None:
+    """Split among the neighbours; leftovers attached to the nearest mature CPTS."""
+    ledger = _Ledger(ctx)
+    parts, left = _split_among(ctx, units, base=ledger.bases(), capacity=capacity)
+    if not parts:
+        return None
+    rows = []
+    n = len(parts)
+    split_note = (
+        [f"zone partagée entre {n} CPTS voisines (chaque partie contiguë à sa CPTS)"]
+        if n > 1
+        else []
+    )
+    for cid in sorted(parts, key=lambda c: (-ctx.graph.population(parts[c]), c)):
+        rows.append(_cpts_row(ctx, "extension", cid, parts[cid], ledger.base(cid), split_note))
+        ledger.add(cid, ctx.graph.population(parts[cid]))
+    for piece in ctx.components(left):
+        reason = "partie que les CPTS voisines ne peuvent prendre sans dépasser leur plafond"
+        attached = _attach_rows(ctx, piece, ledger, reason)
+        rows.extend(attached or [_fallback_creation(ctx, piece, reason)])
+    headline = "extension des CPTS voisines" if n > 1 else "extension de la CPTS voisine"
+    return _Scenario(rows, headline)
+
+
+def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
+    """Partition into new CPTS; remnants to neighbouring CPTS with room, else merged."""
+    g = ctx.graph
+    total = g.population(units)
+    big = [v for v in units if g.pop[v] > ctx.ceiling]
+    regions: list[list[int]] = [[v] for v in big]
+    for comp in ctx.components(set(units) - set(big)):
+        regions.extend(_partition(ctx, comp))
+    regions = _merge_small(ctx, regions, allow_over=False, keep=set(big))
+    ledger = _Ledger(ctx)
+    extension_rows: list[dict[str, Any]] = []
+    kept = []
+    for r in regions:
+        if g.population(r) >= ctx.floor or len(regions) == 1:
+            kept.append(r)
+            continue
+        parts, left = _split_among(ctx, r, base=ledger.bases(), capacity=True)
+        if parts and not left:
+            for cid, part in sorted(parts.items()):
+                note = ["reste de zone trop peu peuplé pour une CPTS nouvelle"]
+                extension_rows.append(
+                    _cpts_row(ctx, "extension", cid, part, ledger.base(cid), note)
+                )
+                ledger.add(cid, g.population(part))
+        else:
+            kept.append(r)
+    regions = _merge_small(ctx, kept, allow_over=True)
+    n = len(regions)
+    notes = [f"zone de {_n(total)} habitants découpée en {n} CPTS"] if n > 1 else []
+    rows = []
+    for r in sorted(regions, key=lambda r: (-g.population(r), r[0])):
+        extra = list(notes)
+        population = g.population(r)
+        if population > ctx.ceiling and len(r) > 1:
+            if any(v in big for v in r):
+                extra.append("inclut des communes enclavées contre une commune au-delà du plafond")
+            else:
+                extra.append(
+                    "des communes enclavées ne pouvaient rejoindre que ce périmètre "
+                    "(découpage contigu dans les bornes impossible)"
+                )
+        rows.append(_creation_row(ctx, r, extra))
+    return _Scenario(rows + extension_rows, f"création de {n} CPTS" if n > 1 else "création")
+
+
+def _whole_zone_extensions(
+    ctx: _Context, units: list[int], neighbours: dict[str, float]
+) -> list[tuple[float, str]]:
+    """Score each neighbouring CPTS for taking the whole zone (best first)."""
+    p = ctx.params["extension"]
+    g = ctx.graph
+    total_border = sum(neighbours.values()) or 1.0
+    total = g.population(units) or 1.0
+    out = []
+    for cid, border in neighbours.items():
+        in_bassin = sum(g.pop[v] for v in units if g.bassin[v] in ctx.cpts.bassins.get(cid, ()))
+        within = ctx.cpts.pop[cid] + total <= ctx.ceiling
+        score = (
+            p["poids_frontiere"] * border / total_border
+            + p["poids_stade"] * p["score_stade"][ctx.cpts.stade[cid]]
+            + p["poids_bassin"] * in_bassin / total
+            + p["poids_plafond"] * within
+        )
+        out.append((score, cid))
+    return sorted(out, key=lambda sc: (-sc[0], sc[1]))
+
+
+def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
+    """Recommended scenario first, then the ranked alternatives."""
+    g = ctx.graph
+    total = g.population(units)
+    neighbours = ctx.neighbours(units)
+    inside = set(units)
+    isolated = all(u in inside for v in units for u, _ in g.adj[v])
+    if not all(g.placed[v] for v in units):
+        reason = "commune sans géométrie (position approchée par son EPCI) : aucune voisine connue"
+    elif not neighbours:
+        reason = (
+            "île (ou commune sans voisine) : aucune CPTS contiguë"
+            if isolated
+            else "aucune CPTS voisine (voisines non couvertes)"
+        )
+    else:
+        reason = "toutes les CPTS voisines dépasseraient le plafond de taille cohérente"
+    scenarios: list[_Scenario] = []
+    if total >= ctx.floor:
+        scenarios.append(_creation_scenario(ctx, units))
+        split = _extension_scenario(ctx, units) if neighbours else None
+        if split and all(r["option"] == "extension" for r in split.rows):
+            scenarios.append(split)
+    else:
+        split = _extension_scenario(ctx, units) if neighbours else None
+        if split:
+            scenarios.append(split)
+        else:
+            attached = _attach_rows(ctx, units, _Ledger(ctx), reason)
+            rows = attached or [_fallback_creation(ctx, units, reason)]
+            headline = (
+                "rattachement temporaire"
+                if attached
+                else "création d'une CPTS faute de CPTS mature dans le territoire"
+            )
+            scenarios.append(_Scenario(rows, headline))
+    max_alt = int(ctx.params["alternatives"]["max_alternatives"])
+    if total < ctx.floor:
+        ledger = _Ledger(ctx)
+        for _, cid in _whole_zone_extensions(ctx, units, neighbours):
+            if len(scenarios) > max_alt:
+                break
+            row = _cpts_row(ctx, "extension", cid, units, ledger.base(cid), ["zone entière"])
+            if any(_same(s.rows, [row]) for s in scenarios):
+                continue
+            scenarios.append(_Scenario([row], "extension de la zone entière"))
+        for choice in range(0, 3):
+            if len(scenarios) > max_alt or not any(
+                r["option"] == "rattachement_temporaire" for r in scenarios[0].rows
+            ):
+                break
+            attached = _attach_rows(ctx, units, _Ledger(ctx), reason, choice=choice)
+            if attached and not any(_same(s.rows, attached) for s in scenarios):
+                scenarios.append(_Scenario(attached, "rattachement temporaire"))
+    return scenarios[: max_alt + 1]
+
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    def key(rows: list[dict[str, Any]]) -> set[tuple[str, str, tuple[int, ...]]]:
+        return {(r["option"], r["cpts_cible_id"], tuple(r["units"])) for r in rows}
+
+    return key(a) == key(b)
+
+
+# ------------------------------------------------------------------------------------------------
+# public API
+# ------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _national(analysis: Analysis) -> Iterator[Analysis]:
+    """The analysis without its département filter (proposals are computed for all France)."""
+    departements = analysis.departements
+    analysis.departements = None
+    try:
+        yield analysis
+    finally:
+        analysis.departements = departements
+
+
+def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -> pd.DataFrame:
+    with _national(analysis) as a:
+        zones = a.zones()
+        table = a.cpts()
+        membership = a.registry.membership
+    graph = _Graph.load(analysis.con)
+    ctx = _Context(
+        graph=graph,
+        cpts=_Cpts.load(table, membership, graph),
+        floor=floor,
+        ceiling=ceiling,
+        funding=funding_table(funding_scale),
+        params=_params(),
+    )
+    records = []
+    for zone_id, departement, zone_pop, communes in zip(
+        zones["zone_id"].astype(str),
+        zones["departement"].astype(str),
+        zones["population"].astype("int64").tolist(),
+        zones["communes"].astype(str),
+        strict=True,
+    ):
+        units = sorted(graph.index[c] for c in communes.split())
+        scenarios = _zone_scenarios(ctx, units)
+        for rang, scenario in enumerate(scenarios, start=1):
+            for part, row in enumerate(scenario.rows, start=1):
+                codes = [str(graph.codes[v]) for v in row.pop("units")]
+                records.append(
+                    {
+                        "zone_id": zone_id,
+                        "departement": departement,
+                        "recommandee": "oui" if rang == 1 else "non",
+                        "communes": " ".join(codes),
+                        "n_communes": len(codes),
+                        "rang": rang,
+                        "population_zone": zone_pop,
+                        "proposition_id": f"{zone_id}/{rang}.{part}",
+                        **row,
+                        "motif": (
+                            ("recommandée : " if rang == 1 else "alternative : ")
+                            + scenario.headline
+                            + " ; "
+                            + row["motif"]
+                        ),
+                    }
+                )
+                if rang == 1 and row["cpts_cible_id"]:
+                    ctx.cpts.pop[row["cpts_cible_id"]] += row["population_ajoutee"]
+    frame = pd.DataFrame.from_records(records, columns=[c for c in COLUMNS if c != "priorite"])
+    frame["priorite"] = 0
+    return frame[COLUMNS]
+
+
+def suggest(
+    analysis: Analysis,
+    *,
+    floor: int | None = None,
+    ceiling: int | None = None,
+    funding_scale: str | None = None,
+) -> pd.DataFrame:
+    """Propose how to cover every zone blanche of an analysis.
+
+    Parameters
+    ----------
+    analysis
+        An open :class:`~couverture.analysis.Analysis`; its ``departements`` filter applies
+        to the result (the proposals themselves are computed for all France once and cached).
+    floor
+        Minimum population of a new CPTS (``plancher_creation`` of ``sources.toml``,
+        20,000 by default).
+    ceiling
+        "Taille cohérente": no extension or new CPTS should go beyond it
+        (``plafond_taille_coherente``, 100,000 by default).
+    funding_scale
+        ACI funding scale (``avenant2`` or ``aci2019``; default ``bareme_financement``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (zone, scenario, part), columns :data:`COLUMNS`: ``option``
+        (``extension``, ``creation`` or ``rattachement_temporaire``), ``recommandee``
+        (``oui`` for the parts of the recommended scenario, rang 1; ``non`` for the ranked
+        alternatives, rang 2…), ``cpts_cible`` / ``cpts_cible_id`` (empty for a creation,
+        which gets a ``nom_propose``), ``communes`` (unit codes joined by a space), the
+        population added and resulting, the taille (``0`` = no CPTS yet) and maximum annual
+        ACI funding before and after, ``priorite`` (1 = most populous zone of the selection)
+        and ``motif`` (French). Ordered by priority, rank and part.
+
+    Raises
+    ------
+    ArgumentError
+        When the bounds are not positive or ``floor >= ceiling``, or the scale is unknown.
+    """
+    settings = sources()["analyse"]
+    floor = int(settings["plancher_creation"]) if floor is None else floor
+    ceiling = int(settings["plafond_taille_coherente"]) if ceiling is None else ceiling
+    funding_scale = funding_scale or str(settings["bareme_financement"])
+    if floor <= 0 or ceiling <= 0:
+        raise ArgumentError(
+            f"--plancher et --plafond doivent être positifs (reçu {floor} et {ceiling})"
+        )
+    if floor >= ceiling:
+        raise ArgumentError(f"--plancher ({floor}) doit être inférieur à --plafond ({ceiling})")
+    funding_table(funding_scale)
+    analysis.check_departements()
+    name = f"suggestions_{floor}_{ceiling}_{funding_scale}_v{ALGORITHM_VERSION}_{_params_digest()}"
+    frame = analysis.cached(name, lambda: _compute(analysis, floor, ceiling, funding_scale))
+    if analysis.departements is not None:
+        frame = frame[frame["departement"].isin(analysis.departements)]
+    frame = frame.reset_index(drop=True)
+    order = frame.drop_duplicates("zone_id")[["zone_id", "population_zone"]]
+    order = order.sort_values(["population_zone", "zone_id"], ascending=[False, True])
+    rank = dict(zip(order["zone_id"], range(1, len(order) + 1), strict=True))
+    frame["priorite"] = frame["zone_id"].map(rank).astype("int64")
+    return frame.sort_values(["priorite", "rang"], kind="stable").reset_index(drop=True)
+
+
+def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return the geometry of each proposal (coverage union of its units), WGS84.
+
+    Parameters
+    ----------
+    analysis
+        The analysis the proposals come from (for the store).
+    proposals
+        Rows of :func:`suggest` (any subset; a ``communes`` column is enough).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same index as ``proposals``, one ``geometry`` column (``None`` when no unit of the
+        row has a geometry).
+    """
+    import geopandas as gpd
+
+    from couverture.settings import CRS_WEB
+    from couverture.store import unit_geometries
+    from couverture.zones import zone_geometries
+
+    deps = tuple(sorted(set(proposals["departement"].astype(str)))) if len(proposals) else ()
+    geoms = unit_geometries(analysis.con, departements=deps) if deps else None
+    values = zone_geometries(proposals, geoms) if geoms is not None else []
+    return gpd.GeoDataFrame(geometry=values, index=proposals.index, crs=CRS_WEB)
