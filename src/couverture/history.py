@@ -1,0 +1,581 @@
+"""Monthly history: one snapshot per month in a DuckDB store, and the changes between months.
+
+The history store (``data/historique.duckdb`` by default, :data:`couverture.settings.
+HISTORY_PATH`) is never touched by ``make data`` or ``make clean``. Each monthly report writes
+the snapshot of its month in a single transaction (the month's rows are deleted, then the new
+ones inserted): re-running a month replaces that month only, and an interrupted run leaves
+the store as it was.
+
+Tables (every one keyed by ``mois``, ``YYYY-MM``):
+
+``mois``
+    one row per month: registry file, label, digest, scope, vintages, date written and the
+    national aggregates (population covered by stage, CPTS, zones blanches).
+``communes``
+    one row per unit: ``code, nom, departement, population, stade, cpts_ids, cpts``.
+``cpts``
+    one row per CPTS: ``cpts_id, nom, stade, departement, n_communes, population, taille,
+    financement_max, communes`` (unit codes joined by a space).
+``taux``
+    coverage rates at the ``france``, ``region`` and ``departement`` levels.
+``zones``
+    zones blanches: ``zone_id, departement, n_communes, population, communes``.
+
+Examples
+--------
+>>> import couverture
+>>> from couverture import history
+>>> with couverture.analyse("data/raw/registre_demo.csv") as a:  # doctest: +SKIP
+...     history.save_snapshot(history.snapshot(a), month="2026-11")
+>>> history.compare("2026-10", "2026-11")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from couverture import settings
+from couverture._errors import ArgumentError, HistoryError
+from couverture.settings import STAGES
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger(__name__)
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+RATE_LEVELS = ("france", "region", "departement")
+SCHEMA_VERSION = "1"
+
+_POPS = ", ".join(f"pop_{s} BIGINT" for s in STAGES)
+_RATES = ", ".join(f"taux_{s} DOUBLE" for s in STAGES)
+_DDL = {
+    "mois": f"""CREATE TABLE IF NOT EXISTS mois (
+        mois VARCHAR PRIMARY KEY, registre VARCHAR, libelle_registre VARCHAR, fictif BOOLEAN,
+        empreinte VARCHAR, perimetre VARCHAR, cog VARCHAR, population_millesime VARCHAR,
+        ecrit_le TIMESTAMP, n_cpts INTEGER, n_communes INTEGER, population BIGINT, {_POPS},
+        {_RATES}, n_zones INTEGER, population_zones BIGINT, n_chevauchements INTEGER)""",
+    "communes": """CREATE TABLE IF NOT EXISTS communes (
+        mois VARCHAR, code VARCHAR, nom VARCHAR, departement VARCHAR, population BIGINT,
+        stade VARCHAR, cpts_ids VARCHAR, cpts VARCHAR)""",
+    "cpts": """CREATE TABLE IF NOT EXISTS cpts (
+        mois VARCHAR, cpts_id VARCHAR, nom VARCHAR, stade VARCHAR, departement VARCHAR,
+        n_communes INTEGER, population BIGINT, taille INTEGER, financement_max BIGINT,
+        communes VARCHAR)""",
+    "taux": f"""CREATE TABLE IF NOT EXISTS taux (
+        mois VARCHAR, niveau VARCHAR, code VARCHAR, nom VARCHAR, n_communes INTEGER,
+        population BIGINT, {_POPS}, {_RATES})""",
+    "zones": """CREATE TABLE IF NOT EXISTS zones (
+        mois VARCHAR, zone_id VARCHAR, departement VARCHAR, n_communes INTEGER,
+        population BIGINT, communes VARCHAR)""",
+}
+_SNAPSHOT_TABLES = ("communes", "cpts", "taux", "zones")
+
+#: Kinds of change, in the order they are listed, with their French label.
+CHANGE_TYPES = {
+    "cpts_creee": "CPTS créée",
+    "cpts_dissoute": "CPTS dissoute",
+    "changement_stade": "Changement de stade",
+    "perimetre_etendu": "Périmètre étendu",
+    "perimetre_reduit": "Périmètre réduit",
+    "communes_couvertes": "Communes nouvellement couvertes",
+    "communes_decouvertes": "Communes qui ne sont plus couvertes",
+    "zone_disparue": "Zone blanche disparue",
+    "zone_nouvelle": "Nouvelle zone blanche",
+    "zone_modifiee": "Zone blanche modifiée",
+}
+CHANGE_COLUMNS = [
+    "type",
+    "libelle",
+    "departement",
+    "cpts_id",
+    "cpts",
+    "avant",
+    "apres",
+    "n_communes",
+    "population",
+    "communes",
+    "noms_communes",
+]
+STAGE_WORDS = {
+    "lettre_intention": "lettre d'intention",
+    "projet_sante": "projet de santé",
+    "aci": "ACI",
+    None: "projet (avant lettre d'intention)",
+}
+
+
+def check_month(month: str) -> str:
+    """Return ``month`` if it is a ``YYYY-MM`` month, else raise :class:`ArgumentError`.
+
+    Examples
+    --------
+    >>> check_month("2026-11")
+    '2026-11'
+    """
+    m = _MONTH.fullmatch(str(month).strip())
+    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+        raise ArgumentError(f"mois invalide : « {month} » (attendu AAAA-MM, par exemple 2026-11)")
+    return m.group(0)
+
+
+@dataclass
+class Snapshot:
+    """What the history keeps of one month (see the module docstring for the columns)."""
+
+    info: dict[str, Any]
+    communes: pd.DataFrame
+    cpts: pd.DataFrame
+    taux: pd.DataFrame
+    zones: pd.DataFrame
+
+
+def snapshot(analysis: Analysis) -> Snapshot:
+    """Return the snapshot of an analysis (not yet stored; see :func:`save_snapshot`).
+
+    Parameters
+    ----------
+    analysis
+        An open :class:`~couverture.analysis.Analysis` (its ``departements`` set the scope).
+    """
+    import pandas as pd
+
+    a = analysis
+    units = a.units()
+    communes = units[
+        ["code", "nom", "departement", "population", "stade", "cpts_ids", "cpts"]
+    ].reset_index(drop=True)
+    table = a.cpts().reset_index()
+    members = a.registry.membership
+    codes = (
+        members.sort_values("code")
+        .groupby("cpts_id")["code"]
+        .agg(" ".join)
+        .rename("communes")
+        .reset_index()
+    )
+    cpts = table.merge(codes, on="cpts_id", how="left")
+    cpts["communes"] = cpts["communes"].fillna("")
+    cpts = cpts[
+        [
+            "cpts_id",
+            "nom",
+            "stade",
+            "departement",
+            "n_communes",
+            "population",
+            "taille",
+            "financement_max",
+            "communes",
+        ]
+    ]
+    taux = pd.concat([a.rates(niveau=n).assign(niveau=n) for n in RATE_LEVELS], ignore_index=True)[
+        [
+            "niveau",
+            "code",
+            "nom",
+            "n_communes",
+            "population",
+            *(f"pop_{s}" for s in STAGES),
+            *(f"taux_{s}" for s in STAGES),
+        ]
+    ]
+    zones = a.zones()[["zone_id", "departement", "n_communes", "population", "communes"]]
+    france = taux[taux["niveau"] == "france"].iloc[0]
+    overlaps = a.overlaps()
+    info: dict[str, Any] = {
+        "registre": str(a.registry_path),
+        "libelle_registre": a.meta["libelle_registre"],
+        "fictif": bool(a.meta["fictif"]),
+        "empreinte": a.digest,
+        "perimetre": "France" if a.departements is None else ",".join(a.departements),
+        "cog": str(a.meta["cog"]),
+        "population_millesime": str(a.meta["population_millesime"]),
+        "n_cpts": len(cpts),
+        "n_communes": len(communes),
+        "population": int(france["population"]),
+        **{f"pop_{s}": int(france[f"pop_{s}"]) for s in STAGES},
+        **{f"taux_{s}": float(france[f"taux_{s}"]) for s in STAGES},
+        "n_zones": len(zones),
+        "population_zones": int(zones["population"].sum()),
+        "n_chevauchements": int((overlaps["type"] == "chevauchement").sum()),
+    }
+    return Snapshot(
+        info=info,
+        communes=communes,
+        cpts=cpts,
+        taux=taux.reset_index(drop=True),
+        zones=zones.reset_index(drop=True),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# store
+# ------------------------------------------------------------------------------------------
+def _path(path: Path | str | None) -> Path:
+    return Path(path) if path is not None else settings.HISTORY_PATH
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise HistoryError(
+            f"historique {path} inaccessible (déjà ouvert par un autre processus ?) : {exc}"
+        ) from exc
+
+
+def _open_existing(path: Path) -> duckdb.DuckDBPyConnection:
+    if not path.exists():
+        raise HistoryError(
+            f"historique {path} absent : aucun mois enregistré (lancer `couverture rapport`)"
+        )
+    return _connect(path, read_only=True)
+
+
+def save_snapshot(snap: Snapshot, *, month: str, path: Path | str | None = None) -> None:
+    """Store ``snap`` as month ``month``, replacing that month only, in one transaction.
+
+    Parameters
+    ----------
+    snap
+        The month's snapshot (:func:`snapshot`).
+    month
+        ``YYYY-MM``.
+    path
+        The history store (default :data:`couverture.settings.HISTORY_PATH`).
+
+    Raises
+    ------
+    HistoryError
+        When the month holds a real registry's snapshot and ``snap`` comes from a registre
+        fictif (demonstration data never overwrite a real month).
+    """
+    import pandas as pd
+
+    month = check_month(month)
+    path = _path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=False)
+    try:
+        for ddl in _DDL.values():
+            con.execute(ddl)
+        con.execute("CREATE TABLE IF NOT EXISTS schema (version VARCHAR)")
+        if not con.execute("SELECT count(*) FROM schema").fetchone()[0]:  # type: ignore[index]
+            con.execute("INSERT INTO schema VALUES (?)", [SCHEMA_VERSION])
+        stored = con.execute(
+            "SELECT fictif, libelle_registre FROM mois WHERE mois = ?", [month]
+        ).fetchone()
+        if stored is not None and not stored[0] and snap.info["fictif"]:
+            raise HistoryError(
+                f"historique {path} : le mois {month} contient le registre réel « {stored[1]} » ;"
+                " un registre fictif ne peut pas le remplacer (choisir un autre mois ou un autre "
+                "fichier d'historique avec --historique)"
+            )
+        info = pd.DataFrame(
+            [{"mois": month, **snap.info, "ecrit_le": dt.datetime.now().replace(microsecond=0)}]
+        )
+        frames = {"mois": info, **{t: getattr(snap, t) for t in _SNAPSHOT_TABLES}}
+        con.begin()
+        try:
+            for table, frame in frames.items():
+                con.execute(f"DELETE FROM {table} WHERE mois = ?", [month])
+                columns = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = ? ORDER BY ordinal_position",
+                        [table],
+                    ).fetchall()
+                ]
+                data = frame.assign(mois=month)[columns]
+                con.register("_snap", data)
+                con.execute(f"INSERT INTO {table} SELECT * FROM _snap")
+                con.unregister("_snap")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    log.info("historique : mois %s enregistré dans %s", month, path)
+
+
+def months(*, path: Path | str | None = None) -> pd.DataFrame:
+    """Return the months stored, oldest first (one row per month, table ``mois``).
+
+    Raises
+    ------
+    HistoryError
+        When the history store does not exist yet.
+    """
+    path = _path(path)
+    con = _open_existing(path)
+    try:
+        frame = con.execute("SELECT * FROM mois ORDER BY mois").fetchdf()
+    finally:
+        con.close()
+    return frame
+
+
+def previous_month(
+    month: str, *, path: Path | str | None = None, fictif: bool | None = None
+) -> str | None:
+    """Return the latest month stored before ``month`` (of the same kind of registry when
+    ``fictif`` is given: a demo month is never compared with a real one), or ``None``."""
+    month = check_month(month)
+    path = _path(path)
+    if not path.exists():
+        return None
+    stored = months(path=path)
+    earlier = stored[stored["mois"] < month]
+    if fictif is not None:
+        earlier = earlier[earlier["fictif"] == fictif]
+    return None if earlier.empty else str(earlier["mois"].iloc[-1])
+
+
+def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
+    """Return the snapshot stored for ``month`` (:class:`HistoryError` when absent)."""
+    month = check_month(month)
+    path = _path(path)
+    con = _open_existing(path)
+    try:
+        info = con.execute("SELECT * FROM mois WHERE mois = ?", [month]).fetchdf()
+        if info.empty:
+            known = [r[0] for r in con.execute("SELECT mois FROM mois ORDER BY mois").fetchall()]
+            raise HistoryError(
+                f"historique {path} : mois {month} absent (mois enregistrés : "
+                f"{', '.join(known) or 'aucun'})"
+            )
+        tables = {
+            t: con.execute(
+                f"SELECT * EXCLUDE (mois) FROM {t} WHERE mois = ? ORDER BY ALL", [month]
+            ).fetchdf()
+            for t in _SNAPSHOT_TABLES
+        }
+    finally:
+        con.close()
+    return Snapshot(info={str(k): v for k, v in info.iloc[0].items()}, **tables)
+
+
+def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.DataFrame:
+    """Return the stored rates of every month at a level (``mois, code, nom, taux_*…``)."""
+    import pandas as pd
+
+    path = _path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=["mois", "niveau", "code", "nom"])
+    con = _open_existing(path)
+    try:
+        return con.execute(
+            "SELECT t.*, m.fictif FROM taux t JOIN mois m USING (mois) "
+            "WHERE niveau = ? ORDER BY mois, code",
+            [niveau],
+        ).fetchdf()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------------------
+# changes
+# ------------------------------------------------------------------------------------------
+def _stage_word(stage: object) -> str:
+    return STAGE_WORDS.get(stage if isinstance(stage, str) else None, str(stage))
+
+
+def _names(codes: list[str], names: dict[str, str]) -> str:
+    return ", ".join(names.get(c, c) for c in codes)
+
+
+def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
+    """Return the changes from snapshot ``before`` to snapshot ``after``.
+
+    Only the départements present in both snapshots are compared (a national month against
+    a one-département month compares that département).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CHANGE_COLUMNS`: ``type`` (a key of :data:`CHANGE_TYPES`), ``libelle``
+        (French), ``departement``, ``cpts_id`` and ``cpts`` (ids and names joined by ``|``),
+        ``avant``/``apres`` (stage or population, in words), ``n_communes``, ``population``,
+        ``communes`` (unit codes joined by a space) and ``noms_communes``. One line per CPTS
+        created, dissolved, changing stage or perimeter; per group of units newly covered
+        or uncovered (grouped by CPTS); per zone blanche gone, new or changed.
+    """
+    import pandas as pd
+
+    deps = set(before.communes["departement"]) & set(after.communes["departement"])
+    if deps != set(before.communes["departement"]) | set(after.communes["departement"]):
+        log.warning(
+            "périmètres différents : comparaison limitée aux %d départements communs", len(deps)
+        )
+    units_b = before.communes[before.communes["departement"].isin(deps)].set_index("code")
+    units_a = after.communes[after.communes["departement"].isin(deps)].set_index("code")
+    names = {str(k): str(v) for k, v in pd.concat([units_b["nom"], units_a["nom"]]).items()}
+    pop = {**units_b["population"].to_dict(), **units_a["population"].to_dict()}
+    dep_of = {**units_b["departement"].to_dict(), **units_a["departement"].to_dict()}
+    rows: list[dict[str, Any]] = []
+
+    def unit_row(kind: str, codes: list[str], **extra: Any) -> dict[str, Any]:
+        codes = sorted(codes)
+        row = {
+            "type": kind,
+            "libelle": CHANGE_TYPES[kind],
+            "n_communes": len(codes),
+            "population": int(sum(pop.get(c, 0) for c in codes)),
+            "communes": " ".join(codes),
+            "noms_communes": _names(codes, names),
+        }
+        row.setdefault("departement", ",".join(sorted({dep_of.get(c, "") for c in codes})))
+        row.update(extra)
+        return row
+
+    # CPTS: created, dissolved, stage, perimeter (within the common départements)
+    def cpts_frame(snap: Snapshot) -> pd.DataFrame:
+        # a CPTS straddling the scope's border is compared on its units inside the scope
+        c = snap.cpts.copy()
+        c["codes"] = c["communes"].fillna("").str.split().map(lambda s: set(s) & dep_codes)
+        c = c[c["departement"].isin(deps) | c["codes"].map(bool)]
+        return c.set_index("cpts_id")
+
+    dep_codes = set(units_b.index) | set(units_a.index)
+    cb, ca = cpts_frame(before), cpts_frame(after)
+    for cid in sorted(set(ca.index) - set(cb.index)):
+        r = ca.loc[cid]
+        rows.append(
+            unit_row(
+                "cpts_creee",
+                sorted(r["codes"]),
+                cpts_id=cid,
+                cpts=r["nom"],
+                apres=_stage_word(r["stade"]),
+            )
+        )
+    for cid in sorted(set(cb.index) - set(ca.index)):
+        r = cb.loc[cid]
+        rows.append(
+            unit_row(
+                "cpts_dissoute",
+                sorted(r["codes"]),
+                cpts_id=cid,
+                cpts=r["nom"],
+                avant=_stage_word(r["stade"]),
+            )
+        )
+    for cid in sorted(set(cb.index) & set(ca.index)):
+        rb, ra = cb.loc[cid], ca.loc[cid]
+        sb = rb["stade"] if isinstance(rb["stade"], str) else None
+        sa = ra["stade"] if isinstance(ra["stade"], str) else None
+        if sb != sa:
+            rows.append(
+                unit_row(
+                    "changement_stade",
+                    sorted(ra["codes"]),
+                    cpts_id=cid,
+                    cpts=ra["nom"],
+                    avant=_stage_word(sb),
+                    apres=_stage_word(sa),
+                )
+            )
+        for kind, codes in (
+            ("perimetre_etendu", ra["codes"] - rb["codes"]),
+            ("perimetre_reduit", rb["codes"] - ra["codes"]),
+        ):
+            if codes:
+                rows.append(
+                    unit_row(
+                        kind,
+                        sorted(codes),
+                        cpts_id=cid,
+                        cpts=ra["nom"],
+                        avant=f"{len(rb['codes'])} communes",
+                        apres=f"{len(ra['codes'])} communes",
+                    )
+                )
+
+    # units newly covered / uncovered, grouped by the CPTS that cover(ed) them
+    common = units_b.index.intersection(units_a.index)
+    was = units_b.loc[common, "stade"].notna()
+    now = units_a.loc[common, "stade"].notna()
+    for kind, mask, source in (
+        ("communes_couvertes", ~was & now, units_a),
+        ("communes_decouvertes", was & ~now, units_b),
+    ):
+        codes = common[mask.to_numpy()]
+        if len(codes) == 0:
+            continue
+        groups = source.loc[codes].reset_index().groupby(["cpts_ids", "cpts"], sort=True)
+        for (ids, noms), g in groups:
+            rows.append(unit_row(kind, list(g["code"]), cpts_id=ids, cpts=noms))
+
+    # zones blanches, by id (stable while their smallest unit stays white)
+    zb = before.zones[before.zones["departement"].isin(deps)].set_index("zone_id")
+    za = after.zones[after.zones["departement"].isin(deps)].set_index("zone_id")
+    for zid in sorted(set(zb.index) - set(za.index)):
+        codes = zb.loc[zid, "communes"].split()
+        still = [c for c in codes if c in units_a.index and pd.isna(units_a.loc[c, "stade"])]
+        rows.append(
+            unit_row(
+                "zone_disparue",
+                codes,
+                cpts=zid,
+                avant=f"{len(codes)} communes",
+                apres=(
+                    "entièrement couverte"
+                    if not still
+                    else f"{len(codes) - len(still)} communes couvertes, "
+                    f"{len(still)} dans une autre zone"
+                ),
+            )
+        )
+    for zid in sorted(set(za.index) - set(zb.index)):
+        codes = za.loc[zid, "communes"].split()
+        rows.append(unit_row("zone_nouvelle", codes, cpts=zid, apres=f"{len(codes)} communes"))
+    for zid in sorted(set(za.index) & set(zb.index)):
+        old, new = set(zb.loc[zid, "communes"].split()), set(za.loc[zid, "communes"].split())
+        if old != new:
+            rows.append(
+                unit_row(
+                    "zone_modifiee",
+                    sorted(new),
+                    cpts=zid,
+                    avant=f"{len(old)} communes, {int(zb.loc[zid, 'population'])} hab.",
+                    apres=f"{len(new)} communes, {int(za.loc[zid, 'population'])} hab.",
+                )
+            )
+
+    frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    for col in ("departement", "cpts_id", "cpts", "avant", "apres"):
+        frame[col] = frame[col].fillna("")
+    order = {k: i for i, k in enumerate(CHANGE_TYPES)}
+    frame = (
+        frame.assign(_o=frame["type"].map(order))
+        .sort_values(["_o", "departement", "cpts", "communes"])
+        .drop(columns="_o")
+    )
+    frame["n_communes"] = frame["n_communes"].astype("int64")
+    frame["population"] = frame["population"].astype("int64")
+    return frame.reset_index(drop=True)
+
+
+def compare(month_from: str, month_to: str, *, path: Path | str | None = None) -> pd.DataFrame:
+    """Return the changes between two stored months (see :func:`changes`).
+
+    Examples
+    --------
+    >>> compare("2026-10", "2026-11")  # doctest: +SKIP
+    """
+    month_from, month_to = check_month(month_from), check_month(month_to)
+    return changes(load_snapshot(month_from, path=path), load_snapshot(month_to, path=path))

@@ -1,0 +1,316 @@
+"""Monthly report on real communes (Territoire de Belfort): two months, changes, exports,
+an interrupted run, the CLI and make."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+
+import couverture
+from couverture import cli, history, settings
+from couverture.report import COLUMN_TITLES, build_report
+
+DEP = "90"
+BIN = Path(sys.executable).parent
+
+
+def _cli(args: list[str]) -> int:
+    """Run the CLI in-process, restoring the logging set-up it replaces."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return cli.main(args)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _registry(path: Path, rows: list[tuple[str, str, str, list[str]]]) -> Path:
+    """Write a registry CSV: one row per (CPTS, commune)."""
+    frame = pd.DataFrame(
+        [(cid, nom, stade, code) for cid, nom, stade, codes in rows for code in codes],
+        columns=["cpts_id", "nom_cpts", "stade", "code_insee"],
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def belfort(tmp_path_factory: pytest.TempPathFactory, units: pd.DataFrame) -> dict:
+    """Two months of a registry of the Territoire de Belfort, reported one after the other.
+
+    October: CPTS A (Grand Belfort EPCI, projet de santé) and B (an ACI), the third EPCI left
+    white. November: A signs the ACI, a new CPTS C covers October's most populous zone.
+    """
+    tmp = tmp_path_factory.mktemp("rapport")
+    dep = units[units["departement"] == DEP]
+    epcis = dep.groupby("epci")["code"].agg(list).sort_index()
+    a_codes, white_epci, b_codes = epcis.iloc[0], epcis.iloc[1], epcis.iloc[2]
+    assert len(a_codes) == 52 and len(white_epci) == 22  # the EPCIs of the COG 2025
+    oct_rows = [
+        ("T90-A", "CPTS Grand Belfort", "projet de santé validé", a_codes),
+        ("T90-B", "CPTS Sud Territoire", "ACI signé", b_codes),
+    ]
+    reg_oct = _registry(tmp / "registre-2026-10.csv", oct_rows)
+    with couverture.analyse(reg_oct, departements=DEP) as a:
+        zones_oct = a.zones()
+    target_zone = zones_oct.iloc[0]
+    nov_rows = [
+        ("T90-A", "CPTS Grand Belfort", "ACI signé", a_codes),
+        oct_rows[1],
+        (
+            "T90-C",
+            "CPTS Nouvelle du Territoire",
+            "lettre d'intention",
+            target_zone.communes.split(),
+        ),
+    ]
+    reg_nov = _registry(tmp / "registre-2026-11.csv", nov_rows)
+    out, hist = tmp / "reports", tmp / "historique.duckdb"
+    common = {
+        "departements": DEP,
+        "output_dir": out,
+        "history_path": hist,
+        "suggestions": False,
+        "maps": False,
+    }
+    build_report(reg_oct, month="2026-10", **common)
+    build_report(reg_nov, month="2026-11", **common)
+    return {
+        "tmp": tmp,
+        "out": out,
+        "hist": hist,
+        "reg_oct": reg_oct,
+        "reg_nov": reg_nov,
+        "zones_oct": zones_oct,
+        "zone": target_zone,
+        "a_codes": a_codes,
+        "nov_rows": nov_rows,
+    }
+
+
+def test_evolution_shows_exactly_the_changes(belfort: dict) -> None:
+    zone = belfort["zone"]
+    evolution = pd.read_csv(
+        belfort["out"] / "2026-11" / "evolution-2026-11.csv",
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype=str,
+    )
+    got = set(zip(evolution["Changement"], evolution["Identifiant CPTS"].fillna(""), strict=True))
+    assert got == {
+        ("Changement de stade", "T90-A"),
+        ("CPTS créée", "T90-C"),
+        ("Communes nouvellement couvertes", "T90-C"),
+        ("Zone blanche disparue", ""),
+    }
+    rows = evolution.set_index("Changement")
+    assert rows.loc["Changement de stade", "Avant"] == "projet de santé"
+    assert rows.loc["Changement de stade", "Après"] == "ACI"
+    assert rows.loc["Changement de stade", "Nombre de communes"] == "52"
+    assert rows.loc["Zone blanche disparue", "CPTS"] == zone.zone_id
+    assert rows.loc["Zone blanche disparue", "Après"] == "entièrement couverte"
+    for kind in ("CPTS créée", "Communes nouvellement couvertes", "Zone blanche disparue"):
+        assert rows.loc[kind, "Codes des communes"] == zone.communes
+        assert int(rows.loc[kind, "Population"]) == zone.population
+    # the same changes from the history store, and in the page
+    stored = history.compare("2026-10", "2026-11", path=belfort["hist"])
+    assert len(stored) == 4 and set(stored["type"]) == {
+        "changement_stade",
+        "cpts_creee",
+        "communes_couvertes",
+        "zone_disparue",
+    }
+    page = (belfort["out"] / "2026-11" / "index.html").read_text(encoding="utf-8")
+    assert "Changements entre octobre 2026 et novembre 2026 : 4 ligne(s)" in page
+    assert "CPTS Nouvelle du Territoire" in page and zone.zone_id in page
+    first = (belfort["out"] / "2026-10" / "index.html").read_text(encoding="utf-8")
+    assert "Premier mois enregistré" in first
+
+
+def test_history_months(belfort: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    months = history.months(path=belfort["hist"])
+    assert list(months["mois"]) == ["2026-10", "2026-11"]
+    assert list(months["registre"]) == [str(belfort["reg_oct"]), str(belfort["reg_nov"])]
+    assert (months["n_zones"].iloc[1]) == len(belfort["zones_oct"]) - 1
+    assert months["pop_aci"].iloc[1] > months["pop_aci"].iloc[0]
+    assert _cli(["historique", "--historique", str(belfort["hist"]), "--format", "csv"]) == 0
+    listed = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), dtype={"mois": str})
+    assert list(listed["mois"]) == ["2026-10", "2026-11"]
+    code = _cli(
+        [
+            "evolution",
+            "--de",
+            "2026-10",
+            "--a",
+            "2026-11",
+            "--historique",
+            str(belfort["hist"]),
+            "--format",
+            "csv",
+        ]
+    )
+    assert code == 0
+    assert len(pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))) == 4
+    assert (
+        _cli(
+            ["evolution", "--de", "2026-09", "--a", "2026-11", "--historique", str(belfort["hist"])]
+        )
+        == 2
+    )
+    assert "mois 2026-09 absent" in capsys.readouterr().err
+
+
+def test_xlsx_equals_csv_and_taux_command(
+    belfort: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = belfort["out"] / "2026-11"
+    book = openpyxl.load_workbook(folder / "couverture-2026-11.xlsx")
+    expected = {"Synthèse", "France", "Régions", "Départements", "Zones blanches", "Évolution"}
+    assert expected <= set(book.sheetnames)
+    sheet = pd.read_excel(
+        folder / "couverture-2026-11.xlsx", sheet_name="Départements", dtype={"Code": str}
+    )
+    csv = pd.read_csv(
+        folder / "departements-2026-11.csv",
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype={"Code": str},
+    )
+    assert (folder / "departements-2026-11.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    pd.testing.assert_frame_equal(sheet, csv, check_dtype=False)  # Excel: 100.0 reads as 100
+    assert (
+        _cli(
+            [
+                "taux",
+                "--registre",
+                str(belfort["reg_nov"]),
+                "--departement",
+                DEP,
+                "--niveau",
+                "departement",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
+    taux = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), dtype={"code": str})
+    taux = taux.rename(columns=COLUMN_TITLES)[list(csv.columns)]
+    pd.testing.assert_frame_equal(taux, csv, check_dtype=False)
+    assert csv["Code"].tolist() == [DEP] and csv["Population"].iloc[0] == 140_255
+    # frozen header and French titles
+    ws = book["Zones blanches"]
+    assert ws.freeze_panes == "A2" and ws["A1"].value == "Zone blanche"
+
+
+def _digest_tree(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _history_rows(path: Path) -> dict[str, list]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("mois", "communes", "cpts", "taux", "zones")
+        }
+    finally:
+        con.close()
+
+
+def test_interrupted_run_keeps_previous_files_and_history(belfort: dict) -> None:
+    out, hist = belfort["out"], belfort["hist"]
+    before_files = {m: _digest_tree(out / m) for m in ("2026-10", "2026-11")}
+    before_rows = _history_rows(hist)
+    # December registry: C dissolved
+    reg = _registry(belfort["tmp"] / "registre-2026-12.csv", belfort["nov_rows"][:2])
+    args = [str(BIN / "couverture"), "rapport", "--mois", "2026-11", "--registre", str(reg)]
+    args += ["--departement", DEP, "--sortie", str(out), "--historique", str(hist)]
+    proc = subprocess.Popen(
+        [*args, "--sans-cartes", "--sans-propositions"], stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # kill as soon as it starts writing files
+        if "écriture" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert {m: _digest_tree(out / m) for m in before_files} == before_files
+    assert _history_rows(hist) == before_rows
+    # a new run cleans up, replaces November only, and keeps October untouched
+    build_report(
+        reg,
+        month="2026-11",
+        departements=DEP,
+        output_dir=out,
+        history_path=hist,
+        maps=False,
+        suggestions=False,
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["2026-10", "2026-11"]
+    assert _digest_tree(out / "2026-10") == before_files["2026-10"]
+    after = _history_rows(hist)
+    for table, rows in after.items():
+        assert [r for r in rows if r[0] == "2026-10"] == [
+            r for r in before_rows[table] if r[0] == "2026-10"
+        ]
+    changes = history.compare("2026-10", "2026-11", path=hist)
+    assert "cpts_creee" not in set(changes["type"])
+    # put November back as the other tests expect it
+    build_report(
+        belfort["reg_nov"],
+        month="2026-11",
+        departements=DEP,
+        output_dir=out,
+        history_path=hist,
+        maps=False,
+        suggestions=False,
+    )
+
+
+def test_full_report_with_proposals_and_maps(belfort: dict) -> None:
+    out = belfort["tmp"] / "complet"
+    hist = belfort["tmp"] / "historique-complet.duckdb"
+    folder = build_report(
+        belfort["reg_oct"], month="2026-10", departements=DEP, output_dir=out, history_path=hist
+    )
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "http://" not in page.replace("http://www.w3.org", "")
+    assert "https://" not in page
+    assert "graphique-evolution.png" in page and (folder / "graphique-evolution.png").exists()
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(folder / "zones-2026-10.gpkg")}
+    zones = pyogrio.read_dataframe(folder / "zones-2026-10.gpkg", layer="zones_blanches")
+    assert len(zones) == len(belfort["zones_oct"])
+    if "propositions" in layers:  # couverture.suggest available
+        assert "Option recommandée" in page
+    maps = list(folder.rglob("departement-90.html"))
+    if maps:  # couverture.maps available
+        assert f'href="{maps[0].relative_to(folder).as_posix()}"' in page
+
+
+def test_month_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(couverture.ArgumentError, match="mois invalide : « 2026-13 »"):
+        build_report(settings.DEMO_REGISTRY_PATH, month="2026-13", output_dir=tmp_path)
+    code = _cli(["rapport", "--mois", "nov-2026", "--registre", "x.csv", "--sortie", str(tmp_path)])
+    assert code == 2 and "mois invalide : « nov-2026 »" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
