@@ -41,14 +41,31 @@ class _StderrFormatter(logging.Formatter):
         return prefix + record.getMessage()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the *current* ``sys.stderr`` (pytest and notebooks swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(_StderrFormatter())
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging(verbosity: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_StderrFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(
-        logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
-    )
+    # replace only our own handler: a caller's handlers (notebook, tests) stay in place
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+    root.addHandler(_StderrHandler())
+    if verbosity < 0:
+        root.setLevel(logging.WARNING)
+    else:
+        root.setLevel(logging.INFO if verbosity == 0 else logging.DEBUG)
 
 
 # ------------------------------------------------------------------------------------------------
