@@ -68,6 +68,8 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	# --- demo: suggestions ---
 	$(COUVERTURE) suggestions --registre $(DEMO_REGISTRY) --departement 35
 	# --- demo: cartes ---
+	$(MAKE) --no-print-directory maps/index.html
+	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
 	# --- demo: rapport ---
 	$(MAKE) --no-print-directory report MOIS=2026-11 REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
 
@@ -89,6 +91,14 @@ clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) maps/*.html maps/*.png
 
 # --- targets: cartes ---
+# maps/index.html stands for the 101 département maps written with it; the store is order-only
+# (commands cache results in it, which changes its date but not its data).
+MAPS_CODE := src/couverture/maps.py src/couverture/_assets.py $(wildcard src/couverture/assets/*)
+maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
+	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --sortie maps/
+
+maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
+.PHONY: maps
 
 # --- targets: rapport ---
 # reports/YYYY-MM/index.html is the real target; re-run when the registry, the data, the

@@ -97,6 +97,42 @@ def bench_suggestions(store_copy: Path) -> list[tuple[str, float, float, str]]:
 EXTRA_BENCHMARKS.append(("suggestions", bench_suggestions))
 
 
+def bench_maps(store_copy: Path) -> list[tuple[str, float, float, str]]:
+    """``couverture cartes`` for all of France (101 département maps + index.html) in a cold
+    process: ≤ 30 s; sizes: département median ≤ 1 Mo, largest ≤ 3 Mo, national ≤ 5 Mo."""
+    import statistics
+
+    env = os.environ.copy()
+    env["COUVERTURE_DATA"] = str(store_copy)
+    out = store_copy / "maps"
+    wall, mem = run(
+        [COUVERTURE, "-q", "cartes", "--registre", str(REGISTRY), "--sortie", str(out)], env=env
+    )
+    rows = [
+        (
+            "cartes : 101 départements + nationale",
+            wall,
+            mem,
+            "≤ 30 s" + (" ✔" if wall <= 30 else " ✘ DÉPASSÉ"),
+        )
+    ]
+    sizes = {p.name: p.stat().st_size / 1e6 for p in out.glob("departement-*.html")}
+    national = (out / "index.html").stat().st_size / 1e6
+    median = statistics.median(sizes.values())
+    largest = max(sizes, key=sizes.__getitem__)
+    for name, value, limit in [
+        (f"  taille médiane d'une carte ({len(sizes)} départements, Mo)", median, 1),
+        (f"  taille max ({largest}, Mo)", sizes[largest], 3),
+        ("  taille carte nationale (Mo)", national, 5),
+    ]:
+        verdict = " ✔" if value <= limit else " ✘ DÉPASSÉ"
+        rows.append((name, value, 0.0, f"≤ {limit} Mo{verdict}"))
+    return rows
+
+
+EXTRA_BENCHMARKS.append(("cartes", bench_maps))
+
+
 def main() -> None:
     if not REGISTRY.exists():
         raise SystemExit(f"{REGISTRY} absent : lancer `make data`")

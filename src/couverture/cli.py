@@ -319,6 +319,25 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
 
 
 # --- cartes commands (issue: cartes) ---
+def cmd_cartes(args: argparse.Namespace) -> None:
+    from couverture.maps import INDEX_NAME, build_maps
+
+    with _analysis(args) as a:
+        suggestions = None
+        try:
+            from couverture.suggest import suggest
+        except ImportError:
+            log.info("module de propositions absent : cartes sans propositions")
+        else:
+            suggestions = suggest(a)
+        paths = build_maps(a, args.sortie, suggestions=suggestions)
+        for path in paths:
+            log.info("carte écrite : %s", path)
+        log.info(
+            "%d cartes écrites. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
+            len(paths),
+            args.sortie / INDEX_NAME,
+        )
 
 
 # --- rapport commands (issue: rapport mensuel) ---
@@ -456,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_suggestions)
 
     # --- cartes parser ---
+    p = sub.add_parser("cartes", help="cartes HTML par département et carte nationale")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
+    )
+    p.set_defaults(func=cmd_cartes)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:
