@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Analysis:
     shared_threshold: int | None = None
     store_path: Path | None = None
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _owns_con: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         from couverture._config import sources
@@ -114,10 +116,19 @@ class Analysis:
         return self._con
 
     def close(self) -> None:
-        """Close the store."""
-        if self._con is not None:
+        """Close the store (unless this analysis borrows another's connection)."""
+        if self._con is not None and self._owns_con:
             self._con.close()
-            self._con = None
+        self._con = None
+
+    def national(self) -> Analysis:
+        """The same registry for all of France, sharing this analysis's store connection and
+        parsed registry (neighbouring CPTS and proposals cross département borders)."""
+        if self.departements is None:
+            return self
+        full = dataclasses.replace(self, departements=None, _con=self.con, _owns_con=False)
+        full.__dict__["registry"] = self.registry  # cached_property storage
+        return full
 
     def __enter__(self) -> Analysis:
         return self

@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import logging
@@ -150,16 +149,6 @@ class MapLayers:
     rates: pd.DataFrame
     neighbours: dict[str, set[str]]
     departements: tuple[str, ...]
-
-
-def _unfiltered(analysis: Analysis) -> Analysis:
-    """The same analysis for all of France (neighbouring CPTS cross département borders)."""
-    if analysis.departements is None:
-        return analysis
-    full = dataclasses.replace(analysis, departements=None)
-    # share the already parsed registry (cached_property storage) instead of re-reading it
-    full.__dict__["registry"] = analysis.registry
-    return full
 
 
 def simplify_coverage(
@@ -307,7 +296,7 @@ def prepare_layers(
 
     from couverture.store import unit_geometries
 
-    full = _unfiltered(analysis)
+    full = analysis.national()
     units = full.units()
     known = sorted(units["departement"].dropna().unique())
     wanted = tuple(departements) if departements else analysis.departements

@@ -37,14 +37,13 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import heapq
 import logging
 import math
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -877,22 +876,11 @@ def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
 # ------------------------------------------------------------------------------------------------
 # public API
 # ------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _national(analysis: Analysis) -> Iterator[Analysis]:
-    """The analysis without its département filter (proposals are computed for all France)."""
-    departements = analysis.departements
-    analysis.departements = None
-    try:
-        yield analysis
-    finally:
-        analysis.departements = departements
-
-
 def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -> pd.DataFrame:
-    with _national(analysis) as a:
-        zones = a.zones()
-        table = a.cpts()
-        membership = a.registry.membership
+    a = analysis.national()
+    zones = a.zones()
+    table = a.cpts()
+    membership = a.registry.membership
     graph = _Graph.load(analysis.con)
     ctx = _Context(
         graph=graph,
