@@ -65,7 +65,41 @@ PRETTY_HEADERS = {
     "taux_aci": "% ACI",
     "superficie_km2": "km²",
     "cpts_voisines": "CPTS voisines",
+    "code": "Code",
+    "stade": "Stade",
+    "cpts": "CPTS",
+    "projets": "Projets (avant LI)",
+    "n_cpts": "Nb CPTS",
+    "type": "Type",
+    "communes": "Communes",
+    "zone_id": "Zone",
+    "ligne": "Ligne",
+    "colonne": "Colonne",
+    "valeur": "Valeur",
+    "action": "Correction",
+    "mois": "Mois",
+    "libelle_registre": "Registre",
+    "fictif": "Fictif",
+    "perimetre": "Périmètre",
+    "empreinte": "Empreinte",
+    "ecrit_le": "Écrit le",
+    "n_zones": "Zones blanches",
+    "population_zones": "Pop. zones blanches",
+    "region": "Région",
+    "epci": "EPCI",
+    "population_millesime": "Millésime",
 }
+# readable values for the human tables (CSV keeps the codes)
+PRETTY_VALUES = {
+    "stade": {
+        "lettre_intention": "lettre d'intention",
+        "projet_sante": "projet de santé",
+        "aci": "ACI signé",
+    },
+    "type": {"partage": "commune partagée", "chevauchement": "chevauchement"},
+}
+# beyond this, a table is for a file, not a terminal
+MAX_PRETTY_ROWS = 200
 
 
 def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
@@ -85,8 +119,17 @@ def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
         numeric = frame[col].dtype.kind in "iuf"
         header = PRETTY_HEADERS.get(str(col), str(col))
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
-    for row in frame.itertuples(index=False):
+    shown = frame.head(MAX_PRETTY_ROWS).copy()
+    for col, labels in PRETTY_VALUES.items():
+        if col in shown:
+            shown[col] = shown[col].map(lambda v, labels=labels: labels.get(v, v))
+    for row in shown.itertuples(index=False):
         table.add_row(*("" if _isna(v) else _fmt(v) for v in row))
+    if len(frame) > MAX_PRETTY_ROWS:
+        table.caption = (
+            f"{caption}\n… {len(frame) - MAX_PRETTY_ROWS} lignes de plus non affichées : "
+            "--format csv ou --sortie FICHIER pour le tableau complet"
+        )
     # a pipe or CI log is not 80 columns wide: keep rows on one line where possible
     width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
     Console(width=width).print(table)

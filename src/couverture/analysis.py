@@ -230,7 +230,11 @@ class Analysis:
         """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""
         from couverture.coverage import coverage_rates
 
-        return coverage_rates(self.con, self.units(), niveau=niveau)
+        rates = coverage_rates(self.con, self.units(), niveau=niveau)
+        if self.departements is not None and niveau in ("france", "region"):
+            # figures of the selected départements only: say so where the name is read
+            rates["nom"] = rates["nom"] + " (périmètre : " + ", ".join(self.departements) + ")"
+        return rates
 
     def zones(self) -> pd.DataFrame:
         """Zones blanches (see :func:`couverture.zones.white_zones`)."""

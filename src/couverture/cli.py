@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,28 @@ if TYPE_CHECKING:
     from couverture.analysis import Analysis
 
 log = logging.getLogger("couverture")
+
+# argparse's own wording (it calls gettext through its module-level ``_``): French for the
+# help screens and usage errors; other strings pass through unchanged.
+_ARGPARSE_FR = {
+    "usage: ": "usage : ",
+    "positional arguments": "arguments positionnels",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "choix invalide : %(value)r (valeurs possibles : %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "expected one argument": "une valeur attendue",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "option ambiguë : %(option)s peut désigner %(matches)s"
+    ),
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+}
+argparse._ = lambda text: _ARGPARSE_FR.get(text, text)  # type: ignore[attr-defined]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +86,7 @@ def _setup_logging(verbosity: int) -> None:
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
     root.addHandler(_StderrHandler())
     if verbosity < 0:
-        root.setLevel(logging.WARNING)
+        root.setLevel(logging.ERROR)
     else:
         root.setLevel(logging.INFO if verbosity == 0 else logging.DEBUG)
 
@@ -71,17 +94,40 @@ def _setup_logging(verbosity: int) -> None:
 # ------------------------------------------------------------------------------------------------
 # shared options
 # ------------------------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    """argparse type: a positive number of inhabitants (``50000``, ``50 000``, ``50_000``)."""
+    try:
+        value = int(text.replace(" ", "").replace("\u202f", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre d'habitants attendu, reçu « {text} »") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"nombre positif attendu, reçu « {text} »")
+    return value
+
+
+def _departements(text: str) -> str:
+    """argparse type of ``--departement``: not empty (an empty value would mean France)."""
+    if not text.replace(",", "").strip():
+        raise argparse.ArgumentTypeError("liste de départements vide (exemple : 35 ou 2A,2B)")
+    return text
+
+
 def _registry_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registre", required=True, type=Path, help="registre des CPTS (CSV ou XLSX)")
     p.add_argument(
         "--stade-par-defaut",
         metavar="STADE",
-        help="stade des CPTS sans stade (lettre_intention, projet_sante, aci)",
+        help="stade des CPTS dont le registre n'indique pas le stade "
+        "(lettre_intention, projet_sante ou aci)",
     )
-    p.add_argument("--departement", help="restreindre à un ou plusieurs départements (35 ou 2A,2B)")
+    p.add_argument(
+        "--departement",
+        type=_departements,
+        help="restreindre à un ou plusieurs départements (35 ou 2A,2B ; défaut : France entière)",
+    )
     p.add_argument(
         "--seuil-partage",
-        type=int,
+        type=_positive,
         default=None,
         metavar="HABITANTS",
         help="population à partir de laquelle une commune revendiquée par plusieurs CPTS est "
@@ -89,9 +135,51 @@ def _registry_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+# output format implied by a --sortie file extension
+_FORMAT_BY_SUFFIX = {
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".gpkg": "gpkg",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".txt": "tableau",
+}
+
+
 def _format_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
-    p.add_argument("--format", choices=list(formats), default="tableau", help="format de sortie")
+    p.add_argument(
+        "--format",
+        choices=list(formats),
+        default=None,
+        help="format de sortie (défaut : celui de l'extension de --sortie, sinon tableau)",
+    )
     p.add_argument("--sortie", type=Path, help="fichier de sortie (défaut : sortie standard)")
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Resolve ``--format`` from ``--sortie`` and refuse outputs that would lose data."""
+    from couverture._errors import ArgumentError
+
+    if "format" not in args:
+        return
+    out: Path | None = args.sortie
+    implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    if args.format is None:
+        args.format = implied or "tableau"
+    elif implied is not None and implied != args.format:
+        raise ArgumentError(
+            f"--sortie {out} : l'extension {out.suffix} ne correspond pas au format "
+            f"{args.format} (choisir --format {implied} ou une autre extension)"
+        )
+    if out is None:
+        return
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    registry = getattr(args, "registre", None)
+    if registry is not None and out.resolve() == Path(registry).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
 
 
 def _analysis(args: argparse.Namespace) -> Analysis:
@@ -112,14 +200,19 @@ def _stamp(frame: pd.DataFrame, a: Analysis) -> pd.DataFrame:
         out["population_millesime"] = a.meta["population_millesime"]
     out["cog"] = a.meta["cog"]
     out["registre"] = a.meta["libelle_registre"]
+    out["perimetre"] = _perimeter(a)
     return out
+
+
+def _perimeter(a: Analysis) -> str:
+    return "France" if a.departements is None else "départements " + ",".join(a.departements)
 
 
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} · population {a.meta['population_millesime']}"
-        f" · COG {a.meta['cog']}"
+        f"{label}registre {a.meta['registre']} · périmètre : {_perimeter(a)}"
+        f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
 
 
@@ -200,7 +293,9 @@ def cmd_communes(args: argparse.Namespace) -> None:
 def cmd_taux(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         frame = a.rates(niveau=args.niveau)
-        _emit(args, a, frame, f"Population couverte par stade ({args.niveau})")
+        level = {"france": "France", "region": "région", "departement": "département"}
+        title = f"Population couverte par stade, par {level.get(args.niveau, args.niveau)}"
+        _emit(args, a, frame, title.replace("par France", "France"))
 
 
 def cmd_zones(args: argparse.Namespace) -> None:
@@ -404,11 +499,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Couverture de la population par les CPTS : taux par stade, zones blanches, "
         "chevauchements, propositions, cartes et rapport mensuel.",
     )
-    parser.add_argument(
-        "-q", "--silencieux", action="store_const", const=-1, dest="verbosite", default=0
+    common = _Parser(add_help=False)
+    for target, default in ((parser, 0), (common, argparse.SUPPRESS)):
+        target.add_argument(
+            "-q",
+            "--silencieux",
+            action="store_const",
+            const=-1,
+            dest="verbosite",
+            default=default,
+            help="n'afficher que les erreurs (ni avertissements ni progression)",
+        )
+        target.add_argument(
+            "-v",
+            "--bavard",
+            action="store_const",
+            const=1,
+            dest="verbosite",
+            default=default,
+            help="afficher aussi les détails",
+        )
+    sub = parser.add_subparsers(
+        dest="commande", required=True, parser_class=_Parser, metavar="COMMANDE"
     )
-    parser.add_argument("-v", "--bavard", action="store_const", const=1, dest="verbosite")
-    sub = parser.add_subparsers(dest="commande", required=True, parser_class=_Parser)
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return _add(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("donnees", help="construire data/processed (communes, contiguïté, base)")
     p.add_argument(
@@ -432,7 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("taux", help="population couverte par stade")
     _registry_options(p)
     p.add_argument(
-        "--niveau", choices=["france", "region", "departement", "epci"], default="departement"
+        "--niveau",
+        choices=["france", "region", "departement", "epci"],
+        default="departement",
+        help="échelle d'agrégation (défaut : departement)",
     )
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_taux)
@@ -530,14 +652,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbosite)
     try:
+        _check_output(args)
         args.func(args)
     except CouvertureError as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # output piped into `head`: not an error
-        sys.stderr.close()
+        # output piped into `head`: not an error; silence the flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # the environment, not a bug: disk full, permission denied, read-only folder…
+        where = f" : {exc.filename}" if exc.filename else ""
+        print(f"erreur : lecture ou écriture impossible{where} ({exc.strerror})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrompu", file=sys.stderr)
         return 130

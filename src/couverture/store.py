@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SPATIAL_VERSION = "v1.5.5"
 # bump when the cached tables change shape, so that old caches are ignored
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 # how long a command waits for another process holding the store's write lock
 LOCK_WAIT_SECONDS = 30.0
 

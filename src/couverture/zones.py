@@ -97,7 +97,7 @@ def white_zones(con: duckdb.DuckDBPyConnection, units: pd.DataFrame) -> pd.DataF
             SELECT composante, 'ZB-' || any_value(departement) || '-' || min(code) AS zone_id,
                    any_value(departement) AS departement, count(*)::INTEGER AS n_communes,
                    sum(population)::BIGINT AS population,
-                   round(coalesce(sum(superficie_km2), 0), 2) AS superficie_km2,
+                   round(sum(superficie_km2), 2) AS superficie_km2,
                    string_agg(code, ' ' ORDER BY code) AS communes
             FROM z GROUP BY composante
         ), voisins AS (
