@@ -134,3 +134,32 @@ def test_verifier_lists_normalisations(tmp_path: Path) -> None:
     df = read_csv(run("verifier", "--registre", str(path), "--format", "csv").stdout)
     assert {"ligne", "valeur", "action"} <= set(df.columns)
     assert {2, 3, 4} <= set(df["ligne"])
+
+
+def test_output_guards(tmp_path: Path, demo_registry: Path) -> None:
+    reg = tmp_path / "registre.csv"
+    reg.write_bytes(demo_registry.read_bytes())
+    before = reg.read_bytes()
+    base = ["taux", "--registre", str(reg), "--departement", "35", "-q"]
+    # never overwrite the registry, nor write into a folder or a missing folder
+    for sortie in (str(reg), str(tmp_path), str(tmp_path / "absent" / "t.csv")):
+        proc = run(*base, "--format", "csv", "--sortie", sortie, check=False)
+        assert proc.returncode == 2 and "--sortie" in proc.stderr
+    assert reg.read_bytes() == before
+    # the extension chooses the format; a contradiction is refused
+    run(*base, "--sortie", str(tmp_path / "t.xlsx"))
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    assert sheet.cell(row=1, column=1).value == "code"
+    proc = run(*base, "--format", "csv", "--sortie", str(tmp_path / "u.xlsx"), check=False)
+    assert proc.returncode == 2 and not (tmp_path / "u.xlsx").exists()
+
+
+def test_help_and_usage_errors_are_french() -> None:
+    help_text = run("taux", "--help").stdout
+    assert "afficher cette aide" in help_text and "show this help" not in help_text
+    proc = run("taux", "--registre", "x.csv", "--niveau", "pays", check=False)
+    assert proc.returncode == 2 and "choix invalide" in proc.stderr
+    proc = run("taux", "--registre", "x.csv", "--seuil-partage", "-5", check=False)
+    assert proc.returncode == 2 and "positif" in proc.stderr
