@@ -54,7 +54,8 @@ $(SOURCES_OPTS): FORCE
 $(UNITS) $(ADJACENCY) $(STORE) &: $(INSTALLED) $(RAW) $(SOURCES_OPTS) $(ADMIN_EXPRESS) $(POPULATION) src/couverture/sources.py src/couverture/store.py
 	$(COUVERTURE) donnees $(SOURCE_FLAGS)
 
-$(DEMO_REGISTRY): $(STORE) src/couverture/demo.py
+# the generator reads the parquet files (not the store, whose date changes with every cache write)
+$(DEMO_REGISTRY): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 	$(COUVERTURE) demo --sortie $@
 
 data: $(STORE) $(DEMO_REGISTRY) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
@@ -81,7 +82,7 @@ lint: $(INSTALLED) ## ruff check + ruff format --check
 typecheck: $(INSTALLED) ## mypy on src/
 	$(BIN)/mypy src
 
-test: lint data ## lint, then the test suite on real data
+test: lint typecheck data ## ruff, mypy, then the test suite on real data
 	$(BIN)/pytest -q
 
 bench: data ## wall time and peak memory of the national analysis (demo registry)

