@@ -147,6 +147,15 @@ def test_maps_render_without_suggestions(analysis, tmp_path: Path) -> None:
     assert "Propositions recommandées (" not in paths[0].read_text(encoding="utf-8")
 
 
+def test_zones_without_geometry_still_render(demo_registry: Path, tmp_path: Path) -> None:
+    """Cantal: four communes have no geometry in the sources; their zones have no area."""
+    with couverture.analyse(demo_registry, departements="15") as a:
+        assert a.zones()["superficie_km2"].isna().any()
+        paths = maps.build_maps(a, tmp_path)
+    text = (tmp_path / "departement-15.html").read_text(encoding="utf-8")
+    assert len(paths) == 2 and '"superficie_km2":null' in text
+
+
 def test_unknown_departement_is_refused(analysis) -> None:
     with pytest.raises(ArgumentError, match="99"):
         maps.prepare_layers(analysis, departements=["99"])

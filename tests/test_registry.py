@@ -344,3 +344,189 @@ def test_junk_raises_only_registry_error(read, tmp_path_factory, content):
     except RegistryError:
         return
     assert reg.membership["code"].str.len().eq(5).all()
+
+
+# ------------------------------------------------------------------------------ tester's defects
+def test_paris_postal_code_is_not_an_old_code(read, tmp_path):
+    header = ["cpts_id", "nom_cpts", "stade", "code_insee", "departement"]
+    rows = [["C1", "A", "aci", "75001", "75"], ["C1", "A", "aci", "75015", ""]]
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "r.csv", rows, header=header))
+    problems = problems_of(excinfo)
+    assert [p[:2] for p in problems] == [(2, "75001"), (3, "75015")]
+    assert "code postal" in problems[0][2] and "75101" in problems[0][2]
+    assert "Alfortville" in problems[0][2] and "75115" in problems[1][2]
+
+
+def test_legitimate_old_codes_still_accepted(read, tmp_path):
+    header = ["cpts_id", "nom_cpts", "stade", "code_insee", "nom_commune", "departement"]
+    rows = [
+        ["C1", "A", "aci", "05120", "Ristolas", "05"],  # merged into Abriès-Ristolas
+        ["C1", "A", "aci", "20004", "", ""],  # Corsica before 1976: Ajaccio
+        ["C1", "A", "aci", "14513", "", "50"],  # Pont-Farcy, now Tessy-Bocage (Manche)
+        ["C1", "A", "aci", "74011", "Annecy le Vieux", ""],
+        ["C1", "A", "aci", "74010", "Annecy-le-Vieux", ""],
+    ]
+    reg = read(write_csv(tmp_path / "r.csv", rows, header=header))
+    assert set(reg.membership["code"]) == {"05001", "2A004", "50592", "74010"}
+
+
+def test_departement_contradicting_the_code_is_an_error(read, tmp_path):
+    header = ["cpts_id", "nom_cpts", "stade", "code_insee", "nom_commune", "dep"]
+    rows = [["C1", "A", "aci", "35238", "Rennes", "35"], ["C1", "A", "aci", "29019", "Brest", "35"]]
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "r.csv", rows, header=header))
+    [(line, value, message)] = problems_of(excinfo)
+    assert (line, value) == (3, "29019")
+    assert "Brest (29019)" in message and "29" in message and "indiqué est 35" in message
+
+
+def test_missing_stage_message_names_the_cli_option(read, tmp_path):
+    path = write_csv(tmp_path / "r.csv", [["C1", "35238"]], header=["cpts_id", "code_insee"])
+    with pytest.raises(RegistryError) as excinfo:
+        read(path)
+    [(_, _, message)] = problems_of(excinfo)
+    assert "--stade-par-defaut" in message and "default_stage=" in message
+    blank = write_csv(tmp_path / "b.csv", [["C1", "A", "", "35238"]], header=HEADER[:4])
+    with pytest.raises(RegistryError, match="--stade-par-defaut"):
+        read(blank)
+
+
+def test_wrong_column_set_lists_found_and_expected(read, tmp_path):
+    path = write_csv(tmp_path / "r.csv", [["1", "2"]], header=["foo", "bar"])
+    with pytest.raises(RegistryError) as excinfo:
+        read(path)
+    [(_, _, message)] = problems_of(excinfo)
+    assert "foo, bar" in message and "code_insee" in message and "nom_cpts" in message
+    assert "stade par défaut" not in message
+
+
+def test_excel_sep_line_and_title_rows(read, tmp_path):
+    clean = read(write_csv(tmp_path / "clean.csv", RENNES))
+    body = "\n".join(";".join(r) for r in [HEADER, *RENNES])
+    (tmp_path / "sep.csv").write_text("sep=;\n" + body + "\n", encoding="utf-8")
+    reg = read(tmp_path / "sep.csv")
+    assert pairs(reg) == pairs(clean) and list(reg.membership["ligne"]) == [3, 4, 5, 6]
+    titled = "Extraction ARS du 12/01/2026\n\nSource : ARS Bretagne\n" + body + "\n"
+    (tmp_path / "title.csv").write_text(titled, encoding="utf-8")
+    reg = read(tmp_path / "title.csv")
+    assert pairs(reg) == pairs(clean) and list(reg.membership["ligne"]) == [5, 6, 7, 8]
+
+
+def test_xlsx_notes_sheet_first(read, tmp_path, caplog):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["Registre des CPTS, extraction ARS du 12/01/2026"])
+    data = book.create_sheet("Données")
+    data.append(["Extraction ARS du 12/01/2026"])
+    data.append(HEADER)
+    for row in RENNES:
+        data.append(row)
+    book.save(tmp_path / "r.xlsx")
+    with caplog.at_level(logging.INFO, logger="couverture.registry"):
+        reg = read(tmp_path / "r.xlsx")
+    assert len(reg.membership) == 4 and list(reg.membership["ligne"]) == [3, 4, 5, 6]
+    assert "Données" in caplog.text
+    book.remove(data)
+    book.create_sheet("Autre").append(["rien", "ici"])
+    book.save(tmp_path / "bad.xlsx")
+    with pytest.raises(RegistryError) as excinfo:
+        read(tmp_path / "bad.xlsx")
+    assert "Notes" in str(excinfo.value) and "Autre" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("code", ["12345678", "3523800", "352380001X", "35238001"])
+def test_garbage_codes(read, tmp_path, code):
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "r.csv", [["C1", "A", "aci", code, ""]]))
+    [(line, value, message)] = problems_of(excinfo)
+    assert (line, value) == (2, code) and "IRIS" in message
+
+
+@pytest.mark.parametrize(
+    ("wording", "stage"),
+    [
+        ("En fonctionnement (ACI)", "aci"),
+        ("Signée", "aci"),
+        ("signe", "aci"),
+        ("Fonctionnelle", "aci"),
+        ("Projet de santé déposé", "lettre_intention"),
+        ("Lettre d'intention déposée", ""),
+        ("En cours de contractualisation", "projet_sante"),
+        ("Abandonnée", "exclu"),
+        ("CPTS dissoute", "exclu"),
+    ],
+)
+def test_new_stage_wordings(wording, stage):
+    assert normalise_stage(wording) == stage
+
+
+def test_excluded_cpts_are_dropped(read, tmp_path):
+    rows = [
+        ["C1", "CPTS Rennes", "ACI signé", "35238", "Rennes"],
+        ["C2", "CPTS Brest", "Dissoute", "29019", "Brest"],
+        ["C2", "CPTS Brest", "Dissoute", "99999", "Nulle-Part"],  # not checked: ignored
+    ]
+    reg = read(write_csv(tmp_path / "r.csv", rows))
+    assert list(reg.cpts.index) == ["C1"] and pairs(reg) == {("C1", "35238")}
+    [anomaly] = reg.anomalies.itertuples()
+    assert anomaly.ligne == 3 and anomaly.valeur == "Dissoute" and "ignorée" in anomaly.action
+    with pytest.raises(ArgumentError):
+        read(tmp_path / "r.csv", default_stage="abandonnée")
+
+
+def test_unknown_stage_lists_accepted_wordings(read, tmp_path):
+    rows = [["C1", "A", "bientôt", "35238", ""], ["C2", "B", "bientôt", "29019", ""]]
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "r.csv", rows))
+    first, second = problems_of(excinfo)
+    assert "…" not in first[2]
+    for part in ("aci signe", "projet de sante valide", "en emergence", "dissoute"):
+        assert part in first[2]
+    assert "voir ligne 2" in second[2]
+
+
+def test_name_spelling_and_suggestions(read, tmp_path):
+    header = ["cpts", "stade", "commune", "dep"]
+    rows = [
+        ["CPTS A", "aci", "L Escale", "04"],
+        ["CPTS A", "aci", "LEscale", "04"],
+        ["CPTS A", "aci", "Saint Martin d Hères", "38"],
+    ]
+    reg = read(write_csv(tmp_path / "ok.csv", rows, header=header))
+    assert set(reg.membership["code"]) == {"04079", "38421"}
+    bad = [["CPTS A", "aci", "Saint-Etiene", "42"], ["CPTS A", "aci", "Annecy le Vieux", "74"]]
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "bad.csv", bad, header=header))
+    first, second = problems_of(excinfo)
+    assert "vouliez-vous dire : Saint-Étienne (42218) ?" in first[2]
+    assert "Annecy (74010)" in second[2]
+
+
+def test_anomalies_show_raw_values_sorted_by_line(read, tmp_path, caplog):
+    header = ["cpts", "stade", "commune", "dep"]
+    rows = [
+        ["CPTS A", "aci", "Saint-Étienne", "42"],
+        ["CPTS A", "Projet de santé validé", "Rennes", "35"],
+        ["CPTS A", "aci", "saint-étienne", "42"],
+    ]
+    with caplog.at_level(logging.WARNING, logger="couverture.registry"):
+        reg = read(write_csv(tmp_path / "r.csv", rows, header=header))
+    anomalies = reg.anomalies
+    assert list(anomalies["ligne"]) == sorted(anomalies["ligne"])
+    duplicate = anomalies[anomalies["action"].str.contains("doublon")].iloc[0]
+    assert duplicate["valeur"] == "saint-étienne" and duplicate["ligne"] == 4
+    assert "2 anomalies corrigées" in caplog.text and "(1 ; ligne 4)" in caplog.text
+    text = " ".join(anomalies["action"])
+    assert "CPTS CPTS" not in text and "la CPTS A" in text
+
+
+def test_single_anomaly_is_singular(read, tmp_path, caplog):
+    rows = [["C1", "A", "aci", "35238", ""], ["C1", "A", "aci", "35238", ""]]
+    with caplog.at_level(logging.WARNING, logger="couverture.registry"):
+        reg = read(write_csv(tmp_path / "r.csv", rows))
+    assert len(reg.anomalies) == 1 and "1 anomalie corrigée" in caplog.text
+    assert "1 anomalies" not in caplog.text

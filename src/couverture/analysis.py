@@ -99,7 +99,7 @@ class Analysis:
             from couverture.registry import normalise_stage
 
             stage = normalise_stage(self.default_stage)
-            if not stage:
+            if not stage or stage == "exclu":
                 raise ArgumentError(
                     f"--stade-par-defaut : stade inconnu « {self.default_stage} » (attendu : "
                     "lettre_intention, projet_sante ou aci)"

@@ -325,11 +325,14 @@ def cmd_verifier(args: argparse.Namespace) -> None:
         reg = a.registry
         anomalies = a.registry.anomalies
         _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
+        n = len(anomalies)
         log.info(
-            "%d CPTS, %d lignes commune, %d anomalies corrigées",
+            "%d CPTS, %d lignes commune, %d anomalie%s corrigée%s",
             len(reg.cpts),
             len(reg.membership),
-            len(anomalies),
+            n,
+            "s" if n > 1 else "",
+            "s" if n > 1 else "",
         )
 
 

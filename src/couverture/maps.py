@@ -733,6 +733,7 @@ def departement_map(
         Link the title to the national map (``index.html`` in the same folder).
     """
     import folium
+    import pandas as pd
 
     if layers is None:
         layers = prepare_layers(analysis, suggestions=suggestions, departements=[departement])
@@ -772,7 +773,8 @@ def departement_map(
         str(zid): {
             "population": _int(r["population"]),
             "n_communes": _int(r["n_communes"]),
-            "superficie_km2": r["superficie_km2"],
+            # None for a zone of units without geometry (four Cantal communes)
+            "superficie_km2": None if pd.isna(r["superficie_km2"]) else r["superficie_km2"],
             "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
         }
         for zid, r in zones.iterrows()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import io
@@ -27,6 +28,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress, zip_longest
 from pathlib import Path
@@ -54,14 +56,20 @@ _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _COMMUNE_CODE = re.compile(r"(?:\d\d|2A|2B)\d{3}")
 _IRIS_CODE = re.compile(r"(?:\d\d|2A|2B)\d{7}")
 _FLOAT_INTEGER = re.compile(r"\d+\.0+")
-_LOST_ZERO = re.compile(r"\d{4}|\d{8}")
+_LOST_ZERO = re.compile(r"\d{4}")  # an 8-digit number is no IRIS code (garbage)
 _CODE_LIKE = re.compile(r"\d{4,5}(?:\.0+)?|\d{8,9}|2[AB]\d{3}|2[AB]\d{7}", re.IGNORECASE)
+_EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
+_HEADER_SCAN = 10  # title rows above the header: the header is among the first rows
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
 _CITY_OF_ARM = re.compile(r"\s+\d+\s*(?:er|re|e|eme)?\s+arrondissement$", re.IGNORECASE)
 # Saint-Rambert-l'Île-Barbe merged into Lyon in 1963 and is now Lyon's 9th arrondissement: its
 # old code must not claim the whole city.
 _OLD_CODE_ARRONDISSEMENT = {"69232": "69389"}
 _CODE_ROLES = ("code_arm", "code", "code_ancien")
+_DEFAULT_STAGE_HINT = (
+    "préciser un stade par défaut avec l'option --stade-par-defaut (ou default_stage=… dans l'API)"
+)
+EXCLUDED = "exclu"  # stage of the wordings meaning "CPTS abandoned or dissolved: ignore it"
 _DATE_ROLES = ("date_lettre_intention", "date_projet_sante", "date_aci")
 _ALL_ROLES = (
     "cpts_id",
@@ -156,12 +164,15 @@ def _stage_table() -> dict[str, str]:
 def normalise_stage(text: str) -> str | None:
     """Return the stage code of a wording, ``""`` before a lettre d'intention, else ``None``.
 
-    Case, accents, apostrophes, spaces and a leading number or "CPTS" do not matter.
+    Case, accents, apostrophes, parentheses, spaces and a leading number or "CPTS" do not
+    matter. Wordings of an abandoned or dissolved CPTS give ``"exclu"`` (:data:`EXCLUDED`).
 
     Examples
     --------
     >>> normalise_stage("ACI signé"), normalise_stage("prochainement en fonctionnement")
     ('aci', 'projet_sante')
+    >>> normalise_stage("En fonctionnement (ACI)"), normalise_stage("Dissoute")
+    ('aci', 'exclu')
     """
     if not isinstance(text, str):
         return None
@@ -182,11 +193,28 @@ def _stage_of(wording: str) -> str | None:
     return normalise_stage(wording)
 
 
+@functools.cache
+def _accepted_stages() -> str:
+    """Every accepted wording, grouped by stage (for the unknown-stage message)."""
+    groups: dict[str, dict[str, str]] = {
+        label: {} for label in ("lettre_intention", "projet_sante", "aci", "", EXCLUDED)
+    }
+    for wording, stage in stage_wordings().items():
+        if wording != stage:  # the stage codes themselves head their group
+            groups.setdefault(stage, {}).setdefault(_compact(wording), wording)
+    names = {"": "avant lettre d'intention", EXCLUDED: "CPTS ignorée"}
+    return " ; ".join(
+        f"{names.get(stage, stage)} : {', '.join(wordings.values())}"
+        for stage, wordings in groups.items()
+        if wordings
+    )
+
+
 def _default_stage(default_stage: str | None) -> str | None:
     if default_stage is None:
         return None
     stage = normalise_stage(default_stage)
-    if not stage:
+    if stage not in STAGE_ORDER:
         raise ArgumentError(
             f"stade par défaut inconnu : « {default_stage} » (attendu : lettre_intention, "
             "projet_sante ou aci, ou un libellé comme « ACI signé »)"
@@ -219,19 +247,29 @@ def _decode(path: Path, data: bytes) -> str:
 
 def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
     text = _decode(path, data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    sep = max((",", ";", "\t", "|"), key=first.count)
+    start = 1
+    excel_sep = _EXCEL_SEP.match(text)
+    if excel_sep:  # Excel's "sep=;" first line: honour it, keep real line numbers
+        sep = excel_sep.group(1)
+        text = text[excel_sep.end() :]
+        start = 2
+    else:
+        # title rows may precede the header: the separator is the one most used on a line
+        firsts = [line for line in text.splitlines()[:_HEADER_SCAN] if line.strip()]
+        sep = max(
+            (",", ";", "\t", "|"), key=lambda s: max((line.count(s) for line in firsts), default=0)
+        )
+    offset = start - 1
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows: list[list[str]] = []
     lines: list[int] = []
-    start = 1
     try:
         for record in reader:
             cells = [c.strip() for c in record]
             if any(cells):
                 rows.append(cells)
                 lines.append(start)
-            start = reader.line_num + 1
+            start = reader.line_num + 1 + offset
     except csv.Error as exc:
         raise RegistryError(path, [(start, "", f"CSV illisible ({exc})")]) from exc
     return rows, lines
@@ -255,33 +293,62 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
+def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int]:
+    """Rows of the first sheet whose header is recognised (see :func:`_read_rows`)."""
     import openpyxl
 
-    rows: list[list[str]] = []
-    lines: list[int] = []
+    names: list[str] = []
+    first: tuple[list[list[str]], list[int]] | None = None
     # openpyxl raises many exception types on a damaged workbook (BadZipFile, KeyError,
     # InvalidFileException, XML errors…): all of them mean "unreadable file" here.
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            sheet = book.worksheets[0]
-            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
-                cells = [_cell_text(v) for v in values]
-                if any(cells):
-                    rows.append(cells)
-                    lines.append(number)
+            for sheet in book.worksheets:
+                names.append(sheet.title)
+                rows: list[list[str]] = []
+                lines: list[int] = []
+                for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
+                    cells = [_cell_text(v) for v in values]
+                    if any(cells):
+                        rows.append(cells)
+                        lines.append(number)
+                if first is None:
+                    first = rows, lines
+                header = _find_header(rows)
+                if header is not None:
+                    if len(book.worksheets) > 1:
+                        log.info("%s : feuille « %s » lue", path.name, sheet.title)
+                    return rows, lines, header
         finally:
             book.close()
     except Exception as exc:
         raise RegistryError(
             path, [(None, "", f"classeur Excel illisible ({type(exc).__name__}: {exc})")]
         ) from exc
-    return rows, lines
+    if len(names) > 1:
+        listed = ", ".join(f"« {n} »" for n in names)
+        raise RegistryError(
+            path,
+            [
+                (
+                    None,
+                    "",
+                    f"aucune feuille n'a d'en-tête reconnu (feuilles : {listed}) ; "
+                    f"colonnes attendues : {_expected_columns()}",
+                )
+            ],
+        )
+    rows, lines = first or ([], [])
+    return rows, lines, 0
 
 
-def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
-    """Return the non-empty rows of the file (header first) and their line numbers."""
+def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int]:
+    """Return the non-empty rows of the file, their line numbers and the header's index.
+
+    The header is the first of the first rows naming a CPTS column and a commune column
+    (title rows may precede it); the first row when there is none (errors then tell why).
+    """
     if not data.strip():
         raise RegistryError(path, [(None, "", "fichier vide")])
     if data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -290,7 +357,38 @@ def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
         )
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}:
         return _xlsx_rows(path, data)
-    return _csv_rows(path, data)
+    rows, lines = _csv_rows(path, data)
+    return rows, lines, _find_header(rows) or 0
+
+
+def _has_key_columns(columns: dict[str, list[int]]) -> bool:
+    has_cpts = "cpts_id" in columns or "cpts_nom" in columns
+    return has_cpts and ("nom_commune" in columns or any(r in columns for r in _CODE_ROLES))
+
+
+def _find_header(rows: list[list[str]]) -> int | None:
+    """Index of the header among the first rows: CPTS and commune columns recognised."""
+    for index, row in enumerate(rows[:_HEADER_SCAN]):
+        if _has_key_columns(_match_columns(row)):
+            return index
+    return None
+
+
+@functools.cache
+def _expected_columns() -> str:
+    """Usual names of the main columns, for error messages."""
+    by_role: dict[str, list[str]] = defaultdict(list)
+    with (settings.CONFIG_DIR / "colonnes.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            by_role[row["role"]].append(row["alias"])
+    shown = [
+        ("identifiant de CPTS", "cpts_id"),
+        ("nom de CPTS", "cpts_nom"),
+        ("code commune", "code"),
+        ("nom de commune", "nom_commune"),
+        ("stade", "stade"),
+    ]
+    return " ; ".join(f"{label} : {', '.join(by_role[role][:3])}" for label, role in shown)
 
 
 @functools.cache
@@ -333,6 +431,20 @@ def _dep_of(code: str) -> str:
     return code[:3] if code.startswith("97") else code[:2]
 
 
+def _same_dep(a: str, b: str) -> bool:
+    """Same département; Corsica's former "20" covers 2A and 2B."""
+    return a == b or {a, b} in ({"20", "2A"}, {"20", "2B"})
+
+
+def _postal_arrondissement(code: str) -> str | None:
+    """INSEE code of the Paris/Lyon/Marseille arrondissement of a postal code (75001 → 75101)."""
+    number = int(code[2:]) if code[2:].isdigit() and code[2] == "0" else 0
+    limits = {"75": 20, "69": 9, "13": 16}
+    if not 1 <= number <= limits.get(code[:2], 0):
+        return None
+    return {"75": f"751{number:02d}", "69": f"6938{number}", "13": f"132{number:02d}"}[code[:2]]
+
+
 def _postal_like(code: str, index: int | None) -> bool:
     # postal codes of PLM arrondissements are DD0NN (13001 = Marseille 1er); elsewhere they
     # usually end in 0 (04000 Digne-les-Bains, 13100 Aix-en-Provence)
@@ -368,6 +480,7 @@ class _Units:
         )
         self.plain = frozenset(codes)  # real units (not whole PLM cities)
         self._keys: dict[str, list[str]] | None = None
+        self._by_dep: dict[str, dict[str, list[str]]] | None = None
 
     def arm_index(self, code: str) -> int | None:
         city = self.city.get(code)
@@ -385,8 +498,16 @@ class _Units:
         return self._keys
 
     def find(self, name: str, dep: str | None) -> list[str]:
-        """Codes (units or whole PLM cities) whose name loosely equals ``name``."""
-        candidates = self.name_index().get(_name_key(name), [])
+        """Codes (units or whole PLM cities) whose name loosely equals ``name``.
+
+        Spaces, hyphens and apostrophes are equivalent ("Annecy le Vieux", "Annecy-le-Vieux");
+        an elided article written without its apostrophe ("LEscale") is tried last.
+        """
+        index = self.name_index()
+        key = _name_key(name)
+        candidates = index.get(key, [])
+        if not candidates and key[:1] == "l" and len(key) > 3:
+            candidates = index.get(key[1:], [])
         if dep is not None:
             candidates = [c for c in candidates if self.dep[c] == dep]
         if len(candidates) > 1:  # "Vergné" vs "La Vergne": accents decide
@@ -395,6 +516,22 @@ class _Units:
             if len(exact) == 1:
                 return exact
         return candidates
+
+    def suggest(self, name: str, dep: str | None) -> str:
+        """Message tail naming the closest units (of ``dep`` when given) to a misspelt name."""
+        if self._by_dep is None:
+            self._by_dep = defaultdict(dict)
+            for key, codes in self.name_index().items():
+                for code in codes:
+                    self._by_dep[self.dep[code]].setdefault(key, []).append(code)
+                    self._by_dep[""].setdefault(key, []).append(code)
+        keys = self._by_dep.get(dep or "", {})
+        key = _name_key(name)
+        close = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)
+        if not close and dep:  # a commune déléguée: "Annecy le Vieux" is now in Annecy
+            close = sorted((k for k in keys if len(k) >= 4 and key.startswith(k)), key=len)[-1:]
+        labels = [self.label(c) for key in close for c in keys[key]][:3]
+        return f" (vouliez-vous dire : {' ou '.join(labels)} ?)" if labels else ""
 
     def same_place(self, name: str, code: str) -> bool:
         if name == self.nom[code]:
@@ -446,11 +583,19 @@ class _Units:
             )
             code = code[:5]
         elif not _COMMUNE_CODE.fullmatch(code):
-            return _Resolved(error=(raw, "code commune illisible (attendu : 5 caractères)"))
+            return _Resolved(
+                error=(
+                    raw,
+                    "code inconnu : ni code commune (5 caractères) ni code IRIS "
+                    "(9 caractères : code commune et 4 chiffres)",
+                )
+            )
         given = code  # the code as written (leading zero restored, IRIS cut)
         old = given not in self.nom and given in self.old
         if old:
             code = _OLD_CODE_ARRONDISSEMENT.get(given, self.old[given])
+            if code in self.nom and not self._old_code_plausible(given, code, name, dep):
+                return _Resolved(error=(raw, self._foreign_old_code(given, code)))
             notes.append(
                 (
                     column,
@@ -463,13 +608,22 @@ class _Units:
             others = self.find(name, _dep_of(given)) if name else []
             hint = self._designates(name, given, others)
             return _Resolved(error=(raw, f"code commune inconnu{hint}"))
-        if dep and dep != self.dep[code]:
+        if dep and not _same_dep(dep, self.dep[code]):
+            if dep in self.deps:
+                return _Resolved(
+                    error=(
+                        raw,
+                        f"le code {given} désigne {self.label(code)}, dans le département "
+                        f"{self.dep[code]}, mais le département indiqué est {dep}",
+                    )
+                )
             notes.append(
                 (
                     column,
                     raw,
-                    f"département {dep} ignoré : {code} est dans le {self.dep[code]}",
-                    "départements incohérents",
+                    f"département « {dep} » ignoré (illisible) : {code} est dans le "
+                    f"{self.dep[code]}",
+                    "départements illisibles ignorés",
                 )
             )
         codes = (code,)
@@ -524,6 +678,30 @@ class _Units:
                 )
         return self._finish(codes, iris, notes, column, raw)
 
+    def _old_code_plausible(self, given: str, code: str, name: str, dep: str) -> bool:
+        """Whether an old code mapping to ``code`` is really one (not a postal code).
+
+        Old codes stay in their département (Corsica's 20xxx went to 2A/2B); the few
+        communes that changed département are accepted when the row's département or name
+        agrees with the current commune.
+        """
+        if _same_dep(_dep_of(given), self.dep[code]):
+            return True
+        return bool(dep and dep == self.dep[code]) or bool(name and self.same_place(name, code))
+
+    def _foreign_old_code(self, given: str, code: str) -> str:
+        arm = _postal_arrondissement(given)
+        hint = (
+            f" ; code INSEE de l'arrondissement : {self.label(arm)}"
+            if arm is not None and arm in self.nom
+            else " ; préciser le code INSEE actuel"
+        )
+        return (
+            f"code {given} non retenu : ancien code du département {_dep_of(given)}, il "
+            f"désignerait {self.label(code)} dans le département {self.dep[code]} ; "
+            f"il s'agit probablement d'un code postal{hint}"
+        )
+
     def _designates(self, name: str, code: str, others: list[str]) -> str:
         """Message tail when the row's name designates another unit than its code."""
         if not others:
@@ -550,7 +728,7 @@ class _Units:
             also = (
                 " (existe ailleurs : " + ", ".join(self.label(c) for c in elsewhere[:5]) + ")"
                 if elsewhere
-                else ""
+                else self.suggest(name, dep or None)
             )
             return _Resolved(error=(name, f"commune inconnue{where}{also}"))
         listed = ", ".join(self.label(c) for c in candidates[:10])
@@ -630,17 +808,32 @@ class _Collector:
         self.kinds.append(kind)
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=["ligne", "colonne", "valeur", "action"])
+        """The anomalies sorted by line (file order)."""
+        rows = sorted(self.rows, key=lambda r: r[0])
+        frame = pd.DataFrame(rows, columns=["ligne", "colonne", "valeur", "action"])
         return frame.astype({"ligne": "int64", "colonne": str, "valeur": str, "action": str})
 
     def log(self, path: Path) -> None:
         by_kind: dict[str, list[int]] = defaultdict(list)
         for kind, (line, *_) in zip(self.kinds, self.rows, strict=True):
             by_kind[kind].append(line)
+        if self.rows:
+            log.warning(
+                "%s : %s",
+                path.name,
+                _plural(len(self.rows), "anomalie corrigée", "anomalies corrigées"),
+            )
         for kind, lines in by_kind.items():
-            shown = ", ".join(map(str, sorted(set(lines))[:10]))
-            more = "…" if len(set(lines)) > 10 else ""
-            log.warning("%s : %s (%d ; lignes %s%s)", path.name, kind, len(lines), shown, more)
+            distinct = sorted(set(lines))
+            shown = ", ".join(map(str, distinct[:10]))
+            more = "…" if len(distinct) > 10 else ""
+            where = "ligne" if len(distinct) == 1 else "lignes"
+            log.warning("%s : %s (%d ; %s %s%s)", path.name, kind, len(lines), where, shown, more)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    """``1 anomalie``, ``2 anomalies``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def read_registry(
@@ -655,7 +848,9 @@ def read_registry(
     Parameters
     ----------
     path
-        CSV (``,`` or ``;``, UTF-8 with or without BOM, or Windows-1252) or XLSX (first sheet).
+        CSV (``,`` or ``;`` or Excel's ``sep=`` line, UTF-8 with or without BOM, or
+        Windows-1252) or XLSX (first sheet whose header is recognised). Title rows may
+        precede the header (among the first 10 rows); line numbers stay the file's.
     units
         Analysis units (``code``, ``nom``, ``type``, ``commune``, ``departement``).
     old_codes
@@ -688,25 +883,36 @@ def read_registry(
     # same key as couverture.analysis.file_digest(path, default_stage)
     digest = hashlib.sha256(data + b"\0" + (default or "").encode()).hexdigest()
 
-    rows, lines = _read_rows(path, data)
+    rows, lines, start = _read_rows(path, data)
     if not rows:
         raise RegistryError(path, [(None, "", "fichier vide")])
-    header, body, body_lines = rows[0], rows[1:], lines[1:]
+    header, body, body_lines = rows[start], rows[start + 1 :], lines[start + 1 :]
     columns = _match_columns(header)
     problems: list[tuple[int | None, str, str]] = []
     seen = ", ".join(h for h in header if h) or "aucune"
-    if "cpts_id" not in columns and "cpts_nom" not in columns:
+    no_cpts = "cpts_id" not in columns and "cpts_nom" not in columns
+    no_commune = not any(r in columns for r in _CODE_ROLES) and "nom_commune" not in columns
+    if no_cpts and no_commune:  # not a registry layout: no stage noise
         problems.append(
-            (None, "", f"colonne d'identifiant ou de nom de CPTS introuvable (colonnes : {seen})")
+            (
+                None,
+                "",
+                f"colonnes non reconnues (colonnes trouvées : {seen}) ; "
+                f"colonnes attendues : {_expected_columns()}",
+            )
         )
-    if not any(r in columns for r in _CODE_ROLES) and "nom_commune" not in columns:
+    elif no_cpts or no_commune:
+        what = "d'identifiant ou de nom de CPTS" if no_cpts else "de code ou de nom de commune"
         problems.append(
-            (None, "", f"colonne de code ou de nom de commune introuvable (colonnes : {seen})")
+            (
+                None,
+                "",
+                f"colonne {what} introuvable (colonnes trouvées : {seen}) ; "
+                f"colonnes attendues : {_expected_columns()}",
+            )
         )
-    if "stade" not in columns and default is None:
-        problems.append(
-            (None, "", "colonne de stade absente : préciser un stade par défaut (default_stage)")
-        )
+    elif "stade" not in columns and default is None:
+        problems.append((None, "", f"colonne de stade absente : {_DEFAULT_STAGE_HINT}"))
     if not body and not problems:
         problems.append((None, "", "aucune ligne de données sous l'en-tête"))
     if problems:
@@ -720,20 +926,29 @@ def read_registry(
     notes = parser.notes
     if "stade" not in columns:
         notes.add(
-            lines[0],
+            lines[start],
             "stade",
             "",
             f"colonne de stade absente : stade par défaut « {default} » pour toutes les CPTS",
             "stade par défaut appliqué",
         )
-    membership = _deduplicate(members, notes)
-    _check_share_sums(membership, notes, parser.header_of("part") or "part")
+    if not parser.cpts:
+        raise RegistryError(
+            path, [(None, "", "aucune CPTS retenue : toutes sont abandonnées ou dissoutes")]
+        )
+    membership = _deduplicate(members, notes, parser.label)
+    membership = _check_share_sums(
+        membership, notes, parser.header_of("part") or "part", parser.label
+    )
     fictif = path.name.lower().startswith("registre_demo") or parser.fictif
+    cpts = _cpts_table(
+        parser.cpts, columns, notes, parser.header_of("stade") or "stade", parser.label
+    )
     notes.log(path)
     return Registry(
         path=path,
         digest=digest,
-        cpts=_cpts_table(parser.cpts, columns, notes, parser.header_of("stade") or "stade"),
+        cpts=cpts,
         membership=membership,
         anomalies=notes.frame(),
         fictif=fictif,
@@ -768,6 +983,12 @@ class _Parser:
         self.cols: list[tuple[str, ...]] = []
         self.lines: list[int] = []
 
+    def label(self, cpts_id: str) -> str:
+        """How messages name a CPTS: "CPTS C1", or its name when ids are names ("CPTS A")."""
+        if "cpts_id" not in self.first and _compact(cpts_id).startswith("cpts"):
+            return cpts_id
+        return f"CPTS {cpts_id}"
+
     def header_of(self, role: str) -> str:
         return self.header[self.first[role]] if role in self.first else ""
 
@@ -782,9 +1003,9 @@ class _Parser:
         self.cols += [("",) * len(rows)] * (n_cols - len(self.cols) + 1)  # absent roles read -1
         self.lines = lines
         ids = self._cpts_ids()
-        self._stages(ids)
+        skip = self._stages(ids)
         self._dates(ids)
-        members = self._communes(ids, self._shares())
+        members = self._communes(ids, self._shares(), skip)
         self.fictif = any(_compact(v) in _TRUTHY for v in set(self.col("fictif")))
         return members
 
@@ -820,27 +1041,48 @@ class _Parser:
                     line,
                     self.header_of("cpts_nom"),
                     name,
-                    f"nom différent pour la CPTS {cpts_id} : « {entry['nom']} » conservé",
+                    f"nom différent pour la {self.label(cpts_id)} : « {entry['nom']} » conservé",
                     "noms de CPTS différents",
                 )
         return ids
 
-    def _stages(self, ids: list[str | None]) -> None:
+    def _stages(self, ids: list[str | None]) -> list[bool]:
+        """Record each CPTS's stages; return the rows of the CPTS to ignore (``exclu``)."""
         wordings = self.col("stade")
         stage_of = {w: _stage_of(w) if w else self.default for w in set(wordings)}
         bad = {w for w, stage in stage_of.items() if stage is None}
         if bad:
+            listed_at = None
             for wording, line in zip(wordings, self.lines, strict=True):
                 if wording not in bad:
                     continue
-                if wording:
-                    message = (
-                        "stade inconnu (attendu : lettre d'intention validée, projet de santé "
-                        "validé, ACI signé, en émergence…)"
-                    )
+                if not wording:
+                    message = f"stade vide : {_DEFAULT_STAGE_HINT}"
+                elif listed_at is None:
+                    listed_at = line
+                    message = f"stade inconnu (libellés acceptés — {_accepted_stages()})"
                 else:
-                    message = "stade vide : préciser un stade par défaut"
+                    message = f"stade inconnu (libellés acceptés : voir ligne {listed_at})"
                 self.problems.append((line, wording, message))
+        skip = [False] * len(ids)
+        if EXCLUDED in stage_of.values():
+            excluded: dict[str, tuple[int, str, int]] = {}
+            for cpts_id, wording, line in zip(ids, wordings, self.lines, strict=True):
+                if cpts_id is not None and stage_of[wording] == EXCLUDED:
+                    first, shown, count = excluded.get(cpts_id, (line, wording, 0))
+                    excluded[cpts_id] = (first, shown, count + 1)
+            skip = [cpts_id in excluded for cpts_id in ids]
+            for cpts_id, (line, wording, _) in excluded.items():
+                dropped = sum(1 for i in ids if i == cpts_id)
+                self.notes.add(
+                    line,
+                    self.header_of("stade"),
+                    wording,
+                    f"{self.label(cpts_id)} ignorée (stade « {wording} ») : "
+                    f"{_plural(dropped, 'ligne écartée', 'lignes écartées')}",
+                    "CPTS abandonnées ou dissoutes ignorées",
+                )
+                del self.cpts[cpts_id]
         if "" in stage_of and self.default is not None and "stade" in self.first:
             for wording, line in zip(wordings, self.lines, strict=True):
                 if not wording:
@@ -856,9 +1098,10 @@ class _Parser:
             firsts.setdefault(pair, line)
         for (cpts_id, wording), line in firsts.items():
             stage = stage_of[wording]
-            if cpts_id is not None and stage is not None:
+            if cpts_id in self.cpts and stage is not None:
                 shown = wording or self.default_wording
                 self.cpts[cpts_id]["stages"].setdefault((stage, shown), line)
+        return skip
 
     def _dates(self, ids: list[str | None]) -> None:
         for role in _DATE_ROLES:
@@ -867,7 +1110,7 @@ class _Parser:
             values = self.col(role)
             iso = {v: _parse_date(v) for v in set(values) if v}
             for cpts_id, value, line in zip(ids, values, self.lines, strict=True):
-                if not value or cpts_id is None:
+                if not value or cpts_id not in self.cpts:
                     continue
                 if iso[value] is None:
                     self.notes.add(
@@ -896,7 +1139,9 @@ class _Parser:
                     )
         return [math.nan if v in bad else parsed[v] for v in values]  # type: ignore[misc]
 
-    def _communes(self, ids: list[str | None], shares: list[float]) -> dict[str, list[Any]]:
+    def _communes(
+        self, ids: list[str | None], shares: list[float], skip: list[bool]
+    ) -> dict[str, list[Any]]:
         n = len(ids)
         codes, code_cols = [""] * n, [""] * n
         for position in reversed(self.code_positions):  # most precise non-empty code wins
@@ -904,6 +1149,8 @@ class _Parser:
             for i in [i for i, v in enumerate(values) if v]:
                 codes[i], code_cols[i] = values[i], name
         names = self.col("nom_commune")
+        raws = [c or m for c, m in zip(codes, names, strict=True)]  # as written in the file
+        raw_shares = self.col("part")
         dep_of = {d: _normalise_dep(d) for d in set(self.col("departement"))}
         deps = [dep_of[d] for d in self.col("departement")]
         units, nom, dep = self.units, self.units.nom, self.units.dep
@@ -912,7 +1159,11 @@ class _Parser:
             cid is not None and c in plain and (not m or m == nom[c]) and (not d or d == dep[c])
             for cid, c, m, d in zip(ids, codes, names, deps, strict=True)
         ]
-        name_only = [i for i, c in enumerate(codes) if not c and names[i] and ids[i]]
+        if any(skip):  # rows of an ignored CPTS: neither kept nor checked
+            fast = [f and not s for f, s in zip(fast, skip, strict=True)]
+        name_only = [
+            i for i, c in enumerate(codes) if not c and names[i] and ids[i] and not skip[i]
+        ]
         if name_only:  # name-only rows naming one unit: no per-row resolution
             index = units.name_index()
             name_col = self.header_of("nom_commune")
@@ -928,12 +1179,14 @@ class _Parser:
             "part": list(compress(shares, fast)),
             "ligne": list(compress(self.lines, fast)),
             "colonne": list(compress(code_cols, fast)),
+            "valeur": list(compress(raws, fast)),
+            "part_brute": list(compress(raw_shares, fast)),
         }
         members["iris"] = [False] * len(members["code"])
         members["expanded"] = [False] * len(members["code"])
         name_col = self.header_of("nom_commune")
         cache: dict[tuple[str, str, str, str], _Resolved] = {}
-        for i in [i for i, ok in enumerate(fast) if not ok]:
+        for i in [i for i, ok in enumerate(fast) if not ok and not skip[i]]:
             key = (codes[i], code_cols[i], names[i], deps[i])
             resolved = cache.get(key)
             if resolved is None:
@@ -952,16 +1205,30 @@ class _Parser:
                 members["part"].append(shares[i])
                 members["ligne"].append(line)
                 members["colonne"].append(resolved.column)
+                members["valeur"].append(raws[i])
+                members["part_brute"].append(raw_shares[i])
                 members["iris"].append(resolved.iris)
                 members["expanded"].append(resolved.expanded)
         return members
 
 
-_MEMBER_COLUMNS = ["cpts_id", "code", "part", "ligne", "iris", "expanded", "colonne"]
+_MEMBER_COLUMNS = [
+    "cpts_id",
+    "code",
+    "part",
+    "ligne",
+    "iris",
+    "expanded",
+    "colonne",
+    "valeur",
+    "part_brute",
+]
 _MEMBER_TYPES = {"cpts_id": str, "code": str, "part": "float64", "ligne": "int64", "iris": bool}
 
 
-def _deduplicate(members: dict[str, list[Any]], notes: _Collector) -> pd.DataFrame:
+def _deduplicate(
+    members: dict[str, list[Any]], notes: _Collector, label: Callable[[str], str]
+) -> pd.DataFrame:
     """One row per (CPTS, unit): explicit rows beat whole-city expansions and IRIS rows."""
     m = pd.DataFrame(members, columns=_MEMBER_COLUMNS).astype(_MEMBER_TYPES)
     m = m.sort_values(["cpts_id", "code", "expanded", "iris", "ligne"], kind="stable")
@@ -989,32 +1256,36 @@ def _deduplicate(members: dict[str, list[Any]], notes: _Collector) -> pd.DataFra
                 notes.add(
                     int(row.ligne),
                     str(row.colonne),
-                    str(row.code),
-                    f"doublon ignoré : {row.code} déjà rattachée à la CPTS {row.cpts_id} "
+                    str(row.valeur),
+                    f"doublon ignoré : {row.code} déjà rattachée à la {label(row.cpts_id)} "
                     f"(ligne {line_kept})",
                     "doublons ignorés",
                 )
         m = m[~dup]
-    m = m.drop(columns=["expanded", "colonne"]).sort_values(["ligne", "code"], kind="stable")
+    m = m.drop(columns=["expanded", "colonne", "valeur"])
+    m = m.sort_values(["ligne", "code"], kind="stable")
     return m.reset_index(drop=True)
 
 
-def _check_share_sums(membership: pd.DataFrame, notes: _Collector, share_col: str) -> None:
+def _check_share_sums(
+    membership: pd.DataFrame, notes: _Collector, share_col: str, label: Callable[[str], str]
+) -> pd.DataFrame:
+    """Note the units whose shares add up to more than 1; return membership without raw shares."""
     shared = membership[membership["part"].notna()]
-    if shared.empty:
-        return
-    sums = shared.groupby("code")["part"].agg(["sum", "count"])
-    for code in sums.index[(sums["sum"] > 1 + 1e-9) & (sums["count"] > 1)]:
-        rows = shared[shared["code"] == code]
-        listed = ", ".join(rows["cpts_id"])
-        total = f"{sums.at[code, 'sum']:.2f}".replace(".", ",")
-        notes.add(
-            int(rows["ligne"].min()),
-            share_col,
-            code,
-            f"parts cumulées de {code} = {total} > 1 (CPTS {listed}) : la couverture retient 1",
-            "parts cumulées supérieures à 1",
-        )
+    if not shared.empty:
+        sums = shared.groupby("code")["part"].agg(["sum", "count"])
+        for code in sums.index[(sums["sum"] > 1 + 1e-9) & (sums["count"] > 1)]:
+            rows = shared[shared["code"] == code]
+            listed = ", ".join(map(label, rows["cpts_id"]))
+            total = f"{sums.at[code, 'sum']:.2f}".replace(".", ",")
+            notes.add(
+                int(rows["ligne"].min()),
+                share_col,
+                " + ".join(rows["part_brute"]),
+                f"parts cumulées de {code} = {total} > 1 ({listed}) : la couverture retient 1",
+                "parts cumulées supérieures à 1",
+            )
+    return membership.drop(columns="part_brute")
 
 
 def _cpts_table(
@@ -1022,6 +1293,7 @@ def _cpts_table(
     columns: dict[str, list[int]],
     notes: _Collector,
     stage_col: str,
+    label: Callable[[str], str],
 ) -> pd.DataFrame:
     records = []
     for cpts_id, entry in cpts.items():
@@ -1038,7 +1310,7 @@ def _cpts_table(
                     min(stages.values()),
                     stage_col,
                     wording,
-                    f"stades différents pour la CPTS {cpts_id} ({listed}) : le plus "
+                    f"stades différents pour la {label(cpts_id)} ({listed}) : le plus "
                     f"avancé « {wording} » retenu",
                     "stades incohérents",
                 )
