@@ -133,6 +133,18 @@ def bench_maps(store_copy: Path) -> list[tuple[str, float, float, str]]:
 EXTRA_BENCHMARKS.append(("cartes", bench_maps))
 
 
+def _drop_cache(store: Path) -> None:
+    """Empty the per-registry cache of the copied store: "sans cache" must mean it."""
+    import duckdb
+
+    con = duckdb.connect(str(store))
+    try:
+        con.execute("DROP TABLE IF EXISTS cache")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
 def main() -> None:
     if not REGISTRY.exists():
         raise SystemExit(f"{REGISTRY} absent : lancer `make data`")
@@ -144,6 +156,7 @@ def main() -> None:
         (data / "processed").mkdir()
         for name in ("couverture.duckdb", "units.parquet", "adjacency.parquet"):
             shutil.copy2(ROOT / "data" / "processed" / name, data / "processed" / name)
+        _drop_cache(data / "processed" / "couverture.duckdb")
         ext = ROOT / "data" / "processed" / "duckdb_extensions"
         if ext.exists():
             shutil.copytree(ext, data / "processed" / "duckdb_extensions")

