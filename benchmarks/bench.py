@@ -139,7 +139,7 @@ def _drop_cache(store: Path) -> None:
 
     con = duckdb.connect(str(store))
     try:
-        con.execute("DROP TABLE IF EXISTS cache")
+        con.execute("DROP TABLE IF EXISTS result_cache")
         con.execute("CHECKPOINT")
     finally:
         con.close()

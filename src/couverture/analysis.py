@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,20 @@ def file_digest(path: Path, *extra: str) -> str:
     for e in extra:
         h.update(b"\0" + e.encode())
     return h.hexdigest()
+
+
+@cache
+def code_version() -> str:
+    """Digest of the package's code and configuration: cached results computed by another
+    version of couverture (or with other parameters) are never served."""
+    from couverture.settings import PACKAGE_DIR
+
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".csv", ".toml", ".js", ".css") and path.is_file():
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def parse_departements(value: str | None) -> tuple[str, ...] | None:
@@ -105,7 +119,7 @@ class Analysis:
                     "lettre_intention, projet_sante ou aci)"
                 )
             self.default_stage = stage
-        self.digest = file_digest(self.registry_path, self.default_stage or "")
+        self.digest = file_digest(self.registry_path, self.default_stage or "", code_version())
 
     # ---------------------------------------------------------------- store
     @property

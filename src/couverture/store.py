@@ -192,9 +192,11 @@ def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 # Frames are stored as parquet blobs: each registry may have its own columns (optional dates…)
 # and a blob round-trips dtypes exactly.
 _CACHE_DDL = (
-    "CREATE TABLE IF NOT EXISTS cache "
-    "(name VARCHAR, digest VARCHAR, version VARCHAR, data BLOB, PRIMARY KEY (name, digest))"
+    "CREATE TABLE IF NOT EXISTS result_cache (name VARCHAR, digest VARCHAR, version VARCHAR, "
+    "data BLOB, written TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (name, digest))"
 )
+# registries whose results are kept per cached name (the oldest are evicted)
+CACHE_KEEP = 12
 
 
 def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.DataFrame | None:
@@ -204,12 +206,12 @@ def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.Data
     import pandas as pd
 
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cache'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'result_cache'"
     ).fetchone()
     if not exists or not exists[0]:
         return None
     row = con.execute(
-        "SELECT data FROM cache WHERE name = ? AND digest = ? AND version = ?",
+        "SELECT data FROM result_cache WHERE name = ? AND digest = ? AND version = ?",
         [name, digest, CACHE_VERSION],
     ).fetchone()
     if row is None:
@@ -231,8 +233,13 @@ def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.
     try:
         con.execute(_CACHE_DDL)
         con.execute(
-            "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO result_cache (name, digest, version, data) VALUES (?, ?, ?, ?)",
             [name, digest, CACHE_VERSION, buf.getvalue()],
+        )
+        con.execute(
+            "DELETE FROM result_cache WHERE name = ? AND digest NOT IN "
+            "(SELECT digest FROM result_cache WHERE name = ? ORDER BY written DESC LIMIT ?)",
+            [name, name, CACHE_KEEP],
         )
     except duckdb.InvalidInputException:
         pass  # read-only store: results are simply not cached

