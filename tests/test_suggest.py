@@ -45,7 +45,7 @@ class World:
             self.cpts = a.cpts()
             members = a.registry.membership
             self.units = a.con.execute(
-                "SELECT code, departement, population, x, y FROM units"
+                "SELECT code, nom, departement, population, x, y FROM units"
             ).fetchdf()
             adjacency = a.con.execute("SELECT code_a, code_b FROM adjacency").fetchdf()
         self.neighbours: dict[str, set[str]] = defaultdict(set)
@@ -141,15 +141,21 @@ def test_creations_respect_the_bounds_or_say_why(world: World) -> None:
     inside = created["population_ajoutee"].between(FLOOR, CEILING)
     assert inside.mean() > 0.9
     for row in created[~inside].itertuples():
-        assert ("plafond" in row.motif) or ("plancher" in row.motif), row.motif
+        biggest = world.pop.loc[sorted(codes_of(row))].max()
+        if row.population_ajoutee > CEILING:
+            # only a single unit above the ceiling can make a perimeter too big
+            assert biggest > CEILING - FLOOR, row.proposition_id
+            assert "plafond" in row.motif, row.motif
+        else:
+            # below the floor only when the zone itself (or its remainder) is too small
+            assert row.population_zone < 2 * FLOOR or row.recommandee == "non", row
+            assert "plancher" in row.motif, row.motif
     # named after their most populous commune
     names = world.units.set_index("code")
     for row in created.head(50).itertuples():
-        codes = sorted(codes_of(row))
-        main_unit = world.pop.loc[codes].idxmax()
-        assert row.nom_propose.startswith("CPTS ")
+        main_unit = world.pop.loc[sorted(codes_of(row))].idxmax()
+        assert row.nom_propose == f"CPTS {names.loc[main_unit, 'nom']}", row.proposition_id
         assert row.cpts_cible == ""
-        assert main_unit in names.index
 
 
 def test_sizes_and_funding(world: World) -> None:
