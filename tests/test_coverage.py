@@ -138,3 +138,18 @@ def test_cache_gives_identical_results(demo_registry: Path) -> None:
         again = b.units()
         assert couverture.store.cache_get(b.con, "units", b.digest) is not None
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_registry_date(tmp_path: Path, write_registry, paca_registry: Path) -> None:
+    from couverture.analysis import registry_date
+
+    rows = [
+        {"cpts_id": "A", "nom_cpts": "A", "stade": "aci", "code_insee": "35238",
+         "date_aci": "2024-03-01"},
+        {"cpts_id": "B", "nom_cpts": "B", "stade": "aci", "code_insee": "35047",
+         "date_aci": "2025-06-30"},
+    ]  # fmt: skip
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows)) as a:
+        assert a.meta["date_registre"] == "2025-06-30"  # latest date of the registry
+    with couverture.analyse(paca_registry, default_stage="aci") as a:
+        assert registry_date(paca_registry, a.registry.cpts) == "2026-01"  # from the file name

@@ -64,6 +64,28 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
+def registry_date(path: Path, cpts: pd.DataFrame) -> str:
+    """Return the date a registry describes (ISO): its latest stage date when it has date
+    columns, else a date in its file name (``cpts_paca_2026-01.csv``), else its modification
+    date."""
+    import datetime as dt
+    import re
+
+    dates = [
+        str(v)[:10]
+        for col in cpts.columns
+        if col.startswith("date_")
+        for v in cpts[col].dropna()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", str(v))
+    ]
+    if dates:
+        return max(dates)
+    named = re.search(r"(20\d{2})[-_]?(0[1-9]|1[0-2])(?:[-_]?([0-3]\d))?", path.stem)
+    if named:
+        return "-".join(p for p in named.groups() if p)
+    return dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+
+
 def parse_departements(value: str | None) -> tuple[str, ...] | None:
     """Parse ``--departement`` (``35``, ``2A,2B``, ``1`` → ``01``) into COG codes."""
     if value is None or not value.strip():
@@ -119,6 +141,9 @@ class Analysis:
                     "lettre_intention, projet_sante ou aci)"
                 )
             self.default_stage = stage
+        # the registry's own fingerprint (reports, history) and the cache key, which also
+        # changes with the options and with the code that computes the results
+        self.registry_digest = file_digest(self.registry_path)
         self.digest = file_digest(self.registry_path, self.default_stage or "", code_version())
 
     # ---------------------------------------------------------------- store
@@ -157,6 +182,7 @@ class Analysis:
         m["registre"] = self.registry_path.name
         m["fictif"] = self.registry.fictif
         m["libelle_registre"] = DEMO_LABEL if self.registry.fictif else self.registry_path.name
+        m["date_registre"] = registry_date(self.registry_path, self.registry.cpts)
         return m
 
     def cached(self, name: str, compute: Any) -> pd.DataFrame:
@@ -186,7 +212,7 @@ class Analysis:
                 log.warning("%s, ligne %s : %s", self.registry_path.name, row.ligne, row.action)
             return Registry(
                 path=self.registry_path,
-                digest=self.digest,
+                digest=file_digest(self.registry_path, self.default_stage or ""),
                 cpts=cpts.drop(columns="_fictif").set_index("cpts_id"),
                 membership=members,
                 anomalies=anomalies,

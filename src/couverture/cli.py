@@ -211,7 +211,8 @@ def _perimeter(a: Analysis) -> str:
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} · périmètre : {_perimeter(a)}"
+        f"{label}registre {a.meta['registre']} du {a.meta['date_registre']}"
+        f" · périmètre : {_perimeter(a)}"
         f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
 

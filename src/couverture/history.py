@@ -195,7 +195,7 @@ def snapshot(analysis: Analysis) -> Snapshot:
         "registre": str(a.registry_path),
         "libelle_registre": a.meta["libelle_registre"],
         "fictif": bool(a.meta["fictif"]),
-        "empreinte": a.digest,
+        "empreinte": a.registry_digest,
         "perimetre": "France" if a.departements is None else ",".join(a.departements),
         "cog": str(a.meta["cog"]),
         "population_millesime": str(a.meta["population_millesime"]),

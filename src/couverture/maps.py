@@ -638,7 +638,7 @@ def _title_html(
         else ""
     )
     sub = (
-        f"registre {_esc(meta.get('registre'))}"
+        f"registre {_esc(meta.get('registre'))} du {_esc(meta.get('date_registre'))}"
         f" · population {_esc(meta.get('population_millesime'))}"
         f" · COG {_esc(meta.get('cog'))}"
     )

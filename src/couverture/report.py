@@ -649,8 +649,9 @@ def _summary(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:
     rows = [
         ("Mois du rapport", month),
         ("Registre", a.meta["registre"]),
+        ("Date du registre", a.meta["date_registre"]),
         ("Registre fictif (démonstration)", "oui" if a.meta["fictif"] else "non"),
-        ("Empreinte du registre (sha256)", a.digest),
+        ("Empreinte du registre (sha256)", a.registry_digest),
         ("Périmètre", "France entière" if a.departements is None else ", ".join(a.departements)),
         ("Population (millésime)", a.meta["population_millesime"]),
         ("Code officiel géographique", a.meta["cog"]),
@@ -721,7 +722,7 @@ def render_html(
     parts.append(
         f'<p class="meta">Registre : {_e(meta["libelle_registre"])} · périmètre : {_e(scope)} · '
         f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])} · "
-        f"empreinte du registre {_e(a.digest[:12])}</p>"
+        f"empreinte du registre {_e(a.registry_digest[:12])}</p>"
     )
     sections = [
         ("synthese", "Synthèse"),
