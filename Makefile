@@ -51,7 +51,7 @@ $(SOURCES_OPTS): FORCE
 	@mkdir -p $(PROCESSED)
 	@echo '$(SOURCE_FLAGS)' | cmp -s - $@ || echo '$(SOURCE_FLAGS)' > $@
 
-$(UNITS) $(ADJACENCY) $(STORE) &: $(INSTALLED) $(RAW) $(SOURCES_OPTS) $(ADMIN_EXPRESS) $(POPULATION) src/couverture/sources.py src/couverture/store.py
+$(UNITS) $(ADJACENCY) $(STORE) &: $(INSTALLED) $(RAW) $(SOURCES_OPTS) $(ADMIN_EXPRESS) $(POPULATION) src/couverture/sources.py src/couverture/store.py src/couverture/_geometry.py src/couverture/config/sources.toml
 	$(COUVERTURE) donnees $(SOURCE_FLAGS)
 
 # the generator reads the parquet files (not the store, whose date changes with every cache write)
@@ -94,7 +94,9 @@ clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only
 # (commands cache results in it, which changes its date but not its data).
-MAPS_CODE := src/couverture/maps.py src/couverture/_assets.py $(wildcard src/couverture/assets/*)
+# results depend on every stage (coverage, zones, suggestions…) and on the configuration
+PACKAGE_CODE := $(wildcard src/couverture/*.py src/couverture/config/* src/couverture/assets/*)
+MAPS_CODE := $(PACKAGE_CODE)
 maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
 	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --sortie maps/
 
@@ -110,7 +112,7 @@ DEPARTEMENT ?=
 REPORT_DIR := reports/$(MOIS)
 REPORT_OPTS := reports/.options-$(MOIS)
 REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT))
-REPORT_SOURCES := $(wildcard src/couverture/report.py src/couverture/history.py src/couverture/suggest.py src/couverture/maps.py)
+REPORT_SOURCES := $(PACKAGE_CODE)
 
 $(REPORT_OPTS): FORCE
 	@mkdir -p reports

@@ -163,3 +163,13 @@ def test_help_and_usage_errors_are_french() -> None:
     assert proc.returncode == 2 and "choix invalide" in proc.stderr
     proc = run("taux", "--registre", "x.csv", "--seuil-partage", "-5", check=False)
     assert proc.returncode == 2 and "positif" in proc.stderr
+
+
+def test_folder_outputs_need_an_existing_parent(tmp_path: Path, demo_registry: Path) -> None:
+    for cmd in (["cartes"], ["rapport", "--mois", "2026-11"]):
+        proc = run(
+            *cmd, "--registre", str(demo_registry), "--sortie", str(tmp_path / "a" / "b"),
+            check=False,
+        )  # fmt: skip
+        assert proc.returncode == 2 and "n'existe pas" in proc.stderr
+        assert not (tmp_path / "a").exists()

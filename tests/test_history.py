@@ -128,6 +128,18 @@ def test_demo_never_overwrites_a_real_month(lozere: dict, tmp_path: Path) -> Non
     assert history.previous_month("2026-12", path=path, fictif=True) == "2026-11"
 
 
+def test_a_departement_never_silently_replaces_a_wider_month(lozere: dict, tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    real = lozere["snaps"]["avant"]
+    national = history.Snapshot(**{**real.__dict__, "info": {**real.info, "perimetre": "France"}})
+    history.save_snapshot(national, month="2026-10", path=path)
+    with pytest.raises(couverture.HistoryError, match="périmètre"):
+        history.save_snapshot(real, month="2026-10", path=path)
+    assert list(history.months(path=path)["perimetre"]) == ["France"]
+    history.save_snapshot(real, month="2026-10", path=path, replace_scope=True)
+    assert list(history.months(path=path)["perimetre"]) == [real.info["perimetre"]]
+
+
 def test_missing_history(tmp_path: Path) -> None:
     with pytest.raises(couverture.HistoryError, match="absent"):
         history.months(path=tmp_path / "rien.duckdb")

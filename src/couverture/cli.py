@@ -418,9 +418,20 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
 
 
 # --- cartes commands (issue: cartes) ---
+def _check_folder(folder: Path) -> None:
+    """An output folder may be created, but not its parents (a typo must not build a tree)."""
+    from couverture._errors import ArgumentError
+
+    if folder.exists() and not folder.is_dir():
+        raise ArgumentError(f"--sortie {folder} : c'est un fichier, un dossier est attendu")
+    if not folder.parent.is_dir():
+        raise ArgumentError(f"--sortie {folder} : le dossier {folder.parent} n'existe pas")
+
+
 def cmd_cartes(args: argparse.Namespace) -> None:
     from couverture.maps import INDEX_NAME, build_maps
 
+    _check_folder(args.sortie)
     with _analysis(args) as a:
         suggestions = None
         try:
@@ -443,6 +454,8 @@ def cmd_cartes(args: argparse.Namespace) -> None:
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
 
+    if args.sortie is not None:
+        _check_folder(args.sortie)
     build_report(
         args.registre,
         month=args.mois,
@@ -453,6 +466,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         history_path=args.historique,
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
+        replace_scope=args.remplacer_perimetre,
     )
 
 
@@ -626,6 +640,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="dossier parent du rapport (défaut ./reports : le rapport va dans DOSSIER/AAAA-MM)",
     )
     p.add_argument("--sans-cartes", action="store_true", help="ne pas produire les cartes")
+    p.add_argument(
+        "--remplacer-perimetre",
+        action="store_true",
+        help="remplacer dans l'historique un mois enregistré pour un autre périmètre",
+    )
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )

@@ -243,7 +243,9 @@ def _open_existing(path: Path) -> duckdb.DuckDBPyConnection:
     return _connect(path, read_only=True)
 
 
-def save_snapshot(snap: Snapshot, *, month: str, path: Path | str | None = None) -> None:
+def save_snapshot(
+    snap: Snapshot, *, month: str, path: Path | str | None = None, replace_scope: bool = False
+) -> None:
     """Store ``snap`` as month ``month``, replacing that month only, in one transaction.
 
     Parameters
@@ -254,12 +256,16 @@ def save_snapshot(snap: Snapshot, *, month: str, path: Path | str | None = None)
         ``YYYY-MM``.
     path
         The history store (default :data:`couverture.settings.HISTORY_PATH`).
+    replace_scope
+        Allow a snapshot of another périmètre (e.g. one département) to replace the month
+        stored for a different one (e.g. France).
 
     Raises
     ------
     HistoryError
         When the month holds a real registry's snapshot and ``snap`` comes from a registre
-        fictif (demonstration data never overwrite a real month).
+        fictif (demonstration data never overwrite a real month), or when the month was stored
+        for another périmètre and ``replace_scope`` is false.
     """
     import pandas as pd
 
@@ -274,8 +280,14 @@ def save_snapshot(snap: Snapshot, *, month: str, path: Path | str | None = None)
         if not con.execute("SELECT count(*) FROM schema").fetchone()[0]:  # type: ignore[index]
             con.execute("INSERT INTO schema VALUES (?)", [SCHEMA_VERSION])
         stored = con.execute(
-            "SELECT fictif, libelle_registre FROM mois WHERE mois = ?", [month]
+            "SELECT fictif, libelle_registre, perimetre FROM mois WHERE mois = ?", [month]
         ).fetchone()
+        if stored is not None and stored[2] != snap.info["perimetre"] and not replace_scope:
+            raise HistoryError(
+                f"historique {path} : le mois {month} est enregistré pour le périmètre "
+                f"« {stored[2]} », ce rapport porte sur « {snap.info['perimetre']} » ; utiliser "
+                "un autre fichier d'historique (--historique) ou --remplacer-perimetre"
+            )
         if stored is not None and not stored[0] and snap.info["fictif"]:
             raise HistoryError(
                 f"historique {path} : le mois {month} contient le registre réel « {stored[1]} » ;"

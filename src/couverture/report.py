@@ -485,6 +485,7 @@ def build_report(
     history_path: Path | str | None = None,
     suggestions: bool = True,
     maps: bool = True,
+    replace_scope: bool = False,
 ) -> Path:
     """Write the monthly report of a registry and store the month in the history.
 
@@ -510,6 +511,8 @@ def build_report(
         per zone blanche, sheet and layer ``propositions``.
     maps
         Build the maps (when :mod:`couverture.maps` is available) into ``cartes/``.
+    replace_scope
+        Let this report replace a month stored in the history for another périmètre.
 
     Returns
     -------
@@ -554,7 +557,7 @@ def build_report(
         # the store is closed (and its cache saved) before the report is swapped in, so that
         # index.html is newer than everything make compares it with
         log.info("rapport %s : enregistrement dans l'historique…", month)
-        history.save_snapshot(snap, month=month, path=history_path)
+        history.save_snapshot(snap, month=month, path=history_path, replace_scope=replace_scope)
         _swap(tmp, target)
     log.info("rapport écrit : %s", target / "index.html")
     return target
