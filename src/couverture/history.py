@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import settings
-from couverture._errors import ArgumentError, HistoryError
+from couverture._errors import HistoryError
+from couverture._validate import check_month
 from couverture.settings import STAGES
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
 RATE_LEVELS = ("france", "region", "departement")
 SCHEMA_VERSION = "1"
 
@@ -111,20 +110,6 @@ STAGE_WORDS = {
     "aci": "ACI",
     None: "projet (avant lettre d'intention)",
 }
-
-
-def check_month(month: str) -> str:
-    """Return ``month`` if it is a ``YYYY-MM`` month, else raise :class:`ArgumentError`.
-
-    Examples
-    --------
-    >>> check_month("2026-11")
-    '2026-11'
-    """
-    m = _MONTH.fullmatch(str(month).strip())
-    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
-        raise ArgumentError(f"mois invalide : « {month} » (attendu AAAA-MM, par exemple 2026-11)")
-    return m.group(0)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from couverture import settings
 from couverture._config import metric_crs, sources
 from couverture._errors import DataSourceError
 from couverture._geometry import union_units
+from couverture._validate import check_units
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -376,10 +377,9 @@ def build_units(
         units.loc[sub.index, "x"] = shapely.get_x(pts)
         units.loc[sub.index, "y"] = shapely.get_y(pts)
     units = units.sort_values("code").reset_index(drop=True)
-    dup = units["code"].duplicated()
-    if dup.any():
-        raise DataSourceError(f"codes d'unités en double : {', '.join(units.loc[dup, 'code'])}")
-    return gpd.GeoDataFrame(units[UNIT_COLUMNS], geometry="geometry", crs=settings.CRS_WEB)
+    out = gpd.GeoDataFrame(units[UNIT_COLUMNS], geometry="geometry", crs=settings.CRS_WEB)
+    check_units(out)
+    return out
 
 
 def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from couverture._config import funding_table, size_class, sources
-from couverture._errors import ArgumentError
+from couverture._validate import check_bounds
 from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
@@ -973,12 +973,7 @@ def suggest(
     floor = int(settings["plancher_creation"]) if floor is None else floor
     ceiling = int(settings["plafond_taille_coherente"]) if ceiling is None else ceiling
     funding_scale = funding_scale or str(settings["bareme_financement"])
-    if floor <= 0 or ceiling <= 0:
-        raise ArgumentError(
-            f"--plancher et --plafond doivent être positifs (reçu {floor} et {ceiling})"
-        )
-    if floor >= ceiling:
-        raise ArgumentError(f"--plancher ({floor}) doit être inférieur à --plafond ({ceiling})")
+    check_bounds(floor, ceiling)
     funding_table(funding_scale)
     analysis.check_departements()
     name = f"suggestions_{floor}_{ceiling}_{funding_scale}_v{ALGORITHM_VERSION}_{_params_digest()}"
