@@ -16,6 +16,9 @@ ADJACENCY := $(PROCESSED)/adjacency.parquet
 STORE := $(PROCESSED)/couverture.duckdb
 SOURCES_OPTS := $(PROCESSED)/.options-sources
 DEMO_REGISTRY := data/raw/registre_demo.csv
+DEMO_PREVIOUS := data/raw/registre_demo_precedent.csv
+DEMO_MOIS := 2026-11
+DEMO_MOIS_PRECEDENT := 2026-10
 
 # optional user sources: make data ADMIN_EXPRESS=ADMIN-EXPRESS.gpkg POPULATION=pop.csv
 ADMIN_EXPRESS ?=
@@ -58,7 +61,10 @@ $(UNITS) $(ADJACENCY) $(STORE) &: $(INSTALLED) $(RAW) $(SOURCES_OPTS) $(ADMIN_EX
 $(DEMO_REGISTRY): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 	$(COUVERTURE) demo --sortie $@
 
-data: $(STORE) $(DEMO_REGISTRY) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
+$(DEMO_PREVIOUS): $(UNITS) $(ADJACENCY) src/couverture/demo.py
+	$(COUVERTURE) demo --precedent --sortie $@
+
+data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
 
 # --- demo --------------------------------------------------------------------------------------
 demo: data ## set up, build the data and run the main job on the demo registry
@@ -72,7 +78,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory maps/index.html
 	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
 	# --- demo: rapport ---
-	$(MAKE) --no-print-directory report MOIS=2026-11 REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
+	# the month before first, so that the demo report has an evolution section
+	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS_PRECEDENT) REGISTRE=$(DEMO_PREVIOUS) STADE_PAR_DEFAUT= DEPARTEMENT=
+	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
+	@echo "Rapport : ouvrir reports/$(DEMO_MOIS)/index.html"
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -89,7 +98,7 @@ bench: data ## wall time and peak memory of the national analysis (demo registry
 	$(PY) benchmarks/bench.py
 
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
-	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) maps/*.html maps/*.png
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png
 
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only

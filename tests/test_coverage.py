@@ -153,3 +153,25 @@ def test_registry_date(tmp_path: Path, write_registry, paca_registry: Path) -> N
         assert a.meta["date_registre"] == "2025-06-30"  # latest date of the registry
     with couverture.analyse(paca_registry, default_stage="aci") as a:
         assert registry_date(paca_registry, a.registry.cpts) == "2026-01"  # from the file name
+
+
+def test_paris_whole_city_expands_to_arrondissements(
+    tmp_path: Path, units: pd.DataFrame, write_registry
+) -> None:
+    rows = [
+        {"cpts_id": "P", "nom_cpts": "CPTS Paris", "stade": "Projet de santé validé",
+         "code_insee": "75056"},
+        {"cpts_id": "C", "nom_cpts": "CPTS Paris Centre", "stade": "ACI signé",
+         "code_insee": "75101"},
+    ]  # fmt: skip
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows), departements="75") as a:
+        u = a.units().set_index("code")
+        rates = a.rates(niveau="departement").set_index("code")
+        anomalies = a.registry.anomalies
+    paris = units[units["commune"] == "75056"]
+    assert sorted(u.index) == sorted(paris["code"])  # 20 arrondissements, no 75056 unit
+    assert u["stade"].notna().all()
+    assert u.loc["75101", "stade"] == "aci" and u.loc["75101", "n_cpts"] == 2
+    assert rates.loc["75", "taux_projet_sante"] == 100
+    assert rates.loc["75", "pop_aci"] == paris.set_index("code").loc["75101", "population"]
+    assert anomalies["valeur"].astype(str).str.contains("75056").any()

@@ -12,6 +12,7 @@ import pytest
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+import couverture
 from couverture import settings
 from couverture._config import sources, stage_wordings
 from couverture._errors import DataSourceError
@@ -231,3 +232,37 @@ def test_paris_cpts_group_a_few_arrondissements(rows: pd.DataFrame) -> None:
 def test_missing_column_is_reported(units: pd.DataFrame, adjacency: pd.DataFrame) -> None:
     with pytest.raises(DataSourceError, match="bassin_vie"):
         generate_demo_registry(units.drop(columns="bassin_vie"), adjacency)
+
+
+def test_previous_month_shows_an_evolution(tmp_path, units) -> None:
+    """The demo's month before: some CPTS a stage behind, some not yet created."""
+    from couverture import history
+    from couverture.demo import previous_month
+    from couverture.registry import normalise_stage
+
+    current = pd.read_csv(settings.DEMO_REGISTRY_PATH, dtype=str, keep_default_na=False)
+    before = previous_month(current)
+    pd.testing.assert_frame_equal(before, previous_month(current))  # deterministic
+    stage_now = (
+        current.drop_duplicates("cpts_id").set_index("cpts_id")["stade"].map(normalise_stage)
+    )
+    stage_then = (
+        before.drop_duplicates("cpts_id").set_index("cpts_id")["stade"].map(normalise_stage)
+    )
+    created = set(stage_now.index) - set(stage_then.index)
+    assert created and all(stage_now[c] == "lettre_intention" for c in created)
+    rank = {"lettre_intention": 1, "projet_sante": 2, "aci": 3}
+    moved = [c for c in stage_then.index if stage_then[c] != stage_now[c]]
+    assert moved and all(rank[stage_then[c]] == rank[stage_now[c]] - 1 for c in moved)
+    # the history sees exactly these changes between the two months
+    paths = {"2026-10": tmp_path / "avant.csv", "2026-11": tmp_path / "apres.csv"}
+    before.to_csv(paths["2026-10"], index=False)
+    current.to_csv(paths["2026-11"], index=False)
+    snaps = {}
+    for month, path in paths.items():
+        with couverture.analyse(path) as a:
+            snaps[month] = history.snapshot(a)
+    changes = history.changes(snaps["2026-10"], snaps["2026-11"])
+    kinds = changes.groupby("type")["cpts_id"].agg(set)
+    assert kinds["cpts_creee"] == created
+    assert kinds["changement_stade"] == set(moved)

@@ -257,7 +257,7 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
-    path = write_demo_registry(args.sortie, seed=args.graine)
+    path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
 
@@ -556,6 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sortie", type=Path, default=None, help="fichier CSV (défaut data/raw/registre_demo.csv)"
     )
     p.add_argument("--graine", type=int, default=2026, help="graine du générateur")
+    p.add_argument(
+        "--precedent",
+        action="store_true",
+        help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
+        "quelques-unes pas encore créées)",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = add("communes", help="stade et CPTS de chaque commune")

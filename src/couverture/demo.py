@@ -26,8 +26,6 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import os
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from scipy.special import expit
 from couverture import settings
 from couverture._config import sources
 from couverture._errors import DataSourceError
+from couverture._output import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -692,7 +691,48 @@ def generate_demo_registry(
     return registry
 
 
-def write_demo_registry(path: Path | None = None, *, seed: int = 2026) -> Path:
+def previous_month(registry: pd.DataFrame, *, seed: int = 2026) -> pd.DataFrame:
+    """Return the demo registry as it stood a month earlier (registre fictif).
+
+    A few CPTS were one stage behind (they signed their ACI or had their projet de santé
+    validated this month) and a few young ones did not exist yet, so that the demo report
+    has an evolution section to show.
+
+    Parameters
+    ----------
+    registry
+        Output of :func:`generate_demo_registry`.
+    seed
+        Seed; the same registry and seed give the same previous month.
+    """
+    from couverture.registry import normalise_stage
+
+    rng = np.random.default_rng(seed + 1)
+    first = registry.drop_duplicates("cpts_id").set_index("cpts_id")["stade"]
+    stage = first.map(normalise_stage)
+    ids = {s: np.array(sorted(stage.index[stage == s])) for s in ("aci", "projet_sante")}
+    ids["lettre_intention"] = np.array(sorted(stage.index[stage == "lettre_intention"]))
+
+    def pick(code: str, share: float) -> set[str]:
+        pool = ids[code]
+        return (
+            set(rng.choice(pool, size=round(share * len(pool)), replace=False))
+            if len(pool)
+            else set()
+        )
+
+    signed = pick("aci", 0.08)
+    validated = pick("projet_sante", 0.10)
+    created = pick("lettre_intention", 0.08)
+    out = registry[~registry["cpts_id"].isin(created)].copy()
+    out.loc[out["cpts_id"].isin(signed), "stade"] = "Projet de santé validé"
+    out.loc[out["cpts_id"].isin(validated), "stade"] = "Lettre d'intention validée"
+    return out.reset_index(drop=True)
+
+
+def write_demo_registry(
+    path: Path | None = None, *, seed: int = 2026, previous: bool = False
+) -> Path:
     """Generate the demo registry from the processed units and write it as CSV (atomically).
 
     Parameters
@@ -701,6 +741,8 @@ def write_demo_registry(path: Path | None = None, *, seed: int = 2026) -> Path:
         Destination, :data:`couverture.settings.DEMO_REGISTRY_PATH` by default.
     seed
         Seed of the generator; the same seed gives a byte-identical file.
+    previous
+        Write the registry of the month before (see :func:`previous_month`).
 
     Returns
     -------
@@ -719,14 +761,8 @@ def write_demo_registry(path: Path | None = None, *, seed: int = 2026) -> Path:
     units = pd.read_parquet(settings.UNITS_PATH, columns=UNIT_COLUMNS)
     adjacency = pd.read_parquet(settings.ADJACENCY_PATH, columns=ADJACENCY_COLUMNS)
     registry = generate_demo_registry(units, adjacency, seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    if previous:
+        registry = previous_month(registry, seed=seed)
+    with atomic_path(path) as tmp:
         registry.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates the file readable by its owner only
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
