@@ -173,3 +173,23 @@ def test_folder_outputs_need_an_existing_parent(tmp_path: Path, demo_registry: P
         )  # fmt: skip
         assert proc.returncode == 2 and "n'existe pas" in proc.stderr
         assert not (tmp_path / "a").exists()
+
+
+def test_cached_csv_answer_is_identical_with_its_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "cpts_id,nom_cpts,stade,code_insee\nA,CPTS A,ACI signé,1001\nA,CPTS A,ACI signé,01002\n",
+        encoding="utf-8",
+    )
+    args = ("communes", "--registre", str(path), "--departement", "01", "--format", "csv")
+    first, second = run(*args), run(*args)
+    assert first.stdout == second.stdout
+    assert "01001" in first.stdout and "avertissement" in second.stderr
+    assert first.stderr.count("avertissement") == second.stderr.count("avertissement")
+    # another registry content is another answer
+    path.write_text(
+        "cpts_id,nom_cpts,stade,code_insee\nA,CPTS A,En création,01001\n", encoding="utf-8"
+    )
+    third = read_csv(run(*args).stdout).set_index("code")
+    assert third.loc["01001", "stade"] == "lettre_intention"
+    assert pd.isna(third.loc["01002", "stade"])

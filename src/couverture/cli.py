@@ -9,6 +9,7 @@ only data goes to stdout.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -672,6 +673,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose machine CSV on stdout is cached whole in the store, with the warnings that
+# came with it: repeating `couverture taux … --format csv` on the same registry answers from
+# the store without even importing pandas (the cold-process speed target).
+_CSV_CACHED = frozenset(
+    {"communes", "taux", "zones-blanches", "chevauchements", "suggestions", "verifier"}
+)
+
+
+def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
+    """Return ``(name, digest)`` of the cached CSV answer to ``args``, if cacheable."""
+    if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
+        return None
+    from couverture.analysis import code_version, file_digest
+
+    skip = {"func", "verbosite", "registre", "format", "sortie"}
+    options = {k: str(v) for k, v in vars(args).items() if k not in skip}
+    return "csv:" + json.dumps(options, sort_keys=True), file_digest(args.registre, code_version())
+
+
+def _replay_csv(key: tuple[str, str]) -> bool:
+    from couverture import store
+
+    with store.opened(read_only=True) as con:
+        blob = store.cache_get_bytes(con, *key)
+    if blob is None:
+        return False
+    answer = json.loads(blob)
+    for level, message in answer["log"]:
+        logging.getLogger("couverture").log(level, "%s", message)
+    sys.stdout.write(answer["csv"])
+    return True
+
+
+class _Recorder(logging.Handler):
+    """Keeps the warnings of a run, to replay them with its cached answer."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelno, record.getMessage()))
+
+
+def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
+    import contextlib
+    import io
+
+    from couverture import store
+
+    recorder = _Recorder()
+    logging.getLogger().addHandler(recorder)
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            args.func(args)
+    finally:
+        logging.getLogger().removeHandler(recorder)
+    text = buffer.getvalue()
+    with store.opened() as con:
+        answer = {"csv": text, "log": recorder.records}
+        store.cache_put_bytes(con, key[0], key[1], json.dumps(answer).encode())
+    sys.stdout.write(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``couverture`` console script."""
     parser = build_parser()
@@ -679,7 +745,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbosite)
     try:
         _check_output(args)
-        args.func(args)
+        key = _csv_cache_key(args)
+        if key is None:
+            args.func(args)
+        elif not _replay_csv(key):
+            _run_and_cache_csv(args, key)
     except CouvertureError as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2

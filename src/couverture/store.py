@@ -199,42 +199,40 @@ _CACHE_DDL = (
 CACHE_KEEP = 12
 
 
-def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.DataFrame | None:
-    """Return the cached frame ``name`` for a registry digest, or ``None`` when absent."""
-    import io
-
-    import pandas as pd
-
+def cache_get_bytes(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> bytes | None:
+    """Return the cached blob ``name`` for a registry digest, or ``None`` when absent."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'result_cache'"
     ).fetchone()
     if not exists or not exists[0]:
         return None
+    # literals, not bound parameters: binding makes duckdb import pandas (~0.3 s), which the
+    # cached answer of a CLI command does not need otherwise
     row = con.execute(
-        "SELECT data FROM result_cache WHERE name = ? AND digest = ? AND version = ?",
-        [name, digest, CACHE_VERSION],
+        f"SELECT data FROM result_cache WHERE name = {_literal(name)} "
+        f"AND digest = {_literal(digest)} AND version = {_literal(CACHE_VERSION)}"
     ).fetchone()
-    if row is None:
-        return None
-    return pd.read_parquet(io.BytesIO(row[0]))
+    return None if row is None else bytes(row[0])
 
 
-def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.DataFrame) -> None:
-    """Store ``frame`` under ``name`` for a registry digest (replacing a previous entry).
+def _literal(text: str) -> str:
+    """SQL string literal (quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def cache_put_bytes(con: duckdb.DuckDBPyConnection, name: str, digest: str, data: bytes) -> None:
+    """Store a blob under ``name`` for a registry digest (replacing a previous entry), keeping
+    the :data:`CACHE_KEEP` most recent registries per name.
 
     Does nothing on a read-only connection (the result is simply not cached).
     """
-    import io
-
     import duckdb
 
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
     try:
         con.execute(_CACHE_DDL)
         con.execute(
             "INSERT OR REPLACE INTO result_cache (name, digest, version, data) VALUES (?, ?, ?, ?)",
-            [name, digest, CACHE_VERSION, buf.getvalue()],
+            [name, digest, CACHE_VERSION, data],
         )
         con.execute(
             "DELETE FROM result_cache WHERE name = ? AND digest NOT IN "
@@ -243,6 +241,25 @@ def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.
         )
     except duckdb.InvalidInputException:
         pass  # read-only store: results are simply not cached
+
+
+def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.DataFrame | None:
+    """Return the cached frame ``name`` for a registry digest, or ``None`` when absent."""
+    import io
+
+    import pandas as pd
+
+    data = cache_get_bytes(con, name, digest)
+    return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+
+def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.DataFrame) -> None:
+    """Store ``frame`` under ``name`` for a registry digest (see :func:`cache_put_bytes`)."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    cache_put_bytes(con, name, digest, buf.getvalue())
 
 
 def unit_geometries(
