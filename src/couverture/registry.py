@@ -577,7 +577,8 @@ class _Units:
                 (
                     column,
                     raw,
-                    f"code IRIS {code} → commune {code[:5]} (commune partagée)",
+                    f"code IRIS {code} → commune {code[:5]} (commune partagée ; sans colonne "
+                    "part, la commune entière est comptée couverte)",
                     "codes IRIS",
                 )
             )
