@@ -25,6 +25,7 @@ from couverture._errors import ArgumentError, RegistryError
 
 if TYPE_CHECKING:
     import duckdb
+    import geopandas as gpd
     import pandas as pd
 
     from couverture.registry import Registry
@@ -265,6 +266,13 @@ class Analysis:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""
         self.check_departements()
         return self._filter(self._all_units)
+
+    def geometries(self) -> gpd.GeoDataFrame:
+        """Unit geometries (WGS84) of the analysed départements, indexed by unit code."""
+        from couverture.store import unit_geometries
+
+        self.check_departements()
+        return unit_geometries(self.con, departements=self.departements)
 
     def rates(self, *, niveau: str = "departement") -> pd.DataFrame:
         """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""
