@@ -286,20 +286,11 @@ def prepare_layers(
     tolerance
         Coverage simplification tolerance in metres.
     """
-    import geopandas as gpd
-    import pandas as pd
-
     from couverture.store import unit_geometries
 
     full = analysis.national()
     units = full.units()
-    known = sorted(units["departement"].dropna().unique())
-    wanted = tuple(departements) if departements else analysis.departements
-    deps = tuple(sorted(wanted)) if wanted else tuple(known)
-    unknown = [d for d in deps if d not in known]
-    if unknown:
-        raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
-    national = set(deps) == set(known)
+    deps, national = _departements_to_map(analysis, units, departements)
 
     cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
@@ -309,13 +300,7 @@ def prepare_layers(
     if national:
         load_deps = None
     else:
-        # units of the maps, of their neighbours, and of every CPTS drawn on them
-        needed = set(units.loc[units["departement"].isin(deps), "code"])
-        for dep in deps:
-            needed |= neighbours.get(dep, set())
-        shown = set(membership.loc[membership["code"].isin(needed), "cpts_id"])
-        needed |= set(membership.loc[membership["cpts_id"].isin(shown), "code"])
-        load_deps = tuple(sorted(set(unit_dep.reindex(sorted(needed)).dropna())))
+        load_deps, shown = _units_to_load(units, unit_dep, membership, neighbours, deps)
         membership = membership[membership["cpts_id"].isin(shown)]
         cpts = cpts[cpts.index.isin(shown)]
 
@@ -323,36 +308,12 @@ def prepare_layers(
     simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
 
     zones = full.zones()
-    zone_keys, zone_codes = _split_codes(zones, "zone_id")
-    zone_of = pd.Series(zone_keys, index=zone_codes)
     overlaps = full.overlaps().set_index("code")["type"]
-
-    table = units.set_index("code")
-    table = table[table.index.isin(simple.index)]
-    table["zone_id"] = zone_of.reindex(table.index).fillna("").to_numpy()
-    table["chevauchement"] = overlaps.reindex(table.index).fillna("").to_numpy()
-    unit_layer = gpd.GeoDataFrame(table, geometry=simple.reindex(table.index), crs=CRS_WEB)
-    unit_layer["geojson"] = geojson_geometries(unit_layer.geometry)
-
-    cpts_geoms = _group_unions(
-        membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
-    )
-    cpts = cpts.copy()
-    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(STAGES), None)
-    cpts_layer = gpd.GeoDataFrame(
-        cpts, geometry=[cpts_geoms.get(i) for i in cpts.index], crs=CRS_WEB
-    )
-    cpts_layer["geojson"] = geojson_geometries(cpts_layer.geometry)
-
+    unit_layer = _unit_layer(units, zones, overlaps, simple)
+    cpts_layer = _cpts_layer(cpts, membership, simple)
     if not national:
         zones = zones[zones["departement"].isin(deps)]
-    zone_geoms = _group_unions(*_split_codes(zones, "zone_id"), simple)
-    zone_layer = gpd.GeoDataFrame(
-        zones.set_index("zone_id"),
-        geometry=[zone_geoms.get(z) for z in zones["zone_id"]],
-        crs=CRS_WEB,
-    )
-    zone_layer["geojson"] = geojson_geometries(zone_layer.geometry)
+    zone_layer = _zone_layer(zones, simple)
 
     proposal_layer = _proposal_layer(suggestions, simple)
     rates = full.rates(niveau="departement").set_index("code")
@@ -367,6 +328,98 @@ def prepare_layers(
         neighbours=neighbours,
         departements=deps,
     )
+
+
+def _departements_to_map(
+    analysis: Analysis, units: pd.DataFrame, departements: Sequence[str] | None
+) -> tuple[tuple[str, ...], bool]:
+    """The sorted départements to map, and whether they are the whole of France.
+
+    Raises
+    ------
+    ArgumentError
+        If a requested département has no unit.
+    """
+    known = sorted(units["departement"].dropna().unique())
+    wanted = tuple(departements) if departements else analysis.departements
+    deps = tuple(sorted(wanted)) if wanted else tuple(known)
+    unknown = [d for d in deps if d not in known]
+    if unknown:
+        raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+    return deps, set(deps) == set(known)
+
+
+def _units_to_load(
+    units: pd.DataFrame,
+    unit_dep: pd.Series,
+    membership: pd.DataFrame,
+    neighbours: dict[str, set[str]],
+    deps: Sequence[str],
+) -> tuple[tuple[str, ...], set[str]]:
+    """The départements whose unit geometries a partial run must load, and the CPTS it shows.
+
+    A map draws more than its own units: the neighbouring units across its border, and the
+    whole perimeter of every CPTS touching either, which may reach further départements.
+    """
+    needed = set(units.loc[units["departement"].isin(deps), "code"])
+    for dep in deps:
+        needed |= neighbours.get(dep, set())
+    shown = set(membership.loc[membership["code"].isin(needed), "cpts_id"])
+    needed |= set(membership.loc[membership["cpts_id"].isin(shown), "code"])
+    load_deps = tuple(sorted(set(unit_dep.reindex(sorted(needed)).dropna())))
+    return load_deps, shown
+
+
+def _unit_layer(
+    units: pd.DataFrame, zones: pd.DataFrame, overlaps: pd.Series, simple: gpd.GeoSeries
+) -> gpd.GeoDataFrame:
+    """Units with a simplified geometry, their ``zone_id`` and ``chevauchement`` type.
+
+    ``zones`` must be every zone blanche, not only those of the mapped départements: a
+    neighbouring unit shown on a map keeps the zone it belongs to.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    zone_keys, zone_codes = _split_codes(zones, "zone_id")
+    zone_of = pd.Series(zone_keys, index=zone_codes)
+    table = units.set_index("code")
+    table = table[table.index.isin(simple.index)]
+    table["zone_id"] = zone_of.reindex(table.index).fillna("").to_numpy()
+    table["chevauchement"] = overlaps.reindex(table.index).fillna("").to_numpy()
+    layer = gpd.GeoDataFrame(table, geometry=simple.reindex(table.index), crs=CRS_WEB)
+    layer["geojson"] = geojson_geometries(layer.geometry)
+    return layer
+
+
+def _cpts_layer(
+    cpts: pd.DataFrame, membership: pd.DataFrame, simple: gpd.GeoSeries
+) -> gpd.GeoDataFrame:
+    """CPTS with the coverage union of their units; ``stade`` is ``None`` before the LI."""
+    import geopandas as gpd
+
+    unions = _group_unions(
+        membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
+    )
+    cpts = cpts.copy()
+    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(STAGES), None)
+    layer = gpd.GeoDataFrame(cpts, geometry=[unions.get(i) for i in cpts.index], crs=CRS_WEB)
+    layer["geojson"] = geojson_geometries(layer.geometry)
+    return layer
+
+
+def _zone_layer(zones: pd.DataFrame, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
+    """Zones blanches (index ``zone_id``) with the coverage union of their units."""
+    import geopandas as gpd
+
+    unions = _group_unions(*_split_codes(zones, "zone_id"), simple)
+    layer = gpd.GeoDataFrame(
+        zones.set_index("zone_id"),
+        geometry=[unions.get(z) for z in zones["zone_id"]],
+        crs=CRS_WEB,
+    )
+    layer["geojson"] = geojson_geometries(layer.geometry)
+    return layer
 
 
 PROPOSAL_COLUMNS = [
@@ -704,6 +757,60 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass
+class _DepartementSlice:
+    """What one département map draws, sliced from the :class:`MapLayers`.
+
+    Attributes
+    ----------
+    units
+        The département's units.
+    covering
+        Its CPTS at a stage (lettre d'intention or later).
+    projects
+        Its CPTS projects before the lettre d'intention.
+    voisines
+        CPTS at a stage across the border, touching none of its units.
+    near
+        Identifiers of the CPTS across the border (``voisines`` and projects alike).
+    zones
+        Its zones blanches.
+    overlap_units
+        Its units in a chevauchement or shared between CPTS.
+    proposals
+        Its recommended proposals.
+    """
+
+    units: gpd.GeoDataFrame
+    covering: gpd.GeoDataFrame
+    projects: gpd.GeoDataFrame
+    voisines: gpd.GeoDataFrame
+    near: set[str]
+    zones: gpd.GeoDataFrame
+    overlap_units: gpd.GeoDataFrame
+    proposals: gpd.GeoDataFrame
+
+
+def _slice_departement(layers: MapLayers, departement: str) -> _DepartementSlice:
+    """Select the units, CPTS, zones and proposals of one département's map."""
+    units = layers.units[layers.units["departement"] == departement]
+    membership = layers.membership
+    in_dep = set(membership.loc[membership["code"].isin(units.index), "cpts_id"])
+    around = layers.neighbours.get(departement, set())
+    near = set(membership.loc[membership["code"].isin(around), "cpts_id"]) - in_dep
+    cpts = layers.cpts[layers.cpts.index.isin(in_dep)]
+    return _DepartementSlice(
+        units=units,
+        covering=cpts[cpts["stade"].notna()],
+        projects=cpts[cpts["stade"].isna()],
+        voisines=layers.cpts[layers.cpts.index.isin(near) & layers.cpts["stade"].notna()],
+        near=near,
+        zones=layers.zones[layers.zones["departement"] == departement],
+        overlap_units=units[units["chevauchement"] != ""],
+        proposals=layers.proposals[layers.proposals["departement"] == departement],
+    )
+
+
 def departement_map(
     analysis: Analysis,
     departement: str,
@@ -728,29 +835,36 @@ def departement_map(
         Link the title to the national map (``index.html`` in the same folder).
     """
     import folium
-    import pandas as pd
 
     if layers is None:
         layers = prepare_layers(analysis, suggestions=suggestions, departements=[departement])
     if departement not in layers.departements:
         raise ArgumentError(f"--departement : département « {departement} » non préparé")
 
-    units = layers.units[layers.units["departement"] == departement]
-    in_dep = set(layers.membership.loc[layers.membership["code"].isin(units.index), "cpts_id"])
-    around = layers.neighbours.get(departement, set())
-    near = set(layers.membership.loc[layers.membership["code"].isin(around), "cpts_id"]) - in_dep
-    cpts = layers.cpts[layers.cpts.index.isin(in_dep)]
-    covering = cpts[cpts["stade"].notna()]
-    projects = cpts[cpts["stade"].isna()]
-    voisines = layers.cpts[layers.cpts.index.isin(near) & layers.cpts["stade"].notna()]
-    zones = layers.zones[layers.zones["departement"] == departement]
-    overlap_units = units[units["chevauchement"] != ""]
-    proposals = layers.proposals[layers.proposals["departement"] == departement]
+    view = _slice_departement(layers, departement)
+    m = _departement_base_map(view.units)
+    _script(m, "couverture.init(" + _js_json(_departement_payload(view)) + ");")
+    _add_neighbour_cpts(m, view.voisines)
+    _add_cpts_perimeters(m, view.covering)
+    _add_projects(m, view.projects)
+    _add_zones(m, view.zones)
+    _add_overlaps(m, view.overlap_units)
+    _add_proposals(m, view.proposals)
+    _add_communes(m, view.units)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _ready(m, *_departement_title_and_legend(layers, departement, view, national_link))
+    return m
+
+
+def _departement_base_map(units: gpd.GeoDataFrame) -> folium.Map:
+    """The map framed on ``units``, with its background choices and one pane per layer."""
+    import folium
 
     b = units.total_bounds
     m = _base_map([[b[1], b[0]], [b[3], b[2]]])
     _tiles(m, overlay=False)
     folium.FeatureGroup(name="Sans fond de carte", overlay=False, show=False).add_to(m)
+    # one pane per layer keeps the stacking order fixed when layers are toggled on and off
     for name, z, interactive in [
         ("cv-voisines", 405, True),
         ("cv-cpts", 410, False),
@@ -761,10 +875,26 @@ def departement_map(
         ("cv-communes", 450, True),
     ]:
         _pane(m, name, z, interactive=interactive)
+    return m
 
-    cards = _cpts_info(_concat(covering, projects, voisines), neighbours=near)
-    props = _proposal_info(proposals)
-    zone_info = {
+
+def _departement_payload(view: _DepartementSlice) -> dict[str, Any]:
+    """The data the runtime shows on a click: CPTS, zone and proposal cards, by id."""
+    cards = _cpts_info(_concat(view.covering, view.projects, view.voisines), neighbours=view.near)
+    props = _proposal_info(view.proposals)
+    return {
+        "kind": "departement",
+        "cpts": cards,
+        "zones": _zone_info(view.zones),
+        "propositions": props,
+    }
+
+
+def _zone_info(zones: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The card of each zone blanche, by ``zone_id``."""
+    import pandas as pd
+
+    return {
         str(zid): {
             "population": _int(r["population"]),
             "n_communes": _int(r["n_communes"]),
@@ -774,25 +904,11 @@ def departement_map(
         }
         for zid, r in zones.iterrows()
     }
-    _script(
-        m,
-        "couverture.init("
-        + _js_json(
-            {"kind": "departement", "cpts": cards, "zones": zone_info, "propositions": props}
-        )
-        + ");",
-    )
 
-    # fill opacity grows with the stage, so that ACI stands out from projet de santé
-    stage_style = {
-        "by": "stade",
-        "styles": {
-            s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s], "fillOpacity": o}
-            for s, o in zip(STAGES, (0.4, 0.5, 0.62), strict=True)
-        },
-        "default": {"weight": 2},
-    }
-    faded_style = {
+
+def _add_neighbour_cpts(m: folium.Map, voisines: pd.DataFrame) -> None:
+    """CPTS across the border, faded and dashed: context, not the département's own."""
+    style = {
         "by": "stade",
         "styles": {s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s]} for s in STAGES},
         "default": {"fillOpacity": 0.18, "opacity": 0.45, "weight": 1.2, "dashArray": "3 3"},
@@ -802,32 +918,54 @@ def departement_map(
         _features(voisines, [{"id": str(i), "stade": s} for i, s in voisines["stade"].items()]),
         name="CPTS voisines (hors département)",
         pane="cv-voisines",
-        style=faded_style,
+        style=style,
         hook="onNeighbour",
         class_name="cv-voisine",
         interactive=True,
     )
+
+
+def _add_cpts_perimeters(m: folium.Map, covering: pd.DataFrame) -> None:
+    """The département's CPTS, coloured by stage."""
+    # fill opacity grows with the stage, so that ACI stands out from projet de santé
+    style = {
+        "by": "stade",
+        "styles": {
+            s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s], "fillOpacity": o}
+            for s, o in zip(STAGES, (0.4, 0.5, 0.62), strict=True)
+        },
+        "default": {"weight": 2},
+    }
     _geojson(
         m,
         _features(covering, [{"id": str(i), "stade": s} for i, s in covering["stade"].items()]),
         name="Périmètres des CPTS",
         pane="cv-cpts",
-        style=stage_style,
+        style=style,
         hook="onCpts",
         class_name="cv-cpts",
     )
-    if len(projects):
-        _geojson(
-            m,
-            _features(projects, [{"id": str(i)} for i in projects.index]),
-            name="Projets avant lettre d'intention",
-            pane="cv-projets",
-            style={
-                "default": {"fill": False, "color": PROJECT_COLOUR, "weight": 2, "dashArray": "2 4"}
-            },
-            hook="onProject",
-            class_name="cv-projet",
-        )
+
+
+def _add_projects(m: folium.Map, projects: pd.DataFrame) -> None:
+    """Projects before the lettre d'intention, as dotted outlines (no layer when none)."""
+    if not len(projects):
+        return
+    _geojson(
+        m,
+        _features(projects, [{"id": str(i)} for i in projects.index]),
+        name="Projets avant lettre d'intention",
+        pane="cv-projets",
+        style={
+            "default": {"fill": False, "color": PROJECT_COLOUR, "weight": 2, "dashArray": "2 4"}
+        },
+        hook="onProject",
+        class_name="cv-projet",
+    )
+
+
+def _add_zones(m: folium.Map, zones: pd.DataFrame) -> None:
+    """Zones blanches (class ``cv-zone``: the stylesheet fills them with ``HATCH_SVG``)."""
     _geojson(
         m,
         _features(zones, [{"id": str(z)} for z in zones.index]),
@@ -837,51 +975,65 @@ def departement_map(
         hook="onZone",
         class_name="cv-zone",
     )
-    if len(overlap_units):
-        _geojson(
-            m,
-            _features(
-                overlap_units,
-                [{"id": str(c), "type": t} for c, t in overlap_units["chevauchement"].items()],
-            ),
-            name="Chevauchements et communes partagées",
-            pane="cv-chevauchements",
-            style={
-                "by": "type",
-                "styles": {k: {"color": c, "fillColor": c} for k, c in OVERLAP_COLOURS.items()}
-                | {
-                    "partage": {
-                        "color": OVERLAP_COLOURS["partage"],
-                        "fillColor": OVERLAP_COLOURS["partage"],
-                        "dashArray": "6 3",
-                    }
-                },
-                "default": {"weight": 3, "fillOpacity": 0.25},
+
+
+def _add_overlaps(m: folium.Map, overlap_units: pd.DataFrame) -> None:
+    """Units in a chevauchement or shared, by type (no layer when none)."""
+    if not len(overlap_units):
+        return
+    _geojson(
+        m,
+        _features(
+            overlap_units,
+            [{"id": str(c), "type": t} for c, t in overlap_units["chevauchement"].items()],
+        ),
+        name="Chevauchements et communes partagées",
+        pane="cv-chevauchements",
+        style={
+            "by": "type",
+            "styles": {k: {"color": c, "fillColor": c} for k, c in OVERLAP_COLOURS.items()}
+            | {
+                "partage": {
+                    "color": OVERLAP_COLOURS["partage"],
+                    "fillColor": OVERLAP_COLOURS["partage"],
+                    "dashArray": "6 3",
+                }
             },
-            hook="onOverlap",
-            class_name="cv-chevauchement",
-        )
-    if len(proposals):
-        _geojson(
-            m,
-            _features(
-                proposals,
-                [
-                    {"id": p, "option": o}
-                    for p, o in zip(proposals["proposition"], proposals["option"], strict=True)
-                ],
-            ),
-            name="Propositions recommandées",
-            pane="cv-propositions",
-            style={
-                "by": "option",
-                "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
-                "default": {"color": "#333333", "weight": 3.5, "fill": False, "dashArray": "10 6"},
-            },
-            hook="onProposal",
-            class_name="cv-proposition",
-        )
-    commune_props = [
+            "default": {"weight": 3, "fillOpacity": 0.25},
+        },
+        hook="onOverlap",
+        class_name="cv-chevauchement",
+    )
+
+
+def _add_proposals(m: folium.Map, proposals: pd.DataFrame) -> None:
+    """Recommended proposals, as dashed outlines coloured by option (no layer when none)."""
+    if not len(proposals):
+        return
+    _geojson(
+        m,
+        _features(
+            proposals,
+            [
+                {"id": p, "option": o}
+                for p, o in zip(proposals["proposition"], proposals["option"], strict=True)
+            ],
+        ),
+        name="Propositions recommandées",
+        pane="cv-propositions",
+        style={
+            "by": "option",
+            "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
+            "default": {"color": "#333333", "weight": 3.5, "fill": False, "dashArray": "10 6"},
+        },
+        hook="onProposal",
+        class_name="cv-proposition",
+    )
+
+
+def _add_communes(m: folium.Map, units: pd.DataFrame) -> None:
+    """Every commune, transparent but clickable, with its tooltip data."""
+    props = [
         {
             "id": str(code),
             "code": str(code),
@@ -898,7 +1050,7 @@ def departement_map(
     ]
     _geojson(
         m,
-        _features(units, commune_props),
+        _features(units, props),
         name="Communes",
         pane="cv-communes",
         style={
@@ -914,12 +1066,18 @@ def departement_map(
         class_name="cv-commune",
         interactive=True,
     )
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
+
+def _departement_title_and_legend(
+    layers: MapLayers, departement: str, view: _DepartementSlice, national_link: bool
+) -> tuple[str, str]:
+    """The HTML of the title box (key figures of the département) and of the legend."""
     rate = layers.rates.loc[departement]
     heading = f"Couverture CPTS — {rate['nom']} ({departement})"
-    n_chev = int((units["chevauchement"] == "chevauchement").sum())
-    n_part = int((units["chevauchement"] == "partage").sum())
+    chevauchement = view.units["chevauchement"]
+    n_chev = int((chevauchement == "chevauchement").sum())
+    n_part = int((chevauchement == "partage").sum())
+    zones, proposals = view.zones, view.proposals
     rows = [
         ("Population", _fr_int(rate["population"]) + " hab."),
         *[(f"Couverte ≥ {STAGE_SHORT[s]}", _fr_pct(rate[f"taux_{s}"])) for s in STAGES],
@@ -927,7 +1085,7 @@ def departement_map(
             "Zones blanches",
             f"{len(zones)} ({_fr_int(zones['population'].sum())} hab.)",
         ),
-        ("CPTS (hors projets)", _fr_int(len(covering))),
+        ("CPTS (hors projets)", _fr_int(len(view.covering))),
         ("Chevauchements / partagées", f"{n_chev} / {n_part}"),
         ("Propositions recommandées", _fr_int(len(proposals))),
     ]
@@ -937,10 +1095,9 @@ def departement_map(
         else ""
     )
     legend = _departement_legend(
-        has_projects=len(projects) > 0, options=sorted(set(proposals["option"]))
+        has_projects=len(view.projects) > 0, options=sorted(set(proposals["option"]))
     )
-    _ready(m, _title_html(layers.meta, heading, rows, link), legend)
-    return m
+    return _title_html(layers.meta, heading, rows, link), legend
 
 
 def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -1031,19 +1188,44 @@ def national_map(
         default: all.
     """
     import folium
-    import pandas as pd
 
     if layers is None:
         layers = prepare_layers(analysis)
     deps_geom = departement_geometries(layers)
     rates = layers.rates.reindex(deps_geom.index)
-    zones = layers.zones.groupby("departement").agg(
-        n=("population", "size"), pop=("population", "sum")
-    )
     linked = set(layers.departements if linked is None else linked)
+    props = _departement_properties(rates, layers.zones, linked)
+    m = _national_base_map(deps_geom)
+    stage_layers = _add_stage_layers(m)
+    _tiles(m, overlay=True)
+    stages = [[st, STAGE_SHORT[st]] for st in STAGES]
+    _script(m, "couverture.init(" + _js_json({"kind": "national", "stages": stages}) + ");")
+    _add_departements(m, deps_geom, props)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _ready(
+        m,
+        _title_html(
+            layers.meta,
+            "Couverture de la population par les CPTS",
+            _national_rows(layers),
+            _departement_chooser(rates, linked),
+        ),
+        _national_legend(),
+        stage="lettre_intention",
+        stageLayers=stage_layers,
+        searchPlaceholder="Rechercher un département…",
+    )
+    return m
+
+
+def _departement_properties(
+    rates: pd.DataFrame, zones: pd.DataFrame, linked: Collection[str]
+) -> list[dict[str, Any]]:
+    """The tooltip and choropleth data of each département of ``rates``, in its order."""
+    by_dep = zones.groupby("departement").agg(n=("population", "size"), pop=("population", "sum"))
     props = []
     for dep, r in rates.iterrows():
-        n_zones, pop_zones = zones.loc[dep] if dep in zones.index else (0, 0)
+        n_zones, pop_zones = by_dep.loc[dep] if dep in by_dep.index else (0, 0)
         p: dict[str, Any] = {
             "id": dep,
             "code": dep,
@@ -1056,19 +1238,39 @@ def national_map(
             p[f"taux_{s}"] = float(r[f"taux_{s}"])
             p[f"txt_{s}"] = _fr_pct(r[f"taux_{s}"])
         props.append(p)
-    frame = pd.DataFrame({"geojson": geojson_geometries(deps_geom.to_numpy())})
+    return props
+
+
+def _national_base_map(deps_geom: gpd.GeoSeries) -> folium.Map:
+    """The base map framed on metropolitan France."""
     # metropolitan France first: DROM are reached through the list in the title box
     metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
     b = (metro if len(metro) else deps_geom).total_bounds
-    m = _base_map([[b[1], b[0]], [b[3], b[2]]])
+    return _base_map([[b[1], b[0]], [b[3], b[2]]])
+
+
+def _add_stage_layers(m: folium.Map) -> dict[str, str]:
+    """One empty base layer per stage, so that the layer control picks the stage mapped.
+
+    Returns the stage of each layer name, for the runtime to recolour the départements.
+    """
+    import folium
+
     stage_layers = {}
     for s in STAGES:
         name = f"Taux de couverture : {STAGE_SHORT[s]}" + (" ou plus" if s != "aci" else "")
         stage_layers[name] = s
         folium.FeatureGroup(name=name, overlay=False, show=s == "lettre_intention").add_to(m)
-    _tiles(m, overlay=True)
-    stages = [[st, STAGE_SHORT[st]] for st in STAGES]
-    _script(m, "couverture.init(" + _js_json({"kind": "national", "stages": stages}) + ");")
+    return stage_layers
+
+
+def _add_departements(
+    m: folium.Map, deps_geom: gpd.GeoSeries, props: Sequence[dict[str, Any]]
+) -> None:
+    """The clickable départements, coloured by the runtime from ``RATE_CLASSES``."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"geojson": geojson_geometries(deps_geom.to_numpy())})
     layer = _geojson(
         m,
         _features(frame, props),
@@ -1083,8 +1285,10 @@ def national_map(
         m,
         f"couverture.choropleth({layer.get_name()}, " + _js_json(RATE_CLASSES) + ");",
     )
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
+
+def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
+    """Key figures of France for the title box (population, shares covered, zones)."""
     france = layers.rates[["population", *[f"pop_{s}" for s in STAGES]]].sum()
     rows = [("Population", _fr_int(france["population"]) + " hab.")]
     for s in STAGES:
@@ -1096,16 +1300,25 @@ def national_map(
             f"{len(layers.zones)} ({_fr_int(layers.zones['population'].sum())} hab.)",
         )
     )
+    return rows
+
+
+def _departement_chooser(rates: pd.DataFrame, linked: Collection[str]) -> str:
+    """A drop-down list opening the map of a linked département (DROM included, off view)."""
     options = "".join(
         f"<option value='{departement_filename(d)}'>{_esc(rates.loc[d, 'nom'])} ({d})</option>"
         for d in sorted(linked)
         if d in rates.index
     )
-    chooser = (
+    return (
         "<p class='cv-sub'><label>Carte d'un département : <select "
         "onchange='if(this.value){window.location.href=this.value}'>"
         f"<option value=''>choisir…</option>{options}</select></label></p>"
     )
+
+
+def _national_legend() -> str:
+    """The legend of the choropleth classes."""
     legend = "<h4>Population couverte</h4>" + "".join(
         f"<div>{_swatch(c, '#444444', opacity=0.85)}"
         + (
@@ -1116,16 +1329,7 @@ def national_map(
         + "</div>"
         for i, (lo, c) in enumerate(RATE_CLASSES)
     )
-    legend += "<p class='cv-sub'>Cliquer un département pour ouvrir sa carte.</p>"
-    _ready(
-        m,
-        _title_html(layers.meta, "Couverture de la population par les CPTS", rows, chooser),
-        legend,
-        stage="lettre_intention",
-        stageLayers=stage_layers,
-        searchPlaceholder="Rechercher un département…",
-    )
-    return m
+    return legend + "<p class='cv-sub'>Cliquer un département pour ouvrir sa carte.</p>"
 
 
 # ------------------------------------------------------------------------------------------------
