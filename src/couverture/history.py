@@ -395,22 +395,51 @@ def _names(codes: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(c, c) for c in codes)
 
 
-def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
-    """Return the changes from snapshot ``before`` to snapshot ``after``.
+@dataclass
+class _Scope:
+    """The units compared by :func:`changes` and what a change row says about them.
 
-    Only the départements present in both snapshots are compared (a national month against
-    a one-département month compares that département).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`CHANGE_COLUMNS`: ``type`` (a key of :data:`CHANGE_TYPES`), ``libelle``
-        (French), ``departement``, ``cpts_id`` and ``cpts`` (ids and names joined by ``|``),
-        ``avant``/``apres`` (stage or population, in words), ``n_communes``, ``population``,
-        ``communes`` (unit codes joined by a space) and ``noms_communes``. One line per CPTS
-        created, dissolved, changing stage or perimeter; per group of units newly covered
-        or uncovered (grouped by CPTS); per zone blanche gone, new or changed.
+    Attributes
+    ----------
+    deps
+        Départements present in both snapshots.
+    units_b, units_a
+        Units of ``deps`` before and after, indexed by code.
+    names, pop, dep_of
+        Name, population and département of every unit of either month (the later month
+        wins), so that a unit present in one month only is still described.
     """
+
+    deps: set[str]
+    units_b: pd.DataFrame
+    units_a: pd.DataFrame
+    names: dict[str, str]
+    pop: dict[str, int]
+    dep_of: dict[str, str]
+
+    @property
+    def codes(self) -> set[str]:
+        """Codes of the units of either month."""
+        return set(self.units_b.index) | set(self.units_a.index)
+
+    def row(self, kind: str, codes: list[str], **extra: Any) -> dict[str, Any]:
+        """Return one change row (:data:`CHANGE_COLUMNS`) about the units ``codes``."""
+        codes = sorted(codes)
+        row = {
+            "type": kind,
+            "libelle": CHANGE_TYPES[kind],
+            "n_communes": len(codes),
+            "population": int(sum(self.pop.get(c, 0) for c in codes)),
+            "communes": " ".join(codes),
+            "noms_communes": _names(codes, self.names),
+        }
+        row.setdefault("departement", ",".join(sorted({self.dep_of.get(c, "") for c in codes})))
+        row.update(extra)
+        return row
+
+
+def _common_scope(before: Snapshot, after: Snapshot) -> _Scope:
+    """Return the scope of the comparison: the départements of both snapshots."""
     import pandas as pd
 
     deps = set(before.communes["departement"]) & set(after.communes["departement"])
@@ -420,39 +449,33 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
         )
     units_b = before.communes[before.communes["departement"].isin(deps)].set_index("code")
     units_a = after.communes[after.communes["departement"].isin(deps)].set_index("code")
-    names = {str(k): str(v) for k, v in pd.concat([units_b["nom"], units_a["nom"]]).items()}
-    pop = {**units_b["population"].to_dict(), **units_a["population"].to_dict()}
-    dep_of = {**units_b["departement"].to_dict(), **units_a["departement"].to_dict()}
-    rows: list[dict[str, Any]] = []
+    return _Scope(
+        deps=deps,
+        units_b=units_b,
+        units_a=units_a,
+        names={str(k): str(v) for k, v in pd.concat([units_b["nom"], units_a["nom"]]).items()},
+        pop={**units_b["population"].to_dict(), **units_a["population"].to_dict()},
+        dep_of={**units_b["departement"].to_dict(), **units_a["departement"].to_dict()},
+    )
 
-    def unit_row(kind: str, codes: list[str], **extra: Any) -> dict[str, Any]:
-        codes = sorted(codes)
-        row = {
-            "type": kind,
-            "libelle": CHANGE_TYPES[kind],
-            "n_communes": len(codes),
-            "population": int(sum(pop.get(c, 0) for c in codes)),
-            "communes": " ".join(codes),
-            "noms_communes": _names(codes, names),
-        }
-        row.setdefault("departement", ",".join(sorted({dep_of.get(c, "") for c in codes})))
-        row.update(extra)
-        return row
 
-    # CPTS: created, dissolved, stage, perimeter (within the common départements)
-    def cpts_frame(snap: Snapshot) -> pd.DataFrame:
-        # a CPTS straddling the scope's border is compared on its units inside the scope
-        c = snap.cpts.copy()
-        c["codes"] = c["communes"].fillna("").str.split().map(lambda s: set(s) & dep_codes)
-        c = c[c["departement"].isin(deps) | c["codes"].map(bool)]
-        return c.set_index("cpts_id")
+def _cpts_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
+    """Return the CPTS of ``snap`` in the scope, indexed by id, with their ``codes`` (a set)."""
+    # a CPTS straddling the scope's border is compared on its units inside the scope
+    in_scope = scope.codes
+    c = snap.cpts.copy()
+    c["codes"] = c["communes"].fillna("").str.split().map(lambda s: set(s) & in_scope)
+    c = c[c["departement"].isin(scope.deps) | c["codes"].map(bool)]
+    return c.set_index("cpts_id")
 
-    dep_codes = set(units_b.index) | set(units_a.index)
-    cb, ca = cpts_frame(before), cpts_frame(after)
+
+def _cpts_created(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per CPTS of ``ca`` absent from ``cb``, by id."""
+    rows = []
     for cid in sorted(set(ca.index) - set(cb.index)):
         r = ca.loc[cid]
         rows.append(
-            unit_row(
+            scope.row(
                 "cpts_creee",
                 sorted(r["codes"]),
                 cpts_id=cid,
@@ -460,10 +483,16 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                 apres=_stage_word(r["stade"]),
             )
         )
+    return rows
+
+
+def _cpts_dissolved(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per CPTS of ``cb`` absent from ``ca``, by id."""
+    rows = []
     for cid in sorted(set(cb.index) - set(ca.index)):
         r = cb.loc[cid]
         rows.append(
-            unit_row(
+            scope.row(
                 "cpts_dissoute",
                 sorted(r["codes"]),
                 cpts_id=cid,
@@ -471,13 +500,19 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                 avant=_stage_word(r["stade"]),
             )
         )
+    return rows
+
+
+def _stage_changes(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per CPTS of both months whose stage changed (no stage counts as one)."""
+    rows = []
     for cid in sorted(set(cb.index) & set(ca.index)):
         rb, ra = cb.loc[cid], ca.loc[cid]
         sb = rb["stade"] if isinstance(rb["stade"], str) else None
         sa = ra["stade"] if isinstance(ra["stade"], str) else None
         if sb != sa:
             rows.append(
-                unit_row(
+                scope.row(
                     "changement_stade",
                     sorted(ra["codes"]),
                     cpts_id=cid,
@@ -486,13 +521,21 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                     apres=_stage_word(sa),
                 )
             )
+    return rows
+
+
+def _perimeter_changes(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """Up to two rows per CPTS of both months: the units it gained, the units it lost."""
+    rows = []
+    for cid in sorted(set(cb.index) & set(ca.index)):
+        rb, ra = cb.loc[cid], ca.loc[cid]
         for kind, codes in (
             ("perimetre_etendu", ra["codes"] - rb["codes"]),
             ("perimetre_reduit", rb["codes"] - ra["codes"]),
         ):
             if codes:
                 rows.append(
-                    unit_row(
+                    scope.row(
                         kind,
                         sorted(codes),
                         cpts_id=cid,
@@ -501,11 +544,20 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                         apres=f"{len(ra['codes'])} communes",
                     )
                 )
+    return rows
 
-    # units newly covered / uncovered, grouped by the CPTS that cover(ed) them
+
+def _coverage_changes(scope: _Scope) -> list[dict[str, Any]]:
+    """Rows for the units newly covered, then uncovered, one per group of CPTS.
+
+    A unit newly covered is grouped by the CPTS covering it now, a unit uncovered by the
+    CPTS that covered it before; units of one month only are not counted.
+    """
+    units_b, units_a = scope.units_b, scope.units_a
     common = units_b.index.intersection(units_a.index)
     was = units_b.loc[common, "stade"].notna()
     now = units_a.loc[common, "stade"].notna()
+    rows = []
     for kind, mask, source in (
         ("communes_couvertes", ~was & now, units_a),
         ("communes_decouvertes", was & ~now, units_b),
@@ -515,16 +567,29 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
             continue
         groups = source.loc[codes].reset_index().groupby(["cpts_ids", "cpts"], sort=True)
         for (ids, noms), g in groups:
-            rows.append(unit_row(kind, list(g["code"]), cpts_id=ids, cpts=noms))
+            rows.append(scope.row(kind, list(g["code"]), cpts_id=ids, cpts=noms))
+    return rows
 
-    # zones blanches, by id (stable while their smallest unit stays white)
-    zb = before.zones[before.zones["departement"].isin(deps)].set_index("zone_id")
-    za = after.zones[after.zones["departement"].isin(deps)].set_index("zone_id")
+
+def _zones_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
+    """Return the zones blanches of ``snap`` in the scope, indexed by id.
+
+    Zone ids are stable while their smallest unit stays white, so zones are matched by id.
+    """
+    return snap.zones[snap.zones["departement"].isin(scope.deps)].set_index("zone_id")
+
+
+def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per zone of ``zb`` absent from ``za``: covered, or merged into another zone."""
+    import pandas as pd
+
+    units_a = scope.units_a
+    rows = []
     for zid in sorted(set(zb.index) - set(za.index)):
         codes = zb.loc[zid, "communes"].split()
         still = [c for c in codes if c in units_a.index and pd.isna(units_a.loc[c, "stade"])]
         rows.append(
-            unit_row(
+            scope.row(
                 "zone_disparue",
                 codes,
                 cpts=zid,
@@ -537,14 +602,26 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                 ),
             )
         )
+    return rows
+
+
+def _zones_new(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per zone of ``za`` absent from ``zb``."""
+    rows = []
     for zid in sorted(set(za.index) - set(zb.index)):
         codes = za.loc[zid, "communes"].split()
-        rows.append(unit_row("zone_nouvelle", codes, cpts=zid, apres=f"{len(codes)} communes"))
+        rows.append(scope.row("zone_nouvelle", codes, cpts=zid, apres=f"{len(codes)} communes"))
+    return rows
+
+
+def _zones_modified(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
+    """One row per zone of both months whose units changed."""
+    rows = []
     for zid in sorted(set(za.index) & set(zb.index)):
         old, new = set(zb.loc[zid, "communes"].split()), set(za.loc[zid, "communes"].split())
         if old != new:
             rows.append(
-                unit_row(
+                scope.row(
                     "zone_modifiee",
                     sorted(new),
                     cpts=zid,
@@ -552,11 +629,18 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                     apres=f"{len(new)} communes, {int(za.loc[zid, 'population'])} hab.",
                 )
             )
+    return rows
+
+
+def _changes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Return the change rows as a table, in the order of :data:`CHANGE_TYPES`."""
+    import pandas as pd
 
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("departement", "cpts_id", "cpts", "avant", "apres"):
         frame[col] = frame[col].fillna("")
     order = {k: i for i, k in enumerate(CHANGE_TYPES)}
+    # sorting on several columns is stable: ties keep the order the rows were found in
     frame = (
         frame.assign(_o=frame["type"].map(order))
         .sort_values(["_o", "departement", "cpts", "communes"])
@@ -565,6 +649,45 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
     frame["n_communes"] = frame["n_communes"].astype("int64")
     frame["population"] = frame["population"].astype("int64")
     return frame.reset_index(drop=True)
+
+
+def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
+    """Return the changes from snapshot ``before`` to snapshot ``after``.
+
+    Only the départements present in both snapshots are compared (a national month against
+    a one-département month compares that département).
+
+    Parameters
+    ----------
+    before, after
+        The snapshots of the earlier and the later month (:func:`snapshot`,
+        :func:`load_snapshot`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CHANGE_COLUMNS`: ``type`` (a key of :data:`CHANGE_TYPES`), ``libelle``
+        (French), ``departement``, ``cpts_id`` and ``cpts`` (ids and names joined by ``|``),
+        ``avant``/``apres`` (stage or population, in words), ``n_communes``, ``population``,
+        ``communes`` (unit codes joined by a space) and ``noms_communes``. One line per CPTS
+        created, dissolved, changing stage or perimeter; per group of units newly covered
+        or uncovered (grouped by CPTS); per zone blanche gone, new or changed.
+    """
+    scope = _common_scope(before, after)
+    cb, ca = _cpts_in_scope(before, scope), _cpts_in_scope(after, scope)
+    zb, za = _zones_in_scope(before, scope), _zones_in_scope(after, scope)
+    return _changes_frame(
+        [
+            *_cpts_created(cb, ca, scope),
+            *_cpts_dissolved(cb, ca, scope),
+            *_stage_changes(cb, ca, scope),
+            *_perimeter_changes(cb, ca, scope),
+            *_coverage_changes(scope),
+            *_zones_disappeared(zb, za, scope),
+            *_zones_new(zb, za, scope),
+            *_zones_modified(zb, za, scope),
+        ]
+    )
 
 
 def compare(month_from: str, month_to: str, *, path: Path | str | None = None) -> pd.DataFrame:

@@ -691,6 +691,18 @@ def _write_gpkg(
         layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
 
 
+#: Sections of the report page: anchor and title, in page order (the table of contents).
+_HTML_SECTIONS = (
+    ("synthese", "Synthèse"),
+    ("evolution", "Évolution depuis le mois précédent"),
+    ("regions", "Taux par région"),
+    ("departements", "Taux par département"),
+    ("zones", "Zones blanches par département"),
+    ("chevauchements", "Chevauchements à arbitrer"),
+    ("fichiers", "Fichiers et cartes"),
+)
+
+
 def render_html(
     a: Analysis,
     *,
@@ -703,13 +715,52 @@ def render_html(
     links: dict[str, str],
     files: dict[str, str],
 ) -> str:
-    """Return the report page (French, inline CSS, relative links only)."""
+    """Return the report page (French, inline CSS, relative links only).
+
+    Parameters
+    ----------
+    a
+        The open analysis of the month (registry metadata and scope).
+    month
+        ``YYYY-MM``.
+    tables
+        The month's tables (``france``, ``regions``, ``departements``, ``zones-blanches``,
+        ``chevauchements``…).
+    evolution
+        Changes since ``previous`` (:func:`couverture.history.changes`).
+    previous
+        The month compared with, or ``None`` for the first month stored.
+    past
+        Months stored, this one last (:data:`HISTORY_COLUMNS`).
+    recommended
+        Recommended option of each zone blanche, in words (may be empty).
+    links
+        Relative links to the maps: ``{département: page}`` and ``index``.
+    files
+        Names of the files written next to the page: ``xlsx``, ``gpkg`` and one per CSV.
+    """
+    dep_links = {d: href for d, href in links.items() if d != "index"}
+    parts = [
+        *_html_head(a, month),
+        *_html_synthesis(tables),
+        *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+        *_html_regions(a, tables["regions"]),
+        *_html_departements(tables["departements"], dep_links),
+        *_html_zones(tables, recommended=recommended, dep_links=dep_links, files=files),
+        *_html_overlaps(tables["chevauchements"]),
+        *_html_files(links, files),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _html_head(a: Analysis, month: str) -> list[str]:
+    """Document head, title, registry warning and metadata, and the table of contents."""
     label = month_label(month)
     meta = a.meta
     scope = (
         "France entière" if a.departements is None else "départements " + ", ".join(a.departements)
     )
-    france = tables["france"].iloc[0]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="fr"><head><meta charset="utf-8">',
@@ -727,29 +778,24 @@ def render_html(
         f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])} · "
         f"empreinte du registre {_e(a.registry_digest[:12])}</p>"
     )
-    sections = [
-        ("synthese", "Synthèse"),
-        ("evolution", "Évolution depuis le mois précédent"),
-        ("regions", "Taux par région"),
-        ("departements", "Taux par département"),
-        ("zones", "Zones blanches par département"),
-        ("chevauchements", "Chevauchements à arbitrer"),
-        ("fichiers", "Fichiers et cartes"),
-    ]
     parts.append(
         "<nav><ol>"
-        + "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in sections)
+        + "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in _HTML_SECTIONS)
         + "</ol></nav>"
     )
+    return parts
 
-    # synthèse
+
+def _html_synthesis(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Section « Synthèse »: national rate cards, zones blanches, France table, chart."""
+    france = tables["france"].iloc[0]
     cards = "".join(
         f'<div class="chiffre"><b>{fmt_number(france[f"taux_{s}"], decimals=1)} %</b>'
         f"{_e(STAGE_LABELS[s])} ou plus<br>{fmt_number(france[f'pop_{s}'])} habitants</div>"
         for s in STAGES
     )
     zones = tables["zones-blanches"]
-    parts += [
+    return [
         '<h2 id="synthese">Synthèse</h2>',
         f'<div class="chiffres">{cards}<div class="chiffre"><b>{len(zones)}</b>zones blanches'
         f"<br>{fmt_number(int(zones['population'].sum()))} habitants</div></div>",
@@ -759,8 +805,12 @@ def render_html(
         '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
     ]
 
-    # évolution
-    parts.append('<h2 id="evolution">Évolution depuis le mois précédent</h2>')
+
+def _html_evolution(
+    month: str, *, evolution: pd.DataFrame, previous: str | None, past: pd.DataFrame
+) -> list[str]:
+    """Section « Évolution »: changes since the previous month, then the months stored."""
+    parts = ['<h2 id="evolution">Évolution depuis le mois précédent</h2>']
     if previous is None:
         parts.append(
             '<p class="note">Premier mois enregistré dans l\'historique pour ce type de '
@@ -768,7 +818,7 @@ def render_html(
         )
     else:
         parts.append(
-            f"<p>Changements entre {_e(month_label(previous))} et {_e(label)} : "
+            f"<p>Changements entre {_e(month_label(previous))} et {_e(month_label(month))} : "
             f"{len(evolution)} ligne(s).</p>"
         )
         shown = evolution.drop(columns=["type", "communes"]).copy()
@@ -778,49 +828,88 @@ def render_html(
         "<h3>Mois enregistrés</h3>",
         html_table(past.drop(columns=[f"pop_{s}" for s in STAGES] + ["libelle_registre"])),
     ]
+    return parts
 
-    # régions, départements
-    parts.append('<h2 id="regions">Taux par région</h2>')
+
+def _html_regions(a: Analysis, regions: pd.DataFrame) -> list[str]:
+    """Section « Taux par région »."""
+    parts = ['<h2 id="regions">Taux par région</h2>']
     if a.departements is not None:
         parts.append('<p class="note">Départements du périmètre seulement.</p>')
-    parts.append(html_table(tables["regions"]))
-    dep_links = {d: href for d, href in links.items() if d != "index"}
-    parts += [
+    parts.append(html_table(regions))
+    return parts
+
+
+def _html_departements(departements: pd.DataFrame, dep_links: dict[str, str]) -> list[str]:
+    """Section « Taux par département », each code linking to its map when there is one."""
+    return [
         '<h2 id="departements">Taux par département</h2>',
-        html_table(tables["departements"], links={"code": dep_links}),
+        html_table(departements, links={"code": dep_links}),
         '<img src="graphique-departements.png" alt="Couverture par département">',
     ]
 
-    # zones blanches
-    parts.append('<h2 id="zones">Zones blanches par département</h2>')
+
+def _html_zones(
+    tables: dict[str, pd.DataFrame],
+    *,
+    recommended: dict[str, str],
+    dep_links: dict[str, str],
+    files: dict[str, str],
+) -> list[str]:
+    """Section « Zones blanches par département »: one sub-section per département."""
+    zones = tables["zones-blanches"]
+    parts = ['<h2 id="zones">Zones blanches par département</h2>']
     if zones.empty:
         parts.append('<p class="note">Aucune zone blanche.</p>')
     dep_names = tables["departements"].set_index("code")["nom"].to_dict()
     for dep_key, group in zones.groupby("departement", sort=True):
         dep = str(dep_key)
-        title = _e(
-            f"{dep} — {dep_names.get(dep, '')} : {len(group)} zone(s), "
-            f"{fmt_number(int(group['population'].sum()))} habitants"
+        parts += _html_zones_departement(
+            dep,
+            group,
+            dep_name=dep_names.get(dep, ""),
+            dep_link=dep_links.get(dep),
+            recommended=bool(recommended),
+            xlsx=files["xlsx"],
         )
-        if dep in dep_links:
-            title += f' · <a href="{_e(dep_links[dep])}">carte</a>'
-        cols = ["zone_id", "noms_communes", "n_communes", "population", "superficie_km2"]
-        cols += ["cpts_voisines"] + (["option_recommandee"] if recommended else [])
-        shown = group[cols].head(MAX_ZONES_PER_DEPARTEMENT).copy()
-        shown["noms_communes"] = shown["noms_communes"].map(_short_list)
-        shown["cpts_voisines"] = shown["cpts_voisines"].str.replace("|", ", ")
-        parts += [f"<h3>{title}</h3>", html_table(shown)]
-        if len(group) > MAX_ZONES_PER_DEPARTEMENT:
-            parts.append(
-                f'<p class="note">… et {len(group) - MAX_ZONES_PER_DEPARTEMENT} autres zones '
-                f"(classeur {_e(files['xlsx'])}, feuille « Zones blanches »).</p>"
-            )
+    return parts
 
-    # chevauchements
-    overlaps = tables["chevauchements"]
+
+def _html_zones_departement(
+    dep: str,
+    group: pd.DataFrame,
+    *,
+    dep_name: str,
+    dep_link: str | None,
+    recommended: bool,
+    xlsx: str,
+) -> list[str]:
+    """The zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
+    title = _e(
+        f"{dep} — {dep_name} : {len(group)} zone(s), "
+        f"{fmt_number(int(group['population'].sum()))} habitants"
+    )
+    if dep_link is not None:
+        title += f' · <a href="{_e(dep_link)}">carte</a>'
+    cols = ["zone_id", "noms_communes", "n_communes", "population", "superficie_km2"]
+    cols += ["cpts_voisines"] + (["option_recommandee"] if recommended else [])
+    shown = group[cols].head(MAX_ZONES_PER_DEPARTEMENT).copy()
+    shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+    shown["cpts_voisines"] = shown["cpts_voisines"].str.replace("|", ", ")
+    parts = [f"<h3>{title}</h3>", html_table(shown)]
+    if len(group) > MAX_ZONES_PER_DEPARTEMENT:
+        parts.append(
+            f'<p class="note">… et {len(group) - MAX_ZONES_PER_DEPARTEMENT} autres zones '
+            f"(classeur {_e(xlsx)}, feuille « Zones blanches »).</p>"
+        )
+    return parts
+
+
+def _html_overlaps(overlaps: pd.DataFrame) -> list[str]:
+    """Section « Chevauchements à arbitrer »: the units claimed without a declared share."""
     to_settle = overlaps[overlaps["type"] == "chevauchement"].drop(columns="type")
     shared = overlaps[overlaps["type"] == "partage"]
-    parts += [
+    return [
         '<h2 id="chevauchements">Chevauchements à arbitrer</h2>',
         f"<p>{len(to_settle)} commune(s) revendiquée(s) par plusieurs CPTS sans partage "
         f"déclaré ; {len(shared)} commune(s) partagée(s) (parts déclarées ou grande ville), "
@@ -828,7 +917,9 @@ def render_html(
         html_table(to_settle.assign(cpts=to_settle["cpts"].str.replace("|", ", "))),
     ]
 
-    # files
+
+def _html_files(links: dict[str, str], files: dict[str, str]) -> list[str]:
+    """Section « Fichiers et cartes »: the workbook, GeoPackage, CSV files and maps."""
     items = [
         f'<li><a href="{_e(files["xlsx"])}">{_e(files["xlsx"])}</a> : toutes les tables '
         "(une feuille par table)</li>",
@@ -840,10 +931,8 @@ def render_html(
     ]
     if "index" in links:
         items.insert(0, f'<li><a href="{_e(links["index"])}">Cartes interactives</a></li>')
-    parts += [
+    return [
         '<h2 id="fichiers">Fichiers et cartes</h2>',
         "<ul>" + "".join(items) + "</ul>",
         '<p class="note">Fichiers CSV : séparateur « ; », virgule décimale, UTF-8 avec BOM.</p>',
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
