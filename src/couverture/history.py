@@ -469,37 +469,16 @@ def _cpts_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
     return c.set_index("cpts_id")
 
 
-def _cpts_created(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
-    """One row per CPTS of ``ca`` absent from ``cb``, by id."""
+def _cpts_only_in(
+    present: pd.DataFrame, absent: pd.DataFrame, scope: _Scope, *, kind: str, side: str
+) -> list[dict[str, Any]]:
+    """One row per CPTS of ``present`` missing from ``absent`` (by id): created CPTS when
+    ``present`` is the later month (``side="apres"``), dissolved ones the other way round."""
     rows = []
-    for cid in sorted(set(ca.index) - set(cb.index)):
-        r = ca.loc[cid]
-        rows.append(
-            scope.row(
-                "cpts_creee",
-                sorted(r["codes"]),
-                cpts_id=cid,
-                cpts=r["nom"],
-                apres=_stage_word(r["stade"]),
-            )
-        )
-    return rows
-
-
-def _cpts_dissolved(cb: pd.DataFrame, ca: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
-    """One row per CPTS of ``cb`` absent from ``ca``, by id."""
-    rows = []
-    for cid in sorted(set(cb.index) - set(ca.index)):
-        r = cb.loc[cid]
-        rows.append(
-            scope.row(
-                "cpts_dissoute",
-                sorted(r["codes"]),
-                cpts_id=cid,
-                cpts=r["nom"],
-                avant=_stage_word(r["stade"]),
-            )
-        )
+    for cid in sorted(set(present.index) - set(absent.index)):
+        r = present.loc[cid]
+        stage = {side: _stage_word(r["stade"])}
+        rows.append(scope.row(kind, sorted(r["codes"]), cpts_id=cid, cpts=r["nom"], **stage))
     return rows
 
 
@@ -678,8 +657,8 @@ def changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
     zb, za = _zones_in_scope(before, scope), _zones_in_scope(after, scope)
     return _changes_frame(
         [
-            *_cpts_created(cb, ca, scope),
-            *_cpts_dissolved(cb, ca, scope),
+            *_cpts_only_in(ca, cb, scope, kind="cpts_creee", side="apres"),
+            *_cpts_only_in(cb, ca, scope, kind="cpts_dissoute", side="avant"),
             *_stage_changes(cb, ca, scope),
             *_perimeter_changes(cb, ca, scope),
             *_coverage_changes(scope),
