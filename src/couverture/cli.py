@@ -264,23 +264,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_communes(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
+        from couverture.coverage import UNIT_OUTPUT_COLUMNS
+
         units = a.units()
-        cols = [
-            "code",
-            "nom",
-            "departement",
-            "region",
-            "epci",
-            "population",
-            "stade",
-            "cpts",
-            "projets",
-            "n_cpts",
-            "pop_lettre_intention",
-            "pop_projet_sante",
-            "pop_aci",
-            "population_source",
-        ]
+        cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
             from couverture.store import unit_geometries

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 
 LEVELS = ("france", "region", "departement", "epci")
 
+# what a user reads of unit coverage (CLI ``communes``, report sheet "Communes")
+UNIT_OUTPUT_COLUMNS = [
+    "code",
+    "nom",
+    "departement",
+    "region",
+    "epci",
+    "population",
+    "stade",
+    "cpts",
+    "projets",
+    "n_cpts",
+    *(f"pop_{s}" for s in STAGES),
+]
+
 _RANK_SQL = (
     "CASE c.stade WHEN 'lettre_intention' THEN 1 WHEN 'projet_sante' THEN 2 WHEN 'aci' THEN 3 END"
 )

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import history
+from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import STAGE_LABELS, STAGES
 
 if TYPE_CHECKING:
@@ -448,20 +449,7 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
         cpts["stade"].astype(object).map(STAGE_LABELS).fillna("Projet (avant lettre d'intention)")
     )
     cpts = cpts.merge(snap.cpts[["cpts_id", "communes"]], on="cpts_id", how="left")
-    communes = units[
-        [
-            "code",
-            "nom",
-            "departement",
-            "region",
-            "epci",
-            "population",
-            "stade",
-            "cpts",
-            "projets",
-            *(f"pop_{s}" for s in STAGES),
-        ]
-    ].copy()
+    communes = units[[c for c in UNIT_OUTPUT_COLUMNS if c != "n_cpts"]].copy()
     communes["stade"] = communes["stade"].map(STAGE_LABELS).fillna("Non couverte")
     return {
         "france": rates["france"],
