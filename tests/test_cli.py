@@ -182,8 +182,10 @@ def test_cached_csv_answer_is_identical_with_its_warnings(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     args = ("communes", "--registre", str(path), "--departement", "01", "--format", "csv")
+    quiet = run("-q", *args)  # a quiet first run must not cache the answer without its warnings
+    assert quiet.stderr == ""
     first, second = run(*args), run(*args)
-    assert first.stdout == second.stdout
+    assert first.stdout == second.stdout == quiet.stdout
     assert "01001" in first.stdout and "avertissement" in second.stderr
     assert first.stderr.count("avertissement") == second.stderr.count("avertissement")
     # another registry content is another answer

@@ -135,6 +135,9 @@ def test_a_departement_never_silently_replaces_a_wider_month(lozere: dict, tmp_p
     history.save_snapshot(national, month="2026-10", path=path)
     with pytest.raises(couverture.HistoryError, match="périmètre"):
         history.save_snapshot(real, month="2026-10", path=path)
+    with pytest.raises(couverture.HistoryError, match="--remplacer-perimetre"):
+        history.check_scope("2026-10", perimetre=real.info["perimetre"], path=path)
+    history.check_scope("2026-11", perimetre=real.info["perimetre"], path=path)  # free month
     assert list(history.months(path=path)["perimetre"]) == ["France"]
     history.save_snapshot(real, month="2026-10", path=path, replace_scope=True)
     assert list(history.months(path=path)["perimetre"]) == [real.info["perimetre"]]

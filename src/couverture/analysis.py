@@ -99,7 +99,19 @@ def parse_departements(value: str | None) -> tuple[str, ...] | None:
         if code.isdigit() and len(code) == 1:
             code = "0" + code
         out.append(code)
-    return tuple(out)
+    # one spelling per set of départements: "35,13" and "13,35" are the same périmètre
+    return tuple(sorted(set(out)))
+
+
+class _Recorder(logging.Handler):
+    """Keeps what the registry reader logged (warnings, sheet read), to replay it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelno, record.getMessage()))
 
 
 @dataclass
@@ -207,10 +219,13 @@ class Analysis:
         cpts = store.cache_get(self.con, "registry_cpts", self.digest)
         members = store.cache_get(self.con, "registry_membership", self.digest)
         anomalies = store.cache_get(self.con, "registry_anomalies", self.digest)
+        messages = store.cache_get(self.con, "registry_log", self.digest)
         if cpts is not None and members is not None and anomalies is not None:
+            # the same warnings as when the file was read, in the same words
+            if messages is not None:
+                for level, message in zip(messages["niveau"], messages["message"], strict=True):
+                    logging.getLogger("couverture.registry").log(int(level), "%s", message)
             fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
-            for row in anomalies.itertuples():
-                log.warning("%s, ligne %s : %s", self.registry_path.name, row.ligne, row.action)
             return Registry(
                 path=self.registry_path,
                 digest=file_digest(self.registry_path, self.default_stage or ""),
@@ -223,13 +238,27 @@ class Analysis:
             "SELECT code, nom, type, commune, departement FROM units"
         ).fetchdf()
         old_codes = self.con.execute("SELECT * FROM old_codes").fetchdf()
-        reg = read_registry(
-            self.registry_path, units=units, old_codes=old_codes, default_stage=self.default_stage
-        )
+        recorder = _Recorder()
+        logging.getLogger("couverture.registry").addHandler(recorder)
+        try:
+            reg = read_registry(
+                self.registry_path,
+                units=units,
+                old_codes=old_codes,
+                default_stage=self.default_stage,
+            )
+        finally:
+            logging.getLogger("couverture.registry").removeHandler(recorder)
         cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
         store.cache_put(self.con, "registry_cpts", self.digest, cached_cpts)
         store.cache_put(self.con, "registry_membership", self.digest, reg.membership)
         store.cache_put(self.con, "registry_anomalies", self.digest, pd.DataFrame(reg.anomalies))
+        store.cache_put(
+            self.con,
+            "registry_log",
+            self.digest,
+            pd.DataFrame(recorder.records, columns=["niveau", "message"]),
+        )
         return reg
 
     # ---------------------------------------------------------------- results

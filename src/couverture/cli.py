@@ -82,14 +82,15 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _setup_logging(verbosity: int) -> None:
+    level = logging.ERROR if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     root = logging.getLogger()
     # replace only our own handler: a caller's handlers (notebook, tests) stay in place
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
-    root.addHandler(_StderrHandler())
-    if verbosity < 0:
-        root.setLevel(logging.ERROR)
-    else:
-        root.setLevel(logging.INFO if verbosity == 0 else logging.DEBUG)
+    handler = _StderrHandler()
+    handler.setLevel(level)  # -q hides messages here, not at the source…
+    root.addHandler(handler)
+    # …so that a cached answer always records the warnings and progress that came with it
+    root.setLevel(min(level, logging.INFO))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -299,8 +300,13 @@ def cmd_zones(args: argparse.Namespace) -> None:
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
+                n = len(zones)
                 log.info(
-                    "%d zones blanches, %d habitants", len(zones), int(zones["population"].sum())
+                    "%d zone%s blanche%s, %d habitants",
+                    n,
+                    "s" if n > 1 else "",
+                    "s" if n > 1 else "",
+                    int(zones["population"].sum()),
                 )
 
 
@@ -444,6 +450,12 @@ def cmd_rapport(args: argparse.Namespace) -> None:
 
     if args.sortie is not None:
         _check_folder(args.sortie)
+    if args.historique is not None and not args.historique.parent.is_dir():
+        from couverture._errors import ArgumentError
+
+        raise ArgumentError(
+            f"--historique {args.historique} : le dossier {args.historique.parent} n'existe pas"
+        )
     build_report(
         args.registre,
         month=args.mois,
@@ -464,6 +476,7 @@ def cmd_historique(args: argparse.Namespace) -> None:
 
     frame = history.months(path=args.historique)
     frame["empreinte"] = frame["empreinte"].str[:12]
+    frame["fictif"] = frame["fictif"].map({True: "oui", False: "non"})
     cols = ["mois", "libelle_registre", "fictif", "perimetre", "empreinte", "ecrit_le"]
     cols += ["n_cpts", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci"]
     cols += ["taux_lettre_intention", "taux_projet_sante", "taux_aci", "n_zones"]
@@ -694,10 +707,10 @@ def _replay_csv(key: tuple[str, str]) -> bool:
 
 
 class _Recorder(logging.Handler):
-    """Keeps the warnings of a run, to replay them with its cached answer."""
+    """Keeps the messages of a run (warnings, summaries), to replay them with its answer."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.records: list[tuple[int, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -681,7 +681,9 @@ def generate_demo_registry(
     registry = _rows(geo, perims, level, rng)
     mem_unit, mem_perim = _membership(perims)
     aci, li = _coverage(geo, mem_unit, mem_perim, level)
-    log.info(
+    # the generator's own estimate (a shared city counts whole): `couverture taux` gives the
+    # share-aware figures
+    log.debug(
         "registre de démonstration : %d CPTS fictives, %.1f %% de la population en ACI, "
         "%.1f %% au moins en lettre d'intention",
         registry["cpts_id"].nunique(),
@@ -763,6 +765,13 @@ def write_demo_registry(
     registry = generate_demo_registry(units, adjacency, seed=seed)
     if previous:
         registry = previous_month(registry, seed=seed)
+    log.info(
+        "registre fictif%s : %d CPTS, %d lignes (taux : couverture taux --registre %s)",
+        " du mois précédent" if previous else "",
+        registry["cpts_id"].nunique(),
+        len(registry),
+        path,
+    )
     with atomic_path(path) as tmp:
         registry.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     return path

@@ -181,7 +181,7 @@ def snapshot(analysis: Analysis) -> Snapshot:
         "libelle_registre": a.meta["libelle_registre"],
         "fictif": bool(a.meta["fictif"]),
         "empreinte": a.registry_digest,
-        "perimetre": "France" if a.departements is None else ",".join(a.departements),
+        "perimetre": perimeter(a),
         "cog": str(a.meta["cog"]),
         "population_millesime": str(a.meta["population_millesime"]),
         "n_cpts": len(cpts),
@@ -205,6 +205,11 @@ def snapshot(analysis: Analysis) -> Snapshot:
 # ------------------------------------------------------------------------------------------
 # store
 # ------------------------------------------------------------------------------------------
+def perimeter(a: Analysis) -> str:
+    """The périmètre label of an analysis stored with each month (``France`` or ``13,35``)."""
+    return "France" if a.departements is None else ",".join(a.departements)
+
+
 def _path(path: Path | str | None) -> Path:
     return Path(path) if path is not None else settings.HISTORY_PATH
 
@@ -226,6 +231,38 @@ def _open_existing(path: Path) -> duckdb.DuckDBPyConnection:
             f"historique {path} absent : aucun mois enregistré (lancer `couverture rapport`)"
         )
     return _connect(path, read_only=True)
+
+
+def check_scope(
+    month: str, *, perimetre: str, path: Path | str | None = None, replace_scope: bool = False
+) -> None:
+    """Raise :class:`HistoryError` when ``month`` is stored for another périmètre (checked
+    before a report is computed; :func:`save_snapshot` checks again in its transaction)."""
+    path = _path(path)
+    if replace_scope or not path.exists():
+        return
+    con = _connect(path, read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mois'"
+        ).fetchone()
+        stored = (
+            con.execute("SELECT perimetre FROM mois WHERE mois = ?", [month]).fetchone()
+            if exists and exists[0]
+            else None
+        )
+    finally:
+        con.close()
+    if stored is not None and stored[0] != perimetre:
+        raise HistoryError(_scope_message(path, month, stored[0], perimetre))
+
+
+def _scope_message(path: Path, month: str, stored: str, new: str) -> str:
+    return (
+        f"historique {path} : le mois {month} est enregistré pour le périmètre « {stored} », "
+        f"ce rapport porte sur « {new} » ; utiliser un autre fichier d'historique "
+        "(--historique) ou --remplacer-perimetre"
+    )
 
 
 def save_snapshot(
@@ -268,11 +305,7 @@ def save_snapshot(
             "SELECT fictif, libelle_registre, perimetre FROM mois WHERE mois = ?", [month]
         ).fetchone()
         if stored is not None and stored[2] != snap.info["perimetre"] and not replace_scope:
-            raise HistoryError(
-                f"historique {path} : le mois {month} est enregistré pour le périmètre "
-                f"« {stored[2]} », ce rapport porte sur « {snap.info['perimetre']} » ; utiliser "
-                "un autre fichier d'historique (--historique) ou --remplacer-perimetre"
-            )
+            raise HistoryError(_scope_message(path, month, stored[2], snap.info["perimetre"]))
         if stored is not None and not stored[0] and snap.info["fictif"]:
             raise HistoryError(
                 f"historique {path} : le mois {month} contient le registre réel « {stored[1]} » ;"
@@ -445,7 +478,8 @@ def _common_scope(before: Snapshot, after: Snapshot) -> _Scope:
     deps = set(before.communes["departement"]) & set(after.communes["departement"])
     if deps != set(before.communes["departement"]) | set(after.communes["departement"]):
         log.warning(
-            "périmètres différents : comparaison limitée aux %d départements communs", len(deps)
+            "périmètres différents : comparaison limitée %s",
+            "au département commun" if len(deps) == 1 else f"aux {len(deps)} départements communs",
         )
     units_b = before.communes[before.communes["departement"].isin(deps)].set_index("code")
     units_a = after.communes[after.communes["departement"].isin(deps)].set_index("code")

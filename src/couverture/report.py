@@ -519,6 +519,13 @@ def build_report(
             shared_threshold=shared_threshold,
         ) as a:
             a.check_departements()
+            # refuse before computing anything, not after (save_snapshot checks again)
+            history.check_scope(
+                month,
+                perimetre=history.perimeter(a),
+                path=history_path,
+                replace_scope=replace_scope,
+            )
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
             tables = _tables(a, snap)
