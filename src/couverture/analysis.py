@@ -12,9 +12,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -104,14 +106,24 @@ def parse_departements(value: str | None) -> tuple[str, ...] | None:
 
 
 class _Recorder(logging.Handler):
-    """Keeps what the registry reader logged (warnings, sheet read), to replay it."""
-
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.records: list[tuple[int, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append((record.levelno, record.getMessage()))
+
+
+@contextlib.contextmanager
+def recording_log(logger: logging.Logger) -> Iterator[list[tuple[int, str]]]:
+    """Collect ``(level, message)`` of what ``logger`` emits at INFO or above in the block,
+    so that a cached result can replay the warnings and summaries that came with it."""
+    recorder = _Recorder()
+    logger.addHandler(recorder)
+    try:
+        yield recorder.records
+    finally:
+        logger.removeHandler(recorder)
 
 
 @dataclass
@@ -238,17 +250,13 @@ class Analysis:
             "SELECT code, nom, type, commune, departement FROM units"
         ).fetchdf()
         old_codes = self.con.execute("SELECT * FROM old_codes").fetchdf()
-        recorder = _Recorder()
-        logging.getLogger("couverture.registry").addHandler(recorder)
-        try:
+        with recording_log(logging.getLogger("couverture.registry")) as messages:
             reg = read_registry(
                 self.registry_path,
                 units=units,
                 old_codes=old_codes,
                 default_stage=self.default_stage,
             )
-        finally:
-            logging.getLogger("couverture.registry").removeHandler(recorder)
         cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
         store.cache_put(self.con, "registry_cpts", self.digest, cached_cpts)
         store.cache_put(self.con, "registry_membership", self.digest, reg.membership)
@@ -257,7 +265,7 @@ class Analysis:
             self.con,
             "registry_log",
             self.digest,
-            pd.DataFrame(recorder.records, columns=["niveau", "message"]),
+            pd.DataFrame(messages, columns=["niveau", "message"]),
         )
         return reg
 

@@ -706,34 +706,19 @@ def _replay_csv(key: tuple[str, str]) -> bool:
     return True
 
 
-class _Recorder(logging.Handler):
-    """Keeps the messages of a run (warnings, summaries), to replay them with its answer."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.levelno, record.getMessage()))
-
-
 def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     import contextlib
     import io
 
     from couverture import store
+    from couverture.analysis import recording_log
 
-    recorder = _Recorder()
-    logging.getLogger().addHandler(recorder)
     buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            args.func(args)
-    finally:
-        logging.getLogger().removeHandler(recorder)
+    with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
+        args.func(args)
     text = buffer.getvalue()
     with store.opened() as con:
-        answer = {"csv": text, "log": recorder.records}
+        answer = {"csv": text, "log": messages}
         store.cache_put_bytes(con, key[0], key[1], json.dumps(answer).encode())
     sys.stdout.write(text)
 
