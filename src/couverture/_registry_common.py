@@ -29,6 +29,7 @@ _ARRONDISSEMENT_WORDS = frozenset({"arrondissement", "arrondissements", "arrondt
 _ORDINAL = re.compile(r"0*(\d+)(?:er|re|e|eme|ieme|nd|nde)?")
 _CODE_ROLES = ("code_arm", "code", "code_ancien")
 _DATE_ROLES = ("date_lettre_intention", "date_projet_sante", "date_aci")
+_SHEET_STRIDE = 10_000_000  # line of row r of the k-th sheet read: k * stride + r (> 2**20 rows)
 _DEFAULT_STAGE_HINT = (
     "préciser un stade par défaut avec l'option --stade-par-defaut (ou default_stage=… dans l'API)"
 )
@@ -73,12 +74,42 @@ def _accented_key(text: str) -> str:
     return "".join(_ABBREVIATIONS.get(t, t) for t in tokens if t not in _ARRONDISSEMENT_WORDS)
 
 
+def place(line: int, sheets: list[str]) -> str:
+    """How a message names a line: "ligne 5", or "feuille « 29 », ligne 5" (several sheets).
+
+    Examples
+    --------
+    >>> place(5, []), place(2 * _SHEET_STRIDE + 5, ["A", "B", "29"])
+    ('ligne 5', 'feuille « 29 », ligne 5')
+    """
+    if not sheets:
+        return f"ligne {line}"
+    return f"feuille « {sheets[line // _SHEET_STRIDE]} », ligne {line % _SHEET_STRIDE}"
+
+
+def with_sheets(frame: pd.DataFrame, sheets: list[str]) -> pd.DataFrame:
+    """``ligne`` as each sheet's row number and a ``feuille`` column, when several sheets
+    were read; ``frame`` unchanged otherwise."""
+    if not sheets:
+        return frame
+    out = frame.copy()
+    lines = out["ligne"].to_numpy()
+    out.insert(0, "feuille", [sheets[k] for k in lines // _SHEET_STRIDE])
+    out["ligne"] = lines % _SHEET_STRIDE
+    return out
+
+
 class _Collector:
     """Anomalies (ligne, colonne, valeur, action) and a kind to summarise them in the log."""
 
-    def __init__(self) -> None:
+    def __init__(self, sheets: list[str]) -> None:
         self.rows: list[tuple[int, str, str, str]] = []
         self.kinds: list[str] = []
+        self.sheets = sheets
+
+    def place(self, line: int) -> str:
+        """How messages name a line (with its sheet when several were read)."""
+        return place(line, self.sheets)
 
     def add(self, line: int, column: str, value: str, action: str, kind: str) -> None:
         self.rows.append((line, column, value, action))
@@ -88,7 +119,8 @@ class _Collector:
         """The anomalies sorted by line (file order)."""
         rows = sorted(self.rows, key=lambda r: r[0])
         frame = pd.DataFrame(rows, columns=["ligne", "colonne", "valeur", "action"])
-        return frame.astype({"ligne": "int64", "colonne": str, "valeur": str, "action": str})
+        frame = frame.astype({"ligne": "int64", "colonne": str, "valeur": str, "action": str})
+        return with_sheets(frame, self.sheets)
 
     def log(self, path: Path) -> None:
         by_kind: dict[str, list[int]] = defaultdict(list)
@@ -102,10 +134,14 @@ class _Collector:
             )
         for kind, lines in by_kind.items():
             distinct = sorted(set(lines))
-            shown = ", ".join(map(str, distinct[:10]))
             more = "…" if len(distinct) > 10 else ""
-            where = "ligne" if len(distinct) == 1 else "lignes"
-            log.warning("%s : %s (%d ; %s %s%s)", path.name, kind, len(lines), where, shown, more)
+            if self.sheets:
+                shown = ", ".join(map(self.place, distinct[:10]))
+                where = ""
+            else:
+                shown = ", ".join(map(str, distinct[:10]))
+                where = "ligne " if len(distinct) == 1 else "lignes "
+            log.warning("%s : %s (%d ; %s%s%s)", path.name, kind, len(lines), where, shown, more)
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -128,6 +164,7 @@ class _Body:
         lines: list[int],
         default: str | None,
         default_wording: str | None,
+        sheets: list[str],
     ) -> None:
         self.header = header
         self.first = {role: positions[0] for role, positions in columns.items()}
@@ -135,9 +172,11 @@ class _Body:
         self.default = default
         self.default_wording = default_wording or ""
         self.problems: list[tuple[int | None, str, str]] = []
-        self.notes = _Collector()
+        self.sheets = sheets
+        self.notes = _Collector(sheets)
         self.cpts: dict[str, dict[str, Any]] = {}
-        n_cols = len(header)
+        # only the recognised columns are read (a header may run to column XFD)
+        n_cols = max((p for positions in columns.values() for p in positions), default=-1) + 1
         self.cols = list(zip_longest(*rows, fillvalue=""))[:n_cols]
         self.cols += [("",) * len(rows)] * (n_cols - len(self.cols) + 1)  # absent roles read -1
         self.lines = lines
@@ -147,6 +186,10 @@ class _Body:
         if "cpts_id" not in self.first and _compact(cpts_id).startswith("cpts"):
             return cpts_id
         return f"CPTS {cpts_id}"
+
+    def place(self, line: int) -> str:
+        """How messages name a line (with its sheet when several were read)."""
+        return place(line, self.sheets)
 
     def header_of(self, role: str) -> str:
         return self.header[self.first[role]] if role in self.first else ""

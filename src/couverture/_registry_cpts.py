@@ -214,7 +214,7 @@ def _unknown_stages(body: _Body, wordings: tuple[str, ...], bad: set[str]) -> No
             listed_at = line
             message = f"stade inconnu (libellés acceptés — {_accepted_stages()})"
         else:
-            message = f"stade inconnu (libellés acceptés : voir ligne {listed_at})"
+            message = f"stade inconnu (libellés acceptés : voir {body.place(listed_at)})"
         body.problems.append((line, wording, message))
 
 
@@ -324,7 +324,7 @@ def _deduplicate(
                     str(row.colonne),
                     str(row.valeur),
                     f"doublon ignoré : {row.code} déjà rattachée à la {label(row.cpts_id)} "
-                    f"(ligne {line_kept})",
+                    f"({notes.place(line_kept)})",
                     "doublons ignorés",
                 )
         m = m[~dup]

@@ -16,10 +16,17 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from couverture import settings
 from couverture._errors import RegistryError
-from couverture._registry_common import _CODE_ROLES, _DEFAULT_STAGE_HINT, _compact, log
+from couverture._registry_common import (
+    _CODE_ROLES,
+    _DEFAULT_STAGE_HINT,
+    _SHEET_STRIDE,
+    _compact,
+    log,
+)
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
@@ -113,56 +120,131 @@ def _damaged_book_errors() -> tuple[type[Exception], ...]:
     )
 
 
-def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int]:
-    """Rows of the first sheet whose header is recognised (see :func:`_read_rows`)."""
+@dataclass(frozen=True)
+class _Sheet:
+    title: str
+    rows: list[list[str]]
+    lines: list[int]
+    header: int | None  # index of the recognised header among rows
+
+
+def _sheet_rows(sheet: Any) -> tuple[list[list[str]], list[int]]:
+    """Non-empty rows of a sheet (trailing empty cells cut) and their row numbers."""
+    # the used range a file claims may be absurd (A1:XFD1048576): read the cells it has
+    sheet.reset_dimensions()
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
+        if not values:
+            continue
+        cells = [_cell_text(v) for v in values]
+        while cells and not cells[-1]:
+            cells.pop()
+        if cells:
+            rows.append(cells)
+            lines.append(number)
+    return rows, lines
+
+
+def _read_sheets(path: Path, data: bytes) -> list[_Sheet]:
     import openpyxl
 
-    names: list[str] = []
-    first: tuple[list[list[str]], list[int]] | None = None
+    sheets: list[_Sheet] = []
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             for sheet in book.worksheets:
-                names.append(sheet.title)
-                rows: list[list[str]] = []
-                lines: list[int] = []
-                for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
-                    cells = [_cell_text(v) for v in values]
-                    if any(cells):
-                        rows.append(cells)
-                        lines.append(number)
-                if first is None:
-                    first = rows, lines
-                header = _find_header(rows)
-                if header is not None:
-                    if len(book.worksheets) > 1:
-                        log.info("%s : feuille « %s » lue", path.name, sheet.title)
-                    return rows, lines, header
+                rows, lines = _sheet_rows(sheet)
+                sheets.append(_Sheet(sheet.title, rows, lines, _find_header(rows)))
         finally:
             book.close()
     except _damaged_book_errors() as exc:
         raise RegistryError(
             path, [(None, "", f"classeur Excel illisible ({type(exc).__name__}: {exc})")]
         ) from exc
-    if len(names) > 1:
-        listed = ", ".join(f"« {n} »" for n in names)
-        raise RegistryError(
-            path,
-            [
+    return sheets
+
+
+def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int, list[str]]:
+    """Rows of every sheet whose header is recognised (see :func:`_read_rows`).
+
+    Several such sheets (one per département, say) must have the same recognised columns:
+    they are read one after the other, and their lines named by sheet.
+    """
+    sheets = _read_sheets(path, data)
+    found = [s for s in sheets if s.header is not None]
+    if not found and len(sheets) > 1:
+        listed = ", ".join(f"« {s.title} »" for s in sheets)
+        message = (
+            f"aucune feuille n'a d'en-tête reconnu (feuilles : {listed}) ; "
+            f"colonnes attendues : {_expected_columns()}"
+        )
+        raise RegistryError(path, [(None, "", message)])
+    if not found:
+        return sheets[0].rows, sheets[0].lines, 0, []
+    if len(sheets) > 1:
+        read = ", ".join(f"« {s.title} »" for s in found)
+        skipped = [f"« {s.title} »" for s in sheets if s.header is None and s.rows]
+        also = f" ; sans en-tête de registre, ignorée(s) : {', '.join(skipped)}" if skipped else ""
+        log.info("%s : %s lue(s) : %s%s", path.name, _sheet_word(len(found)), read, also)
+    if len(found) == 1:
+        return found[0].rows, found[0].lines, found[0].header or 0, []
+    rows, lines = _concatenate(path, found)
+    return rows, lines, 0, [s.title for s in found]
+
+
+def _sheet_word(n: int) -> str:
+    return "feuille" if n == 1 else f"{n} feuilles"
+
+
+def _recognised(header: list[str]) -> dict[str, int]:
+    """Recognised column names of a header (loose key → position, first one kept)."""
+    out: dict[str, int] = {}
+    for positions in _match_columns(header).values():
+        for p in positions:
+            out.setdefault(_compact(header[p]), p)
+    return out
+
+
+def _concatenate(path: Path, sheets: list[_Sheet]) -> tuple[list[list[str]], list[int]]:
+    """Header of the first sheet, then the body rows of every sheet in its column order."""
+    first = sheets[0]
+    header = first.rows[first.header or 0]
+    wanted = _recognised(header)
+    problems: list[tuple[int | None, str, str]] = []
+    for sheet in sheets[1:]:
+        got = _recognised(sheet.rows[sheet.header or 0])
+        if set(got) != set(wanted):
+            names = ", ".join(first.rows[first.header or 0][p] for p in wanted.values())
+            other = ", ".join(sheet.rows[sheet.header or 0][p] for p in got.values())
+            problems.append(
                 (
                     None,
                     "",
-                    f"aucune feuille n'a d'en-tête reconnu (feuilles : {listed}) ; "
-                    f"colonnes attendues : {_expected_columns()}",
+                    f"feuille « {sheet.title} » : colonnes différentes de la feuille "
+                    f"« {first.title} » ({other} au lieu de {names}) ; donner les mêmes "
+                    "colonnes à chaque feuille du registre, ou retirer la feuille",
                 )
-            ],
-        )
-    rows, lines = first or ([], [])
-    return rows, lines, 0
+            )
+    if problems:
+        raise RegistryError(path, problems)
+    rows = [header]
+    lines = [first.lines[first.header or 0]]
+    for k, sheet in enumerate(sheets):
+        start = sheet.header or 0
+        position = _recognised(sheet.rows[start])
+        source: list[int | None] = list(range(len(header)))
+        if k:  # recognised columns by name, the others left empty
+            source = [position.get(_compact(n)) if _compact(n) in wanted else None for n in header]
+        for row, line in zip(sheet.rows[start + 1 :], sheet.lines[start + 1 :], strict=True):
+            rows.append([row[p] if p is not None and p < len(row) else "" for p in source])
+            lines.append(k * _SHEET_STRIDE + line)
+    return rows, lines
 
 
-def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int]:
-    """Return the non-empty rows of the file, their line numbers and the header's index.
+def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int, list[str]]:
+    """Return the non-empty rows of the file, their line numbers, the header's index and the
+    sheets read (when several: see :func:`place`).
 
     The header is the first of the first rows naming a CPTS column and a commune column
     (title rows may precede it); the first row when there is none (errors then tell why).
@@ -176,7 +258,7 @@ def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}:
         return _xlsx_rows(path, data)
     rows, lines = _csv_rows(path, data)
-    return rows, lines, _find_header(rows) or 0
+    return rows, lines, _find_header(rows) or 0, []
 
 
 def _has_key_columns(columns: dict[str, list[int]]) -> bool:
@@ -251,6 +333,7 @@ class Table:
     columns: dict[str, list[int]]
     rows: list[list[str]]
     lines: list[int]
+    sheets: list[str]  # the sheets read, when several (lines then name them: see place)
 
 
 def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
@@ -258,13 +341,12 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
 
     ``stage_required``: a missing stage column is an error (no default stage given).
     """
-    rows, lines, start = _read_rows(path, data)
+    rows, lines, start, sheets = _read_rows(path, data)
     if not rows:
         raise RegistryError(path, [(None, "", "fichier vide")])
     header = rows[start]
-    table = Table(
-        header, lines[start], _match_columns(header), rows[start + 1 :], lines[start + 1 :]
-    )
+    columns = _match_columns(header)
+    table = Table(header, lines[start], columns, rows[start + 1 :], lines[start + 1 :], sheets)
     problems = _layout_problems(table, stage_required=stage_required)
     if problems:
         raise RegistryError(path, problems)

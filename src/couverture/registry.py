@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from couverture._errors import RegistryError
-from couverture._registry_common import _Body
+from couverture._registry_common import _Body, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
     STAGE_ORDER,
@@ -121,10 +121,16 @@ def read_registry(
     # same key as couverture.analysis.file_digest(path, default_stage)
     digest = hashlib.sha256(data + b"\0" + (default or "").encode()).hexdigest()
     table = read_table(path, data, stage_required=default is None)
-    body = _Body(table.header, table.columns, table.rows, table.lines, default, default_stage)
+    body = _Body(
+        table.header, table.columns, table.rows, table.lines, default, default_stage, table.sheets
+    )
     members = _parse(body, _Units(units, old_codes))
     if body.problems:
-        raise RegistryError(path, sorted(body.problems, key=lambda p: (p[0] or 0, p[1])))
+        problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
+        if not table.sheets:
+            raise RegistryError(path, problems)
+        # lines named by sheet: "feuille « 29 », ligne 2"
+        raise RegistryError(path, [(body.place(n) if n else None, v, m) for n, v, m in problems])
     if not body.cpts:
         raise RegistryError(
             path, [(None, "", "aucune CPTS retenue : toutes sont abandonnées ou dissoutes")]
@@ -164,7 +170,7 @@ def _assemble(
         path=path,
         digest=digest,
         cpts=cpts,
-        membership=membership,
+        membership=with_sheets(membership, table.sheets),
         anomalies=notes.frame(),
         fictif=fictif,
     )
