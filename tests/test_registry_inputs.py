@@ -117,3 +117,61 @@ def test_case14_far_used_range_is_bounded(tmp_path):
     done = run("communes", "--registre", str(tmp_path / "far.xlsx"), "--format", "csv", timeout=90)
     assert done.returncode == 0, done.stderr.decode()
     assert "\n35238," in done.stdout.decode()
+
+
+# ------------------------------------------------------------------ 4: a stray quote
+def test_case4_stray_quote_is_an_error_naming_the_lines(read, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_bytes(
+        b'cpts_id;nom_cpts;stade;code_insee\nC1;"CPTS A;ACI;35238\nC1;CPTS A";ACI;35047\n'
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        read(path)
+    [(line, value, message)] = excinfo.value.problems
+    assert line == 2 and "35238" in value and "lignes 2 à 3" in message
+    assert "guillemet" in message and "\n" not in str(excinfo.value).split("\n  ", 1)[1]
+    unclosed = tmp_path / "u.csv"  # never closed: swallows the end of the file
+    unclosed.write_bytes(
+        b"cpts_id;nom_cpts;stade;code_insee\nC1;CPTS A;ACI;35238\n"
+        b'C2;"CPTS B;ACI;35047\nC2;CPTS B;ACI;35051\n'
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        read(unclosed)
+    assert [p[0] for p in excinfo.value.problems] == [3]
+
+
+def test_case4_cell_over_two_lines_is_joined_and_noted(read, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(
+        b'cpts_id;nom_cpts;stade;code_insee\nC1;"CPTS du\nPays de Rennes";ACI;35238\n'
+        b"C1;CPTS du Pays de Rennes;ACI;35051\n"
+    )
+    reg = read(path)
+    assert reg.cpts.loc["C1", "nom"] == "CPTS du Pays de Rennes"
+    assert pairs(reg) == {("C1", "35238"), ("C1", "35051")}
+    assert list(reg.membership["ligne"]) == [2, 4]
+    [note] = reg.anomalies.to_dict("records")
+    assert note["ligne"] == 2 and "plusieurs lignes" in note["action"]
+
+
+# ------------------------------------------------------------------ 5: mixed encodings
+def test_case5_one_cp1252_line_in_utf8_file(read, tmp_path, caplog):
+    path = tmp_path / "mix.csv"
+    path.write_bytes(
+        b"cpts_id;nom_cpts;stade;code_insee\nC1;CPTS Vitr\xc3\xa9;ACI;35360\n"
+        b"C2;Foug\xe8res;ACI;35115\nC3;CPTS Ch\xc3\xa2teaugiron;ACI;35069\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="couverture.registry"):
+        reg = read(path)
+    assert reg.cpts["nom"].to_dict() == {
+        "C1": "CPTS Vitré",
+        "C2": "Fougères",
+        "C3": "CPTS Châteaugiron",
+    }
+    [note] = reg.anomalies.to_dict("records")
+    assert note["ligne"] == 3 and "Windows-1252" in note["action"]
+    assert "encodages mélangés" in caplog.text and "ligne 3" in caplog.text
+    whole = tmp_path / "cp.csv"  # a whole Windows-1252 file stays a clean read
+    text = "cpts_id;nom_cpts;stade;code_insee\nC1;CPTS Vitré;ACI;35360\nC2;Fougères;ACI;35115\n"
+    whole.write_bytes(text.encode("cp1252"))
+    assert read(whole).anomalies.empty and read(whole).cpts.loc["C1", "nom"] == "CPTS Vitré"

@@ -33,28 +33,65 @@ _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
 _HEADER_SCAN = 10  # title rows above the header: the header is among the first rows
 
 
-def _decode(path: Path, data: bytes) -> str:
+Note = tuple[int, str, str, str, str]  # (line, column, value, action, kind) of an anomaly
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, list[Note]]:
+    """The file's text; lines of another encoding than the rest are decoded on their own."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), []
         except UnicodeDecodeError as exc:
             raise RegistryError(path, [(None, "", "fichier UTF-16 illisible")]) from exc
     if b"\0" in data:
         raise RegistryError(path, [(None, "", "fichier binaire : ni CSV ni XLSX")])
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise RegistryError(
-        path, [(None, "", "encodage non reconnu (attendu : UTF-8 ou Windows-1252)")]
-    )
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    parts = data.split(b"\n")
+    try:
+        text = data.decode("cp1252")
+        cp1252 = [n for n, part in enumerate(parts, 1) if not _is_utf8(part)]
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            path, [(None, "", "encodage non reconnu (attendu : UTF-8 ou Windows-1252)")]
+        ) from exc
+    if all(part.isascii() or n in cp1252 for n, part in enumerate(parts, 1)):
+        return text, []  # a Windows-1252 file
+    # UTF-8 lines and Windows-1252 lines (a file pasted together): each line its own
+    wrong = set(cp1252)
+    lines = [p.decode("cp1252" if n in wrong else "utf-8") for n, p in enumerate(parts, 1)]
+    notes = [
+        (
+            n,
+            "",
+            _shorten(lines[n - 1]),
+            "ligne en Windows-1252 dans un fichier UTF-8 : lue en Windows-1252",
+            "encodages mélangés (lignes lues en Windows-1252)",
+        )
+        for n in cp1252
+    ]
+    return "\n".join(lines), notes
 
 
-def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
-    text = _decode(path, data)
+def _shorten(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _is_utf8(part: bytes) -> bool:
+    try:
+        part.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list[Note]]:
+    text, notes = _decode(path, data)
     start = 1
     excel_sep = _EXCEL_SEP.match(text)
     if excel_sep:  # Excel's "sep=;" first line: honour it, keep real line numbers
@@ -71,16 +108,61 @@ def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows: list[list[str]] = []
     lines: list[int] = []
+    problems: list[tuple[int | None, str, str]] = []
     try:
         for record in reader:
             cells = [c.strip() for c in record]
+            end = reader.line_num + offset
+            if end > start and any("\n" in c or "\r" in c for c in cells):
+                cells = _spanning(cells, sep, (start, end), problems, notes)
             if any(cells):
                 rows.append(cells)
                 lines.append(start)
-            start = reader.line_num + 1 + offset
+            start = end + 1
     except csv.Error as exc:
         raise RegistryError(path, [(start, "", f"CSV illisible ({exc})")]) from exc
-    return rows, lines
+    if problems:
+        raise RegistryError(path, problems)
+    return rows, lines, notes
+
+
+def _spanning(
+    cells: list[str],
+    sep: str,
+    span: tuple[int, int],
+    problems: list[tuple[int | None, str, str]],
+    notes: list[Note],
+) -> list[str]:
+    """A record over several lines: a stray quote swallowing lines is an error (a field
+    holding the separator or a quote); a cell written over two lines is joined."""
+    start, end = span
+    out = []
+    for cell in cells:
+        if "\n" not in cell and "\r" not in cell:
+            out.append(cell)
+            continue
+        shown = " ".join(cell.split())
+        if sep in cell or '"' in cell:
+            problems.append(
+                (
+                    start,
+                    _shorten(shown),
+                    f"guillemet non fermé : les lignes {start} à {end} ont été lues comme une "
+                    "seule ligne ; fermer, doubler ou retirer le guillemet",
+                )
+            )
+        else:
+            notes.append(
+                (
+                    start,
+                    "",
+                    shown,
+                    "cellule écrite sur plusieurs lignes : lignes jointes",
+                    "cellules sur plusieurs lignes",
+                )
+            )
+        out.append(shown)
+    return out
 
 
 def _cell_text(value: object) -> str:
@@ -242,9 +324,11 @@ def _concatenate(path: Path, sheets: list[_Sheet]) -> tuple[list[list[str]], lis
     return rows, lines
 
 
-def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int, list[str]]:
-    """Return the non-empty rows of the file, their line numbers, the header's index and the
-    sheets read (when several: see :func:`place`).
+def _read_rows(
+    path: Path, data: bytes
+) -> tuple[list[list[str]], list[int], int, list[str], list[Note]]:
+    """Return the non-empty rows of the file, their line numbers, the header's index, the
+    sheets read (when several: see :func:`place`) and the anomalies of reading.
 
     The header is the first of the first rows naming a CPTS column and a commune column
     (title rows may precede it); the first row when there is none (errors then tell why).
@@ -256,9 +340,9 @@ def _read_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int
             path, [(None, "", "format Excel 97 (.xls) non pris en charge : enregistrer en .xlsx")]
         )
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return _xlsx_rows(path, data)
-    rows, lines = _csv_rows(path, data)
-    return rows, lines, _find_header(rows) or 0, []
+        return (*_xlsx_rows(path, data), [])
+    rows, lines, notes = _csv_rows(path, data)
+    return rows, lines, _find_header(rows) or 0, [], notes
 
 
 def _has_key_columns(columns: dict[str, list[int]]) -> bool:
@@ -334,6 +418,7 @@ class Table:
     rows: list[list[str]]
     lines: list[int]
     sheets: list[str]  # the sheets read, when several (lines then name them: see place)
+    notes: list[Note]  # anomalies of reading (encodings, cells over several lines)
 
 
 def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
@@ -341,12 +426,14 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
 
     ``stage_required``: a missing stage column is an error (no default stage given).
     """
-    rows, lines, start, sheets = _read_rows(path, data)
+    rows, lines, start, sheets, notes = _read_rows(path, data)
     if not rows:
         raise RegistryError(path, [(None, "", "fichier vide")])
     header = rows[start]
     columns = _match_columns(header)
-    table = Table(header, lines[start], columns, rows[start + 1 :], lines[start + 1 :], sheets)
+    table = Table(
+        header, lines[start], columns, rows[start + 1 :], lines[start + 1 :], sheets, notes
+    )
     problems = _layout_problems(table, stage_required=stage_required)
     if problems:
         raise RegistryError(path, problems)

@@ -124,6 +124,8 @@ def read_registry(
     body = _Body(
         table.header, table.columns, table.rows, table.lines, default, default_stage, table.sheets
     )
+    for note in table.notes:
+        body.notes.add(*note)
     members = _parse(body, _Units(units, old_codes))
     if body.problems:
         problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
