@@ -175,3 +175,29 @@ def test_case5_one_cp1252_line_in_utf8_file(read, tmp_path, caplog):
     text = "cpts_id;nom_cpts;stade;code_insee\nC1;CPTS Vitré;ACI;35360\nC2;Fougères;ACI;35115\n"
     whole.write_bytes(text.encode("cp1252"))
     assert read(whole).anomalies.empty and read(whole).cpts.loc["C1", "nom"] == "CPTS Vitré"
+
+
+# ------------------------------------------------------------------ 8: nan, inf, digits
+@pytest.mark.parametrize("share", ["nan", "NaN", "inf", "-inf", "nan %", "Infinity"])
+def test_case8_non_finite_share_is_an_error(read, tmp_path, share):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "cpts_id;nom_cpts;stade;code_insee;part\n"
+        "C1;CPTS A;ACI;35238;0,5\n"
+        f"C2;CPTS B;ACI;35238;{share}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        read(path)
+    [(line, value, message)] = excinfo.value.problems
+    assert (line, value) == (3, share) and "part invalide" in message
+
+
+@pytest.mark.parametrize("month", ["2026-１１", "２０２６-11", "2026-\u0661\u0661"])
+def test_case8_month_needs_ascii_digits(month):
+    from couverture._errors import ArgumentError
+    from couverture._validate import check_month
+
+    assert check_month("2026-11") == "2026-11"
+    with pytest.raises(ArgumentError, match="mois invalide"):
+        check_month(month)

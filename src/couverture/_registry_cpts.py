@@ -111,6 +111,8 @@ def _parse_share(raw: str) -> float | None:
         value = float(text.rstrip("%"))
     except ValueError:
         return None
+    if not math.isfinite(value):  # "nan", "inf" are no shares
+        return None
     return value / 100 if percent else value
 
 
