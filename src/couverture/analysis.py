@@ -304,12 +304,66 @@ class Analysis:
         self.check_departements()
         return self._filter(self._all_units)
 
-    def geometries(self) -> gpd.GeoDataFrame:
-        """Unit geometries (WGS84) of the analysed départements, indexed by unit code."""
-        from couverture.store import unit_geometries
+    def geometries(
+        self, *, departements: tuple[str, ...] | None = None, national: bool = False
+    ) -> gpd.GeoDataFrame:
+        """Unit geometries (WGS84) indexed by unit code, units without geometry left out.
 
+        Parameters
+        ----------
+        departements
+            Départements to load (default: those of the analysis).
+        national
+            Load all of France, whatever the analysis's départements.
+        """
         self.check_departements()
-        return unit_geometries(self.con, departements=self.departements)
+        deps = departements if departements is not None else self.departements
+        return store.unit_geometries(self.con, departements=None if national else deps)
+
+    def unit_table(self) -> pd.DataFrame:
+        """Reference attributes of every unit of France (no geometry): ``code``, ``nom``,
+        ``type``, ``commune``, ``departement``, ``region``, ``epci``, ``population``,
+        ``bassin_vie``, ``nom_bassin_vie``, ``superficie_km2``, ``x``, ``y``… ordered by code."""
+        return self.con.execute("SELECT * EXCLUDE (geometry) FROM units ORDER BY code").fetchdf()
+
+    def adjacency(self) -> pd.DataFrame:
+        """Rook adjacency of all units: ``code_a``, ``code_b`` (both directions), ``frontiere_m``
+        (length of the shared border in metres)."""
+        return self.con.execute("SELECT * FROM adjacency ORDER BY code_a, code_b").fetchdf()
+
+    def territories(self, niveau: str) -> pd.DataFrame:
+        """Names of the territories of a level (``region``, ``departement``, ``epci``):
+        ``code``, ``nom`` and the other columns of the store's ``territories`` table."""
+        return self.con.execute(
+            "SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau]
+        ).fetchdf()
+
+    def zone_units(self) -> pd.DataFrame:
+        """Members of the zones blanches as a long table ``zone_id``, ``code`` (one row per
+        unit, in the order of :meth:`zones`)."""
+        import pandas as pd
+
+        zones = self.zones()
+        codes = zones["communes"].str.split()
+        return pd.DataFrame(
+            {
+                "zone_id": zones["zone_id"].repeat(codes.str.len()).to_numpy(),
+                "code": [c for row in codes for c in row],
+            }
+        )
+
+    def zone_geometries(self) -> gpd.GeoSeries:
+        """One geometry per zone blanche (the union of its units), indexed by ``zone_id``."""
+        return self.member_geometries(self.zone_units(), key="zone_id")
+
+    def member_geometries(self, members: pd.DataFrame, *, key: str) -> gpd.GeoSeries:
+        """Union of the unit geometries of each group of a long table (``key``, ``code``),
+        indexed by ``key`` in the order of first appearance; ``None`` for a group without any
+        unit geometry."""
+        from couverture.zones import group_geometries
+
+        deps = tuple(sorted(set(c[:3] if c.startswith("97") else c[:2] for c in members["code"])))
+        return group_geometries(members, self.geometries(departements=deps), key=key)
 
     def rates(self, *, niveau: str = "departement") -> pd.DataFrame:
         """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""

@@ -166,3 +166,30 @@ def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[A
         parts = [g for g in parts if g is not None]
         out.append(union_units(parts) if parts else None)
     return out
+
+
+def group_geometries(
+    members: pd.DataFrame, unit_geoms: gpd.GeoDataFrame, *, key: str
+) -> gpd.GeoSeries:
+    """Return the union of the unit geometries of each group of a long table.
+
+    Parameters
+    ----------
+    members
+        Columns ``key`` and ``code`` (one row per unit of a group).
+    unit_geoms
+        Unit geometries indexed by code.
+    key
+        The group column (``zone_id``, ``proposition_id``…).
+    """
+    import geopandas as gpd
+
+    geometry = unit_geoms.geometry
+    groups = dict.fromkeys(members[key])
+    parts: dict[Any, list[Any]] = {g: [] for g in groups}
+    for group, code in zip(members[key], members["code"], strict=True):
+        g = geometry.get(code)
+        if g is not None:
+            parts[group].append(g)
+    values = [union_units(p) if p else None for p in parts.values()]
+    return gpd.GeoSeries(values, index=list(parts), crs=unit_geoms.crs, name="geometry")
