@@ -271,9 +271,7 @@ def cmd_communes(args: argparse.Namespace) -> None:
         cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-
-            geoms = unit_geometries(a.con, departements=a.departements)
+            geoms = a.geometries()
             frame = frame[frame["code"].isin(geoms.index)]
             _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
         else:
@@ -292,10 +290,7 @@ def cmd_zones(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         zones = a.zones().drop(columns="cpts_voisines_ids")
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-            from couverture.zones import zone_geometries
-
-            geoms = zone_geometries(zones, unit_geometries(a.con, departements=a.departements))
+            geoms = a.zone_geometries().reindex(zones["zone_id"]).to_list()
             _emit_geo(args, a, zones, geoms, "zones_blanches")
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
@@ -682,21 +677,22 @@ _CSV_CACHED = frozenset(
 
 
 def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
-    """Return ``(name, digest)`` of the cached CSV answer to ``args``, if cacheable."""
+    """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable: the same key
+    as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
-    from couverture.analysis import code_version, file_digest
+    from couverture import _cache
 
     skip = {"func", "verbosite", "registre", "format", "sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
-    return "csv:" + json.dumps(options, sort_keys=True), file_digest(args.registre, code_version())
+    key = _cache.registry_key(_cache.digest(args.registre))
+    return "csv:" + json.dumps(options, sort_keys=True), key
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import store
+    from couverture import _cache
 
-    with store.opened(read_only=True) as con:
-        blob = store.cache_get_bytes(con, *key)
+    blob = _cache.get_bytes(*key)
     if blob is None:
         return False
     answer = json.loads(blob)
@@ -710,16 +706,14 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     import contextlib
     import io
 
-    from couverture import store
+    from couverture import _cache
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
     with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
         args.func(args)
     text = buffer.getvalue()
-    with store.opened() as con:
-        answer = {"csv": text, "log": messages}
-        store.cache_put_bytes(con, key[0], key[1], json.dumps(answer).encode())
+    _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
     sys.stdout.write(text)
 
 
