@@ -58,14 +58,19 @@ def test_one_digest_recipe(tmp_path: Path) -> None:
     assert _cache.digest(path, "aci") != _cache.digest(path)
     with couverture.analyse(path) as a:
         assert a.registry_digest == _cache.digest(path)
-        assert a.digest == _cache.registry_key(a.registry_digest)
+        assert a.digest == _cache.registry_key(a.registry_digest, name="r.csv")
 
 
 def test_key_changes_with_code_config_and_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fingerprint = "f" * 64
-    before = _cache.registry_key(fingerprint)
+
+    def key(**kwargs: object) -> str:
+        return _cache.registry_key(fingerprint, name="r.csv", **kwargs)  # type: ignore[arg-type]
+
+    before = key()
+    assert _cache.registry_key(fingerprint, name="autre.csv") != before
     # another configuration table (a new barème) → another key
     config = tmp_path / "pkg"
     shutil.copytree(settings.PACKAGE_DIR, config)
@@ -74,15 +79,15 @@ def test_key_changes_with_code_config_and_store(
     monkeypatch.setattr(settings, "PACKAGE_DIR", config)
     _cache.code_version.cache_clear()
     try:
-        assert _cache.registry_key(fingerprint) != before
+        assert key() != before
     finally:
         monkeypatch.undo()
         _cache.code_version.cache_clear()
-    assert _cache.registry_key(fingerprint) == before
+    assert key() == before
     # a rebuilt store (another file at the same place) → another key
     other = tmp_path / "store.duckdb"
     other.write_bytes(b"")
-    assert _cache.registry_key(fingerprint, store_path=other) != before
+    assert key(store_path=other) != before
 
 
 def test_an_open_analysis_never_blocks_a_command(demo_registry: Path, tmp_path: Path) -> None:
@@ -111,3 +116,47 @@ def test_an_open_analysis_never_blocks_a_command(demo_registry: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("code,nom,")
     assert "verrouillée" not in done.stderr  # no wait for the notebook's analysis
+
+
+def test_first_sight_answers_the_other_commands_ahead(paca_registry: Path, tmp_path: Path) -> None:
+    """`taux` on a new registry caches `zones-blanches` and `chevauchements` answers, which
+    replay the same CSV and the same warnings as a computation would."""
+    options = ["--stade-par-defaut", "aci", "--departement", "04,05", "--format", "csv"]
+    first = tmp_path / "a" / "registre.csv"
+    fresh = tmp_path / "b" / "registre.csv"
+    for path in (first, fresh):
+        path.parent.mkdir()
+        path.write_bytes(paca_registry.read_bytes() + (b"\n" if path is first else b"\n\n"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([*COMMAND, *args, *options], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    run("taux", "--registre", str(first))
+    for command in ("zones-blanches", "chevauchements"):
+        ahead = run(command, "--registre", str(first))
+        computed = run(command, "--registre", str(fresh))
+        assert ahead.stdout == computed.stdout
+        assert ahead.stderr == computed.stderr
+        assert "doublons ignorés" in ahead.stderr  # the registry's warnings, replayed
+
+
+def test_same_bytes_under_another_name_is_not_served_the_first_name(
+    demo_registry: Path, tmp_path: Path
+) -> None:
+    """Issue 13 case 2: results cached for `registre_demo_x.csv` are not served for `ars.csv`."""
+    rows = demo_registry.read_text(encoding="utf-8").splitlines()
+    kept = [rows[0], *[r for r in rows[1:] if r.split(",")[5] == "35"]]
+    # without the `fictif` column, as in the issue: only the file name says "demo"
+    text = "\n".join(",".join(r.split(",")[:7]) for r in kept) + "\n"
+    demo_named = tmp_path / "registre_demo_x.csv"
+    real_named = tmp_path / "ars.csv"
+    demo_named.write_text(text, encoding="utf-8")
+    real_named.write_text(text, encoding="utf-8")
+    args = ["taux", "--departement", "35", "--format", "csv", "-q"]
+    first = subprocess.run([*COMMAND, *args, "--registre", str(demo_named)], capture_output=True)
+    second = subprocess.run([*COMMAND, *args, "--registre", str(real_named)], capture_output=True)
+    assert first.returncode == second.returncode == 0
+    assert b"registre fictif" in first.stdout  # named like the demo
+    assert b"ars.csv" in second.stdout and b"fictif" not in second.stdout

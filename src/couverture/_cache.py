@@ -88,17 +88,18 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def registry_key(fingerprint: str, *, store_path: Path | None = None) -> str:
+def registry_key(fingerprint: str, *, name: str, store_path: Path | None = None) -> str:
     """The cache key of everything computed from a registry: its fingerprint
-    (:func:`digest` of its bytes), the code and configuration version, and the identity of
-    the store file (inode, size, modification time: a rebuilt store never serves older
-    results; one ``stat``, no database opened)."""
+    (:func:`digest` of its bytes), its file name (stated in every output and warning), the
+    code and configuration version, and the identity of the store file (inode, size,
+    modification time: a rebuilt store never serves older results; one ``stat``, no database
+    opened)."""
     try:
         st = (store_path or settings.STORE_PATH).stat()
         store = f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
     except FileNotFoundError:
         store = "absent"
-    return digest_bytes(fingerprint.encode(), code_version(), store)
+    return digest_bytes(fingerprint.encode(), name, code_version(), store)
 
 
 def cache_dir() -> Path:

@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,7 +44,6 @@ class UnitGraph:
     codes: np.ndarray
     matrix: csr_matrix
     departement: np.ndarray
-    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -61,16 +60,17 @@ class UnitGraph:
         ends are not in ``codes`` are ignored)."""
         from scipy.sparse import coo_matrix
 
-        order = np.argsort(np.asarray(codes, dtype=object), kind="stable")
-        sorted_codes = np.asarray(codes, dtype=object)[order]
+        # fixed-width strings: sorting and searching stay in C (no Python loop per edge)
+        all_codes = np.asarray(codes).astype(str)
+        order = np.argsort(all_codes, kind="stable")
+        sorted_codes = all_codes[order]
         deps = (
-            np.asarray(departement, dtype=object)[order]
+            np.asarray(departement).astype(str)[order]
             if departement is not None
-            else np.full(len(sorted_codes), "", dtype=object)
+            else np.full(len(sorted_codes), "", dtype=str)
         )
-        index = {c: i for i, c in enumerate(sorted_codes)}
-        a = np.fromiter((index.get(c, -1) for c in code_a), dtype=np.int64, count=len(code_a))
-        b = np.fromiter((index.get(c, -1) for c in code_b), dtype=np.int64, count=len(code_b))
+        a = _lookup(sorted_codes, np.asarray(code_a).astype(str))
+        b = _lookup(sorted_codes, np.asarray(code_b).astype(str))
         values = np.ones(len(a)) if border is None else np.asarray(border, dtype=float)
         keep = (a >= 0) & (b >= 0) & (a != b)
         a, b, values = a[keep], b[keep], values[keep]
@@ -87,7 +87,24 @@ class UnitGraph:
         matrix = coo_matrix(
             (vals[keep_idx], (rows[keep_idx], cols[keep_idx])), shape=(n, n)
         ).tocsr()
-        return cls(codes=sorted_codes, matrix=matrix, departement=deps, _index=index)
+        return cls(codes=sorted_codes, matrix=matrix, departement=deps)
+
+    @classmethod
+    def from_positions(
+        cls,
+        codes: np.ndarray,
+        departement: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        border: np.ndarray,
+    ) -> UnitGraph:
+        """Build the graph from sorted unit codes and edges given as positions in them (each
+        pair once per direction, as the store's ``adjacency`` table holds them)."""
+        from scipy.sparse import coo_matrix
+
+        n = len(codes)
+        matrix = coo_matrix((border.astype(float), (a, b)), shape=(n, n)).tocsr()
+        return cls(codes=codes, matrix=matrix, departement=departement)
 
     @classmethod
     def from_frames(cls, units: pd.DataFrame, adjacency: pd.DataFrame) -> UnitGraph:
@@ -108,15 +125,18 @@ class UnitGraph:
 
     def position(self, code: str) -> int:
         """Position of a unit code (``KeyError`` when unknown)."""
-        return self._index[code]
+        found = int(self.positions([code])[0])
+        if found < 0:
+            raise KeyError(code)
+        return found
 
     def positions(self, codes: Iterable[str]) -> np.ndarray:
         """Positions of unit codes (``-1`` for an unknown code)."""
-        return np.fromiter((self._index.get(c, -1) for c in codes), dtype=np.int64)
+        return _lookup(self.codes, np.asarray(list(codes)).astype(str))
 
     def neighbours(self, code: str) -> list[str]:
         """Codes of the units adjacent to ``code``."""
-        i = self._index[code]
+        i = self.position(code)
         row = self.matrix.indices[self.matrix.indptr[i] : self.matrix.indptr[i + 1]]
         return [str(c) for c in self.codes[row]]
 
@@ -147,8 +167,9 @@ class UnitGraph:
         n_known = int(labels_known.max()) + 1 if len(labels_known) else 0
         labels[~known] = n_known + np.arange(int((~known).sum()))
         _, first = np.unique(labels, return_index=True)
-        renumber = {int(labels[i]): k for k, i in enumerate(sorted(first))}
-        return np.array([renumber[int(v)] for v in labels], dtype=np.int32)
+        renumber = np.empty(len(first), dtype=np.int32)
+        renumber[labels[np.sort(first)]] = np.arange(len(first), dtype=np.int32)
+        return renumber[labels]
 
     def across_border(self, departements: Iterable[str] | None = None) -> dict[str, set[str]]:
         """For each département, the units of other départements adjacent to one of its
@@ -170,6 +191,15 @@ class UnitGraph:
         inside[pos] = True
         reached = np.asarray(self.matrix[pos].sum(axis=0)).ravel() > 0
         return np.flatnonzero(reached & ~inside)
+
+
+def _lookup(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Positions of ``codes`` in ``sorted_codes`` (``-1`` when absent), vectorised."""
+    if len(sorted_codes) == 0:
+        return np.full(len(codes), -1, dtype=np.int64)
+    pos = np.searchsorted(sorted_codes, codes)
+    pos = np.minimum(pos, len(sorted_codes) - 1)
+    return np.where(sorted_codes[pos] == codes, pos, -1).astype(np.int64)
 
 
 def label_components(codes: np.ndarray, edges_a: Any, edges_b: Any) -> np.ndarray:

@@ -142,7 +142,9 @@ class Analysis:
         # the registry's own fingerprint (reports, history) and the cache key, which also
         # changes with the code, the configuration and the store that compute the results
         self.registry_digest = _cache.digest(self.registry_path)
-        self.digest = _cache.registry_key(self.registry_digest, store_path=self.store_path)
+        self.digest = _cache.registry_key(
+            self.registry_digest, name=self.registry_path.name, store_path=self.store_path
+        )
 
     # ---------------------------------------------------------------- store
     def _connection(self) -> duckdb.DuckDBPyConnection:
@@ -320,11 +322,28 @@ class Analysis:
         """The rook adjacency of all units of France (see :class:`couverture._graph.UnitGraph`),
         built once per analysis and shared with :meth:`national`."""
         if self._graph is None:
+            import numpy as np
+
             from couverture._graph import UnitGraph
 
             con = self._connection()
-            units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchdf()
-            self._graph = UnitGraph.from_frames(units, self.adjacency())
+            units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
+            # positions joined in SQL: no Python loop, no string conversion per edge
+            edges = con.execute(
+                """
+                WITH p AS (SELECT code, (row_number() OVER (ORDER BY code) - 1)::BIGINT AS i
+                           FROM units)
+                SELECT pa.i AS a, pb.i AS b, coalesce(e.frontiere_m, 1.0)::DOUBLE AS m
+                FROM adjacency e JOIN p pa ON pa.code = e.code_a JOIN p pb ON pb.code = e.code_b
+                """
+            ).fetchnumpy()
+            self._graph = UnitGraph.from_positions(
+                np.asarray(units["code"]).astype(str),
+                np.asarray(units["departement"]).astype(str),
+                np.asarray(edges["a"]),
+                np.asarray(edges["b"]),
+                np.asarray(edges["m"]),
+            )
         return self._graph
 
     def territories(self, niveau: str) -> pd.DataFrame:
