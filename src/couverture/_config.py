@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import tomllib
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,77 @@ def sources() -> dict[str, Any]:
     """Return ``config/sources.toml`` (vintages and analysis parameters)."""
     with (CONFIG_DIR / "sources.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of maturity of a CPTS, as ``config/vocabulaire_stades.csv`` defines it.
+
+    Attributes
+    ----------
+    code
+        Identifier used in data (``lettre_intention``, ``projet_sante``, ``aci``).
+    rank
+        Order of maturity (1 = least advanced).
+    label
+        Full French label (« ACI signé »).
+    short
+        Short French label used in titles (« ACI »).
+    colour, outline
+        Fill and outline colours on maps and charts.
+    """
+
+    code: str
+    rank: int
+    label: str
+    short: str
+    colour: str
+    outline: str
+
+
+@cache
+def stages() -> tuple[Stage, ...]:
+    """Return the stages ordered from the least to the most advanced.
+
+    Examples
+    --------
+    >>> [s.code for s in stages()]
+    ['lettre_intention', 'projet_sante', 'aci']
+    """
+    with (CONFIG_DIR / "vocabulaire_stades.csv").open(encoding="utf-8") as fh:
+        rows = [
+            Stage(
+                code=r["stade"],
+                rank=int(r["rang"]),
+                label=r["libelle"],
+                short=r["court"],
+                colour=r["couleur"],
+                outline=r["contour"],
+            )
+            for r in csv.DictReader(fh)
+        ]
+    return tuple(sorted(rows, key=lambda s: s.rank))
+
+
+@cache
+def stage(code: str) -> Stage:
+    """Return the :class:`Stage` of a stage code (``KeyError`` for an unknown code)."""
+    for s in stages():
+        if s.code == code:
+            return s
+    raise KeyError(code)
+
+
+def stage_rank_sql(column: str) -> str:
+    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``.
+
+    Examples
+    --------
+    >>> stage_rank_sql("c.stade")[:40]
+    "CASE c.stade WHEN 'lettre_intention' THE"
+    """
+    whens = " ".join(f"WHEN '{s.code}' THEN {s.rank}" for s in stages())
+    return f"CASE {column} {whens} END"
 
 
 @cache
