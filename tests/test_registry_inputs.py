@@ -7,6 +7,7 @@ Each test fails on the reader before the fix and names the case it covers.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,43 @@ def test_case8_month_needs_ascii_digits(month):
     assert check_month("2026-11") == "2026-11"
     with pytest.raises(ArgumentError, match="mois invalide"):
         check_month(month)
+
+
+# ------------------------------------------------------------------ 13: special files
+def _refused(done, *words: str) -> None:
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "Traceback" not in err and all(w in err for w in words), err
+
+
+def test_case13_fifo_device_and_directory_refused_at_once(tmp_path):
+    fifo = tmp_path / "registre.csv"
+    os.mkfifo(fifo)  # nobody writes: opening it would wait forever
+    # the timeouts only guard against the hang (the command never returned)
+    _refused(run("taux", "--registre", str(fifo), timeout=60), "tube", "fichier ordinaire")
+    _refused(run("taux", "--registre", "/dev/zero", timeout=60), "/dev/zero", "spécial")
+    _refused(run("verifier", "--registre", str(tmp_path), timeout=60), "dossier")
+
+
+def test_case13_library_refuses_a_directory_by_name(read, tmp_path):
+    with pytest.raises(RegistryError, match="c'est un dossier"):
+        read(tmp_path)
+
+
+def test_case13_piped_stdin_gets_a_clear_message(demo_registry, tmp_path):
+    data = demo_registry.read_bytes()
+    for name in ("/dev/stdin", "-"):
+        done = run("taux", "--registre", name, "--format", "csv", stdin=data, timeout=120)
+        _refused(done, "entrée standard non acceptée")
+        assert "fichier vide" not in done.stderr.decode()
+    # standard input redirected from a file is that file: accepted
+    with demo_registry.open("rb") as fh:
+        done = subprocess.run(
+            [str(BIN), "taux", "--registre", "/dev/stdin", "--format", "csv", "-q"],
+            stdin=fh,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().startswith("code,")

@@ -27,6 +27,7 @@ from couverture._registry_common import (
     _compact,
     log,
 )
+from couverture._validate import check_registry_file
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
@@ -399,7 +400,9 @@ def _match_columns(header: list[str]) -> dict[str, list[int]]:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; a missing or unreadable file is a :class:`RegistryError`."""
+    """The file's bytes; a missing or unreadable file, or no regular file (a FIFO, a device,
+    a directory), is a :class:`RegistryError`."""
+    check_registry_file(path)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
