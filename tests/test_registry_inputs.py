@@ -242,3 +242,64 @@ def test_case13_piped_stdin_gets_a_clear_message(demo_registry, tmp_path):
         )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().startswith("code,")
+
+
+# ------------------------------------------------------------------ 7: homonymous CPTS
+NO_ID = ["nom_cpts", "stade", "code_insee"]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_case7_same_name_in_distant_departements_is_two_cpts(read, tmp_path):
+    rows = [
+        ["CPTS Saint-Pierre", "ACI", "97416"],  # Saint-Pierre (La Réunion)
+        ["CPTS Saint-Pierre", "ACI", "97412"],  # Saint-Joseph (La Réunion)
+        ["CPTS Montreuil", "Lettre d'intention", "93048"],  # Montreuil (Seine-Saint-Denis)
+        ["CPTS Saint-Pierre", "Projet de santé", "97225"],  # Saint-Pierre (Martinique)
+        ["CPTS Montreuil", "ACI", "28267"],  # Montreuil (Eure-et-Loir)
+    ]
+    reg = read(write_rows(tmp_path / "national.csv", NO_ID, rows))
+    stages = reg.cpts["stade"].to_dict()
+    assert stages == {
+        "CPTS Saint-Pierre (974)": "aci",
+        "CPTS Montreuil (93)": "lettre_intention",
+        "CPTS Saint-Pierre (972)": "projet_sante",
+        "CPTS Montreuil (28)": "aci",
+    }
+    assert set(reg.cpts["nom"]) == {"CPTS Saint-Pierre", "CPTS Montreuil"}
+    assert pairs(reg) == {
+        ("CPTS Saint-Pierre (974)", "97416"),
+        ("CPTS Saint-Pierre (974)", "97412"),
+        ("CPTS Montreuil (93)", "93048"),
+        ("CPTS Saint-Pierre (972)", "97225"),
+        ("CPTS Montreuil (28)", "28267"),
+    }
+    notes = reg.anomalies
+    assert list(notes["ligne"]) == [2, 4]  # once per name, at its first line
+    assert notes["action"].str.contains("homonymes").all()
+    assert not notes["action"].str.contains("stades différents").any()
+
+
+def test_case7_one_cpts_over_touching_departements_stays_one(read, tmp_path):
+    rows = [
+        ["CPTS Rance Émeraude", "ACI", "35288"],  # Saint-Malo (Ille-et-Vilaine)
+        ["CPTS Rance Émeraude", "Projet de santé", "22050"],  # Dinan (Côtes-d'Armor)
+        ["CPTS Brest", "ACI", "29019"],
+        ["CPTS Brest", "Projet de santé", "29075"],  # Guipavas: same département
+    ]
+    reg = read(write_rows(tmp_path / "r.csv", NO_ID, rows))
+    assert reg.cpts["stade"].to_dict() == {"CPTS Rance Émeraude": "aci", "CPTS Brest": "aci"}
+    actions = " ".join(reg.anomalies["action"])
+    assert actions.count("stades différents") == 2 and "homonymes" not in actions
+
+
+def test_case7_an_id_column_is_trusted(read, tmp_path):
+    rows = [
+        ["C1", "CPTS Saint-Pierre", "ACI", "97416"],
+        ["C1", "CPTS Saint-Pierre", "ACI", "97225"],
+    ]
+    reg = read(write_rows(tmp_path / "r.csv", ["cpts_id", *NO_ID], rows))
+    assert list(reg.cpts.index) == ["C1"] and reg.anomalies.empty

@@ -41,7 +41,7 @@ from couverture._registry_cpts import (
     normalise_stage,
 )
 from couverture._registry_read import Table, read_bytes, read_table
-from couverture._registry_units import _Units, commune_members
+from couverture._registry_units import _Units, commune_members, row_departements
 
 __all__ = ["EXCLUDED", "STAGE_ORDER", "Registry", "normalise_stage", "read_registry"]
 
@@ -142,7 +142,7 @@ def read_registry(
 
 def _parse(body: _Body, units: _Units) -> dict[str, list[Any]]:
     """Parse the body column-wise: CPTS, stages, dates, shares; return the membership columns."""
-    ids = _cpts_ids(body)
+    ids = _cpts_ids(body, lambda: row_departements(body, units))
     skip = _stages(body, ids)
     _dates(body, ids)
     return commune_members(body, units, ids, _shares(body), skip)
