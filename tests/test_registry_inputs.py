@@ -303,3 +303,30 @@ def test_case7_an_id_column_is_trusted(read, tmp_path):
     ]
     reg = read(write_rows(tmp_path / "r.csv", ["cpts_id", *NO_ID], rows))
     assert list(reg.cpts.index) == ["C1"] and reg.anomalies.empty
+
+
+# ------------------------------------------------------------------ 11: terminal escapes
+CONTROLS = ("\x1b", "\x07", "\x9b", "\x00", "\u202e")
+
+
+def test_case11_registry_messages_carry_no_terminal_controls(read, tmp_path, caplog):
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31mCPTS\x9b Rennes\u202e"
+    bad = write_rows(
+        tmp_path / "bad.csv",
+        ["cpts_id", "nom_cpts", "stade", "code_insee", "nom_commune"],
+        [["C1", evil, "ACI", "35238", "Rennes"], ["C1", evil, "ACI", "35051", f"Brest{evil}"]],
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        read(bad)
+    text = str(excinfo.value)
+    assert "Brest" in text and not any(c in text for c in CONTROLS)
+    noted = write_rows(
+        tmp_path / "noted.csv",
+        ["cpts_id", "nom_cpts", "stade", "code_insee"],
+        [["C1", "CPTS Rennes", "ACI", "35238"], ["C1", evil, "ACI", "35051"]],
+    )
+    with caplog.at_level(logging.INFO, logger="couverture.registry"):
+        reg = read(noted)
+    [action] = reg.anomalies["action"]  # « nom différent pour la CPTS C1 »
+    shown = " ".join([action, *reg.anomalies["valeur"], caplog.text])
+    assert "CPTS Rennes" in shown and not any(c in shown for c in CONTROLS)

@@ -24,8 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from couverture._errors import RegistryError
-from couverture._registry_common import _Body, with_sheets
+from couverture._registry_common import _Body, registry_error, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
     STAGE_ORDER,
@@ -130,11 +129,11 @@ def read_registry(
     if body.problems:
         problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
         if not table.sheets:
-            raise RegistryError(path, problems)
+            raise registry_error(path, problems)
         # lines named by sheet: "feuille « 29 », ligne 2"
-        raise RegistryError(path, [(body.place(n) if n else None, v, m) for n, v, m in problems])
+        raise registry_error(path, [(body.place(n) if n else None, v, m) for n, v, m in problems])
     if not body.cpts:
-        raise RegistryError(
+        raise registry_error(
             path, [(None, "", "aucune CPTS retenue : toutes sont abandonnées ou dissoutes")]
         )
     return _assemble(path, digest, table, body, members)
