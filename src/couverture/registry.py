@@ -39,7 +39,7 @@ from couverture._registry_cpts import (
     is_fictif,
     normalise_stage,
 )
-from couverture._registry_read import Table, read_bytes, read_table
+from couverture._registry_read import Table, explain_empty_cells, read_bytes, read_table
 from couverture._registry_units import _Units, commune_members, row_departements
 
 __all__ = ["EXCLUDED", "STAGE_ORDER", "Registry", "normalise_stage", "read_registry"]
@@ -128,6 +128,7 @@ def read_registry(
     members = _parse(body, _Units(units, old_codes))
     if body.problems:
         problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
+        problems = explain_empty_cells(data, table, problems)
         if not table.sheets:
             raise registry_error(path, problems)
         # lines named by sheet: "feuille « 29 », ligne 2"
