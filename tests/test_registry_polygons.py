@@ -128,7 +128,23 @@ def test_shared_unit_slivers_and_gaps(read, unit_geometries, tmp_path):
     assert "partagée entre périmètres" in notes["35238"]
     share = third.area / chantepie.area
     assert limits.negligible <= share < limits.majority
-    assert f"couverte à {share * 100:.0f} %" in notes["35055"] and "non rattachée" in notes["35055"]
+    assert f"couverte à {share * 100:.0f} % par CPTS B (C2)" in notes["35055"]
+    assert "non rattachée" in notes["35055"]
+
+
+def test_null_stage_is_an_empty_stage(read, unit_geometries, tmp_path):
+    groups = {"C1": RENNES_WEST, "C2": CESSON_EAST}
+    layer = gpd.GeoDataFrame(
+        {"cpts_id": list(groups), "nom_cpts": ["CPTS A", "CPTS B"], "stade": ["ACI", None]},
+        geometry=dissolve(unit_geometries, groups),
+    )
+    layer.to_file(tmp_path / "p.gpkg", driver="GPKG")  # a null attribute: NaN once read
+    with pytest.raises(RegistryError) as excinfo:
+        read(tmp_path / "p.gpkg")
+    [(line, value, message)] = excinfo.value.problems  # one problem for the polygon
+    assert (line, value) == (3, "") and message.startswith("stade vide")
+    reg = read(tmp_path / "p.gpkg", default_stage="projet_sante")
+    assert reg.cpts["stade"].to_dict() == {"C1": "aci", "C2": "projet_sante"}
 
 
 def test_layer_errors_are_french(read, unit_geometries, tmp_path):

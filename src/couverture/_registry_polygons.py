@@ -133,7 +133,8 @@ def _features(path: Path, layer: gpd.GeoDataFrame, attribute_columns: list[str])
     import shapely
 
     geoms = layer.geometry.to_crs("EPSG:4326").to_numpy()
-    values = [[_cell_text(v) for v in row] for row in layer[attribute_columns].to_numpy()]
+    table = layer[attribute_columns].astype(object).where(layer[attribute_columns].notna(), None)
+    values = [[_cell_text(v) for v in row] for row in table.to_numpy()]  # null → ""
     roles = _match_columns(attribute_columns)
     key_at = roles["cpts_id"][0] if "cpts_id" in roles else roles["cpts_nom"][0]
     stage_at = roles["stade"][0] if "stade" in roles else None
@@ -168,8 +169,15 @@ def _features(path: Path, layer: gpd.GeoDataFrame, attribute_columns: list[str])
         geometry=np.array(merged, dtype=object),
         attributes=attributes,
         line={k: speaker[k] + 2 for k in keys},
-        label={k: values[speaker[k]][key_at] for k in keys},
+        label={k: _label(values[speaker[k]], roles) for k in keys},
     )
+
+
+def _label(row: list[str], roles: dict[str, list[int]]) -> str:
+    """How anomalies name a CPTS: its name, and its id when there is one."""
+    name = row[roles["cpts_nom"][0]] if "cpts_nom" in roles else ""
+    ident = row[roles["cpts_id"][0]] if "cpts_id" in roles else ""
+    return f"{name} ({ident})" if name and ident else name or ident
 
 
 def _polygonal(geom: Any) -> Any:

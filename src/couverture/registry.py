@@ -17,13 +17,13 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from couverture._cache import digest_bytes
 from couverture._errors import ArgumentError
 from couverture._registry_common import _Body, registry_error, with_sheets
 from couverture._registry_cpts import (
@@ -139,8 +139,7 @@ def read_registry(
     path = Path(path)
     default = _default_stage(default_stage)
     data = read_bytes(path)
-    # same key as couverture.analysis.file_digest(path, default_stage)
-    digest = hashlib.sha256(data + b"\0" + (default or "").encode()).hexdigest()
+    digest = digest_bytes(data, default or "")  # the one recipe: couverture._cache.digest
     if is_polygon_layer(path):
         if unit_geometries is None:
             raise ArgumentError(
@@ -159,7 +158,8 @@ def read_registry(
         body.notes.add(*note)
     members = _parse(body, _Units(units, old_codes))
     if body.problems:
-        problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
+        # (a polygon's rows share its line: one problem each)
+        problems = sorted(dict.fromkeys(body.problems), key=lambda p: (p[0] or 0, p[1]))
         problems = explain_empty_cells(data, table, problems)
         if not table.sheets:
             raise registry_error(path, problems)
