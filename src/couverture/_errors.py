@@ -53,3 +53,7 @@ class ArgumentError(CouvertureError):
 
 class HistoryError(CouvertureError):
     """The monthly history store does not hold what was asked for."""
+
+
+class ConfigError(CouvertureError):
+    """A configuration table of the package (``config/``) is malformed."""

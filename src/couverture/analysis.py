@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import store
 from couverture._errors import ArgumentError, RegistryError
+from couverture._validate import check_departements
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,10 +54,17 @@ def file_digest(path: Path, *extra: str) -> str:
     return h.hexdigest()
 
 
-@cache
 def code_version() -> str:
     """Digest of the package's code and configuration: cached results computed by another
     version of couverture (or with other parameters) are never served."""
+    from couverture import _config
+
+    # the configuration is read from settings.CONFIG_DIR, wherever it points
+    return hashlib.sha256(f"{_code_digest()}:{_config.digest()}".encode()).hexdigest()[:16]
+
+
+@cache
+def _code_digest() -> str:
     from couverture.settings import PACKAGE_DIR
 
     h = hashlib.sha256()
@@ -295,9 +303,7 @@ class Analysis:
                 "code"
             ]
         )
-        unknown = [d for d in self.departements if d not in known]
-        if unknown:
-            raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+        check_departements(self.departements, known)
 
     def units(self) -> pd.DataFrame:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from couverture._errors import CouvertureError
+from couverture._format import integer, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -265,10 +266,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_communes(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
-        from couverture.coverage import UNIT_OUTPUT_COLUMNS
+        from couverture.coverage import unit_output_columns
 
         units = a.units()
-        cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
+        cols = [*unit_output_columns(), "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
             from couverture.store import unit_geometries
@@ -277,6 +278,9 @@ def cmd_communes(args: argparse.Namespace) -> None:
             frame = frame[frame["code"].isin(geoms.index)]
             _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
         else:
+            if args.format == "tableau":
+                # the terminal shows what fits on a line; the files have every column
+                frame = frame.drop(columns=["region", "epci", "projets", "population_millesime"])
             _emit(args, a, frame, "Couverture par commune")
 
 
@@ -300,13 +304,10 @@ def cmd_zones(args: argparse.Namespace) -> None:
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
-                n = len(zones)
                 log.info(
-                    "%d zone%s blanche%s, %d habitants",
-                    n,
-                    "s" if n > 1 else "",
-                    "s" if n > 1 else "",
-                    int(zones["population"].sum()),
+                    "%s, %s",
+                    plural(len(zones), "zone blanche", "zones blanches"),
+                    plural(int(zones["population"].sum()), "habitant"),
                 )
 
 
@@ -320,44 +321,37 @@ def cmd_verifier(args: argparse.Namespace) -> None:
         reg = a.registry
         anomalies = a.registry.anomalies
         _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
-        n = len(anomalies)
         log.info(
-            "%d CPTS, %d lignes commune, %d anomalie%s corrigée%s",
-            len(reg.cpts),
-            len(reg.membership),
-            n,
-            "s" if n > 1 else "",
-            "s" if n > 1 else "",
+            "%s, %s, %s",
+            plural(len(reg.cpts), "CPTS", "CPTS"),
+            plural(len(reg.membership), "ligne commune", "lignes commune"),
+            plural(len(anomalies), "anomalie corrigée", "anomalies corrigées"),
         )
 
 
 # --- suggestions commands (issue: propositions) ---
 def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Compact view of the proposals for the terminal."""
+    """Compact view of the proposals for the terminal, one line per proposal, by priority
+    (the CSV and XLSX outputs have every column)."""
     import pandas as pd
 
-    def fmt(value: object) -> str:
-        return f"{int(str(value)):,}".replace(",", "\u202f")
+    from couverture._format import integer
 
-    def arrow(before: pd.Series, after: pd.Series) -> pd.Series:
-        return before.map(fmt) + " → " + after.map(fmt)
+    def arrow(before: pd.Series, after: pd.Series) -> list[str]:
+        return [f"{integer(b)} → {integer(a)}" for b, a in zip(before, after, strict=True)]
 
     cible = frame["cpts_cible"].where(
         frame["option"] != "creation", frame["nom_propose"] + " (nouvelle)"
     )
     return pd.DataFrame(
         {
-            "priorité": frame["priorite"],
-            "zone": frame["zone_id"],
-            "rang": frame["rang"],
-            "reco.": frame["recommandee"],
-            "option": frame["option"].str.replace("_", " "),
-            "cible": cible,
-            "communes": frame["n_communes"],
-            "pop. ajoutée": frame["population_ajoutee"],
-            "pop. résultante": frame["population_resultante"],
+            "zone_id": frame["zone_id"],
+            "recommandee": frame["recommandee"],
+            "option": frame["option"],
+            "cpts_cible": cible,
+            "population_ajoutee": frame["population_ajoutee"],
             "taille": arrow(frame["taille_avant"], frame["taille_apres"]),
-            "financement max (€)": arrow(
+            "financement_max": arrow(
                 frame["financement_max_avant"], frame["financement_max_apres"]
             ),
             "motif": frame["motif"],
@@ -371,6 +365,9 @@ def _inhabitants(text: str) -> int:
         return int(text.replace(" ", "").replace("_", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"nombre d'habitants attendu, reçu « {text} »") from None
+
+
+_TEMPORARY = "rattachements temporaires"
 
 
 def cmd_suggestions(args: argparse.Namespace) -> None:
@@ -396,17 +393,17 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
             sizes = rec.groupby("option").size().to_dict()
             sums = rec.groupby("option")["population_ajoutee"].sum().astype("int64").to_dict()
             parts = [
-                f"{sizes[o]} {label} ({sums[o]:,} hab.)".replace(",", "\u202f")
-                for o, label in (
-                    ("creation", "création(s)"),
-                    ("extension", "extension(s)"),
-                    ("rattachement_temporaire", "rattachement(s) temporaire(s)"),
+                f"{plural(sizes[o], *words)} ({integer(sums[o])} hab.)"
+                for o, words in (
+                    ("creation", ("création",)),
+                    ("extension", ("extension",)),
+                    ("rattachement_temporaire", ("rattachement temporaire", _TEMPORARY)),
                 )
                 if o in sizes
             ]
             log.info(
-                "%d zones blanches ; recommandé : %s",
-                frame["zone_id"].nunique(),
+                "%s ; recommandé : %s",
+                plural(frame["zone_id"].nunique(), "zone blanche", "zones blanches"),
                 ", ".join(parts) or "rien",
             )
 
@@ -500,10 +497,10 @@ def cmd_evolution(args: argparse.Namespace) -> None:
         fmt=args.format,
         output=args.sortie,
         title=f"Changements de {args.de} à {args.a}",
-        caption=f"{len(frame)} changement(s)",
+        caption=plural(len(frame), "changement"),
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
-        log.info("%s : %d", label, n)
+        log.info("%s : %s", label, integer(n))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import history
+from couverture._config import ColumnTitles
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import STAGE_LABELS, STAGES
 
@@ -65,55 +66,7 @@ STAGE_SHORT = {"lettre_intention": "lettre d'intention", "projet_sante": "projet
 STAGE_SHORT["aci"] = "ACI"
 
 #: French titles of the columns of the human tables (XLSX sheets, CSV files, HTML).
-COLUMN_TITLES: dict[str, str] = {
-    "code": "Code",
-    "nom": "Nom",
-    "niveau": "Niveau",
-    "n_communes": "Nombre de communes",
-    "population": "Population",
-    **{f"pop_{s}": f"Population couverte ({STAGE_SHORT[s]} ou plus)" for s in STAGES},
-    **{f"taux_{s}": f"Taux de couverture ({STAGE_SHORT[s]} ou plus, %)" for s in STAGES},
-    "pop_aci": "Population couverte (ACI)",
-    "taux_aci": "Taux de couverture (ACI, %)",
-    "departement": "Département",
-    "region": "Région",
-    "epci": "EPCI",
-    "zone_id": "Zone blanche",
-    "superficie_km2": "Superficie (km²)",
-    "cpts_voisines": "CPTS voisines",
-    "option_recommandee": "Option recommandée",
-    "communes": "Codes des communes",
-    "noms_communes": "Communes",
-    "type": "Type",
-    "cpts": "CPTS",
-    "cpts_id": "Identifiant CPTS",
-    "stade": "Stade",
-    "projets": "Projets (avant lettre d'intention)",
-    "taille": "Taille ACI",
-    "financement_max": "Financement ACI maximal annuel (€)",
-    "libelle": "Changement",
-    "avant": "Avant",
-    "apres": "Après",
-    "mois": "Mois",
-    "libelle_registre": "Registre",
-    "perimetre": "Périmètre",
-    "n_cpts": "Nombre de CPTS",
-    "n_zones": "Zones blanches",
-    "population_zones": "Population en zone blanche",
-    "n_chevauchements": "Chevauchements à arbitrer",
-    "option": "Option",
-    "recommandee": "Recommandée",
-    "cpts_cible": "CPTS cible",
-    "nom_propose": "Nom proposé",
-    "population_ajoutee": "Population ajoutée",
-    "population_resultante": "Population résultante",
-    "taille_avant": "Taille avant",
-    "taille_apres": "Taille après",
-    "financement_max_avant": "Financement maximal avant (€)",
-    "financement_max_apres": "Financement maximal après (€)",
-    "priorite": "Priorité",
-    "motif": "Motif",
-}
+COLUMN_TITLES = ColumnTitles("titre")  # config/titres_colonnes.csv, read on first use
 RATE_COLUMNS = [
     "code",
     "nom",
