@@ -12,7 +12,7 @@ import csv
 import hashlib
 import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -126,28 +126,26 @@ def stage(code: str) -> Stage:
 
 
 def stage_rank_sql(column: str) -> str:
-    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``.
+    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``; with
+    :func:`stage_code_sql`, its inverse, the only SQL spelling of the stages.
 
     Examples
     --------
     >>> stage_rank_sql("c.stade")[:40]
     "CASE c.stade WHEN 'lettre_intention' THE"
-    """
-    whens = " ".join(f"WHEN '{s.code}' THEN {s.rank}" for s in stages())
-    return f"CASE {column} {whens} END"
-
-
-def stage_code_sql(column: str) -> str:
-    """Return a SQL ``CASE`` giving the stage code of the rank held in ``column``
-    (the inverse of :func:`stage_rank_sql`).
-
-    Examples
-    --------
     >>> stage_code_sql("rang")[:35]
     "CASE rang WHEN 1 THEN 'lettre_inten"
     """
-    whens = " ".join(f"WHEN {s.rank} THEN '{s.code}'" for s in stages())
-    return f"CASE {column} {whens} END"
+    return _case(column, ((f"'{s.code}'", str(s.rank)) for s in stages()))
+
+
+def stage_code_sql(column: str) -> str:
+    """Return a SQL ``CASE`` giving the stage code of the rank held in ``column``."""
+    return _case(column, ((str(s.rank), f"'{s.code}'") for s in stages()))
+
+
+def _case(column: str, pairs: Iterable[tuple[str, str]]) -> str:
+    return f"CASE {column} {' '.join(f'WHEN {k} THEN {v}' for k, v in pairs)} END"
 
 
 @cache

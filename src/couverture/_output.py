@@ -125,7 +125,7 @@ def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]
     Examples
     --------
     >>> fit_widths([5, 40, 10, 80], [False, True, False, True], 60)
-    [5, 22, 10, 23]
+    [5, 23, 10, 22]
     """
     fixed = sum(w for w, c in zip(natural, cut, strict=True) if not c)
     flexible = sorted(w for w, c in zip(natural, cut, strict=True) if c)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from couverture._errors import CouvertureError
-from couverture._format import integer, plural
+from couverture._format import integer, of_date, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -214,7 +214,7 @@ def _perimeter(a: Analysis) -> str:
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} du {a.meta['date_registre']}"
+        f"{label}registre {a.meta['registre']} {of_date(a.meta['date_registre'])}"
         f" · périmètre : {_perimeter(a)}"
         f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
@@ -562,36 +562,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    p = add("communes", help="stade et CPTS de chaque commune")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_communes)
+    def analysis_command(
+        name: str, help: str, formats: Sequence[str], func: Any, *options: dict[str, Any]
+    ) -> None:
+        """A command reading a registry and writing a table (or layer) in ``formats``; each
+        of ``options`` is the keywords of one more option (``flags`` its names)."""
+        p = add(name, help=help)
+        _registry_options(p)
+        for option in options:
+            p.add_argument(*option["flags"], **{k: v for k, v in option.items() if k != "flags"})
+        _format_options(p, formats)
+        p.set_defaults(func=func)
 
-    p = add("taux", help="population couverte par stade")
-    _registry_options(p)
-    p.add_argument(
-        "--niveau",
-        choices=["france", "region", "departement", "epci"],
-        default="departement",
-        help="échelle d'agrégation (défaut : departement)",
+    tables, layers = ("tableau", "csv", "xlsx"), ("tableau", "csv", "xlsx", "geojson", "gpkg")
+    analysis_command("communes", "stade et CPTS de chaque commune", layers, cmd_communes)
+    analysis_command(
+        "taux",
+        "population couverte par stade",
+        tables,
+        cmd_taux,
+        {
+            "flags": ["--niveau"],
+            "choices": ["france", "region", "departement", "epci"],
+            "default": "departement",
+            "help": "échelle d'agrégation (défaut : departement)",
+        },
     )
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_taux)
-
-    p = add("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_zones)
-
-    p = add("chevauchements", help="communes revendiquées par plusieurs CPTS")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_chevauchements)
-
-    p = add("verifier", help="lister les anomalies corrigées du registre")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_verifier)
+    analysis_command(
+        "zones-blanches", "zones blanches (communes contiguës non couvertes)", layers, cmd_zones
+    )
+    analysis_command(
+        "chevauchements", "communes revendiquées par plusieurs CPTS", tables, cmd_chevauchements
+    )
+    analysis_command("verifier", "lister les anomalies corrigées du registre", tables, cmd_verifier)
 
     # --- suggestions parser ---
     p = add(
