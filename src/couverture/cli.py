@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from couverture._config import stage_codes
 from couverture._errors import CouvertureError
 from couverture._format import integer, of_date, plural
 
@@ -121,7 +122,7 @@ def _registry_options(p: argparse.ArgumentParser) -> None:
         "--stade-par-defaut",
         metavar="STADE",
         help="stade des CPTS dont le registre n'indique pas le stade "
-        "(lettre_intention, projet_sante ou aci)",
+        f"({', '.join(stage_codes()[:-1])} ou {stage_codes()[-1]})",
     )
     p.add_argument(
         "--departement",
@@ -474,10 +475,13 @@ def cmd_historique(args: argparse.Namespace) -> None:
     frame = history.months(path=args.historique)
     frame["empreinte"] = frame["empreinte"].str[:12]
     frame["fictif"] = frame["fictif"].map({True: "oui", False: "non"})
+    pops = [f"pop_{s}" for s in stage_codes()]
+    rates = [f"taux_{s}" for s in stage_codes()]
     cols = ["mois", "libelle_registre", "fictif", "perimetre", "empreinte", "ecrit_le"]
-    cols += ["n_cpts", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci"]
-    cols += ["taux_lettre_intention", "taux_projet_sante", "taux_aci", "n_zones"]
-    cols += ["population_zones"]
+    cols += ["n_cpts", "population", *pops, *rates, "n_zones", "population_zones"]
+    if args.format == "tableau":
+        # what fits on a terminal line; the files have every column
+        cols = [c for c in cols if c not in ("empreinte", "ecrit_le", "population", *pops)]
     emit_table(
         frame[cols],
         fmt=args.format,
@@ -492,8 +496,10 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     from couverture._output import emit_table
 
     frame = history.compare(args.de, args.a, path=args.historique)
+    # the terminal reads the French label and the communes' names, the files keep the codes
+    shown = frame.drop(columns=["type", "communes"]) if args.format == "tableau" else frame
     emit_table(
-        frame,
+        shown,
         fmt=args.format,
         output=args.sortie,
         title=f"Changements de {args.de} à {args.a}",
