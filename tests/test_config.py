@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import couverture
-from couverture import _config, settings
+from couverture import _cache, _config, settings
+from couverture._cache import code_version
 from couverture._errors import ArgumentError, ConfigError
-from couverture.analysis import code_version
 
 # Instruction on CPTS (ACI avenant 2): taille by population covered, maximum annual funding.
 SIZE_BOUNDARIES = [
@@ -124,8 +124,13 @@ def test_every_config_file_is_part_of_the_cache_key(config_copy: Path) -> None:
 
 
 def test_editing_funding_or_sizes_invalidates_cached_results(
-    config_copy: Path, tmp_path: Path, units: pd.DataFrame, write_registry
+    config_copy: Path,
+    tmp_path: Path,
+    units: pd.DataFrame,
+    write_registry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(_cache, "cache_dir", lambda: tmp_path / "cache")  # a cache of our own
     # Saint-Malo alone: 47,439 inhabitants, taille 2 by the instruction
     assert 40_000 <= units.set_index("code").loc["35288", "population"] < 50_000
     rows = [{"cpts_id": "A", "nom_cpts": "CPTS A", "stade": "aci", "code_insee": "35288"}]
@@ -135,6 +140,7 @@ def test_editing_funding_or_sizes_invalidates_cached_results(
         _config.clear_caches()
         with couverture.analyse(registry) as a:
             a.cpts()  # cached now, if it was not
+            assert _cache.get_frame("cpts|stade=", a.digest) is not None
             return a.digest, a.cpts().loc["A", ["taille", "financement_max"]].tolist()
 
     digest0, first = figures()

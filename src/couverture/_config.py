@@ -299,7 +299,8 @@ def digest() -> str:
 
 
 def clear_caches() -> None:
-    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed)."""
+    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed),
+    and the code version of the cache key, which digests them."""
     for reader in (
         sources,
         stages,
@@ -311,6 +312,10 @@ def clear_caches() -> None:
         digest,
     ):
         reader.cache_clear()
+    # imported here: _cache imports this module
+    from couverture import _cache
+
+    _cache.code_version.cache_clear()
 
 
 # Metric CRS per territory: Lambert-93 for metropolitan France, local UTM for the DROM
