@@ -134,12 +134,16 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
 
 
 def test_sortie_extension_must_be_known(belfort: dict, tmp_path: Path, capsys) -> None:
-    code = _cli(["historique", "--historique", str(belfort["hist"]), "--sortie", "x.xls"])
+    code = _cli(
+        ["historique", "--historique", str(belfort["hist"]), "--sortie", str(tmp_path / "x.xls")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "extension .xls non reconnue" in err and ".csv, .xlsx, .txt" in err
-    code = _cli(["historique", "--historique", str(belfort["hist"]), "--sortie", "x.gpkg"])
+    code = _cli(
+        ["historique", "--historique", str(belfort["hist"]), "--sortie", str(tmp_path / "x.gpkg")]
+    )
     assert code == 2 and "format gpkg" in capsys.readouterr().err
-    assert not Path("x.xls").exists() and not Path("x.gpkg").exists()
+    assert not list(tmp_path.iterdir())
 
 
 # ------------------------------------------------------------------------------------------------
