@@ -133,6 +133,13 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     assert _cli(["historique", "--historique", str(hist), "--sortie", str(tmp_path / "h.csv")]) == 0
 
 
+def test_demo_sortie_never_overwrites_the_history(copy: dict, capsys) -> None:
+    before = copy["hist"].read_bytes()
+    assert _cli(["demo", "--sortie", str(copy["hist"])]) == 2
+    assert "base DuckDB" in capsys.readouterr().err
+    assert copy["hist"].read_bytes() == before
+
+
 def test_sortie_extension_must_be_known(belfort: dict, tmp_path: Path, capsys) -> None:
     code = _cli(
         ["historique", "--historique", str(belfort["hist"]), "--sortie", str(tmp_path / "x.xls")]

@@ -54,8 +54,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        from couverture._output import printable
+
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog} : erreur : {message}\n")
+        self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
 
 
 class _StderrFormatter(logging.Formatter):
@@ -261,6 +263,22 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
     return None
 
 
+def _check_demo_output(out: Path | None) -> None:
+    """The demo registry may replace a demo registry of data/raw, nothing the project owns."""
+    from couverture import settings
+    from couverture._errors import ArgumentError
+
+    if out is None:
+        return
+    real = Path(os.path.realpath(out))
+    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    if any(real == Path(os.path.realpath(d)) for d in demo):
+        return
+    reason = _owned_file(out, argparse.Namespace())
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -352,6 +370,7 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
+    _check_demo_output(args.sortie)
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
