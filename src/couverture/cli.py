@@ -56,8 +56,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        from couverture._output import printable
+
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog} : erreur : {message}\n")
+        self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
 
 
 class _StderrFormatter(logging.Formatter):
@@ -65,7 +67,10 @@ class _StderrFormatter(logging.Formatter):
         prefix = {logging.WARNING: "avertissement : ", logging.ERROR: "erreur : "}.get(
             record.levelno, ""
         )
-        return prefix + record.getMessage()
+        from couverture._output import printable
+
+        # a registry value quoted in a message must not reach the terminal as escape codes
+        return printable(prefix + record.getMessage(), newlines=True)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -159,19 +164,36 @@ def _format_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
         help="format de sortie (défaut : celui de l'extension de --sortie, sinon tableau)",
     )
     p.add_argument("--sortie", type=Path, help="fichier de sortie (défaut : sortie standard)")
+    p.set_defaults(formats_sortie=tuple(formats))
+
+
+def _accepted_suffixes(formats: Sequence[str]) -> str:
+    return ", ".join(s for s, f in _FORMAT_BY_SUFFIX.items() if f in formats)
 
 
 def _check_output(args: argparse.Namespace) -> None:
     """Resolve ``--format`` from ``--sortie`` and refuse outputs that would lose data."""
     from couverture._errors import ArgumentError
+    from couverture._output import output_target
 
     if "format" not in args:
         return
     out: Path | None = args.sortie
-    implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    formats = getattr(args, "formats_sortie", tuple(_FORMAT_BY_SUFFIX.values()))
+    implied = None
+    if out is not None and out.suffix and not _is_stream(out):
+        implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower())
+        if implied is None or implied not in formats:
+            what = "non reconnue" if implied is None else f"(format {implied}) non disponible"
+            raise ArgumentError(
+                f"--sortie {out} : extension {out.suffix} {what} pour cette commande ; "
+                f"extensions acceptées : {_accepted_suffixes(formats)} "
+                "(ou un nom sans extension avec --format)"
+            )
     if args.format is None:
         args.format = implied or "tableau"
-    elif out is not None and implied is not None and implied != args.format:
+    elif implied is not None and implied != args.format:
+        assert out is not None
         raise ArgumentError(
             f"--sortie {out} : l'extension {out.suffix} ne correspond pas au format "
             f"{args.format} (choisir --format {implied} ou une autre extension)"
@@ -182,9 +204,97 @@ def _check_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
     if not out.parent.is_dir():
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
-    registry = getattr(args, "registre", None)
-    if registry is not None and out.resolve() == Path(registry).resolve():
-        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    output_target(out)  # a symlink's target must be a regular file (or a terminal, a pipe)
+
+
+def _is_stream(path: Path) -> bool:
+    """True for a terminal, device or pipe (``/dev/stdout``, a FIFO): written through."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
+    """Why ``out`` must not be overwritten (a file the project reads or owns), or ``None``.
+
+    Paths are compared resolved (symlinks followed) and, for existing files, by identity
+    (``samefile``: a hard link is the same file).
+    """
+    from couverture import settings
+
+    if _is_stream(out):
+        return None
+    real = Path(os.path.realpath(out))
+    history = getattr(args, "historique", None) or settings.HISTORY_PATH
+    files: list[tuple[Path, str]] = [
+        (history, "c'est la base de l'historique"),
+        (Path(f"{history}.wal"), "c'est un fichier de la base de l'historique"),
+    ]
+    if getattr(args, "registre", None) is not None:
+        files.append((Path(args.registre), "ce fichier est le registre lu"))
+    root = settings.PROJECT_ROOT
+    for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "constraints.txt"):
+        files.append((root / name, "c'est un fichier du projet"))
+    folders: list[tuple[Path, str, bool]] = [
+        (settings.PROCESSED_DIR, "c'est un fichier des données construites (make data)", False),
+        (settings.PACKAGE_DIR, "c'est un fichier du paquet couverture", False),
+        (settings.RAW_DIR, "c'est un fichier source du projet (data/raw)", True),
+    ]
+    for path, reason in files:
+        if real == Path(os.path.realpath(path)) or _same_file(out, path):
+            return reason
+    for folder, reason, existing_only in folders:
+        inside = real.is_relative_to(Path(os.path.realpath(folder)))
+        if inside and (real.exists() or not existing_only):
+            return reason
+        if folder.is_dir() and out.exists():
+            for path in folder.rglob("*") if folder != settings.RAW_DIR else folder.iterdir():
+                if path.is_file() and _same_file(out, path):
+                    return reason
+    if _is_duckdb(real):
+        return "c'est une base DuckDB (historique ou base de données de couverture)"
+    if real.name.endswith(".wal") and _is_duckdb(real.with_name(real.name[: -len(".wal")])):
+        return "c'est le journal d'une base DuckDB"
+    return None
+
+
+def _check_demo_output(out: Path | None) -> None:
+    """The demo registry may replace a demo registry of data/raw, nothing the project owns."""
+    from couverture import settings
+    from couverture._errors import ArgumentError
+
+    if out is None:
+        return
+    real = Path(os.path.realpath(out))
+    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    if any(real == Path(os.path.realpath(d)) for d in demo):
+        return
+    reason = _owned_file(out, argparse.Namespace())
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _is_duckdb(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (magic ``DUCK`` at byte 8)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
 
 
 def _analysis(args: argparse.Namespace) -> Analysis:
@@ -262,6 +372,7 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
+    _check_demo_output(args.sortie)
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -690,7 +801,7 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
         return None
     from couverture import _cache
 
-    skip = {"func", "verbosite", "registre", "format", "sortie"}
+    skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
     key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
     return "csv:" + json.dumps(options, sort_keys=True), key
@@ -791,7 +902,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif not _replay_csv(key):
             _run_and_cache_csv(args, key)
     except CouvertureError as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
+        from couverture._output import printable
+
+        print(f"erreur : {printable(exc, newlines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # output piped into `head`: not an error; silence the flush at exit
@@ -800,8 +913,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # the environment, not a bug: disk full, permission denied, read-only folder…
+        from couverture._output import printable
+
         where = f" : {exc.filename}" if exc.filename else ""
-        print(f"erreur : lecture ou écriture impossible{where} ({exc.strerror})", file=sys.stderr)
+        text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"
+        print(printable(text, newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrompu", file=sys.stderr)
