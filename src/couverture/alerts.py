@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture._errors import ArgumentError
-from couverture._format import date as french_date
 from couverture._format import month as french_month
 from couverture.settings import CONFIG_DIR
 
@@ -205,9 +204,7 @@ def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
         column = f"date_{stage}"
         values = table["cpts_id"].map(dates[column]) if column in dates else None
         out[column] = (
-            [d.isoformat() if (d := _iso(v)) else "" for v in values]
-            if values is not None
-            else ""
+            [d.isoformat() if (d := _iso(v)) else "" for v in values] if values is not None else ""
         )
     since = [
         _iso(row[f"date_{s}"]) if isinstance(s, str) else None
@@ -284,17 +281,19 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
     ('2027-07', 'pas de progression')
     """
     window = int(thresholds()["projection"]["fenetre_mois"]) if window is None else window
-    recent = series.sort_values("mois").tail(window)
     out: dict[str, dict[str, Any]] = {}
+    if series.empty:
+        return {
+            s: {"taux": None, "rythme": None, "mois": TOO_SHORT, "texte": TOO_SHORT}
+            for s in PROJECTED_STAGES
+        }
+    recent = series.sort_values("mois").tail(window)
     for stage in PROJECTED_STAGES:
         rates = [
             100.0 * float(p) / float(pop) if pop else 0.0
             for p, pop in zip(recent[f"pop_{stage}"], recent["population"], strict=True)
         ]
         months = list(recent["mois"].astype(str))
-        if not rates:
-            out[stage] = {"taux": None, "rythme": None, "mois": TOO_SHORT, "texte": TOO_SHORT}
-            continue
         last = rates[-1]
         if last >= 100.0 - 1e-9:
             out[stage] = {"taux": last, "rythme": None, "mois": REACHED, "texte": "100 % atteint"}
@@ -331,13 +330,3 @@ def history_series(
     if "fictif" in frame:
         frame = frame[frame["fictif"] == bool(analysis.meta["fictif"])]
     return frame.drop_duplicates("mois", keep="last").reset_index(drop=True)
-
-
-def projection_text(result: dict[str, Any]) -> str:
-    """French wording of one stage's projection (see :func:`project`)."""
-    return str(result["texte"])
-
-
-def describe_date(value: dt.date) -> str:
-    """French date (``30 novembre 2026``)."""
-    return french_date(value)

@@ -467,6 +467,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        plan=args.plan,
     )
 
 
@@ -504,6 +505,76 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
         log.info("%s : %d", label, n)
+
+
+# --- plan d'action commands (issue: plan d'action) ---
+def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
+    """The analysis of a plan: --departement, else the départements of the plan read."""
+    from couverture.analysis import analyse, parse_departements
+    from couverture.plan import plan_departements
+
+    deps = plan_departements(previous, parse_departements(args.departement))
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=deps,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _check_xlsx_output(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+
+    out: Path = args.sortie
+    if out.suffix.lower() != ".xlsx":
+        raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    if out.resolve() == Path(args.registre).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+
+
+def cmd_plan_action(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan) if args.plan is not None else None
+    with _plan_analysis(args, previous) as a:
+        result = plan.build_plan(a, previous=previous, on=args.date)
+        plan.write_plan(result, args.sortie)
+    log.info("plan d'action écrit : %s (%d lignes de zones)", args.sortie, len(result.zones))
+
+
+def cmd_suivi(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        frame = plan.follow_up(a, previous, on=args.date)
+        _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "tableau":
+            log.info(
+                "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",
+                len(frame),
+                int((frame["en_retard"] == "oui").sum()),
+                int((frame["situation"] == plan.COVERED).sum()),
+            )
+
+
+def cmd_remontee(args: argparse.Namespace) -> None:
+    from couverture import plan, remontee
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        table, actions = remontee.remontee(
+            a, previous, month=args.mois, on=args.date, history_path=args.historique
+        )
+        info = remontee.remontee_info(a, previous, month=args.mois)
+        remontee.write_remontee(table, actions, args.sortie, info=info)
+    log.info("remontée écrite : %s (%d département(s))", args.sortie, len(table))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -656,6 +727,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
     history_option(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="plan d'action rempli : ajoute la section « Plan d'action » et la remontée",
+    )
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
@@ -669,6 +747,44 @@ def build_parser() -> argparse.ArgumentParser:
     history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
+
+    # --- plan d'action parsers ---
+    def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+        p.add_argument(
+            "--plan",
+            type=Path,
+            required=required,
+            metavar="PLAN.xlsx",
+            help="plan d'action rempli par la task force"
+            + ("" if required else " (les décisions saisies sont reprises)"),
+        )
+        p.add_argument(
+            "--date",
+            default=None,
+            metavar="AAAA-MM-JJ",
+            help="date de référence des retards et des mois au stade (défaut : date du "
+            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+        )
+
+    p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")
+    _registry_options(p)
+    plan_options(p, required=False)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.set_defaults(func=cmd_plan_action)
+
+    p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
+    _registry_options(p)
+    plan_options(p, required=True)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_suivi)
+
+    p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")
+    p.add_argument("--mois", required=True, help="mois de la remontée, AAAA-MM")
+    _registry_options(p)
+    plan_options(p, required=True)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    history_option(p)
+    p.set_defaults(func=cmd_remontee)
 
     return parser
 

@@ -214,7 +214,9 @@ def read_plan(path: Path | str) -> PlanFile:
                         SHEET_ZONES,
                         None,
                         "",
-                        "feuille absente (feuilles du classeur : " + ", ".join(book.sheetnames) + ")",
+                        "feuille absente (feuilles du classeur : "
+                        + ", ".join(book.sheetnames)
+                        + ")",
                     )
                 ],
             )
@@ -430,12 +432,15 @@ def reconcile(
 
     zones = analysis.zones()
     units = analysis.national().units()
-    stage = dict(zip(units["code"], units["stade"].where(units["stade"].notna(), None), strict=True))
+    stades = units["stade"].astype(object).where(units["stade"].notna(), None)
+    stage = dict(zip(units["code"], stades, strict=True))
     cpts_names = dict(zip(units["code"], units["cpts"], strict=True))
     population = dict(zip(units["code"], units["population"], strict=True))
     names = dict(zip(units["code"], units["nom"], strict=True))
     texts = _proposal_texts(proposals)
-    zone_codes = {str(z): c.split() for z, c in zip(zones["zone_id"], zones["communes"], strict=True)}
+    zone_codes = {
+        str(z): c.split() for z, c in zip(zones["zone_id"], zones["communes"], strict=True)
+    }
     zone_of = {c: z for z, codes in zone_codes.items() for c in codes}
 
     old_rows = previous.rows if previous is not None else []
@@ -675,7 +680,7 @@ def _write_table(ws: Any, frame: pd.DataFrame, *, widths: dict[str, int]) -> Non
         cell.font = Font(bold=True)
     for r, row in enumerate(frame.itertuples(index=False), start=2):
         for c, value in enumerate(row, start=1):
-            v = None if not isinstance(value, str) and is_missing(value) else value
+            v: Any = None if not isinstance(value, str) and is_missing(value) else value
             if hasattr(v, "item"):
                 v = v.item()  # numpy scalar
             _safe(ws.cell(row=r, column=c), v)
