@@ -259,6 +259,14 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
+    if args.remplir_plan is not None:
+        from couverture._errors import ArgumentError
+        from couverture.demo import fill_demo_plan
+
+        if args.sortie is None:
+            raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
+        fill_demo_plan(args.remplir_plan, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -633,6 +641,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
         "quelques-unes pas encore créées)",
+    )
+    p.add_argument(
+        "--remplir-plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="remplir un plan d'action comme le ferait une task force (démonstration), "
+        "écrit dans --sortie",
     )
     p.set_defaults(func=cmd_demo)
 

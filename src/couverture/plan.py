@@ -81,6 +81,8 @@ WHITE = "blanche"
 PARTLY = "partiellement couverte"
 COVERED = "couverte"
 NO_DECISION = "sans décision"
+#: Label of the reference date in sheet lisez-moi.
+REFERENCE_DATE_LABEL = "Date de référence (retards, mois au stade)"
 
 FOLLOW_UP_COLUMNS = [
     "zone_id",
@@ -607,7 +609,7 @@ def build_plan(
     info = {
         "Registre": str(meta["libelle_registre"]),
         "Date du registre": str(meta["date_registre"]),
-        "Date de référence (retards, mois au stade)": date.isoformat(),
+        REFERENCE_DATE_LABEL: date.isoformat(),
         "Périmètre": "France entière"
         if analysis.departements is None
         else "départements " + ", ".join(analysis.departements),
