@@ -188,6 +188,14 @@ def test_suivi_reads_the_decisions_back(
     assert (others["strategie_retenue"] == plan.NO_DECISION).all()
     assert (frame["situation"] == plan.WHITE).all()
     assert (frame["origine"] == "même zone").all()
+    out = world["tmp"] / "suivi.xlsx"
+    code, _, err = _cli(
+        capsys, "suivi", "--registre", str(world["reg1"]), "--plan", str(filled),
+        "--date", ON, "--sortie", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    sheet = pd.read_excel(out, dtype=str, keep_default_na=False).set_index("zone_id")
+    assert sheet[frame.columns].equals(frame)
     # the delay is measured at the date given: before the échéance, not late
     code, out, _ = _cli(
         capsys, "suivi", "--registre", str(world["reg1"]), "--plan", str(filled),
@@ -225,6 +233,29 @@ def _typed_rows(path: Path) -> list[dict]:
         if any(v not in (None, "") for v in values.values()):
             out.append({"zone_id": ws.cell(row=r, column=1).value, **values})
     return out
+
+
+def test_merged_zones_keep_each_decision(world: dict) -> None:
+    """Two zones of an older plan now one zone: one row for each typed decision."""
+    big = world["big"]
+    codes = world["zones"].loc[big, "communes"].split()
+    half = len(codes) // 2
+    rows = []
+    for k, (part, strategy) in enumerate(((codes[:half], "extension"), (codes[half:], "autre"))):
+        row = {c: "" for c in plan.DECISION_COLUMNS}
+        row.update(date_reunion=None, echeance=None, extra={})
+        row.update(ligne=k + 2, zone_id=f"ZB-35-{part[0]}", departement=DEP, communes=part)
+        row.update(strategie_retenue=strategy, actions=f"action {k}")
+        rows.append(row)
+    rows[0]["zone_id"] = big  # the first part kept the zone's id
+    previous = plan.PlanFile(world["tmp"] / "ancien.xlsx", rows)
+    with couverture.analyse(world["reg1"], departements=DEP) as a:
+        out = plan.reconcile(a, previous)
+    merged = out[out["zone_id"] == big]
+    assert list(merged["actions"]) == ["action 0", "action 1"]
+    assert merged["origine"].iloc[0] == f"fusionnée : issue de {big} (avec {rows[1]['zone_id']})"
+    assert merged["origine"].iloc[1] == f"fusionnée : issue de {rows[1]['zone_id']} (avec {big})"
+    assert len(out) == len(world["zones"]) + 1
 
 
 def test_regenerated_plan_keeps_every_decision(

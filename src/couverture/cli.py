@@ -561,7 +561,10 @@ def cmd_suivi(args: argparse.Namespace) -> None:
     previous = plan.read_plan(args.plan)
     with _plan_analysis(args, previous) as a:
         frame = plan.follow_up(a, previous, on=args.date)
-        _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "xlsx" and args.sortie is not None:
+            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+        else:
+            _emit(args, a, frame, "Suivi du plan d'action")
         if args.format == "tableau":
             log.info(
                 "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",

@@ -322,17 +322,18 @@ def plan_departements(
     outside = [r for r in previous.rows if r["departement"] not in requested]
     if outside:
         deps = sorted({r["departement"] for r in outside})
+        first = outside[0]
         raise PlanError(
             previous.path,
             [
                 (
                     SHEET_ZONES,
-                    r["ligne"],
-                    r["departement"],
+                    first["ligne"],
+                    first["departement"],
                     f"le plan concerne le département {', '.join(deps)}, pas --departement "
-                    + ",".join(requested),
+                    + ",".join(requested)
+                    + f" ({len(outside)} ligne{'s' if len(outside) > 1 else ''})",
                 )
-                for r in outside[:5]
             ],
         )
     return requested
@@ -689,6 +690,22 @@ def _write_table(ws: Any, frame: pd.DataFrame, *, widths: dict[str, int]) -> Non
     for c, name in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(c)].width = widths.get(str(name), 14)
     ws.freeze_panes = "B2"
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path | str) -> Path:
+    """Write tables as sheets of a workbook, atomically; text starting like a formula is
+    written as text (the plain :func:`pandas.DataFrame.to_excel` would make it a formula)."""
+    import openpyxl
+
+    from couverture._output import atomic_path
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, frame in sheets.items():
+        _write_table(book.create_sheet(name[:31]), frame, widths=_WIDTHS)
+    with atomic_path(Path(path)) as tmp:
+        book.save(tmp)
+    return Path(path)
 
 
 _WIDTHS = {

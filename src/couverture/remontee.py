@@ -276,6 +276,8 @@ def report_section(
     previous = plan_mod.read_plan(plan_path)
     plan_mod.plan_departements(previous, analysis.departements)
     table, actions = remontee(analysis, previous, month=month, history_path=history_path)
+    if analysis.departements is None:  # a national report: the plan's départements only
+        table = table[table["departement"].isin(previous.departements)]
     date = reference_date(analysis)
     alerts = cpts_alerts(analysis, on=date)
     alerts = alerts[alerts["alerte"] != ""][["departement", "nom", "stade", "alerte"]]
