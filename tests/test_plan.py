@@ -8,7 +8,6 @@ import datetime as dt
 import io
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -17,7 +16,6 @@ import couverture
 from couverture import plan
 from couverture._errors import PlanError
 from couverture.cli import main
-from couverture.zones import label_components
 
 DEP = "35"
 ON = "2026-11-30"
@@ -39,11 +37,15 @@ def _header(ws: openpyxl.worksheet.worksheet.Worksheet) -> dict[str, int]:
 def _articulation(codes: list[str], adjacency: pd.DataFrame) -> str | None:
     """A unit of a zone whose removal splits it in two or more parts."""
     inside = adjacency[adjacency["code_a"].isin(codes) & adjacency["code_b"].isin(codes)]
+    links = inside.groupby("code_a")["code_b"].agg(set).to_dict()
     for code in codes:
         rest = [c for c in codes if c != code]
-        edges = inside[(inside["code_a"] != code) & (inside["code_b"] != code)]
-        labels = label_components(np.array(rest), edges["code_a"].to_numpy(), edges["code_b"])
-        if len(set(labels)) > 1:
+        seen, todo = {rest[0]}, [rest[0]]
+        while todo:
+            for nxt in links.get(todo.pop(), set()) - seen - {code}:
+                seen.add(nxt)
+                todo.append(nxt)
+        if len(seen) < len(rest):
             return code
     return None
 
