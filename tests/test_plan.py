@@ -260,6 +260,24 @@ def test_merged_zones_keep_each_decision(world: dict) -> None:
     assert len(out) == len(world["zones"]) + 1
 
 
+def test_row_added_by_hand_is_kept(world: dict, filled: Path, tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(filled)
+    ws = book["zones"]
+    col = _header(ws)
+    r = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value is None)
+    ws.cell(row=r, column=col["zone_id"]).value = world["covered"]  # only the id copied
+    ws.cell(row=r, column=col["actions"]).value = "deuxième action"
+    ws.cell(row=r, column=col["statut"]).value = "À lancer"
+    book.save(tmp_path / "ajout.xlsx")
+    previous = plan.read_plan(tmp_path / "ajout.xlsx")
+    assert previous.rows[-1]["departement"] == DEP and previous.rows[-1]["statut"] == "à lancer"
+    with couverture.analyse(world["reg2"], departements=DEP) as a:
+        rows = plan.reconcile(a, previous)
+    kept = rows[rows["zone_id"] == world["covered"]]
+    assert list(kept["actions"]) == ["réunion avec les maires", "deuxième action"]
+    assert (kept["situation"] == plan.COVERED).all()
+
+
 def test_regenerated_plan_keeps_every_decision(
     world: dict, filled: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

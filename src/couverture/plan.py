@@ -256,6 +256,10 @@ def _parse_rows(path: Path, cells: list[list[Any]]) -> PlanFile:
             "communes": re.split(r"[\s,;]+", _text(get("communes"))),
         }
         row["communes"] = [c.upper() for c in row["communes"] if c]
+        if not row["departement"]:  # a row added by hand: the zone's or first commune's
+            match = _ZONE_ID.fullmatch(row["zone_id"])
+            code = match.group(1) if match else (row["communes"] or [""])[0]
+            row["departement"] = code[:3] if code.startswith("97") else code[:2]
         for column in DECISION_COLUMNS:
             value = get(column)
             if column in DATE_COLUMNS:
@@ -300,9 +304,15 @@ def _parse_rows(path: Path, cells: list[list[Any]]) -> PlanFile:
     return plan
 
 
-def typed(row: dict[str, Any]) -> bool:
-    """Whether the task force typed anything in a row (decision or added column)."""
-    return any(row.get(c) not in (None, "") for c in DECISION_COLUMNS) or bool(row.get("extra"))
+def typed(row: Any) -> bool:
+    """Whether the task force typed anything in a row (decision or added column) of a plan
+    read (:class:`PlanFile` rows) or reconciled (:func:`reconcile` rows)."""
+    if any(row.get(c) not in (None, "") for c in DECISION_COLUMNS):
+        return True
+    if "extra" in row:
+        return bool(row["extra"])
+    computed = {*ZONE_COLUMNS, "ligne", "en_retard"}
+    return any(v not in (None, "") for k, v in row.items() if k not in computed)
 
 
 def plan_departements(

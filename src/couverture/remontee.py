@@ -125,9 +125,10 @@ def remontee(
 
     Notes
     -----
-    Strategies, coordinators and zones without decision count the zones blanches of the
-    registry (a zone counts once per strategy retained on one of its rows); actions count
-    every row of the plan with an action or an échéance, covered zones included.
+    Strategies and zones without decision count the zones blanches of the registry (a zone
+    counts once per strategy retained on one of its rows); coordinators funded count the zones
+    of the plan (covered since or not); actions count every row of the plan with an action or
+    an échéance, covered zones included.
     """
     import pandas as pd
 
@@ -174,7 +175,7 @@ def remontee(
             )
         record["n_zones_sans_decision"] = len(set(z["zone_id"]) - set(decided["zone_id"]))
         record["n_coordonnateurs_finances"] = int(
-            current.loc[current["coordonnateur_finance"] == "oui", "zone_id"].nunique()
+            r.loc[r["coordonnateur_finance"] == "oui", "zone_id"].nunique()
         )
         record["n_actions"] = len(actions)
         record["n_actions_realisees"] = int(
