@@ -471,3 +471,17 @@ def test_report_has_a_plan_section(world: dict, filled: Path, tmp_path: Path) ->
     late = page[page.index("<h3>Actions en retard</h3>") : page.index("<h3>Alertes")]
     assert world["covered"] in late and world["big"] not in late
     assert (target / "remontee-2026-11.xlsx").exists()
+
+
+def test_report_with_a_bad_plan_writes_nothing(
+    world: dict, filled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _edit(filled, tmp_path / "mauvais.xlsx", echeance="fin novembre")
+    history_path = tmp_path / "historique.duckdb"
+    code, _, err = _cli(
+        capsys, "rapport", "--mois", "2026-11", "--registre", str(world["reg1"]),
+        "--departement", DEP, "--sortie", str(tmp_path / "rapports"), "--sans-cartes",
+        "--sans-propositions", "--historique", str(history_path), "--plan", str(bad),
+    )  # fmt: skip
+    assert code == 2 and "« fin novembre » : colonne echeance : date attendue" in err
+    assert not (tmp_path / "rapports" / "2026-11").exists() and not history_path.exists()
