@@ -17,13 +17,13 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from couverture import _cache
 from couverture._errors import RegistryError
 from couverture._registry_common import _Body, with_sheets
 from couverture._registry_cpts import (
@@ -55,7 +55,7 @@ class Registry:
     path
         The registry file.
     digest
-        sha256 of the file bytes and of the default stage (the cache key of its results).
+        The fingerprint of the file (``couverture._cache.digest``: sha256 of its bytes).
     cpts
         One row per CPTS, index ``cpts_id``: ``nom``, ``stade`` (``lettre_intention``,
         ``projet_sante``, ``aci`` or ``<NA>`` before a validated lettre d'intention),
@@ -118,8 +118,8 @@ def read_registry(
     path = Path(path)
     default = _default_stage(default_stage)
     data = read_bytes(path)
-    # same key as couverture.analysis.file_digest(path, default_stage)
-    digest = hashlib.sha256(data + b"\0" + (default or "").encode()).hexdigest()
+    # the registry's fingerprint, by the one recipe (same as Analysis.registry_digest)
+    digest = _cache.digest_bytes(data)
     table = read_table(path, data, stage_required=default is None)
     body = _Body(
         table.header, table.columns, table.rows, table.lines, default, default_stage, table.sheets
