@@ -373,6 +373,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
     _check_demo_output(args.sortie)
+    if args.remplir_plan is not None:
+        from couverture._errors import ArgumentError
+        from couverture.demo import fill_demo_plan
+
+        if args.sortie is None:
+            raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
+        fill_demo_plan(args.remplir_plan, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -572,6 +580,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        plan=args.plan,
     )
 
 
@@ -614,6 +623,79 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
         log.info("%s : %s", label, integer(n))
+
+
+# --- plan d'action commands (issue: plan d'action) ---
+def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
+    """The analysis of a plan: --departement, else the départements of the plan read."""
+    from couverture.analysis import analyse, parse_departements
+    from couverture.plan import plan_departements
+
+    deps = plan_departements(previous, parse_departements(args.departement))
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=deps,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _check_xlsx_output(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+
+    out: Path = args.sortie
+    if out.suffix.lower() != ".xlsx":
+        raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    if out.resolve() == Path(args.registre).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+
+
+def cmd_plan_action(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan) if args.plan is not None else None
+    with _plan_analysis(args, previous) as a:
+        result = plan.build_plan(a, previous=previous, on=args.date)
+        plan.write_plan(result, args.sortie)
+    log.info("plan d'action écrit : %s (%d lignes de zones)", args.sortie, len(result.zones))
+
+
+def cmd_suivi(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        frame = plan.follow_up(a, previous, on=args.date)
+        if args.format == "xlsx" and args.sortie is not None:
+            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+        else:
+            _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "tableau":
+            log.info(
+                "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",
+                len(frame),
+                int((frame["en_retard"] == "oui").sum()),
+                int((frame["situation"] == plan.COVERED).sum()),
+            )
+
+
+def cmd_remontee(args: argparse.Namespace) -> None:
+    from couverture import plan, remontee
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        table, actions = remontee.remontee(
+            a, previous, month=args.mois, on=args.date, history_path=args.historique
+        )
+        info = remontee.remontee_info(a, previous, month=args.mois)
+        remontee.write_remontee(table, actions, args.sortie, info=info)
+    log.info("remontée écrite : %s (%d département(s))", args.sortie, len(table))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -672,6 +754,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
         "quelques-unes pas encore créées)",
+    )
+    p.add_argument(
+        "--remplir-plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="remplir un plan d'action comme le ferait une task force (démonstration), "
+        "écrit dans --sortie",
     )
     p.set_defaults(func=cmd_demo)
 
@@ -769,6 +859,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
     history_option(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="plan d'action rempli : ajoute la section « Plan d'action » et la remontée",
+    )
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
@@ -782,6 +879,44 @@ def build_parser() -> argparse.ArgumentParser:
     history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
+
+    # --- plan d'action parsers ---
+    def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+        p.add_argument(
+            "--plan",
+            type=Path,
+            required=required,
+            metavar="PLAN.xlsx",
+            help="plan d'action rempli par la task force"
+            + ("" if required else " (les décisions saisies sont reprises)"),
+        )
+        p.add_argument(
+            "--date",
+            default=None,
+            metavar="AAAA-MM-JJ",
+            help="date de référence des retards et des mois au stade (défaut : date du "
+            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+        )
+
+    p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")
+    _registry_options(p)
+    plan_options(p, required=False)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.set_defaults(func=cmd_plan_action)
+
+    p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
+    _registry_options(p)
+    plan_options(p, required=True)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_suivi)
+
+    p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")
+    p.add_argument("--mois", required=True, help="mois de la remontée, AAAA-MM")
+    _registry_options(p)
+    plan_options(p, required=True)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    history_option(p)
+    p.set_defaults(func=cmd_remontee)
 
     return parser
 

@@ -452,6 +452,7 @@ def build_report(
     suggestions: bool = True,
     maps: bool = True,
     replace_scope: bool = False,
+    plan: Path | str | None = None,
 ) -> Path:
     """Write the monthly report of a registry and store the month in the history.
 
@@ -479,6 +480,9 @@ def build_report(
         Build the maps (when :mod:`couverture.maps` is available) into ``cartes/``.
     replace_scope
         Let this report replace a month stored in the history for another périmètre.
+    plan
+        A plan d'action filled by the task force: adds the section « Plan d'action » and the
+        remontée (:func:`couverture.remontee.report_section`).
 
     Returns
     -------
@@ -531,6 +535,10 @@ def build_report(
                 proposals=proposals,
                 links=links,
             )
+            if plan is not None:
+                from couverture.remontee import report_section
+
+                report_section(a, plan, month=month, out_dir=tmp, history_path=history_path)
         # the store is closed (and its cache saved) before the report is swapped in, so that
         # index.html is newer than everything make compares it with
         log.info("rapport %s : mise en place et enregistrement dans l'historique…", month)
