@@ -316,3 +316,33 @@ def test_cli_csv_geojson_and_errors(
     assert "--plancher (90000) doit être inférieur à --plafond (20000)" in capsys.readouterr().err
     assert main([*args, "--departement", "05", "--format", "gpkg"]) == 2
     assert "--sortie" in capsys.readouterr().err
+
+
+def _bench() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "propositions_reelles.py"
+    spec = importlib.util.spec_from_file_location("propositions_reelles", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_metrics_on_a_hand_made_case() -> None:
+    bench = _bench()
+    ari = bench.adjusted_rand_index  # type: ignore[attr-defined]
+    jaccard = bench.weighted_jaccard  # type: ignore[attr-defined]
+    truth = ["a", "a", "a", "b", "b", "b"]
+    found = ["x", "x", "y", "y", "z", "z"]
+    # contingency (a,x)=2 (a,y)=1 (b,y)=1 (b,z)=2: index 1+1=2, rows 3+3=6, columns 1+1+1=3,
+    # pairs 15, expected 6×3/15=1.2, maximum (6+3)/2=4.5 → (2−1.2)/(4.5−1.2) = 8/33
+    assert ari(truth, found) == pytest.approx(8 / 33)
+    assert ari(truth, ["p", "p", "p", "q", "q", "q"]) == pytest.approx(1.0)
+    assert ari(truth, found[::-1]) == pytest.approx(ari(found[::-1], truth))
+    # weights 1,1,1,1,1,5: a weighs 3, best x 2/(3+2−2) = 2/3; b weighs 7, best z (1+5)
+    # over 7+6−6 → 6/7; weighted (3×2/3 + 7×6/7) / 10 = 0.8
+    weights = [1, 1, 1, 1, 1, 5]
+    assert jaccard(truth, found, weights) == pytest.approx(0.8)
+    assert jaccard(truth, ["q", "q", "q", "p", "p", "p"], weights) == pytest.approx(1.0)
+    assert jaccard(truth, ["u"] * 6, weights) == pytest.approx((3 * 0.3 + 7 * 0.7) / 10)

@@ -132,6 +132,28 @@ def _territory(departement: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # inputs
 # ------------------------------------------------------------------------------------------------
+def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names from the store:
+    the only place this module reads the store (to move behind :class:`Analysis` later)."""
+    con = analysis.con
+    units = con.execute(
+        "SELECT code, nom, departement, region, population, "
+        "coalesce(bassin_vie, '') AS bassin_vie, coalesce(nom_bassin_vie, '') AS nom_bassin_vie, "
+        "coalesce(epci, '') AS epci, superficie_km2, x, y FROM units ORDER BY code"
+    ).fetchdf()
+    edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
+    names = con.execute("SELECT code, nom FROM territories WHERE niveau = 'epci'").fetchall()
+    return units, edges, {str(c): str(n) for c, n in names}
+
+
+def unit_blocks(analysis: Analysis) -> pd.DataFrame:
+    """The blocks proposals are built from, per unit: ``code``, ``departement``, ``region``,
+    ``population``, ``epci``, ``bassin_vie`` and ``superficie_km2`` (all of France)."""
+    units, _, _ = _store_tables(analysis)
+    cols = ["code", "departement", "region", "population", "epci", "bassin_vie", "superficie_km2"]
+    return units[cols].reset_index(drop=True)
+
+
 @dataclass
 class _Graph:
     """Units and rook adjacency as integer arrays (position = row of ``codes``)."""
@@ -148,12 +170,8 @@ class _Graph:
     index: dict[str, int]
 
     @classmethod
-    def load(cls, con: Any) -> _Graph:
-        units = con.execute(
-            "SELECT code, nom, departement, population, coalesce(bassin_vie, '') AS bassin_vie, "
-            "coalesce(nom_bassin_vie, '') AS nom_bassin_vie, epci, x, y FROM units ORDER BY code"
-        ).fetchdf()
-        edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
+    def load(cls, analysis: Analysis) -> _Graph:
+        units, edges, _ = _store_tables(analysis)
         codes = units["code"].to_numpy(dtype=object)
         position = pd.Index(codes)
         a = position.get_indexer(edges["code_a"])
@@ -881,7 +899,7 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
     zones = a.zones()
     table = a.cpts()
     membership = a.registry.membership
-    graph = _Graph.load(analysis.con)
+    graph = _Graph.load(analysis)
     ctx = _Context(
         graph=graph,
         cpts=_Cpts.load(table, membership, graph),
