@@ -313,8 +313,14 @@ class _Band:
         return f"{_n(self.low)} à {_n(self.high)} hab."
 
 
-def _quantile(values: list[float], q: float) -> float:
-    return float(np.quantile(np.array(values, dtype=float), q))
+def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
+    """Quantile of CPTS populations; ``weighted``: each CPTS weighs its population (the size
+    of the CPTS an inhabitant belongs to, so that a CPTS cut by a boundary weighs little)."""
+    v = np.sort(np.array(values, dtype=float))
+    if not weighted:
+        return float(np.quantile(v, q))
+    cum = np.cumsum(v) - v / 2
+    return float(np.interp(q * v.sum(), cum, v))
 
 
 @dataclass
@@ -375,11 +381,14 @@ class _Context:
             if len(pops) < int(p["min_cpts"]):
                 continue
             q_low, q_high = p["quantiles"]
-            low = _quantile(pops, q_low)
-            high = min(max(_quantile(pops, q_high), 2 * low), float(self.ceiling))
+            w = bool(p["ponderation_population"])
+            low = _quantile(pops, q_low, weighted=w)
+            high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), float(self.ceiling))
             low = min(low, high / 2)
-            target = min(max(_quantile(pops, 0.5), low), high)
-            band = _Band(low, target, high, f"{label} ({len(pops)})")
+            target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
+            # bounds said in hundreds of inhabitants
+            low, high = math.floor(low / 100) * 100.0, math.ceil(high / 100) * 100.0
+            band = _Band(low, target, min(high, float(self.ceiling)), f"{label} ({len(pops)})")
             break
         if band is None:
             target = self.floor + float(self.params["creation"]["cible"]) * (
@@ -785,9 +794,11 @@ def _block_partition(ctx: _Context, comp: list[int]) -> list[list[int]]:
     (balanced region growing); blocks too small then joined with their neighbours."""
     g = ctx.graph
     out: list[list[int]] = []
+    tolerance = float(ctx.params["creation"]["tolerance_epci"])
     for piece in _groups(ctx, comp, g.epci):
         band = ctx.band(piece)
-        if g.population(piece) <= band.high or len(piece) == 1:
+        fits = min(tolerance * band.high, float(ctx.ceiling))
+        if g.population(piece) <= max(fits, band.high) or len(piece) == 1:
             out.append(piece)
             continue
         for sub in _merge_blocks(ctx, _groups(ctx, piece, g.bassin)):
@@ -828,18 +839,27 @@ def _follows(ctx: _Context, region: list[int], zone: set[int]) -> str:
     where = _short(names[0])
     if len(bassins) == 1:
         bassin = g.nom_bassin.get(next(iter(bassins)), "") or "non renseigné"
-        return f"suit le bassin de vie de {bassin} dans la {where}".replace("la EPCI", "l'EPCI")
+        return f"suit le bassin de vie {_of(bassin)} dans la {where}".replace("la EPCI", "l'EPCI")
     if len(epcis) == 1:
         return f"partie de la {where} (découpage par communes)".replace("la EPCI", "l'EPCI")
     return f"surtout la {where}, avec des communes voisines".replace("la EPCI", "l'EPCI")
 
 
-def _brief(text: str, limit: int = 200) -> str:
-    """At most ``limit`` characters, cut at a « ; » boundary when possible."""
-    if len(text) <= limit:
+def _of(name: str) -> str:
+    """« de Gap », « d'Aix-en-Provence »."""
+    return f"d'{name}" if name[:1].lower() in "aeiouyéèêâîôûh" else f"de {name}"
+
+
+def _brief(parts: list[str], limit: int = 200) -> str:
+    """The parts joined by « ; » in at most ``limit`` characters: the first part (what the
+    perimeter follows) is shortened when needed, the reasons after it are kept."""
+    text = " ; ".join(parts)
+    if len(text) <= limit or not parts:
         return text
-    cut = text[: limit - 1]
-    return (cut.rsplit(" ; ", 1)[0] if " ; " in cut else cut) + " …"
+    room = max(limit - (len(text) - len(parts[0])) - 2, 20)
+    head = parts[0][:room].rsplit(" ", 1)[0] + " …"
+    text = " ; ".join([head, *parts[1:]])
+    return text if len(text) <= limit else text[: limit - 2].rsplit(" ", 1)[0] + " …"
 
 
 def _short(label: str) -> str:
@@ -896,7 +916,7 @@ def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
     held = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
     if held >= 0.05:
         name = g.nom_bassin.get(bassin, "") or "non renseigné"
-        return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie de {name}"
+        return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
     border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
     return f"CPTS voisine ({_km(border)} de frontière commune)"
 
@@ -955,7 +975,7 @@ def _cpts_row(
         "taille_apres": t1,
         "financement_max_avant": ctx.funding[t0],
         "financement_max_apres": ctx.funding[t1],
-        "motif": " ; ".join(short),
+        "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": where,
     }
@@ -1017,7 +1037,7 @@ def _creation_row(
         "taille_apres": taille,
         "financement_max_avant": 0,
         "financement_max_apres": ctx.funding[taille],
-        "motif": " ; ".join(short),
+        "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": "région" if len(regions) > 1 else "département" if len(deps) > 1 else "",
     }
@@ -1084,8 +1104,7 @@ def _fallback_creation(ctx: _Context, units: list[int], reason: str) -> dict[str
         ctx,
         units,
         [reason, "aucune CPTS au stade ACI dans le territoire pour un rattachement"],
-        lead="création faute de CPTS au stade ACI dans le territoire",
-        why="aucune CPTS pour un rattachement",
+        lead="création faute de CPTS au stade ACI pour un rattachement",
     )
 
 
@@ -1150,16 +1169,24 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
         population = g.population(r)
         band = ctx.band(r)
         why = ""
-        if population > band.high and len(r) > 1:
+        members, epcis = set(r), {str(g.epci[v]) for v in r}
+        if (
+            population > band.high
+            and len(r) > 1
+            and all(str(g.epci[v]) not in epcis or v in members for v in zone)
+        ):
+            extra.append("au-delà du plafond calibré pour garder l'intercommunalité entière")
+            why = "au-delà du plafond pour garder l'EPCI entier"
+        elif population > band.high and len(r) > 1:
             if any(g.pop[v] > band.high for v in r):
                 extra.append("inclut des communes enclavées contre une commune au-delà du plafond")
-                why = "communes enclavées contre une commune au-delà du plafond"
+                why = "au-delà du plafond : communes enclavées"
             else:
                 extra.append(
                     "des communes enclavées ne pouvaient rejoindre que ce périmètre "
                     "(découpage contigu dans les bornes impossible)"
                 )
-                why = "au-delà du plafond : découpage contigu dans les bornes impossible"
+                why = "au-delà du plafond : pas de découpage contigu dans les bornes"
         elif population < band.low:
             why = (
                 "sous la taille visée : zone trop peu peuplée"
@@ -1236,7 +1263,7 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
             if len(scenarios) > max_alt:
                 break
             row = _cpts_row(ctx, "extension", cid, units, ledger.base(cid), ["zone entière"])
-            row["motif"] = "zone entière ; " + row["motif"]
+            row["motif"] = _brief(["zone entière", row["motif"]])
             if any(_same(s.rows, [row]) for s in scenarios):
                 continue
             scenarios.append(_Scenario([row], "extension de la zone entière"))
@@ -1299,7 +1326,7 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
                         "population_zone": zone_pop,
                         "proposition_id": f"{zone_id}/{rang}.{part}",
                         **row,
-                        "motif": _brief(row["motif"]),
+                        "motif": row["motif"],
                         "details": (
                             ("recommandée : " if rang == 1 else "alternative : ")
                             + scenario.headline
