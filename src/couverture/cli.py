@@ -444,6 +444,18 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         )
 
 
+# --- porteurs option (issue 11: potential porteurs) ---
+def _porteurs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
+        "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
+    )
+
+
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
@@ -467,6 +479,8 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        fiches=not args.sans_fiches,
+        porteurs=args.porteurs,
     )
 
 
@@ -655,6 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
+    p.add_argument(
+        "--sans-fiches",
+        action="store_true",
+        help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
+    )
+    _porteurs_option(p)
     history_option(p)
     p.set_defaults(func=cmd_rapport)
 
