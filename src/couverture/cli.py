@@ -383,13 +383,20 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if porteurs is not None:
+            from couverture.porteurs import name_porteurs
+
+            frame = name_porteurs(a, frame, porteurs)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        if args.format == "tableau" and porteurs is not None:
+            shown["porteur potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
@@ -454,6 +461,14 @@ def _porteurs_option(p: argparse.ArgumentParser) -> None:
         help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
         "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
     )
+
+
+def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
+    if getattr(args, "porteurs", None) is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(args.porteurs)
 
 
 # --- rapport commands (issue: rapport mensuel) ---
@@ -629,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HABITANTS",
         help="taille cohérente à ne pas dépasser (défaut 100000)",
     )
+    _porteurs_option(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_suggestions)
 
@@ -705,6 +721,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
     """Return ``(name, digest)`` of the cached CSV answer to ``args``, if cacheable."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
+    if getattr(args, "porteurs", None) is not None:
+        return None  # the answer depends on a second file: not cached
+
     from couverture.analysis import code_version, file_digest
 
     skip = {"func", "verbosite", "registre", "format", "sortie"}
