@@ -4,6 +4,7 @@ Ille-et-Vilaine and La Réunion), the simple CSV, porteurs near a zone, and the
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import math
@@ -54,6 +55,12 @@ def test_finess_extract_as_published(analysis) -> None:
     assert by_id.loc["970499991", "code_commune"] == "97411"  # 9D + 411: Saint-Denis
     assert by_id.loc["350099992", "code_commune"] == "35006"
     assert by_id.loc["350099994", "nom"] == 'MAISON DE SANTE "LES GENETS"; CHATEAUBOURG'
+    # the commune code read from (département, commune) is the town of the postal line
+    records = csv.reader(io.StringIO(FIXTURE.read_text(encoding="utf-8")), delimiter=";")
+    towns = {r[1]: r[15].split(" ", 1)[1] for r in records if r[0] == "structureet"}
+    units = analysis.unit_table().set_index("code")["nom"]
+    for finess, code in zip(porteurs["finess"], porteurs["code_commune"], strict=True):
+        assert _plain(units[code]) == _plain(towns[finess]), (finess, code)
     # no geolocalisation record: position unknown
     assert math.isnan(by_id.loc["350099996", "lon"]) and math.isnan(by_id.loc["350099996", "lat"])
     # Lambert 93 (both spellings of the source field) and the UTM projection of La Réunion
@@ -63,6 +70,13 @@ def test_finess_extract_as_published(analysis) -> None:
     points = gpd.points_from_xy(located["lon"], located["lat"], crs="EPSG:4326")
     for point, code in zip(points, located["code_commune"], strict=True):
         assert geoms.geometry.loc[code].contains(point), code
+
+
+def _plain(name: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().upper()
+    return text.replace("-", " ").replace("SAINT ", "ST ")
 
 
 def test_categories_and_encoding(tmp_path: Path) -> None:
@@ -139,7 +153,7 @@ def test_suggestions_name_a_porteur(
     row = creations[creations["zone_id"] == "ZB-35-35006"].iloc[0]
     # the porteur in the most populous commune of the proposal: Vitré's MSP
     units = analysis.unit_table().set_index("code")
-    inside = [c for c in ("35360", "35006", "35015") if c in row["communes"].split()]
+    inside = [c for c in ("35360", "35006", "35014") if c in row["communes"].split()]
     biggest = max(inside, key=lambda c: units.loc[c, "population"])
     assert biggest == "35360"
     assert row["porteur_potentiel"].startswith("MAISON DE SANTE PLURIPROFESSIONNELLE DU PAYS")

@@ -303,6 +303,13 @@ def test_full_report_with_proposals_and_maps(belfort: dict) -> None:
     assert len(zones) == len(belfort["zones_oct"])
     if "propositions" in layers:  # couverture.suggest available
         assert "Option recommandée" in page
+    if "propositions" in layers:  # the fiches of the département's zones, linked
+        fiches = folder / "fiches" / "departement-90"
+        assert 'href="fiches/departement-90/index.html"' in page
+        assert 'href="fiches/departement-90/fiches-90.pdf"' in page
+        for zone_id in belfort["zones_oct"]["zone_id"]:
+            assert (fiches / f"{zone_id}.html").exists()
+            assert f'href="fiches/departement-90/{zone_id}.html"' in page
     maps = list(folder.rglob("departement-90.html"))
     if maps:  # couverture.maps available
         assert f'href="{maps[0].relative_to(folder).as_posix()}"' in page

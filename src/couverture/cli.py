@@ -471,6 +471,23 @@ def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
     return read_porteurs(args.porteurs)
 
 
+# --- fiches command (issue 11: one printable fiche per zone blanche) ---
+def cmd_fiches(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture.fiches import build_fiches
+
+    if args.departement is None:
+        raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
+    _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)
+    with _analysis(args) as a:
+        if a.meta["fictif"]:
+            log.warning("registre fictif : données de démonstration, pas de situation réelle")
+        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        for fiche_set in written.values():
+            log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
+
+
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
@@ -655,6 +672,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     p.set_defaults(func=cmd_cartes)
+
+    # --- fiches parser ---
+    p = add("fiches", help="une fiche A4 par zone blanche (HTML et livret PDF) pour la réunion")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path("fiches"),
+        metavar="DOSSIER",
+        help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
+    )
+    _porteurs_option(p)
+    p.set_defaults(func=cmd_fiches)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:

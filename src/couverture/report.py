@@ -402,7 +402,8 @@ def _fiches(
     links: dict[str, str] = {}
     for dep, fiche_set in written.items():
         links[dep] = fiche_set.index.relative_to(out_dir).as_posix()
-        links[f"pdf-{dep}"] = fiche_set.pdf.relative_to(out_dir).as_posix()
+        if fiche_set.pdf is not None:
+            links[f"pdf-{dep}"] = fiche_set.pdf.relative_to(out_dir).as_posix()
         for zone_id, page in fiche_set.pages.items():
             links[zone_id] = page.relative_to(out_dir).as_posix()
     return links
