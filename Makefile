@@ -98,7 +98,7 @@ bench: data ## wall time and peak memory of the national analysis (demo registry
 	$(PY) benchmarks/bench.py
 
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
-	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png
 
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only

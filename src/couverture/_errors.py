@@ -31,15 +31,22 @@ class RegistryError(CouvertureError):
         The registry file.
     problems
         ``(line, value, message)`` triples; ``line`` is the 1-based line number in the file
-        (the header is line 1), or ``None`` for a problem with the whole file.
+        (the header is line 1), a place already worded (``"feuille « 29 », ligne 2"``), or
+        ``None`` for a problem with the whole file.
     """
 
-    def __init__(self, path: Path | str, problems: Iterable[tuple[int | None, str, str]]) -> None:
+    def __init__(
+        self, path: Path | str, problems: Iterable[tuple[int | str | None, str, str]]
+    ) -> None:
         self.path = Path(path)
         self.problems = list(problems)
         lines = []
         for line, value, message in self.problems:
-            where = f"{self.path.name}, ligne {line}" if line is not None else f"{self.path.name}"
+            where = f"{self.path.name}"
+            if isinstance(line, str):
+                where = f"{self.path.name}, {line}"
+            elif line is not None:
+                where = f"{self.path.name}, ligne {line}"
             shown = f" « {value} »" if value else ""
             lines.append(f"{where}{shown} : {message}")
         n = len(self.problems)

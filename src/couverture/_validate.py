@@ -15,7 +15,7 @@ from couverture._errors import ArgumentError, DataSourceError
 if TYPE_CHECKING:
     import pandas as pd
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only (not "2026-１１")
 
 
 def check_month(month: str) -> str:

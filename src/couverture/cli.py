@@ -9,11 +9,12 @@ only data goes to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -271,9 +272,7 @@ def cmd_communes(args: argparse.Namespace) -> None:
         cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-
-            geoms = unit_geometries(a.con, departements=a.departements)
+            geoms = a.geometries()
             frame = frame[frame["code"].isin(geoms.index)]
             _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
         else:
@@ -292,10 +291,7 @@ def cmd_zones(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         zones = a.zones().drop(columns="cpts_voisines_ids")
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-            from couverture.zones import zone_geometries
-
-            geoms = zone_geometries(zones, unit_geometries(a.con, departements=a.departements))
+            geoms = a.zone_geometries().reindex(zones["zone_id"]).to_list()
             _emit_geo(args, a, zones, geoms, "zones_blanches")
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
@@ -748,24 +744,25 @@ _CSV_CACHED = frozenset(
 
 
 def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
-    """Return ``(name, digest)`` of the cached CSV answer to ``args``, if cacheable."""
+    """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable: the same key
+    as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
     if getattr(args, "porteurs", None) is not None:
         return None  # the answer depends on a second file: not cached
 
-    from couverture.analysis import code_version, file_digest
+    from couverture import _cache
 
     skip = {"func", "verbosite", "registre", "format", "sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
-    return "csv:" + json.dumps(options, sort_keys=True), file_digest(args.registre, code_version())
+    key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
+    return "csv:" + json.dumps(options, sort_keys=True), key
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import store
+    from couverture import _cache
 
-    with store.opened(read_only=True) as con:
-        blob = store.cache_get_bytes(con, *key)
+    blob = _cache.get_bytes(*key)
     if blob is None:
         return False
     answer = json.loads(blob)
@@ -779,17 +776,69 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     import contextlib
     import io
 
-    from couverture import store
+    from couverture import _cache
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
     with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
         args.func(args)
     text = buffer.getvalue()
-    with store.opened() as con:
-        answer = {"csv": text, "log": messages}
-        store.cache_put_bytes(con, key[0], key[1], json.dumps(answer).encode())
+    _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
     sys.stdout.write(text)
+    sys.stdout.flush()
+    if args.commande in _FIRST_SIGHT:
+        _answer_ahead(args)
+
+
+# The commands a user runs together on a new registry (`make demo`, the monthly routine):
+# the first of them also computes and caches the CSV answers of the others, with the same
+# registry options, so that they answer from the cache without even importing pandas.
+_FIRST_SIGHT = ("taux", "zones-blanches", "chevauchements")
+
+
+def _answer_ahead(args: argparse.Namespace) -> None:
+    """Cache the CSV answers of the other :data:`_FIRST_SIGHT` commands for ``args``'s
+    registry and options (each computed as its own command would, warnings included)."""
+    import contextlib
+    import io
+
+    from couverture import _cache
+    from couverture.analysis import recording_log
+
+    parser = build_parser()
+    for command in _FIRST_SIGHT:
+        if command == args.commande:
+            continue
+        other = parser.parse_args([command, "--registre", str(args.registre), "--format", "csv"])
+        for name, value in vars(args).items():
+            if name not in ("commande", "func") and hasattr(other, name):
+                setattr(other, name, value)
+        key = _csv_cache_key(other)
+        if key is None or _cache.get_bytes(*key) is not None:
+            continue
+        buffer = io.StringIO()
+        # computed silently: its messages are recorded for its own replay, not shown now
+        with (
+            recording_log(logging.getLogger()) as messages,
+            contextlib.redirect_stdout(buffer),
+            _silenced(),
+        ):
+            other.func(other)
+        _cache.put_bytes(*key, json.dumps({"csv": buffer.getvalue(), "log": messages}).encode())
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Keep log records from the user's terminal while still recording them."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, _StderrHandler)]
+    levels = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for h, level in zip(handlers, levels, strict=True):
+            h.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy.special import expit
 
 from couverture import settings
 from couverture._config import sources
 from couverture._errors import DataSourceError
+from couverture._graph import UnitGraph
 from couverture._output import atomic_path
 
 log = logging.getLogger(__name__)
@@ -162,18 +162,13 @@ def _geography(units: pd.DataFrame, adjacency: pd.DataFrame) -> _Geography:
         dup = u.loc[u["code"].duplicated(), "code"].iloc[0]
         raise DataSourceError(f"unités : code en double « {dup} »")
     u = u.sort_values("code", kind="stable").reset_index(drop=True)
-    position = pd.Series(np.arange(len(u)), index=u["code"])
-    a = position.reindex(adjacency["code_a"].astype(str).str.zfill(5)).to_numpy()
-    b = position.reindex(adjacency["code_b"].astype(str).str.zfill(5)).to_numpy()
-    known = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[known].astype(np.int64), b[known].astype(np.int64)
     dep = u["departement"].astype(str).to_numpy()
-    same = dep[a] == dep[b]
-    graph = sparse.coo_array(
-        (np.ones(int(same.sum()), dtype=np.int8), (a[same], b[same])), shape=(len(u), len(u))
-    ).tocsr()
-    graph = ((graph + graph.T) > 0).astype(np.int8).tocsr()
-    graph.sort_indices()
+    graph = UnitGraph.from_edges(
+        u["code"].to_numpy(),
+        adjacency["code_a"].astype(str).str.zfill(5).to_numpy(),
+        adjacency["code_b"].astype(str).str.zfill(5).to_numpy(),
+        departement=dep,
+    ).within_departement()
     return _Geography(
         code=u["code"].to_numpy(dtype=object),
         nom=u["nom"].astype(str).to_numpy(dtype=object),
@@ -187,8 +182,8 @@ def _geography(units: pd.DataFrame, adjacency: pd.DataFrame) -> _Geography:
         area=u["superficie_km2"].fillna(0).to_numpy(dtype=np.float64),
         x=u["x"].to_numpy(dtype=np.float64),
         y=u["y"].to_numpy(dtype=np.float64),
-        indptr=graph.indptr.astype(np.int64),
-        indices=graph.indices.astype(np.int64),
+        indptr=graph.matrix.indptr.astype(np.int64),
+        indices=graph.matrix.indices.astype(np.int64),
     )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -249,23 +249,6 @@ def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]
     return exploded[key].astype(str).to_numpy(), exploded["code"].astype(str).to_numpy()
 
 
-def _neighbour_units(con: Any, departements: Iterable[str] | None) -> dict[str, set[str]]:
-    deps = None if departements is None else list(departements)
-    rows = con.execute(
-        """
-        SELECT DISTINCT ua.departement AS dep, a.code_b AS code
-        FROM adjacency a JOIN units ua ON ua.code = a.code_a JOIN units ub ON ub.code = a.code_b
-        WHERE ua.departement <> ub.departement
-          AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], ua.departement))
-        """,
-        [deps, deps],
-    ).fetchall()
-    out: dict[str, set[str]] = {}
-    for dep, code in rows:
-        out.setdefault(dep, set()).add(code)
-    return out
-
-
 def prepare_layers(
     analysis: Analysis,
     *,
@@ -286,15 +269,13 @@ def prepare_layers(
     tolerance
         Coverage simplification tolerance in metres.
     """
-    from couverture.store import unit_geometries
-
     full = analysis.national()
     units = full.units()
     deps, national = _departements_to_map(analysis, units, departements)
 
     cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
-    neighbours = _neighbour_units(full.con, None if national else deps)
+    neighbours = full.graph().across_border(None if national else deps)
 
     unit_dep = units.set_index("code")["departement"]
     if national:
@@ -304,7 +285,7 @@ def prepare_layers(
         membership = membership[membership["cpts_id"].isin(shown)]
         cpts = cpts[cpts.index.isin(shown)]
 
-    geoms = unit_geometries(full.con, departements=load_deps).geometry
+    geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
     simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
 
     zones = full.zones()

@@ -843,22 +843,35 @@ def _write_gpkg(
     import geopandas as gpd
 
     from couverture.settings import CRS_WEB
-    from couverture.store import unit_geometries
-    from couverture.zones import zone_geometries
 
     # pyogrio logs every layer written at INFO: not news for the user
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
-    unit_geoms = unit_geometries(a.con, departements=a.departements)
     layers = {"zones_blanches": zones}
     if proposals is not None and not proposals.empty:
         layers["propositions"] = proposals
     for name, frame in layers.items():
+        members = _members(frame)
+        geoms = a.member_geometries(members, key="_ligne").reindex(range(len(frame)))
         layer = gpd.GeoDataFrame(
             french_titles(frame).assign(Registre=a.meta["libelle_registre"]),
-            geometry=zone_geometries(frame, unit_geoms),
+            geometry=geoms.to_list(),
             crs=CRS_WEB,
         )
         layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+
+
+def _members(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long table (``_ligne``, ``code``) of the units of each row of a zones or proposals
+    frame (row position, as proposals have no single id)."""
+    import pandas as pd
+
+    codes = frame["communes"].astype(str).str.split()
+    return pd.DataFrame(
+        {
+            "_ligne": [i for i, row in enumerate(codes) for _ in row],
+            "code": [c for row in codes for c in row],
+        }
+    )
 
 
 #: Sections of the report page: anchor and title, in page order (the table of contents).
@@ -1155,11 +1168,11 @@ def _html_cpts(cpts: pd.DataFrame) -> list[str]:
 
 def _html_fingerprints(a: Analysis) -> list[str]:
     """Section « Empreintes techniques »: what identifies the registry and the code."""
-    from couverture.analysis import code_version
+    from couverture._cache import code_version
 
     return [
         '<h2 id="empreintes">Empreintes techniques</h2>',
-        f'<p class="note">Fichier {_e(a.meta["registre"])} · empreinte sha256 du registre '
+        f'<p class="note">Fichier {_e(a.meta["registre"])} · empreinte du registre '
         f"{_e(a.registry_digest)} · version du code {_e(code_version())}</p>",
     ]
 

@@ -148,12 +148,11 @@ class _Graph:
     index: dict[str, int]
 
     @classmethod
-    def load(cls, con: Any) -> _Graph:
-        units = con.execute(
-            "SELECT code, nom, departement, population, coalesce(bassin_vie, '') AS bassin_vie, "
-            "coalesce(nom_bassin_vie, '') AS nom_bassin_vie, epci, x, y FROM units ORDER BY code"
-        ).fetchdf()
-        edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
+    def load(cls, analysis: Analysis) -> _Graph:
+        columns = ["code", "nom", "departement", "population", "bassin_vie", "nom_bassin_vie"]
+        units = analysis.unit_table()[[*columns, "epci", "x", "y"]]
+        units = units.fillna({"bassin_vie": "", "nom_bassin_vie": ""})
+        edges = analysis.adjacency()[["code_a", "code_b", "frontiere_m"]]
         codes = units["code"].to_numpy(dtype=object)
         position = pd.Index(codes)
         a = position.get_indexer(edges["code_a"])
@@ -881,7 +880,7 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
     zones = a.zones()
     table = a.cpts()
     membership = a.registry.membership
-    graph = _Graph.load(analysis.con)
+    graph = _Graph.load(analysis)
     ctx = _Context(
         graph=graph,
         cpts=_Cpts.load(table, membership, graph),
@@ -1005,12 +1004,16 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
         row has a geometry).
     """
     import geopandas as gpd
+    import pandas as pd
 
     from couverture.settings import CRS_WEB
-    from couverture.store import unit_geometries
-    from couverture.zones import zone_geometries
 
-    deps = tuple(sorted(set(proposals["departement"].astype(str)))) if len(proposals) else ()
-    geoms = unit_geometries(analysis.con, departements=deps) if deps else None
-    values = zone_geometries(proposals, geoms) if geoms is not None else []
-    return gpd.GeoDataFrame(geometry=values, index=proposals.index, crs=CRS_WEB)
+    codes = proposals["communes"].astype(str).str.split()
+    members = pd.DataFrame(
+        {
+            "ligne": [i for i, row in enumerate(codes) for _ in row],
+            "code": [c for row in codes for c in row],
+        }
+    )
+    geoms = analysis.member_geometries(members, key="ligne").reindex(range(len(proposals)))
+    return gpd.GeoDataFrame(geometry=geoms.to_list(), index=proposals.index, crs=CRS_WEB)
