@@ -496,13 +496,20 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if porteurs is not None:
+            from couverture.porteurs import name_porteurs
+
+            frame = name_porteurs(a, frame, porteurs)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        if args.format == "tableau" and porteurs is not None:
+            shown["porteur potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
@@ -557,6 +564,43 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         )
 
 
+# --- porteurs option (issue 11: potential porteurs) ---
+def _porteurs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
+        "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
+    )
+
+
+def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
+    if getattr(args, "porteurs", None) is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(args.porteurs)
+
+
+# --- fiches command (issue 11: one printable fiche per zone blanche) ---
+def cmd_fiches(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture.fiches import build_fiches
+
+    if args.departement is None:
+        raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
+    _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)
+    with _analysis(args) as a:
+        if a.meta["fictif"]:
+            log.warning("registre fictif : données de démonstration, pas de situation réelle")
+        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        for fiche_set in written.values():
+            log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
+
+
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
@@ -581,6 +625,8 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
         plan=args.plan,
+        fiches=not args.sans_fiches,
+        porteurs=args.porteurs,
     )
 
 
@@ -818,6 +864,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HABITANTS",
         help="taille cohérente à ne pas dépasser (défaut 100000)",
     )
+    _porteurs_option(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_suggestions)
 
@@ -828,6 +875,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     p.set_defaults(func=cmd_cartes)
+
+    # --- fiches parser ---
+    p = add("fiches", help="une fiche A4 par zone blanche (HTML et livret PDF) pour la réunion")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path("fiches"),
+        metavar="DOSSIER",
+        help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
+    )
+    _porteurs_option(p)
+    p.set_defaults(func=cmd_fiches)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:
@@ -858,6 +918,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
+    p.add_argument(
+        "--sans-fiches",
+        action="store_true",
+        help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
+    )
+    _porteurs_option(p)
     history_option(p)
     p.add_argument(
         "--plan",
@@ -934,6 +1000,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
     as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
+    if getattr(args, "porteurs", None) is not None:
+        return None  # the answer depends on a second file: not cached
+
     from couverture import _cache
 
     skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
