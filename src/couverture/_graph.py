@@ -145,6 +145,16 @@ class UnitGraph:
         coo = self.matrix.tocoo()
         return coo.row, coo.col, coo.data
 
+    def within_departement(self) -> UnitGraph:
+        """The same units with only the edges whose two ends are in one département."""
+        coo = self.matrix.tocoo()
+        same = self.departement[coo.row] == self.departement[coo.col]
+        matrix = type(coo)(
+            (coo.data[same], (coo.row[same], coo.col[same])), shape=coo.shape
+        ).tocsr()
+        matrix.sort_indices()
+        return UnitGraph(codes=self.codes, matrix=matrix, departement=self.departement)
+
     def components(
         self, codes: Sequence[str] | np.ndarray, *, within_departement: bool = False
     ) -> np.ndarray:

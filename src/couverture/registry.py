@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from couverture._cache import digest_bytes
+from couverture import _cache
 from couverture._errors import ArgumentError
 from couverture._registry_common import _Body, registry_error, with_sheets
 from couverture._registry_cpts import (
@@ -66,7 +66,7 @@ class Registry:
     path
         The registry file.
     digest
-        sha256 of the file bytes and of the default stage (the cache key of its results).
+        The fingerprint of the file (``couverture._cache.digest``: sha256 of its bytes).
     cpts
         One row per CPTS, index ``cpts_id``: ``nom``, ``stade`` (``lettre_intention``,
         ``projet_sante``, ``aci`` or ``<NA>`` before a validated lettre d'intention),
@@ -139,7 +139,8 @@ def read_registry(
     path = Path(path)
     default = _default_stage(default_stage)
     data = read_bytes(path)
-    digest = digest_bytes(data, default or "")  # the one recipe: couverture._cache.digest
+    # the registry's fingerprint, by the one recipe (same as Analysis.registry_digest)
+    digest = _cache.digest_bytes(data)
     if is_polygon_layer(path):
         if unit_geometries is None:
             raise ArgumentError(
