@@ -147,6 +147,21 @@ def test_null_stage_is_an_empty_stage(read, unit_geometries, tmp_path):
     assert reg.cpts["stade"].to_dict() == {"C1": "aci", "C2": "projet_sante"}
 
 
+def test_geopackage_with_several_layers(read, unit_geometries, tmp_path, caplog):
+    polygons = dissolve(unit_geometries, {"C1": RENNES_WEST})
+    points = gpd.GeoDataFrame({"nom": ["siège"]}, geometry=polygons.centroid)
+    points.to_file(tmp_path / "p.gpkg", layer="sieges", driver="GPKG")
+    layer = gpd.GeoDataFrame({"nom_cpts": ["CPTS A"], "stade": ["aci"]}, geometry=polygons)
+    layer.to_file(tmp_path / "p.gpkg", layer="perimetres", driver="GPKG")
+    with caplog.at_level(logging.INFO, logger="couverture.registry"):
+        reg = read(tmp_path / "p.gpkg")
+    assert set(reg.membership["code"]) == set(RENNES_WEST)
+    assert "couche « perimetres » lue" in caplog.text
+    layer.to_file(tmp_path / "p.gpkg", layer="perimetres_2025", driver="GPKG")
+    with pytest.raises(RegistryError, match="plusieurs couche"):
+        read(tmp_path / "p.gpkg")
+
+
 def test_layer_errors_are_french(read, unit_geometries, tmp_path):
     layer = gpd.GeoDataFrame(
         {"libelle": ["x"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326"

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from couverture._config import metric_crs, sources
-from couverture._registry_common import _compact, printable, registry_error
+from couverture._registry_common import _compact, log, printable, registry_error
 from couverture._registry_cpts import STAGE_ORDER, _stage_of
 from couverture._registry_read import Note, Table, _cell_text, _layout_problems, _match_columns
 
@@ -88,8 +88,7 @@ def polygon_table(
     header = [names[p[0]] for p in columns.values()]
     header += [_CODE_COLUMN, _SHARE_COLUMN]
     columns = _match_columns(header)
-    empty = Table(header, 1, columns, [["x"]], [2], [], [], [])
-    problems = _layout_problems(empty, stage_required=stage_required)
+    problems = _layout_problems(names, columns, True, stage_required=stage_required)
     if problems:
         raise registry_error(path, problems)
     features = _features(path, layer, header[:-2])
@@ -102,12 +101,12 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pyogrio
 
+    errors = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError)
     try:
-        layer = gpd.read_file(path, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise registry_error(
-            path, [(None, "", f"couche illisible ({printable(str(exc))})")]
-        ) from exc
+        layer = gpd.read_file(path, engine="pyogrio", layer=_layer_name(path))
+    except errors as exc:
+        message = f"couche illisible ({printable(str(exc))})"
+        raise registry_error(path, [(None, "", message)]) from exc
     if layer.crs is None:
         raise registry_error(
             path, [(None, "", "système de coordonnées absent (fichier .prj ou CRS de la couche)")]
@@ -115,6 +114,31 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     if layer.empty:
         raise registry_error(path, [(None, "", "couche vide : aucune entité")])
     return layer
+
+
+def _layer_name(path: Path) -> str | None:
+    """The layer holding the perimeters: the only one, or the only polygon layer with a CPTS
+    id or name column (a GeoPackage may hold several layers)."""
+    import pyogrio
+
+    layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    if len(layers) <= 1:
+        return None
+    found = []
+    for name, kind in layers:
+        fields = [str(f) for f in pyogrio.read_info(path, layer=name)["fields"]]
+        if "polygon" in kind.lower() and {"cpts_id", "cpts_nom"} & set(_match_columns(fields)):
+            found.append(name)
+    listed = printable(", ".join(f"« {name} »" for name, _ in layers))
+    if len(found) != 1:
+        message = (
+            f"{'aucune' if not found else 'plusieurs'} couche(s) de polygones avec une colonne "
+            f"de nom ou d'identifiant de CPTS parmi les couches {listed} ; garder une seule "
+            "couche de périmètres"
+        )
+        raise registry_error(path, [(None, "", message)])
+    log.info("%s : couche « %s » lue (couches : %s)", path.name, printable(found[0]), listed)
+    return found[0]
 
 
 @dataclass

@@ -288,7 +288,7 @@ def _xlsx_rows(path: Path, data: bytes) -> _Raw:
         skipped = [f"« {s.title} »" for s in sheets if s.header is None and s.rows]
         also = f" ; sans en-tête de registre, ignorée(s) : {', '.join(skipped)}" if skipped else ""
         shown = printable(f"{read}{also}")
-        log.info("%s : %s lue(s) : %s", path.name, _sheet_word(len(found)), shown)
+        log.info("%s : %s : %s", path.name, _sheet_word(len(found)), shown)
     layouts = [_layout(s) for s in found]
     if len(found) == 1:
         return _Raw(found[0].rows, found[0].lines, found[0].header or 0, layouts=layouts)
@@ -302,7 +302,7 @@ def _layout(sheet: _Sheet) -> Layout:
 
 
 def _sheet_word(n: int) -> str:
-    return "feuille" if n == 1 else f"{n} feuilles"
+    return "feuille lue" if n == 1 else f"{n} feuilles lues"
 
 
 def _recognised(header: list[str]) -> dict[str, int]:
@@ -468,15 +468,17 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
         raw.notes,
         raw.layouts,
     )
-    problems = _layout_problems(table, stage_required=stage_required)
+    problems = _layout_problems(header, columns, bool(table.rows), stage_required=stage_required)
     if problems:
         raise registry_error(path, problems)
     return table
 
 
-def _layout_problems(table: Table, *, stage_required: bool) -> list[tuple[int | None, str, str]]:
-    columns = table.columns
-    seen = ", ".join(h for h in table.header if h) or "aucune"
+def _layout_problems(
+    header: list[str], columns: dict[str, list[int]], has_rows: bool, *, stage_required: bool
+) -> list[tuple[int | None, str, str]]:
+    """What makes a header no registry's (columns missing), or a registry without rows."""
+    seen = ", ".join(h for h in header if h) or "aucune"
     expected = f"(colonnes trouvées : {seen}) ; colonnes attendues : {_expected_columns()}"
     no_cpts = "cpts_id" not in columns and "cpts_nom" not in columns
     no_commune = not any(r in columns for r in _CODE_ROLES) and "nom_commune" not in columns
@@ -487,7 +489,7 @@ def _layout_problems(table: Table, *, stage_required: bool) -> list[tuple[int | 
         return [(None, "", f"colonne {what} introuvable {expected}")]
     if "stade" not in columns and stage_required:
         return [(None, "", f"colonne de stade absente : {_DEFAULT_STAGE_HINT}")]
-    if not table.rows:
+    if not has_rows:
         return [(None, "", "aucune ligne de données sous l'en-tête")]
     return []
 
