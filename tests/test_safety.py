@@ -22,6 +22,7 @@ import pytest
 
 import couverture
 from couverture import _output, cli, history, report, settings, sources, store
+from couverture._config import source_path
 from couverture.report import build_report
 
 DEP = "90"
@@ -107,9 +108,9 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     hist, reg = copy["hist"], copy["reg"]
     (tmp_path / "lien.csv").symlink_to(hist)
     os.link(hist, tmp_path / "dur")
-    os.link(settings.BASSINS_VIE_PATH, tmp_path / "bassins.csv")
+    os.link(source_path("bassins_vie"), tmp_path / "bassins.csv")
     (tmp_path / "registre-lien.csv").symlink_to(reg)
-    guarded = [hist, tmp_path / "dur", settings.BASSINS_VIE_PATH, reg]
+    guarded = [hist, tmp_path / "dur", source_path("bassins_vie"), reg]
     before = {p: p.read_bytes() for p in guarded}
     cases = [
         (["historique", "--historique", str(hist)], hist),  # the issue's command
@@ -117,7 +118,7 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
         (["historique", "--historique", str(hist)], tmp_path / "dur"),
         (["historique", "--historique", str(hist)], Path(f"{hist}.wal")),
         (["historique", "--historique", str(hist)], tmp_path / "bassins.csv"),
-        (["historique", "--historique", str(hist)], settings.BASSINS_VIE_PATH),
+        (["historique", "--historique", str(hist)], source_path("bassins_vie")),
         (["historique", "--historique", str(hist)], settings.PROCESSED_DIR / "x.csv"),
         (["verifier", "--registre", str(reg)], tmp_path / "registre-lien.csv"),
     ]
@@ -159,6 +160,7 @@ def test_sortie_extension_must_be_known(belfort: dict, tmp_path: Path, capsys) -
 _KILLED_REPORT = """
 import os, signal, sys
 from couverture import history
+from couverture._config import source_path
 from couverture.report import build_report
 
 when, registry, out, hist = sys.argv[1:]
