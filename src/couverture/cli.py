@@ -123,7 +123,12 @@ def _departements(text: str) -> str:
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registre", required=True, type=Path, help="registre des CPTS (CSV ou XLSX)")
+    p.add_argument(
+        "--registre",
+        required=True,
+        type=Path,
+        help="registre des CPTS (CSV, XLSX ou couche de périmètres GeoJSON/GPKG/SHP)",
+    )
     p.add_argument(
         "--stade-par-defaut",
         metavar="STADE",
