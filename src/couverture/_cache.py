@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from couverture import _config, settings
 from couverture._errors import RegistryError
+from couverture._validate import check_registry_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +58,7 @@ def digest(path: Path, *parts: str) -> str:
     RegistryError
         When the file cannot be read (missing, a directory, no permission).
     """
+    check_registry_file(Path(path))  # a FIFO or /dev/zero would hang here
     h = hashlib.sha256()
     try:
         with Path(path).open("rb") as fh:

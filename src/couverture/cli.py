@@ -56,8 +56,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        from couverture._output import printable
+
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog} : erreur : {message}\n")
+        self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
 
 
 class _StderrFormatter(logging.Formatter):
@@ -65,7 +67,10 @@ class _StderrFormatter(logging.Formatter):
         prefix = {logging.WARNING: "avertissement : ", logging.ERROR: "erreur : "}.get(
             record.levelno, ""
         )
-        return prefix + record.getMessage()
+        from couverture._output import printable
+
+        # a registry value quoted in a message must not reach the terminal as escape codes
+        return printable(prefix + record.getMessage(), newlines=True)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -159,19 +164,36 @@ def _format_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
         help="format de sortie (défaut : celui de l'extension de --sortie, sinon tableau)",
     )
     p.add_argument("--sortie", type=Path, help="fichier de sortie (défaut : sortie standard)")
+    p.set_defaults(formats_sortie=tuple(formats))
+
+
+def _accepted_suffixes(formats: Sequence[str]) -> str:
+    return ", ".join(s for s, f in _FORMAT_BY_SUFFIX.items() if f in formats)
 
 
 def _check_output(args: argparse.Namespace) -> None:
     """Resolve ``--format`` from ``--sortie`` and refuse outputs that would lose data."""
     from couverture._errors import ArgumentError
+    from couverture._output import output_target
 
     if "format" not in args:
         return
     out: Path | None = args.sortie
-    implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    formats = getattr(args, "formats_sortie", tuple(_FORMAT_BY_SUFFIX.values()))
+    implied = None
+    if out is not None and out.suffix and not _is_stream(out):
+        implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower())
+        if implied is None or implied not in formats:
+            what = "non reconnue" if implied is None else f"(format {implied}) non disponible"
+            raise ArgumentError(
+                f"--sortie {out} : extension {out.suffix} {what} pour cette commande ; "
+                f"extensions acceptées : {_accepted_suffixes(formats)} "
+                "(ou un nom sans extension avec --format)"
+            )
     if args.format is None:
         args.format = implied or "tableau"
-    elif out is not None and implied is not None and implied != args.format:
+    elif implied is not None and implied != args.format:
+        assert out is not None
         raise ArgumentError(
             f"--sortie {out} : l'extension {out.suffix} ne correspond pas au format "
             f"{args.format} (choisir --format {implied} ou une autre extension)"
@@ -182,9 +204,97 @@ def _check_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
     if not out.parent.is_dir():
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
-    registry = getattr(args, "registre", None)
-    if registry is not None and out.resolve() == Path(registry).resolve():
-        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    output_target(out)  # a symlink's target must be a regular file (or a terminal, a pipe)
+
+
+def _is_stream(path: Path) -> bool:
+    """True for a terminal, device or pipe (``/dev/stdout``, a FIFO): written through."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
+    """Why ``out`` must not be overwritten (a file the project reads or owns), or ``None``.
+
+    Paths are compared resolved (symlinks followed) and, for existing files, by identity
+    (``samefile``: a hard link is the same file).
+    """
+    from couverture import settings
+
+    if _is_stream(out):
+        return None
+    real = Path(os.path.realpath(out))
+    history = getattr(args, "historique", None) or settings.HISTORY_PATH
+    files: list[tuple[Path, str]] = [
+        (history, "c'est la base de l'historique"),
+        (Path(f"{history}.wal"), "c'est un fichier de la base de l'historique"),
+    ]
+    if getattr(args, "registre", None) is not None:
+        files.append((Path(args.registre), "ce fichier est le registre lu"))
+    root = settings.PROJECT_ROOT
+    for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "constraints.txt"):
+        files.append((root / name, "c'est un fichier du projet"))
+    folders: list[tuple[Path, str, bool]] = [
+        (settings.PROCESSED_DIR, "c'est un fichier des données construites (make data)", False),
+        (settings.PACKAGE_DIR, "c'est un fichier du paquet couverture", False),
+        (settings.RAW_DIR, "c'est un fichier source du projet (data/raw)", True),
+    ]
+    for path, reason in files:
+        if real == Path(os.path.realpath(path)) or _same_file(out, path):
+            return reason
+    for folder, reason, existing_only in folders:
+        inside = real.is_relative_to(Path(os.path.realpath(folder)))
+        if inside and (real.exists() or not existing_only):
+            return reason
+        if folder.is_dir() and out.exists():
+            for path in folder.rglob("*") if folder != settings.RAW_DIR else folder.iterdir():
+                if path.is_file() and _same_file(out, path):
+                    return reason
+    if _is_duckdb(real):
+        return "c'est une base DuckDB (historique ou base de données de couverture)"
+    if real.name.endswith(".wal") and _is_duckdb(real.with_name(real.name[: -len(".wal")])):
+        return "c'est le journal d'une base DuckDB"
+    return None
+
+
+def _check_demo_output(out: Path | None) -> None:
+    """The demo registry may replace a demo registry of data/raw, nothing the project owns."""
+    from couverture import settings
+    from couverture._errors import ArgumentError
+
+    if out is None:
+        return
+    real = Path(os.path.realpath(out))
+    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    if any(real == Path(os.path.realpath(d)) for d in demo):
+        return
+    reason = _owned_file(out, argparse.Namespace())
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _is_duckdb(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (magic ``DUCK`` at byte 8)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
 
 
 def _analysis(args: argparse.Namespace) -> Analysis:
@@ -262,6 +372,15 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
+    _check_demo_output(args.sortie)
+    if args.remplir_plan is not None:
+        from couverture._errors import ArgumentError
+        from couverture.demo import fill_demo_plan
+
+        if args.sortie is None:
+            raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
+        fill_demo_plan(args.remplir_plan, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -377,13 +496,20 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if porteurs is not None:
+            from couverture.porteurs import name_porteurs
+
+            frame = name_porteurs(a, frame, porteurs)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        if args.format == "tableau" and porteurs is not None:
+            shown["porteur potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
@@ -438,6 +564,43 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         )
 
 
+# --- porteurs option (issue 11: potential porteurs) ---
+def _porteurs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
+        "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
+    )
+
+
+def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
+    if getattr(args, "porteurs", None) is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(args.porteurs)
+
+
+# --- fiches command (issue 11: one printable fiche per zone blanche) ---
+def cmd_fiches(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture.fiches import build_fiches
+
+    if args.departement is None:
+        raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
+    _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)
+    with _analysis(args) as a:
+        if a.meta["fictif"]:
+            log.warning("registre fictif : données de démonstration, pas de situation réelle")
+        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        for fiche_set in written.values():
+            log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
+
+
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
@@ -461,6 +624,9 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        plan=args.plan,
+        fiches=not args.sans_fiches,
+        porteurs=args.porteurs,
     )
 
 
@@ -503,6 +669,79 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
         log.info("%s : %s", label, integer(n))
+
+
+# --- plan d'action commands (issue: plan d'action) ---
+def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
+    """The analysis of a plan: --departement, else the départements of the plan read."""
+    from couverture.analysis import analyse, parse_departements
+    from couverture.plan import plan_departements
+
+    deps = plan_departements(previous, parse_departements(args.departement))
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=deps,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _check_xlsx_output(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+
+    out: Path = args.sortie
+    if out.suffix.lower() != ".xlsx":
+        raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    if out.resolve() == Path(args.registre).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+
+
+def cmd_plan_action(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan) if args.plan is not None else None
+    with _plan_analysis(args, previous) as a:
+        result = plan.build_plan(a, previous=previous, on=args.date)
+        plan.write_plan(result, args.sortie)
+    log.info("plan d'action écrit : %s (%d lignes de zones)", args.sortie, len(result.zones))
+
+
+def cmd_suivi(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        frame = plan.follow_up(a, previous, on=args.date)
+        if args.format == "xlsx" and args.sortie is not None:
+            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+        else:
+            _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "tableau":
+            log.info(
+                "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",
+                len(frame),
+                int((frame["en_retard"] == "oui").sum()),
+                int((frame["situation"] == plan.COVERED).sum()),
+            )
+
+
+def cmd_remontee(args: argparse.Namespace) -> None:
+    from couverture import plan, remontee
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        table, actions = remontee.remontee(
+            a, previous, month=args.mois, on=args.date, history_path=args.historique
+        )
+        info = remontee.remontee_info(a, previous, month=args.mois)
+        remontee.write_remontee(table, actions, args.sortie, info=info)
+    log.info("remontée écrite : %s (%d département(s))", args.sortie, len(table))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -562,6 +801,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
         "quelques-unes pas encore créées)",
     )
+    p.add_argument(
+        "--remplir-plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="remplir un plan d'action comme le ferait une task force (démonstration), "
+        "écrit dans --sortie",
+    )
     p.set_defaults(func=cmd_demo)
 
     def analysis_command(
@@ -617,6 +864,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HABITANTS",
         help="taille cohérente à ne pas dépasser (défaut 100000)",
     )
+    _porteurs_option(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_suggestions)
 
@@ -627,6 +875,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     p.set_defaults(func=cmd_cartes)
+
+    # --- fiches parser ---
+    p = add("fiches", help="une fiche A4 par zone blanche (HTML et livret PDF) pour la réunion")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path("fiches"),
+        metavar="DOSSIER",
+        help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
+    )
+    _porteurs_option(p)
+    p.set_defaults(func=cmd_fiches)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:
@@ -657,7 +918,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
+    p.add_argument(
+        "--sans-fiches",
+        action="store_true",
+        help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
+    )
+    _porteurs_option(p)
     history_option(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="plan d'action rempli : ajoute la section « Plan d'action » et la remontée",
+    )
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
@@ -671,6 +945,44 @@ def build_parser() -> argparse.ArgumentParser:
     history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
+
+    # --- plan d'action parsers ---
+    def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+        p.add_argument(
+            "--plan",
+            type=Path,
+            required=required,
+            metavar="PLAN.xlsx",
+            help="plan d'action rempli par la task force"
+            + ("" if required else " (les décisions saisies sont reprises)"),
+        )
+        p.add_argument(
+            "--date",
+            default=None,
+            metavar="AAAA-MM-JJ",
+            help="date de référence des retards et des mois au stade (défaut : date du "
+            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+        )
+
+    p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")
+    _registry_options(p)
+    plan_options(p, required=False)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.set_defaults(func=cmd_plan_action)
+
+    p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
+    _registry_options(p)
+    plan_options(p, required=True)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_suivi)
+
+    p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")
+    p.add_argument("--mois", required=True, help="mois de la remontée, AAAA-MM")
+    _registry_options(p)
+    plan_options(p, required=True)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    history_option(p)
+    p.set_defaults(func=cmd_remontee)
 
     return parser
 
@@ -688,9 +1000,12 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
     as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
+    if getattr(args, "porteurs", None) is not None:
+        return None  # the answer depends on a second file: not cached
+
     from couverture import _cache
 
-    skip = {"func", "verbosite", "registre", "format", "sortie"}
+    skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
     key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
     return "csv:" + json.dumps(options, sort_keys=True), key
@@ -791,7 +1106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif not _replay_csv(key):
             _run_and_cache_csv(args, key)
     except CouvertureError as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
+        from couverture._output import printable
+
+        print(f"erreur : {printable(exc, newlines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # output piped into `head`: not an error; silence the flush at exit
@@ -800,8 +1117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # the environment, not a bug: disk full, permission denied, read-only folder…
+        from couverture._output import printable
+
         where = f" : {exc.filename}" if exc.filename else ""
-        print(f"erreur : lecture ou écriture impossible{where} ({exc.strerror})", file=sys.stderr)
+        text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"
+        print(printable(text, newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrompu", file=sys.stderr)

@@ -792,3 +792,76 @@ def write_demo_registry(
     with atomic_path(path) as tmp:
         registry.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     return path
+
+
+def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_zones: int = 4) -> Path:
+    """Fill a plan d'action as a task force would, for the demonstration: decisions on the
+    ``n_zones`` most populous zones (one échéance a fortnight after the plan's reference date,
+    so that it is late a month later), the other zones left without decision.
+
+    Parameters
+    ----------
+    plan_path
+        A workbook written by :func:`couverture.plan.write_plan`.
+    output
+        The filled workbook (written atomically).
+    """
+    import datetime as dt
+
+    import openpyxl
+
+    from couverture import plan
+
+    book = openpyxl.load_workbook(plan_path)
+    readme = {r[0].value: r[1].value for r in book[plan.SHEET_README].iter_rows() if len(r) > 1}
+    on = dt.date.fromisoformat(str(readme[plan.REFERENCE_DATE_LABEL]))
+    ws = book[plan.SHEET_ZONES]
+    column = {str(c.value): c.column for c in ws[1] if c.value is not None}
+    rows = [r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value]
+    days = dt.timedelta
+    for k, r in enumerate(rows[:n_zones]):
+        option = str(ws.cell(row=r, column=column["option_recommandee"]).value or "autre")
+        target = str(ws.cell(row=r, column=column["cpts_cible"]).value or "").split(", ")[0]
+        target = target.removesuffix(" (à créer)")
+        decision = [
+            {
+                "strategie_retenue": option.split(" + ")[0],
+                "cpts_ou_porteur": target,
+                "coordonnateur_finance": "oui",
+                "date_reunion": on - days(30),
+                "actions": "réunion des professionnels de santé ; courrier aux maires",
+                "echeance": on + days(15),
+                "statut": "en cours",
+            },
+            {
+                "strategie_retenue": option.split(" + ")[0],
+                "cpts_ou_porteur": target,
+                "coordonnateur_finance": "à étudier",
+                "actions": "appel à porteur de projet",
+                "echeance": on + days(90),
+                "statut": "à lancer",
+            },
+            {
+                "strategie_retenue": "rattachement_temporaire",
+                "cpts_mentor": target,
+                "coordonnateur_finance": "non",
+                "date_reunion": on - days(10),
+                "actions": "convention de rattachement avec la CPTS mentor",
+                "echeance": on + days(45),
+                "statut": "en cours",
+            },
+            {
+                "strategie_retenue": "autre",
+                "actions": "diagnostic territorial partagé",
+                "echeance": on - days(20),
+                "statut": "réalisé",
+            },
+        ][k % 4]
+        decision["commentaire"] = "exemple fictif (démonstration)"
+        for name, value in decision.items():
+            ws.cell(row=r, column=column[name]).value = value
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        book.save(tmp)
+    log.info("plan d'action rempli pour la démonstration : %s", output)
+    return output

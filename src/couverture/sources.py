@@ -476,6 +476,11 @@ def build_all(
     units.attrs = {}
     meta_cog = sources()["communes"]["cog"] if admin_express is None else "ADMIN EXPRESS"
     units["cog"] = str(meta_cog)
+    # from the first file replaced until the store is rebuilt, commands refuse the store
+    from couverture.store import mark_building
+
+    for folder in {units_path.parent, adjacency_path.parent}:
+        mark_building(folder)
     _atomic_parquet(units.to_wkb(), units_path)
     _atomic_parquet(adjacency, adjacency_path)
     log.info("écrit : %s, %s", units_path, adjacency_path)
