@@ -563,8 +563,8 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
-            "%d cartes écrites. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
-            len(paths),
+            "%s. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
+            plural(len(paths), "carte écrite", "cartes écrites"),
             args.sortie / INDEX_NAME,
         )
 

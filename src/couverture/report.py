@@ -509,7 +509,7 @@ def projected_full_coverage(
     Examples
     --------
     >>> projected_full_coverage(["2026-09", "2026-11"], [80.0, 90.0])
-    '2027-03'
+    '2027-01'
     >>> projected_full_coverage(["2026-11"], [90.0]) is None
     True
     """
