@@ -486,7 +486,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int]) -> str:
+def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int], empty: str) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
@@ -497,7 +497,7 @@ def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int]) -
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     if not rows:
-        body.append(f'<tr><td colspan="{len(header)}">aucune</td></tr>')
+        return f'<p class="motif">{_e(empty)}</p>'
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -526,6 +526,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
             ["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement max/an"],
             _option_rows(fiche.options),
             numeric={3},
+            empty="Aucune proposition calculée pour cette zone.",
         ),
     ]
     best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
@@ -535,6 +536,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         ["CPTS voisine", "Stade", "Taille", "Population"],
         _cpts_rows(fiche.neighbours),
         numeric={2, 3},
+        empty="Aucune CPTS voisine.",
     )
     parts.append(f'<div class="cols"><div><h2>CPTS voisines</h2>{cpts}</div>')
     if fiche.porteurs is not None:
@@ -542,6 +544,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
             ["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
             _porteur_rows(fiche.porteurs, names),
             numeric={0, 4},
+            empty="Aucun porteur potentiel dans la zone ni à moins de 10 km.",
         )
         parts.append(
             "<div><h2>Porteurs potentiels (zone et 10 km)</h2>" + porteurs + "</div></div>"

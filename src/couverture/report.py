@@ -358,6 +358,9 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
         target = target or str(getattr(row, "nom_propose", "") or "")
         text = f"{_OPTION_WORDS.get(str(row.option), str(row.option))} {target}".strip()
         text += f" ({fmt_number(row.population_resultante)} hab. après)"
+        porteur = str(getattr(row, "porteur_potentiel", "") or "")
+        if porteur:
+            text += f", porteur potentiel : {porteur}"
         out.setdefault(str(row.zone_id), []).append(text)
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
@@ -1319,6 +1322,12 @@ def _html_files(
             0,
             f'<li>Fiches des zones blanches ({_e(dep)}) : <a href="{_e(fiches.get(dep, ""))}">'
             f'pages à imprimer</a> · <a href="{_e(fiches[f"pdf-{dep}"])}">livret PDF</a></li>',
+        )
+    if not any(k.startswith("pdf-") for k in fiches):
+        items.append(
+            "<li>Fiches des zones blanches à imprimer pour une réunion : <code>couverture "
+            "fiches --registre … --departement XX</code> (ou ce rapport avec "
+            "<code>--departement</code>)</li>"
         )
     return [
         '<h2 id="fichiers">Fichiers et cartes</h2>',
