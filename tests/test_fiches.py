@@ -94,3 +94,17 @@ def test_fiches_needs_a_departement(
     assert code == 2
     assert "--departement est obligatoire" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected: dict) -> None:
+    folder = written / f"departement-{DEP}"
+    (folder / "ZB-35-00000.html").write_text("ancienne fiche", encoding="utf-8")
+    stale = written / f".departement-{DEP}.tmp-999999999"  # a run killed long ago
+    stale.mkdir()
+    args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
+    assert _cli([*args, "--sortie", str(written), "-q"]) == 0
+    assert sorted(p.name for p in written.iterdir()) == [f"departement-{DEP}"]
+    assert sorted(p.stem for p in folder.glob("ZB-*.html")) == sorted(expected["zones"]["zone_id"])
+    # without --porteurs the fiche says so
+    page = (folder / f"{expected['zones']['zone_id'].iloc[0]}.html").read_text(encoding="utf-8")
+    assert "Fichier des porteurs non fourni" in page

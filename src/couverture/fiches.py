@@ -730,6 +730,28 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover(target: Path) -> None:
+    """After a killed run: put back a folder left aside, remove unfinished ones."""
+    for leftover in sorted(target.parent.glob(f".{target.name}.*-*")):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind.endswith(".ancien") and not target.exists():
+            os.rename(leftover, target)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _swap_in(tmp: Path, target: Path) -> None:
     """Put ``tmp`` in place of ``target`` (renames only; the old one is removed after)."""
     old = target.with_name(f".{target.name}.ancien-{os.getpid()}")
@@ -745,6 +767,7 @@ def _write_departement(
     from matplotlib.backends.backend_pdf import PdfPages
 
     plt = _plt()
+    _recover(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
