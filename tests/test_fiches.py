@@ -108,3 +108,13 @@ def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected:
     # without --porteurs the fiche says so
     page = (folder / f"{expected['zones']['zone_id'].iloc[0]}.html").read_text(encoding="utf-8")
     assert "Fichier des porteurs non fourni" in page
+
+
+def test_departement_without_zone_blanche(demo_registry: Path, tmp_path: Path) -> None:
+    with couverture.analyse(demo_registry, departements="28") as a:
+        assert a.zones().empty  # Eure-et-Loir is fully covered in the demo registry
+    args = ["fiches", "--registre", str(demo_registry), "--departement", "28", "-q"]
+    assert _cli([*args, "--sortie", str(tmp_path)]) == 0
+    folder = tmp_path / "departement-28"
+    assert [p.name for p in folder.iterdir()] == ["index.html"]
+    assert "aucune fiche" in (folder / "index.html").read_text(encoding="utf-8")

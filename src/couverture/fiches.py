@@ -858,10 +858,11 @@ def build_fiches(
         fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
         target = out / f"departement-{dep}"
         written[dep] = _write_departement(dep, fiches, target, meta=meta)
+        booklet = written[dep].pdf
         log.info(
-            "fiches %s : %s, livret %s",
+            "fiches %s : %s%s",
             dep,
             _format.plural(len(fiches), "fiche"),
-            written[dep].pdf,
+            f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
         )
     return written
