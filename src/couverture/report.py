@@ -14,9 +14,11 @@
 ``zones-YYYY-MM.gpkg``
     layers ``zones_blanches`` and, when proposals are available, ``propositions`` (WGS84).
 
-The whole directory is built next to the target under a temporary name, the month's snapshot
-is then stored in the history (one transaction), and only then is the directory swapped in:
-an interrupted run leaves the previous files and the history as they were.
+The whole directory is built next to the target under a temporary name and swapped in, then
+the month's snapshot is stored in the history (one transaction). A failed commit puts the
+previous directory back at once; a run killed between the swap and the commit is undone by the
+next run (the history is checked for the snapshot the new directory names), so that the
+report and the history never disagree.
 
 Examples
 --------
@@ -32,23 +34,31 @@ import functools
 import html
 import logging
 import math
-import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format, history
-from couverture._config import stage
+from couverture._config import ColumnTitles, stage
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import STAGES
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from couverture._output import FolderSwap
     from couverture.analysis import Analysis
 
 log = logging.getLogger(__name__)
+
+
+#: French titles of the columns of the human tables (XLSX sheets, CSV files, HTML).
+COLUMN_TITLES = ColumnTitles("titre")  # config/titres_colonnes.csv, read on first use
+
+
+def column_titles() -> Mapping[str, str]:
+    """French titles of the columns of the human tables (see :data:`COLUMN_TITLES`)."""
+    return COLUMN_TITLES
 
 
 def _stage_labels() -> dict[str, str]:
@@ -56,70 +66,6 @@ def _stage_labels() -> dict[str, str]:
 
 
 _PRE_LI = "Projet (avant lettre d'intention)"
-
-
-@functools.cache
-def column_titles() -> dict[str, str]:
-    """French titles of the columns of the human tables (XLSX sheets, CSV files, HTML)."""
-    return {
-        "code": "Code",
-        "nom": "Nom",
-        "niveau": "Niveau",
-        "n_communes": "Nombre de communes",
-        "population": "Population",
-        **{f"pop_{s}": f"Population couverte ({stage(s).short} ou plus)" for s in STAGES},
-        **{f"taux_{s}": f"Taux de couverture ({stage(s).short} ou plus, %)" for s in STAGES},
-        "pop_aci": "Population couverte (ACI)",
-        "taux_aci": "Taux de couverture (ACI, %)",
-        "departement": "Département",
-        "region": "Région",
-        "epci": "EPCI",
-        "zone_id": "Zone blanche",
-        "superficie_km2": "Superficie (km²)",
-        "cpts_voisines": "CPTS voisines",
-        "option_recommandee": "Option recommandée",
-        "communes": "Codes des communes",
-        "noms_communes": "Communes",
-        "type": "Type",
-        "cpts": "CPTS",
-        "cpts_id": "Identifiant CPTS",
-        "stade": "Stade",
-        "projets": "Projets (avant lettre d'intention)",
-        "taille": "Taille ACI",
-        "financement_max": "Financement ACI maximal annuel (€)",
-        "libelle": "Changement",
-        "avant": "Avant",
-        "apres": "Après",
-        "mois": "Mois",
-        "libelle_registre": "Registre",
-        "perimetre": "Périmètre",
-        "n_cpts": "Nombre de CPTS",
-        "n_zones": "Zones blanches",
-        "population_zones": "Population en zone blanche",
-        "n_chevauchements": "Chevauchements à arbitrer",
-        "option": "Option",
-        "recommandee": "Recommandée",
-        "cpts_cible": "CPTS cible",
-        "nom_propose": "Nom proposé",
-        "population_ajoutee": "Population ajoutée",
-        "population_resultante": "Population résultante",
-        "taille_avant": "Taille avant",
-        "taille_apres": "Taille après",
-        "financement_max_avant": "Financement maximal avant (€)",
-        "financement_max_apres": "Financement maximal après (€)",
-        "priorite": "Priorité",
-        "motif": "Motif",
-        "mois_au_stade": "Mois au stade actuel",
-        "porteur_potentiel": "Porteur potentiel",
-    }
-
-
-def __getattr__(name: str) -> Any:
-    # COLUMN_TITLES reads the stage vocabulary: built on first use, not at
-    # import (no I/O at import)
-    if name == "COLUMN_TITLES":
-        return column_titles()
-    raise AttributeError(name)
 
 
 RATE_COLUMNS = [
@@ -161,8 +107,14 @@ def french_titles(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a human CSV: ``;`` separator, decimal comma, UTF-8 with BOM, French titles."""
-    french_titles(frame).to_csv(
+    """Write a human CSV: ``;`` separator, decimal comma, UTF-8 with BOM, French titles.
+
+    The file is meant for a spreadsheet: a text cell that it would run as a formula (``=``,
+    ``+``, ``-``, ``@``…) is prefixed with ``'`` (:func:`couverture._output.neutralise`).
+    """
+    from couverture._output import neutralise_frame
+
+    neutralise_frame(french_titles(frame)).to_csv(
         path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n"
     )
 
@@ -172,11 +124,14 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
+    from couverture._output import protect_sheet
+
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             out = french_titles(frame)
             out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=(1, 0))
             ws = writer.sheets[name[:31]]
+            protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
             for i, col in enumerate(out.columns, start=1):
                 values = out[col].astype(str).str.len()
                 width = max(len(str(col)), int(values.max()) if len(values) else 0)
@@ -327,14 +282,11 @@ def chart_departements(rates: pd.DataFrame, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# optional stages (suggestions, maps): the report works without them
+# the later stages the report includes (proposals, maps, fiches), each can be left out
 # ------------------------------------------------------------------------------------------
-def _suggestions(a: Analysis) -> pd.DataFrame | None:
-    try:
-        from couverture.suggest import suggest
-    except ImportError:
-        log.info("module suggest absent : rapport sans propositions")
-        return None
+def _suggestions(a: Analysis) -> pd.DataFrame:
+    from couverture.suggest import suggest
+
     log.info("propositions pour les zones blanches…")
     return suggest(a)
 
@@ -366,11 +318,8 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
 
 def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[str, str]:
     """Build the maps into the report directory; return {département: relative link}."""
-    try:
-        from couverture.maps import build_maps
-    except ImportError:
-        log.info("module maps absent : rapport sans cartes")
-        return {}
+    from couverture.maps import build_maps
+
     build_maps(a, out_dir / "cartes", suggestions=proposals)
     links = {}
     for page in sorted(out_dir.rglob("*.html")):
@@ -385,7 +334,7 @@ def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[st
 def _read_porteurs(path: Path | str | None) -> pd.DataFrame | None:
     if path is None:
         return None
-    from couverture.porteurs import read_porteurs  # type: ignore[import-not-found,unused-ignore]
+    from couverture.porteurs import read_porteurs
 
     return read_porteurs(path)
 
@@ -395,11 +344,8 @@ def _fiches(
 ) -> dict[str, str]:
     """Write the fiches of the report's départements into ``fiches/``; return relative links
     ``{département: booklet index, zone_id: fiche page}``."""
-    try:
-        from couverture.fiches import build_fiches
-    except ImportError:
-        log.info("module fiches absent : rapport sans fiches")
-        return {}
+    from couverture.fiches import build_fiches
+
     written = build_fiches(a, out_dir / "fiches", proposals=proposals, porteurs=porteurs)
     links: dict[str, str] = {}
     for dep, fiche_set in written.items():
@@ -412,51 +358,67 @@ def _fiches(
 
 
 # ------------------------------------------------------------------------------------------
-# atomic directory swap
+# atomic directory swap, in step with the history
 # ------------------------------------------------------------------------------------------
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _committed(stamp: dict[str, Any]) -> bool:
+    """Did the run that left ``stamp`` commit its month to the history? (see :func:`_recover`)"""
+    if not {"mois", "empreinte", "ecrit_le"} <= set(stamp):
         return False
-    except PermissionError:
-        return True
-    return True
+    try:
+        return history.holds(
+            str(stamp["mois"]),
+            empreinte=str(stamp["empreinte"]),
+            written_at=str(stamp["ecrit_le"]),
+            path=stamp.get("historique"),
+        )
+    except history.HistoryError:
+        return False
 
 
 def _recover(target: Path) -> None:
-    """Clean up after a killed run: put back a previous directory left aside, drop temps."""
-    for leftover in sorted(target.parent.glob(f".{target.name}.*-*")):
-        kind, _, pid = leftover.name.rpartition("-")
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        if kind.endswith(".ancien") and not target.exists():
-            os.rename(leftover, target)
-            log.warning("rapport précédent restauré : %s", target)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
+    """Clean up after a killed run, touching only the folders a run of ``rapport`` created.
+
+    A report killed before its swap left the previous report in place; one killed between its
+    swap and its history commit is taken out again (the previous report put back), so that the
+    report folder and the history always show the same month; one killed after the commit is
+    kept. Names are recognised by the run's pid and random token, checked against the stamp
+    file the run wrote (:func:`couverture._output.recover_folders`): any other folder, such as
+    a user's ``.2026-11.sauvegarde``, is left alone.
+    """
+    from couverture._output import recover_folders
+
+    recover_folders(target.parent, committed=_committed)
 
 
-@contextlib.contextmanager
-def _staging(target: Path) -> Iterator[Path]:
-    """Yield a temporary directory next to ``target``; the caller swaps it in."""
+def _staging(target: Path) -> contextlib.AbstractContextManager[FolderSwap]:
+    """Recover from a killed run, then return the staged folder of ``target``'s new report."""
+    from couverture._output import staged_folder
+
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return staged_folder(target)
 
 
-def _swap(tmp: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.ancien-{os.getpid()}")
-    if target.exists():
-        os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _swap(stage: FolderSwap, snap: history.Snapshot, **save: Any) -> None:
+    """Swap the new report in, then commit its month to the history.
+
+    The stamp left in the new report names the snapshot (digest, ``ecrit_le``, history file)
+    before the swap: if the run dies between the swap and the commit, the next run sees that
+    the history does not hold it and puts the previous report back (:func:`_recover`). If the
+    commit fails, the previous report is put back at once (by :func:`_staging`'s context).
+    """
+    import datetime as dt
+
+    written_at = dt.datetime.now().replace(microsecond=0)
+    path = save.get("path")
+    stage.note(
+        mois=save["month"],
+        empreinte=snap.info["empreinte"],
+        ecrit_le=written_at.isoformat(),
+        historique=str(Path(path).resolve()) if path is not None else None,
+    )
+    stage.swap_in()
+    history.save_snapshot(snap, written_at=written_at, **save)
 
 
 # ------------------------------------------------------------------------------------------
@@ -617,6 +579,7 @@ def build_report(
     suggestions: bool = True,
     maps: bool = True,
     replace_scope: bool = False,
+    plan: Path | str | None = None,
     fiches: bool = True,
     porteurs: Path | str | None = None,
 ) -> Path:
@@ -646,6 +609,9 @@ def build_report(
         Build the maps (when :mod:`couverture.maps` is available) into ``cartes/``.
     replace_scope
         Let this report replace a month stored in the history for another périmètre.
+    plan
+        A plan d'action filled by the task force: adds the section « Plan d'action » and the
+        remontée (:func:`couverture.remontee.report_section`).
     fiches
         For a département report with proposals, write the fiches of its zones blanches
         (:mod:`couverture.fiches`) into ``fiches/`` and link them.
@@ -662,7 +628,10 @@ def build_report(
 
     month = history.check_month(month)
     target = Path(output_dir if output_dir is not None else Path.cwd() / "reports") / month
-    with _staging(target) as tmp:
+    # one order for every run: the report is written aside, swapped in, then the month is
+    # committed to the history; a failure or a kill at any step leaves both as they were
+    with _staging(target) as stage:
+        tmp = stage.new
         with analyse(
             registry,
             default_stage=default_stage,
@@ -676,6 +645,7 @@ def build_report(
                 perimetre=history.perimeter(a),
                 path=history_path,
                 replace_scope=replace_scope,
+                fictif=bool(a.meta["fictif"]),
             )
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
@@ -723,11 +693,14 @@ def build_report(
                 trend=trend,
                 fiches=fiche_links,
             )
+            if plan is not None:
+                from couverture.remontee import report_section
+
+                report_section(a, plan, month=month, out_dir=tmp, history_path=history_path)
         # the store is closed (and its cache saved) before the report is swapped in, so that
         # index.html is newer than everything make compares it with
-        log.info("rapport %s : enregistrement dans l'historique…", month)
-        history.save_snapshot(snap, month=month, path=history_path, replace_scope=replace_scope)
-        _swap(tmp, target)
+        log.info("rapport %s : mise en place et enregistrement dans l'historique…", month)
+        _swap(stage, snap, month=month, path=history_path, replace_scope=replace_scope)
     log.info("rapport écrit : %s", target / "index.html")
     return target
 

@@ -36,6 +36,39 @@ SPATIAL_VERSION = "v1.5.5"
 LOCK_WAIT_SECONDS = 30.0
 
 
+#: File left in the processed data folder while ``couverture donnees`` replaces its files; it
+#: is removed once the store is rebuilt, so a killed build is never used as if it were whole.
+BUILD_MARKER = ".donnees-en-cours"
+
+
+def mark_building(directory: Path) -> None:
+    """Mark the processed data in ``directory`` as being rebuilt (before a first file is
+    replaced); :func:`build_store` removes the mark once the store is in place."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
+
+
+def _check_complete(path: Path) -> None:
+    """Refuse a store whose processed data were being rebuilt by a run that did not finish."""
+    marker = path.parent / BUILD_MARKER
+    if not marker.exists():
+        return
+    try:
+        pid = int(marker.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        pid = 0
+    from couverture._output import process_alive
+
+    # this very process left the mark: its build failed (the store is not being built now)
+    if pid and pid != os.getpid() and process_alive(pid):
+        state = f"sont en cours de reconstruction (couverture donnees, processus {pid})"
+        advice = "attendre la fin de la construction"
+    else:
+        state = "sont incomplètes : la dernière construction (couverture donnees) a été interrompue"
+        advice = "relancer `make data` (ou `couverture donnees` avec les mêmes options)"
+    raise StoreError(f"base {path} : les données de {path.parent} {state} ; {advice}")
+
+
 def _duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     return {
         "extension_directory": str(settings.EXTENSION_DIR),
@@ -96,6 +129,7 @@ def connect(
     path = path or settings.STORE_PATH
     if not path.exists():
         raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
+    _check_complete(path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     waiting = False
     while True:
@@ -223,6 +257,7 @@ def build_store(
     os.replace(tmp, path)
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
     _cache.clear()
+    (path.parent / BUILD_MARKER).unlink(missing_ok=True)  # the store matches the files again
     return path
 
 
