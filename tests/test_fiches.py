@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 import couverture
 from couverture import cli
+from couverture._output import STAMP_NAME
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
 DEP = "35"
@@ -99,12 +100,16 @@ def test_fiches_needs_a_departement(
 def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected: dict) -> None:
     folder = written / f"departement-{DEP}"
     (folder / "ZB-35-00000.html").write_text("ancienne fiche", encoding="utf-8")
-    stale = written / f".departement-{DEP}.tmp-999999999"  # a run killed long ago
+    # what a run killed before its swap left: its new folder, stamped with its pid and token
+    dead, token = 4_194_305, "0123456789ab"  # above Linux's largest pid
+    stale = written / f".departement-{DEP}.couverture-neuf-{dead}-{token}"
     stale.mkdir()
+    (stale / STAMP_NAME).write_text(f'{{"pid": {dead}, "token": "{token}"}}', encoding="utf-8")
     args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
     assert _cli([*args, "--sortie", str(written), "-q"]) == 0
     assert sorted(p.name for p in written.iterdir()) == [f"departement-{DEP}"]
     assert sorted(p.stem for p in folder.glob("ZB-*.html")) == sorted(expected["zones"]["zone_id"])
+    assert not (folder / STAMP_NAME).exists()
     # without --porteurs the fiche says so
     page = (folder / f"{expected['zones']['zone_id'].iloc[0]}.html").read_text(encoding="utf-8")
     assert "Fichier des porteurs non fourni" in page

@@ -32,8 +32,6 @@ import base64
 import html
 import io
 import logging
-import os
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -730,51 +728,22 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _recover(target: Path) -> None:
-    """After a killed run: put back a folder left aside, remove unfinished ones."""
-    for leftover in sorted(target.parent.glob(f".{target.name}.*-*")):
-        kind, _, pid = leftover.name.rpartition("-")
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        if kind.endswith(".ancien") and not target.exists():
-            os.rename(leftover, target)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Put ``tmp`` in place of ``target`` (renames only; the old one is removed after)."""
-    old = target.with_name(f".{target.name}.ancien-{os.getpid()}")
-    if target.exists():
-        os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_departement(
     dep: str, fiches: list[_Fiche], target: Path, *, meta: dict[str, Any]
 ) -> FicheSet:
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from couverture._output import recover_folders, staged_folder
+
     plt = _plt()
-    _recover(target)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # a fresh folder swapped in whole (the one door of couverture._output): a run killed
+    # midway leaves the previous fiches as they were
+    recover_folders(target.resolve().parent)
     pdf_name = f"fiches-{dep}.pdf"
     dep_name = fiches[0].dep_name if fiches else dep
-    try:
-        pages: dict[str, Path] = {}
+    pages: dict[str, Path] = {}
+    with staged_folder(target) as stage:
+        tmp = stage.new
         if fiches:
             with PdfPages(tmp / pdf_name) as pdf:
                 info = pdf.infodict()
@@ -793,9 +762,7 @@ def _write_departement(
             _index_html(dep, dep_name, fiches, pdf_name if fiches else None, meta),
             encoding="utf-8",
         )
-        _swap_in(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        stage.swap_in()
     return FicheSet(
         departement=dep,
         index=target / "index.html",
