@@ -573,6 +573,8 @@ def recover_folders(
             runs.setdefault(key, {})[m["role"]] = entry
     # a target swapped in by a killed run may have nothing left aside (first report of a month)
     for entry in parent.iterdir():
+        if _AUX.match(entry.name):
+            continue  # a new folder is stamped too, but it is not a target
         stamp = _read_stamp(entry) if entry.is_dir() and not entry.is_symlink() else None
         if stamp and isinstance(stamp.get("pid"), int) and isinstance(stamp.get("token"), str):
             runs.setdefault((entry.name, stamp["pid"], stamp["token"]), {})
