@@ -276,6 +276,7 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     processed.mkdir()
     for name in ("units.parquet", "adjacency.parquet", "couverture.duckdb"):
         shutil.copy2(settings.PROCESSED_DIR / name, processed / name)
+    monkeypatch.setattr(settings, "PROCESSED_DIR", processed)
     monkeypatch.setattr(settings, "UNITS_PATH", processed / "units.parquet")
     monkeypatch.setattr(settings, "ADJACENCY_PATH", processed / "adjacency.parquet")
     monkeypatch.setattr(settings, "STORE_PATH", processed / "couverture.duckdb")
@@ -294,10 +295,11 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     def killed(**kwargs: object) -> Path:
         raise KeyboardInterrupt
 
+    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
+    assert _cli(args) == 0  # an answer cached from the data about to be replaced
     monkeypatch.setattr(store, "build_store", killed)
     assert _cli(["donnees"]) == 130
     capsys.readouterr()
-    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
     assert _cli(args) == 2
     err = capsys.readouterr().err
     assert "interrompue" in err and "make data" in err and str(processed) in err

@@ -802,7 +802,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import _cache
+    from couverture import _cache, store
+
+    store.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
 
     blob = _cache.get_bytes(*key)
     if blob is None:
