@@ -131,7 +131,8 @@ def test_loose_names_and_name_only_rows(read, tmp_path):
         ["CPTS A", "en création", "Vergné", "17", ""],
     ]
     reg = read(write_csv(tmp_path / "r.csv", rows, header=header))
-    assert list(reg.cpts.index) == ["CPTS A"]
+    # no id column: one name in départements that do not touch is one CPTS per département
+    assert list(reg.cpts.index) == ["CPTS A (06)", "CPTS A (13)", "CPTS A (17)"]
     assert set(reg.membership["code"]) == {"06120", "13201", "13109", "17464"}
     assert set(reg.membership["part"].dropna()) == {0.5}
 

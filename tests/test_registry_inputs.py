@@ -7,6 +7,7 @@ Each test fails on the reader before the fix and names the case it covers.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,131 @@ def test_case8_month_needs_ascii_digits(month):
     assert check_month("2026-11") == "2026-11"
     with pytest.raises(ArgumentError, match="mois invalide"):
         check_month(month)
+
+
+# ------------------------------------------------------------------ 13: special files
+def _refused(done, *words: str) -> None:
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "Traceback" not in err and all(w in err for w in words), err
+
+
+def test_case13_fifo_device_and_directory_refused_at_once(tmp_path):
+    fifo = tmp_path / "registre.csv"
+    os.mkfifo(fifo)  # nobody writes: opening it would wait forever
+    # the timeouts only guard against the hang (the command never returned)
+    _refused(run("taux", "--registre", str(fifo), timeout=60), "tube", "fichier ordinaire")
+    _refused(run("taux", "--registre", "/dev/zero", timeout=60), "/dev/zero", "spécial")
+    _refused(run("verifier", "--registre", str(tmp_path), timeout=60), "dossier")
+
+
+def test_case13_library_refuses_a_directory_by_name(read, tmp_path):
+    with pytest.raises(RegistryError, match="c'est un dossier"):
+        read(tmp_path)
+
+
+def test_case13_piped_stdin_gets_a_clear_message(demo_registry, tmp_path):
+    data = demo_registry.read_bytes()
+    for name in ("/dev/stdin", "-"):
+        done = run("taux", "--registre", name, "--format", "csv", stdin=data, timeout=120)
+        _refused(done, "entrée standard non acceptée")
+        assert "fichier vide" not in done.stderr.decode()
+    # standard input redirected from a file is that file: accepted
+    with demo_registry.open("rb") as fh:
+        done = subprocess.run(
+            [str(BIN), "taux", "--registre", "/dev/stdin", "--format", "csv", "-q"],
+            stdin=fh,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().startswith("code,")
+
+
+# ------------------------------------------------------------------ 7: homonymous CPTS
+NO_ID = ["nom_cpts", "stade", "code_insee"]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_case7_same_name_in_distant_departements_is_two_cpts(read, tmp_path):
+    rows = [
+        ["CPTS Saint-Pierre", "ACI", "97416"],  # Saint-Pierre (La Réunion)
+        ["CPTS Saint-Pierre", "ACI", "97412"],  # Saint-Joseph (La Réunion)
+        ["CPTS Montreuil", "Lettre d'intention", "93048"],  # Montreuil (Seine-Saint-Denis)
+        ["CPTS Saint-Pierre", "Projet de santé", "97225"],  # Saint-Pierre (Martinique)
+        ["CPTS Montreuil", "ACI", "28267"],  # Montreuil (Eure-et-Loir)
+    ]
+    reg = read(write_rows(tmp_path / "national.csv", NO_ID, rows))
+    stages = reg.cpts["stade"].to_dict()
+    assert stages == {
+        "CPTS Saint-Pierre (974)": "aci",
+        "CPTS Montreuil (93)": "lettre_intention",
+        "CPTS Saint-Pierre (972)": "projet_sante",
+        "CPTS Montreuil (28)": "aci",
+    }
+    assert set(reg.cpts["nom"]) == {"CPTS Saint-Pierre", "CPTS Montreuil"}
+    assert pairs(reg) == {
+        ("CPTS Saint-Pierre (974)", "97416"),
+        ("CPTS Saint-Pierre (974)", "97412"),
+        ("CPTS Montreuil (93)", "93048"),
+        ("CPTS Saint-Pierre (972)", "97225"),
+        ("CPTS Montreuil (28)", "28267"),
+    }
+    notes = reg.anomalies
+    assert list(notes["ligne"]) == [2, 4]  # once per name, at its first line
+    assert notes["action"].str.contains("homonymes").all()
+    assert not notes["action"].str.contains("stades différents").any()
+
+
+def test_case7_one_cpts_over_touching_departements_stays_one(read, tmp_path):
+    rows = [
+        ["CPTS Rance Émeraude", "ACI", "35288"],  # Saint-Malo (Ille-et-Vilaine)
+        ["CPTS Rance Émeraude", "Projet de santé", "22050"],  # Dinan (Côtes-d'Armor)
+        ["CPTS Brest", "ACI", "29019"],
+        ["CPTS Brest", "Projet de santé", "29075"],  # Guipavas: same département
+    ]
+    reg = read(write_rows(tmp_path / "r.csv", NO_ID, rows))
+    assert reg.cpts["stade"].to_dict() == {"CPTS Rance Émeraude": "aci", "CPTS Brest": "aci"}
+    actions = " ".join(reg.anomalies["action"])
+    assert actions.count("stades différents") == 2 and "homonymes" not in actions
+
+
+def test_case7_an_id_column_is_trusted(read, tmp_path):
+    rows = [
+        ["C1", "CPTS Saint-Pierre", "ACI", "97416"],
+        ["C1", "CPTS Saint-Pierre", "ACI", "97225"],
+    ]
+    reg = read(write_rows(tmp_path / "r.csv", ["cpts_id", *NO_ID], rows))
+    assert list(reg.cpts.index) == ["C1"] and reg.anomalies.empty
+
+
+# ------------------------------------------------------------------ 11: terminal escapes
+CONTROLS = ("\x1b", "\x07", "\x9b", "\x00", "\u202e")
+
+
+def test_case11_registry_messages_carry_no_terminal_controls(read, tmp_path, caplog):
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31mCPTS\x9b Rennes\u202e"
+    bad = write_rows(
+        tmp_path / "bad.csv",
+        ["cpts_id", "nom_cpts", "stade", "code_insee", "nom_commune"],
+        [["C1", evil, "ACI", "35238", "Rennes"], ["C1", evil, "ACI", "35051", f"Brest{evil}"]],
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        read(bad)
+    text = str(excinfo.value)
+    assert "Brest" in text and not any(c in text for c in CONTROLS)
+    noted = write_rows(
+        tmp_path / "noted.csv",
+        ["cpts_id", "nom_cpts", "stade", "code_insee"],
+        [["C1", "CPTS Rennes", "ACI", "35238"], ["C1", evil, "ACI", "35051"]],
+    )
+    with caplog.at_level(logging.INFO, logger="couverture.registry"):
+        reg = read(noted)
+    [action] = reg.anomalies["action"]  # « nom différent pour la CPTS C1 »
+    shown = " ".join([action, *reg.anomalies["valeur"], caplog.text])
+    assert "CPTS Rennes" in shown and not any(c in shown for c in CONTROLS)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from couverture import settings, store
+from couverture._config import source_path
 from couverture._errors import StoreError
 
 
@@ -43,7 +44,7 @@ def test_store_tables_and_vintages() -> None:
         assert store.meta(con)["population_millesime"] == "RP2023"
         n, pop = con.execute("SELECT count(*), sum(population) FROM units").fetchone()
     assert n == 34_917
-    rp = pd.read_csv(settings.POPULATION_RP2023_PATH, dtype={"code": str, "departement": str})
+    rp = pd.read_csv(source_path("population"), dtype={"code": str, "departement": str})
     com = rp["departement"].isin(["975", "977", "978"]) | rp["departement"].str.startswith("98")
     france = ~com & ~rp["code"].isin(settings.PLM_CITIES)
     assert pop == rp.loc[france, "population"].sum()  # arrondissements, not their cities

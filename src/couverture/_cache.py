@@ -27,8 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from couverture import settings
+from couverture import _config, settings
 from couverture._errors import RegistryError
+from couverture._validate import check_registry_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +58,7 @@ def digest(path: Path, *parts: str) -> str:
     RegistryError
         When the file cannot be read (missing, a directory, no permission).
     """
+    check_registry_file(Path(path))  # a FIFO or /dev/zero would hang here
     h = hashlib.sha256()
     try:
         with Path(path).open("rb") as fh:
@@ -85,6 +87,8 @@ def code_version() -> str:
         if path.suffix in (".py", ".csv", ".toml", ".js", ".css") and path.is_file():
             h.update(path.relative_to(settings.PACKAGE_DIR).as_posix().encode() + b"\0")
             h.update(path.read_bytes())
+    # the configuration as read, wherever settings.CONFIG_DIR points (tests move it)
+    h.update(_config.digest().encode())
     return h.hexdigest()[:16]
 
 

@@ -1,6 +1,9 @@
-"""Writing tables and folders safely: CSV on stdout, pretty tables, files written atomically
-(temp file + rename), folders built aside and swapped in, text cleaned for terminals and
-spreadsheets.
+"""Writing tables and folders safely: CSV on stdout, pretty tables, files written atomically.
+
+Files are written to a temp file then renamed, folders built aside and swapped in, text
+cleaned for terminals and spreadsheets. The pretty tables use the short column titles of
+``config/titres_colonnes.csv`` and the French formats of :mod:`couverture._format`; they fit
+the terminal (120 columns when not a terminal).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from couverture import _format
 from couverture._errors import ArgumentError
 
 if TYPE_CHECKING:
@@ -179,93 +183,161 @@ def write_csv(frame: pd.DataFrame, stream: IO[str]) -> None:
     frame.to_csv(stream, index=False, lineterminator="\n")
 
 
-# short French headers for the human-readable tables (CSV keeps the machine names)
-PRETTY_HEADERS = {
-    "nom": "Nom",
-    "departement": "Dép.",
-    "population": "Population",
-    "n_communes": "Communes",
-    "pop_lettre_intention": "Pop. ≥ LI",
-    "pop_projet_sante": "Pop. ≥ projet",
-    "pop_aci": "Pop. ACI",
-    "taux_lettre_intention": "% ≥ LI",
-    "taux_projet_sante": "% ≥ projet",
-    "taux_aci": "% ACI",
-    "superficie_km2": "km²",
-    "cpts_voisines": "CPTS voisines",
-    "code": "Code",
-    "stade": "Stade",
-    "cpts": "CPTS",
-    "projets": "Projets (avant LI)",
-    "n_cpts": "Nb CPTS",
-    "type": "Type",
-    "communes": "Communes",
-    "zone_id": "Zone",
-    "ligne": "Ligne",
-    "colonne": "Colonne",
-    "valeur": "Valeur",
-    "action": "Correction",
-    "mois": "Mois",
-    "libelle_registre": "Registre",
-    "fictif": "Fictif",
-    "perimetre": "Périmètre",
-    "empreinte": "Empreinte",
-    "ecrit_le": "Écrit le",
-    "n_zones": "Zones blanches",
-    "population_zones": "Pop. zones blanches",
-    "region": "Région",
-    "epci": "EPCI",
-    "population_millesime": "Millésime",
-}
-# readable values for the human tables (CSV keeps the codes)
+# readable values for the human tables (CSV keeps the codes); stages: their short label
 PRETTY_VALUES = {
-    "stade": {
-        "lettre_intention": "lettre d'intention",
-        "projet_sante": "projet de santé",
-        "aci": "ACI signé",
-    },
     "type": {"partage": "commune partagée", "chevauchement": "chevauchement"},
+    "option": {"creation": "création", "rattachement_temporaire": "rattachement temporaire"},
 }
+# text columns of figures, aligned as numbers
+RIGHT_ALIGNED = frozenset({"taille", "financement_max"})
+# identifiers are never cut either
+IDENTIFIERS = frozenset({"code", "zone_id", "cpts_id", "departement", "region", "epci", "mois"})
 # beyond this, a table is for a file, not a terminal
 MAX_PRETTY_ROWS = 200
+# width of a table that does not go to a terminal (pipe, file, CI log)
+DEFAULT_WIDTH = 120
+# text columns are never cut narrower than this (numbers are never cut)
+MIN_TEXT_WIDTH = 8
+ELLIPSIS = "…"
+
+
+def terminal_width() -> int:
+    """Columns of the terminal on stdout, :data:`DEFAULT_WIDTH` when stdout is not one."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
+
+
+def cell_text(value: object) -> str:
+    """Text of one cell of a human table: French numbers, nothing for a missing value.
+
+    Examples
+    --------
+    >>> cell_text(67145), cell_text(98.5), cell_text(None), cell_text("ZB-35")
+    ('67\u202f145', '98,50', '', 'ZB-35')
+    """
+    if isinstance(value, str):
+        return value
+    if _format.is_missing(value):
+        return ""
+    if isinstance(value, bool) or getattr(value, "dtype", None) == "bool":
+        return "oui" if value else "non"
+    if isinstance(value, float):
+        return _format.number(value, decimals=2)
+    if isinstance(value, int) or hasattr(value, "__index__"):
+        return _format.integer(value)
+    return str(value)
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells, ending with « … » when cut.
+
+    Examples
+    --------
+    >>> shorten("recommandée : création", 12)
+    'recommandée…'
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + ELLIPSIS
+
+
+def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]:
+    """Column widths summing to at most ``available``: the ``cut`` columns (text) share what
+    the others leave, the widest first (the widths of the others are kept whole).
+
+    Examples
+    --------
+    >>> fit_widths([5, 40, 10, 80], [False, True, False, True], 60)
+    [5, 23, 10, 22]
+    """
+    fixed = sum(w for w, c in zip(natural, cut, strict=True) if not c)
+    flexible = sorted(w for w, c in zip(natural, cut, strict=True) if c)
+    budget = available - fixed
+    if not flexible or sum(flexible) <= budget:
+        return list(natural)
+    # largest cap such that the cut columns fit: columns narrower than the cap keep their width
+    cap, left = MIN_TEXT_WIDTH, budget
+    for i, w in enumerate(flexible):
+        share = left // (len(flexible) - i)
+        if w > share:
+            cap = max(share, MIN_TEXT_WIDTH)
+            break
+        left -= w
+    widths = [min(w, cap) if c else w for w, c in zip(natural, cut, strict=True)]
+    # hand out the cells lost to rounding, leftmost cut column first
+    spare = available - sum(widths)
+    for i, (w, c) in enumerate(zip(natural, cut, strict=True)):
+        if c and spare > 0 and widths[i] < w:
+            extra = min(spare, w - widths[i])
+            widths[i] += extra
+            spare -= extra
+    return widths
+
+
+def pretty_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
+    """Short French titles, the cell texts of each column (first :data:`MAX_PRETTY_ROWS`
+    rows) and whether each column holds figures (numbers, identifiers, or texts of figures
+    such as ``0 → 287 000``), which are never cut."""
+    from couverture._config import column_titles, stages
+
+    values = {**PRETTY_VALUES, "stade": {s.code: s.short for s in stages()}}
+    titles = column_titles("court")
+    headers, columns, figures = [], [], []
+    for col in frame.columns:
+        labels = values.get(str(col), {})
+        cells = [
+            cell_text(labels.get(v, v) if labels else v) for v in frame[col].head(MAX_PRETTY_ROWS)
+        ]
+        headers.append(titles.get(str(col), str(col)))
+        columns.append(cells)
+        figures.append(frame[col].dtype.kind in "iuf" or col in IDENTIFIERS or col in RIGHT_ALIGNED)
+    return headers, columns, figures
 
 
 def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
-    """Print a readable table on stdout (rich when available).
+    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`).
 
-    Cells are plain text (rich markup such as ``[link=…]`` in a registry name is shown as
-    typed), cleaned of escape sequences and control characters (:func:`printable`).
+    Figures are in French format and never cut; when the table is too wide, the longest text
+    cells are cut with « … » (the CSV and XLSX outputs keep the full text).
     """
-    try:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-    except ImportError:  # pragma: no cover - rich is optional
-        print(printable(title))
-        print(printable(clean_frame(frame).to_string(index=False), newlines=True))
-        print(printable(caption, newlines=True))
-        return
-    import shutil
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
+    headers, columns, figures = pretty_columns(clean_frame(frame))
+    headers = [printable(h) for h in headers]
+    width = terminal_width()
+    # a column costs its content, one cell of padding each side and one border
+    available = width - 3 * len(headers) - 1
+    cells_width = [max([1, *map(cell_len, cells)]) for cells in columns]
+    widths = [max(w, cell_len(h)) for w, h in zip(cells_width, headers, strict=True)]
+    if sum(widths) > available:
+        # too wide: the headers of figures wrap between words, long texts are cut
+        widths = [
+            max(w, *map(cell_len, h.split())) if f else full
+            for w, h, f, full in zip(cells_width, headers, figures, widths, strict=True)
+        ]
+        widths = fit_widths(widths, [not f for f in figures], available)
     table = Table(title=Text(printable(title)), show_lines=False)
-    for col in frame.columns:
-        numeric = frame[col].dtype.kind in "iuf"
-        header = PRETTY_HEADERS.get(str(col), printable(col))
-        table.add_column(Text(header), justify="right" if numeric else "left", overflow="fold")
-    shown = frame.head(MAX_PRETTY_ROWS).copy()
-    for col, labels in PRETTY_VALUES.items():
-        if col in shown:
-            shown[col] = shown[col].map(lambda v, labels=labels: labels.get(v, v))
-    for row in shown.itertuples(index=False):
-        table.add_row(*(Text("" if _isna(v) else printable(_fmt(v))) for v in row))
+    for col, header, w in zip(frame.columns, headers, widths, strict=True):
+        right = frame[col].dtype.kind in "iuf" or col in RIGHT_ALIGNED
+        table.add_column(header, justify="right" if right else "left", width=w)
+    for row in zip(*columns, strict=True):
+        table.add_row(*(Text(shorten(cell, w)) for cell, w in zip(row, widths, strict=True)))
     if len(frame) > MAX_PRETTY_ROWS:
+        hidden = _format.plural(
+            len(frame) - MAX_PRETTY_ROWS,
+            "ligne de plus non affichée",
+            "lignes de plus non affichées",
+        )
         caption = (
-            f"{caption}\n… {len(frame) - MAX_PRETTY_ROWS} lignes de plus non affichées : "
-            "--format csv ou --sortie FICHIER pour le tableau complet"
+            f"{caption}\n… {hidden} : --format csv ou --sortie FICHIER pour le tableau complet"
         )
     table.caption = Text(printable(caption, newlines=True))
-    # a pipe or CI log is not 80 columns wide: keep rows on one line where possible
-    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
     Console(width=width).print(table)
 
 
@@ -278,24 +350,11 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _isna(v: object) -> bool:
-    try:
-        return bool(v != v) or v is None  # NaN or None
-    except (TypeError, ValueError):
-        return False
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.2f}".replace(",", "\u202f").replace(".", ",")
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}".replace(",", "\u202f")
-    return str(v)
-
-
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """Write one sheet per table (atomically); text that looks like a formula stays text
-    (:func:`protect_sheet`)."""
+    """Write one sheet per table (atomically).
+
+    Text that looks like a formula stays text (:func:`protect_sheet`).
+    """
     import pandas as pd
 
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:

@@ -12,11 +12,14 @@ import logging
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from couverture._errors import RegistryError
 
 log = logging.getLogger("couverture.registry")
 
@@ -29,6 +32,12 @@ _ARRONDISSEMENT_WORDS = frozenset({"arrondissement", "arrondissements", "arrondt
 _ORDINAL = re.compile(r"0*(\d+)(?:er|re|e|eme|ieme|nd|nde)?")
 _CODE_ROLES = ("code_arm", "code", "code_ancien")
 _DATE_ROLES = ("date_lettre_intention", "date_projet_sante", "date_aci")
+# what a terminal would obey in a name: ANSI/OSC escape sequences, C0 and C1 controls (tab and
+# newline kept), bidirectional overrides
+_TERMINAL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 _SHEET_STRIDE = 10_000_000  # line of row r of the k-th sheet read: k * stride + r (> 2**20 rows)
 _DEFAULT_STAGE_HINT = (
     "préciser un stade par défaut avec l'option --stade-par-defaut (ou default_stage=… dans l'API)"
@@ -74,6 +83,25 @@ def _accented_key(text: str) -> str:
     return "".join(_ABBREVIATIONS.get(t, t) for t in tokens if t not in _ARRONDISSEMENT_WORDS)
 
 
+def printable(text: str) -> str:
+    """``text`` without terminal control characters and escape sequences.
+
+    Examples
+    --------
+    >>> printable("\x1b[31mCPTS\x07 A\x9b")
+    'CPTS A'
+    """
+    return _TERMINAL.sub("", text)
+
+
+def registry_error(
+    path: Path,
+    problems: Sequence[tuple[int | str | None, str, str]],
+) -> RegistryError:
+    """:class:`RegistryError` whose values and messages (names from the file) are printable."""
+    return RegistryError(path, [(line, printable(v), printable(m)) for line, v, m in problems])
+
+
 def place(line: int, sheets: list[str]) -> str:
     """How a message names a line: "ligne 5", or "feuille « 29 », ligne 5" (several sheets).
 
@@ -112,7 +140,7 @@ class _Collector:
         return place(line, self.sheets)
 
     def add(self, line: int, column: str, value: str, action: str, kind: str) -> None:
-        self.rows.append((line, column, value, action))
+        self.rows.append((line, printable(column), printable(value), printable(action)))
         self.kinds.append(kind)
 
     def frame(self) -> pd.DataFrame:

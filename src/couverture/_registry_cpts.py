@@ -5,6 +5,7 @@ Private to :mod:`couverture.registry`.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import math
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from couverture import settings
 from couverture._config import stage_wordings
 from couverture._errors import ArgumentError
 from couverture._registry_common import (
@@ -135,7 +137,12 @@ def is_fictif(body: _Body) -> bool:
     return any(_compact(v) in _TRUTHY for v in set(body.col("fictif")))
 
 
-def _cpts_ids(body: _Body) -> list[str | None]:
+def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list[str | None]:
+    """The CPTS id of each row (its name when there is no id column), ``None`` when empty.
+
+    Without an id column, one name in départements that do not touch is several CPTS
+    (``departements`` gives each row's département, computed only then).
+    """
     clean = {n: " ".join(n.split()) for n in set(body.col("cpts_nom"))}
     names = [clean[n] for n in body.col("cpts_nom")]
     if "cpts_id" in body.first:
@@ -147,6 +154,7 @@ def _cpts_ids(body: _Body) -> list[str | None]:
             if name:
                 by_key.setdefault(_compact(name), name)
         ids = [by_key[_compact(n)] if n else None for n in names]
+        ids = _split_homonyms(body, ids, departements())
         message = "nom de CPTS vide"
     for i, cpts_id in enumerate(ids):
         if not cpts_id:
@@ -171,6 +179,76 @@ def _cpts_ids(body: _Body) -> list[str | None]:
                 "noms de CPTS différents",
             )
     return ids
+
+
+@functools.cache
+def _neighbour_departements() -> dict[str, frozenset[str]]:
+    """Départements sharing a border (``config/departements_voisins.csv``, rook contiguity of
+    the COG communes; overseas départements have none)."""
+    out: dict[str, set[str]] = {}
+    with (settings.CONFIG_DIR / "departements_voisins.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["departement"], set()).add(row["voisin"])
+            out.setdefault(row["voisin"], set()).add(row["departement"])
+    return {dep: frozenset(neighbours) for dep, neighbours in out.items()}
+
+
+def _touching_groups(departements: set[str]) -> list[list[str]]:
+    """The départements grouped by contiguity (a chain of borders), each group sorted."""
+    neighbours = _neighbour_departements()
+    left, groups = set(departements), []
+    while left:
+        todo, group = [min(left)], set()
+        while todo:
+            dep = todo.pop()
+            if dep in left:
+                left.discard(dep)
+                group.add(dep)
+                todo.extend(neighbours.get(dep, ()))
+        groups.append(sorted(group))
+    return sorted(groups)
+
+
+def _split_homonyms(
+    body: _Body, ids: list[str | None], departements: list[str | None]
+) -> list[str | None]:
+    """Key by name and département the CPTS whose one name covers départements that do not
+    touch (a national registry without ids: "CPTS Saint-Pierre" in 974 and in 972).
+
+    A name over one département, or over départements that touch, stays one CPTS (its
+    contradictions are noted later); so does a name with a row of unknown département.
+    """
+    found: dict[str, set[str | None]] = {}
+    first_line: dict[str, int] = {}
+    for cpts_id, dep, line in zip(ids, departements, body.lines, strict=True):
+        if cpts_id is not None:
+            found.setdefault(cpts_id, set()).add(dep)
+            first_line.setdefault(cpts_id, line)
+    rename: dict[tuple[str, str | None], str] = {}
+    for cpts_id, deps in found.items():
+        if len(deps) < 2 or None in deps:
+            continue
+        groups = _touching_groups({d for d in deps if d is not None})
+        if len(groups) < 2:
+            continue
+        new_ids = []
+        for group in groups:
+            new_ids.append(f"{cpts_id} ({', '.join(group)})")
+            rename.update({(cpts_id, d): new_ids[-1] for d in group})
+        body.notes.add(
+            first_line[cpts_id],
+            body.header_of("cpts_nom"),
+            cpts_id,
+            f"{len(groups)} CPTS homonymes dans des départements non limitrophes, "
+            f"distinguées par nom et département : {', '.join(new_ids)}",
+            "CPTS homonymes distinguées par département",
+        )
+    if not rename:
+        return ids
+    return [
+        rename.get((i, d), i) if i is not None else None
+        for i, d in zip(ids, departements, strict=True)
+    ]
 
 
 def _stages(body: _Body, ids: list[str | None]) -> list[bool]:

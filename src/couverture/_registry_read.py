@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from couverture import settings
-from couverture._errors import RegistryError
 from couverture._registry_common import (
     _CODE_ROLES,
     _DEFAULT_STAGE_HINT,
     _SHEET_STRIDE,
     _compact,
     log,
+    printable,
+    registry_error,
 )
+from couverture._validate import check_registry_file
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
@@ -44,9 +46,9 @@ def _decode(path: Path, data: bytes) -> tuple[str, list[Note]]:
         try:
             return data.decode("utf-16"), []
         except UnicodeDecodeError as exc:
-            raise RegistryError(path, [(None, "", "fichier UTF-16 illisible")]) from exc
+            raise registry_error(path, [(None, "", "fichier UTF-16 illisible")]) from exc
     if b"\0" in data:
-        raise RegistryError(path, [(None, "", "fichier binaire : ni CSV ni XLSX")])
+        raise registry_error(path, [(None, "", "fichier binaire : ni CSV ni XLSX")])
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
@@ -56,7 +58,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, list[Note]]:
         text = data.decode("cp1252")
         cp1252 = [n for n, part in enumerate(parts, 1) if not _is_utf8(part)]
     except UnicodeDecodeError as exc:
-        raise RegistryError(
+        raise registry_error(
             path, [(None, "", "encodage non reconnu (attendu : UTF-8 ou Windows-1252)")]
         ) from exc
     if all(part.isascii() or n in cp1252 for n, part in enumerate(parts, 1)):
@@ -120,9 +122,9 @@ def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list
                 lines.append(start)
             start = end + 1
     except csv.Error as exc:
-        raise RegistryError(path, [(start, "", f"CSV illisible ({exc})")]) from exc
+        raise registry_error(path, [(start, "", f"CSV illisible ({exc})")]) from exc
     if problems:
-        raise RegistryError(path, problems)
+        raise registry_error(path, problems)
     return rows, lines, notes
 
 
@@ -241,7 +243,7 @@ def _read_sheets(path: Path, data: bytes) -> list[_Sheet]:
         finally:
             book.close()
     except _damaged_book_errors() as exc:
-        raise RegistryError(
+        raise registry_error(
             path, [(None, "", f"classeur Excel illisible ({type(exc).__name__}: {exc})")]
         ) from exc
     return sheets
@@ -261,14 +263,15 @@ def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int
             f"aucune feuille n'a d'en-tête reconnu (feuilles : {listed}) ; "
             f"colonnes attendues : {_expected_columns()}"
         )
-        raise RegistryError(path, [(None, "", message)])
+        raise registry_error(path, [(None, "", message)])
     if not found:
         return sheets[0].rows, sheets[0].lines, 0, []
     if len(sheets) > 1:
         read = ", ".join(f"« {s.title} »" for s in found)
         skipped = [f"« {s.title} »" for s in sheets if s.header is None and s.rows]
         also = f" ; sans en-tête de registre, ignorée(s) : {', '.join(skipped)}" if skipped else ""
-        log.info("%s : %s lue(s) : %s%s", path.name, _sheet_word(len(found)), read, also)
+        shown = printable(f"{read}{also}")
+        log.info("%s : %s lue(s) : %s", path.name, _sheet_word(len(found)), shown)
     if len(found) == 1:
         return found[0].rows, found[0].lines, found[0].header or 0, []
     rows, lines = _concatenate(path, found)
@@ -309,7 +312,7 @@ def _concatenate(path: Path, sheets: list[_Sheet]) -> tuple[list[list[str]], lis
                 )
             )
     if problems:
-        raise RegistryError(path, problems)
+        raise registry_error(path, problems)
     rows = [header]
     lines = [first.lines[first.header or 0]]
     for k, sheet in enumerate(sheets):
@@ -334,9 +337,9 @@ def _read_rows(
     (title rows may precede it); the first row when there is none (errors then tell why).
     """
     if not data.strip():
-        raise RegistryError(path, [(None, "", "fichier vide")])
+        raise registry_error(path, [(None, "", "fichier vide")])
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise RegistryError(
+        raise registry_error(
             path, [(None, "", "format Excel 97 (.xls) non pris en charge : enregistrer en .xlsx")]
         )
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}:
@@ -399,13 +402,15 @@ def _match_columns(header: list[str]) -> dict[str, list[int]]:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; a missing or unreadable file is a :class:`RegistryError`."""
+    """The file's bytes; a missing or unreadable file, or no regular file (a FIFO, a device,
+    a directory), is a :class:`RegistryError`."""
+    check_registry_file(path)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise RegistryError(path, [(None, "", "fichier introuvable")]) from exc
+        raise registry_error(path, [(None, "", "fichier introuvable")]) from exc
     except OSError as exc:
-        raise RegistryError(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
+        raise registry_error(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
 
 
 @dataclass(frozen=True)
@@ -428,7 +433,7 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
     """
     rows, lines, start, sheets, notes = _read_rows(path, data)
     if not rows:
-        raise RegistryError(path, [(None, "", "fichier vide")])
+        raise registry_error(path, [(None, "", "fichier vide")])
     header = rows[start]
     columns = _match_columns(header)
     table = Table(
@@ -436,7 +441,7 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
     )
     problems = _layout_problems(table, stage_required=stage_required)
     if problems:
-        raise RegistryError(path, problems)
+        raise registry_error(path, problems)
     return table
 
 

@@ -146,6 +146,19 @@ class _Units:
         self._keys: dict[str, list[str]] | None = None
         self._by_dep: dict[str, dict[str, list[str]]] | None = None
 
+    def departement_of(self, raw: str) -> str | None:
+        """Département of a code as written (loosely cleaned, old codes followed), if known."""
+        code = raw.upper().replace(" ", "").replace("\xa0", "")
+        if _FLOAT_INTEGER.fullmatch(code):
+            code = code.split(".")[0]
+        if _LOST_ZERO.fullmatch(code):
+            code = "0" + code
+        if _IRIS_CODE.fullmatch(code):
+            code = code[:5]
+        if code not in self.dep:
+            code = self.old.get(code, code)
+        return self.dep.get(code)
+
     def arm_index(self, code: str) -> int | None:
         city = self.city.get(code)
         return None if city is None else self.arrondissements[city].index(code) + 1
@@ -419,6 +432,24 @@ def _normalise_dep(raw: str) -> str:
     if _FLOAT_INTEGER.fullmatch(dep):
         dep = dep.split(".")[0]
     return "0" + dep if len(dep) == 1 and dep.isdigit() else dep
+
+
+def row_departements(body: _Body, units: _Units) -> list[str | None]:
+    """Each row's département: its département column, else its code's (``None`` if unknown)."""
+    given = {d: _normalise_dep(d) for d in set(body.col("departement"))}
+    known = {d: n for d, n in given.items() if n in units.deps}
+    columns = [body.cols[p] for p in body.code_positions]
+    of_code: dict[str, str | None] = {}
+    out: list[str | None] = []
+    for i, dep in enumerate(body.col("departement")):
+        found = known.get(dep)
+        if found is None:
+            code = next((c[i] for c in columns if c[i]), "")
+            if code not in of_code:
+                of_code[code] = units.departement_of(code) if code else None
+            found = of_code[code]
+        out.append(found)
+    return out
 
 
 def commune_members(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import _cache, store
 from couverture._errors import ArgumentError
+from couverture._validate import check_departements
 
 if TYPE_CHECKING:
     import duckdb
@@ -279,10 +280,7 @@ class Analysis:
         """Raise :class:`ArgumentError` for a ``departements`` code that is not in the store."""
         if self.departements is None:
             return
-        known = set(self.territories("departement")["code"])
-        unknown = [d for d in self.departements if d not in known]
-        if unknown:
-            raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+        check_departements(self.departements, set(self.territories("departement")["code"]))
 
     def units(self) -> pd.DataFrame:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""

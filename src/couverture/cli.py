@@ -18,7 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from couverture._config import stage_codes
 from couverture._errors import CouvertureError
+from couverture._format import integer, of_date, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +128,7 @@ def _registry_options(p: argparse.ArgumentParser) -> None:
         "--stade-par-defaut",
         metavar="STADE",
         help="stade des CPTS dont le registre n'indique pas le stade "
-        "(lettre_intention, projet_sante ou aci)",
+        f"({', '.join(stage_codes()[:-1])} ou {stage_codes()[-1]})",
     )
     p.add_argument(
         "--departement",
@@ -324,7 +326,7 @@ def _perimeter(a: Analysis) -> str:
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} du {a.meta['date_registre']}"
+        f"{label}registre {a.meta['registre']} {of_date(a.meta['date_registre'])}"
         f" · périmètre : {_perimeter(a)}"
         f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
@@ -371,22 +373,33 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
     _check_demo_output(args.sortie)
+    if args.remplir_plan is not None:
+        from couverture._errors import ArgumentError
+        from couverture.demo import fill_demo_plan
+
+        if args.sortie is None:
+            raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
+        fill_demo_plan(args.remplir_plan, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
 
 def cmd_communes(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
-        from couverture.coverage import UNIT_OUTPUT_COLUMNS
+        from couverture.coverage import unit_output_columns
 
         units = a.units()
-        cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
+        cols = [*unit_output_columns(), "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
             geoms = a.geometries()
             frame = frame[frame["code"].isin(geoms.index)]
             _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
         else:
+            if args.format == "tableau":
+                # the terminal shows what fits on a line; the files have every column
+                frame = frame.drop(columns=["region", "epci", "projets", "population_millesime"])
             _emit(args, a, frame, "Couverture par commune")
 
 
@@ -407,13 +420,10 @@ def cmd_zones(args: argparse.Namespace) -> None:
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
-                n = len(zones)
                 log.info(
-                    "%d zone%s blanche%s, %d habitants",
-                    n,
-                    "s" if n > 1 else "",
-                    "s" if n > 1 else "",
-                    int(zones["population"].sum()),
+                    "%s, %s",
+                    plural(len(zones), "zone blanche", "zones blanches"),
+                    plural(int(zones["population"].sum()), "habitant"),
                 )
 
 
@@ -427,44 +437,37 @@ def cmd_verifier(args: argparse.Namespace) -> None:
         reg = a.registry
         anomalies = a.registry.anomalies
         _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
-        n = len(anomalies)
         log.info(
-            "%d CPTS, %d lignes commune, %d anomalie%s corrigée%s",
-            len(reg.cpts),
-            len(reg.membership),
-            n,
-            "s" if n > 1 else "",
-            "s" if n > 1 else "",
+            "%s, %s, %s",
+            plural(len(reg.cpts), "CPTS", "CPTS"),
+            plural(len(reg.membership), "ligne commune", "lignes commune"),
+            plural(len(anomalies), "anomalie corrigée", "anomalies corrigées"),
         )
 
 
 # --- suggestions commands (issue: propositions) ---
 def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Compact view of the proposals for the terminal."""
+    """Compact view of the proposals for the terminal, one line per proposal, by priority
+    (the CSV and XLSX outputs have every column)."""
     import pandas as pd
 
-    def fmt(value: object) -> str:
-        return f"{int(str(value)):,}".replace(",", "\u202f")
+    from couverture._format import integer
 
-    def arrow(before: pd.Series, after: pd.Series) -> pd.Series:
-        return before.map(fmt) + " → " + after.map(fmt)
+    def arrow(before: pd.Series, after: pd.Series) -> list[str]:
+        return [f"{integer(b)} → {integer(a)}" for b, a in zip(before, after, strict=True)]
 
     cible = frame["cpts_cible"].where(
         frame["option"] != "creation", frame["nom_propose"] + " (nouvelle)"
     )
     return pd.DataFrame(
         {
-            "priorité": frame["priorite"],
-            "zone": frame["zone_id"],
-            "rang": frame["rang"],
-            "reco.": frame["recommandee"],
-            "option": frame["option"].str.replace("_", " "),
-            "cible": cible,
-            "communes": frame["n_communes"],
-            "pop. ajoutée": frame["population_ajoutee"],
-            "pop. résultante": frame["population_resultante"],
+            "zone_id": frame["zone_id"],
+            "recommandee": frame["recommandee"],
+            "option": frame["option"],
+            "cpts_cible": cible,
+            "population_ajoutee": frame["population_ajoutee"],
             "taille": arrow(frame["taille_avant"], frame["taille_apres"]),
-            "financement max (€)": arrow(
+            "financement_max": arrow(
                 frame["financement_max_avant"], frame["financement_max_apres"]
             ),
             "motif": frame["motif"],
@@ -480,6 +483,9 @@ def _inhabitants(text: str) -> int:
         raise argparse.ArgumentTypeError(f"nombre d'habitants attendu, reçu « {text} »") from None
 
 
+_TEMPORARY = "rattachements temporaires"
+
+
 def cmd_suggestions(args: argparse.Namespace) -> None:
     from couverture._errors import ArgumentError
     from couverture._output import FILE_ONLY
@@ -490,30 +496,37 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if porteurs is not None:
+            from couverture.porteurs import name_porteurs
+
+            frame = name_porteurs(a, frame, porteurs)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        if args.format == "tableau" and porteurs is not None:
+            shown["porteur potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
             sizes = rec.groupby("option").size().to_dict()
             sums = rec.groupby("option")["population_ajoutee"].sum().astype("int64").to_dict()
             parts = [
-                f"{sizes[o]} {label} ({sums[o]:,} hab.)".replace(",", "\u202f")
-                for o, label in (
-                    ("creation", "création(s)"),
-                    ("extension", "extension(s)"),
-                    ("rattachement_temporaire", "rattachement(s) temporaire(s)"),
+                f"{plural(sizes[o], *words)} ({integer(sums[o])} hab.)"
+                for o, words in (
+                    ("creation", ("création",)),
+                    ("extension", ("extension",)),
+                    ("rattachement_temporaire", ("rattachement temporaire", _TEMPORARY)),
                 )
                 if o in sizes
             ]
             log.info(
-                "%d zones blanches ; recommandé : %s",
-                frame["zone_id"].nunique(),
+                "%s ; recommandé : %s",
+                plural(frame["zone_id"].nunique(), "zone blanche", "zones blanches"),
                 ", ".join(parts) or "rien",
             )
 
@@ -551,6 +564,43 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         )
 
 
+# --- porteurs option (issue 11: potential porteurs) ---
+def _porteurs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
+        "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
+    )
+
+
+def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
+    if getattr(args, "porteurs", None) is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(args.porteurs)
+
+
+# --- fiches command (issue 11: one printable fiche per zone blanche) ---
+def cmd_fiches(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture.fiches import build_fiches
+
+    if args.departement is None:
+        raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
+    _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)
+    with _analysis(args) as a:
+        if a.meta["fictif"]:
+            log.warning("registre fictif : données de démonstration, pas de situation réelle")
+        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        for fiche_set in written.values():
+            log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
+
+
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
     from couverture.report import build_report
@@ -574,6 +624,9 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        plan=args.plan,
+        fiches=not args.sans_fiches,
+        porteurs=args.porteurs,
     )
 
 
@@ -584,10 +637,13 @@ def cmd_historique(args: argparse.Namespace) -> None:
     frame = history.months(path=args.historique)
     frame["empreinte"] = frame["empreinte"].str[:12]
     frame["fictif"] = frame["fictif"].map({True: "oui", False: "non"})
+    pops = [f"pop_{s}" for s in stage_codes()]
+    rates = [f"taux_{s}" for s in stage_codes()]
     cols = ["mois", "libelle_registre", "fictif", "perimetre", "empreinte", "ecrit_le"]
-    cols += ["n_cpts", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci"]
-    cols += ["taux_lettre_intention", "taux_projet_sante", "taux_aci", "n_zones"]
-    cols += ["population_zones"]
+    cols += ["n_cpts", "population", *pops, *rates, "n_zones", "population_zones"]
+    if args.format == "tableau":
+        # what fits on a terminal line; the files have every column
+        cols = [c for c in cols if c not in ("empreinte", "ecrit_le", "population", *pops)]
     emit_table(
         frame[cols],
         fmt=args.format,
@@ -602,15 +658,90 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     from couverture._output import emit_table
 
     frame = history.compare(args.de, args.a, path=args.historique)
+    # the terminal reads the French label and the communes' names, the files keep the codes
+    shown = frame.drop(columns=["type", "communes"]) if args.format == "tableau" else frame
     emit_table(
-        frame,
+        shown,
         fmt=args.format,
         output=args.sortie,
         title=f"Changements de {args.de} à {args.a}",
-        caption=f"{len(frame)} changement(s)",
+        caption=plural(len(frame), "changement"),
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
-        log.info("%s : %d", label, n)
+        log.info("%s : %s", label, integer(n))
+
+
+# --- plan d'action commands (issue: plan d'action) ---
+def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
+    """The analysis of a plan: --departement, else the départements of the plan read."""
+    from couverture.analysis import analyse, parse_departements
+    from couverture.plan import plan_departements
+
+    deps = plan_departements(previous, parse_departements(args.departement))
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=deps,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _check_xlsx_output(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+
+    out: Path = args.sortie
+    if out.suffix.lower() != ".xlsx":
+        raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    if out.resolve() == Path(args.registre).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+
+
+def cmd_plan_action(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan) if args.plan is not None else None
+    with _plan_analysis(args, previous) as a:
+        result = plan.build_plan(a, previous=previous, on=args.date)
+        plan.write_plan(result, args.sortie)
+    log.info("plan d'action écrit : %s (%d lignes de zones)", args.sortie, len(result.zones))
+
+
+def cmd_suivi(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        frame = plan.follow_up(a, previous, on=args.date)
+        if args.format == "xlsx" and args.sortie is not None:
+            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+        else:
+            _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "tableau":
+            log.info(
+                "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",
+                len(frame),
+                int((frame["en_retard"] == "oui").sum()),
+                int((frame["situation"] == plan.COVERED).sum()),
+            )
+
+
+def cmd_remontee(args: argparse.Namespace) -> None:
+    from couverture import plan, remontee
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        table, actions = remontee.remontee(
+            a, previous, month=args.mois, on=args.date, history_path=args.historique
+        )
+        info = remontee.remontee_info(a, previous, month=args.mois)
+        remontee.write_remontee(table, actions, args.sortie, info=info)
+    log.info("remontée écrite : %s (%d département(s))", args.sortie, len(table))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -670,38 +801,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
         "quelques-unes pas encore créées)",
     )
+    p.add_argument(
+        "--remplir-plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="remplir un plan d'action comme le ferait une task force (démonstration), "
+        "écrit dans --sortie",
+    )
     p.set_defaults(func=cmd_demo)
 
-    p = add("communes", help="stade et CPTS de chaque commune")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_communes)
+    def analysis_command(
+        name: str, help: str, formats: Sequence[str], func: Any, *options: dict[str, Any]
+    ) -> None:
+        """A command reading a registry and writing a table (or layer) in ``formats``; each
+        of ``options`` is the keywords of one more option (``flags`` its names)."""
+        p = add(name, help=help)
+        _registry_options(p)
+        for option in options:
+            p.add_argument(*option["flags"], **{k: v for k, v in option.items() if k != "flags"})
+        _format_options(p, formats)
+        p.set_defaults(func=func)
 
-    p = add("taux", help="population couverte par stade")
-    _registry_options(p)
-    p.add_argument(
-        "--niveau",
-        choices=["france", "region", "departement", "epci"],
-        default="departement",
-        help="échelle d'agrégation (défaut : departement)",
+    tables, layers = ("tableau", "csv", "xlsx"), ("tableau", "csv", "xlsx", "geojson", "gpkg")
+    analysis_command("communes", "stade et CPTS de chaque commune", layers, cmd_communes)
+    analysis_command(
+        "taux",
+        "population couverte par stade",
+        tables,
+        cmd_taux,
+        {
+            "flags": ["--niveau"],
+            "choices": ["france", "region", "departement", "epci"],
+            "default": "departement",
+            "help": "échelle d'agrégation (défaut : departement)",
+        },
     )
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_taux)
-
-    p = add("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_zones)
-
-    p = add("chevauchements", help="communes revendiquées par plusieurs CPTS")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_chevauchements)
-
-    p = add("verifier", help="lister les anomalies corrigées du registre")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_verifier)
+    analysis_command(
+        "zones-blanches", "zones blanches (communes contiguës non couvertes)", layers, cmd_zones
+    )
+    analysis_command(
+        "chevauchements", "communes revendiquées par plusieurs CPTS", tables, cmd_chevauchements
+    )
+    analysis_command("verifier", "lister les anomalies corrigées du registre", tables, cmd_verifier)
 
     # --- suggestions parser ---
     p = add(
@@ -722,6 +864,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HABITANTS",
         help="taille cohérente à ne pas dépasser (défaut 100000)",
     )
+    _porteurs_option(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_suggestions)
 
@@ -732,6 +875,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     p.set_defaults(func=cmd_cartes)
+
+    # --- fiches parser ---
+    p = add("fiches", help="une fiche A4 par zone blanche (HTML et livret PDF) pour la réunion")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path("fiches"),
+        metavar="DOSSIER",
+        help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
+    )
+    _porteurs_option(p)
+    p.set_defaults(func=cmd_fiches)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:
@@ -762,7 +918,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
+    p.add_argument(
+        "--sans-fiches",
+        action="store_true",
+        help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
+    )
+    _porteurs_option(p)
     history_option(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="plan d'action rempli : ajoute la section « Plan d'action » et la remontée",
+    )
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
@@ -776,6 +945,44 @@ def build_parser() -> argparse.ArgumentParser:
     history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
+
+    # --- plan d'action parsers ---
+    def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+        p.add_argument(
+            "--plan",
+            type=Path,
+            required=required,
+            metavar="PLAN.xlsx",
+            help="plan d'action rempli par la task force"
+            + ("" if required else " (les décisions saisies sont reprises)"),
+        )
+        p.add_argument(
+            "--date",
+            default=None,
+            metavar="AAAA-MM-JJ",
+            help="date de référence des retards et des mois au stade (défaut : date du "
+            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+        )
+
+    p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")
+    _registry_options(p)
+    plan_options(p, required=False)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.set_defaults(func=cmd_plan_action)
+
+    p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
+    _registry_options(p)
+    plan_options(p, required=True)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_suivi)
+
+    p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")
+    p.add_argument("--mois", required=True, help="mois de la remontée, AAAA-MM")
+    _registry_options(p)
+    plan_options(p, required=True)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    history_option(p)
+    p.set_defaults(func=cmd_remontee)
 
     return parser
 
@@ -793,6 +1000,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
     as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
+    if getattr(args, "porteurs", None) is not None:
+        return None  # the answer depends on a second file: not cached
+
     from couverture import _cache
 
     skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import settings
+from couverture._config import stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
-from couverture.settings import STAGES
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,28 +56,34 @@ log = logging.getLogger(__name__)
 RATE_LEVELS = ("france", "region", "departement")
 SCHEMA_VERSION = "1"
 
-_POPS = ", ".join(f"pop_{s} BIGINT" for s in STAGES)
-_RATES = ", ".join(f"taux_{s} DOUBLE" for s in STAGES)
-_DDL = {
-    "mois": f"""CREATE TABLE IF NOT EXISTS mois (
-        mois VARCHAR PRIMARY KEY, registre VARCHAR, libelle_registre VARCHAR, fictif BOOLEAN,
-        empreinte VARCHAR, perimetre VARCHAR, cog VARCHAR, population_millesime VARCHAR,
-        ecrit_le TIMESTAMP, n_cpts INTEGER, n_communes INTEGER, population BIGINT, {_POPS},
-        {_RATES}, n_zones INTEGER, population_zones BIGINT, n_chevauchements INTEGER)""",
-    "communes": """CREATE TABLE IF NOT EXISTS communes (
-        mois VARCHAR, code VARCHAR, nom VARCHAR, departement VARCHAR, population BIGINT,
-        stade VARCHAR, cpts_ids VARCHAR, cpts VARCHAR)""",
-    "cpts": """CREATE TABLE IF NOT EXISTS cpts (
-        mois VARCHAR, cpts_id VARCHAR, nom VARCHAR, stade VARCHAR, departement VARCHAR,
-        n_communes INTEGER, population BIGINT, taille INTEGER, financement_max BIGINT,
-        communes VARCHAR)""",
-    "taux": f"""CREATE TABLE IF NOT EXISTS taux (
-        mois VARCHAR, niveau VARCHAR, code VARCHAR, nom VARCHAR, n_communes INTEGER,
-        population BIGINT, {_POPS}, {_RATES})""",
-    "zones": """CREATE TABLE IF NOT EXISTS zones (
-        mois VARCHAR, zone_id VARCHAR, departement VARCHAR, n_communes INTEGER,
-        population BIGINT, communes VARCHAR)""",
-}
+
+def _ddl() -> dict[str, str]:
+    """The ``CREATE TABLE`` of each table (one population and rate column per stage)."""
+    pops = ", ".join(f"pop_{s} BIGINT" for s in stage_codes())
+    rates = ", ".join(f"taux_{s} DOUBLE" for s in stage_codes())
+    return {
+        "mois": f"""CREATE TABLE IF NOT EXISTS mois (
+            mois VARCHAR PRIMARY KEY, registre VARCHAR, libelle_registre VARCHAR,
+            fictif BOOLEAN, empreinte VARCHAR, perimetre VARCHAR, cog VARCHAR,
+            population_millesime VARCHAR, ecrit_le TIMESTAMP, n_cpts INTEGER,
+            n_communes INTEGER, population BIGINT, {pops}, {rates}, n_zones INTEGER,
+            population_zones BIGINT, n_chevauchements INTEGER)""",
+        "communes": """CREATE TABLE IF NOT EXISTS communes (
+            mois VARCHAR, code VARCHAR, nom VARCHAR, departement VARCHAR, population BIGINT,
+            stade VARCHAR, cpts_ids VARCHAR, cpts VARCHAR)""",
+        "cpts": """CREATE TABLE IF NOT EXISTS cpts (
+            mois VARCHAR, cpts_id VARCHAR, nom VARCHAR, stade VARCHAR, departement VARCHAR,
+            n_communes INTEGER, population BIGINT, taille INTEGER, financement_max BIGINT,
+            communes VARCHAR)""",
+        "taux": f"""CREATE TABLE IF NOT EXISTS taux (
+            mois VARCHAR, niveau VARCHAR, code VARCHAR, nom VARCHAR, n_communes INTEGER,
+            population BIGINT, {pops}, {rates})""",
+        "zones": """CREATE TABLE IF NOT EXISTS zones (
+            mois VARCHAR, zone_id VARCHAR, departement VARCHAR, n_communes INTEGER,
+            population BIGINT, communes VARCHAR)""",
+    }
+
+
 _SNAPSHOT_TABLES = ("communes", "cpts", "taux", "zones")
 
 #: Kinds of change, in the order they are listed, with their French label.
@@ -106,12 +112,8 @@ CHANGE_COLUMNS = [
     "communes",
     "noms_communes",
 ]
-STAGE_WORDS = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI",
-    None: "projet (avant lettre d'intention)",
-}
+#: How a change row names a CPTS that has no stage yet (the stages use their short label).
+PRE_STAGE_WORD = "projet (avant lettre d'intention)"
 
 
 @dataclass
@@ -171,8 +173,8 @@ def snapshot(analysis: Analysis) -> Snapshot:
             "nom",
             "n_communes",
             "population",
-            *(f"pop_{s}" for s in STAGES),
-            *(f"taux_{s}" for s in STAGES),
+            *(f"pop_{s}" for s in stage_codes()),
+            *(f"taux_{s}" for s in stage_codes()),
         ]
     ]
     zones = a.zones()[["zone_id", "departement", "n_communes", "population", "communes"]]
@@ -189,8 +191,8 @@ def snapshot(analysis: Analysis) -> Snapshot:
         "n_cpts": len(cpts),
         "n_communes": len(communes),
         "population": int(france["population"]),
-        **{f"pop_{s}": int(france[f"pop_{s}"]) for s in STAGES},
-        **{f"taux_{s}": float(france[f"taux_{s}"]) for s in STAGES},
+        **{f"pop_{s}": int(france[f"pop_{s}"]) for s in stage_codes()},
+        **{f"taux_{s}": float(france[f"taux_{s}"]) for s in stage_codes()},
         "n_zones": len(zones),
         "population_zones": int(zones["population"].sum()),
         "n_chevauchements": int((overlaps["type"] == "chevauchement").sum()),
@@ -400,7 +402,7 @@ def save_snapshot(
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = (written_at or dt.datetime.now()).replace(microsecond=0)
     with _opened(path, read_only=False) as con:
-        for ddl in _DDL.values():
+        for ddl in _ddl().values():
             con.execute(ddl)
         con.execute("CREATE TABLE IF NOT EXISTS schema (version VARCHAR)")
         if not con.execute("SELECT count(*) FROM schema").fetchone()[0]:  # type: ignore[index]
@@ -528,7 +530,10 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
 # changes
 # ------------------------------------------------------------------------------------------
 def _stage_word(stage: object) -> str:
-    return STAGE_WORDS.get(stage if isinstance(stage, str) else None, str(stage))
+    """The short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
+    if not isinstance(stage, str):
+        return PRE_STAGE_WORD
+    return next((s.short for s in stages() if s.code == stage), stage)
 
 
 def _names(codes: list[str], names: dict[str, str]) -> str:

@@ -24,8 +24,7 @@ from typing import Any
 import pandas as pd
 
 from couverture import _cache
-from couverture._errors import RegistryError
-from couverture._registry_common import _Body, with_sheets
+from couverture._registry_common import _Body, registry_error, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
     STAGE_ORDER,
@@ -41,7 +40,7 @@ from couverture._registry_cpts import (
     normalise_stage,
 )
 from couverture._registry_read import Table, read_bytes, read_table
-from couverture._registry_units import _Units, commune_members
+from couverture._registry_units import _Units, commune_members, row_departements
 
 __all__ = ["EXCLUDED", "STAGE_ORDER", "Registry", "normalise_stage", "read_registry"]
 
@@ -130,11 +129,11 @@ def read_registry(
     if body.problems:
         problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
         if not table.sheets:
-            raise RegistryError(path, problems)
+            raise registry_error(path, problems)
         # lines named by sheet: "feuille « 29 », ligne 2"
-        raise RegistryError(path, [(body.place(n) if n else None, v, m) for n, v, m in problems])
+        raise registry_error(path, [(body.place(n) if n else None, v, m) for n, v, m in problems])
     if not body.cpts:
-        raise RegistryError(
+        raise registry_error(
             path, [(None, "", "aucune CPTS retenue : toutes sont abandonnées ou dissoutes")]
         )
     return _assemble(path, digest, table, body, members)
@@ -142,7 +141,7 @@ def read_registry(
 
 def _parse(body: _Body, units: _Units) -> dict[str, list[Any]]:
     """Parse the body column-wise: CPTS, stages, dates, shares; return the membership columns."""
-    ids = _cpts_ids(body)
+    ids = _cpts_ids(body, lambda: row_departements(body, units))
     skip = _stages(body, ids)
     _dates(body, ids)
     return commune_members(body, units, ids, _shares(body), skip)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import os
-import tempfile
 import unicodedata
 from importlib import resources
 from pathlib import Path
@@ -22,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from couverture import settings
-from couverture._config import metric_crs, sources
+from couverture._config import metric_crs, source_path, sources
 from couverture._errors import DataSourceError
 from couverture._geometry import union_units
+from couverture._output import atomic_path
 from couverture._validate import check_units
 
 if TYPE_CHECKING:
@@ -260,7 +259,7 @@ def load_population(path: Path | None = None) -> pd.Series:
     Columns are recognised loosely: a code (``code``, ``codgeo``, ``com``…) and a population
     (``population``, ``pmun``, ``population municipale``…); ``,`` or ``;`` separated.
     """
-    path = path or settings.POPULATION_RP2023_PATH
+    path = path or source_path("population")
     if not path.exists():
         raise DataSourceError(f"fichier de population introuvable : {path}")
     df = pd.read_csv(path, dtype=str, sep=None, engine="python", keep_default_na=False)
@@ -282,7 +281,7 @@ def load_population(path: Path | None = None) -> pd.Series:
 
 def load_old_codes(path: Path | None = None) -> pd.DataFrame:
     """Return the ``code_ancien → code_actuel`` table (communes nouvelles)."""
-    return _read_csv_checked(path or settings.OLD_CODES_PATH, ["code_ancien", "code_actuel"])[
+    return _read_csv_checked(path or source_path("anciens_codes"), ["code_ancien", "code_actuel"])[
         ["code_ancien", "code_actuel"]
     ]
 
@@ -294,7 +293,7 @@ def load_bassins_vie(units: pd.DataFrame, old_codes: pd.DataFrame) -> pd.DataFra
     commune nouvelle keeps the chef-lieu's code, or else the first old code that has one),
     arrondissements take their city's bassin.
     """
-    bv = _read_csv_checked(settings.BASSINS_VIE_PATH, ["code_commune", "bassin_vie"])
+    bv = _read_csv_checked(source_path("bassins_vie"), ["code_commune", "bassin_vie"])
     bv = bv.set_index("code_commune")
     lookup_code = units["commune"].where(units["type"] == "ARM", units["code"])
     found = lookup_code.map(bv["bassin_vie"])
@@ -449,16 +448,8 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_all(
