@@ -134,6 +134,17 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     assert _cli(["historique", "--historique", str(hist), "--sortie", str(tmp_path / "h.csv")]) == 0
 
 
+def test_workbook_commands_never_overwrite_the_history(copy: dict, tmp_path: Path, capsys) -> None:
+    hist = copy["hist"]
+    (tmp_path / "plan.xlsx").symlink_to(hist)
+    before = hist.read_bytes()
+    for cmd in (["plan-action"], ["remontee", "--mois", MONTH, "--plan", str(copy["reg"])]):
+        args = [*cmd, "--registre", str(copy["reg"]), "--sortie", str(tmp_path / "plan.xlsx")]
+        assert _cli(args) == 2
+        assert "base DuckDB" in capsys.readouterr().err
+    assert hist.read_bytes() == before
+
+
 def test_demo_sortie_never_overwrites_the_history(copy: dict, capsys) -> None:
     before = copy["hist"].read_bytes()
     assert _cli(["demo", "--sortie", str(copy["hist"])]) == 2
