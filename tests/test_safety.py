@@ -22,12 +22,12 @@ import pytest
 
 import couverture
 from couverture import _output, cli, history, report, settings, sources, store
+from couverture._config import source_path
 from couverture.report import build_report
 
 DEP = "90"
 MONTH = "2026-10"
 BIN = Path(sys.executable).parent / "couverture"
-RAW_SOURCE = settings.RAW_DIR / "bassins_vie_2022.csv"  # a source the project reads
 
 
 def _cli(args: list[str]) -> int:
@@ -108,9 +108,9 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     hist, reg = copy["hist"], copy["reg"]
     (tmp_path / "lien.csv").symlink_to(hist)
     os.link(hist, tmp_path / "dur")
-    os.link(RAW_SOURCE, tmp_path / "bassins.csv")
+    os.link(source_path("bassins_vie"), tmp_path / "bassins.csv")
     (tmp_path / "registre-lien.csv").symlink_to(reg)
-    guarded = [hist, tmp_path / "dur", RAW_SOURCE, reg]
+    guarded = [hist, tmp_path / "dur", source_path("bassins_vie"), reg]
     before = {p: p.read_bytes() for p in guarded}
     cases = [
         (["historique", "--historique", str(hist)], hist),  # the issue's command
@@ -118,7 +118,7 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
         (["historique", "--historique", str(hist)], tmp_path / "dur"),
         (["historique", "--historique", str(hist)], Path(f"{hist}.wal")),
         (["historique", "--historique", str(hist)], tmp_path / "bassins.csv"),
-        (["historique", "--historique", str(hist)], RAW_SOURCE),
+        (["historique", "--historique", str(hist)], source_path("bassins_vie")),
         (["historique", "--historique", str(hist)], settings.PROCESSED_DIR / "x.csv"),
         (["verifier", "--registre", str(reg)], tmp_path / "registre-lien.csv"),
     ]
@@ -171,6 +171,7 @@ def test_sortie_extension_must_be_known(belfort: dict, tmp_path: Path, capsys) -
 _KILLED_REPORT = """
 import os, signal, sys
 from couverture import history
+from couverture._config import source_path
 from couverture.report import build_report
 
 when, registry, out, hist = sys.argv[1:]
