@@ -98,3 +98,16 @@ def test_cli_tables_fit_120_columns(
     if command == "taux":
         population = int(machine["population"].iloc[0])
         assert f"{population:,}".replace(",", "\u202f") in out  # French thousands
+
+
+def test_table_file_keeps_every_row_and_whole_cells(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"zone_id": [f"ZB-35-{i:05d}" for i in range(250)], "motif": LONG_MOTIF, "n": 12345}
+    )
+    out = tmp_path / "tableau.txt"
+    _output.emit_table(frame, fmt="tableau", output=out, title="Titre", caption="Légende")
+    text = out.read_text(encoding="utf-8")
+    assert len(_table_rows(text)) == 250  # no cap on rows in a file
+    assert text.count(LONG_MOTIF) == 250  # nor on widths
+    assert "12\u202f345" in text
+    assert not list(tmp_path.glob(".tmp-*"))

@@ -22,6 +22,7 @@ import pytest
 
 import couverture
 from couverture import _output, cli, history, report, settings, sources, store
+from couverture._config import source_path
 from couverture.report import build_report
 
 DEP = "90"
@@ -107,9 +108,9 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     hist, reg = copy["hist"], copy["reg"]
     (tmp_path / "lien.csv").symlink_to(hist)
     os.link(hist, tmp_path / "dur")
-    os.link(settings.BASSINS_VIE_PATH, tmp_path / "bassins.csv")
+    os.link(source_path("bassins_vie"), tmp_path / "bassins.csv")
     (tmp_path / "registre-lien.csv").symlink_to(reg)
-    guarded = [hist, tmp_path / "dur", settings.BASSINS_VIE_PATH, reg]
+    guarded = [hist, tmp_path / "dur", source_path("bassins_vie"), reg]
     before = {p: p.read_bytes() for p in guarded}
     cases = [
         (["historique", "--historique", str(hist)], hist),  # the issue's command
@@ -117,7 +118,7 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
         (["historique", "--historique", str(hist)], tmp_path / "dur"),
         (["historique", "--historique", str(hist)], Path(f"{hist}.wal")),
         (["historique", "--historique", str(hist)], tmp_path / "bassins.csv"),
-        (["historique", "--historique", str(hist)], settings.BASSINS_VIE_PATH),
+        (["historique", "--historique", str(hist)], source_path("bassins_vie")),
         (["historique", "--historique", str(hist)], settings.PROCESSED_DIR / "x.csv"),
         (["verifier", "--registre", str(reg)], tmp_path / "registre-lien.csv"),
     ]
@@ -131,6 +132,17 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     assert list(history.months(path=hist)["mois"]) == [MONTH]
     # an ordinary file next to them is fine
     assert _cli(["historique", "--historique", str(hist), "--sortie", str(tmp_path / "h.csv")]) == 0
+
+
+def test_workbook_commands_never_overwrite_the_history(copy: dict, tmp_path: Path, capsys) -> None:
+    hist = copy["hist"]
+    (tmp_path / "plan.xlsx").symlink_to(hist)
+    before = hist.read_bytes()
+    for cmd in (["plan-action"], ["remontee", "--mois", MONTH, "--plan", str(copy["reg"])]):
+        args = [*cmd, "--registre", str(copy["reg"]), "--sortie", str(tmp_path / "plan.xlsx")]
+        assert _cli(args) == 2
+        assert "base DuckDB" in capsys.readouterr().err
+    assert hist.read_bytes() == before
 
 
 def test_demo_sortie_never_overwrites_the_history(copy: dict, capsys) -> None:
@@ -159,6 +171,7 @@ def test_sortie_extension_must_be_known(belfort: dict, tmp_path: Path, capsys) -
 _KILLED_REPORT = """
 import os, signal, sys
 from couverture import history
+from couverture._config import source_path
 from couverture.report import build_report
 
 when, registry, out, hist = sys.argv[1:]
@@ -276,6 +289,7 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     processed.mkdir()
     for name in ("units.parquet", "adjacency.parquet", "couverture.duckdb"):
         shutil.copy2(settings.PROCESSED_DIR / name, processed / name)
+    monkeypatch.setattr(settings, "PROCESSED_DIR", processed)
     monkeypatch.setattr(settings, "UNITS_PATH", processed / "units.parquet")
     monkeypatch.setattr(settings, "ADJACENCY_PATH", processed / "adjacency.parquet")
     monkeypatch.setattr(settings, "STORE_PATH", processed / "couverture.duckdb")
@@ -294,10 +308,11 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     def killed(**kwargs: object) -> Path:
         raise KeyboardInterrupt
 
+    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
+    assert _cli(args) == 0  # an answer cached from the data about to be replaced
     monkeypatch.setattr(store, "build_store", killed)
     assert _cli(["donnees"]) == 130
     capsys.readouterr()
-    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
     assert _cli(args) == 2
     err = capsys.readouterr().err
     assert "interrompue" in err and "make data" in err and str(processed) in err

@@ -199,6 +199,8 @@ DEFAULT_WIDTH = 120
 # text columns are never cut narrower than this (numbers are never cut)
 MIN_TEXT_WIDTH = 8
 ELLIPSIS = "…"
+# width of a table written to a file: as wide as it needs
+_UNLIMITED = 100_000
 
 
 def terminal_width() -> int:
@@ -277,10 +279,12 @@ def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]
     return widths
 
 
-def pretty_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
-    """Short French titles, the cell texts of each column (first :data:`MAX_PRETTY_ROWS`
-    rows) and whether each column holds figures (numbers, identifiers, or texts of figures
-    such as ``0 → 287 000``), which are never cut."""
+def pretty_columns(
+    frame: pd.DataFrame, *, limit: int | None = MAX_PRETTY_ROWS
+) -> tuple[list[str], list[list[str]], list[bool]]:
+    """Short French titles, the cell texts of each column (first ``limit`` rows) and whether
+    each column holds figures (numbers, identifiers, or texts of figures such as
+    ``0 → 287 000``), which are never cut."""
     from couverture._config import column_titles, stages
 
     values = {**PRETTY_VALUES, "stade": {s.code: s.short for s in stages()}}
@@ -289,7 +293,8 @@ def pretty_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], lis
     for col in frame.columns:
         labels = values.get(str(col), {})
         cells = [
-            cell_text(labels.get(v, v) if labels else v) for v in frame[col].head(MAX_PRETTY_ROWS)
+            cell_text(labels.get(v, v) if labels else v)
+            for v in (frame[col] if limit is None else frame[col].head(limit))
         ]
         headers.append(titles.get(str(col), str(col)))
         columns.append(cells)
@@ -297,8 +302,11 @@ def pretty_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], lis
     return headers, columns, figures
 
 
-def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
-    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`).
+def write_pretty(
+    frame: pd.DataFrame, *, title: str, caption: str, stream: IO[str] | None = None
+) -> None:
+    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`), or
+    whole into ``stream`` (a ``.txt`` file: nothing is cut).
 
     Figures are in French format and never cut; when the table is too wide, the longest text
     cells are cut with « … » (the CSV and XLSX outputs keep the full text).
@@ -308,9 +316,11 @@ def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    headers, columns, figures = pretty_columns(clean_frame(frame))
+    headers, columns, figures = pretty_columns(
+        clean_frame(frame), limit=None if stream else MAX_PRETTY_ROWS
+    )
     headers = [printable(h) for h in headers]
-    width = terminal_width()
+    width = terminal_width() if stream is None else _UNLIMITED
     # a column costs its content, one cell of padding each side and one border
     available = width - 3 * len(headers) - 1
     cells_width = [max([1, *map(cell_len, cells)]) for cells in columns]
@@ -328,7 +338,7 @@ def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
         table.add_column(header, justify="right" if right else "left", width=w)
     for row in zip(*columns, strict=True):
         table.add_row(*(Text(shorten(cell, w)) for cell, w in zip(row, widths, strict=True)))
-    if len(frame) > MAX_PRETTY_ROWS:
+    if stream is None and len(frame) > MAX_PRETTY_ROWS:
         hidden = _format.plural(
             len(frame) - MAX_PRETTY_ROWS,
             "ligne de plus non affichée",
@@ -338,7 +348,7 @@ def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
             f"{caption}\n… {hidden} : --format csv ou --sortie FICHIER pour le tableau complet"
         )
     table.caption = Text(printable(caption, newlines=True))
-    Console(width=width).print(table)
+    Console(width=width, file=stream).print(table)
 
 
 def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -390,7 +400,8 @@ def emit_table(
         if output is None:
             write_pretty(frame, title=title, caption=caption)
         else:
-            atomic_write_text(output, clean_frame(frame).to_string(index=False) + "\n")
+            with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as fh:
+                write_pretty(frame, title=title, caption=caption, stream=fh)
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
 
@@ -430,6 +441,17 @@ def process_alive(pid: int) -> bool:
     """True while process ``pid`` runs (a pid that cannot exist counts as gone)."""
     if pid == os.getpid():
         return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would send Ctrl-C there
+        import ctypes
+
+        kernel = ctypes.windll.kernel32
+        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -562,6 +584,8 @@ def recover_folders(
             runs.setdefault(key, {})[m["role"]] = entry
     # a target swapped in by a killed run may have nothing left aside (first report of a month)
     for entry in parent.iterdir():
+        if _AUX.match(entry.name):
+            continue  # a new folder is stamped too, but it is not a target
         stamp = _read_stamp(entry) if entry.is_dir() and not entry.is_symlink() else None
         if stamp and isinstance(stamp.get("pid"), int) and isinstance(stamp.get("token"), str):
             runs.setdefault((entry.name, stamp["pid"], stamp["token"]), {})

