@@ -162,6 +162,22 @@ def test_geopackage_with_several_layers(read, unit_geometries, tmp_path, caplog)
         read(tmp_path / "p.gpkg")
 
 
+def test_shapefile_fingerprint_covers_its_attributes(read, unit_geometries, tmp_path):
+    from couverture import _cache
+
+    polygons = dissolve(unit_geometries, {"C1": RENNES_WEST})
+    layer = gpd.GeoDataFrame({"nom_cpts": ["CPTS A"], "stade": ["aci"]}, geometry=polygons)
+    layer.to_file(tmp_path / "p.shp")
+    reg = read(tmp_path / "p.shp")
+    assert reg.digest == _cache.digest(tmp_path / "p.shp")
+    shp = (tmp_path / "p.shp").read_bytes()
+    layer.assign(stade=["projet_sante"]).to_file(tmp_path / "p.shp")  # same polygons
+    assert (tmp_path / "p.shp").read_bytes() == shp
+    again = read(tmp_path / "p.shp")
+    assert again.cpts.loc["CPTS A", "stade"] == "projet_sante"
+    assert _cache.digest(tmp_path / "p.shp") == again.digest != reg.digest
+
+
 def test_layer_errors_are_french(read, unit_geometries, tmp_path):
     layer = gpd.GeoDataFrame(
         {"libelle": ["x"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from couverture import _config, settings
 from couverture._errors import RegistryError
-from couverture._validate import check_registry_file
+from couverture._validate import check_registry_file, registry_files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,9 +61,10 @@ def digest(path: Path, *parts: str) -> str:
     check_registry_file(Path(path))  # a FIFO or /dev/zero would hang here
     h = hashlib.sha256()
     try:
-        with Path(path).open("rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                h.update(chunk)
+        for file in registry_files(Path(path)):  # a shapefile's attributes are in its .dbf
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                    h.update(chunk)
     except FileNotFoundError as exc:
         raise RegistryError(Path(path), [(None, "", "fichier introuvable")]) from exc
     except (IsADirectoryError, PermissionError) as exc:

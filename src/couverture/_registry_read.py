@@ -28,7 +28,7 @@ from couverture._registry_common import (
     printable,
     registry_error,
 )
-from couverture._validate import check_registry_file
+from couverture._validate import check_registry_file, registry_files
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
@@ -422,11 +422,12 @@ def _match_columns(header: list[str]) -> dict[str, list[int]]:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; a missing or unreadable file, or no regular file (a FIFO, a device,
-    a directory), is a :class:`RegistryError`."""
+    """The file's bytes (a shapefile's: its parts one after the other, as
+    :func:`couverture._cache.digest` reads them); a missing or unreadable file, or no regular
+    file (a FIFO, a device, a directory), is a :class:`RegistryError`."""
     check_registry_file(path)
     try:
-        return path.read_bytes()
+        return b"".join(p.read_bytes() for p in registry_files(path))
     except FileNotFoundError as exc:
         raise registry_error(path, [(None, "", "fichier introuvable")]) from exc
     except OSError as exc:

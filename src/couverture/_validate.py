@@ -78,6 +78,20 @@ def check_registry_file(path: Path) -> None:
     )
 
 
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def registry_files(path: Path) -> list[Path]:
+    """The files a registry is made of: itself, or a shapefile's ``.shp``, ``.shx``, ``.dbf``,
+    ``.prj`` and ``.cpg`` (those present; attributes and CRS live beside the ``.shp``)."""
+    path = Path(path)
+    if path.suffix.lower() != ".shp":
+        return [path]
+    parts = [path.with_suffix(s) for s in _SHAPEFILE_PARTS[1:]]
+    parts += [path.with_suffix(s.upper()) for s in _SHAPEFILE_PARTS[1:]]
+    return [path, *dict.fromkeys(p for p in parts if p.is_file())]
+
+
 def check_departements(departements: Collection[str] | None, known: Collection[str]) -> None:
     """Raise :class:`ArgumentError` naming the départements that are not in ``known``."""
     if departements is None:
