@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 import couverture
 from couverture import cli
+from couverture._output import STAMP_NAME
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
 DEP = "35"
@@ -94,3 +95,31 @@ def test_fiches_needs_a_departement(
     assert code == 2
     assert "--departement est obligatoire" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected: dict) -> None:
+    folder = written / f"departement-{DEP}"
+    (folder / "ZB-35-00000.html").write_text("ancienne fiche", encoding="utf-8")
+    # what a run killed before its swap left: its new folder, stamped with its pid and token
+    dead, token = 4_194_305, "0123456789ab"  # above Linux's largest pid
+    stale = written / f".departement-{DEP}.couverture-neuf-{dead}-{token}"
+    stale.mkdir()
+    (stale / STAMP_NAME).write_text(f'{{"pid": {dead}, "token": "{token}"}}', encoding="utf-8")
+    args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
+    assert _cli([*args, "--sortie", str(written), "-q"]) == 0
+    assert sorted(p.name for p in written.iterdir()) == [f"departement-{DEP}"]
+    assert sorted(p.stem for p in folder.glob("ZB-*.html")) == sorted(expected["zones"]["zone_id"])
+    assert not (folder / STAMP_NAME).exists()
+    # without --porteurs the fiche says so
+    page = (folder / f"{expected['zones']['zone_id'].iloc[0]}.html").read_text(encoding="utf-8")
+    assert "Fichier des porteurs non fourni" in page
+
+
+def test_departement_without_zone_blanche(demo_registry: Path, tmp_path: Path) -> None:
+    with couverture.analyse(demo_registry, departements="28") as a:
+        assert a.zones().empty  # Eure-et-Loir is fully covered in the demo registry
+    args = ["fiches", "--registre", str(demo_registry), "--departement", "28", "-q"]
+    assert _cli([*args, "--sortie", str(tmp_path)]) == 0
+    folder = tmp_path / "departement-28"
+    assert [p.name for p in folder.iterdir()] == ["index.html"]
+    assert "aucune fiche" in (folder / "index.html").read_text(encoding="utf-8")

@@ -330,3 +330,27 @@ def test_case11_registry_messages_carry_no_terminal_controls(read, tmp_path, cap
     [action] = reg.anomalies["action"]  # « nom différent pour la CPTS C1 »
     shown = " ".join([action, *reg.anomalies["valeur"], caplog.text])
     assert "CPTS Rennes" in shown and not any(c in shown for c in CONTROLS)
+
+
+# ------------------------------------------------------------------ unclear empty cells
+def test_merged_cells_and_uncomputed_formulas_are_named(read, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Registre"
+    sheet.append(HEADER)
+    sheet.append(["C1", "CPTS A", "ACI", "35238"])
+    sheet.append(["C1", "CPTS A", None, "35051"])
+    sheet.append(["C1", "CPTS A", None, "35240"])
+    sheet.merge_cells("C2:C4")  # one stage for the three rows, as people format it
+    sheet.append(["C2", "CPTS B", '=IF(1=1,"ACI","")', "29019"])  # saved without its value
+    book.save(tmp_path / "r.xlsx")
+    with pytest.raises(RegistryError) as excinfo:
+        read(tmp_path / "r.xlsx")
+    problems = {line: message for line, _, message in excinfo.value.problems}
+    assert sorted(problems) == [3, 4, 5]
+    assert "stade vide" in problems[3] and "cellule C3 fusionnée (C2:C4)" in problems[3]
+    assert "seule C2 porte la valeur" in problems[4] and "feuille « Registre »" in problems[4]
+    assert "cellule C5 : formule sans valeur calculée" in problems[5]
+    assert "LibreOffice" in problems[5]

@@ -399,3 +399,33 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataFrame) -> None:
+    from couverture.report import months_at_stage
+
+    codes = units.loc[units["departement"] == DEP, "code"].tolist()
+    rows = [
+        # ACI signed on 15 March 2026: 8 whole months on the registry's date (29 November)
+        ("T90-A", "CPTS A", "ACI signé", "2025-06-01", "2026-03-15", codes[:10]),
+        # lettre d'intention on 30 May 2026: 5 whole months (not quite 6) on 29 November
+        ("T90-B", "CPTS B", "lettre d'intention", "2026-05-30", "", codes[10:20]),
+        # ACI without a date: unknown
+        ("T90-C", "CPTS C", "ACI signé", "", "", codes[20:30]),
+        # the latest date of the file is the registry's date
+        ("T90-D", "CPTS D", "lettre d'intention", "2026-11-29", "", codes[30:40]),
+    ]
+    frame = pd.DataFrame(
+        [(c, n, s, li, aci, code) for c, n, s, li, aci, cs in rows for code in cs],
+        columns=["cpts_id", "nom_cpts", "stade", "date_lettre_intention", "date_aci", "code_insee"],
+    )
+    path = tmp_path / "registre-date.csv"
+    frame.to_csv(path, index=False)
+    with couverture.analyse(path, departements=DEP) as a:
+        assert a.meta["date_registre"] == "2026-11-29"
+        cpts = a.cpts().reset_index()
+        got = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
+    assert got is not None
+    months = dict(zip(cpts["cpts_id"], got, strict=True))
+    assert months["T90-A"] == 8 and months["T90-B"] == 5 and months["T90-D"] == 0
+    assert pd.isna(months["T90-C"])

@@ -134,6 +134,17 @@ def test_sortie_never_overwrites_history_store_registry_or_sources(
     assert _cli(["historique", "--historique", str(hist), "--sortie", str(tmp_path / "h.csv")]) == 0
 
 
+def test_workbook_commands_never_overwrite_the_history(copy: dict, tmp_path: Path, capsys) -> None:
+    hist = copy["hist"]
+    (tmp_path / "plan.xlsx").symlink_to(hist)
+    before = hist.read_bytes()
+    for cmd in (["plan-action"], ["remontee", "--mois", MONTH, "--plan", str(copy["reg"])]):
+        args = [*cmd, "--registre", str(copy["reg"]), "--sortie", str(tmp_path / "plan.xlsx")]
+        assert _cli(args) == 2
+        assert "base DuckDB" in capsys.readouterr().err
+    assert hist.read_bytes() == before
+
+
 def test_demo_sortie_never_overwrites_the_history(copy: dict, capsys) -> None:
     before = copy["hist"].read_bytes()
     assert _cli(["demo", "--sortie", str(copy["hist"])]) == 2
@@ -278,6 +289,7 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     processed.mkdir()
     for name in ("units.parquet", "adjacency.parquet", "couverture.duckdb"):
         shutil.copy2(settings.PROCESSED_DIR / name, processed / name)
+    monkeypatch.setattr(settings, "PROCESSED_DIR", processed)
     monkeypatch.setattr(settings, "UNITS_PATH", processed / "units.parquet")
     monkeypatch.setattr(settings, "ADJACENCY_PATH", processed / "adjacency.parquet")
     monkeypatch.setattr(settings, "STORE_PATH", processed / "couverture.duckdb")
@@ -296,10 +308,11 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     def killed(**kwargs: object) -> Path:
         raise KeyboardInterrupt
 
+    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
+    assert _cli(args) == 0  # an answer cached from the data about to be replaced
     monkeypatch.setattr(store, "build_store", killed)
     assert _cli(["donnees"]) == 130
     capsys.readouterr()
-    args = ["taux", "--registre", str(demo_registry), "--departement", DEP, "--format", "csv"]
     assert _cli(args) == 2
     err = capsys.readouterr().err
     assert "interrompue" in err and "make data" in err and str(processed) in err

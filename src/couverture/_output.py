@@ -441,6 +441,17 @@ def process_alive(pid: int) -> bool:
     """True while process ``pid`` runs (a pid that cannot exist counts as gone)."""
     if pid == os.getpid():
         return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would send Ctrl-C there
+        import ctypes
+
+        kernel = ctypes.windll.kernel32
+        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -573,6 +584,8 @@ def recover_folders(
             runs.setdefault(key, {})[m["role"]] = entry
     # a target swapped in by a killed run may have nothing left aside (first report of a month)
     for entry in parent.iterdir():
+        if _AUX.match(entry.name):
+            continue  # a new folder is stamped too, but it is not a target
         stamp = _read_stamp(entry) if entry.is_dir() and not entry.is_symlink() else None
         if stamp and isinstance(stamp.get("pid"), int) and isinstance(stamp.get("token"), str):
             runs.setdefault((entry.name, stamp["pid"], stamp["token"]), {})

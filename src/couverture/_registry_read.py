@@ -14,7 +14,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +204,23 @@ def _damaged_book_errors() -> tuple[type[Exception], ...]:
     )
 
 
+Layout = tuple[str, int, dict[str, list[int]]]  # a sheet read: title, header row, columns
+
+
+@dataclass
+class _Raw:
+    """What reading the bytes gives: rows and lines, the header's index among them, the sheets
+    read when several (their lines: see :func:`place`), the anomalies of reading and the layout
+    of each XLSX sheet read (to explain its empty cells)."""
+
+    rows: list[list[str]]
+    lines: list[int]
+    start: int = 0
+    sheets: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    layouts: list[Layout] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class _Sheet:
     title: str
@@ -249,7 +266,7 @@ def _read_sheets(path: Path, data: bytes) -> list[_Sheet]:
     return sheets
 
 
-def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int, list[str]]:
+def _xlsx_rows(path: Path, data: bytes) -> _Raw:
     """Rows of every sheet whose header is recognised (see :func:`_read_rows`).
 
     Several such sheets (one per département, say) must have the same recognised columns:
@@ -265,17 +282,23 @@ def _xlsx_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], int
         )
         raise registry_error(path, [(None, "", message)])
     if not found:
-        return sheets[0].rows, sheets[0].lines, 0, []
+        return _Raw(sheets[0].rows, sheets[0].lines)
     if len(sheets) > 1:
         read = ", ".join(f"« {s.title} »" for s in found)
         skipped = [f"« {s.title} »" for s in sheets if s.header is None and s.rows]
         also = f" ; sans en-tête de registre, ignorée(s) : {', '.join(skipped)}" if skipped else ""
         shown = printable(f"{read}{also}")
         log.info("%s : %s lue(s) : %s", path.name, _sheet_word(len(found)), shown)
+    layouts = [_layout(s) for s in found]
     if len(found) == 1:
-        return found[0].rows, found[0].lines, found[0].header or 0, []
+        return _Raw(found[0].rows, found[0].lines, found[0].header or 0, layouts=layouts)
     rows, lines = _concatenate(path, found)
-    return rows, lines, 0, [s.title for s in found]
+    return _Raw(rows, lines, 0, [s.title for s in found], layouts=layouts)
+
+
+def _layout(sheet: _Sheet) -> Layout:
+    start = sheet.header or 0
+    return sheet.title, sheet.lines[start], _match_columns(sheet.rows[start])
 
 
 def _sheet_word(n: int) -> str:
@@ -327,11 +350,8 @@ def _concatenate(path: Path, sheets: list[_Sheet]) -> tuple[list[list[str]], lis
     return rows, lines
 
 
-def _read_rows(
-    path: Path, data: bytes
-) -> tuple[list[list[str]], list[int], int, list[str], list[Note]]:
-    """Return the non-empty rows of the file, their line numbers, the header's index, the
-    sheets read (when several: see :func:`place`) and the anomalies of reading.
+def _read_rows(path: Path, data: bytes) -> _Raw:
+    """Return the non-empty rows of the file, their line numbers, the header's index…
 
     The header is the first of the first rows naming a CPTS column and a commune column
     (title rows may precede it); the first row when there is none (errors then tell why).
@@ -343,9 +363,9 @@ def _read_rows(
             path, [(None, "", "format Excel 97 (.xls) non pris en charge : enregistrer en .xlsx")]
         )
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return (*_xlsx_rows(path, data), [])
+        return _xlsx_rows(path, data)
     rows, lines, notes = _csv_rows(path, data)
-    return rows, lines, _find_header(rows) or 0, [], notes
+    return _Raw(rows, lines, _find_header(rows) or 0, notes=notes)
 
 
 def _has_key_columns(columns: dict[str, list[int]]) -> bool:
@@ -424,6 +444,7 @@ class Table:
     lines: list[int]
     sheets: list[str]  # the sheets read, when several (lines then name them: see place)
     notes: list[Note]  # anomalies of reading (encodings, cells over several lines)
+    layouts: list[Layout]  # each XLSX sheet read: title, header row, columns
 
 
 def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
@@ -431,13 +452,21 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
 
     ``stage_required``: a missing stage column is an error (no default stage given).
     """
-    rows, lines, start, sheets, notes = _read_rows(path, data)
-    if not rows:
+    raw = _read_rows(path, data)
+    if not raw.rows:
         raise registry_error(path, [(None, "", "fichier vide")])
+    rows, lines, start = raw.rows, raw.lines, raw.start
     header = rows[start]
     columns = _match_columns(header)
     table = Table(
-        header, lines[start], columns, rows[start + 1 :], lines[start + 1 :], sheets, notes
+        header,
+        lines[start],
+        columns,
+        rows[start + 1 :],
+        lines[start + 1 :],
+        raw.sheets,
+        raw.notes,
+        raw.layouts,
     )
     problems = _layout_problems(table, stage_required=stage_required)
     if problems:
@@ -461,3 +490,72 @@ def _layout_problems(table: Table, *, stage_required: bool) -> list[tuple[int | 
     if not table.rows:
         return [(None, "", "aucune ligne de données sous l'en-tête")]
     return []
+
+
+# roles of the cell a problem about an empty value is about (by the start of its message)
+_EMPTY_CELL_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("stade vide", ("stade",)),
+    ("identifiant de CPTS vide", ("cpts_id",)),
+    ("nom de CPTS vide", ("cpts_nom",)),
+    ("commune absente", (*_CODE_ROLES, "nom_commune")),
+)
+_EXPLAIN_LIMIT = 50_000_000  # bytes: a full (not read-only) load only for workbooks this small
+
+
+def explain_empty_cells(
+    data: bytes, table: Table, problems: list[tuple[int | None, str, str]]
+) -> list[tuple[int | None, str, str]]:
+    """Say why XLSX cells reported empty are empty: a merged cell (only the first cell of
+    the range holds the value) or a formula whose value was never computed."""
+    import openpyxl
+
+    wanted = [(i, roles) for i, p in enumerate(problems) for roles in _roles_of(p)]
+    if not table.layouts or not wanted or len(data) > _EXPLAIN_LIMIT:
+        return problems
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
+    except _damaged_book_errors():  # it was read once already: explain nothing then
+        return problems
+    out = list(problems)
+    for i, roles in wanted:
+        line, value, message = problems[i]
+        title, _, columns = table.layouts[(line or 0) // _SHEET_STRIDE]
+        row = (line or 0) % _SHEET_STRIDE
+        sheet = book[title]
+        for role in roles:
+            cause = _empty_cell_cause(sheet, row, columns.get(role, []))
+            if cause:
+                out[i] = (line, value, f"{message} (feuille « {title} », {cause})")
+                break
+    book.close()
+    return out
+
+
+def _roles_of(problem: tuple[int | None, str, str]) -> list[tuple[str, ...]]:
+    line, value, message = problem
+    if line is None or value:
+        return []
+    return [roles for start, roles in _EMPTY_CELL_ROLES if message.startswith(start)][:1]
+
+
+def _empty_cell_cause(sheet: Any, row: int, positions: list[int]) -> str:
+    from openpyxl.utils import get_column_letter
+
+    for position in positions[:1]:
+        cell = sheet.cell(row=row, column=position + 1)
+        if cell.data_type == "f":
+            return (
+                f"cellule {cell.coordinate} : formule sans valeur calculée (ouvrez et "
+                "enregistrez le fichier dans Excel ou LibreOffice)"
+            )
+        for merged in sheet.merged_cells.ranges:
+            if cell.coordinate in merged and (row, position + 1) != (
+                merged.min_row,
+                merged.min_col,
+            ):
+                first = f"{get_column_letter(merged.min_col)}{merged.min_row}"
+                return (
+                    f"cellule {cell.coordinate} fusionnée ({merged.coord}) : seule {first} "
+                    "porte la valeur ; défusionner et recopier la valeur sur chaque ligne"
+                )
+    return ""

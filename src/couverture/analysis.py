@@ -237,17 +237,22 @@ class Analysis:
     def _read_registry(self) -> Registry:
         import pandas as pd
 
-        from couverture.registry import read_registry
+        from couverture.registry import is_polygon_layer, read_registry
 
         con = self._connection()
         units = con.execute("SELECT code, nom, type, commune, departement FROM units").fetchdf()
         old_codes = con.execute("SELECT * FROM old_codes").fetchdf()
+        # CPTS perimeters given as polygons are read against the unit geometries
+        geometries = (
+            self.geometries(national=True) if is_polygon_layer(self.registry_path) else None
+        )
         with recording_log(logging.getLogger(REGISTRY_LOGGER)) as messages:
             reg = read_registry(
                 self.registry_path,
                 units=units,
                 old_codes=old_codes,
                 default_stage=self.default_stage,
+                unit_geometries=geometries,
             )
         stage = f"|stade={self.default_stage or ''}"
         cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)

@@ -123,7 +123,12 @@ def _departements(text: str) -> str:
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registre", required=True, type=Path, help="registre des CPTS (CSV ou XLSX)")
+    p.add_argument(
+        "--registre",
+        required=True,
+        type=Path,
+        help="registre des CPTS (CSV, XLSX ou couche de périmètres GeoJSON/GPKG/SHP)",
+    )
     p.add_argument(
         "--stade-par-defaut",
         metavar="STADE",
@@ -239,6 +244,8 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
     ]
     if getattr(args, "registre", None) is not None:
         files.append((Path(args.registre), "ce fichier est le registre lu"))
+    if getattr(args, "plan", None) is not None:
+        files.append((Path(args.plan), "ce fichier est le plan d'action lu"))
     root = settings.PROJECT_ROOT
     for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "constraints.txt"):
         files.append((root / name, "c'est un fichier du projet"))
@@ -698,6 +705,12 @@ def _check_xlsx_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
     if out.resolve() == Path(args.registre).resolve():
         raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)  # the history, a plan read, a DuckDB base, data/raw…
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    from couverture._output import output_target
+
+    output_target(out)
 
 
 def cmd_plan_action(args: argparse.Namespace) -> None:
@@ -1020,7 +1033,9 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import _cache
+    from couverture import _cache, store
+
+    store.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
 
     blob = _cache.get_bytes(*key)
     if blob is None:

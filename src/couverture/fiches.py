@@ -32,8 +32,6 @@ import base64
 import html
 import io
 import logging
-import os
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,7 +484,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int]) -> str:
+def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int], empty: str) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
@@ -497,7 +495,7 @@ def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int]) -
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     if not rows:
-        body.append(f'<tr><td colspan="{len(header)}">aucune</td></tr>')
+        return f'<p class="motif">{_e(empty)}</p>'
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -526,6 +524,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
             ["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement max/an"],
             _option_rows(fiche.options),
             numeric={3},
+            empty="Aucune proposition calculée pour cette zone.",
         ),
     ]
     best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
@@ -535,6 +534,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         ["CPTS voisine", "Stade", "Taille", "Population"],
         _cpts_rows(fiche.neighbours),
         numeric={2, 3},
+        empty="Aucune CPTS voisine.",
     )
     parts.append(f'<div class="cols"><div><h2>CPTS voisines</h2>{cpts}</div>')
     if fiche.porteurs is not None:
@@ -542,6 +542,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
             ["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
             _porteur_rows(fiche.porteurs, names),
             numeric={0, 4},
+            empty="Aucun porteur potentiel dans la zone ni à moins de 10 km.",
         )
         parts.append(
             "<div><h2>Porteurs potentiels (zone et 10 km)</h2>" + porteurs + "</div></div>"
@@ -727,28 +728,22 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Put ``tmp`` in place of ``target`` (renames only; the old one is removed after)."""
-    old = target.with_name(f".{target.name}.ancien-{os.getpid()}")
-    if target.exists():
-        os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_departement(
     dep: str, fiches: list[_Fiche], target: Path, *, meta: dict[str, Any]
 ) -> FicheSet:
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from couverture._output import recover_folders, staged_folder
+
     plt = _plt()
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # a fresh folder swapped in whole (the one door of couverture._output): a run killed
+    # midway leaves the previous fiches as they were
+    recover_folders(target.resolve().parent)
     pdf_name = f"fiches-{dep}.pdf"
     dep_name = fiches[0].dep_name if fiches else dep
-    try:
-        pages: dict[str, Path] = {}
+    pages: dict[str, Path] = {}
+    with staged_folder(target) as stage:
+        tmp = stage.new
         if fiches:
             with PdfPages(tmp / pdf_name) as pdf:
                 info = pdf.infodict()
@@ -767,9 +762,7 @@ def _write_departement(
             _index_html(dep, dep_name, fiches, pdf_name if fiches else None, meta),
             encoding="utf-8",
         )
-        _swap_in(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        stage.swap_in()
     return FicheSet(
         departement=dep,
         index=target / "index.html",
@@ -832,10 +825,11 @@ def build_fiches(
         fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
         target = out / f"departement-{dep}"
         written[dep] = _write_departement(dep, fiches, target, meta=meta)
+        booklet = written[dep].pdf
         log.info(
-            "fiches %s : %s, livret %s",
+            "fiches %s : %s%s",
             dep,
             _format.plural(len(fiches), "fiche"),
-            written[dep].pdf,
+            f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
         )
     return written

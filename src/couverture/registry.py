@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from couverture import _cache
+from couverture._errors import ArgumentError
 from couverture._registry_common import _Body, registry_error, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
@@ -39,10 +40,21 @@ from couverture._registry_cpts import (
     is_fictif,
     normalise_stage,
 )
-from couverture._registry_read import Table, read_bytes, read_table
+from couverture._registry_polygons import is_polygon_layer, polygon_table
+from couverture._registry_read import Table, explain_empty_cells, read_bytes, read_table
 from couverture._registry_units import _Units, commune_members, row_departements
 
-__all__ = ["EXCLUDED", "STAGE_ORDER", "Registry", "normalise_stage", "read_registry"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "EXCLUDED",
+    "STAGE_ORDER",
+    "Registry",
+    "is_polygon_layer",
+    "normalise_stage",
+    "read_registry",
+]
 
 
 @dataclass(frozen=True)
@@ -84,15 +96,22 @@ def read_registry(
     units: pd.DataFrame,
     old_codes: pd.DataFrame,
     default_stage: str | None = None,
+    unit_geometries: gpd.GeoDataFrame | None = None,
 ) -> Registry:
-    """Read a CPTS registry (CSV or XLSX, one row per CPTS × commune) and normalise it.
+    """Read a CPTS registry and normalise it: a commune list (CSV or XLSX, one row per
+    CPTS × commune) or a layer of CPTS perimeters (polygons).
 
     Parameters
     ----------
     path
         CSV (``,`` or ``;`` or Excel's ``sep=`` line, UTF-8 with or without BOM, or
-        Windows-1252) or XLSX (first sheet whose header is recognised). Title rows may
-        precede the header (among the first 10 rows); line numbers stay the file's.
+        Windows-1252, a few Windows-1252 lines in a UTF-8 file) or XLSX (every sheet whose
+        header is recognised, with the same columns). Title rows may precede the header
+        (among the first 10 rows); line numbers stay the file's (and name the sheet when
+        several are read). A regular file only (no FIFO, device or standard input).
+        Or a polygon layer (``.geojson``, ``.json``, ``.gpkg``, ``.shp``; any CRS) with a
+        CPTS id or name column: see :mod:`couverture._registry_polygons` for how each unit's
+        covered area decides its membership.
     units
         Analysis units (``code``, ``nom``, ``type``, ``commune``, ``departement``).
     old_codes
@@ -100,6 +119,9 @@ def read_registry(
     default_stage
         Stage of the CPTS whose stage is missing (no stage column, or blank cells): a stage
         code or wording. Required when some stage is missing.
+    unit_geometries
+        Unit geometries (``code`` index or column, any CRS): required for a polygon layer,
+        unused otherwise.
 
     Returns
     -------
@@ -112,14 +134,24 @@ def read_registry(
         Unreadable file, missing columns, unknown codes, names, stages or shares: every
         offending line is listed.
     ArgumentError
-        ``default_stage`` is not a stage.
+        ``default_stage`` is not a stage; a polygon layer without ``unit_geometries``.
     """
     path = Path(path)
     default = _default_stage(default_stage)
     data = read_bytes(path)
     # the registry's fingerprint, by the one recipe (same as Analysis.registry_digest)
     digest = _cache.digest_bytes(data)
-    table = read_table(path, data, stage_required=default is None)
+    if is_polygon_layer(path):
+        if unit_geometries is None:
+            raise ArgumentError(
+                f"{path.name} : une couche de périmètres se lit avec les géométries des "
+                "communes (unit_geometries=…)"
+            )
+        table = polygon_table(
+            path, units=units, unit_geometries=unit_geometries, stage_required=default is None
+        )
+    else:
+        table = read_table(path, data, stage_required=default is None)
     body = _Body(
         table.header, table.columns, table.rows, table.lines, default, default_stage, table.sheets
     )
@@ -127,7 +159,9 @@ def read_registry(
         body.notes.add(*note)
     members = _parse(body, _Units(units, old_codes))
     if body.problems:
-        problems = sorted(body.problems, key=lambda p: (p[0] or 0, p[1]))
+        # (a polygon's rows share its line: one problem each)
+        problems = sorted(dict.fromkeys(body.problems), key=lambda p: (p[0] or 0, p[1]))
+        problems = explain_empty_cells(data, table, problems)
         if not table.sheets:
             raise registry_error(path, problems)
         # lines named by sheet: "feuille « 29 », ligne 2"

@@ -54,14 +54,7 @@ ACTION_COLUMNS = [
     "zone_id",
     "population",
     "situation",
-    "strategie_retenue",
-    "cpts_ou_porteur",
-    "cpts_mentor",
-    "coordonnateur_finance",
-    "date_reunion",
-    "actions",
-    "echeance",
-    "statut",
+    *plan_mod.DECISION_COLUMNS,
     "en_retard",
 ]
 TITLES = {

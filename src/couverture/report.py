@@ -309,6 +309,9 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
         target = target or str(getattr(row, "nom_propose", "") or "")
         text = f"{_OPTION_WORDS.get(str(row.option), str(row.option))} {target}".strip()
         text += f" ({fmt_number(row.population_resultante)} hab. après)"
+        porteur = str(getattr(row, "porteur_potentiel", "") or "")
+        if porteur:
+            text += f", porteur potentiel : {porteur}"
         out.setdefault(str(row.zone_id), []).append(text)
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
@@ -478,7 +481,9 @@ def months_at_stage(
     dated = [c for c in (f"date_{s}" for s in STAGES) if c in registry_cpts.columns]
     if not dated or registry_cpts[dated].isna().all().all():
         return None
-    ref = pd.Timestamp(str(registry_date)[:10] if len(str(registry_date)) >= 10 else None)
+    # a registry dated by its file name may give a month only (``2026-01``)
+    text = str(registry_date)
+    ref = pd.to_datetime(text + "-01" if len(text) == 7 else text[:10], errors="coerce")
     out = []
     for cid, stade in zip(cpts["cpts_id"], cpts["stade"], strict=True):
         col = f"date_{stade}" if isinstance(stade, str) else None
@@ -1076,12 +1081,9 @@ def _html_target(
     shown["noms_communes"] = shown["noms_communes"].map(_short_list)
     if recommended:
         shown["option_recommandee"] = shown["zone_id"].map(recommended).fillna("")
+    # each zone links to its fiche
     zone_links = {z: fiches[z] for z in shown["zone_id"] if z in fiches}
-    if zone_links:
-        shown["fiche"] = shown["zone_id"].map(lambda z: "fiche" if z in zone_links else "")
     table = html_table(shown, links={"zone_id": zone_links})
-    if zone_links:
-        table = _link_column(table, "fiche", [zone_links.get(z) for z in shown["zone_id"]])
     return [
         '<h2 id="synthese">L\'essentiel : objectif 100 % de la population couverte</h2>',
         '<p class="note">Objectif : 100 % de la population couverte par une CPTS. Une commune '
@@ -1093,17 +1095,6 @@ def _html_target(
         f"{_e(_format.plural(int(zones['population'].sum()), 'habitant'))}</h3>",
         table,
     ]
-
-
-def _link_column(table: str, text: str, hrefs: list[str | None]) -> str:
-    """Turn the cells ``<td>text</td>`` of a rendered table into links, row by row."""
-    cell = f"<td>{_e(text)}</td>"
-    for href in hrefs:
-        if href is not None:
-            table = table.replace(cell, f'<td><a href="{_e(href)}">{_e(text)}</a></td>', 1)
-        else:
-            table = table.replace(cell, "<td></td>", 1)
-    return table
 
 
 def _html_epci(epci: pd.DataFrame) -> list[str]:
@@ -1291,6 +1282,12 @@ def _html_files(
             0,
             f'<li>Fiches des zones blanches ({_e(dep)}) : <a href="{_e(fiches.get(dep, ""))}">'
             f'pages à imprimer</a> · <a href="{_e(fiches[f"pdf-{dep}"])}">livret PDF</a></li>',
+        )
+    if not any(k.startswith("pdf-") for k in fiches):
+        items.append(
+            "<li>Fiches des zones blanches à imprimer pour une réunion : <code>couverture "
+            "fiches --registre … --departement XX</code> (ou ce rapport avec "
+            "<code>--departement</code>)</li>"
         )
     return [
         '<h2 id="fichiers">Fichiers et cartes</h2>',

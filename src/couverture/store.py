@@ -48,8 +48,10 @@ def mark_building(directory: Path) -> None:
     (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
 
 
-def _check_complete(path: Path) -> None:
-    """Refuse a store whose processed data were being rebuilt by a run that did not finish."""
+def check_complete(path: Path | None = None) -> None:
+    """Refuse a store whose processed data were being rebuilt by a run that did not finish
+    (checked when the store is opened, and before a cached answer is replayed without it)."""
+    path = path or settings.STORE_PATH
     marker = path.parent / BUILD_MARKER
     if not marker.exists():
         return
@@ -129,7 +131,7 @@ def connect(
     path = path or settings.STORE_PATH
     if not path.exists():
         raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
-    _check_complete(path)
+    check_complete(path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     waiting = False
     while True:

@@ -2,22 +2,39 @@
 
 For each zone blanche (see :mod:`couverture.zones`), in order of priority (population):
 
-* **création** when the zone holds at least ``floor`` inhabitants: the zone is partitioned into
-  contiguous perimeters of ``floor`` to ``ceiling`` inhabitants (balanced region growing from
-  populous, spread-out seeds, each perimeter filling its seed's bassin de vie first), named
-  after their most populous commune; a unit above the ceiling is a perimeter of its own; a
-  remnant too small for a CPTS is given to a neighbouring CPTS with room, else merged with an
-  adjacent perimeter (the ``motif`` says why a bound is not met);
+* **création** when the zone holds at least the calibrated floor: the zone is partitioned the
+  way task forces draw CPTS, from the blocks they use: whole EPCIs where they fit the band
+  (up to ``tolerance_epci`` times its upper bound, within the ceiling), an EPCI too big split
+  along its bassins de vie, a part still too big split by communes (balanced region growing
+  from populous, spread-out seeds, each perimeter filling its seed's bassin de vie first);
+  blocks under the floor are then agglomerated with an adjacent block (same département
+  first, then same bassin de vie, smallest union within the upper bound: a
+  contiguity-constrained agglomerative regionalisation). Perimeters are named after their
+  most populous commune; a unit above the upper bound is a perimeter of its own; a remnant
+  too small for a CPTS goes to neighbouring CPTS of the same territory with room, else joins
+  an adjacent perimeter (the ``motif`` says why a bound is not met);
 * **extension** of the neighbouring CPTS otherwise: the zone is split among them by
   competitive region growing from the units bordering each CPTS (a mature CPTS starts ahead
-  of a young one, a step out of the CPTS's bassins de vie costs more), so that every part is
-  contiguous with the CPTS that takes it; a CPTS stops taking units before it would pass the
-  ceiling, and a CPTS at lettre d'intention stage before it grows by more than half;
+  of a young one; a step costs more out of the CPTS's bassins de vie, in an EPCI the CPTS
+  holds little of, and across a département or région boundary, which is then flagged in
+  ``hors_territoire``), so that every part is contiguous with the CPTS that takes it; a CPTS
+  stops taking units before it would pass the ceiling, and a CPTS at lettre d'intention
+  stage before it grows by more than half;
 * **rattachement temporaire** (with mentorat) to the nearest CPTS at ACI stage that stays
   within the ceiling (else the nearest), by distance between unit centroids in the same
   territory (mainland, Corsica, each DROM), when no neighbouring CPTS can take the zone
   (islands, or every neighbour would pass the ceiling). Where the territory has no ACI CPTS
   at all, a CPTS is proposed for creation whatever its size, and the motif says why.
+
+**Calibration.** The band of a new CPTS (floor, aim, upper bound) is read at run time from the
+registry itself: the quartiles of the populations of the existing CPTS of the same
+département and density class (inhabitants per km², classes of ``[calibration]`` in
+``propositions.toml``), else of the région and density class, else of the département, else
+of the région; the ``floor``/``ceiling`` options are the fallback when fewer than
+``min_cpts`` CPTS are found, and the ceiling always bounds the band. Nothing is set for a
+département or a région: another registry gets the same treatment. ``make
+bench-propositions`` measures the result against the real PACA CPTS, one département left
+out at a time.
 
 The recommended scenario of a zone has ``rang`` 1 and ``recommandee = "oui"``; ranked
 alternatives (whole zone to one neighbour, split among neighbours, next nearest mature CPTS)
@@ -1347,11 +1364,11 @@ def suggest(
         An open :class:`~couverture.analysis.Analysis`; its ``departements`` filter applies
         to the result (the proposals themselves are computed for all France once and cached).
     floor
-        Minimum population of a new CPTS (``plancher_creation`` of ``sources.toml``,
-        20,000 by default).
+        Minimum population of a new CPTS where the registry has too few CPTS to calibrate
+        the band on (``plancher_creation`` of ``sources.toml``, 20,000 by default).
     ceiling
-        "Taille cohérente": no extension or new CPTS should go beyond it
-        (``plafond_taille_coherente``, 100,000 by default).
+        "Taille cohérente": no extension or new CPTS should go beyond it; also the upper
+        bound of the fallback band (``plafond_taille_coherente``, 100,000 by default).
     funding_scale
         ACI funding scale (``avenant2`` or ``aci2019``; default ``bareme_financement``).
 
@@ -1364,8 +1381,11 @@ def suggest(
         alternatives, rang 2…), ``cpts_cible`` / ``cpts_cible_id`` (empty for a creation,
         which gets a ``nom_propose``), ``communes`` (unit codes joined by a space), the
         population added and resulting, the taille (``0`` = no CPTS yet) and maximum annual
-        ACI funding before and after, ``priorite`` (1 = most populous zone of the selection)
-        and ``motif`` (French). Ordered by priority, rank and part.
+        ACI funding before and after, ``priorite`` (1 = most populous zone of the selection),
+        ``motif`` (French, at most about 200 characters: what the perimeter follows and why
+        this size), ``hors_territoire`` (``""``, ``"département"`` or ``"région"`` when the
+        proposal crosses that boundary) and ``details`` (the full explanation). Ordered by
+        priority, rank and part.
 
     Raises
     ------

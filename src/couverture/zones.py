@@ -128,24 +128,6 @@ def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
     return out.sort_values(["type", "code"]).reset_index(drop=True)
 
 
-def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[Any]:
-    """Return one geometry per zone: the union of its units (see :func:`union_units`).
-
-    Parameters
-    ----------
-    zones
-        Zones with a ``communes`` column (unit codes joined by a space).
-    unit_geoms
-        Unit geometries indexed by code (see :func:`couverture.store.unit_geometries`).
-    """
-    out = []
-    for codes in zones["communes"]:
-        parts = [unit_geoms.geometry.get(c) for c in codes.split()]
-        parts = [g for g in parts if g is not None]
-        out.append(union_units(parts) if parts else None)
-    return out
-
-
 def group_geometries(
     members: pd.DataFrame, unit_geoms: gpd.GeoDataFrame, *, key: str
 ) -> gpd.GeoSeries:
