@@ -45,10 +45,8 @@ class World:
             self.zones = a.zones()
             self.cpts = a.cpts()
             members = a.registry.membership
-            self.units = a.con.execute(
-                "SELECT code, nom, departement, population, x, y FROM units"
-            ).fetchdf()
-            adjacency = a.con.execute("SELECT code_a, code_b FROM adjacency").fetchdf()
+            self.units = a.unit_table()[["code", "nom", "departement", "population", "x", "y"]]
+            adjacency = a.adjacency()
         self.neighbours: dict[str, set[str]] = defaultdict(set)
         for x, y in zip(adjacency["code_a"], adjacency["code_b"], strict=True):
             self.neighbours[x].add(y)

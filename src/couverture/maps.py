@@ -27,7 +27,10 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Collection, Iterable, Sequence
+import os
+import re
+import shutil
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -249,23 +252,6 @@ def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]
     return exploded[key].astype(str).to_numpy(), exploded["code"].astype(str).to_numpy()
 
 
-def _neighbour_units(con: Any, departements: Iterable[str] | None) -> dict[str, set[str]]:
-    deps = None if departements is None else list(departements)
-    rows = con.execute(
-        """
-        SELECT DISTINCT ua.departement AS dep, a.code_b AS code
-        FROM adjacency a JOIN units ua ON ua.code = a.code_a JOIN units ub ON ub.code = a.code_b
-        WHERE ua.departement <> ub.departement
-          AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], ua.departement))
-        """,
-        [deps, deps],
-    ).fetchall()
-    out: dict[str, set[str]] = {}
-    for dep, code in rows:
-        out.setdefault(dep, set()).add(code)
-    return out
-
-
 def prepare_layers(
     analysis: Analysis,
     *,
@@ -286,15 +272,13 @@ def prepare_layers(
     tolerance
         Coverage simplification tolerance in metres.
     """
-    from couverture.store import unit_geometries
-
     full = analysis.national()
     units = full.units()
     deps, national = _departements_to_map(analysis, units, departements)
 
     cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
-    neighbours = _neighbour_units(full.con, None if national else deps)
+    neighbours = full.graph().across_border(None if national else deps)
 
     unit_dep = units.set_index("code")["departement"]
     if national:
@@ -304,7 +288,7 @@ def prepare_layers(
         membership = membership[membership["cpts_id"].isin(shown)]
         cpts = cpts[cpts.index.isin(shown)]
 
-    geoms = unit_geometries(full.con, departements=load_deps).geometry
+    geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
     simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
 
     zones = full.zones()
@@ -1351,8 +1335,10 @@ def build_maps(
 ) -> list[Path]:
     """Write ``departement-<code>.html`` for each département and ``index.html``.
 
-    Geometry is prepared once (:func:`prepare_layers`) then sliced per département; each file
-    is written atomically, so re-running replaces the maps cleanly.
+    Geometry is prepared once (:func:`prepare_layers`) then sliced per département. The maps
+    are written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run
+    replaces every map at once, and an interrupted one leaves the previous maps as they were.
+    ``output_dir`` may hold maps and hidden files only (:class:`ArgumentError` otherwise).
 
     Parameters
     ----------
@@ -1370,18 +1356,55 @@ def build_maps(
     list of Path
         The département maps, then the national map.
     """
+    from couverture._output import recover_folders, staged_folder
+
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--sortie : {output_dir} existe et n'est pas un dossier")
+    recover_folders(output_dir.resolve().parent)
+    kept = _check_maps_folder(output_dir)
     layers = prepare_layers(analysis, suggestions=suggestions, departements=departements)
-    paths = []
-    for dep in layers.departements:
-        paths.append(
-            _write(
-                departement_map(analysis, dep, layers=layers),
-                output_dir / departement_filename(dep),
-            )
+    # the maps are written into a fresh folder swapped in whole: a run killed midway leaves
+    # the previous maps as they were, never a mix of old and new
+    names = []
+    with staged_folder(output_dir) as stage:
+        for dep in layers.departements:
+            names.append(departement_filename(dep))
+            _write(departement_map(analysis, dep, layers=layers), stage.new / names[-1])
+            log.debug("carte écrite : %s", names[-1])
+        names.append(INDEX_NAME)
+        _write(national_map(analysis, layers=layers), stage.new / INDEX_NAME)
+        for path in kept:  # .gitkeep and the like: linked, not copied
+            try:
+                os.link(path, stage.new / path.name)
+            except OSError:
+                shutil.copy2(path, stage.new / path.name)
+        stage.swap_in()
+    return [output_dir / name for name in names]
+
+
+def _check_maps_folder(folder: Path) -> list[Path]:
+    """Refuse a folder holding anything but maps (it is replaced whole); return the hidden
+    files to keep in it (``.gitkeep``…)."""
+    from couverture._output import STAMP_NAME
+
+    if not folder.is_dir():
+        return []
+    others, kept = [], []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if entry.is_file() and (name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name)):
+            continue
+        if name.startswith(".") and entry.is_file() and not entry.is_symlink():
+            if name != STAMP_NAME and not name.startswith(".tmp-"):
+                kept.append(entry)
+            continue
+        others.append(name)
+    if others:
+        shown = ", ".join(others[:5]) + ("…" if len(others) > 5 else "")
+        raise ArgumentError(
+            f"--sortie {folder} : ce dossier contient d'autres fichiers que des cartes ({shown}) ; "
+            "il est remplacé en entier par les nouvelles cartes : choisir un dossier vide ou "
+            "réservé aux cartes"
         )
-        log.debug("carte écrite : %s", paths[-1])
-    paths.append(_write(national_map(analysis, layers=layers), output_dir / INDEX_NAME))
-    return paths
+    return kept

@@ -54,7 +54,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import logging
 import math
@@ -79,8 +78,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# bump when the algorithm changes, so that cached proposals are recomputed
-ALGORITHM_VERSION = "4"
 
 OPTIONS = ("extension", "creation", "rattachement_temporaire")
 
@@ -122,10 +119,6 @@ def _params() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _params_digest() -> str:
-    return hashlib.sha256((CONFIG_DIR / "propositions.toml").read_bytes()).hexdigest()[:8]
-
-
 def _n(value: float) -> str:
     """French thousands separator (narrow no-break space)."""
     return f"{round(value):,}".replace(",", "\u202f")
@@ -152,17 +145,14 @@ def _territory(departement: str) -> str:
 # inputs
 # ------------------------------------------------------------------------------------------------
 def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names from the store:
-    the only place this module reads the store (to move behind :class:`Analysis` later)."""
-    con = analysis.con
-    units = con.execute(
-        "SELECT code, nom, departement, region, population, "
-        "coalesce(bassin_vie, '') AS bassin_vie, coalesce(nom_bassin_vie, '') AS nom_bassin_vie, "
-        "coalesce(epci, '') AS epci, superficie_km2, x, y FROM units ORDER BY code"
-    ).fetchdf()
-    edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
-    names = con.execute("SELECT code, nom FROM territories WHERE niveau = 'epci'").fetchall()
-    return units, edges, {str(c): str(n) for c, n in names}
+    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names, from the
+    analysis (the one door to the store)."""
+    columns = ["code", "nom", "departement", "region", "population", "bassin_vie"]
+    units = analysis.unit_table()[[*columns, "nom_bassin_vie", "epci", "superficie_km2", "x", "y"]]
+    units = units.fillna({"bassin_vie": "", "nom_bassin_vie": "", "epci": ""})
+    edges = analysis.adjacency()[["code_a", "code_b", "frontiere_m"]]
+    names = analysis.territories("epci")
+    return units, edges, {str(c): str(n) for c, n in zip(names["code"], names["nom"], strict=True)}
 
 
 def unit_blocks(analysis: Analysis) -> pd.DataFrame:
@@ -1409,7 +1399,8 @@ def suggest(
     check_bounds(floor, ceiling)
     funding_table(funding_scale)
     analysis.check_departements()
-    name = f"suggestions_{floor}_{ceiling}_{funding_scale}_v{ALGORITHM_VERSION}_{_params_digest()}"
+    # the cache key already follows the code and config/propositions.toml (_cache.code_version)
+    name = f"suggestions_{floor}_{ceiling}_{funding_scale}"
     frame = analysis.cached(name, lambda: _compute(analysis, floor, ceiling, funding_scale))
     if analysis.departements is not None:
         frame = frame[frame["departement"].isin(analysis.departements)]
@@ -1438,12 +1429,16 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
         row has a geometry).
     """
     import geopandas as gpd
+    import pandas as pd
 
     from couverture.settings import CRS_WEB
-    from couverture.store import unit_geometries
-    from couverture.zones import zone_geometries
 
-    deps = tuple(sorted(set(proposals["departement"].astype(str)))) if len(proposals) else ()
-    geoms = unit_geometries(analysis.con, departements=deps) if deps else None
-    values = zone_geometries(proposals, geoms) if geoms is not None else []
-    return gpd.GeoDataFrame(geometry=values, index=proposals.index, crs=CRS_WEB)
+    codes = proposals["communes"].astype(str).str.split()
+    members = pd.DataFrame(
+        {
+            "ligne": [i for i, row in enumerate(codes) for _ in row],
+            "code": [c for row in codes for c in row],
+        }
+    )
+    geoms = analysis.member_geometries(members, key="ligne").reindex(range(len(proposals)))
+    return gpd.GeoDataFrame(geometry=geoms.to_list(), index=proposals.index, crs=CRS_WEB)
