@@ -516,7 +516,7 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
         if args.format == "tableau" and porteurs is not None:
-            shown["porteur potentiel"] = frame["porteur_potentiel"]
+            shown["porteur_potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
@@ -721,7 +721,11 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
     with _plan_analysis(args, previous) as a:
         result = plan.build_plan(a, previous=previous, on=args.date)
         plan.write_plan(result, args.sortie)
-    log.info("plan d'action écrit : %s (%d lignes de zones)", args.sortie, len(result.zones))
+    log.info(
+        "plan d'action écrit : %s (%s)",
+        args.sortie,
+        plural(len(result.zones), "ligne de zone", "lignes de zones"),
+    )
 
 
 def cmd_suivi(args: argparse.Namespace) -> None:
@@ -736,10 +740,14 @@ def cmd_suivi(args: argparse.Namespace) -> None:
             _emit(args, a, frame, "Suivi du plan d'action")
         if args.format == "tableau":
             log.info(
-                "%d ligne(s) ; %d action(s) en retard ; %d zone(s) désormais couverte(s)",
-                len(frame),
-                int((frame["en_retard"] == "oui").sum()),
-                int((frame["situation"] == plan.COVERED).sum()),
+                "%s ; %s en retard ; %s",
+                plural(len(frame), "ligne"),
+                plural(int((frame["en_retard"] == "oui").sum()), "action"),
+                plural(
+                    int((frame["situation"] == plan.COVERED).sum()),
+                    "zone désormais couverte",
+                    "zones désormais couvertes",
+                ),
             )
 
 
@@ -754,7 +762,7 @@ def cmd_remontee(args: argparse.Namespace) -> None:
         )
         info = remontee.remontee_info(a, previous, month=args.mois)
         remontee.write_remontee(table, actions, args.sortie, info=info)
-    log.info("remontée écrite : %s (%d département(s))", args.sortie, len(table))
+    log.info("remontée écrite : %s (%s)", args.sortie, plural(len(table), "département"))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -140,7 +141,8 @@ def connect(
             break
         except duckdb.IOException as exc:
             text = str(exc).lower()
-            if "lock" not in text:
+            # "Conflicting lock is held…": a word match, not "block" in a corruption message
+            if not re.search(r"\block\b", text):
                 raise StoreError(_open_failure(path, exc)) from exc
             if time.monotonic() > deadline:
                 raise StoreError(
@@ -167,8 +169,6 @@ def connect(
 
 def _lock_holder(message: str) -> str:
     """The process named by DuckDB's lock message (``PID 1234``), else a generic phrase."""
-    import re
-
     found = re.search(r"PID (\d+)", message)
     return f"processus {found.group(1)}" if found else "écriture en cours"
 
