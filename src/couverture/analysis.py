@@ -361,16 +361,10 @@ class Analysis:
     def zone_units(self) -> pd.DataFrame:
         """Members of the zones blanches as a long table ``zone_id``, ``code`` (one row per
         unit, in the order of :meth:`zones`)."""
-        import pandas as pd
 
-        zones = self.zones()
-        codes = zones["communes"].str.split()
-        return pd.DataFrame(
-            {
-                "zone_id": zones["zone_id"].repeat(codes.str.len()).to_numpy(),
-                "code": [c for row in codes for c in row],
-            }
-        )
+        from couverture.zones import members
+
+        return members(self.zones(), key="zone_id")
 
     def zone_geometries(self) -> gpd.GeoSeries:
         """One geometry per zone blanche (the union of its units), indexed by ``zone_id``."""

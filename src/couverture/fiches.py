@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from couverture import _format
 from couverture._config import metric_crs, stage
 from couverture.settings import STAGES
+from couverture.zones import members as row_members
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -151,9 +152,10 @@ def _fiches_of(
     dep_name = _departement_name(a, dep)
     names = units["nom"].to_dict()
     out = []
+    zone_codes = zone_units.groupby("zone_id", sort=False)["code"].agg(list)
     for zone in zones.itertuples(index=False):
         row = pd.Series(zone._asdict())
-        codes = str(zone.communes).split()
+        codes = zone_codes.get(zone.zone_id, [])
         communes = (
             units.loc[codes, ["nom", "population"]]
             .reset_index()
@@ -237,8 +239,9 @@ def _proposal_shapes(options: pd.DataFrame, unit_geoms: gpd.GeoSeries) -> list[t
 
     shapes = []
     best = options[options["recommandee"].astype(str) == "oui"]
-    for _, row in best.iterrows():
-        parts = [unit_geoms.get(c) for c in str(row["communes"]).split()]
+    best_codes = row_members(best).groupby("ligne")["code"].agg(list)
+    for i, (_, row) in enumerate(best.iterrows()):
+        parts = [unit_geoms.get(c) for c in best_codes.get(i, [])]
         parts = [g for g in parts if g is not None]
         if parts:
             shapes.append((union_units(parts), _target(row)))

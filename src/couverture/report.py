@@ -42,6 +42,7 @@ from couverture import _format, history
 from couverture._config import ColumnTitles, stage
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import STAGES
+from couverture.zones import members
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -432,10 +433,11 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     units = a.units()
     names = units.set_index("code")["nom"]
     zones = a.zones().drop(columns="cpts_voisines_ids").copy()
+    listed = a.zone_units().assign(nom=lambda m: m["code"].map(names).fillna(m["code"]))
     zones.insert(
         4,
         "noms_communes",
-        zones["communes"].map(lambda s: ", ".join(names.get(c, c) for c in s.split())),
+        zones["zone_id"].map(listed.groupby("zone_id", sort=False)["nom"].agg(", ".join)),
     )
     cpts = a.cpts().reset_index()
     at_stage = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
@@ -827,28 +829,13 @@ def _write_gpkg(
     if proposals is not None and not proposals.empty:
         layers["propositions"] = proposals
     for name, frame in layers.items():
-        members = _members(frame)
-        geoms = a.member_geometries(members, key="_ligne").reindex(range(len(frame)))
+        geoms = a.member_geometries(members(frame), key="ligne").reindex(range(len(frame)))
         layer = gpd.GeoDataFrame(
             french_titles(frame).assign(Registre=a.meta["libelle_registre"]),
             geometry=geoms.to_list(),
             crs=CRS_WEB,
         )
         layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
-
-
-def _members(frame: pd.DataFrame) -> pd.DataFrame:
-    """Long table (``_ligne``, ``code``) of the units of each row of a zones or proposals
-    frame (row position, as proposals have no single id)."""
-    import pandas as pd
-
-    codes = frame["communes"].astype(str).str.split()
-    return pd.DataFrame(
-        {
-            "_ligne": [i for i, row in enumerate(codes) for _ in row],
-            "code": [c for row in codes for c in row],
-        }
-    )
 
 
 #: Sections of the report page: anchor and title, in page order (the table of contents).

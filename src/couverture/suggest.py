@@ -1429,16 +1429,10 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
         row has a geometry).
     """
     import geopandas as gpd
-    import pandas as pd
 
     from couverture.settings import CRS_WEB
+    from couverture.zones import members
 
-    codes = proposals["communes"].astype(str).str.split()
-    members = pd.DataFrame(
-        {
-            "ligne": [i for i, row in enumerate(codes) for _ in row],
-            "code": [c for row in codes for c in row],
-        }
-    )
-    geoms = analysis.member_geometries(members, key="ligne").reindex(range(len(proposals)))
+    geoms = analysis.member_geometries(members(proposals), key="ligne")
+    geoms = geoms.reindex(range(len(proposals)))
     return gpd.GeoDataFrame(geometry=geoms.to_list(), index=proposals.index, crs=CRS_WEB)

@@ -128,6 +128,42 @@ def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
     return out.sort_values(["type", "code"]).reset_index(drop=True)
 
 
+def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
+    """Return the units of each row of a zones or proposals frame as a long table.
+
+    The one place where a ``communes`` column (unit codes joined by a space, as the CSV
+    outputs show them) is read back into codes.
+
+    Parameters
+    ----------
+    frame
+        Rows with a ``communes`` column.
+    key
+        Column naming each row (``zone_id``); ``None`` names rows by position (``ligne``),
+        as proposals have no single id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``key`` (or ``ligne``) and ``code``, one row per unit, in the frame's order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> members(pd.DataFrame({"zone_id": ["Z1", "Z2"], "communes": ["35001 35002", "29001"]}),
+    ...         key="zone_id").values.tolist()
+    [['Z1', '35001'], ['Z1', '35002'], ['Z2', '29001']]
+    """
+    import pandas as pd
+
+    codes = frame["communes"].fillna("").astype(str).str.split()
+    sizes = codes.str.len().to_numpy()
+    names = frame[key].to_numpy() if key is not None else np.arange(len(frame))
+    return pd.DataFrame(
+        {key or "ligne": np.repeat(names, sizes), "code": [c for row in codes for c in row]}
+    )
+
+
 def group_geometries(
     members: pd.DataFrame, unit_geoms: gpd.GeoDataFrame, *, key: str
 ) -> gpd.GeoSeries:
