@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -551,6 +552,10 @@ def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
 
 
 _RESTORED = "interruption précédente : dossier précédent remis en place : %s"
+_log = logging.getLogger(__name__)
+
+#: A run of :func:`staged_folder`: target name, process id, random token.
+_RunKey = tuple[str, int, str]
 
 
 def recover_folders(
@@ -570,13 +575,22 @@ def recover_folders(
     list of Path
         The targets whose previous folder was put back.
     """
-    import logging
-
-    log = logging.getLogger(__name__)
     parent = Path(parent)
     if not parent.is_dir():
         return []
-    runs: dict[tuple[str, int, str], dict[str, Path]] = {}
+    restored = []
+    for (name, pid, token), parts in sorted(_collect_runs(parent).items()):
+        if process_alive(pid):
+            continue
+        target = _recover_run(parent / name, parts, pid=pid, token=token, committed=committed)
+        if target is not None:
+            restored.append(target)
+    return restored
+
+
+def _collect_runs(parent: Path) -> dict[_RunKey, dict[str, Path]]:
+    """Group the leftovers of runs in ``parent`` by run, each as its folders by role."""
+    runs: dict[_RunKey, dict[str, Path]] = {}
     for entry in parent.iterdir():
         m = _AUX.match(entry.name)
         if m and entry.is_dir() and not entry.is_symlink():
@@ -589,42 +603,72 @@ def recover_folders(
         stamp = _read_stamp(entry) if entry.is_dir() and not entry.is_symlink() else None
         if stamp and isinstance(stamp.get("pid"), int) and isinstance(stamp.get("token"), str):
             runs.setdefault((entry.name, stamp["pid"], stamp["token"]), {})
-    restored = []
-    for (name, pid, token), parts in sorted(runs.items()):
-        if process_alive(pid):
-            continue
+    return runs
 
-        def ours(folder: Path, pid: int = pid, token: str = token) -> dict[str, Any] | None:
-            stamp = _read_stamp(folder)
-            if stamp and stamp.get("pid") == pid and stamp.get("token") == token:
-                return stamp
+
+def _run_stamp(folder: Path, *, pid: int, token: str) -> dict[str, Any] | None:
+    """Return the stamp of ``folder`` when the run ``pid``/``token`` wrote it, else None."""
+    stamp = _read_stamp(folder)
+    if stamp and stamp.get("pid") == pid and stamp.get("token") == token:
+        return stamp
+    return None
+
+
+def _recover_run(
+    target: Path,
+    parts: dict[str, Path],
+    *,
+    pid: int,
+    token: str,
+    committed: Callable[[dict[str, Any]], bool] | None,
+) -> Path | None:
+    """Settle what one killed run left around ``target``.
+
+    Returns
+    -------
+    Path or None
+        ``target`` when its previous folder was put back (or the unfinished one removed).
+    """
+    swapped = None
+    if target.is_dir() and not target.is_symlink():
+        swapped = _run_stamp(target, pid=pid, token=token)
+    stamped = {
+        role: p
+        for role, p in parts.items()
+        if role != "ancien" and _run_stamp(p, pid=pid, token=token)
+    }
+    if swapped is None and not stamped:
+        return None  # nothing proves these names are ours: leave them alone
+    for folder in stamped.values():
+        shutil.rmtree(folder, ignore_errors=True)
+    old = parts.get("ancien")
+    if swapped is not None:
+        if committed is None or committed(swapped):
+            _finish_swapped(target, old)
             return None
+        _undo_swapped(target, old, pid=pid, token=token)
+        return target
+    if old is not None and not target.exists():
+        os.rename(old, target)
+        _log.warning(_RESTORED, target)
+        return target
+    return None
 
-        target = parent / name
-        swapped = ours(target) if target.is_dir() and not target.is_symlink() else None
-        stamped = {role: p for role, p in parts.items() if role != "ancien" and ours(p)}
-        if swapped is None and not stamped:
-            continue  # nothing proves these names are ours: leave them alone
-        for folder in stamped.values():
-            shutil.rmtree(folder, ignore_errors=True)
-        old = parts.get("ancien")
-        if swapped is not None:
-            if committed is None or committed(swapped):
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
-                (target / STAMP_NAME).unlink(missing_ok=True)
-                continue
-            rejected = target.with_name(f".{name}.couverture-rejete-{pid}-{token}")
-            os.rename(target, rejected)
-            if old is not None:
-                os.rename(old, target)
-                log.warning(_RESTORED, target)
-            else:
-                log.warning("interruption précédente : dossier inachevé retiré : %s", target)
-            shutil.rmtree(rejected, ignore_errors=True)
-            restored.append(target)
-        elif old is not None and not target.exists():
-            os.rename(old, target)
-            log.warning(_RESTORED, target)
-            restored.append(target)
-    return restored
+
+def _finish_swapped(target: Path, old: Path | None) -> None:
+    """Keep the swapped-in ``target``: drop the previous folder, then the stamp."""
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    (target / STAMP_NAME).unlink(missing_ok=True)
+
+
+def _undo_swapped(target: Path, old: Path | None, *, pid: int, token: str) -> None:
+    """Put the previous folder back in place of the swapped-in ``target`` (or remove it)."""
+    rejected = target.with_name(f".{target.name}.couverture-rejete-{pid}-{token}")
+    os.rename(target, rejected)
+    if old is not None:
+        os.rename(old, target)
+        _log.warning(_RESTORED, target)
+    else:
+        _log.warning("interruption précédente : dossier inachevé retiré : %s", target)
+    shutil.rmtree(rejected, ignore_errors=True)

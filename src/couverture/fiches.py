@@ -205,6 +205,7 @@ def _fiches_of(
 
 
 def proposals_empty() -> pd.DataFrame:
+    """Return an empty table of proposals (the columns of :func:`couverture.suggest.suggest`)."""
     import pandas as pd
 
     from couverture.suggest import COLUMNS
@@ -264,11 +265,7 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
     """Draw the zone, the neighbouring CPTS by stage with names, the recommended proposal
     outlined and the porteurs (numbered as in the table) on a matplotlib axes."""
     import geopandas as gpd
-    import matplotlib.patheffects as pe
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
-    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
     zone = gpd.GeoSeries(list(fiche.zone_units), crs=fiche.crs)
     if zone.empty:
         ax.text(0.5, 0.5, "zone sans géométrie", ha="center", transform=ax.transAxes)
@@ -284,6 +281,34 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
     gpd.GeoSeries(context, crs=fiche.crs).plot(
         ax=ax, facecolor="#f7f7f7", edgecolor="#c8c8c8", linewidth=0.3
     )
+    _draw_cpts(ax, fiche, inner)
+    _draw_zone(ax, fiche, zone)
+    _draw_proposals(ax, fiche)
+    _draw_commune_names(ax, fiche)
+    _draw_porteurs(ax, fiche)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _scale_bar(ax, box)
+    _draw_legend(ax, fiche)
+
+
+def _halo() -> list[Any]:
+    """Return the white outline that keeps a label readable over the map."""
+    import matplotlib.patheffects as pe
+
+    return [pe.withStroke(linewidth=2.2, foreground="white")]
+
+
+def _draw_cpts(ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float]) -> None:
+    """Draw the neighbouring CPTS filled by stage, named where they show inside ``inner``."""
+    import geopandas as gpd
+
+    halo = _halo()
     stages = fiche.neighbours.set_index("cpts_id")["stade"].to_dict()
     names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
     for cid, geom in fiche.cpts_shapes.items():
@@ -300,10 +325,23 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
                 p.x, p.y, _short(str(names.get(cid, cid)), 28), fontsize=6.5, ha="center",
                 va="center", path_effects=halo, weight="bold",
             )  # fmt: skip
+
+
+def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
+    """Draw the communes of the zone blanche and its outline."""
+    import geopandas as gpd
+
     zone.plot(ax=ax, facecolor="white", edgecolor="#9a9a9a", linewidth=0.4)
     gpd.GeoSeries([zone.union_all()], crs=fiche.crs).boundary.plot(
         ax=ax, color=ZONE_EDGE, linewidth=1.6
     )
+
+
+def _draw_proposals(ax: Any, fiche: _Fiche) -> None:
+    """Outline each recommended proposal, labelled with who would take it."""
+    import geopandas as gpd
+
+    halo = _halo()
     for geom, label in fiche.proposal_shapes:
         gpd.GeoSeries([geom], crs=fiche.crs).boundary.plot(
             ax=ax, color=PROPOSAL_EDGE, linewidth=2.2, linestyle=(0, (4, 2))
@@ -313,6 +351,11 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
             p.x, p.y, "→ " + _short(label, 30), fontsize=7, ha="center", va="center",
             color="#7f2704", path_effects=halo, style="italic",
         )  # fmt: skip
+
+
+def _draw_commune_names(ax: Any, fiche: _Fiche) -> None:
+    """Name the zone's first communes (12 of a large zone, up to 15 of a small one)."""
+    halo = _halo()
     labelled = fiche.communes.head(12 if len(fiche.communes) > 15 else 15)
     for code, name in zip(labelled["code"], labelled["nom"], strict=True):
         geom = fiche.context.get(code)
@@ -321,25 +364,31 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
             ax.text(
                 p.x, p.y - 900, name, fontsize=5, ha="center", color="#444444", path_effects=halo
             )
-    if fiche.porteurs is not None and len(fiche.porteurs):
-        located = fiche.porteurs.head(MAX_PORTEURS).reset_index(drop=True)
-        located = located[located["lon"].notna()]
-        if len(located):
-            pts = gpd.GeoSeries(
-                gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326"
-            ).to_crs(fiche.crs)
-            ax.scatter(pts.x, pts.y, marker="o", s=42, color="black", zorder=5)
-            for n, p in zip(located.index, pts, strict=True):
-                ax.text(p.x, p.y, str(n + 1), fontsize=5.5, color="white", ha="center",
-                        va="center", zorder=6, weight="bold")  # fmt: skip
-    ax.set_xlim(box[0], box[2])
-    ax.set_ylim(box[1], box[3])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    _scale_bar(ax, box)
+
+
+def _draw_porteurs(ax: Any, fiche: _Fiche) -> None:
+    """Mark the located porteurs, numbered as in the fiche's table."""
+    import geopandas as gpd
+
+    if fiche.porteurs is None or not len(fiche.porteurs):
+        return
+    located = fiche.porteurs.head(MAX_PORTEURS).reset_index(drop=True)
+    located = located[located["lon"].notna()]
+    if len(located):
+        pts = gpd.GeoSeries(
+            gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326"
+        ).to_crs(fiche.crs)
+        ax.scatter(pts.x, pts.y, marker="o", s=42, color="black", zorder=5)
+        for n, p in zip(located.index, pts, strict=True):
+            ax.text(p.x, p.y, str(n + 1), fontsize=5.5, color="white", ha="center",
+                    va="center", zorder=6, weight="bold")  # fmt: skip
+
+
+def _draw_legend(ax: Any, fiche: _Fiche) -> None:
+    """Add the legend: stages, projects, zone blanche, proposal and porteurs if any."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles: list[Any] = [
         Patch(facecolor=stage(s).colour, edgecolor=stage(s).outline, label=stage(s).label)
         for s in STAGES

@@ -410,6 +410,177 @@ def _origin(
     return text
 
 
+@dataclass(frozen=True)
+class _Communes:
+    """What the registry says of each commune, by code (stage, CPTS, population, name)."""
+
+    stage: dict[str, Any]
+    cpts: dict[str, str]
+    population: dict[str, Any]
+    names: dict[str, str]
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> _Communes:
+        """Read the communes of the analysis's national view."""
+        units = analysis.national().units()
+        stades = units["stade"].astype(object).where(units["stade"].notna(), None)
+        return cls(
+            stage=dict(zip(units["code"], stades, strict=True)),
+            cpts=dict(zip(units["code"], units["cpts"], strict=True)),
+            population=dict(zip(units["code"], units["population"], strict=True)),
+            names=dict(zip(units["code"], units["nom"], strict=True)),
+        )
+
+    def names_of(self, codes: list[str]) -> str:
+        """Return the names of ``codes``, comma-separated (a code for an unknown commune)."""
+        return ", ".join(self.names.get(c, c) for c in codes)
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """The previous plan's rows and, for each, the current zones it falls on."""
+
+    rows: list[dict[str, Any]]
+    targets: list[list[str]]
+    extra_columns: list[str]
+    first: bool  # no previous plan: a zone is not "nouvelle"
+
+    def sources(self) -> dict[str, list[int]]:
+        """Return, for each current zone, the indices of the previous rows falling on it."""
+        sources: dict[str, list[int]] = {}
+        for i, found in enumerate(self.targets):
+            for z in found:
+                sources.setdefault(z, []).append(i)
+        return sources
+
+    def decisions(self, row: dict[str, Any] | None) -> dict[str, Any]:
+        """Return the decision and added columns of ``row`` (empty ones for a new row)."""
+        out: dict[str, Any] = {c: (row or {}).get(c) or None for c in DECISION_COLUMNS}
+        for c in DECISION_COLUMNS:
+            if c not in DATE_COLUMNS and out[c] is None:
+                out[c] = ""
+        out.update({h: (row or {}).get("extra", {}).get(h, "") for h in self.extra_columns})
+        return out
+
+
+def _match_previous(
+    previous: PlanFile | None, zone_codes: dict[str, list[str]], stage: dict[str, Any]
+) -> _Previous:
+    """Find the current zones each row of ``previous`` falls on: by id, else by communes.
+
+    A row without communes gets the commune its zone id names. The rows of ``previous`` are
+    updated in place.
+
+    Raises
+    ------
+    PlanError
+        When a row's zone never existed and none of its communes is known.
+    """
+    old_rows = previous.rows if previous is not None else []
+    zone_of = {c: z for z, codes in zone_codes.items() for c in codes}
+    problems = []
+    targets: list[list[str]] = []
+    for row in old_rows:
+        if not row["communes"]:
+            match = _ZONE_ID.fullmatch(row["zone_id"])
+            row["communes"] = [match.group(1).upper()] if match else []
+        known = [c for c in row["communes"] if c in stage]
+        if row["zone_id"] not in zone_codes and not known:
+            problems.append(
+                (
+                    SHEET_ZONES,
+                    row["ligne"],
+                    row["zone_id"],
+                    "zone inconnue : ni son identifiant ni ses communes ("
+                    + (" ".join(row["communes"][:5]) or "aucune")
+                    + ") ne correspondent à une zone ou une commune",
+                )
+            )
+        found = [row["zone_id"]] if row["zone_id"] in zone_codes else []
+        found += [zone_of[c] for c in known if c in zone_of]
+        targets.append(list(dict.fromkeys(found)))
+    if problems:
+        assert previous is not None
+        raise PlanError(previous.path, problems)
+    return _Previous(
+        rows=old_rows,
+        targets=targets,
+        extra_columns=list(dict.fromkeys(h for r in old_rows for h in r["extra"])),
+        first=previous is None,
+    )
+
+
+def _zone_records(
+    base: dict[str, Any],
+    codes: list[str],
+    found: list[int],
+    *,
+    previous: _Previous,
+    communes: _Communes,
+) -> list[dict[str, Any]]:
+    """Return the rows of one current zone: one per typed previous row on it, else one."""
+    zid = base["zone_id"]
+    old_rows = previous.rows
+    old_ids = list(dict.fromkeys(old_rows[i]["zone_id"] for i in found))
+    carried = [i for i in found if typed(old_rows[i])]
+    if not carried:
+        origin = "" if previous.first else "nouvelle zone"
+        if len(old_ids) > 1:
+            origin = "fusionnée : issue de " + ", ".join(old_ids)
+        elif found:
+            i = found[0]
+            origin = _origin(old_rows[i], zid, set(codes), len(previous.targets[i]), [])
+        situation, covering = WHITE, ""
+        if found:
+            decided = old_rows[found[0]]["communes"]
+            situation = _situation(decided, communes.stage)
+            covering = _covering(decided, communes.cpts)
+        return [
+            {
+                **base,
+                "situation": situation,
+                "cpts_couvrantes": covering,
+                "origine": origin,
+                **previous.decisions(None),
+            }
+        ]
+    records = []
+    for i in carried:
+        old = old_rows[i]
+        merged = [z for z in old_ids if z != old["zone_id"]]
+        records.append(
+            {
+                **base,
+                "situation": _situation(old["communes"], communes.stage),
+                "cpts_couvrantes": _covering(old["communes"], communes.cpts),
+                "origine": _origin(old, zid, set(codes), len(previous.targets[i]), merged),
+                **previous.decisions(old),
+            }
+        )
+    return records
+
+
+def _covered_record(
+    row: dict[str, Any], *, previous: _Previous, communes: _Communes
+) -> dict[str, Any]:
+    """Return the row of a previous plan's zone that is no longer a zone (now covered)."""
+    codes = row["communes"]
+    return {
+        "zone_id": row["zone_id"],
+        "departement": row["departement"],
+        "communes": " ".join(codes),
+        "noms": communes.names_of(codes),
+        "population": int(sum(communes.population.get(c, 0) for c in codes)),
+        "situation": _situation(codes, communes.stage),
+        "cpts_couvrantes": _covering(codes, communes.cpts),
+        "origine": "zone du plan précédent, désormais couverte",
+        "option_recommandee": "",
+        "cpts_cible": "",
+        "alternatives": "",
+        **previous.decisions(row),
+    }
+
+
 def reconcile(
     analysis: Analysis,
     previous: PlanFile | None = None,
@@ -444,57 +615,13 @@ def reconcile(
     import pandas as pd
 
     zones = analysis.zones()
-    units = analysis.national().units()
-    stades = units["stade"].astype(object).where(units["stade"].notna(), None)
-    stage = dict(zip(units["code"], stades, strict=True))
-    cpts_names = dict(zip(units["code"], units["cpts"], strict=True))
-    population = dict(zip(units["code"], units["population"], strict=True))
-    names = dict(zip(units["code"], units["nom"], strict=True))
+    communes = _Communes.of(analysis)
     texts = _proposal_texts(proposals)
     zone_codes = {
         str(z): c.split() for z, c in zip(zones["zone_id"], zones["communes"], strict=True)
     }
-    zone_of = {c: z for z, codes in zone_codes.items() for c in codes}
-
-    old_rows = previous.rows if previous is not None else []
-    problems = []
-    targets: list[list[str]] = []
-    for row in old_rows:
-        if not row["communes"]:
-            match = _ZONE_ID.fullmatch(row["zone_id"])
-            row["communes"] = [match.group(1).upper()] if match else []
-        known = [c for c in row["communes"] if c in stage]
-        if row["zone_id"] not in zone_codes and not known:
-            problems.append(
-                (
-                    SHEET_ZONES,
-                    row["ligne"],
-                    row["zone_id"],
-                    "zone inconnue : ni son identifiant ni ses communes ("
-                    + (" ".join(row["communes"][:5]) or "aucune")
-                    + ") ne correspondent à une zone ou une commune",
-                )
-            )
-        found = [row["zone_id"]] if row["zone_id"] in zone_codes else []
-        found += [zone_of[c] for c in known if c in zone_of]
-        targets.append(list(dict.fromkeys(found)))
-    if problems:
-        assert previous is not None
-        raise PlanError(previous.path, problems)
-
-    sources: dict[str, list[int]] = {}
-    for i, found in enumerate(targets):
-        for z in found:
-            sources.setdefault(z, []).append(i)
-    extra_columns = list(dict.fromkeys(h for r in old_rows for h in r["extra"]))
-
-    def decisions(row: dict[str, Any] | None) -> dict[str, Any]:
-        out: dict[str, Any] = {c: (row or {}).get(c) or None for c in DECISION_COLUMNS}
-        for c in DECISION_COLUMNS:
-            if c not in DATE_COLUMNS and out[c] is None:
-                out[c] = ""
-        out.update({h: (row or {}).get("extra", {}).get(h, "") for h in extra_columns})
-        return out
+    matched = _match_previous(previous, zone_codes, communes.stage)
+    sources = matched.sources()
 
     records = []
     for zone in zones.itertuples(index=False):
@@ -505,67 +632,21 @@ def reconcile(
             "zone_id": zid,
             "departement": str(zone.departement),
             "communes": " ".join(codes),
-            "noms": ", ".join(names.get(c, c) for c in codes),
+            "noms": communes.names_of(codes),
             "population": int(zone.population),
             "option_recommandee": option,
             "cpts_cible": target,
             "alternatives": alternatives,
         }
-        found = sources.get(zid, [])
-        old_ids = list(dict.fromkeys(old_rows[i]["zone_id"] for i in found))
-        carried = [i for i in found if typed(old_rows[i])]
-        if not carried:
-            origin = "" if previous is None else "nouvelle zone"
-            if len(old_ids) > 1:
-                origin = "fusionnée : issue de " + ", ".join(old_ids)
-            elif found:
-                i = found[0]
-                origin = _origin(old_rows[i], zid, set(codes), len(targets[i]), [])
-            situation = _situation(old_rows[found[0]]["communes"], stage) if found else WHITE
-            covering = _covering(old_rows[found[0]]["communes"], cpts_names) if found else ""
-            records.append(
-                {
-                    **base,
-                    "situation": situation,
-                    "cpts_couvrantes": covering,
-                    "origine": origin,
-                    **decisions(None),
-                }
-            )
-            continue
-        for i in carried:
-            old = old_rows[i]
-            merged = [z for z in old_ids if z != old["zone_id"]]
-            records.append(
-                {
-                    **base,
-                    "situation": _situation(old["communes"], stage),
-                    "cpts_couvrantes": _covering(old["communes"], cpts_names),
-                    "origine": _origin(old, zid, set(codes), len(targets[i]), merged),
-                    **decisions(old),
-                }
-            )
-    for i, row in enumerate(old_rows):
-        if targets[i]:
-            continue
-        codes = row["communes"]
-        records.append(
-            {
-                "zone_id": row["zone_id"],
-                "departement": row["departement"],
-                "communes": " ".join(codes),
-                "noms": ", ".join(names.get(c, c) for c in codes),
-                "population": int(sum(population.get(c, 0) for c in codes)),
-                "situation": _situation(codes, stage),
-                "cpts_couvrantes": _covering(codes, cpts_names),
-                "origine": "zone du plan précédent, désormais couverte",
-                "option_recommandee": "",
-                "cpts_cible": "",
-                "alternatives": "",
-                **decisions(row),
-            }
+        records += _zone_records(
+            base, codes, sources.get(zid, []), previous=matched, communes=communes
         )
-    columns = [*ZONE_COLUMNS, *DECISION_COLUMNS, *extra_columns]
+    records += [
+        _covered_record(row, previous=matched, communes=communes)
+        for row, found in zip(matched.rows, matched.targets, strict=True)
+        if not found
+    ]
+    columns = [*ZONE_COLUMNS, *DECISION_COLUMNS, *matched.extra_columns]
     frame = pd.DataFrame.from_records(records, columns=columns)
     frame["population"] = frame["population"].astype("int64")
     return frame

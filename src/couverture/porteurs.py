@@ -195,6 +195,7 @@ def _commune_code(departement: str, commune: str) -> str:
 
 
 def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
+    """Read the établissements of ``categories`` from the published FINESS extract."""
     import pandas as pd
 
     problems = _Problems(path)
@@ -208,58 +209,102 @@ def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
             continue
         kind = fields[0].strip()
         if kind == "structureet":
-            if len(fields) < len(STRUCTURE_FIELDS) - 1:
-                problems.add(
-                    number,
-                    ";".join(fields[:3]),
-                    f"enregistrement structureet de {len(fields)} champs "
-                    f"({len(STRUCTURE_FIELDS)} attendus)",
-                )
-                continue
-            finess = fields[_FIELD["nofinesset"]].strip()
-            category = fields[_FIELD["categetab"]].strip()
-            if not finess.isalnum() or len(finess) != 9:
-                problems.add(number, finess, "numéro FINESS d'établissement invalide")
-                continue
-            if category not in categories:
-                continue
-            commune = fields[_FIELD["commune"]]
-            departement = fields[_FIELD["departement"]]
-            if not commune.strip() or not departement.strip():
-                problems.add(number, finess, "commune ou département absent")
-                continue
-            name = fields[_FIELD["rslongue"]].strip() or fields[_FIELD["rs"]].strip()
-            rows[finess] = {
-                "finess": finess,
-                "nom": name,
-                "categorie": category,
-                "libelle_categorie": fields[_FIELD["libcategetab"]].strip()
-                or labels.get(category, ""),
-                "code_commune": _commune_code(departement, commune),
-            }
+            row = _structure_row(number, fields, categories, labels=labels, problems=problems)
+            if row is not None:
+                rows[row["finess"]] = row
         elif kind == "geolocalisation":
-            if len(fields) < 4:
-                problems.add(number, ";".join(fields), "enregistrement geolocalisation incomplet")
-                continue
-            finess, x_text, y_text = (f.strip() for f in fields[1:4])
-            if not x_text and not y_text:
-                continue
-            try:
-                x, y = float(x_text.replace(",", ".")), float(y_text.replace(",", "."))
-            except ValueError:
-                problems.add(number, f"{x_text};{y_text}", "coordonnées illisibles")
-                continue
-            # the source of the coordinates ends with the name of their system, written in
-            # one field (comma-separated) or spread over several, depending on the vintage
-            words = {w.strip().upper() for f in fields[4:] for w in f.split(",")}
-            system = next((p for p in projections if p in words), "")
-            coords[finess] = (x, y, system)
+            located = _geolocation(number, fields, projections, problems=problems)
+            if located is not None:
+                finess, position = located
+                coords[finess] = position
     problems.raise_if_any()
     frame = pd.DataFrame(list(rows.values()), columns=COLUMNS[:5])
-    xs = [coords.get(f, (math.nan, math.nan, ""))[0] for f in frame["finess"]]
-    ys = [coords.get(f, (math.nan, math.nan, ""))[1] for f in frame["finess"]]
-    systems = [coords.get(f, (0, 0, ""))[2] for f in frame["finess"]]
-    unknown = [f for f, s in zip(frame["finess"], systems, strict=True) if f in coords and not s]
+    frame["lon"], frame["lat"] = _finess_lonlat(path, frame["finess"].tolist(), coords, projections)
+    return frame
+
+
+def _structure_row(
+    number: int,
+    fields: list[str],
+    categories: set[str],
+    *,
+    labels: dict[str, str],
+    problems: _Problems,
+) -> dict[str, Any] | None:
+    """Return the porteur of a ``structureet;`` record (None: other category or problem).
+
+    A malformed record is added to ``problems``.
+    """
+    if len(fields) < len(STRUCTURE_FIELDS) - 1:
+        problems.add(
+            number,
+            ";".join(fields[:3]),
+            f"enregistrement structureet de {len(fields)} champs "
+            f"({len(STRUCTURE_FIELDS)} attendus)",
+        )
+        return None
+    finess = fields[_FIELD["nofinesset"]].strip()
+    category = fields[_FIELD["categetab"]].strip()
+    if not finess.isalnum() or len(finess) != 9:
+        problems.add(number, finess, "numéro FINESS d'établissement invalide")
+        return None
+    if category not in categories:
+        return None
+    commune = fields[_FIELD["commune"]]
+    departement = fields[_FIELD["departement"]]
+    if not commune.strip() or not departement.strip():
+        problems.add(number, finess, "commune ou département absent")
+        return None
+    name = fields[_FIELD["rslongue"]].strip() or fields[_FIELD["rs"]].strip()
+    return {
+        "finess": finess,
+        "nom": name,
+        "categorie": category,
+        "libelle_categorie": fields[_FIELD["libcategetab"]].strip() or labels.get(category, ""),
+        "code_commune": _commune_code(departement, commune),
+    }
+
+
+def _geolocation(
+    number: int, fields: list[str], projections: dict[str, str], *, problems: _Problems
+) -> tuple[str, tuple[float, float, str]] | None:
+    """Return the FINESS number and (x, y, system) of a ``geolocalisation;`` record.
+
+    ``system`` is ``""`` when the record names none of ``projections``. Returns None for a
+    record without coordinates, or a malformed one (then added to ``problems``).
+    """
+    if len(fields) < 4:
+        problems.add(number, ";".join(fields), "enregistrement geolocalisation incomplet")
+        return None
+    finess, x_text, y_text = (f.strip() for f in fields[1:4])
+    if not x_text and not y_text:
+        return None
+    try:
+        x, y = float(x_text.replace(",", ".")), float(y_text.replace(",", "."))
+    except ValueError:
+        problems.add(number, f"{x_text};{y_text}", "coordonnées illisibles")
+        return None
+    # the source of the coordinates ends with the name of their system, written in
+    # one field (comma-separated) or spread over several, depending on the vintage
+    words = {w.strip().upper() for f in fields[4:] for w in f.split(",")}
+    system = next((p for p in projections if p in words), "")
+    return finess, (x, y, system)
+
+
+def _finess_lonlat(
+    path: Path,
+    finess: list[str],
+    coords: dict[str, tuple[float, float, str]],
+    projections: dict[str, str],
+) -> tuple[list[float], list[float]]:
+    """Return the WGS84 lon/lat of the établissements ``finess`` (NaN when not located).
+
+    A position in a system none of ``projections`` names is ignored, with a warning.
+    """
+    xs = [coords.get(f, (math.nan, math.nan, ""))[0] for f in finess]
+    ys = [coords.get(f, (math.nan, math.nan, ""))[1] for f in finess]
+    systems = [coords.get(f, (0, 0, ""))[2] for f in finess]
+    unknown = [f for f, s in zip(finess, systems, strict=True) if f in coords and not s]
     if unknown:
         log.warning(
             "porteurs %s : %d position(s) dans un système de coordonnées inconnu, ignorée(s) "
@@ -268,8 +313,7 @@ def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
             len(unknown),
             ", ".join(unknown[:5]),
         )
-    frame["lon"], frame["lat"] = _to_wgs84(xs, ys, [projections.get(s, "") for s in systems])
-    return frame
+    return _to_wgs84(xs, ys, [projections.get(s, "") for s in systems])
 
 
 def _to_wgs84(xs: list[float], ys: list[float], crs: list[str]) -> tuple[list[float], list[float]]:
@@ -311,39 +355,24 @@ def _number(text: str) -> float:
 
 
 def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataFrame:
+    """Read the porteurs of a simple CSV (every row, or those of ``categories``)."""
     import pandas as pd
 
     head = text.split("\n", 1)[0]
     delimiter = ";" if head.count(";") > head.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader, [])]
-    roles = {
-        role: next((header.index(a) for a in aliases if a in header), None)
-        for role, aliases in _SIMPLE_ALIASES.items()
-    }
-    missing = [r for r in ("nom", "categorie", "code_commune") if roles[r] is None]
-    if missing:
-        raise DataSourceError(
-            f"porteurs {path} : format non reconnu : ni extraction FINESS (première ligne "
-            "« finess;etalab;… »), ni CSV avec les colonnes nom, categorie, code_commune "
-            f"(colonnes manquantes : {', '.join(missing)})"
-        )
+    roles = _simple_roles(path, [h.strip().lower() for h in next(reader, [])])
     problems = _Problems(path)
     labels: dict[str, str] = config()["categories"]
-    rows, xs, ys, crs = [], [], [], []
-    labels_crs = "EPSG:2154"
-
-    def cell(fields: list[str], role: str) -> str:
-        i = roles[role]
-        return fields[i].strip() if i is not None and i < len(fields) else ""
-
+    rows: list[dict[str, Any]] = []
+    positions: list[tuple[float, float, str]] = []
     for number, fields in enumerate(reader, start=2):
         if not "".join(fields).strip():
             continue
         name, category, code = (
-            cell(fields, "nom"),
-            cell(fields, "categorie"),
-            cell(fields, "code_commune"),
+            _cell(fields, roles["nom"]),
+            _cell(fields, roles["categorie"]),
+            _cell(fields, roles["code_commune"]),
         )
         if not name:
             problems.add(number, "", "nom absent")
@@ -356,45 +385,91 @@ def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataF
             continue
         if categories is not None and category not in categories:
             continue
-        try:
-            x, y = _number(cell(fields, "x")), _number(cell(fields, "y"))
-            lat, lon = _number(cell(fields, "lat")), _number(cell(fields, "lon"))
-        except ValueError:
-            problems.add(number, ";".join(fields), "coordonnées illisibles")
+        position = _simple_position(number, fields, roles, problems=problems)
+        if position is None:
             continue
-        if not math.isnan(lat) and not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            problems.add(number, f"{lat} {lon}", "latitude/longitude hors limites")
-            continue
-        if not math.isnan(lat) and not math.isnan(lon):
-            xs.append(lon)
-            ys.append(lat)
-            crs.append("EPSG:4326")
-        elif not math.isnan(x) and not math.isnan(y):
-            xs.append(x)
-            ys.append(y)
-            crs.append(labels_crs)
-        else:
-            xs.append(math.nan)
-            ys.append(math.nan)
-            crs.append("")
+        positions.append(position)
         rows.append(
             {
-                "finess": cell(fields, "finess"),
+                "finess": _cell(fields, roles["finess"]),
                 "nom": name,
                 "categorie": category,
-                "libelle_categorie": cell(fields, "libelle_categorie") or labels.get(category, ""),
+                "libelle_categorie": _cell(fields, roles["libelle_categorie"])
+                or labels.get(category, ""),
                 "code_commune": code,
             }
         )
     problems.raise_if_any()
     frame = pd.DataFrame(rows, columns=COLUMNS[:5])
+    frame["lon"], frame["lat"] = _simple_lonlat(positions)
+    return frame
+
+
+def _simple_roles(path: Path, header: list[str]) -> dict[str, int | None]:
+    """Return the column index of each role of :data:`_SIMPLE_ALIASES` (None: absent).
+
+    Raises
+    ------
+    DataSourceError
+        When ``nom``, ``categorie`` or ``code_commune`` has no column.
+    """
+    roles = {
+        role: next((header.index(a) for a in aliases if a in header), None)
+        for role, aliases in _SIMPLE_ALIASES.items()
+    }
+    missing = [r for r in ("nom", "categorie", "code_commune") if roles[r] is None]
+    if missing:
+        raise DataSourceError(
+            f"porteurs {path} : format non reconnu : ni extraction FINESS (première ligne "
+            "« finess;etalab;… »), ni CSV avec les colonnes nom, categorie, code_commune "
+            f"(colonnes manquantes : {', '.join(missing)})"
+        )
+    return roles
+
+
+def _cell(fields: list[str], index: int | None) -> str:
+    """Return the stripped field at ``index`` (``""`` when the row or the header has none)."""
+    return fields[index].strip() if index is not None and index < len(fields) else ""
+
+
+def _simple_position(
+    number: int, fields: list[str], roles: dict[str, int | None], *, problems: _Problems
+) -> tuple[float, float, str] | None:
+    """Return the position of a simple CSV row as (x, y, system).
+
+    Latitude/longitude win over Lambert 93 x/y; (NaN, NaN, ``""``) when the row has neither.
+    Returns None for unreadable or out-of-bounds coordinates (then added to ``problems``).
+    """
+    try:
+        x, y = _number(_cell(fields, roles["x"])), _number(_cell(fields, roles["y"]))
+        lat, lon = _number(_cell(fields, roles["lat"])), _number(_cell(fields, roles["lon"]))
+    except ValueError:
+        problems.add(number, ";".join(fields), "coordonnées illisibles")
+        return None
+    if not math.isnan(lat) and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        problems.add(number, f"{lat} {lon}", "latitude/longitude hors limites")
+        return None
+    if not math.isnan(lat) and not math.isnan(lon):
+        return lon, lat, "EPSG:4326"
+    if not math.isnan(x) and not math.isnan(y):
+        return x, y, "EPSG:2154"
+    return math.nan, math.nan, ""
+
+
+def _simple_lonlat(
+    positions: list[tuple[float, float, str]],
+) -> tuple[list[float], list[float]]:
+    """Return the WGS84 lon/lat of ``positions`` (NaN where the system is ``""``)."""
+    xs = [p[0] for p in positions]
+    ys = [p[1] for p in positions]
+    crs = [p[2] for p in positions]
     lon_out = [xs[i] if c == "EPSG:4326" else math.nan for i, c in enumerate(crs)]
     lat_out = [ys[i] if c == "EPSG:4326" else math.nan for i, c in enumerate(crs)]
     projected = [c if c not in ("EPSG:4326",) else "" for c in crs]
     plon, plat = _to_wgs84(xs, ys, projected)
-    frame["lon"] = [a if not math.isnan(a) else b for a, b in zip(lon_out, plon, strict=True)]
-    frame["lat"] = [a if not math.isnan(a) else b for a, b in zip(lat_out, plat, strict=True)]
-    return frame
+    lon = [a if not math.isnan(a) else b for a, b in zip(lon_out, plon, strict=True)]
+    lat = [a if not math.isnan(a) else b for a, b in zip(lat_out, plat, strict=True)]
+    return lon, lat
 
 
 # ------------------------------------------------------------------------------------------
