@@ -81,8 +81,11 @@ def digest_bytes(data: bytes, *parts: str) -> str:
 
 @cache
 def code_version() -> str:
-    """Digest of the package's code and configuration: results computed by another version of
-    couverture, or with another configuration table, are never served."""
+    """Digest of the package's code and configuration.
+
+    Results computed by another version of couverture, or with another configuration table, are
+    never served.
+    """
     h = hashlib.sha256(VERSION.encode())
     for path in sorted(settings.PACKAGE_DIR.rglob("*")):
         if path.suffix in (".py", ".csv", ".toml", ".js", ".css") and path.is_file():
@@ -94,11 +97,13 @@ def code_version() -> str:
 
 
 def registry_key(fingerprint: str, *, name: str, store_path: Path | None = None) -> str:
-    """The cache key of everything computed from a registry: its fingerprint
-    (:func:`digest` of its bytes), its file name (stated in every output and warning), the
-    code and configuration version, and the identity of the store file (inode, size,
-    modification time: a rebuilt store never serves older results; one ``stat``, no database
-    opened)."""
+    """Return the cache key of everything computed from a registry.
+
+    Its fingerprint (:func:`digest` of its bytes), its file name (stated in every output and
+    warning), the code and configuration version, and the identity of the store file (inode,
+    size, modification time: a rebuilt store never serves older results; one ``stat``, no
+    database opened).
+    """
     try:
         st = (store_path or settings.STORE_PATH).stat()
         store = f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"

@@ -39,8 +39,9 @@ def sources() -> dict[str, Any]:
 
 
 def source_path(name: str) -> Path:
-    """Return the path in ``data/raw`` of the reference file of section ``name`` of
-    ``sources.toml`` (``population``, ``anciens_codes``, ``bassins_vie``).
+    """Return the path in ``data/raw`` of a reference file named in ``sources.toml``.
+
+    ``name`` is its section: ``population``, ``anciens_codes`` or ``bassins_vie``.
 
     Examples
     --------
@@ -126,8 +127,9 @@ def stage(code: str) -> Stage:
 
 
 def stage_rank_sql(column: str) -> str:
-    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``; with
-    :func:`stage_code_sql`, its inverse, the only SQL spelling of the stages.
+    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``.
+
+    With :func:`stage_code_sql`, its inverse, the only SQL spelling of the stages.
 
     Examples
     --------
@@ -299,8 +301,10 @@ def digest() -> str:
 
 
 def clear_caches() -> None:
-    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed),
-    and the code version of the cache key, which digests them."""
+    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed).
+
+    And the code version of the cache key, which digests them.
+    """
     for reader in (
         sources,
         stages,

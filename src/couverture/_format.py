@@ -141,8 +141,9 @@ def month(value: str) -> str:
 
 
 def date(value: str | dt.date) -> str:
-    """French date from ISO (``2026-11-29`` → ``29 novembre 2026``); a month alone
-    (``2026-01``) gives ``janvier 2026``, a year alone stays as is.
+    """French date from ISO (``2026-11-29`` → ``29 novembre 2026``).
+
+    A month alone (``2026-01``) gives ``janvier 2026``, a year alone stays as is.
 
     Examples
     --------
@@ -160,8 +161,9 @@ def date(value: str | dt.date) -> str:
 
 
 def of_date(value: str | dt.date) -> str:
-    """The date with its preposition, as after « registre » : ``du 29 novembre 2026``,
-    ``de janvier 2026``, ``d'avril 2026`` (elided before a vowel).
+    """Return the date with its preposition, as after « registre » .
+
+    ``du 29 novembre 2026``, ``de janvier 2026``, ``d'avril 2026`` (elided before a vowel).
 
     Examples
     --------

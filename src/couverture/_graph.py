@@ -56,8 +56,11 @@ class UnitGraph:
         border: Sequence[float] | np.ndarray | None = None,
         departement: Sequence[str] | np.ndarray | None = None,
     ) -> UnitGraph:
-        """Build the graph from unit codes and edges (either or both directions; edges whose
-        ends are not in ``codes`` are ignored)."""
+        """Build the graph from unit codes and edges.
+
+        Edges may be given in either or both directions; those whose ends are not in ``codes``
+        are ignored.
+        """
         from scipy.sparse import coo_matrix
 
         # fixed-width strings: sorting and searching stay in C (no Python loop per edge)
@@ -98,8 +101,10 @@ class UnitGraph:
         b: np.ndarray,
         border: np.ndarray,
     ) -> UnitGraph:
-        """Build the graph from sorted unit codes and edges given as positions in them (each
-        pair once per direction, as the store's ``adjacency`` table holds them)."""
+        """Build the graph from sorted unit codes and edges given as positions in them.
+
+        (each pair once per direction, as the store's ``adjacency`` table holds them).
+        """
         from scipy.sparse import coo_matrix
 
         n = len(codes)
@@ -108,8 +113,11 @@ class UnitGraph:
 
     @classmethod
     def from_frames(cls, units: pd.DataFrame, adjacency: pd.DataFrame) -> UnitGraph:
-        """Build the graph from the store's ``units`` (``code``, ``departement``) and
-        ``adjacency`` (``code_a``, ``code_b``, optional ``frontiere_m``) tables."""
+        """Build the graph from the store's ``units`` and ``adjacency`` tables.
+
+        ``units`` needs ``code`` and ``departement``; ``adjacency`` needs ``code_a``,
+        ``code_b`` and optionally ``frontiere_m``.
+        """
         border = adjacency["frontiere_m"].to_numpy() if "frontiere_m" in adjacency else None
         return cls.from_edges(
             units["code"].to_numpy(dtype=object),
@@ -146,7 +154,7 @@ class UnitGraph:
         return coo.row, coo.col, coo.data
 
     def within_departement(self) -> UnitGraph:
-        """The same units with only the edges whose two ends are in one département."""
+        """Return the same units with only the edges whose two ends are in one département."""
         coo = self.matrix.tocoo()
         same = self.departement[coo.row] == self.departement[coo.col]
         matrix = type(coo)(
@@ -158,9 +166,11 @@ class UnitGraph:
     def components(
         self, codes: Sequence[str] | np.ndarray, *, within_departement: bool = False
     ) -> np.ndarray:
-        """Connected-component label of each of ``codes`` in the subgraph they induce
-        (labels numbered in order of first appearance); ``within_departement`` ignores the
-        edges that cross a département border."""
+        """Connected-component label of each of ``codes`` in the subgraph they induce.
+
+        (labels numbered in order of first appearance); ``within_departement`` ignores the edges
+        that cross a département border.
+        """
         from scipy.sparse.csgraph import connected_components
 
         pos = self.positions(codes)
@@ -182,8 +192,10 @@ class UnitGraph:
         return renumber[labels]
 
     def across_border(self, departements: Iterable[str] | None = None) -> dict[str, set[str]]:
-        """For each département, the units of other départements adjacent to one of its
-        units (``departements=None``: every département)."""
+        """For each département, the units of other départements adjacent to one of its units.
+
+        (``departements=None``: every département).
+        """
         wanted = None if departements is None else set(departements)
         a, b, _ = self.edges()
         dep_a, dep_b = self.departement[a], self.departement[b]

@@ -86,8 +86,10 @@ def neutralise(value: object) -> object:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with its text cells neutralised (:func:`neutralise`), for a CSV file
-    meant for a spreadsheet."""
+    """Return ``frame`` with its text cells neutralised (:func:`neutralise`).
+
+    For a CSV file meant for a spreadsheet.
+    """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype.kind in "OSU" or str(out[col].dtype) in ("string", "str"):
@@ -115,7 +117,7 @@ def protect_sheet(ws: Any) -> None:
 # files
 # ------------------------------------------------------------------------------------------------
 def _special(path: Path) -> bool:
-    """True when ``path`` (followed through symlinks) is a terminal, device or pipe."""
+    """Tell whether ``path`` (followed through symlinks) is a terminal, device or pipe."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -248,8 +250,10 @@ def shorten(text: str, width: int) -> str:
 
 
 def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]:
-    """Column widths summing to at most ``available``: the ``cut`` columns (text) share what
-    the others leave, the widest first (the widths of the others are kept whole).
+    """Column widths summing to at most ``available``.
+
+    The ``cut`` columns (text) share what the others leave, the widest first (the widths of the
+    others are kept whole).
 
     Examples
     --------
@@ -283,9 +287,11 @@ def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]
 def pretty_columns(
     frame: pd.DataFrame, *, limit: int | None = MAX_PRETTY_ROWS
 ) -> tuple[list[str], list[list[str]], list[bool]]:
-    """Short French titles, the cell texts of each column (first ``limit`` rows) and whether
-    each column holds figures (numbers, identifiers, or texts of figures such as
-    ``0 → 287 000``), which are never cut."""
+    """Short French titles, the cell texts of each column.
+
+    (first ``limit`` rows) and whether each column holds figures (numbers, identifiers, or texts
+    of figures such as ``0 → 287 000``), which are never cut.
+    """
     from couverture._config import column_titles, stages
 
     values = {**PRETTY_VALUES, "stade": {s.code: s.short for s in stages()}}
@@ -306,8 +312,9 @@ def pretty_columns(
 def write_pretty(
     frame: pd.DataFrame, *, title: str, caption: str, stream: IO[str] | None = None
 ) -> None:
-    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`), or
-    whole into ``stream`` (a ``.txt`` file: nothing is cut).
+    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`).
+
+    Or whole into ``stream`` (a ``.txt`` file: nothing is cut).
 
     Figures are in French format and never cut; when the table is too wide, the longest text
     cells are cut with « … » (the CSV and XLSX outputs keep the full text).
@@ -439,7 +446,7 @@ _AUX = re.compile(
 
 
 def process_alive(pid: int) -> bool:
-    """True while process ``pid`` runs (a pid that cannot exist counts as gone)."""
+    """Tell whether process ``pid`` runs (a pid that cannot exist counts as gone)."""
     if pid == os.getpid():
         return True
     if sys.platform == "win32":  # os.kill(pid, 0) would send Ctrl-C there

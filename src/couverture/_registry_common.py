@@ -116,8 +116,10 @@ def place(line: int, sheets: list[str]) -> str:
 
 
 def with_sheets(frame: pd.DataFrame, sheets: list[str]) -> pd.DataFrame:
-    """``ligne`` as each sheet's row number and a ``feuille`` column, when several sheets
-    were read; ``frame`` unchanged otherwise."""
+    """``ligne`` as each sheet's row number and a ``feuille`` column.
+
+    When several sheets were read; ``frame`` unchanged otherwise.
+    """
     if not sheets:
         return frame
     out = frame.copy()
@@ -144,7 +146,7 @@ class _Collector:
         self.kinds.append(kind)
 
     def frame(self) -> pd.DataFrame:
-        """The anomalies sorted by line (file order)."""
+        """Return the anomalies sorted by line (file order)."""
         rows = sorted(self.rows, key=lambda r: r[0])
         frame = pd.DataFrame(rows, columns=["ligne", "colonne", "valeur", "action"])
         frame = frame.astype({"ligne": "int64", "colonne": str, "valeur": str, "action": str})

@@ -138,7 +138,7 @@ def is_fictif(body: _Body) -> bool:
 
 
 def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list[str | None]:
-    """The CPTS id of each row (its name when there is no id column), ``None`` when empty.
+    """Return the CPTS id of each row (its name when there is no id column), ``None`` when empty.
 
     Without an id column, one name in départements that do not touch is several CPTS
     (``departements`` gives each row's département, computed only then).
@@ -183,8 +183,11 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
 
 @functools.cache
 def _neighbour_departements() -> dict[str, frozenset[str]]:
-    """Départements sharing a border (``config/departements_voisins.csv``, rook contiguity of
-    the COG communes; overseas départements have none)."""
+    """Départements sharing a border.
+
+    (``config/departements_voisins.csv``, rook contiguity of the COG communes; overseas
+    départements have none).
+    """
     out: dict[str, set[str]] = {}
     with (settings.CONFIG_DIR / "departements_voisins.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -194,7 +197,7 @@ def _neighbour_departements() -> dict[str, frozenset[str]]:
 
 
 def _touching_groups(departements: set[str]) -> list[list[str]]:
-    """The départements grouped by contiguity (a chain of borders), each group sorted."""
+    """Return the départements grouped by contiguity (a chain of borders), each group sorted."""
     neighbours = _neighbour_departements()
     left, groups = set(departements), []
     while left:
@@ -212,8 +215,9 @@ def _touching_groups(departements: set[str]) -> list[list[str]]:
 def _split_homonyms(
     body: _Body, ids: list[str | None], departements: list[str | None]
 ) -> list[str | None]:
-    """Key by name and département the CPTS whose one name covers départements that do not
-    touch (a national registry without ids: "CPTS Saint-Pierre" in 974 and in 972).
+    """Key by name and département the CPTS whose one name covers départements that do not touch.
+
+    (a national registry without ids: "CPTS Saint-Pierre" in 974 and in 972).
 
     A name over one département, or over départements that touch, stays one CPTS (its
     contradictions are noted later); so does a name with a row of unknown département.

@@ -59,7 +59,7 @@ class Thresholds:
 
 
 def thresholds() -> Thresholds:
-    """The thresholds of ``config/sources.toml`` ``[perimetres]``."""
+    """Return the thresholds of ``config/sources.toml`` ``[perimetres]``."""
     conf = sources()["perimetres"]
     return Thresholds(
         float(conf["part_majoritaire"]),
@@ -81,7 +81,7 @@ def polygon_table(
     stage_required: bool,
     limits: Thresholds | None = None,
 ) -> Table:
-    """The registry rows (one per CPTS × unit) of a polygon layer, with its anomalies."""
+    """Return the registry rows (one per CPTS × unit) of a polygon layer, with its anomalies."""
     layer = _read_layer(path)
     names = [str(c) for c in layer.columns if c != layer.geometry.name]
     columns = {r: p for r, p in _match_columns(names).items() if r in _ATTRIBUTE_ROLES}
@@ -117,8 +117,11 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
 
 
 def _layer_name(path: Path) -> str | None:
-    """The layer holding the perimeters: the only one, or the only polygon layer with a CPTS
-    id or name column (a GeoPackage may hold several layers)."""
+    """Return the layer holding the perimeters.
+
+    The only one, or the only polygon layer with a CPTS id or name column (a GeoPackage may hold
+    several layers).
+    """
     import pyogrio
 
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
@@ -143,8 +146,11 @@ def _layer_name(path: Path) -> str | None:
 
 @dataclass
 class _Features:
-    """The layer's CPTS: one dissolved geometry (WGS84) per key, and the attributes and line of
-    the feature that speaks for it (the most advanced stage, else the first)."""
+    """The layer's CPTS.
+
+    One dissolved geometry (WGS84) per key, and the attributes and line of the feature that
+    speaks for it (the most advanced stage, else the first).
+    """
 
     keys: list[str]
     geometry: Any  # numpy array of shapely geometries, WGS84, one per key
@@ -205,7 +211,10 @@ def _label(row: list[str], roles: dict[str, list[int]]) -> str:
 
 
 def _polygonal(geom: Any) -> Any:
-    """The polygonal part of a geometry, made valid; ``None`` when there is none."""
+    """Return the polygonal part of a geometry, made valid.
+
+    ``None`` when there is none.
+    """
     import shapely
 
     if geom is None or geom.is_empty:
@@ -219,7 +228,10 @@ def _polygonal(geom: Any) -> Any:
 
 
 def _unit_geometries(geometries: gpd.GeoDataFrame, units: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Unit geometries (``code`` index) with their département, units without one left out."""
+    """Return the unit geometries (``code`` index) with their département.
+
+    Units without one left out.
+    """
     frame = geometries.reset_index() if "code" not in geometries.columns else geometries
     frame = frame[["code", frame.geometry.name]]
     if frame.geometry.name != "geometry":
@@ -232,8 +244,10 @@ def _unit_geometries(geometries: gpd.GeoDataFrame, units: pd.DataFrame) -> gpd.G
 
 
 def _coverage(features: _Features, units: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Share of each unit's area covered by each CPTS (``key``, ``code``, ``share`` > 0),
-    measured in each territory's metric CRS."""
+    """Share of each unit's area covered by each CPTS (``key``, ``code``, ``share`` > 0).
+
+    Measured in each territory's metric CRS.
+    """
     import geopandas as gpd
     import shapely
 

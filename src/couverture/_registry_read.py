@@ -39,7 +39,10 @@ Note = tuple[int, str, str, str, str]  # (line, column, value, action, kind) of 
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, list[Note]]:
-    """The file's text; lines of another encoding than the rest are decoded on their own."""
+    """Return the file's text.
+
+    Lines of another encoding than the rest are decoded on their own.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -135,8 +138,11 @@ def _spanning(
     problems: list[tuple[int | None, str, str]],
     notes: list[Note],
 ) -> list[str]:
-    """A record over several lines: a stray quote swallowing lines is an error (a field
-    holding the separator or a quote); a cell written over two lines is joined."""
+    """Return a record over several lines.
+
+    A stray quote swallowing lines is an error (a field holding the separator or a quote); a
+    cell written over two lines is joined.
+    """
     start, end = span
     out = []
     for cell in cells:
@@ -186,7 +192,10 @@ def _cell_text(value: object) -> str:
 
 
 def _damaged_book_errors() -> tuple[type[Exception], ...]:
-    """What openpyxl raises on a damaged workbook: all of it means "unreadable file" here."""
+    """Return what openpyxl raises on a damaged workbook.
+
+    All of it means "unreadable file" here.
+    """
     from openpyxl.utils.exceptions import InvalidFileException
 
     # SyntaxError covers the XML parse errors; zlib.error a corrupt compressed member
@@ -209,9 +218,12 @@ Layout = tuple[str, int, dict[str, list[int]]]  # a sheet read: title, header ro
 
 @dataclass
 class _Raw:
-    """What reading the bytes gives: rows and lines, the header's index among them, the sheets
-    read when several (their lines: see :func:`place`), the anomalies of reading and the layout
-    of each XLSX sheet read (to explain its empty cells)."""
+    """What reading the bytes gives.
+
+    Rows and lines, the header's index among them, the sheets read when several (their lines:
+    see :func:`place`), the anomalies of reading and the layout of each XLSX sheet read (to
+    explain its empty cells).
+    """
 
     rows: list[list[str]]
     lines: list[int]
@@ -351,7 +363,7 @@ def _concatenate(path: Path, sheets: list[_Sheet]) -> tuple[list[list[str]], lis
 
 
 def _read_rows(path: Path, data: bytes) -> _Raw:
-    """Return the non-empty rows of the file, their line numbers, the header's index…
+    """Return the non-empty rows of the file, their line numbers and the header's index.
 
     The header is the first of the first rows naming a CPTS column and a commune column
     (title rows may precede it); the first row when there is none (errors then tell why).
@@ -422,9 +434,12 @@ def _match_columns(header: list[str]) -> dict[str, list[int]]:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes (a shapefile's: its parts one after the other, as
-    :func:`couverture._cache.digest` reads them); a missing or unreadable file, or no regular
-    file (a FIFO, a device, a directory), is a :class:`RegistryError`."""
+    """Return the file's bytes.
+
+    For a shapefile, its parts one after the other, as :func:`couverture._cache.digest` reads
+    them. A missing or unreadable file, or no regular file (a FIFO, a device, a directory), is
+    a :class:`RegistryError`.
+    """
     check_registry_file(path)
     try:
         return b"".join(p.read_bytes() for p in registry_files(path))
@@ -478,7 +493,7 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
 def _layout_problems(
     header: list[str], columns: dict[str, list[int]], has_rows: bool, *, stage_required: bool
 ) -> list[tuple[int | None, str, str]]:
-    """What makes a header no registry's (columns missing), or a registry without rows."""
+    """Return what makes a header no registry's (columns missing), or a registry without rows."""
     seen = ", ".join(h for h in header if h) or "aucune"
     expected = f"(colonnes trouvées : {seen}) ; colonnes attendues : {_expected_columns()}"
     no_cpts = "cpts_id" not in columns and "cpts_nom" not in columns
@@ -508,8 +523,11 @@ _EXPLAIN_LIMIT = 50_000_000  # bytes: a full (not read-only) load only for workb
 def explain_empty_cells(
     data: bytes, table: Table, problems: list[tuple[int | None, str, str]]
 ) -> list[tuple[int | None, str, str]]:
-    """Say why XLSX cells reported empty are empty: a merged cell (only the first cell of
-    the range holds the value) or a formula whose value was never computed."""
+    """Say why XLSX cells reported empty are empty.
+
+    A merged cell (only the first cell of the range holds the value) or a formula whose value
+    was never computed.
+    """
     import openpyxl
 
     wanted = [(i, roles) for i, p in enumerate(problems) for roles in _roles_of(p)]

@@ -44,7 +44,10 @@ def _dep_of(code: str) -> str:
 
 
 def _same_dep(a: str, b: str) -> bool:
-    """Same département; Corsica's former "20" covers 2A and 2B."""
+    """Tell whether two département codes are the same département.
+
+    Corsica's former "20" covers 2A and 2B.
+    """
     return a == b or {a, b} in ({"20", "2A"}, {"20", "2B"})
 
 
@@ -86,8 +89,11 @@ class _Reject(Exception):  # an internal signal: never leaves this module
 
 
 def _written_code(row: _Row, notes: list[tuple[str, str, str, str]]) -> tuple[str, bool]:
-    """The commune code as written (spaces and ``.0`` removed, leading zero restored, IRIS
-    code cut to its commune) and whether it was an IRIS code."""
+    """Return the commune code as written.
+
+    (spaces and ``.0`` removed, leading zero restored, IRIS code cut to its commune) and whether
+    it was an IRIS code.
+    """
     raw, column = row.raw, row.column
     code = raw.upper().replace(" ", "").replace("\xa0", "")
     if _FLOAT_INTEGER.fullmatch(code):
@@ -255,7 +261,10 @@ class _Units:
     def _current_code(
         self, row: _Row, given: str, notes: list[tuple[str, str, str, str]]
     ) -> tuple[str, bool]:
-        """The current code of a code as written (old codes replaced); whether it was old."""
+        """Return the current code of a code as written (old codes replaced).
+
+        Whether it was old.
+        """
         old = given not in self.nom and given in self.old
         code = given
         if old:
@@ -279,7 +288,7 @@ class _Units:
     def _check_departement(
         self, row: _Row, given: str, code: str, notes: list[tuple[str, str, str, str]]
     ) -> None:
-        """The row's département must be the code's (an unreadable one is ignored)."""
+        """Check that the row's département is the code's (an unreadable one is ignored)."""
         dep = row.dep
         if not dep or _same_dep(dep, self.dep[code]):
             return
@@ -301,8 +310,11 @@ class _Units:
     def _check_name(
         self, row: _Row, given: str, code: str, old: bool, notes: list[tuple[str, str, str, str]]
     ) -> tuple[str, ...]:
-        """Codes of a row whose name is not the code's unit: an arrondissement named in a
-        whole-city row, an old or approximate name; another unit named is an error."""
+        """Codes of a row whose name is not the code's unit.
+
+        An arrondissement named in a whole-city row, an old or approximate name; another unit
+        named is an error.
+        """
         name = row.name
         arms = self.arrondissements.get(code, ())
         by_name = [a for a in self.find(name, self.dep[code]) if a in arms]

@@ -82,8 +82,11 @@ _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
 def registry_files(path: Path) -> list[Path]:
-    """The files a registry is made of: itself, or a shapefile's ``.shp``, ``.shx``, ``.dbf``,
-    ``.prj`` and ``.cpg`` (those present; attributes and CRS live beside the ``.shp``)."""
+    """Return the files a registry is made of.
+
+    Itself, or a shapefile's ``.shp``, ``.shx``, ``.dbf``, ``.prj`` and ``.cpg`` (those present;
+    attributes and CRS live beside the ``.shp``).
+    """
     path = Path(path)
     if path.suffix.lower() != ".shp":
         return [path]
@@ -113,8 +116,11 @@ def check_bounds(floor: int, ceiling: int) -> None:
 
 
 def check_units(units: pd.DataFrame) -> None:
-    """Check the assembled units: unique 5-character codes, a département, a population ≥ 0,
-    valid geometries where present (CRS set)."""
+    """Check the assembled units.
+
+    Unique 5-character codes, a département, a population ≥ 0, valid geometries where present
+    (CRS set).
+    """
     problems = []
     dup = units["code"][units["code"].duplicated()]
     if len(dup):

@@ -1,5 +1,7 @@
-"""Alerts and pace: CPTS stuck at a stage, neighbours that could share a coordinator, and the
-month at which the whole population would be covered at the recent pace.
+"""Alerts and pace.
+
+CPTS stuck at a stage, neighbours that could share a coordinator, and the month at which the
+whole population would be covered at the recent pace.
 
 Everything is computed from data already read (the registry's stage dates, the store's
 adjacency, the history store) against an explicit reference date, never "today": the CLI
@@ -70,9 +72,12 @@ def thresholds() -> dict[str, Any]:
 
 
 def reference_date(analysis: Analysis, explicit: str | dt.date | None = None) -> dt.date:
-    """Return the date delays and months at a stage are measured at: ``explicit`` (``--date``)
-    when given, else the registry's date (its latest stage date, else a date in its file name,
-    else its modification date; see :func:`couverture.analysis.registry_date`)."""
+    """Return the date delays and months at a stage are measured at.
+
+    ``explicit`` (``--date``) when given, else the registry's date (its latest stage date, else
+    a date in its file name, else its modification date; see
+    :func:`couverture.analysis.registry_date`).
+    """
     if explicit is not None:
         return parse_date(explicit, option="--date")
     text = str(analysis.meta["date_registre"])
@@ -176,8 +181,10 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
 
 
 def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
-    """One row per CPTS of the scope: stage, stage dates, months at the current stage at date
-    ``on``, population, taille and its alert (empty when none).
+    """One row per CPTS of the scope.
+
+    Stage, stage dates, months at the current stage at date ``on``, population, taille and its
+    alert (empty when none).
 
     Alerts: at lettre d'intention for more than ``lettre_intention_mois_max`` months; at
     projet de santé for more than ``projet_sante_sans_aci_mois_max`` months (so without ACI);
@@ -316,9 +323,12 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
 def history_series(
     analysis: Analysis, *, departement: str | None = None, history_path: Path | str | None = None
 ) -> pd.DataFrame:
-    """Recorded months of one département (or of France when ``None``) from the history store,
-    for the same kind of registry (demo or real) as ``analysis``: ``mois, population,
-    pop_<stage>…``. Empty when the store does not exist."""
+    """Return recorded months of one département.
+
+    (or of France when ``None``) from the history store, for the same kind of registry (demo or
+    real) as ``analysis``: ``mois, population, pop_<stage>…``. Empty when the store does not
+    exist.
+    """
     from couverture import history
 
     niveau = "france" if departement is None else "departement"

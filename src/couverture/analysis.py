@@ -41,9 +41,11 @@ REGISTRY_LOGGER = "couverture.registry"
 
 
 def registry_date(path: Path, cpts: pd.DataFrame) -> str:
-    """Return the date a registry describes (ISO): its latest stage date when it has date
-    columns, else a date in its file name (``cpts_paca_2026-01.csv``), else its modification
-    date."""
+    """Return the date a registry describes (ISO).
+
+    Its latest stage date when it has date columns, else a date in its file name
+    (``cpts_paca_2026-01.csv``), else its modification date.
+    """
     import datetime as dt
     import re
 
@@ -89,8 +91,10 @@ class _Recorder(logging.Handler):
 
 @contextlib.contextmanager
 def recording_log(logger: logging.Logger) -> Iterator[list[tuple[int, str]]]:
-    """Collect ``(level, message)`` of what ``logger`` emits at INFO or above in the block,
-    so that a cached result can replay the warnings and summaries that came with it."""
+    """Collect ``(level, message)`` of what ``logger`` emits at INFO or above in the block.
+
+    So that a cached result can replay the warnings and summaries that came with it.
+    """
     recorder = _Recorder()
     logger.addHandler(recorder)
     try:
@@ -149,7 +153,7 @@ class Analysis:
 
     # ---------------------------------------------------------------- store
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        """The store, opened read-only on first use (never blocks another process)."""
+        """Return the store, opened read-only on first use (never blocks another process)."""
         if self._con is None:
             self._con = store.connect(self.store_path)
         return self._con
@@ -161,8 +165,11 @@ class Analysis:
         self._con = None
 
     def national(self) -> Analysis:
-        """The same registry for all of France, sharing this analysis's store connection and
-        parsed registry (neighbouring CPTS and proposals cross département borders)."""
+        """Return the same registry for all of France.
+
+        Sharing this analysis's store connection and parsed registry (neighbouring CPTS and
+        proposals cross département borders).
+        """
         if self.departements is None:
             return self
         full = dataclasses.replace(
@@ -203,8 +210,11 @@ class Analysis:
     # ---------------------------------------------------------------- registry
     @cached_property
     def registry(self) -> Registry:
-        """The parsed registry (from the cache when this file was seen before, replaying the
-        warnings of the first reading in the same words)."""
+        """Return the parsed registry.
+
+        From the cache when this file was seen before, replaying the warnings of the first
+        reading in the same words.
+        """
         from couverture.registry import Registry
 
         cached = self.cached_frames("registry_cpts", "registry_membership", "registry_anomalies")
@@ -225,8 +235,10 @@ class Analysis:
         return self._read_registry()
 
     def cached_frames(self, *names: str) -> tuple[pd.DataFrame, ...] | None:
-        """Return the cached frames ``names`` (with the default stage), or ``None`` when one
-        is missing."""
+        """Return the cached frames ``names`` (with the default stage).
+
+        Or ``None`` when one is missing.
+        """
         frames = [
             _cache.get_frame(f"{n}|stade={self.default_stage or ''}", self.digest) for n in names
         ]
@@ -295,7 +307,9 @@ class Analysis:
     def geometries(
         self, *, departements: tuple[str, ...] | None = None, national: bool = False
     ) -> gpd.GeoDataFrame:
-        """Unit geometries (WGS84) indexed by unit code, units without geometry left out.
+        """Return the unit geometries (WGS84) indexed by unit code.
+
+        Units without geometry left out.
 
         Parameters
         ----------
@@ -309,21 +323,30 @@ class Analysis:
         return store.unit_geometries(self._connection(), departements=None if national else deps)
 
     def unit_table(self) -> pd.DataFrame:
-        """Reference attributes of every unit of France (no geometry): ``code``, ``nom``,
-        ``type``, ``commune``, ``departement``, ``region``, ``epci``, ``population``,
-        ``bassin_vie``, ``nom_bassin_vie``, ``superficie_km2``, ``x``, ``y``… ordered by code."""
+        """Return the reference attributes of every unit of France (no geometry).
+
+        ``code``, ``nom``, ``type``, ``commune``, ``departement``, ``region``, ``epci``,
+        ``population``, ``bassin_vie``, ``nom_bassin_vie``, ``superficie_km2``, ``x``, ``y``…
+        ordered by code.
+        """
         sql = "SELECT * EXCLUDE (geometry) FROM units ORDER BY code"
         return self._connection().execute(sql).fetchdf()
 
     def adjacency(self) -> pd.DataFrame:
-        """Rook adjacency of all units: ``code_a``, ``code_b`` (both directions), ``frontiere_m``
-        (length of the shared border in metres)."""
+        """Rook adjacency of all units.
+
+        ``code_a``, ``code_b`` (both directions), ``frontiere_m`` (length of the shared border
+        in metres).
+        """
         sql = "SELECT * FROM adjacency ORDER BY code_a, code_b"
         return self._connection().execute(sql).fetchdf()
 
     def graph(self) -> UnitGraph:
-        """The rook adjacency of all units of France (see :class:`couverture._graph.UnitGraph`),
-        built once per analysis and shared with :meth:`national`."""
+        """Return the rook adjacency of all units of France.
+
+        (see :class:`couverture._graph.UnitGraph`), built once per analysis and shared with
+        :meth:`national`.
+        """
         if self._graph is None:
             import numpy as np
 
@@ -350,8 +373,10 @@ class Analysis:
         return self._graph
 
     def territories(self, niveau: str) -> pd.DataFrame:
-        """Names of the territories of a level (``region``, ``departement``, ``epci``):
-        ``code``, ``nom`` and the other columns of the store's ``territories`` table."""
+        """Names of the territories of a level (``region``, ``departement``, ``epci``).
+
+        ``code``, ``nom`` and the other columns of the store's ``territories`` table.
+        """
         return (
             self._connection()
             .execute("SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau])
@@ -359,9 +384,10 @@ class Analysis:
         )
 
     def zone_units(self) -> pd.DataFrame:
-        """Members of the zones blanches as a long table ``zone_id``, ``code`` (one row per
-        unit, in the order of :meth:`zones`)."""
+        """Return the members of the zones blanches as a long table.
 
+        Columns ``zone_id`` and ``code``, one row per unit, in the order of :meth:`zones`.
+        """
         from couverture.zones import members
 
         return members(self.zones(), key="zone_id")
@@ -371,9 +397,11 @@ class Analysis:
         return self.member_geometries(self.zone_units(), key="zone_id")
 
     def member_geometries(self, members: pd.DataFrame, *, key: str) -> gpd.GeoSeries:
-        """Union of the unit geometries of each group of a long table (``key``, ``code``),
-        indexed by ``key`` in the order of first appearance; ``None`` for a group without any
-        unit geometry."""
+        """Union of the unit geometries of each group of a long table (``key``, ``code``).
+
+        Indexed by ``key`` in the order of first appearance; ``None`` for a group without any
+        unit geometry.
+        """
         from couverture.zones import group_geometries
 
         deps = tuple(sorted(set(c[:3] if c.startswith("97") else c[:2] for c in members["code"])))

@@ -105,7 +105,7 @@ def _setup_logging(verbosity: int) -> None:
 # shared options
 # ------------------------------------------------------------------------------------------------
 def _positive(text: str) -> int:
-    """argparse type: a positive number of inhabitants (``50000``, ``50 000``, ``50_000``)."""
+    """Argparse type: a positive number of inhabitants (``50000``, ``50 000``, ``50_000``)."""
     try:
         value = int(text.replace(" ", "").replace("\u202f", "").replace("_", ""))
     except ValueError:
@@ -116,7 +116,7 @@ def _positive(text: str) -> int:
 
 
 def _departements(text: str) -> str:
-    """argparse type of ``--departement``: not empty (an empty value would mean France)."""
+    """Argparse type of ``--departement``: not empty (an empty value would mean France)."""
     if not text.replace(",", "").strip():
         raise argparse.ArgumentTypeError("liste de départements vide (exemple : 35 ou 2A,2B)")
     return text
@@ -216,7 +216,10 @@ def _check_output(args: argparse.Namespace) -> None:
 
 
 def _is_stream(path: Path) -> bool:
-    """True for a terminal, device or pipe (``/dev/stdout``, a FIFO): written through."""
+    """Tell whether ``path`` is a terminal, device or pipe, written through.
+
+    For example ``/dev/stdout`` or a FIFO.
+    """
     import stat
 
     try:
@@ -273,7 +276,7 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
 
 
 def _check_demo_output(out: Path | None) -> None:
-    """The demo registry may replace a demo registry of data/raw, nothing the project owns."""
+    """Refuse a demo output onto a project file (a demo registry of data/raw may be replaced)."""
     from couverture import settings
     from couverture._errors import ArgumentError
 
@@ -296,7 +299,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _is_duckdb(path: Path) -> bool:
-    """True when ``path`` is a DuckDB database file (magic ``DUCK`` at byte 8)."""
+    """Tell whether ``path`` is a DuckDB database file (magic ``DUCK`` at byte 8)."""
     try:
         with path.open("rb") as fh:
             return fh.read(12)[8:12] == b"DUCK"
@@ -368,6 +371,7 @@ def _emit_geo(
 # commands
 # ------------------------------------------------------------------------------------------------
 def cmd_donnees(args: argparse.Namespace) -> None:
+    """Build data/processed (units, contiguity, store) from the sources."""
     from couverture import sources, store
 
     sources.build_all(admin_express=args.admin_express, population=args.population)
@@ -377,6 +381,7 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    """Write the demo registry (registre fictif), or fill a demo plan d'action."""
     from couverture.demo import write_demo_registry
 
     _check_demo_output(args.sortie)
@@ -393,6 +398,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_communes(args: argparse.Namespace) -> None:
+    """Print or write the stage and CPTS of every unit."""
     with _analysis(args) as a:
         from couverture.coverage import unit_output_columns
 
@@ -411,6 +417,7 @@ def cmd_communes(args: argparse.Namespace) -> None:
 
 
 def cmd_taux(args: argparse.Namespace) -> None:
+    """Print or write the coverage rates by stage at one territorial level."""
     with _analysis(args) as a:
         frame = a.rates(niveau=args.niveau)
         level = {"france": "France", "region": "région", "departement": "département"}
@@ -419,6 +426,7 @@ def cmd_taux(args: argparse.Namespace) -> None:
 
 
 def cmd_zones(args: argparse.Namespace) -> None:
+    """Print or write the zones blanches (contiguous uncovered units)."""
     with _analysis(args) as a:
         zones = a.zones().drop(columns="cpts_voisines_ids")
         if args.format in ("geojson", "gpkg"):
@@ -435,11 +443,13 @@ def cmd_zones(args: argparse.Namespace) -> None:
 
 
 def cmd_chevauchements(args: argparse.Namespace) -> None:
+    """Print or write the units claimed by several CPTS."""
     with _analysis(args) as a:
         _emit(args, a, a.overlaps(), "Chevauchements et communes partagées")
 
 
 def cmd_verifier(args: argparse.Namespace) -> None:
+    """Print or write the anomalies corrected while reading the registry."""
     with _analysis(args) as a:
         reg = a.registry
         anomalies = a.registry.anomalies
@@ -454,8 +464,10 @@ def cmd_verifier(args: argparse.Namespace) -> None:
 
 # --- suggestions commands (issue: propositions) ---
 def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Compact view of the proposals for the terminal, one line per proposal, by priority
-    (the CSV and XLSX outputs have every column)."""
+    """Compact view of the proposals for the terminal, one line per proposal.
+
+    By priority (the CSV and XLSX outputs have every column).
+    """
     import pandas as pd
 
     from couverture._format import integer
@@ -483,7 +495,7 @@ def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _inhabitants(text: str) -> int:
-    """argparse type of --plancher/--plafond (French message)."""
+    """Argparse type of --plancher/--plafond (French message)."""
     try:
         return int(text.replace(" ", "").replace("_", ""))
     except ValueError:
@@ -494,6 +506,7 @@ _TEMPORARY = "rattachements temporaires"
 
 
 def cmd_suggestions(args: argparse.Namespace) -> None:
+    """Print or write the proposals covering each zone blanche."""
     from couverture._errors import ArgumentError
     from couverture._output import FILE_ONLY
     from couverture.suggest import proposal_geometries, suggest
@@ -540,7 +553,7 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
 
 # --- cartes commands (issue: cartes) ---
 def _check_folder(folder: Path) -> None:
-    """An output folder may be created, but not its parents (a typo must not build a tree)."""
+    """Refuse an output folder whose parent is missing (a typo must not build a tree)."""
     from couverture._errors import ArgumentError
 
     if folder.exists() and not folder.is_dir():
@@ -550,6 +563,7 @@ def _check_folder(folder: Path) -> None:
 
 
 def cmd_cartes(args: argparse.Namespace) -> None:
+    """Write the HTML maps of the départements and the national map."""
     from couverture.maps import INDEX_NAME, build_maps
 
     _check_folder(args.sortie)
@@ -593,6 +607,7 @@ def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
 
 # --- fiches command (issue 11: one printable fiche per zone blanche) ---
 def cmd_fiches(args: argparse.Namespace) -> None:
+    """Write the printable fiches (HTML and PDF) of the zones blanches of départements."""
     from couverture._errors import ArgumentError
     from couverture.fiches import build_fiches
 
@@ -610,6 +625,7 @@ def cmd_fiches(args: argparse.Namespace) -> None:
 
 # --- rapport commands (issue: rapport mensuel) ---
 def cmd_rapport(args: argparse.Namespace) -> None:
+    """Write the monthly report and record the month in the history."""
     from couverture.report import build_report
 
     if args.sortie is not None:
@@ -638,6 +654,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
 
 
 def cmd_historique(args: argparse.Namespace) -> None:
+    """Print or write the months recorded in the history."""
     from couverture import history
     from couverture._output import emit_table
 
@@ -661,6 +678,7 @@ def cmd_historique(args: argparse.Namespace) -> None:
 
 
 def cmd_evolution(args: argparse.Namespace) -> None:
+    """Print or write the changes between two recorded months."""
     from couverture import history
     from couverture._output import emit_table
 
@@ -680,7 +698,10 @@ def cmd_evolution(args: argparse.Namespace) -> None:
 
 # --- plan d'action commands (issue: plan d'action) ---
 def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
-    """The analysis of a plan: --departement, else the départements of the plan read."""
+    """Return the analysis of a plan.
+
+    --departement, else the départements of the plan read.
+    """
     from couverture.analysis import analyse, parse_departements
     from couverture.plan import plan_departements
 
@@ -714,6 +735,7 @@ def _check_xlsx_output(args: argparse.Namespace) -> None:
 
 
 def cmd_plan_action(args: argparse.Namespace) -> None:
+    """Write the plan d'action workbook, carrying over a previous plan's decisions."""
     from couverture import plan
 
     _check_xlsx_output(args)
@@ -729,6 +751,7 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
 
 
 def cmd_suivi(args: argparse.Namespace) -> None:
+    """Print or write the follow-up of a filled plan d'action, one line per zone."""
     from couverture import plan
 
     previous = plan.read_plan(args.plan)
@@ -752,6 +775,7 @@ def cmd_suivi(args: argparse.Namespace) -> None:
 
 
 def cmd_remontee(args: argparse.Namespace) -> None:
+    """Write the return to DGOS/CNAM of a month, one row per département."""
     from couverture import plan, remontee
 
     _check_xlsx_output(args)
@@ -835,8 +859,10 @@ def build_parser() -> argparse.ArgumentParser:
     def analysis_command(
         name: str, help: str, formats: Sequence[str], func: Any, *options: dict[str, Any]
     ) -> None:
-        """A command reading a registry and writing a table (or layer) in ``formats``; each
-        of ``options`` is the keywords of one more option (``flags`` its names)."""
+        """Return a command reading a registry and writing a table (or layer) in ``formats``.
+
+        Each of ``options`` is the keywords of one more option (``flags`` its names).
+        """
         p = add(name, help=help)
         _registry_options(p)
         for option in options:
@@ -1017,8 +1043,11 @@ _CSV_CACHED = frozenset(
 
 
 def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
-    """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable: the same key
-    as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
+    """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable.
+
+    The same key as the analysis's (see :func:`couverture._cache.registry_key`), the options in
+    the name.
+    """
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
     if getattr(args, "porteurs", None) is not None:
@@ -1072,8 +1101,11 @@ _FIRST_SIGHT = ("taux", "zones-blanches", "chevauchements")
 
 
 def _answer_ahead(args: argparse.Namespace) -> None:
-    """Cache the CSV answers of the other :data:`_FIRST_SIGHT` commands for ``args``'s
-    registry and options (each computed as its own command would, warnings included)."""
+    """Cache the CSV answers of the other :data:`_FIRST_SIGHT` commands.
+
+    Same registry and options as ``args``; each answer is computed as its own command would,
+    warnings included.
+    """
     import contextlib
     import io
 

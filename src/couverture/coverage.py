@@ -31,7 +31,7 @@ LEVELS = ("france", "region", "departement", "epci")
 
 
 def unit_output_columns() -> list[str]:
-    """What a user reads of unit coverage (CLI ``communes``, report sheet "Communes").
+    """Return what a user reads of unit coverage (CLI ``communes``, report sheet "Communes").
 
     Examples
     --------

@@ -795,9 +795,10 @@ def write_demo_registry(
 
 
 def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_zones: int = 4) -> Path:
-    """Fill a plan d'action as a task force would, for the demonstration: decisions on the
-    ``n_zones`` most populous zones (one échéance a fortnight after the plan's reference date,
-    so that it is late a month later), the other zones left without decision.
+    """Fill a plan d'action as a task force would, for the demonstration.
+
+    Decisions on the ``n_zones`` most populous zones (one échéance a fortnight after the plan's
+    reference date, so that it is late a month later), the other zones left without decision.
 
     Parameters
     ----------

@@ -262,8 +262,11 @@ def _plt() -> Any:
 
 
 def draw_map(ax: Any, fiche: _Fiche) -> None:
-    """Draw the zone, the neighbouring CPTS by stage with names, the recommended proposal
-    outlined and the porteurs (numbered as in the table) on a matplotlib axes."""
+    """Draw the zone, the neighbouring CPTS by stage with names.
+
+    The recommended proposal outlined and the porteurs (numbered as in the table) on a
+    matplotlib axes.
+    """
     import geopandas as gpd
 
     zone = gpd.GeoSeries(list(fiche.zone_units), crs=fiche.crs)
@@ -425,7 +428,7 @@ def _short(text: str, n: int) -> str:
 
 
 def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
-    """The fiche's map as a PNG (for the HTML page)."""
+    """Return the fiche's map as a PNG (for the HTML page)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     draw_map(ax, fiche)

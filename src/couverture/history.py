@@ -58,7 +58,7 @@ SCHEMA_VERSION = "1"
 
 
 def _ddl() -> dict[str, str]:
-    """The ``CREATE TABLE`` of each table (one population and rate column per stage)."""
+    """Return the ``CREATE TABLE`` of each table (one population and rate column per stage)."""
     pops = ", ".join(f"pop_{s} BIGINT" for s in stage_codes())
     rates = ", ".join(f"taux_{s} DOUBLE" for s in stage_codes())
     return {
@@ -210,7 +210,7 @@ def snapshot(analysis: Analysis) -> Snapshot:
 # store
 # ------------------------------------------------------------------------------------------
 def perimeter(a: Analysis) -> str:
-    """The périmètre label of an analysis stored with each month (``France`` or ``13,35``)."""
+    """Return the périmètre label stored with each month (``France`` or ``13,35``)."""
     return "France" if a.departements is None else ",".join(a.departements)
 
 
@@ -289,7 +289,10 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 @contextlib.contextmanager
 def _opened(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The history store, open; DuckDB failures become :class:`HistoryError` (in French)."""
+    """Return the history store, open.
+
+    DuckDB failures become :class:`HistoryError` (in French).
+    """
     import duckdb
 
     con = _connect(path, read_only=read_only)
@@ -317,10 +320,12 @@ def check_scope(
     replace_scope: bool = False,
     fictif: bool | None = None,
 ) -> None:
-    """Raise :class:`HistoryError` when ``month`` cannot take a new snapshot: stored for
-    another périmètre (unless ``replace_scope``), or holding a real registry while the new one
-    is fictif (when ``fictif`` is given). Checked before a report is computed and written;
-    :func:`save_snapshot` checks again in its transaction."""
+    """Raise :class:`HistoryError` when ``month`` cannot take a new snapshot.
+
+    Stored for another périmètre (unless ``replace_scope``), or holding a real registry while
+    the new one is fictif (when ``fictif`` is given). Checked before a report is computed and
+    written; :func:`save_snapshot` checks again in its transaction.
+    """
     path = _path(path)
     if not path.exists():
         return
@@ -456,9 +461,11 @@ def months(*, path: Path | str | None = None) -> pd.DataFrame:
 
 
 def holds(month: str, *, empreinte: str, written_at: str, path: Path | str | None = None) -> bool:
-    """True when the history holds ``month`` as written by one particular run (its registry
-    digest and ``ecrit_le``, ISO format): a report killed between its swap and this commit is
-    told apart from one killed after."""
+    """Tell whether the history holds ``month`` as written by one particular run.
+
+    (its registry digest and ``ecrit_le``, ISO format): a report killed between its swap and
+    this commit is told apart from one killed after.
+    """
     path = _path(path)
     if not path.exists():
         return False
@@ -477,8 +484,11 @@ def holds(month: str, *, empreinte: str, written_at: str, path: Path | str | Non
 def previous_month(
     month: str, *, path: Path | str | None = None, fictif: bool | None = None
 ) -> str | None:
-    """Return the latest month stored before ``month`` (of the same kind of registry when
-    ``fictif`` is given: a demo month is never compared with a real one), or ``None``."""
+    """Return the latest month stored before ``month``.
+
+    (of the same kind of registry when ``fictif`` is given: a demo month is never compared with
+    a real one), or ``None``.
+    """
     month = check_month(month)
     path = _path(path)
     if not path.exists():
@@ -530,7 +540,7 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
 # changes
 # ------------------------------------------------------------------------------------------
 def _stage_word(stage: object) -> str:
-    """The short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
+    """Return the short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
     if not isinstance(stage, str):
         return PRE_STAGE_WORD
     return next((s.short for s in stages() if s.code == stage), stage)
@@ -618,8 +628,11 @@ def _cpts_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
 def _cpts_only_in(
     present: pd.DataFrame, absent: pd.DataFrame, scope: _Scope, *, kind: str, side: str
 ) -> list[dict[str, Any]]:
-    """One row per CPTS of ``present`` missing from ``absent`` (by id): created CPTS when
-    ``present`` is the later month (``side="apres"``), dissolved ones the other way round."""
+    """One row per CPTS of ``present`` missing from ``absent`` (by id).
+
+    Created CPTS when ``present`` is the later month (``side="apres"``), dissolved ones the
+    other way round.
+    """
     rows = []
     for cid in sorted(set(present.index) - set(absent.index)):
         r = present.loc[cid]

@@ -202,7 +202,6 @@ def simplify_coverage(
 
 def _group_unions(keys: np.ndarray, codes: np.ndarray, geoms: gpd.GeoSeries) -> dict[str, Any]:
     """Coverage union of the unit geometries of each key (units without geometry skipped)."""
-
     position = geoms.index.get_indexer(codes)
     have = position >= 0
     keys, position = keys[have], position[have]

@@ -1,5 +1,7 @@
-"""Plan d'action: the workbook a task force fills for each zone blanche, carried over month
-after month, and its follow-up (suivi).
+"""Plan d'action.
+
+The workbook a task force fills for each zone blanche, carried over month after month, and its
+follow-up (suivi).
 
 The workbook (:func:`write_plan`) has a sheet ``zones`` (one row per zone blanche: the zone,
 the proposals of :mod:`couverture.suggest`, then the decision columns the task force types,
@@ -305,8 +307,10 @@ def _parse_rows(path: Path, cells: list[list[Any]]) -> PlanFile:
 
 
 def typed(row: Any) -> bool:
-    """Whether the task force typed anything in a row (decision or added column) of a plan
-    read (:class:`PlanFile` rows) or reconciled (:func:`reconcile` rows)."""
+    """Whether the task force typed anything in a row (decision or added column) of a plan read.
+
+    (:class:`PlanFile` rows) or reconciled (:func:`reconcile` rows).
+    """
     if any(row.get(c) not in (None, "") for c in DECISION_COLUMNS):
         return True
     if "extra" in row:
@@ -784,8 +788,11 @@ def _write_table(ws: Any, frame: pd.DataFrame, *, widths: dict[str, int]) -> Non
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path | str) -> Path:
-    """Write tables as sheets of a workbook, atomically; text starting like a formula is
-    written as text (the plain :func:`pandas.DataFrame.to_excel` would make it a formula)."""
+    """Write tables as sheets of a workbook, atomically.
+
+    Text starting like a formula is written as text (the plain :func:`pandas.DataFrame.to_excel`
+    would make it a formula).
+    """
     import openpyxl
 
     from couverture._output import atomic_path
@@ -940,7 +947,8 @@ def late(row: pd.Series | dict[str, Any], on: dt.date) -> bool:
 def follow_up(
     analysis: Analysis, previous: PlanFile, *, on: str | dt.date | None = None
 ) -> pd.DataFrame:
-    """One line per zone of the plan (per typed row when merged zones carry several):
+    """One line per zone of the plan (per typed row when merged zones carry several).
+
     :data:`FOLLOW_UP_COLUMNS`.
 
     ``strategie_retenue`` is « sans décision » when none was typed; ``en_retard`` (oui | non)

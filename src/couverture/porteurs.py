@@ -182,8 +182,11 @@ def read_porteurs(path: Path | str, *, categories: Iterable[str] | None = None) 
 # the published FINESS extract
 # ------------------------------------------------------------------------------------------
 def _commune_code(departement: str, commune: str) -> str:
-    """INSEE code of a FINESS (département, 3-digit commune) pair: ``35`` + ``238`` →
-    ``35238``; in the DROM (``9A``…) ``97`` + the commune (``9D`` + ``411`` → ``97411``)."""
+    """INSEE code of a FINESS (département, 3-digit commune) pair.
+
+    ``35`` + ``238`` → ``35238``; in the DROM (``9A``…) ``97`` + the commune (``9D`` + ``411`` →
+    ``97411``).
+    """
     dep, com = departement.strip().upper(), commune.strip()
     if com.isdigit():
         com = com.zfill(3)
@@ -534,9 +537,11 @@ def porteurs_near(
 def name_porteurs(
     analysis: Analysis, proposals: pd.DataFrame, porteurs: pd.DataFrame
 ) -> pd.DataFrame:
-    """Add ``porteur_potentiel`` to the proposals: for each creation, the porteur inside its
-    communes in the most populous commune (the largest), else the nearest within the radius
-    (French text: name, commune, distance); empty for the other options.
+    """Add ``porteur_potentiel`` to the proposals.
+
+    For each creation, the porteur inside its communes in the most populous commune (the
+    largest), else the nearest within the radius (French text: name, commune, distance); empty
+    for the other options.
 
     Parameters
     ----------

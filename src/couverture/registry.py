@@ -98,8 +98,10 @@ def read_registry(
     default_stage: str | None = None,
     unit_geometries: gpd.GeoDataFrame | None = None,
 ) -> Registry:
-    """Read a CPTS registry and normalise it: a commune list (CSV or XLSX, one row per
-    CPTS × commune) or a layer of CPTS perimeters (polygons).
+    """Read a CPTS registry and normalise it.
+
+    A commune list (CSV or XLSX, one row per CPTS × commune) or a layer of CPTS perimeters
+    (polygons).
 
     Parameters
     ----------
@@ -184,7 +186,10 @@ def _parse(body: _Body, units: _Units) -> dict[str, list[Any]]:
 def _assemble(
     path: Path, digest: str, table: Table, body: _Body, members: dict[str, list[Any]]
 ) -> Registry:
-    """The registry tables from a parsed body (duplicates and share sums noted, log written)."""
+    """Return the registry tables from a parsed body.
+
+    (duplicates and share sums noted, log written).
+    """
     notes = body.notes
     if "stade" not in table.columns:
         notes.add(

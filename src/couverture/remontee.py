@@ -1,6 +1,8 @@
-"""Remontée to DGOS and CNAM: one row per département — zones blanches, coverage by stage,
-strategies retained, coordinators funded, actions and calendar, zones without decision, late
-actions, projection of full coverage — and the "Plan d'action" section of the monthly report.
+"""Remontée to DGOS and CNAM.
+
+One row per département — zones blanches, coverage by stage, strategies retained, coordinators
+funded, actions and calendar, zones without decision, late actions, projection of full coverage
+— and the "Plan d'action" section of the monthly report.
 
 The coverage figures are those of :meth:`~couverture.analysis.Analysis.rates` and
 :meth:`~couverture.analysis.Analysis.zones` for the same registry (``couverture taux`` and
@@ -100,7 +102,8 @@ def remontee(
     on: str | dt.date | None = None,
     history_path: Path | str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the remontée table (one row per département, :data:`COLUMNS`) and the actions
+    """Return the remontée table (one row per département, :data:`COLUMNS`) and the actions.
+
     (one row per typed row of the plan, :data:`ACTION_COLUMNS`).
 
     Parameters
@@ -194,8 +197,11 @@ def remontee(
 def write_remontee(
     table: pd.DataFrame, actions: pd.DataFrame, path: Path | str, *, info: dict[str, str]
 ) -> Path:
-    """Write the remontée workbook atomically: sheets ``remontee`` (French titles),
-    ``actions`` and ``informations``; text starting like a formula is written as text."""
+    """Write the remontée workbook atomically.
+
+    Sheets ``remontee`` (French titles), ``actions`` and ``informations``; text starting like a
+    formula is written as text.
+    """
     import openpyxl
     import pandas as pd
 
@@ -214,7 +220,7 @@ def write_remontee(
 
 
 def remontee_info(analysis: Analysis, previous: plan_mod.PlanFile, *, month: str) -> dict[str, str]:
-    """What the remontée was computed from (registry, plan, vintages)."""
+    """Return what the remontée was computed from (registry, plan, vintages)."""
     meta = analysis.meta
     out = {
         "Mois": month,
@@ -256,9 +262,10 @@ def report_section(
     out_dir: Path,
     history_path: Path | str | None = None,
 ) -> None:
-    """Add the "Plan d'action" section to the report written in ``out_dir``: the remontée
-    (``remontee-AAAA-MM.xlsx``), its HTML section in ``index.html`` with the alerts of the
-    CPTS and the projection of full coverage.
+    """Add the "Plan d'action" section to the report written in ``out_dir``.
+
+    The remontée (``remontee-AAAA-MM.xlsx``), its HTML section in ``index.html`` with the alerts
+    of the CPTS and the projection of full coverage.
 
     Raises
     ------

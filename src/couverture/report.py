@@ -343,8 +343,10 @@ def _read_porteurs(path: Path | str | None) -> pd.DataFrame | None:
 def _fiches(
     a: Analysis, out_dir: Path, proposals: pd.DataFrame, porteurs: pd.DataFrame | None
 ) -> dict[str, str]:
-    """Write the fiches of the report's départements into ``fiches/``; return relative links
-    ``{département: booklet index, zone_id: fiche page}``."""
+    """Write the fiches of the report's départements into ``fiches/``.
+
+    Return relative links ``{département: booklet index, zone_id: fiche page}``.
+    """
     from couverture.fiches import build_fiches
 
     written = build_fiches(a, out_dir / "fiches", proposals=proposals, porteurs=porteurs)
@@ -362,7 +364,7 @@ def _fiches(
 # atomic directory swap, in step with the history
 # ------------------------------------------------------------------------------------------
 def _committed(stamp: dict[str, Any]) -> bool:
-    """Did the run that left ``stamp`` commit its month to the history? (see :func:`_recover`)"""
+    """Tell whether the run that left ``stamp`` committed its month (see :func:`_recover`)."""
     if not {"mois", "empreinte", "ecrit_le"} <= set(stamp):
         return False
     try:
@@ -426,7 +428,7 @@ def _swap(stage: FolderSwap, snap: history.Snapshot, **save: Any) -> None:
 # the report
 # ------------------------------------------------------------------------------------------
 def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
-    """The report's tables, machine column names (see :data:`COLUMN_TITLES`)."""
+    """Return the report's tables, machine column names (see :data:`COLUMN_TITLES`)."""
     rates = {n: a.rates(niveau=n)[RATE_COLUMNS] for n in history.RATE_LEVELS}
     if a.departements is not None:
         rates["france"]["nom"] = "Périmètre du rapport (" + ", ".join(a.departements) + ")"
@@ -465,9 +467,11 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
 def months_at_stage(
     registry_cpts: pd.DataFrame, cpts: pd.DataFrame, *, registry_date: str
 ) -> pd.Series | None:
-    """Whole months each CPTS has spent at its current stage, from the registry's stage dates
-    (``date_lettre_intention``…) to the registry's date; ``None`` when the registry has no
-    stage date at all (``<NA>`` for a CPTS whose current stage has no date).
+    """Whole months each CPTS has spent at its current stage.
+
+    From the registry's stage dates (``date_lettre_intention``…) to the registry's date;
+    ``None`` when the registry has no stage date at all (``<NA>`` for a CPTS whose current stage
+    has no date).
 
     Parameters
     ----------
@@ -506,8 +510,9 @@ def _month_index(month: str) -> int:
 def projected_full_coverage(
     months: list[str], rates: list[float], *, target: float = 100.0
 ) -> str | None:
-    """Month (``AAAA-MM``) a coverage rate reaches ``target`` at the linear pace observed
-    between the first and the last month recorded.
+    """Return the month (``AAAA-MM``) a coverage rate reaches ``target`` at a linear pace.
+
+    The pace is the one observed between the first and the last month recorded.
 
     Returns the last month when the target is already reached, ``None`` with fewer than two
     months or without progress. (A deliberately simple projection: the plan module gives a
@@ -543,9 +548,12 @@ def _perimeter_trend(
     current: pd.DataFrame,
     path: Path | str | None,
 ) -> pd.DataFrame:
-    """Rates of the périmètre's départements, month by month (``mois``, ``population``,
-    ``pop_*``, ``taux_*``): every month stored before ``month`` (of the same kind of
-    registry, whatever the périmètre of its report) that holds all of them, then this one."""
+    """Rates of the périmètre's départements.
+
+    Month by month (``mois``, ``population``, ``pop_*``, ``taux_*``): every month stored before
+    ``month`` (of the same kind of registry, whatever the périmètre of its report) that holds
+    all of them, then this one.
+    """
     import pandas as pd
 
     pops = ["population", *(f"pop_{s}" for s in STAGES)]
@@ -1021,9 +1029,11 @@ def _html_target(
     recommended: dict[str, str],
     fiches: dict[str, str],
 ) -> list[str]:
-    """First screen of a département report: each stage against the 100 % target, the change
-    since the last month recorded, the projected month of full coverage, the zones blanches
-    with their recommended option."""
+    """First screen of a département report.
+
+    Each stage against the 100 % target, the change since the last month recorded, the projected
+    month of full coverage, the zones blanches with their recommended option.
+    """
     import pandas as pd
 
     if trend is None or trend.empty:
@@ -1208,7 +1218,7 @@ def _html_zones_departement(
     xlsx: str,
     fiches: dict[str, str] | None = None,
 ) -> list[str]:
-    """The zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
+    """Return the zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
     title = _e(
         f"{dep} — {dep_name} : {len(group)} zone(s), "
         f"{fmt_number(int(group['population'].sum()))} habitants"

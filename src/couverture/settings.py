@@ -48,8 +48,11 @@ PLM_CITIES = ("75056", "69123", "13055")
 
 
 def __getattr__(name: str) -> Any:
-    """``STAGES`` and ``STAGE_LABELS``, derived on first use from ``config/`` (kept for the
-    modules not yet reading :func:`couverture._config.stages` themselves)."""
+    """``STAGES`` and ``STAGE_LABELS``.
+
+    Derived on first use from ``config/`` (kept for the modules not yet reading
+    :func:`couverture._config.stages` themselves).
+    """
     if name in ("STAGES", "STAGE_LABELS"):
         from couverture import _config
 

@@ -172,8 +172,10 @@ def _pick(columns: list[str], *candidates: str) -> str | None:
 
 
 def load_admin_express_units(path: Path) -> gpd.GeoDataFrame:
-    """Return units read from an IGN ADMIN EXPRESS GeoPackage (layers ``commune`` and, when
-    present, ``arrondissement_municipal``), geometry reprojected to WGS84.
+    """Return units read from an IGN ADMIN EXPRESS GeoPackage.
+
+    (layers ``commune`` and, when present, ``arrondissement_municipal``), geometry reprojected
+    to WGS84.
 
     Population comes from the file's ``POPULATION`` column when present (used as fallback).
     """

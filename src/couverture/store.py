@@ -43,15 +43,19 @@ BUILD_MARKER = ".donnees-en-cours"
 
 
 def mark_building(directory: Path) -> None:
-    """Mark the processed data in ``directory`` as being rebuilt (before a first file is
-    replaced); :func:`build_store` removes the mark once the store is in place."""
+    """Mark the processed data in ``directory`` as being rebuilt (before a first file is replaced).
+
+    :func:`build_store` removes the mark once the store is in place.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
 
 
 def check_complete(path: Path | None = None) -> None:
-    """Refuse a store whose processed data were being rebuilt by a run that did not finish
-    (checked when the store is opened, and before a cached answer is replayed without it)."""
+    """Refuse a store whose processed data were being rebuilt by a run that did not finish.
+
+    (checked when the store is opened, and before a cached answer is replayed without it).
+    """
     path = path or settings.STORE_PATH
     marker = path.parent / BUILD_MARKER
     if not marker.exists():
@@ -168,13 +172,13 @@ def connect(
 
 
 def _lock_holder(message: str) -> str:
-    """The process named by DuckDB's lock message (``PID 1234``), else a generic phrase."""
+    """Return the process named by DuckDB's lock message (``PID 1234``), else a generic phrase."""
     found = re.search(r"PID (\d+)", message)
     return f"processus {found.group(1)}" if found else "écriture en cours"
 
 
 def _open_failure(path: Path, exc: Exception) -> str:
-    """A French reason for a store that cannot be opened, other than a held lock."""
+    """Return a French reason for a store that cannot be opened, other than a held lock."""
     text = str(exc).lower()
     if "permission" in text or "read-only file system" in text:
         return f"base {path} illisible : permission refusée ou système de fichiers en lecture seule"

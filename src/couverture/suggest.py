@@ -145,8 +145,10 @@ def _territory(departement: str) -> str:
 # inputs
 # ------------------------------------------------------------------------------------------------
 def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names, from the
-    analysis (the one door to the store)."""
+    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names.
+
+    From the analysis (the one door to the store).
+    """
     columns = ["code", "nom", "departement", "region", "population", "bassin_vie"]
     units = analysis.unit_table()[[*columns, "nom_bassin_vie", "epci", "superficie_km2", "x", "y"]]
     units = units.fillna({"bassin_vie": "", "nom_bassin_vie": "", "epci": ""})
@@ -156,8 +158,11 @@ def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[
 
 
 def unit_blocks(analysis: Analysis) -> pd.DataFrame:
-    """The blocks proposals are built from, per unit: ``code``, ``departement``, ``region``,
-    ``population``, ``epci``, ``bassin_vie`` and ``superficie_km2`` (all of France)."""
+    """Return the blocks proposals are built from, per unit.
+
+    ``code``, ``departement``, ``region``, ``population``, ``epci``, ``bassin_vie`` and
+    ``superficie_km2`` (all of France).
+    """
     units, _, _ = _store_tables(analysis)
     cols = ["code", "departement", "region", "population", "epci", "bassin_vie", "superficie_km2"]
     return units[cols].reset_index(drop=True)
@@ -232,8 +237,10 @@ class _Graph:
         return float(sum(self.pop[u] for u in units))
 
     def main(self, key: np.ndarray, units: Iterable[int]) -> str:
-        """The value of ``key`` (département, EPCI, bassin…) holding most of the units'
-        population."""
+        """Return the value of ``key`` holding most of the units' population.
+
+        ``key`` is a unit attribute: département, EPCI, bassin de vie…
+        """
         pops: dict[str, float] = defaultdict(float)
         for v in units:
             pops[str(key[v])] += self.pop[v] + 1e-6
@@ -308,8 +315,11 @@ class _Cpts:
 
 @dataclass(frozen=True)
 class _Band:
-    """Population aimed at for a new CPTS: ``low`` to ``high`` around ``target``, calibrated
-    on the existing CPTS described by ``source`` (``""`` for the default bounds)."""
+    """Population aimed at for a new CPTS.
+
+    ``low`` to ``high`` around ``target``, calibrated on the existing CPTS described by
+    ``source`` (``""`` for the default bounds).
+    """
 
     low: float
     target: float
@@ -321,8 +331,11 @@ class _Band:
 
 
 def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
-    """Quantile of CPTS populations; ``weighted``: each CPTS weighs its population (the size
-    of the CPTS an inhabitant belongs to, so that a CPTS cut by a boundary weighs little)."""
+    """Quantile of CPTS populations.
+
+    ``weighted``: each CPTS weighs its population (the size of the CPTS an inhabitant belongs
+    to, so that a CPTS cut by a boundary weighs little).
+    """
     v = np.sort(np.array(values, dtype=float))
     if not weighted:
         return float(np.quantile(v, q))
@@ -349,8 +362,10 @@ class _Context:
         return int(np.searchsorted(np.array(limits, dtype=float), self.graph.density(units)))
 
     def references(self) -> list[tuple[float, str, str, int]]:
-        """(population, main département, main région, density class) of each CPTS with a
-        stage: what new CPTS are calibrated on."""
+        """Return what new CPTS are calibrated on, for each CPTS with a stage.
+
+        Tuples (population, main département, main région, density class).
+        """
         if self._refs is None:
             g = self.graph
             self._refs = [
@@ -366,9 +381,12 @@ class _Context:
         return self._refs
 
     def band(self, units: Iterable[int]) -> _Band:
-        """Calibrated band for a new CPTS on these units: the existing CPTS of the same
-        département and density class, else of the région and density class, else of the
-        département, else of the région; the default floor and ceiling when too few."""
+        """Calibrated band for a new CPTS on these units.
+
+        The existing CPTS of the same département and density class, else of the région and
+        density class, else of the département, else of the région; the default floor and
+        ceiling when too few.
+        """
         g, p = self.graph, self.params["calibration"]
         vs = list(units)
         dep, region, cls = g.main(g.dep, vs), g.main(g.region, vs), self.density_class(vs)
@@ -415,8 +433,10 @@ class _Context:
         return float(self.params["extension"]["penalite_bassin"])
 
     def outside(self, units: Iterable[int], cid: str) -> str:
-        """``"région"`` or ``"département"`` when units lie outside the territories of the
-        CPTS (its régions, its départements), else ``""``."""
+        """``"région"`` or ``"département"`` when units lie outside the territories of the CPTS.
+
+        (its régions, its départements), else ``""``.
+        """
         g = self.graph
         vs = list(units)
         if any(str(g.region[v]) not in self.cpts.regions.get(cid, ()) for v in vs):
@@ -426,8 +446,11 @@ class _Context:
         return ""
 
     def step_penalty(self, unit: int, cid: str) -> float:
-        """Extra cost for ``cid`` to take ``unit``: out of its bassins de vie, in an EPCI it
-        holds little of, across a département or région boundary."""
+        """Extra cost for ``cid`` to take ``unit``.
+
+        Out of its bassins de vie, in an EPCI it holds little of, across a département or région
+        boundary.
+        """
         p = self.params["extension"]
         g = self.graph
         held = self.cpts.epci_share.get(cid, {}).get(str(g.epci[unit]), 0.0)
@@ -455,7 +478,7 @@ class _Context:
         return dict(out)
 
     def components(self, units: Iterable[int]) -> list[list[int]]:
-        """Connected parts (rook) of a set of units, each sorted, largest population first."""
+        """Return the connected parts (rook) of units, each sorted, most populated first."""
         remaining = set(units)
         comps = []
         for start in sorted(remaining):
@@ -551,8 +574,11 @@ def _split_among(
 
 
 def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
-    """k populous, spread-out units: the most populous first, then the best compromise
-    between population and distance to the seeds already chosen."""
+    """K populous, spread-out units.
+
+    The most populous first, then the best compromise between population and distance to the
+    seeds already chosen.
+    """
     g = ctx.graph
     idx = np.array(comp)
     weight = np.sqrt(g.pop[idx] + 1.0)
@@ -572,9 +598,12 @@ def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
 def _grow(
     ctx: _Context, comp: list[int], seeds: list[int], band: _Band, homes: list[str] | None = None
 ) -> tuple[list[list[int]], list[int]]:
-    """Balanced region growing: the least populated region takes its best frontier unit
-    (in its home bassin de vie first, then fewest steps from the seed, then longest shared
-    border) unless that would pass the ceiling. Returns the regions and the units left."""
+    """Balanced region growing.
+
+    The least populated region takes its best frontier unit (in its home bassin de vie first,
+    then fewest steps from the seed, then longest shared border) unless that would pass the
+    ceiling. Returns the regions and the units left.
+    """
     g = ctx.graph
     inside = set(comp)
     owner = {s: r for r, s in enumerate(seeds)}
@@ -628,9 +657,11 @@ def _merge_small(
     allow_over: bool,
     keep: set[int] | None = None,
 ) -> list[list[int]]:
-    """Merge each region under the floor into the adjacent region giving the smallest union
+    """Merge each region under the floor into the adjacent region giving the smallest union.
+
     (within the ceiling unless ``allow_over``); regions in ``keep`` (units above the ceiling)
-    only receive units when ``allow_over``."""
+    only receive units when ``allow_over``.
+    """
     g = ctx.graph
     regions = [list(r) for r in regions]
     big = keep or set()
@@ -671,8 +702,10 @@ def _penalty(ctx: _Context, regions: list[list[int]], rest: list[int], band: _Ba
 
 
 def _recentre(ctx: _Context, regions: list[list[int]]) -> tuple[list[int], list[str]]:
-    """New seeds (the unit nearest each region's population centre) and home bassins (the
-    region's main bassin de vie) for another round of growth."""
+    """Return new seeds (the unit nearest each region's population centre) and home bassins.
+
+    (the region's main bassin de vie) for another round of growth.
+    """
     g = ctx.graph
     seeds, homes = [], []
     for r in regions:
@@ -691,9 +724,11 @@ def _recentre(ctx: _Context, regions: list[list[int]]) -> tuple[list[int], list[
 def _best_growth(
     ctx: _Context, comp: list[int], ks: list[int], band: _Band
 ) -> tuple[list[list[int]], list[int]]:
-    """Grow k regions from spread-out seeds, re-centre the seeds and grow again a few times
-    (a Lloyd-like refinement), for each k; keep the growth with the fewest inhabitants out of
-    bounds."""
+    """Grow k regions from spread-out seeds.
+
+    Re-centre the seeds and grow again a few times (a Lloyd-like refinement), for each k; keep
+    the growth with the fewest inhabitants out of bounds.
+    """
     rounds = int(ctx.params["creation"]["iterations"])
     best: tuple[float, int, list[list[int]], list[int]] | None = None
     for k in ks:
@@ -711,9 +746,11 @@ def _best_growth(
 
 
 def _partition(ctx: _Context, comp: list[int], band: _Band, depth: int = 0) -> list[list[int]]:
-    """Split a connected set of units into contiguous regions of ``band.low``–``band.high``
-    inhabitants where possible (regions outside the bounds remain when the units do not allow
-    better)."""
+    """Split a connected set of units into contiguous regions within ``band``.
+
+    Regions of ``band.low``–``band.high`` inhabitants where possible; regions outside the
+    bounds remain when the units do not allow better.
+    """
     g = ctx.graph
     total = g.population(comp)
     if total <= band.high or len(comp) == 1:
@@ -740,7 +777,7 @@ def _partition(ctx: _Context, comp: list[int], band: _Band, depth: int = 0) -> l
 
 
 def _groups(ctx: _Context, units: list[int], key: np.ndarray) -> list[list[int]]:
-    """Connected parts of the units sharing each value of ``key`` (EPCI, bassin de vie)."""
+    """Return connected parts of the units sharing each value of ``key`` (EPCI, bassin de vie)."""
     by_key: dict[str, list[int]] = defaultdict(list)
     for v in units:
         by_key[str(key[v])].append(v)
@@ -750,11 +787,13 @@ def _groups(ctx: _Context, units: list[int], key: np.ndarray) -> list[list[int]]
 def _merge_blocks(
     ctx: _Context, blocks: list[list[int]], *, allow_over: bool = False
 ) -> list[list[int]]:
-    """Agglomerate blocks under their calibrated floor, smallest first, each with the adjacent
-    block that keeps the union within the ceiling, preferring the same département, then the
-    same main bassin de vie, then the smallest union (a contiguity-constrained agglomerative
-    regionalisation). With ``allow_over``, a block that fits nowhere joins its smallest
-    neighbour anyway."""
+    """Agglomerate blocks under their calibrated floor, smallest first.
+
+    Each with the adjacent block that keeps the union within the ceiling, preferring the same
+    département, then the same main bassin de vie, then the smallest union (a
+    contiguity-constrained agglomerative regionalisation). With ``allow_over``, a block that
+    fits nowhere joins its smallest neighbour anyway.
+    """
     g = ctx.graph
     parts = {i: list(b) for i, b in enumerate(blocks)}
     owner = {v: i for i, b in parts.items() for v in b}
@@ -796,9 +835,12 @@ def _merge_blocks(
 
 
 def _block_partition(ctx: _Context, comp: list[int]) -> list[list[int]]:
-    """Partition connected white units the way task forces draw CPTS: whole EPCIs where they
-    fit the calibrated band, an EPCI too big split along its bassins de vie, then by communes
-    (balanced region growing); blocks too small then joined with their neighbours."""
+    """Partition connected white units the way task forces draw CPTS.
+
+    Whole EPCIs where they fit the calibrated band, an EPCI too big split along its bassins de
+    vie, then by communes (balanced region growing); blocks too small then joined with their
+    neighbours.
+    """
     g = ctx.graph
     out: list[list[int]] = []
     tolerance = float(ctx.params["creation"]["tolerance_epci"])
@@ -826,7 +868,7 @@ def _epci_name(g: _Graph, epci: str) -> str:
 
 
 def _follows(ctx: _Context, region: list[int], zone: set[int]) -> str:
-    """What a new perimeter follows, in a few words (EPCIs, a bassin de vie or communes)."""
+    """Return what a new perimeter follows, in a few words (EPCIs, a bassin de vie or communes)."""
     g = ctx.graph
     pops: dict[str, float] = defaultdict(float)
     for v in region:
@@ -858,8 +900,11 @@ def _of(name: str) -> str:
 
 
 def _brief(parts: list[str], limit: int = 200) -> str:
-    """The parts joined by « ; » in at most ``limit`` characters: the first part (what the
-    perimeter follows) is shortened when needed, the reasons after it are kept."""
+    """Return the parts joined by « ; » in at most ``limit`` characters.
+
+    The first part (what the perimeter follows) is shortened when needed, the reasons after it
+    are kept.
+    """
     text = " ; ".join(parts)
     if len(text) <= limit or not parts:
         return text
@@ -870,8 +915,10 @@ def _brief(parts: list[str], limit: int = 200) -> str:
 
 
 def _short(label: str) -> str:
-    """An EPCI name without its legal form (« communauté de communes du Sisteronais » →
-    « CC du Sisteronais »)."""
+    """Return an EPCI name without its legal form.
+
+    (« communauté de communes du Sisteronais » → « CC du Sisteronais »).
+    """
     for long, short in (
         ("communauté de communes", "CC"),
         ("communauté d'agglomération", "CA"),
@@ -912,8 +959,10 @@ def _funding_text(ctx: _Context, before: int, after: int) -> str:
 
 
 def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
-    """Why this CPTS takes these units, in a few words: the EPCI or bassin de vie it already
-    holds most of, else the shared border."""
+    """Why this CPTS takes these units, in a few words.
+
+    The EPCI or bassin de vie it already holds most of, else the shared border.
+    """
     g = ctx.graph
     epci = g.main(g.epci, units)
     held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
@@ -1079,8 +1128,10 @@ class _Ledger:
 def _attach_rows(
     ctx: _Context, units: list[int], ledger: _Ledger, reason: str, *, choice: int = 0
 ) -> list[dict[str, Any]] | None:
-    """Rattachement temporaire of ``units`` to the ``choice``-th nearest ACI CPTS (those that
-    stay within the ceiling first); ``None`` when the territory has no ACI CPTS."""
+    """Rattachement temporaire of ``units`` to the ``choice``-th nearest ACI CPTS.
+
+    (those that stay within the ceiling first); ``None`` when the territory has no ACI CPTS.
+    """
     added = ctx.graph.population(units)
     ranked = ctx.nearest_mature(units)
     ranked.sort(key=lambda cd: (ledger.base(cd[0]) + added > ctx.ceiling, cd[1]))
@@ -1142,8 +1193,11 @@ def _extension_scenario(
 
 
 def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
-    """Partition into new CPTS following EPCIs and bassins de vie; remnants too small for a
-    CPTS go to neighbouring CPTS of the same territory with room, else are merged."""
+    """Partition into new CPTS following EPCIs and bassins de vie.
+
+    Remnants too small for a CPTS go to neighbouring CPTS of the same territory with room, else
+    are merged.
+    """
     g = ctx.graph
     total = g.population(units)
     zone = set(units)
