@@ -9,6 +9,7 @@ only data goes to stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -433,7 +434,8 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         except ImportError:
             log.info("module de propositions absent : cartes sans propositions")
         else:
-            suggestions = suggest(a)
+            # computed by build_maps while it draws the perimeters (on the other core)
+            suggestions = functools.partial(suggest, a)
         paths = build_maps(a, args.sortie, suggestions=suggestions)
         for path in paths:
             log.info("carte écrite : %s", path)

@@ -33,7 +33,7 @@ import html
 import json
 import logging
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -400,7 +400,7 @@ def _departement_outlines(simple: gpd.GeoSeries, departement: pd.Series) -> gpd.
 def prepare_layers(
     analysis: Analysis,
     *,
-    suggestions: pd.DataFrame | None = None,
+    suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
     tolerance: float = SIMPLIFY_TOLERANCE_M,
 ) -> MapLayers:
@@ -411,7 +411,8 @@ def prepare_layers(
     analysis
         An open analysis.
     suggestions
-        Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn).
+        Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn),
+        or a function returning it: it is then called while the perimeters are computed.
     departements
         The départements to map (default: those of the analysis, else all of France).
     tolerance
@@ -443,16 +444,23 @@ def prepare_layers(
         simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
         geojson = None
 
+    from concurrent.futures import ThreadPoolExecutor
+
     zones = full.zones()
     overlaps = full.overlaps().set_index("code")["type"]
-    unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
-    cpts_layer = _cpts_layer(cpts, membership, simple)
-    if not national:
-        zones = zones[zones["departement"].isin(deps)]
-    zone_layer = _zone_layer(zones, simple)
-
-    proposal_layer = _proposal_layer(suggestions, simple)
-    rates = full.rates(niveau="departement").set_index("code")
+    simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
+    # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
+    # thread computes the proposals (Python-bound) when they are given as a function
+    with ThreadPoolExecutor(1) as pool:
+        cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
+        map_zones = zones if national else zones[zones["departement"].isin(deps)]
+        zone_future = pool.submit(_zone_layer, map_zones, simple)
+        unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
+        if callable(suggestions):
+            suggestions = suggestions()
+        proposal_layer = _proposal_layer(suggestions, simple)
+        rates = full.rates(niveau="departement").set_index("code")
+        cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
     return MapLayers(
         meta=dict(analysis.meta),
         units=unit_layer,
@@ -968,6 +976,19 @@ def departement_data(
     zone_geo = dict(zip(layers.zones.index, layers.zones["geojson"], strict=True))
     zone_cards = {zid: _zone_card(r) for zid, r in layers.zones.iterrows()}
     props = layers.proposals
+    prop_by: dict[str, list[int]] = {}
+    for i, d in enumerate(props["departement"].tolist()):
+        prop_by.setdefault(d, []).append(i)
+    prop_info = _proposal_info(props)
+    prop_features = [
+        _feature({"id": p, "option": o}, g)
+        for p, o, g in zip(
+            props["proposition"].tolist(),
+            props["option"].tolist(),
+            props["geojson"].tolist(),
+            strict=True,
+        )
+    ]
 
     out = []
     for dep in deps:
@@ -986,7 +1007,7 @@ def departement_data(
         box = [float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1]))]
         box += [float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3]))]
         dep_zones = zones_by.get(dep, [])
-        dep_props = props[props["departement"] == dep]
+        dep_props = prop_by.get(dep, [])
         unit_rows = [rows[i] for i in pos]
         n_chev = sum(1 for r in unit_rows if r[7] == "chevauchement")
         n_part = sum(1 for r in unit_rows if r[7] == "partage")
@@ -999,7 +1020,7 @@ def departement_data(
             zone_population=sum(zone_cards[z]["population"] or 0 for z in dep_zones),
             n_covering=len(covering),
             has_projects=bool(projects),
-            options=sorted(set(dep_props["option"])),
+            options=sorted({prop_info[i]["option"] for i in dep_props}),
             n_proposals=len(dep_props),
             national_link=national_link,
         )
@@ -1017,16 +1038,8 @@ def departement_data(
                 },
                 zones=[_feature({"id": str(z)}, zone_geo[z]) for z in dep_zones],
                 zone_cards={str(z): zone_cards[z] for z in dep_zones},
-                proposals=[
-                    _feature({"id": p, "option": o}, g)
-                    for p, o, g in zip(
-                        dep_props["proposition"],
-                        dep_props["option"],
-                        dep_props["geojson"],
-                        strict=True,
-                    )
-                ],
-                proposal_info=_proposal_info(dep_props),
+                proposals=[prop_features[i] for i in dep_props],
+                proposal_info=[prop_info[i] for i in dep_props],
                 title=title,
                 legend=legend,
             )
@@ -1452,7 +1465,7 @@ def build_maps(
     analysis: Analysis,
     output_dir: Path | str,
     *,
-    suggestions: pd.DataFrame | None = None,
+    suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
     workers: int | None = None,
 ) -> list[Path]:
@@ -1470,7 +1483,8 @@ def build_maps(
     output_dir
         Folder of the maps (created if needed).
     suggestions
-        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn).
+        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn), or a
+        function returning them (see :func:`prepare_layers`).
     departements
         Départements to map (default: those of the analysis, else all of France).
     workers
