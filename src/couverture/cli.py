@@ -436,7 +436,12 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         else:
             # computed by build_maps while it draws the perimeters (on the other core)
             suggestions = functools.partial(suggest, a)
-        paths = build_maps(a, args.sortie, suggestions=suggestions)
+        porteurs = None
+        if args.porteurs is not None:
+            from couverture.porteurs import read_porteurs
+
+            porteurs = read_porteurs(args.porteurs)
+        paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
@@ -625,6 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     _registry_options(p)
     p.add_argument(
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
+    )
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels (extrait FINESS ou CSV simple) : calque des MSP et centres "
+        "de santé",
     )
     p.set_defaults(func=cmd_cartes)
 

@@ -40,8 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from couverture import _format
+from couverture._config import stage as _stage
+from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
-from couverture.settings import CRS_WEB, STAGE_LABELS, STAGES
+from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -52,15 +55,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------------
-# presentation constants (colour-blind safe: blues for stages, red for zones blanches)
+# presentation constants: the stages' colours come from config/vocabulaire_stades.csv (a
+# viridis-like ramp, distinct in greyscale and for colour-blind readers); red for zones blanches
 # ------------------------------------------------------------------------------------------------
-STAGE_COLOURS = {"lettre_intention": "#9ecae1", "projet_sante": "#4292c6", "aci": "#08519c"}
-STAGE_OUTLINES = {"lettre_intention": "#4a87b0", "projet_sante": "#1f5f95", "aci": "#03254d"}
-STAGE_SHORT = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI",
-}
+# fill opacity of the département's CPTS, by stage rank: grows with the stage
+STAGE_OPACITY = (0.45, 0.45, 0.65)
+# CPTS across the border: neutral grey, whatever their stage (never mistaken for a stage)
+NEIGHBOUR_FILL = "#969696"
+NEIGHBOUR_OUTLINE = "#525252"
+# CPTS names are permanent labels from this zoom level on (a département fits in 8 to 9)
+LABEL_MIN_ZOOM = 8
+PORTEUR_COLOUR = "#e7298a"
 PROJECT_COLOUR = "#555555"
 ZONE_COLOUR = "#d7191c"
 OVERLAP_COLOURS = {"chevauchement": "#ff7f00", "partage": "#6a3d9a"}
@@ -75,6 +80,7 @@ PROPOSAL_LABELS = {
     "creation": "Création d'une CPTS",
     "rattachement_temporaire": "Rattachement temporaire",
 }
+NEW_CPTS_LABEL = "nouvelle CPTS"
 # national choropleth: lower bound of each class (% of the population covered) and its colour
 RATE_CLASSES = [
     (0, "#f7fbff"),
@@ -135,7 +141,10 @@ class MapLayers:
     zones
         Zones blanches (index ``zone_id``) with their geometry.
     proposals
-        Recommended proposals with their geometry (empty when none were given).
+        Every proposal with its geometry (empty when none were given): recommended ones
+        (``proposition`` ``P0``, ``P1``…) then the alternatives (``A0``…).
+    porteurs
+        Potential porteurs with coordinates and their ``departement`` (may be empty).
     rates
         Coverage rates by département (index ``code``).
     neighbours
@@ -150,6 +159,7 @@ class MapLayers:
     membership: pd.DataFrame
     zones: gpd.GeoDataFrame
     proposals: gpd.GeoDataFrame
+    porteurs: pd.DataFrame
     rates: pd.DataFrame
     neighbours: dict[str, set[str]]
     departements: tuple[str, ...]
@@ -359,24 +369,34 @@ def map_geometries(
                 frame = frame[frame["departement"].isin(list(departements))]
             return _geometry_frame(frame)
     deps = None if departements is None else list(departements)
-    frame = con.execute(
+    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
+    # never holds the whole result besides the Python objects built from it
+    reader = con.execute(
         f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} "
-        "WHERE niveau = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement)) "
-        "ORDER BY code",
+        "WHERE niveau = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
         [niveau, deps, deps],
-    ).fetchdf()
-    return _geometry_frame(frame)
+    ).to_arrow_reader(4096)
+    columns: dict[str, list[Any]] = {"code": [], "departement": [], "wkb": [], "geojson": []}
+    for batch in reader:
+        for name in columns:
+            columns[name].extend(batch.column(name).to_pylist())
+    return _geometry_frame(columns)
 
 
-def _geometry_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+def _geometry_frame(frame: Any) -> gpd.GeoDataFrame:
+    """A frame indexed by code (``departement``, ``geojson``, ``geometry``) from the columns
+    ``code``, ``departement``, ``wkb``, ``geojson`` (a DataFrame or a dict of lists)."""
     import geopandas as gpd
     import shapely
 
-    geoms = shapely.from_wkb([bytes(b) for b in frame["wkb"]])
+    geoms = shapely.from_wkb(np.asarray([bytes(b) for b in frame["wkb"]], dtype=object))
     out = gpd.GeoDataFrame(
-        {"departement": frame["departement"].to_numpy(), "geojson": frame["geojson"].to_numpy()},
+        {
+            "departement": np.asarray(frame["departement"], dtype=object),
+            "geojson": np.asarray(frame["geojson"], dtype=object),
+        },
         geometry=geoms,
-        index=frame["code"].to_numpy(),
+        index=np.asarray(frame["code"], dtype=object),
         crs=CRS_WEB,
     )
     out.index.name = "code"
@@ -403,6 +423,7 @@ def prepare_layers(
     suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
     tolerance: float = SIMPLIFY_TOLERANCE_M,
+    porteurs: pd.DataFrame | None = None,
 ) -> MapLayers:
     """Compute, once, the geometry and attributes every map of ``departements`` needs.
 
@@ -417,6 +438,10 @@ def prepare_layers(
         The départements to map (default: those of the analysis, else all of France).
     tolerance
         Coverage simplification tolerance in metres.
+    porteurs
+        Potential porteurs (``couverture.porteurs.read_porteurs``: ``finess``, ``nom``,
+        ``categorie``, ``libelle_categorie``, ``code_commune``, ``lon``, ``lat``), drawn as
+        circle markers; those without coordinates are left out.
     """
     from couverture.store import unit_geometries
 
@@ -451,16 +476,18 @@ def prepare_layers(
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
     # thread computes the proposals (Python-bound) when they are given as a function
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
         map_zones = zones if national else zones[zones["departement"].isin(deps)]
         zone_future = pool.submit(_zone_layer, map_zones, simple)
         unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
         if callable(suggestions):
             suggestions = suggestions()
-        proposal_layer = _proposal_layer(suggestions, simple)
+        proposal_future = pool.submit(_proposal_layer, suggestions, simple)
         rates = full.rates(niveau="departement").set_index("code")
+        porteur_layer = _porteur_layer(porteurs, units)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
+        proposal_layer = proposal_future.result()
     return MapLayers(
         meta=dict(analysis.meta),
         units=unit_layer,
@@ -468,6 +495,7 @@ def prepare_layers(
         membership=membership.reset_index(drop=True),
         zones=zone_layer,
         proposals=proposal_layer,
+        porteurs=porteur_layer,
         rates=rates,
         neighbours=neighbours,
         departements=deps,
@@ -553,7 +581,7 @@ def _cpts_layer(
         membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
     )
     cpts = cpts.copy()
-    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(STAGES), None)
+    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(_codes()), None)
     layer = gpd.GeoDataFrame(cpts, geometry=[unions.get(i) for i in cpts.index], crs=CRS_WEB)
     layer["geojson"] = geojson_geometries(layer.geometry)
     return layer
@@ -571,6 +599,38 @@ def _zone_layer(zones: pd.DataFrame, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
     )
     layer["geojson"] = geojson_geometries(layer.geometry)
     return layer
+
+
+PORTEUR_COLUMNS = ["finess", "nom", "categorie", "libelle_categorie", "code_commune", "lon", "lat"]
+
+
+def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataFrame:
+    """Porteurs with coordinates, with the département of their commune.
+
+    Raises
+    ------
+    ArgumentError
+        When a column of :data:`PORTEUR_COLUMNS` is missing.
+    """
+    import pandas as pd
+
+    if porteurs is None:
+        return pd.DataFrame(columns=[*PORTEUR_COLUMNS, "departement"])
+    missing = [c for c in PORTEUR_COLUMNS if c not in porteurs.columns]
+    if missing:
+        raise ArgumentError(f"porteurs : colonnes absentes « {', '.join(missing)} »")
+    frame = porteurs[PORTEUR_COLUMNS].copy()
+    frame["lon"] = pd.to_numeric(frame["lon"], errors="coerce")
+    frame["lat"] = pd.to_numeric(frame["lat"], errors="coerce")
+    frame = frame[np.isfinite(frame["lon"]) & np.isfinite(frame["lat"])]
+    # a commune code (or an arrondissement's) gives the département; else its prefix
+    dep_of = dict(zip(units["code"].astype(str), units["departement"], strict=True))
+    if "commune" in units.columns:
+        for commune, dep in zip(units["commune"].astype(str), units["departement"], strict=True):
+            dep_of.setdefault(commune, dep)
+    codes = frame["code_commune"].astype(str).str.strip()
+    frame["departement"] = [dep_of.get(c, c[:3] if c.startswith("97") else c[:2]) for c in codes]
+    return frame.reset_index(drop=True)
 
 
 PROPOSAL_COLUMNS = [
@@ -603,10 +663,14 @@ def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> 
     missing = [c for c in PROPOSAL_COLUMNS if c not in suggestions.columns]
     if missing:
         raise ArgumentError(f"propositions : colonnes absentes « {', '.join(missing)} »")
-    rec = suggestions[suggestions["recommandee"].astype(str).str.lower() == "oui"]
-    extra = ["cpts_cible_id"] if "cpts_cible_id" in rec.columns else []
-    rec = rec[PROPOSAL_COLUMNS + extra].reset_index(drop=True)
-    rec.insert(0, "proposition", [f"P{i}" for i in range(len(rec))])
+    recommended = suggestions["recommandee"].astype(str).str.lower() == "oui"
+    extra = ["cpts_cible_id"] if "cpts_cible_id" in suggestions.columns else []
+    parts = []
+    for prefix, rows in (("P", suggestions[recommended]), ("A", suggestions[~recommended])):
+        rows = rows[PROPOSAL_COLUMNS + extra].reset_index(drop=True)
+        rows.insert(0, "proposition", [f"{prefix}{i}" for i in range(len(rows))])
+        parts.append(rows)
+    rec = pd.concat(parts, ignore_index=True)
     unions = _group_unions(*_split_codes(rec, "proposition"), simple)
     geometry = [unions.get(p) for p in rec["proposition"]]
     layer = gpd.GeoDataFrame(pd.DataFrame(rec), geometry=geometry, crs=CRS_WEB)
@@ -626,16 +690,56 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _fr_int(value: Any) -> str:
+def _codes() -> tuple[str, ...]:
+    """The stage codes, from the least to the most advanced (``config/vocabulaire_stades.csv``)."""
+    return tuple(s.code for s in _stages())
+
+
+def _positive(value: Any) -> int | None:
+    """An integer above 0, else ``None`` (a taille or funding of 0 means "none yet")."""
     n = _int(value)
-    return "—" if n is None else f"{n:,}".replace(",", "\u202f")
+    return n if n else None
 
 
-def _fr_pct(value: Any) -> str:
-    try:
-        return f"{float(value):.1f}".replace(".", ",") + "\u00a0%"
-    except (TypeError, ValueError):
-        return "—"
+def proposal_text(r: dict[str, Any]) -> str:
+    """The plain-French effect of a proposal, missing values left out.
+
+    Examples
+    --------
+    >>> proposal_text({"population_ajoutee": 1200, "population_resultante": 41000,
+    ...     "taille_avant": 1, "taille_apres": 2, "financement_max_avant": 220000,
+    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
+    '+1 200 hab. → 41 000 hab. ; taille 1 → 2 ; financement maximal 220 000 € → 287 000 € par an'
+    >>> proposal_text({"taille_avant": 0, "taille_apres": 2, "financement_max_avant": 0,
+    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
+    'taille 2 ; financement maximal 287 000 € par an'
+    """
+    parts = []
+    added, result = _int(r.get("population_ajoutee")), _int(r.get("population_resultante"))
+    if added is not None and result is not None:
+        parts.append(f"+{_format.integer(added)} hab. → {_format.integer(result)} hab.")
+    before, after = _positive(r.get("taille_avant")), _positive(r.get("taille_apres"))
+    if before and after:
+        parts.append(f"taille {before} → {after}")
+    elif after:
+        parts.append(f"taille {after}")
+    f_before = _positive(r.get("financement_max_avant"))
+    f_after = _positive(r.get("financement_max_apres"))
+    if f_before and f_after:
+        parts.append(
+            f"financement maximal {_format.euros(f_before)} → {_format.euros(f_after)} par an"
+        )
+    elif f_after:
+        parts.append(f"financement maximal {_format.euros(f_after)} par an")
+    return " ; ".join(parts)
+
+
+def proposal_label(option: Any, target: Any) -> str:
+    """The label drawn on a proposal: the CPTS that would take it, or « nouvelle CPTS »."""
+    name = _text(target)
+    if option == "creation" or name is None:
+        return NEW_CPTS_LABEL
+    return f"{name} (temporaire)" if option == "rattachement_temporaire" else name
 
 
 def _esc(value: Any) -> str:
@@ -649,7 +753,7 @@ def _js_json(data: Any) -> str:
 
 
 def _stage_label(stage: Any) -> str:
-    return STAGE_LABELS.get(stage, "Non couverte") if isinstance(stage, str) else "Non couverte"
+    return _stage(stage).label if stage in _codes() else "Non couverte"
 
 
 def geojson_geometries(geoms: Any) -> list[str | None]:
@@ -686,6 +790,11 @@ PAGE_STYLE = (
 )
 
 
+def _stage_css() -> str:
+    """The stage colours of the cards' headings (from the vocabulary, not the stylesheet)."""
+    return "".join(f".cv-card h4.cv-stade-{s.code}{{border-color:{s.outline}}}" for s in _stages())
+
+
 class _Page:
     """One map page: the Leaflet calls are appended in drawing order, then :meth:`html` fills
     the template (assets inlined once per process, data pasted as JSON text)."""
@@ -695,7 +804,7 @@ class _Page:
         self.js: list[str] = [
             'var map = L.map("cv-map", {center: [0, 0], zoom: 1, zoomControl: false, '
             "preferCanvas: false, zoomSnap: 0.25});",
-            "L.control.scale().addTo(map);",
+            "L.control.scale({imperial: false}).addTo(map);",
             f"map.fitBounds({_js_json(bounds)});",
         ]
         self.base: list[tuple[str, str]] = []
@@ -740,16 +849,20 @@ class _Page:
         class_name: str,
         interactive: bool = False,
         show: bool = True,
+        points: bool = False,
     ) -> str:
         """Add a GeoJSON layer; ``style`` is ``{"by": property, "styles": {value: style},
-        "default": style}`` (see ``couverture.styler`` in the runtime). Returns its variable."""
+        "default": style}`` (see ``couverture.styler`` in the runtime); ``points`` draws point
+        features as circle markers. Returns its variable."""
         text, count = data
         var = self._var()
         self.js.append(
             f"var {var} = L.geoJson({text}, {{pane: {_js_json(pane)}, "
             f"interactive: {_js_json(interactive)}, className: {_js_json(class_name)}, "
             f"smoothFactor: 0.5, style: couverture.styler({_js_json(style)}), "
-            f"onEachFeature: couverture.{hook}}});"
+            f"onEachFeature: couverture.{hook}"
+            + (", pointToLayer: couverture.circle" if points else "")
+            + "});"
         )
         if show:
             self.js.append(f"{var}.addTo(map);")
@@ -775,7 +888,7 @@ class _Page:
                 f"<title>{_esc(self.title)}</title>\n",
                 head_html(),
                 "\n",
-                style_tag(PAGE_STYLE),
+                style_tag(PAGE_STYLE + _stage_css()),
                 "\n</head>\n<body>\n",
                 HATCH_SVG,
                 '\n<div id="cv-map"></div>\n',
@@ -806,7 +919,7 @@ def _title_html(
         else ""
     )
     sub = (
-        f"registre {_esc(meta.get('registre'))} du {_esc(meta.get('date_registre'))}"
+        f"registre {_esc(meta.get('registre'))} du {_esc(_registry_date(meta))}"
         f" · population {_esc(meta.get('population_millesime'))}"
         f" · COG {_esc(meta.get('cog'))}"
     )
@@ -814,6 +927,17 @@ def _title_html(
     return (
         f"{banner}<h1>{_esc(heading)}</h1><p class='cv-sub'>{sub}</p><table>{table}</table>{extra}"
     )
+
+
+def _registry_date(meta: dict[str, Any]) -> str:
+    """The registry's date in French (« 29 novembre 2026 »), as given when not a date."""
+    value = meta.get("date_registre")
+    if not value:
+        return ""
+    try:
+        return _format.date(str(value))
+    except (ValueError, IndexError):
+        return str(value)
 
 
 def _ready(page: _Page, title: str, legend: str, **extra: Any) -> None:
@@ -825,17 +949,18 @@ def _ready(page: _Page, title: str, legend: str, **extra: Any) -> None:
 # département map
 # ------------------------------------------------------------------------------------------------
 def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
-    """The card of a CPTS (``voisine`` is added per map)."""
+    """The card of a CPTS, as the texts the popup shows (``None``: row left out);
+    ``voisine`` is added per map."""
+    taille = _positive(r["taille"])
+    funding = _positive(r["financement_max"]) if stage else None
     return {
         "nom": r["nom"],
-        "stade": STAGE_LABELS.get(stage, "Projet avant lettre d'intention")
-        if stage
-        else "Projet avant lettre d'intention",
+        "stade": _stage(stage).label if stage else "Projet avant lettre d'intention",
         "stade_code": stage or "projet",
-        "population": _int(r["population"]),
-        "taille": _int(r["taille"]),
-        "financement": _int(r["financement_max"]) if stage else None,
-        "n_communes": _int(r["n_communes"]),
+        "population": f"{_format.integer(r['population'])} hab.",
+        "taille": None if taille is None else str(taille),
+        "financement": None if funding is None else f"{_format.euros(funding)} par an",
+        "n_communes": _format.integer(r["n_communes"]),
         "departement": None if r["departement"] != r["departement"] else r["departement"],
     }
 
@@ -860,12 +985,8 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
                 "cpts_cible": _text(r.get("cpts_cible_id")),
                 "cible": _text(r["cpts_cible"]),
                 "nom": _text(r["nom_propose"]),
-                "population_ajoutee": _int(r["population_ajoutee"]),
-                "population_resultante": _int(r["population_resultante"]),
-                "taille_avant": _int(r["taille_avant"]) or None,
-                "taille_apres": _int(r["taille_apres"]),
-                "financement_avant": _int(r["financement_max_avant"]),
-                "financement_apres": _int(r["financement_max_apres"]),
+                "etiquette": proposal_label(r["option"], r["cpts_cible"]),
+                "texte": proposal_text(r),
                 "priorite": _text(r["priorite"]),
                 "motif": _text(r["motif"]),
             }
@@ -874,13 +995,15 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _zone_card(r: Any) -> dict[str, Any]:
-    """The card of a zone blanche."""
+    """The card of a zone blanche (texts; ``None``: row left out)."""
     area = r["superficie_km2"]
     return {
-        "population": _int(r["population"]),
-        "n_communes": _int(r["n_communes"]),
+        "population": f"{_format.integer(r['population'])} hab.",
+        "n_communes": _format.integer(r["n_communes"]),
         # None for a zone of units without geometry (four Cantal communes)
-        "superficie_km2": None if area is None or area != area else area,
+        "superficie_km2": None
+        if area is None or area != area
+        else f"{_format.number(area, decimals=1)}\u00a0km²",
         "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
     }
 
@@ -919,7 +1042,9 @@ class DepartementData:
     zones: list[str | None]
     zone_cards: dict[str, dict[str, Any]]
     proposals: list[str | None]
+    alternatives: list[str | None]
     proposal_info: list[dict[str, Any]]
+    porteurs: list[str | None]
     title: str
     legend: str
 
@@ -935,6 +1060,10 @@ UNIT_FIELDS = (
     "projets",
     "geojson",
 )
+
+
+def _point(lon: float, lat: float) -> str:
+    return '{"type":"Point","coordinates":[' + f"{round(lon, 6)},{round(lat, 6)}" + "]}"
 
 
 def departement_data(
@@ -968,27 +1097,44 @@ def departement_data(
         c: s if isinstance(s, str) else None for c, s in zip(cpts.index, cpts["stade"], strict=True)
     }
     geo = dict(zip(cpts.index, cpts["geojson"], strict=True))
+    names = dict(zip(cpts.index, cpts["nom"], strict=True))
     cards = {cid: _cpts_card(r, stages[cid]) for cid, r in cpts.iterrows()}
+
+    def cpts_feature(c: str) -> str | None:
+        props = {"id": str(c), "stade": stages[c], "nom": names[c]}
+        return _feature(props if stages[c] else {"id": str(c), "nom": names[c]}, geo[c])
 
     zones_by: dict[str, list[str]] = {}
     for zid, d in zip(layers.zones.index, layers.zones["departement"], strict=True):
         zones_by.setdefault(d, []).append(zid)
     zone_geo = dict(zip(layers.zones.index, layers.zones["geojson"], strict=True))
     zone_cards = {zid: _zone_card(r) for zid, r in layers.zones.iterrows()}
+    zone_pop = dict(zip(layers.zones.index, layers.zones["population"], strict=True))
+
     props = layers.proposals
     prop_by: dict[str, list[int]] = {}
     for i, d in enumerate(props["departement"].tolist()):
         prop_by.setdefault(d, []).append(i)
     prop_info = _proposal_info(props)
     prop_features = [
-        _feature({"id": p, "option": o}, g)
-        for p, o, g in zip(
-            props["proposition"].tolist(),
-            props["option"].tolist(),
-            props["geojson"].tolist(),
-            strict=True,
-        )
+        _feature({"id": i["id"], "option": i["option"], "etiquette": i["etiquette"]}, g)
+        for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
+
+    porteurs = layers.porteurs
+    porteur_by: dict[str, list[str | None]] = {}
+    for r in porteurs.itertuples(index=False):
+        porteur_by.setdefault(r.departement, []).append(
+            _feature(
+                {
+                    "id": _text(r.finess) or "",
+                    "nom": _text(r.nom) or "",
+                    "categorie": _text(r.libelle_categorie) or _text(r.categorie) or "",
+                    "commune": _text(r.code_commune) or "",
+                },
+                _point(float(r.lon), float(r.lat)),
+            )
+        )
 
     out = []
     for dep in deps:
@@ -1008,20 +1154,23 @@ def departement_data(
         box += [float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3]))]
         dep_zones = zones_by.get(dep, [])
         dep_props = prop_by.get(dep, [])
+        recommended = [i for i in dep_props if prop_info[i]["recommandee"]]
+        alternatives = [i for i in dep_props if not prop_info[i]["recommandee"]]
         unit_rows = [rows[i] for i in pos]
-        n_chev = sum(1 for r in unit_rows if r[7] == "chevauchement")
-        n_part = sum(1 for r in unit_rows if r[7] == "partage")
+        dep_porteurs = porteur_by.get(dep, [])
         title, legend = _departement_title_and_legend(
             layers,
             dep,
-            n_chev=n_chev,
-            n_part=n_part,
+            n_chev=sum(1 for r in unit_rows if r[7] == "chevauchement"),
+            n_part=sum(1 for r in unit_rows if r[7] == "partage"),
             n_zones=len(dep_zones),
-            zone_population=sum(zone_cards[z]["population"] or 0 for z in dep_zones),
+            zone_population=sum(_int(zone_pop[z]) or 0 for z in dep_zones),
             n_covering=len(covering),
             has_projects=bool(projects),
-            options=sorted({prop_info[i]["option"] for i in dep_props}),
-            n_proposals=len(dep_props),
+            options=sorted({prop_info[i]["option"] for i in recommended}),
+            n_proposals=len(recommended),
+            n_alternatives=len(alternatives),
+            n_porteurs=len(dep_porteurs),
             national_link=national_link,
         )
         out.append(
@@ -1029,22 +1178,33 @@ def departement_data(
                 departement=dep,
                 bounds=[[box[1], box[0]], [box[3], box[2]]],
                 units=unit_rows,
-                covering=[_feature({"id": str(c), "stade": stages[c]}, geo[c]) for c in covering],
-                projects=[_feature({"id": str(c)}, geo[c]) for c in projects],
-                voisines=[_feature({"id": str(c), "stade": stages[c]}, geo[c]) for c in voisines],
+                covering=[cpts_feature(c) for c in covering],
+                projects=[cpts_feature(c) for c in projects],
+                voisines=[cpts_feature(c) for c in voisines],
                 cards={
                     str(c): {**cards[c], "voisine": c in near}
                     for c in [*covering, *projects, *voisines]
                 },
                 zones=[_feature({"id": str(z)}, zone_geo[z]) for z in dep_zones],
                 zone_cards={str(z): zone_cards[z] for z in dep_zones},
-                proposals=[prop_features[i] for i in dep_props],
+                proposals=[prop_features[i] for i in recommended],
+                alternatives=[prop_features[i] for i in alternatives],
                 proposal_info=[prop_info[i] for i in dep_props],
+                porteurs=dep_porteurs,
                 title=title,
                 legend=legend,
             )
         )
     return out
+
+
+def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
+    """Leaflet style of each stage (fill and outline from the vocabulary)."""
+    return {
+        s.code: {"fillColor": s.colour, "color": s.outline}
+        | ({"fillOpacity": STAGE_OPACITY[min(s.rank, len(STAGE_OPACITY)) - 1]} if opacity else {})
+        for s in _stages()
+    }
 
 
 def render_departement(data: DepartementData) -> str:
@@ -1061,6 +1221,7 @@ def render_departement(data: DepartementData) -> str:
         ("cv-chevauchements", 430, False),
         ("cv-propositions", 440, False),
         ("cv-communes", 450, True),
+        ("cv-porteurs", 460, True),
     ]:
         page.pane(name, z, interactive=interactive)
     payload = {
@@ -1075,29 +1236,24 @@ def render_departement(data: DepartementData) -> str:
         name="CPTS voisines (hors département)",
         pane="cv-voisines",
         style={
-            "by": "stade",
-            "styles": {
-                s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s]} for s in STAGES
+            "default": {
+                "fillColor": NEIGHBOUR_FILL,
+                "color": NEIGHBOUR_OUTLINE,
+                "fillOpacity": 0.15,
+                "opacity": 0.7,
+                "weight": 1.2,
+                "dashArray": "3 3",
             },
-            "default": {"fillOpacity": 0.18, "opacity": 0.45, "weight": 1.2, "dashArray": "3 3"},
         },
         hook="onNeighbour",
         class_name="cv-voisine",
         interactive=True,
     )
-    # fill opacity grows with the stage, so that ACI stands out from projet de santé
     page.geojson(
         _collection(data.covering),
         name="Périmètres des CPTS",
         pane="cv-cpts",
-        style={
-            "by": "stade",
-            "styles": {
-                s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s], "fillOpacity": o}
-                for s, o in zip(STAGES, (0.4, 0.5, 0.62), strict=True)
-            },
-            "default": {"weight": 2},
-        },
+        style={"by": "stade", "styles": _stage_styles(True), "default": {"weight": 2}},
         hook="onCpts",
         class_name="cv-cpts",
     )
@@ -1146,18 +1302,35 @@ def render_departement(data: DepartementData) -> str:
             hook="onOverlap",
             class_name="cv-chevauchement",
         )
+    proposal_default: dict[str, Any] = {
+        "color": "#333333",
+        "weight": 3.5,
+        "fill": False,
+        "dashArray": "10 6",
+    }
+    proposal_style: dict[str, Any] = {
+        "by": "option",
+        "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
+        "default": proposal_default,
+    }
     if data.proposals:
         page.geojson(
             _collection(data.proposals),
             name="Propositions recommandées",
             pane="cv-propositions",
-            style={
-                "by": "option",
-                "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
-                "default": {"color": "#333333", "weight": 3.5, "fill": False, "dashArray": "10 6"},
-            },
+            style=proposal_style,
             hook="onProposal",
             class_name="cv-proposition",
+        )
+    if data.alternatives:
+        page.geojson(
+            _collection(data.alternatives),
+            name="Propositions alternatives",
+            pane="cv-propositions",
+            style=proposal_style | {"default": proposal_default | {"dashArray": "2 5"}},
+            hook="onAlternative",
+            class_name="cv-alternative",
+            show=False,
         )
     page.geojson(
         _collection(_commune_feature(r) for r in data.units),
@@ -1176,8 +1349,27 @@ def render_departement(data: DepartementData) -> str:
         class_name="cv-commune",
         interactive=True,
     )
+    if data.porteurs:
+        page.geojson(
+            _collection(data.porteurs),
+            name="Porteurs potentiels (MSP, centres de santé)",
+            pane="cv-porteurs",
+            style={
+                "default": {
+                    "radius": 5,
+                    "color": "#ffffff",
+                    "weight": 1.5,
+                    "fillColor": PORTEUR_COLOUR,
+                    "fillOpacity": 0.95,
+                }
+            },
+            hook="onPorteur",
+            class_name="cv-porteur",
+            interactive=True,
+            points=True,
+        )
     page.control()
-    _ready(page, data.title, data.legend)
+    _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM)
     return page.html()
 
 
@@ -1188,7 +1380,7 @@ def _commune_feature(r: tuple[Any, ...]) -> str | None:
             "id": str(code),
             "code": str(code),
             "nom": nom,
-            "population": _fr_int(population),
+            "population": _format.integer(population),
             "stade": _stage_label(stade),
             "cpts": cpts.replace("|", ", "),
             "ids": ids,
@@ -1207,6 +1399,7 @@ def departement_map(
     suggestions: pd.DataFrame | None = None,
     layers: MapLayers | None = None,
     national_link: bool = True,
+    porteurs: pd.DataFrame | None = None,
 ) -> str:
     """Return the HTML page of one département's map.
 
@@ -1217,14 +1410,19 @@ def departement_map(
     departement
         COG code of the département (``"35"``, ``"2A"``, ``"974"``).
     suggestions
-        Proposals (``couverture.suggest.suggest``); recommended ones are drawn.
+        Proposals (``couverture.suggest.suggest``): recommended ones are drawn, the
+        alternatives in a layer off by default.
     layers
         Layers prepared by :func:`prepare_layers` (computed for this département otherwise).
     national_link
         Link the title to the national map (``index.html`` in the same folder).
+    porteurs
+        Potential porteurs (see :func:`prepare_layers`), when ``layers`` is not given.
     """
     if layers is None:
-        layers = prepare_layers(analysis, suggestions=suggestions, departements=[departement])
+        layers = prepare_layers(
+            analysis, suggestions=suggestions, departements=[departement], porteurs=porteurs
+        )
     if departement not in layers.departements:
         raise ArgumentError(f"--departement : département « {departement} » non préparé")
     (data,) = departement_data(layers, [departement], national_link=national_link)
@@ -1243,37 +1441,46 @@ def _departement_title_and_legend(
     has_projects: bool,
     options: Sequence[str],
     n_proposals: int,
+    n_alternatives: int,
+    n_porteurs: int,
     national_link: bool,
 ) -> tuple[str, str]:
     """The HTML of the title box (key figures of the département) and of the legend."""
     rate = layers.rates.loc[departement]
     heading = f"Couverture CPTS — {rate['nom']} ({departement})"
     rows = [
-        ("Population", _fr_int(rate["population"]) + " hab."),
-        *[(f"Couverte ≥ {STAGE_SHORT[s]}", _fr_pct(rate[f"taux_{s}"])) for s in STAGES],
-        ("Zones blanches", f"{n_zones} ({_fr_int(zone_population)} hab.)"),
-        ("CPTS (hors projets)", _fr_int(n_covering)),
+        ("Population", _format.integer(rate["population"]) + " hab."),
+        *[(f"Couverte ≥ {s.short}", _format.percent(rate[f"taux_{s.code}"])) for s in _stages()],
+        ("Zones blanches", f"{n_zones} ({_format.integer(zone_population)} hab.)"),
+        ("CPTS (hors projets)", _format.integer(n_covering)),
         ("Chevauchements / partagées", f"{n_chev} / {n_part}"),
-        ("Propositions recommandées", _fr_int(n_proposals)),
+        ("Propositions recommandées", _format.integer(n_proposals)),
     ]
     link = (
         f"<p class='cv-sub'><a href='{INDEX_NAME}'>← carte nationale</a></p>"
         if national_link
         else ""
     )
-    legend = _departement_legend(has_projects=has_projects, options=options)
+    legend = _departement_legend(
+        has_projects=has_projects,
+        options=options,
+        alternatives=n_alternatives > 0,
+        porteurs=n_porteurs > 0,
+    )
     return _title_html(layers.meta, heading, rows, link), legend
 
 
-def _departement_legend(*, has_projects: bool, options: Sequence[str]) -> str:
+def _departement_legend(
+    *, has_projects: bool, options: Sequence[str], alternatives: bool, porteurs: bool
+) -> str:
     rows = ["<h4>Périmètres des CPTS</h4>"]
     rows += [
-        f"<div>{_swatch(STAGE_COLOURS[s], STAGE_OUTLINES[s], opacity=0.5)}"
-        f"{_esc(STAGE_LABELS[s])}</div>"
-        for s in STAGES
+        f"<div>{_swatch(s.colour, s.outline, opacity=STAGE_OPACITY[min(s.rank, 3) - 1])}"
+        f"{_esc(s.label)}</div>"
+        for s in _stages()
     ]
     rows.append(
-        f"<div>{_swatch(STAGE_COLOURS['aci'], STAGE_OUTLINES['aci'], opacity=0.18, dash='3 3')}"
+        f"<div>{_swatch(NEIGHBOUR_FILL, NEIGHBOUR_OUTLINE, opacity=0.15, dash='3 3')}"
         "CPTS voisine (hors département)</div>"
     )
     if has_projects:
@@ -1294,7 +1501,22 @@ def _departement_legend(*, has_projects: bool, options: Sequence[str]) -> str:
             f"{_esc(PROPOSAL_LABELS.get(o, o))}</div>"
             for o in options
         ]
-    rows.append("<p class='cv-sub'>Cliquer une commune : fiches CPTS et zone blanche.</p>")
+        rows.append(
+            "<p class='cv-sub'>Étiquette : la CPTS qui prendrait la zone, ou « "
+            f"{NEW_CPTS_LABEL} ».</p>"
+        )
+    if alternatives:
+        rows.append(
+            f"<div>{_swatch('none', '#333333', opacity=0, dash='2 5')}"
+            "Proposition alternative (calque à cocher)</div>"
+        )
+    if porteurs:
+        rows.append(
+            f"<div><svg width='22' height='14'><circle cx='11' cy='7' r='5' "
+            f"fill='{PORTEUR_COLOUR}' stroke='#ffffff' stroke-width='1.5'/></svg>"
+            "Porteur potentiel (MSP, centre de santé)</div>"
+        )
+    rows.append("<p class='cv-sub'>Cliquez sur une commune : fiches CPTS et zone blanche.</p>")
     return "".join(rows)
 
 
@@ -1337,12 +1559,13 @@ def national_map(
     b = (metro if len(metro) else deps_geom).total_bounds
     page = _Page([[b[1], b[0]], [b[3], b[2]]], title="Couverture de la population par les CPTS")
     stage_layers = {}
-    for s in STAGES:
-        name = f"Taux de couverture : {STAGE_SHORT[s]}" + (" ou plus" if s != "aci" else "")
-        stage_layers[name] = s
-        page.empty_layer(name, show=s == "lettre_intention")
+    codes = _codes()
+    for s in _stages():
+        name = f"Taux de couverture : {s.short}" + (" ou plus" if s.code != codes[-1] else "")
+        stage_layers[name] = s.code
+        page.empty_layer(name, show=s.code == codes[0])
     page.tiles(overlay=True)
-    stages = [[st, STAGE_SHORT[st]] for st in STAGES]
+    stages = [[s.code, s.short] for s in _stages()]
     page.script("couverture.init(" + _js_json({"kind": "national", "stages": stages}) + ");")
     layer = page.geojson(
         _collection(
@@ -1366,7 +1589,7 @@ def national_map(
             _departement_chooser(rates, linked),
         ),
         _national_legend(),
-        stage="lettre_intention",
+        stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
     )
@@ -1385,28 +1608,29 @@ def _departement_properties(
             "id": dep,
             "code": dep,
             "nom": f"{r['nom']} ({dep})",
-            "population": _fr_int(r["population"]),
-            "zones": f"{int(n_zones)} ({_fr_int(pop_zones)} hab.)",
+            "population": _format.integer(r["population"]),
+            "zones": f"{int(n_zones)} ({_format.integer(pop_zones)} hab.)",
             "lien": departement_filename(dep) if dep in linked else "",
         }
-        for s in STAGES:
+        for s in _codes():
             p[f"taux_{s}"] = float(r[f"taux_{s}"])
-            p[f"txt_{s}"] = _fr_pct(r[f"taux_{s}"])
+            p[f"txt_{s}"] = _format.percent(r[f"taux_{s}"])
         props.append(p)
     return props
 
 
 def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
     """Key figures of France for the title box (population, shares covered, zones)."""
-    france = layers.rates[["population", *[f"pop_{s}" for s in STAGES]]].sum()
-    rows = [("Population", _fr_int(france["population"]) + " hab.")]
-    for s in STAGES:
-        share = 100 * france[f"pop_{s}"] / france["population"] if france["population"] else 0
-        rows.append((f"Couverte ≥ {STAGE_SHORT[s]}", _fr_pct(share)))
+    france = layers.rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
+    rows = [("Population", _format.integer(france["population"]) + " hab.")]
+    for s in _stages():
+        pop = france[f"pop_{s.code}"]
+        share = 100 * pop / france["population"] if france["population"] else 0
+        rows.append((f"Couverte ≥ {s.short}", _format.percent(share)))
     rows.append(
         (
             "Zones blanches",
-            f"{len(layers.zones)} ({_fr_int(layers.zones['population'].sum())} hab.)",
+            f"{len(layers.zones)} ({_format.integer(layers.zones['population'].sum())} hab.)",
         )
     )
     return rows
@@ -1438,7 +1662,7 @@ def _national_legend() -> str:
         + "</div>"
         for i, (lo, c) in enumerate(RATE_CLASSES)
     )
-    return legend + "<p class='cv-sub'>Cliquer un département pour ouvrir sa carte.</p>"
+    return legend + "<p class='cv-sub'>Cliquez sur un département pour ouvrir sa carte.</p>"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1468,6 +1692,7 @@ def build_maps(
     suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
     workers: int | None = None,
+    porteurs: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``departement-<code>.html`` for each département and ``index.html``.
 
@@ -1483,13 +1708,16 @@ def build_maps(
     output_dir
         Folder of the maps (created if needed).
     suggestions
-        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn), or a
-        function returning them (see :func:`prepare_layers`).
+        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn, the
+        alternatives in a layer off by default), or a function returning them (see
+        :func:`prepare_layers`).
     departements
         Départements to map (default: those of the analysis, else all of France).
     workers
         Worker processes for the département maps (default: 2 on a machine with 2 cores or
         more, none for fewer than 8 maps).
+    porteurs
+        Potential porteurs (``couverture.porteurs.read_porteurs``), drawn as a layer.
 
     Returns
     -------
@@ -1501,28 +1729,30 @@ def build_maps(
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--sortie : {output_dir} existe et n'est pas un dossier")
-    layers = prepare_layers(analysis, suggestions=suggestions, departements=departements)
+    layers = prepare_layers(
+        analysis, suggestions=suggestions, departements=departements, porteurs=porteurs
+    )
     data = departement_data(layers)
     targets = [output_dir / departement_filename(d.departement) for d in data]
     output_dir.mkdir(parents=True, exist_ok=True)
+    national = national_map(analysis, layers=layers)
+    del layers  # the maps' plain data is all that is left to write
     n = _workers(len(data), workers)
     if n == 1:
         paths = [_write_departement(d, p) for d, p in zip(data, targets, strict=True)]
-        national = national_map(analysis, layers=layers)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # forkserver/spawn workers start clean (no copy of this process's threads or store)
-        method = (
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        # forkserver/spawn workers start clean (no copy of this process's threads or store);
+        # each holds one map at a time, results come back in the order of the départements
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
             futures = [
                 pool.submit(_write_departement, d, p) for d, p in zip(data, targets, strict=True)
             ]
-            del data  # each worker holds one map at a time; the queue holds the rest
-            national = national_map(analysis, layers=layers)
+            del data
             paths = [f.result() for f in futures]
     for path in paths:
         log.debug("carte écrite : %s", path)
