@@ -130,8 +130,9 @@ class MapLayers:
     meta
         The analysis' vintages and registry label (``Analysis.meta``).
     units
-        Units (index ``code``) with their coverage, ``zone_id``, ``chevauchement`` (``""``,
-        ``chevauchement`` or ``partage``) and simplified WGS84 geometry.
+        Units (index ``code``) with ``departement``, ``nom``, ``population``, ``stade``,
+        ``cpts``, ``cpts_ids``, ``projets``, ``zone_id``, ``chevauchement`` (``""``,
+        ``chevauchement`` or ``partage``), ``geojson`` and simplified WGS84 geometry.
     cpts
         CPTS (index ``cpts_id``) with ``nom, stade, n_communes, population, taille,
         financement_max, departement`` and the coverage union of their units; pre-LI
@@ -358,6 +359,7 @@ def map_geometries(
     ``geojson``), computing and storing it first if the store lacks it (a read-only store
     computes it for this run only)."""
     import duckdb
+    import shapely
 
     if not _has_map_geometries(con):
         try:
@@ -367,7 +369,12 @@ def map_geometries(
             frame = frame[frame["niveau"] == niveau]
             if departements is not None:
                 frame = frame[frame["departement"].isin(list(departements))]
-            return _geometry_frame(frame)
+            return _geometry_frame(
+                frame["code"].tolist(),
+                frame["departement"].tolist(),
+                shapely.from_wkb(frame["wkb"].to_numpy()),
+                frame["geojson"].tolist(),
+            )
     deps = None if departements is None else list(departements)
     # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
     # never holds the whole result besides the Python objects built from it
@@ -376,31 +383,36 @@ def map_geometries(
         "WHERE niveau = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
         [niveau, deps, deps],
     ).to_arrow_reader(4096)
-    columns: dict[str, list[Any]] = {"code": [], "departement": [], "wkb": [], "geojson": []}
+    codes: list[str] = []
+    deps_of: list[str] = []
+    geojson: list[str] = []
+    parts = []
     for batch in reader:
-        for name in columns:
-            columns[name].extend(batch.column(name).to_pylist())
-    return _geometry_frame(columns)
+        codes.extend(batch.column("code").to_pylist())
+        deps_of.extend(batch.column("departement").to_pylist())
+        geojson.extend(batch.column("geojson").to_pylist())
+        parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
+    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return _geometry_frame(codes, deps_of, geoms, geojson)
 
 
-def _geometry_frame(frame: Any) -> gpd.GeoDataFrame:
-    """A frame indexed by code (``departement``, ``geojson``, ``geometry``) from the columns
-    ``code``, ``departement``, ``wkb``, ``geojson`` (a DataFrame or a dict of lists)."""
+def _geometry_frame(
+    codes: Sequence[str], departements: Sequence[str], geoms: Any, geojson: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """A frame indexed by code, in code order: ``departement``, ``geojson``, ``geometry``."""
     import geopandas as gpd
-    import shapely
 
-    geoms = shapely.from_wkb(np.asarray([bytes(b) for b in frame["wkb"]], dtype=object))
     out = gpd.GeoDataFrame(
         {
-            "departement": np.asarray(frame["departement"], dtype=object),
-            "geojson": np.asarray(frame["geojson"], dtype=object),
+            "departement": np.asarray(departements, dtype=object),
+            "geojson": np.asarray(geojson, dtype=object),
         },
         geometry=geoms,
-        index=np.asarray(frame["code"], dtype=object),
+        index=np.asarray(codes, dtype=object),
         crs=CRS_WEB,
     )
     out.index.name = "code"
-    return out.sort_index()
+    return out if out.index.is_monotonic_increasing else out.sort_index()
 
 
 def _departement_outlines(simple: gpd.GeoSeries, departement: pd.Series) -> gpd.GeoSeries:
@@ -559,7 +571,9 @@ def _unit_layer(
 
     zone_keys, zone_codes = _split_codes(zones, "zone_id")
     zone_of = pd.Series(zone_keys, index=zone_codes)
-    table = units.set_index("code")
+    # only what the maps draw: a map holds no copy of the other coverage columns
+    kept = ["code", "departement", *(c for c in UNIT_FIELDS if c in units.columns)]
+    table = units[kept].set_index("code")
     table = table[table.index.isin(simple.index)]
     table["zone_id"] = zone_of.reindex(table.index).fillna("").to_numpy()
     table["chevauchement"] = overlaps.reindex(table.index).fillna("").to_numpy()
@@ -1100,9 +1114,14 @@ def departement_data(
     names = dict(zip(cpts.index, cpts["nom"], strict=True))
     cards = {cid: _cpts_card(r, stages[cid]) for cid, r in cpts.iterrows()}
 
+    written: dict[str, str | None] = {}
+
     def cpts_feature(c: str) -> str | None:
-        props = {"id": str(c), "stade": stages[c], "nom": names[c]}
-        return _feature(props if stages[c] else {"id": str(c), "nom": names[c]}, geo[c])
+        """A CPTS drawn in several maps (its own, its neighbours') is one string in memory."""
+        if c not in written:
+            props = {"id": str(c), "stade": stages[c], "nom": names[c]}
+            written[c] = _feature(props if stages[c] else {"id": str(c), "nom": names[c]}, geo[c])
+        return written[c]
 
     zones_by: dict[str, list[str]] = {}
     for zid, d in zip(layers.zones.index, layers.zones["departement"], strict=True):
