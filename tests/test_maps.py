@@ -319,6 +319,30 @@ def test_cli_cartes(demo_registry: Path, tmp_path: Path, capsys) -> None:
     assert main(["cartes", "--registre", str(tmp_path / "absent.csv"), "--sortie", str(out)]) == 2
 
 
+def test_cli_cartes_porteurs(demo_registry: Path, tmp_path: Path, capsys) -> None:
+    """``--porteurs``: a simple CSV of porteurs becomes a layer (French error, exit 2, while the
+    reader module is not installed)."""
+    import importlib.util
+
+    csv = tmp_path / "porteurs.csv"
+    csv.write_text(
+        "nom,categorie,code_commune,lat,lon\nMSP d'Ajaccio,603,2A004,41.9270,8.7370\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "cartes"
+    args = ["cartes", "--registre", str(demo_registry), "--departement", "2A"]
+    code = main([*args, "--porteurs", str(csv), "--sortie", str(out)])
+    if importlib.util.find_spec("couverture.porteurs") is None:
+        assert code == 2
+        assert "--porteurs" in capsys.readouterr().err
+        assert not out.exists()
+        return
+    assert code == 0
+    text = (out / "departement-2A.html").read_text(encoding="utf-8")
+    assert _layer_names(text)["Porteurs potentiels (MSP, centres de santé)"] == 1
+    assert "MSP d'Ajaccio" in text
+
+
 # ------------------------------------------------------------------------------------------------
 # in a browser, without network
 # ------------------------------------------------------------------------------------------------

@@ -438,8 +438,15 @@ def cmd_cartes(args: argparse.Namespace) -> None:
             suggestions = functools.partial(suggest, a)
         porteurs = None
         if args.porteurs is not None:
-            from couverture.porteurs import read_porteurs
+            try:
+                from couverture.porteurs import read_porteurs
+            except ImportError as exc:
+                from couverture._errors import ArgumentError
 
+                raise ArgumentError(
+                    f"--porteurs {args.porteurs} : la lecture des porteurs n'est pas "
+                    "disponible dans cette installation"
+                ) from exc
             porteurs = read_porteurs(args.porteurs)
         paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
         for path in paths:
