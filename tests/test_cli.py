@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -109,17 +110,43 @@ def test_user_errors_are_french_one_liners(args, message, demo_registry: Path) -
     assert "Traceback" not in proc.stderr
 
 
-def test_file_formats_need_sortie_and_write_atomically(tmp_path: Path, paca_registry: Path) -> None:
+def test_file_formats_need_sortie_and_write_atomically(
+    tmp_path: Path, paca_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import errno
+
+    import geopandas as gpd
+
+    from couverture.cli import main
+
     reg = ["--registre", str(paca_registry), "--stade-par-defaut", "aci", "--departement", "06"]
     proc = run("zones-blanches", *reg, "--format", "gpkg", check=False)
     assert proc.returncode == 2 and "--sortie" in proc.stderr
     out = tmp_path / "zones.gpkg"
     run("zones-blanches", *reg, "--format", "gpkg", "--sortie", str(out))
-    import geopandas as gpd
-
     zones = gpd.read_file(out)
     assert len(zones) > 0 and zones.geometry.notna().all()
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left
+    before = out.read_bytes()
+    # a run failing midway (disk full after part of the file) leaves the previous file whole
+    write = gpd.GeoDataFrame.to_file
+
+    def disk_full(self: gpd.GeoDataFrame, path: Path, **kwargs: object) -> None:
+        write(self.head(1), path, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", disk_full)
+    args = ["zones-blanches", *reg[:-1], "13", "--sortie", str(out)]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(args) == 2
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [out]
 
 
 def test_verifier_lists_normalisations(tmp_path: Path) -> None:

@@ -131,12 +131,18 @@ def test_cpts_population_splits_unshared_claims(
     assert table.loc["A", "financement_max"] == 370_000
 
 
-def test_cache_gives_identical_results(demo_registry: Path) -> None:
+def test_cache_gives_identical_results(demo_registry: Path, tmp_path: Path, monkeypatch) -> None:
+    from couverture import _cache
+
+    # a cache of our own, empty: the first analysis computes, the second reads it
+    monkeypatch.setattr(_cache, "cache_dir", lambda: tmp_path / "cache")
     with couverture.analyse(demo_registry, departements="35") as a:
         first = a.units()
+        key = a.digest
+    assert any((tmp_path / "cache").rglob("*")), "the computed units were cached"
     with couverture.analyse(demo_registry, departements="35") as b:
+        assert _cache.get_frame("units|stade=", key) is not None
         again = b.units()
-        assert couverture.store.cache_get(b.con, "units", b.digest) is not None
     pd.testing.assert_frame_equal(first, again)
 
 

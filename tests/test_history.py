@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -147,3 +148,33 @@ def test_missing_history(tmp_path: Path) -> None:
     with pytest.raises(couverture.HistoryError, match="absent"):
         history.months(path=tmp_path / "rien.duckdb")
     assert history.previous_month("2026-11", path=tmp_path / "rien.duckdb") is None
+
+
+def test_history_tables_in_the_terminal(
+    lozere: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rich.cells import cell_len
+
+    from couverture import cli
+
+    path = tmp_path / "h.duckdb"
+    history.save_snapshot(lozere["snaps"]["avant"], month="2026-09", path=path)
+    history.save_snapshot(lozere["snaps"]["apres"], month="2026-10", path=path)
+    assert cli.main(["historique", "--historique", str(path), "--format", "csv"]) == 0
+    machine = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    # the machine table keeps every column; each stage has its population and rate
+    for s in ("lettre_intention", "projet_sante", "aci"):
+        assert {f"pop_{s}", f"taux_{s}"} <= set(machine.columns)
+    assert {"empreinte", "ecrit_le", "population"} <= set(machine.columns)
+    for args in (
+        ["historique", "--historique", str(path)],
+        ["evolution", "--de", "2026-09", "--a", "2026-10", "--historique", str(path)],
+    ):
+        assert cli.main(args) == 0
+        out = capsys.readouterr().out
+        assert max(cell_len(line) for line in out.splitlines()) <= 120, args[0]
+        assert "100,00" in out or "changements" in out  # French decimals / plural caption
+    # stage words of the change rows: the short labels of config/vocabulaire_stades.csv
+    changes = history.compare("2026-09", "2026-10", path=path)
+    dissolved = changes[changes["type"] == "cpts_dissoute"].iloc[0]
+    assert dissolved["avant"] == "ACI"

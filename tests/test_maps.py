@@ -172,15 +172,28 @@ def test_build_maps_writes_self_contained_files(built: list[Path], analysis) -> 
     assert "departement-35.html" in built[1].read_text(encoding="utf-8")
 
 
-def test_rerun_replaces_maps_atomically(analysis, suggestions, built: list[Path]) -> None:
-    before = built[0].stat().st_mtime_ns
-    again = maps.build_maps(analysis, built[0].parent, suggestions=suggestions)
+def test_rerun_replaces_maps_atomically(
+    analysis, suggestions, built: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = built[0].parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert b"Propositions recommand" in before[f"departement-{DEP}.html"]
+
+    def killed(*args: object, **kwargs: object) -> None:
+        # the département maps of the new run (without proposals) are written by now
+        assert list(folder.parent.glob(f".{folder.name}.couverture-neuf-*/departement-*.html"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(maps, "national_map", killed)
+    with pytest.raises(KeyboardInterrupt):
+        maps.build_maps(analysis, folder, suggestions=None)
+    # the previous maps are whole: no new département map next to an old index
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not list(folder.parent.glob(f".{folder.name}.*"))  # nothing left aside
+    monkeypatch.undo()
+    again = maps.build_maps(analysis, folder, suggestions=suggestions)
     assert again == built
-    assert built[0].stat().st_mtime_ns >= before
-    assert sorted(p.name for p in built[0].parent.iterdir()) == [
-        f"departement-{DEP}.html",
-        "index.html",
-    ]  # no temporary file left behind
+    assert sorted(p.name for p in folder.iterdir()) == [f"departement-{DEP}.html", "index.html"]
 
 
 def test_maps_render_without_suggestions(

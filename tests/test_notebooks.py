@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -43,7 +48,19 @@ def test_notebook_runs(path: Path, demo_registry: Path) -> None:
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "zones blanches" in text
+    # the figure the notebook prints is the CLI's: same zones, same population
+    printed = re.search(r"(\d+) zones blanches, (\d+) habitants", text)
+    assert printed, text
+    command = ["zones-blanches", "--registre", str(demo_registry), "--departement", "35"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "couverture.cli", *command, "--format", "csv", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    zones = list(csv.DictReader(io.StringIO(cli.stdout)))
+    assert int(printed.group(1)) == len(zones)
+    assert int(printed.group(2)) == sum(int(z["population"]) for z in zones)
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "leaflet" in html.lower() or "folium" in html.lower()  # the map is inline
 

@@ -303,6 +303,13 @@ def test_full_report_with_proposals_and_maps(belfort: dict) -> None:
     assert len(zones) == len(belfort["zones_oct"])
     if "propositions" in layers:  # couverture.suggest available
         assert "Option recommandée" in page
+    if "propositions" in layers:  # the fiches of the département's zones, linked
+        fiches = folder / "fiches" / "departement-90"
+        assert 'href="fiches/departement-90/index.html"' in page
+        assert 'href="fiches/departement-90/fiches-90.pdf"' in page
+        for zone_id in belfort["zones_oct"]["zone_id"]:
+            assert (fiches / f"{zone_id}.html").exists()
+            assert f'href="fiches/departement-90/{zone_id}.html"' in page
     maps = list(folder.rglob("departement-90.html"))
     if maps:  # couverture.maps available
         assert f'href="{maps[0].relative_to(folder).as_posix()}"' in page
@@ -314,3 +321,111 @@ def test_month_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     code = _cli(["rapport", "--mois", "nov-2026", "--registre", "x.csv", "--sortie", str(tmp_path)])
     assert code == 2 and "mois invalide : « nov-2026 »" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------------
+# département report (issue 11)
+# ------------------------------------------------------------------------------------------
+def test_projected_full_coverage() -> None:
+    from couverture.report import projected_full_coverage
+
+    # +5 points a month from 90 %: 100 % two months later
+    assert projected_full_coverage(["2026-09", "2026-10", "2026-11"], [80, 85, 90]) == "2027-01"
+    # the pace is taken over the whole record, across a year end
+    assert projected_full_coverage(["2026-11", "2027-01"], [96.0, 97.0]) == "2027-07"
+    assert projected_full_coverage(["2026-10", "2026-11"], [90, 90]) is None
+    assert projected_full_coverage(["2026-10", "2026-11"], [91, 90]) is None
+    assert projected_full_coverage(["2026-11"], [90]) is None
+    assert projected_full_coverage(["2026-10", "2026-11"], [99, 100]) == "2026-11"
+
+
+def test_departement_report_page(belfort: dict) -> None:
+    """Belfort, November after October: the change since October and a projection."""
+    page = (belfort["out"] / "2026-11" / "index.html").read_text(encoding="utf-8")
+    assert "Territoire de Belfort (90)" in page.split("</h1>")[0]
+    assert 'id="regions"' not in page and 'id="departements"' not in page
+    assert 'id="epci"' in page and 'id="cpts"' in page
+    # October → November from the two registries, not from the report
+    rates = {}
+    for month, reg in (("2026-10", belfort["reg_oct"]), ("2026-11", belfort["reg_nov"])):
+        with couverture.analyse(reg, departements=DEP) as a:
+            rates[month] = a.rates(niveau="departement").iloc[0]
+    delta = rates["2026-11"]["taux_aci"] - rates["2026-10"]["taux_aci"]
+    assert delta > 0
+    shown = f"+{delta:.1f}".replace(".", ",") + " point depuis octobre 2026"
+    assert shown in page
+    assert "100 % prévu en " in page
+    # the three EPCIs of the département, and the CPTS with their stage
+    epci = page.split('id="epci"')[1].split("<h2")[0]
+    assert epci.count("<tr>") == 1 + 3
+    cpts = page.split('id="cpts"')[1].split("<h2")[0]
+    assert "CPTS Nouvelle du Territoire" in cpts
+    assert html_escape("Lettre d'intention validée") in cpts
+
+
+def test_rapport_departement_35_on_demo(
+    demo_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["rapport", "--mois", "2026-11", "--registre", str(demo_registry)]
+    args += ["--departement", "35", "--sortie", str(tmp_path / "r")]
+    args += ["--historique", str(tmp_path / "h.duckdb"), "--sans-cartes", "--sans-fiches"]
+    assert _cli(args) == 0
+    page = (tmp_path / "r" / "2026-11" / "index.html").read_text(encoding="utf-8")
+    title = page.split("</h1>")[0]
+    assert "Ille-et-Vilaine (35)" in title
+    assert "objectif 100 %" in page.split('id="evolution"')[0]
+    assert 'id="epci"' in page and 'id="cpts"' in page and 'id="regions"' not in page
+    assert "Taux par région" not in page
+    # every EPCI with communes in 35 is listed, and every CPTS of the département
+    with couverture.analyse(demo_registry, departements="35") as a:
+        units, cpts, zones = a.units(), a.cpts(), a.zones()
+        date, digest = a.meta["date_registre"], a.registry_digest
+    epci = page.split('id="epci"')[1].split("<h2")[0]
+    assert epci.count("<tr>") == 1 + units["epci"].nunique()
+    section = page.split('id="cpts"')[1].split("<h2")[0]
+    assert all(html_escape(n) in section for n in cpts["nom"])
+    # the zones blanches with their recommended option on the first screen
+    first = page.split('id="evolution"')[0]
+    assert all(z in first for z in zones["zone_id"]) and "Option recommandée" in first
+    # the registry's date in French; fingerprints at the end only
+    from couverture._format import date as french_date
+
+    assert f"registre du {french_date(date)}" in page.split("<nav>")[0]
+    head, tail = page.split('<h2 id="empreintes">')
+    assert digest[:12] not in head and digest in tail and 'id="zones"' in head
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataFrame) -> None:
+    from couverture.report import months_at_stage
+
+    codes = units.loc[units["departement"] == DEP, "code"].tolist()
+    rows = [
+        # ACI signed on 15 March 2026: 8 whole months on the registry's date (29 November)
+        ("T90-A", "CPTS A", "ACI signé", "2025-06-01", "2026-03-15", codes[:10]),
+        # lettre d'intention on 30 May 2026: 5 whole months (not quite 6) on 29 November
+        ("T90-B", "CPTS B", "lettre d'intention", "2026-05-30", "", codes[10:20]),
+        # ACI without a date: unknown
+        ("T90-C", "CPTS C", "ACI signé", "", "", codes[20:30]),
+        # the latest date of the file is the registry's date
+        ("T90-D", "CPTS D", "lettre d'intention", "2026-11-29", "", codes[30:40]),
+    ]
+    frame = pd.DataFrame(
+        [(c, n, s, li, aci, code) for c, n, s, li, aci, cs in rows for code in cs],
+        columns=["cpts_id", "nom_cpts", "stade", "date_lettre_intention", "date_aci", "code_insee"],
+    )
+    path = tmp_path / "registre-date.csv"
+    frame.to_csv(path, index=False)
+    with couverture.analyse(path, departements=DEP) as a:
+        assert a.meta["date_registre"] == "2026-11-29"
+        cpts = a.cpts().reset_index()
+        got = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
+    assert got is not None
+    months = dict(zip(cpts["cpts_id"], got, strict=True))
+    assert months["T90-A"] == 8 and months["T90-B"] == 5 and months["T90-D"] == 0
+    assert pd.isna(months["T90-C"])

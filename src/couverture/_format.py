@@ -157,3 +157,18 @@ def date(value: str | dt.date) -> str:
         return text
     day = int(parts[2])
     return f"{'1er' if day == 1 else day} {MONTHS[int(parts[1]) - 1]} {parts[0]}"
+
+
+def of_date(value: str | dt.date) -> str:
+    """The date with its preposition, as after « registre » : ``du 29 novembre 2026``,
+    ``de janvier 2026``, ``d'avril 2026`` (elided before a vowel).
+
+    Examples
+    --------
+    >>> of_date("2026-11-29"), of_date("2026-01"), of_date("2026-04"), of_date("2026-08")
+    ('du 29 novembre 2026', 'de janvier 2026', "d'avril 2026", "d'août 2026")
+    """
+    text = date(value)
+    if text[:1].isdigit() and "-" not in text and " " in text:
+        return f"du {text}"
+    return f"d'{text}" if text[:1] in "aeiouyâéèêîôûh" else f"de {text}"

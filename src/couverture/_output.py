@@ -1,15 +1,27 @@
-"""Writing tables: CSV on stdout, pretty tables, files written atomically (temp file + rename)."""
+"""Writing tables and folders safely: CSV on stdout, pretty tables, files written atomically.
+
+Files are written to a temp file then renamed, folders built aside and swapped in, text
+cleaned for terminals and spreadsheets. The pretty tables use the short column titles of
+``config/titres_colonnes.csv`` and the French formats of :mod:`couverture._format`; they fit
+the terminal (120 columns when not a terminal).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import secrets
+import shutil
+import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+from couverture import _format
 from couverture._errors import ArgumentError
 
 if TYPE_CHECKING:
@@ -21,20 +33,140 @@ GEO_FORMATS = ("geojson", "gpkg")
 FILE_ONLY = ("xlsx", "gpkg")
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success only.
+# ------------------------------------------------------------------------------------------------
+# text shown in a terminal or a spreadsheet
+# ------------------------------------------------------------------------------------------------
+# ANSI escape sequences (CSI ``ESC [ … letter`` and OSC ``ESC ] … BEL|ESC \``, e.g. a title
+# change or a hyperlink), then every other C0/C1 control character and the bidirectional
+# overrides that reorder what is displayed
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
-    The temporary name keeps the real extension (GDAL and openpyxl choose formats by it).
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """Return ``text`` without terminal escape sequences nor control characters.
+
+    Everything the CLI prints that may come from a user's file (table cells, error and warning
+    messages) goes through here: a registry name cannot move the cursor, retitle the window,
+    hide text or reorder it. Tabs become spaces; line breaks are kept only when ``newlines``
+    (multi-line error messages).
+
+    Examples
+    --------
+    >>> printable("CPTS \\x1b[31mRouge\\x1b[0m\\tNord")
+    'CPTS Rouge Nord'
+    """
+    out = _ESCAPES.sub("", str(text)).replace("\t", " ")
+    return (_CONTROLS_BUT_NEWLINE if newlines else _CONTROLS).sub("", out)
+
+
+# a cell starting with one of these is a formula for Excel or LibreOffice (OWASP CSV injection)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """Return a text ``value`` that a spreadsheet would run as a formula prefixed with ``'``.
+
+    Only strings change: numbers (negative ones too) stay numbers.
+
+    Examples
+    --------
+    >>> neutralise("=2+3"), neutralise(-3), neutralise("CPTS Nord")
+    ("'=2+3", -3, 'CPTS Nord')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its text cells neutralised (:func:`neutralise`), for a CSV file
+    meant for a spreadsheet."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype.kind in "OSU" or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(neutralise)
+    return out
+
+
+def protect_sheet(ws: Any) -> None:
+    """Make every text cell of an openpyxl sheet that looks like a formula plain text.
+
+    openpyxl stores a string starting with ``=`` as a formula; the cell is written back as
+    text, with Excel's « quote prefix » so that editing it does not turn it into a formula
+    either (strings starting with ``+``, ``-``, ``@``, tab or CR get the prefix too). The value
+    itself stays exact.
+    """
+    for row in ws.iter_rows():
+        for cell in row:
+            value = cell.value
+            if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+# ------------------------------------------------------------------------------------------------
+def _special(path: Path) -> bool:
+    """True when ``path`` (followed through symlinks) is a terminal, device or pipe."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def output_target(path: Path) -> Path:
+    """Return the file that writing to ``path`` must replace.
+
+    A symlink is followed (its target is replaced, never the link itself); anything but a
+    regular file, a terminal, a device or a pipe is refused.
     """
     path = Path(path)
+    if _special(path):
+        return path
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if real.exists() and not real.is_file():
+        raise ArgumentError(f"--sortie {path} : ce n'est pas un fichier ordinaire")
+    return real
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path for ``path``'s content; put it in place on success only.
+
+    A regular file is replaced atomically (temporary file next to it, then rename; a symlink's
+    target is replaced, the link stays). A terminal, device or pipe (``/dev/stdout``, a FIFO)
+    is written through once the content is complete. The temporary name keeps the real
+    extension (GDAL and openpyxl choose formats by it).
+    """
+    path = Path(path)
+    if _special(path):
+        fd, tmp = tempfile.mkstemp(prefix="couverture-", suffix=f"-{path.name}")
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+            with tmp_path.open("rb") as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        return
+    path = output_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o644)
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -51,103 +183,194 @@ def write_csv(frame: pd.DataFrame, stream: IO[str]) -> None:
     frame.to_csv(stream, index=False, lineterminator="\n")
 
 
-# short French headers for the human-readable tables (CSV keeps the machine names)
-PRETTY_HEADERS = {
-    "nom": "Nom",
-    "departement": "Dép.",
-    "population": "Population",
-    "n_communes": "Communes",
-    "pop_lettre_intention": "Pop. ≥ LI",
-    "pop_projet_sante": "Pop. ≥ projet",
-    "pop_aci": "Pop. ACI",
-    "taux_lettre_intention": "% ≥ LI",
-    "taux_projet_sante": "% ≥ projet",
-    "taux_aci": "% ACI",
-    "superficie_km2": "km²",
-    "cpts_voisines": "CPTS voisines",
-    "code": "Code",
-    "stade": "Stade",
-    "cpts": "CPTS",
-    "projets": "Projets (avant LI)",
-    "n_cpts": "Nb CPTS",
-    "type": "Type",
-    "communes": "Communes",
-    "zone_id": "Zone",
-    "ligne": "Ligne",
-    "colonne": "Colonne",
-    "valeur": "Valeur",
-    "action": "Correction",
-    "mois": "Mois",
-    "libelle_registre": "Registre",
-    "fictif": "Fictif",
-    "perimetre": "Périmètre",
-    "empreinte": "Empreinte",
-    "ecrit_le": "Écrit le",
-    "n_zones": "Zones blanches",
-    "population_zones": "Pop. zones blanches",
-    "region": "Région",
-    "epci": "EPCI",
-    "population_millesime": "Millésime",
-}
-# readable values for the human tables (CSV keeps the codes)
+# readable values for the human tables (CSV keeps the codes); stages: their short label
 PRETTY_VALUES = {
-    "stade": {
-        "lettre_intention": "lettre d'intention",
-        "projet_sante": "projet de santé",
-        "aci": "ACI signé",
-    },
     "type": {"partage": "commune partagée", "chevauchement": "chevauchement"},
+    "option": {"creation": "création", "rattachement_temporaire": "rattachement temporaire"},
 }
+# text columns of figures, aligned as numbers
+RIGHT_ALIGNED = frozenset({"taille", "financement_max"})
+# identifiers are never cut either
+IDENTIFIERS = frozenset({"code", "zone_id", "cpts_id", "departement", "region", "epci", "mois"})
 # beyond this, a table is for a file, not a terminal
 MAX_PRETTY_ROWS = 200
+# width of a table that does not go to a terminal (pipe, file, CI log)
+DEFAULT_WIDTH = 120
+# text columns are never cut narrower than this (numbers are never cut)
+MIN_TEXT_WIDTH = 8
+ELLIPSIS = "…"
+# width of a table written to a file: as wide as it needs
+_UNLIMITED = 100_000
 
 
-def write_pretty(frame: pd.DataFrame, *, title: str, caption: str) -> None:
-    """Print a readable table on stdout (rich when available)."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is optional
-        print(title)
-        print(frame.to_string(index=False))
-        print(caption)
-        return
-    import shutil
+def terminal_width() -> int:
+    """Columns of the terminal on stdout, :data:`DEFAULT_WIDTH` when stdout is not one."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
 
-    table = Table(title=title, caption=caption, show_lines=False)
+
+def cell_text(value: object) -> str:
+    """Text of one cell of a human table: French numbers, nothing for a missing value.
+
+    Examples
+    --------
+    >>> cell_text(67145), cell_text(98.5), cell_text(None), cell_text("ZB-35")
+    ('67\u202f145', '98,50', '', 'ZB-35')
+    """
+    if isinstance(value, str):
+        return value
+    if _format.is_missing(value):
+        return ""
+    if isinstance(value, bool) or getattr(value, "dtype", None) == "bool":
+        return "oui" if value else "non"
+    if isinstance(value, float):
+        return _format.number(value, decimals=2)
+    if isinstance(value, int) or hasattr(value, "__index__"):
+        return _format.integer(value)
+    return str(value)
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells, ending with « … » when cut.
+
+    Examples
+    --------
+    >>> shorten("recommandée : création", 12)
+    'recommandée…'
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + ELLIPSIS
+
+
+def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]:
+    """Column widths summing to at most ``available``: the ``cut`` columns (text) share what
+    the others leave, the widest first (the widths of the others are kept whole).
+
+    Examples
+    --------
+    >>> fit_widths([5, 40, 10, 80], [False, True, False, True], 60)
+    [5, 23, 10, 22]
+    """
+    fixed = sum(w for w, c in zip(natural, cut, strict=True) if not c)
+    flexible = sorted(w for w, c in zip(natural, cut, strict=True) if c)
+    budget = available - fixed
+    if not flexible or sum(flexible) <= budget:
+        return list(natural)
+    # largest cap such that the cut columns fit: columns narrower than the cap keep their width
+    cap, left = MIN_TEXT_WIDTH, budget
+    for i, w in enumerate(flexible):
+        share = left // (len(flexible) - i)
+        if w > share:
+            cap = max(share, MIN_TEXT_WIDTH)
+            break
+        left -= w
+    widths = [min(w, cap) if c else w for w, c in zip(natural, cut, strict=True)]
+    # hand out the cells lost to rounding, leftmost cut column first
+    spare = available - sum(widths)
+    for i, (w, c) in enumerate(zip(natural, cut, strict=True)):
+        if c and spare > 0 and widths[i] < w:
+            extra = min(spare, w - widths[i])
+            widths[i] += extra
+            spare -= extra
+    return widths
+
+
+def pretty_columns(
+    frame: pd.DataFrame, *, limit: int | None = MAX_PRETTY_ROWS
+) -> tuple[list[str], list[list[str]], list[bool]]:
+    """Short French titles, the cell texts of each column (first ``limit`` rows) and whether
+    each column holds figures (numbers, identifiers, or texts of figures such as
+    ``0 → 287 000``), which are never cut."""
+    from couverture._config import column_titles, stages
+
+    values = {**PRETTY_VALUES, "stade": {s.code: s.short for s in stages()}}
+    titles = column_titles("court")
+    headers, columns, figures = [], [], []
     for col in frame.columns:
-        numeric = frame[col].dtype.kind in "iuf"
-        header = PRETTY_HEADERS.get(str(col), str(col))
-        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
-    shown = frame.head(MAX_PRETTY_ROWS).copy()
-    for col, labels in PRETTY_VALUES.items():
-        if col in shown:
-            shown[col] = shown[col].map(lambda v, labels=labels: labels.get(v, v))
-    for row in shown.itertuples(index=False):
-        table.add_row(*("" if _isna(v) else _fmt(v) for v in row))
-    if len(frame) > MAX_PRETTY_ROWS:
-        table.caption = (
-            f"{caption}\n… {len(frame) - MAX_PRETTY_ROWS} lignes de plus non affichées : "
-            "--format csv ou --sortie FICHIER pour le tableau complet"
+        labels = values.get(str(col), {})
+        cells = [
+            cell_text(labels.get(v, v) if labels else v)
+            for v in (frame[col] if limit is None else frame[col].head(limit))
+        ]
+        headers.append(titles.get(str(col), str(col)))
+        columns.append(cells)
+        figures.append(frame[col].dtype.kind in "iuf" or col in IDENTIFIERS or col in RIGHT_ALIGNED)
+    return headers, columns, figures
+
+
+def write_pretty(
+    frame: pd.DataFrame, *, title: str, caption: str, stream: IO[str] | None = None
+) -> None:
+    """Print a readable table on stdout, as wide as the terminal (:func:`terminal_width`), or
+    whole into ``stream`` (a ``.txt`` file: nothing is cut).
+
+    Figures are in French format and never cut; when the table is too wide, the longest text
+    cells are cut with « … » (the CSV and XLSX outputs keep the full text).
+    """
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    headers, columns, figures = pretty_columns(
+        clean_frame(frame), limit=None if stream else MAX_PRETTY_ROWS
+    )
+    headers = [printable(h) for h in headers]
+    width = terminal_width() if stream is None else _UNLIMITED
+    # a column costs its content, one cell of padding each side and one border
+    available = width - 3 * len(headers) - 1
+    cells_width = [max([1, *map(cell_len, cells)]) for cells in columns]
+    widths = [max(w, cell_len(h)) for w, h in zip(cells_width, headers, strict=True)]
+    if sum(widths) > available:
+        # too wide: the headers of figures wrap between words, long texts are cut
+        widths = [
+            max(w, *map(cell_len, h.split())) if f else full
+            for w, h, f, full in zip(cells_width, headers, figures, widths, strict=True)
+        ]
+        widths = fit_widths(widths, [not f for f in figures], available)
+    table = Table(title=Text(printable(title)), show_lines=False)
+    for col, header, w in zip(frame.columns, headers, widths, strict=True):
+        right = frame[col].dtype.kind in "iuf" or col in RIGHT_ALIGNED
+        table.add_column(header, justify="right" if right else "left", width=w)
+    for row in zip(*columns, strict=True):
+        table.add_row(*(Text(shorten(cell, w)) for cell, w in zip(row, widths, strict=True)))
+    if stream is None and len(frame) > MAX_PRETTY_ROWS:
+        hidden = _format.plural(
+            len(frame) - MAX_PRETTY_ROWS,
+            "ligne de plus non affichée",
+            "lignes de plus non affichées",
         )
-    # a pipe or CI log is not 80 columns wide: keep rows on one line where possible
-    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
-    Console(width=width).print(table)
+        caption = (
+            f"{caption}\n… {hidden} : --format csv ou --sortie FICHIER pour le tableau complet"
+        )
+    table.caption = Text(printable(caption, newlines=True))
+    Console(width=width, file=stream).print(table)
 
 
-def _isna(v: object) -> bool:
-    try:
-        return bool(v != v) or v is None  # NaN or None
-    except (TypeError, ValueError):
-        return False
+def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its text cells passed through :func:`printable`."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype.kind == "O" or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(lambda v: printable(v) if isinstance(v, str) else v)
+    return out
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.2f}".replace(",", "\u202f").replace(".", ",")
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}".replace(",", "\u202f")
-    return str(v)
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write one sheet per table (atomically).
+
+    Text that looks like a formula stays text (:func:`protect_sheet`).
+    """
+    import pandas as pd
+
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            protect_sheet(writer.sheets[name[:31]])
 
 
 def emit_table(
@@ -172,13 +395,13 @@ def emit_table(
                 write_csv(frame, fh)
     elif fmt == "xlsx":
         assert output is not None
-        with atomic_path(output) as tmp:
-            frame.to_excel(tmp, index=False, sheet_name=sheet[:31], engine="openpyxl")
+        write_xlsx({sheet: frame}, output)
     elif fmt == "tableau":
         if output is None:
             write_pretty(frame, title=title, caption=caption)
         else:
-            atomic_write_text(output, frame.to_string(index=False) + "\n")
+            with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as fh:
+                write_pretty(frame, title=title, caption=caption, stream=fh)
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
 
@@ -201,3 +424,207 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
             atomic_write_text(output, text + "\n")
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
+
+
+# ------------------------------------------------------------------------------------------------
+# folders built aside, then swapped in
+# ------------------------------------------------------------------------------------------------
+#: File inside a folder being built (and, until its run finishes, inside the folder swapped in)
+#: naming the run: process id, random token and the caller's notes (JSON).
+STAMP_NAME = ".couverture-dossier"
+_AUX = re.compile(
+    r"^\.(?P<name>.+)\.couverture-(?P<role>neuf|ancien|rejete)-(?P<pid>\d+)-(?P<token>[0-9a-f]{12})$"
+)
+
+
+def process_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a pid that cannot exist counts as gone)."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would send Ctrl-C there
+        import ctypes
+
+        kernel = ctypes.windll.kernel32
+        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**31
+    return True
+
+
+def _read_stamp(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / STAMP_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class FolderSwap:
+    """A folder built aside, swapped in whole, the previous one kept aside until the end.
+
+    The new folder is ``.<name>.couverture-neuf-<pid>-<token>`` next to the target and holds a
+    stamp (:data:`STAMP_NAME`) naming this run; the previous folder waits as
+    ``.<name>.couverture-ancien-<pid>-<token>`` until :meth:`finish`. The random token makes
+    these names the run's own: :func:`recover_folders` touches a name only when a folder stamped
+    with its token proves that a run of ``couverture`` created it.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = Path(target)
+        self.pid = os.getpid()
+        self.token = secrets.token_hex(6)
+        self.new = self._aux("neuf")
+        self.old = self._aux("ancien")
+        self.swapped = False
+        self.notes: dict[str, Any] = {}
+
+    def _aux(self, role: str) -> Path:
+        return self.target.with_name(
+            f".{self.target.name}.couverture-{role}-{self.pid}-{self.token}"
+        )
+
+    def note(self, **notes: Any) -> None:
+        """Record ``notes`` in the new folder's stamp (read back by a later recovery)."""
+        self.notes.update(notes)
+        stamp = {"pid": self.pid, "token": self.token, **self.notes}
+        atomic_write_text(self.new / STAMP_NAME, json.dumps(stamp, default=str))
+
+    def swap_in(self) -> None:
+        """Put the new folder in place: the previous one goes aside, then the new one in."""
+        if self.target.exists():
+            os.rename(self.target, self.old)
+        os.rename(self.new, self.target)
+        self.swapped = True
+
+    def finish(self) -> None:
+        """Drop the previous folder, then the stamp: the swap is final."""
+        shutil.rmtree(self.old, ignore_errors=True)
+        (self.target / STAMP_NAME).unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        """Put the previous folder back (or none, if there was none) and drop the new one."""
+        rejected = self._aux("rejete")
+        if self.swapped:
+            os.rename(self.target, rejected)
+            self.swapped = False
+        if self.old.exists() and not self.target.exists():
+            os.rename(self.old, self.target)
+        shutil.rmtree(rejected, ignore_errors=True)
+        shutil.rmtree(self.new, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
+    """Yield a :class:`FolderSwap` whose new folder is empty but for its stamp.
+
+    The caller writes into ``swap.new`` and calls ``swap.swap_in()``, then whatever must
+    follow the swap (a history commit). On success the swap is finished (the previous folder
+    dropped); on any exception, ``KeyboardInterrupt`` included, the previous folder is put
+    back. A symlinked target is followed: the folder it points to is replaced, not the link.
+    """
+    target = Path(target)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    swap = FolderSwap(target)
+    swap.new.mkdir()
+    try:
+        swap.note(**notes)
+        yield swap
+    except BaseException:
+        swap.undo()
+        raise
+    if swap.swapped:
+        swap.finish()
+    else:
+        shutil.rmtree(swap.new, ignore_errors=True)
+
+
+_RESTORED = "interruption précédente : dossier précédent remis en place : %s"
+
+
+def recover_folders(
+    parent: Path, *, committed: Callable[[dict[str, Any]], bool] | None = None
+) -> list[Path]:
+    """Clean up what killed runs of :func:`staged_folder` left in ``parent``.
+
+    Only names of the form ``.<name>.couverture-<role>-<pid>-<token>`` whose process is gone
+    are looked at, and only when a folder stamped with the same pid and token (the new folder,
+    or the target it was swapped into) proves they are this program's. A run killed before
+    its swap leaves the previous folder in place; a run killed after it keeps the new folder
+    when ``committed(stamp)`` says that what had to follow the swap was done (default: yes),
+    else the previous folder is put back.
+
+    Returns
+    -------
+    list of Path
+        The targets whose previous folder was put back.
+    """
+    import logging
+
+    log = logging.getLogger(__name__)
+    parent = Path(parent)
+    if not parent.is_dir():
+        return []
+    runs: dict[tuple[str, int, str], dict[str, Path]] = {}
+    for entry in parent.iterdir():
+        m = _AUX.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink():
+            key = (m["name"], int(m["pid"]), m["token"])
+            runs.setdefault(key, {})[m["role"]] = entry
+    # a target swapped in by a killed run may have nothing left aside (first report of a month)
+    for entry in parent.iterdir():
+        if _AUX.match(entry.name):
+            continue  # a new folder is stamped too, but it is not a target
+        stamp = _read_stamp(entry) if entry.is_dir() and not entry.is_symlink() else None
+        if stamp and isinstance(stamp.get("pid"), int) and isinstance(stamp.get("token"), str):
+            runs.setdefault((entry.name, stamp["pid"], stamp["token"]), {})
+    restored = []
+    for (name, pid, token), parts in sorted(runs.items()):
+        if process_alive(pid):
+            continue
+
+        def ours(folder: Path, pid: int = pid, token: str = token) -> dict[str, Any] | None:
+            stamp = _read_stamp(folder)
+            if stamp and stamp.get("pid") == pid and stamp.get("token") == token:
+                return stamp
+            return None
+
+        target = parent / name
+        swapped = ours(target) if target.is_dir() and not target.is_symlink() else None
+        stamped = {role: p for role, p in parts.items() if role != "ancien" and ours(p)}
+        if swapped is None and not stamped:
+            continue  # nothing proves these names are ours: leave them alone
+        for folder in stamped.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        old = parts.get("ancien")
+        if swapped is not None:
+            if committed is None or committed(swapped):
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+                (target / STAMP_NAME).unlink(missing_ok=True)
+                continue
+            rejected = target.with_name(f".{name}.couverture-rejete-{pid}-{token}")
+            os.rename(target, rejected)
+            if old is not None:
+                os.rename(old, target)
+                log.warning(_RESTORED, target)
+            else:
+                log.warning("interruption précédente : dossier inachevé retiré : %s", target)
+            shutil.rmtree(rejected, ignore_errors=True)
+            restored.append(target)
+        elif old is not None and not target.exists():
+            os.rename(old, target)
+            log.warning(_RESTORED, target)
+            restored.append(target)
+    return restored

@@ -7,15 +7,17 @@ message naming the value at fault.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from couverture._errors import ArgumentError, DataSourceError
+from couverture._errors import ArgumentError, DataSourceError, RegistryError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only (not "2026-１１")
 
 
 def check_month(month: str) -> str:
@@ -30,6 +32,50 @@ def check_month(month: str) -> str:
     if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
         raise ArgumentError(f"mois invalide : « {month} » (attendu AAAA-MM, par exemple 2026-11)")
     return m.group(0)
+
+
+_STDIN = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
+def check_registry_file(path: Path) -> None:
+    """Raise :class:`RegistryError` unless ``path`` is a regular file (or a link to one).
+
+    A FIFO, a pipe on standard input, a device (``/dev/zero``) or a directory would hang or
+    mislead the reading: they are refused before anything is read.
+    """
+    if str(path) in _STDIN:
+        try:
+            if stat.S_ISREG(Path(path).stat().st_mode):  # "< registre.csv": a real file
+                return
+        except OSError:
+            pass
+        raise RegistryError(
+            path,
+            [
+                (
+                    None,
+                    "",
+                    "entrée standard non acceptée : donner le chemin d'un fichier CSV ou XLSX",
+                )
+            ],
+        )
+    try:
+        mode = Path(path).stat().st_mode
+    except FileNotFoundError as exc:
+        raise RegistryError(path, [(None, "", "fichier introuvable")]) from exc
+    except OSError as exc:
+        raise RegistryError(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        what = "c'est un dossier"
+    elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        what = "tube ou socket (données en flux)"
+    else:
+        what = "fichier spécial (périphérique)"
+    raise RegistryError(
+        path, [(None, "", f"{what} : un fichier ordinaire CSV ou XLSX est attendu")]
+    )
 
 
 def check_departements(departements: Collection[str] | None, known: Collection[str]) -> None:

@@ -14,57 +14,30 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import store
-from couverture._errors import ArgumentError, RegistryError
+from couverture import _cache, store
+from couverture._errors import ArgumentError
+from couverture._validate import check_departements
 
 if TYPE_CHECKING:
     import duckdb
     import geopandas as gpd
     import pandas as pd
 
+    from couverture._graph import UnitGraph
     from couverture.registry import Registry
 
 log = logging.getLogger(__name__)
 
 DEMO_LABEL = "registre fictif"
-
-
-def file_digest(path: Path, *extra: str) -> str:
-    """Return the sha256 of a file's bytes and of extra options (the cache key)."""
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except FileNotFoundError as exc:
-        raise RegistryError(path, [(None, "", "fichier introuvable")]) from exc
-    except (IsADirectoryError, PermissionError) as exc:
-        raise RegistryError(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
-    for e in extra:
-        h.update(b"\0" + e.encode())
-    return h.hexdigest()
-
-
-@cache
-def code_version() -> str:
-    """Digest of the package's code and configuration: cached results computed by another
-    version of couverture (or with other parameters) are never served."""
-    from couverture.settings import PACKAGE_DIR
-
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*")):
-        if path.suffix in (".py", ".csv", ".toml", ".js", ".css") and path.is_file():
-            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
-            h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+#: logger whose messages a cached registry replays
+REGISTRY_LOGGER = "couverture.registry"
 
 
 def registry_date(path: Path, cpts: pd.DataFrame) -> str:
@@ -149,6 +122,7 @@ class Analysis:
     store_path: Path | None = None
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _owns_con: bool = field(default=True, repr=False)
+    _graph: UnitGraph | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from couverture._config import sources
@@ -167,14 +141,15 @@ class Analysis:
                 )
             self.default_stage = stage
         # the registry's own fingerprint (reports, history) and the cache key, which also
-        # changes with the options and with the code that computes the results
-        self.registry_digest = file_digest(self.registry_path)
-        self.digest = file_digest(self.registry_path, self.default_stage or "", code_version())
+        # changes with the code, the configuration and the store that compute the results
+        self.registry_digest = _cache.digest(self.registry_path)
+        self.digest = _cache.registry_key(
+            self.registry_digest, name=self.registry_path.name, store_path=self.store_path
+        )
 
     # ---------------------------------------------------------------- store
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        """The open store (opened on first use, read-write so results can be cached)."""
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """The store, opened read-only on first use (never blocks another process)."""
         if self._con is None:
             self._con = store.connect(self.store_path)
         return self._con
@@ -190,7 +165,9 @@ class Analysis:
         parsed registry (neighbouring CPTS and proposals cross département borders)."""
         if self.departements is None:
             return self
-        full = dataclasses.replace(self, departements=None, _con=self.con, _owns_con=False)
+        full = dataclasses.replace(
+            self, departements=None, _con=self._connection(), _owns_con=False, _graph=self._graph
+        )
         full.__dict__["registry"] = self.registry  # cached_property storage
         return full
 
@@ -203,7 +180,7 @@ class Analysis:
     @cached_property
     def meta(self) -> dict[str, Any]:
         """Vintages (COG, population) and registry labels stated with every output."""
-        m: dict[str, Any] = store.meta(self.con)
+        m: dict[str, Any] = store.meta(self._connection())
         m["registre"] = self.registry_path.name
         m["fictif"] = self.registry.fictif
         m["libelle_registre"] = DEMO_LABEL if self.registry.fictif else self.registry_path.name
@@ -211,62 +188,80 @@ class Analysis:
         return m
 
     def cached(self, name: str, compute: Any) -> pd.DataFrame:
-        """Return frame ``name`` from the store's cache for this registry, else compute and
-        cache it (``compute`` takes no argument; ``name`` must include every option that
-        changes the result)."""
-        frame = store.cache_get(self.con, name, self.digest)
+        """Return frame ``name`` from the cache for this registry, else compute and cache it.
+
+        ``compute`` takes no argument; ``name`` must include every option that changes the
+        result (the default stage is added here).
+        """
+        name = f"{name}|stade={self.default_stage or ''}"
+        frame = _cache.get_frame(name, self.digest)
         if frame is None:
             frame = compute()
-            store.cache_put(self.con, name, self.digest, frame)
+            _cache.put_frame(name, self.digest, frame)
         return frame
 
     # ---------------------------------------------------------------- registry
     @cached_property
     def registry(self) -> Registry:
-        """The parsed registry (from the store's cache when this file was seen before)."""
-        import pandas as pd
+        """The parsed registry (from the cache when this file was seen before, replaying the
+        warnings of the first reading in the same words)."""
+        from couverture.registry import Registry
 
-        from couverture.registry import Registry, read_registry
-
-        cpts = store.cache_get(self.con, "registry_cpts", self.digest)
-        members = store.cache_get(self.con, "registry_membership", self.digest)
-        anomalies = store.cache_get(self.con, "registry_anomalies", self.digest)
-        messages = store.cache_get(self.con, "registry_log", self.digest)
-        if cpts is not None and members is not None and anomalies is not None:
-            # the same warnings as when the file was read, in the same words
-            if messages is not None:
-                for level, message in zip(messages["niveau"], messages["message"], strict=True):
-                    logging.getLogger("couverture.registry").log(int(level), "%s", message)
+        cached = self.cached_frames("registry_cpts", "registry_membership", "registry_anomalies")
+        messages = _cache.get_frame(f"registry_log|stade={self.default_stage or ''}", self.digest)
+        if cached is not None and messages is not None:
+            cpts, members, anomalies = cached
+            for level, message in zip(messages["niveau"], messages["message"], strict=True):
+                logging.getLogger(REGISTRY_LOGGER).log(int(level), "%s", message)
             fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
             return Registry(
                 path=self.registry_path,
-                digest=file_digest(self.registry_path, self.default_stage or ""),
+                digest=self.registry_digest,
                 cpts=cpts.drop(columns="_fictif").set_index("cpts_id"),
                 membership=members,
                 anomalies=anomalies,
                 fictif=fictif,
             )
-        units = self.con.execute(
-            "SELECT code, nom, type, commune, departement FROM units"
-        ).fetchdf()
-        old_codes = self.con.execute("SELECT * FROM old_codes").fetchdf()
-        with recording_log(logging.getLogger("couverture.registry")) as messages:
+        return self._read_registry()
+
+    def cached_frames(self, *names: str) -> tuple[pd.DataFrame, ...] | None:
+        """Return the cached frames ``names`` (with the default stage), or ``None`` when one
+        is missing."""
+        frames = [
+            _cache.get_frame(f"{n}|stade={self.default_stage or ''}", self.digest) for n in names
+        ]
+        if any(f is None for f in frames):
+            return None
+        return tuple(f for f in frames if f is not None)
+
+    def _read_registry(self) -> Registry:
+        import pandas as pd
+
+        from couverture.registry import is_polygon_layer, read_registry
+
+        con = self._connection()
+        units = con.execute("SELECT code, nom, type, commune, departement FROM units").fetchdf()
+        old_codes = con.execute("SELECT * FROM old_codes").fetchdf()
+        # CPTS perimeters given as polygons are read against the unit geometries
+        geometries = (
+            self.geometries(national=True) if is_polygon_layer(self.registry_path) else None
+        )
+        with recording_log(logging.getLogger(REGISTRY_LOGGER)) as messages:
             reg = read_registry(
                 self.registry_path,
                 units=units,
                 old_codes=old_codes,
                 default_stage=self.default_stage,
+                unit_geometries=geometries,
             )
+        stage = f"|stade={self.default_stage or ''}"
         cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
-        store.cache_put(self.con, "registry_cpts", self.digest, cached_cpts)
-        store.cache_put(self.con, "registry_membership", self.digest, reg.membership)
-        store.cache_put(self.con, "registry_anomalies", self.digest, pd.DataFrame(reg.anomalies))
-        store.cache_put(
-            self.con,
-            "registry_log",
-            self.digest,
-            pd.DataFrame(messages, columns=["niveau", "message"]),
-        )
+        _cache.put_frame("registry_cpts" + stage, self.digest, cached_cpts)
+        _cache.put_frame("registry_membership" + stage, self.digest, reg.membership)
+        _cache.put_frame("registry_anomalies" + stage, self.digest, pd.DataFrame(reg.anomalies))
+        log_frame = pd.DataFrame(messages, columns=["niveau", "message"])
+        # written last: its presence says the registry's frames are all there
+        _cache.put_frame("registry_log" + stage, self.digest, log_frame)
         return reg
 
     # ---------------------------------------------------------------- results
@@ -282,7 +277,7 @@ class Analysis:
         return self.cached(
             "units",
             lambda: unit_coverage(
-                self.con, cpts=self.registry.cpts, membership=self.registry.membership
+                self._connection(), cpts=self.registry.cpts, membership=self.registry.membership
             ),
         )
 
@@ -290,14 +285,7 @@ class Analysis:
         """Raise :class:`ArgumentError` for a ``departements`` code that is not in the store."""
         if self.departements is None:
             return
-        known = set(
-            self.con.execute("SELECT code FROM territories WHERE niveau = 'departement'").fetchdf()[
-                "code"
-            ]
-        )
-        unknown = [d for d in self.departements if d not in known]
-        if unknown:
-            raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+        check_departements(self.departements, set(self.territories("departement")["code"]))
 
     def units(self) -> pd.DataFrame:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""
@@ -318,25 +306,57 @@ class Analysis:
         """
         self.check_departements()
         deps = departements if departements is not None else self.departements
-        return store.unit_geometries(self.con, departements=None if national else deps)
+        return store.unit_geometries(self._connection(), departements=None if national else deps)
 
     def unit_table(self) -> pd.DataFrame:
         """Reference attributes of every unit of France (no geometry): ``code``, ``nom``,
         ``type``, ``commune``, ``departement``, ``region``, ``epci``, ``population``,
         ``bassin_vie``, ``nom_bassin_vie``, ``superficie_km2``, ``x``, ``y``… ordered by code."""
-        return self.con.execute("SELECT * EXCLUDE (geometry) FROM units ORDER BY code").fetchdf()
+        sql = "SELECT * EXCLUDE (geometry) FROM units ORDER BY code"
+        return self._connection().execute(sql).fetchdf()
 
     def adjacency(self) -> pd.DataFrame:
         """Rook adjacency of all units: ``code_a``, ``code_b`` (both directions), ``frontiere_m``
         (length of the shared border in metres)."""
-        return self.con.execute("SELECT * FROM adjacency ORDER BY code_a, code_b").fetchdf()
+        sql = "SELECT * FROM adjacency ORDER BY code_a, code_b"
+        return self._connection().execute(sql).fetchdf()
+
+    def graph(self) -> UnitGraph:
+        """The rook adjacency of all units of France (see :class:`couverture._graph.UnitGraph`),
+        built once per analysis and shared with :meth:`national`."""
+        if self._graph is None:
+            import numpy as np
+
+            from couverture._graph import UnitGraph
+
+            con = self._connection()
+            units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
+            # positions joined in SQL: no Python loop, no string conversion per edge
+            edges = con.execute(
+                """
+                WITH p AS (SELECT code, (row_number() OVER (ORDER BY code) - 1)::BIGINT AS i
+                           FROM units)
+                SELECT pa.i AS a, pb.i AS b, coalesce(e.frontiere_m, 1.0)::DOUBLE AS m
+                FROM adjacency e JOIN p pa ON pa.code = e.code_a JOIN p pb ON pb.code = e.code_b
+                """
+            ).fetchnumpy()
+            self._graph = UnitGraph.from_positions(
+                np.asarray(units["code"]).astype(str),
+                np.asarray(units["departement"]).astype(str),
+                np.asarray(edges["a"]),
+                np.asarray(edges["b"]),
+                np.asarray(edges["m"]),
+            )
+        return self._graph
 
     def territories(self, niveau: str) -> pd.DataFrame:
         """Names of the territories of a level (``region``, ``departement``, ``epci``):
         ``code``, ``nom`` and the other columns of the store's ``territories`` table."""
-        return self.con.execute(
-            "SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau]
-        ).fetchdf()
+        return (
+            self._connection()
+            .execute("SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau])
+            .fetchdf()
+        )
 
     def zone_units(self) -> pd.DataFrame:
         """Members of the zones blanches as a long table ``zone_id``, ``code`` (one row per
@@ -369,7 +389,7 @@ class Analysis:
         """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""
         from couverture.coverage import coverage_rates
 
-        rates = coverage_rates(self.con, self.units(), niveau=niveau)
+        rates = coverage_rates(self._connection(), self.units(), niveau=niveau)
         if self.departements is not None and niveau in ("france", "region"):
             # figures of the selected départements only: say so where the name is read
             rates["nom"] = rates["nom"] + " (périmètre : " + ", ".join(self.departements) + ")"
@@ -380,7 +400,11 @@ class Analysis:
         from couverture.zones import white_zones
 
         self.check_departements()
-        return self._filter(self.cached("zones", lambda: white_zones(self.con, self._all_units)))
+        return self._filter(
+            self.cached(
+                "zones", lambda: white_zones(self._connection(), self._all_units, self.graph())
+            )
+        )
 
     def overlaps(self) -> pd.DataFrame:
         """Chevauchements and communes partagées (see :func:`couverture.zones.overlaps`)."""

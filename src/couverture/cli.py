@@ -9,16 +9,19 @@ only data goes to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from couverture._config import stage_codes
 from couverture._errors import CouvertureError
+from couverture._format import integer, of_date, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,8 +57,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        from couverture._output import printable
+
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog} : erreur : {message}\n")
+        self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
 
 
 class _StderrFormatter(logging.Formatter):
@@ -63,7 +68,10 @@ class _StderrFormatter(logging.Formatter):
         prefix = {logging.WARNING: "avertissement : ", logging.ERROR: "erreur : "}.get(
             record.levelno, ""
         )
-        return prefix + record.getMessage()
+        from couverture._output import printable
+
+        # a registry value quoted in a message must not reach the terminal as escape codes
+        return printable(prefix + record.getMessage(), newlines=True)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -116,12 +124,17 @@ def _departements(text: str) -> str:
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registre", required=True, type=Path, help="registre des CPTS (CSV ou XLSX)")
+    p.add_argument(
+        "--registre",
+        required=True,
+        type=Path,
+        help="registre des CPTS (CSV, XLSX ou couche de périmètres GeoJSON/GPKG/SHP)",
+    )
     p.add_argument(
         "--stade-par-defaut",
         metavar="STADE",
         help="stade des CPTS dont le registre n'indique pas le stade "
-        "(lettre_intention, projet_sante ou aci)",
+        f"({', '.join(stage_codes()[:-1])} ou {stage_codes()[-1]})",
     )
     p.add_argument(
         "--departement",
@@ -157,19 +170,36 @@ def _format_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
         help="format de sortie (défaut : celui de l'extension de --sortie, sinon tableau)",
     )
     p.add_argument("--sortie", type=Path, help="fichier de sortie (défaut : sortie standard)")
+    p.set_defaults(formats_sortie=tuple(formats))
+
+
+def _accepted_suffixes(formats: Sequence[str]) -> str:
+    return ", ".join(s for s, f in _FORMAT_BY_SUFFIX.items() if f in formats)
 
 
 def _check_output(args: argparse.Namespace) -> None:
     """Resolve ``--format`` from ``--sortie`` and refuse outputs that would lose data."""
     from couverture._errors import ArgumentError
+    from couverture._output import output_target
 
     if "format" not in args:
         return
     out: Path | None = args.sortie
-    implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    formats = getattr(args, "formats_sortie", tuple(_FORMAT_BY_SUFFIX.values()))
+    implied = None
+    if out is not None and out.suffix and not _is_stream(out):
+        implied = _FORMAT_BY_SUFFIX.get(out.suffix.lower())
+        if implied is None or implied not in formats:
+            what = "non reconnue" if implied is None else f"(format {implied}) non disponible"
+            raise ArgumentError(
+                f"--sortie {out} : extension {out.suffix} {what} pour cette commande ; "
+                f"extensions acceptées : {_accepted_suffixes(formats)} "
+                "(ou un nom sans extension avec --format)"
+            )
     if args.format is None:
         args.format = implied or "tableau"
-    elif out is not None and implied is not None and implied != args.format:
+    elif implied is not None and implied != args.format:
+        assert out is not None
         raise ArgumentError(
             f"--sortie {out} : l'extension {out.suffix} ne correspond pas au format "
             f"{args.format} (choisir --format {implied} ou une autre extension)"
@@ -180,9 +210,99 @@ def _check_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
     if not out.parent.is_dir():
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
-    registry = getattr(args, "registre", None)
-    if registry is not None and out.resolve() == Path(registry).resolve():
-        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    output_target(out)  # a symlink's target must be a regular file (or a terminal, a pipe)
+
+
+def _is_stream(path: Path) -> bool:
+    """True for a terminal, device or pipe (``/dev/stdout``, a FIFO): written through."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
+    """Why ``out`` must not be overwritten (a file the project reads or owns), or ``None``.
+
+    Paths are compared resolved (symlinks followed) and, for existing files, by identity
+    (``samefile``: a hard link is the same file).
+    """
+    from couverture import settings
+
+    if _is_stream(out):
+        return None
+    real = Path(os.path.realpath(out))
+    history = getattr(args, "historique", None) or settings.HISTORY_PATH
+    files: list[tuple[Path, str]] = [
+        (history, "c'est la base de l'historique"),
+        (Path(f"{history}.wal"), "c'est un fichier de la base de l'historique"),
+    ]
+    if getattr(args, "registre", None) is not None:
+        files.append((Path(args.registre), "ce fichier est le registre lu"))
+    if getattr(args, "plan", None) is not None:
+        files.append((Path(args.plan), "ce fichier est le plan d'action lu"))
+    root = settings.PROJECT_ROOT
+    for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "constraints.txt"):
+        files.append((root / name, "c'est un fichier du projet"))
+    folders: list[tuple[Path, str, bool]] = [
+        (settings.PROCESSED_DIR, "c'est un fichier des données construites (make data)", False),
+        (settings.PACKAGE_DIR, "c'est un fichier du paquet couverture", False),
+        (settings.RAW_DIR, "c'est un fichier source du projet (data/raw)", True),
+    ]
+    for path, reason in files:
+        if real == Path(os.path.realpath(path)) or _same_file(out, path):
+            return reason
+    for folder, reason, existing_only in folders:
+        inside = real.is_relative_to(Path(os.path.realpath(folder)))
+        if inside and (real.exists() or not existing_only):
+            return reason
+        if folder.is_dir() and out.exists():
+            for path in folder.rglob("*") if folder != settings.RAW_DIR else folder.iterdir():
+                if path.is_file() and _same_file(out, path):
+                    return reason
+    if _is_duckdb(real):
+        return "c'est une base DuckDB (historique ou base de données de couverture)"
+    if real.name.endswith(".wal") and _is_duckdb(real.with_name(real.name[: -len(".wal")])):
+        return "c'est le journal d'une base DuckDB"
+    return None
+
+
+def _check_demo_output(out: Path | None) -> None:
+    """The demo registry may replace a demo registry of data/raw, nothing the project owns."""
+    from couverture import settings
+    from couverture._errors import ArgumentError
+
+    if out is None:
+        return
+    real = Path(os.path.realpath(out))
+    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    if any(real == Path(os.path.realpath(d)) for d in demo):
+        return
+    reason = _owned_file(out, argparse.Namespace())
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _is_duckdb(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (magic ``DUCK`` at byte 8)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
 
 
 def _analysis(args: argparse.Namespace) -> Analysis:
@@ -214,7 +334,7 @@ def _perimeter(a: Analysis) -> str:
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} du {a.meta['date_registre']}"
+        f"{label}registre {a.meta['registre']} {of_date(a.meta['date_registre'])}"
         f" · périmètre : {_perimeter(a)}"
         f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
@@ -260,24 +380,34 @@ def cmd_donnees(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
+    _check_demo_output(args.sortie)
+    if args.remplir_plan is not None:
+        from couverture._errors import ArgumentError
+        from couverture.demo import fill_demo_plan
+
+        if args.sortie is None:
+            raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
+        fill_demo_plan(args.remplir_plan, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
 
 def cmd_communes(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
-        from couverture.coverage import UNIT_OUTPUT_COLUMNS
+        from couverture.coverage import unit_output_columns
 
         units = a.units()
-        cols = [*UNIT_OUTPUT_COLUMNS, "population_source"]
+        cols = [*unit_output_columns(), "population_source"]
         frame = units[cols].rename(columns={"population_source": "population_millesime"})
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-
-            geoms = unit_geometries(a.con, departements=a.departements)
+            geoms = a.geometries()
             frame = frame[frame["code"].isin(geoms.index)]
             _emit_geo(args, a, frame, geoms.geometry.loc[frame["code"]].values, "communes")
         else:
+            if args.format == "tableau":
+                # the terminal shows what fits on a line; the files have every column
+                frame = frame.drop(columns=["region", "epci", "projets", "population_millesime"])
             _emit(args, a, frame, "Couverture par commune")
 
 
@@ -293,21 +423,15 @@ def cmd_zones(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         zones = a.zones().drop(columns="cpts_voisines_ids")
         if args.format in ("geojson", "gpkg"):
-            from couverture.store import unit_geometries
-            from couverture.zones import zone_geometries
-
-            geoms = zone_geometries(zones, unit_geometries(a.con, departements=a.departements))
+            geoms = a.zone_geometries().reindex(zones["zone_id"]).to_list()
             _emit_geo(args, a, zones, geoms, "zones_blanches")
         else:
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
-                n = len(zones)
                 log.info(
-                    "%d zone%s blanche%s, %d habitants",
-                    n,
-                    "s" if n > 1 else "",
-                    "s" if n > 1 else "",
-                    int(zones["population"].sum()),
+                    "%s, %s",
+                    plural(len(zones), "zone blanche", "zones blanches"),
+                    plural(int(zones["population"].sum()), "habitant"),
                 )
 
 
@@ -321,44 +445,37 @@ def cmd_verifier(args: argparse.Namespace) -> None:
         reg = a.registry
         anomalies = a.registry.anomalies
         _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
-        n = len(anomalies)
         log.info(
-            "%d CPTS, %d lignes commune, %d anomalie%s corrigée%s",
-            len(reg.cpts),
-            len(reg.membership),
-            n,
-            "s" if n > 1 else "",
-            "s" if n > 1 else "",
+            "%s, %s, %s",
+            plural(len(reg.cpts), "CPTS", "CPTS"),
+            plural(len(reg.membership), "ligne commune", "lignes commune"),
+            plural(len(anomalies), "anomalie corrigée", "anomalies corrigées"),
         )
 
 
 # --- suggestions commands (issue: propositions) ---
 def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Compact view of the proposals for the terminal."""
+    """Compact view of the proposals for the terminal, one line per proposal, by priority
+    (the CSV and XLSX outputs have every column)."""
     import pandas as pd
 
-    def fmt(value: object) -> str:
-        return f"{int(str(value)):,}".replace(",", "\u202f")
+    from couverture._format import integer
 
-    def arrow(before: pd.Series, after: pd.Series) -> pd.Series:
-        return before.map(fmt) + " → " + after.map(fmt)
+    def arrow(before: pd.Series, after: pd.Series) -> list[str]:
+        return [f"{integer(b)} → {integer(a)}" for b, a in zip(before, after, strict=True)]
 
     cible = frame["cpts_cible"].where(
         frame["option"] != "creation", frame["nom_propose"] + " (nouvelle)"
     )
     return pd.DataFrame(
         {
-            "priorité": frame["priorite"],
-            "zone": frame["zone_id"],
-            "rang": frame["rang"],
-            "reco.": frame["recommandee"],
-            "option": frame["option"].str.replace("_", " "),
-            "cible": cible,
-            "communes": frame["n_communes"],
-            "pop. ajoutée": frame["population_ajoutee"],
-            "pop. résultante": frame["population_resultante"],
+            "zone_id": frame["zone_id"],
+            "recommandee": frame["recommandee"],
+            "option": frame["option"],
+            "cpts_cible": cible,
+            "population_ajoutee": frame["population_ajoutee"],
             "taille": arrow(frame["taille_avant"], frame["taille_apres"]),
-            "financement max (€)": arrow(
+            "financement_max": arrow(
                 frame["financement_max_avant"], frame["financement_max_apres"]
             ),
             "motif": frame["motif"],
@@ -374,6 +491,9 @@ def _inhabitants(text: str) -> int:
         raise argparse.ArgumentTypeError(f"nombre d'habitants attendu, reçu « {text} »") from None
 
 
+_TEMPORARY = "rattachements temporaires"
+
+
 def cmd_suggestions(args: argparse.Namespace) -> None:
     from couverture._errors import ArgumentError
     from couverture._output import FILE_ONLY
@@ -384,30 +504,37 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"le format {args.format} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
+        if porteurs is not None:
+            from couverture.porteurs import name_porteurs
+
+            frame = name_porteurs(a, frame, porteurs)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
             return
         shown = _suggestion_table(frame) if args.format == "tableau" else frame
+        if args.format == "tableau" and porteurs is not None:
+            shown["porteur_potentiel"] = frame["porteur_potentiel"]
         _emit(args, a, shown, "Propositions pour couvrir les zones blanches (par priorité)")
         if args.format == "tableau":
             rec = frame[frame["recommandee"] == "oui"]
             sizes = rec.groupby("option").size().to_dict()
             sums = rec.groupby("option")["population_ajoutee"].sum().astype("int64").to_dict()
             parts = [
-                f"{sizes[o]} {label} ({sums[o]:,} hab.)".replace(",", "\u202f")
-                for o, label in (
-                    ("creation", "création(s)"),
-                    ("extension", "extension(s)"),
-                    ("rattachement_temporaire", "rattachement(s) temporaire(s)"),
+                f"{plural(sizes[o], *words)} ({integer(sums[o])} hab.)"
+                for o, words in (
+                    ("creation", ("création",)),
+                    ("extension", ("extension",)),
+                    ("rattachement_temporaire", ("rattachement temporaire", _TEMPORARY)),
                 )
                 if o in sizes
             ]
             log.info(
-                "%d zones blanches ; recommandé : %s",
-                frame["zone_id"].nunique(),
+                "%s ; recommandé : %s",
+                plural(frame["zone_id"].nunique(), "zone blanche", "zones blanches"),
                 ", ".join(parts) or "rien",
             )
 
@@ -427,6 +554,7 @@ def cmd_cartes(args: argparse.Namespace) -> None:
     from couverture.maps import INDEX_NAME, build_maps
 
     _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         suggestions = None
         try:
@@ -436,26 +564,51 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         else:
             # computed by build_maps while it draws the perimeters (on the other core)
             suggestions = functools.partial(suggest, a)
-        porteurs = None
-        if args.porteurs is not None:
-            try:
-                from couverture.porteurs import read_porteurs
-            except ImportError as exc:
-                from couverture._errors import ArgumentError
-
-                raise ArgumentError(
-                    f"--porteurs {args.porteurs} : la lecture des porteurs n'est pas "
-                    "disponible dans cette installation"
-                ) from exc
-            porteurs = read_porteurs(args.porteurs)
         paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
-            "%d cartes écrites. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
-            len(paths),
+            "%s. Ouvrir %s dans un navigateur (fonctionne sans réseau)",
+            plural(len(paths), "carte écrite", "cartes écrites"),
             args.sortie / INDEX_NAME,
         )
+
+
+# --- porteurs option (issue 11: potential porteurs) ---
+def _porteurs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--porteurs",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="porteurs potentiels : extraction FINESS des établissements telle que publiée, "
+        "ou CSV simple (nom, categorie, code_commune, x/y ou lat/lon facultatifs)",
+    )
+
+
+def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
+    if getattr(args, "porteurs", None) is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(args.porteurs)
+
+
+# --- fiches command (issue 11: one printable fiche per zone blanche) ---
+def cmd_fiches(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+    from couverture.fiches import build_fiches
+
+    if args.departement is None:
+        raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
+    _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)
+    with _analysis(args) as a:
+        if a.meta["fictif"]:
+            log.warning("registre fictif : données de démonstration, pas de situation réelle")
+        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        for fiche_set in written.values():
+            log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
 
 
 # --- rapport commands (issue: rapport mensuel) ---
@@ -481,6 +634,9 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         suggestions=not args.sans_propositions,
         maps=not args.sans_cartes,
         replace_scope=args.remplacer_perimetre,
+        plan=args.plan,
+        fiches=not args.sans_fiches,
+        porteurs=args.porteurs,
     )
 
 
@@ -491,10 +647,13 @@ def cmd_historique(args: argparse.Namespace) -> None:
     frame = history.months(path=args.historique)
     frame["empreinte"] = frame["empreinte"].str[:12]
     frame["fictif"] = frame["fictif"].map({True: "oui", False: "non"})
+    pops = [f"pop_{s}" for s in stage_codes()]
+    rates = [f"taux_{s}" for s in stage_codes()]
     cols = ["mois", "libelle_registre", "fictif", "perimetre", "empreinte", "ecrit_le"]
-    cols += ["n_cpts", "population", "pop_lettre_intention", "pop_projet_sante", "pop_aci"]
-    cols += ["taux_lettre_intention", "taux_projet_sante", "taux_aci", "n_zones"]
-    cols += ["population_zones"]
+    cols += ["n_cpts", "population", *pops, *rates, "n_zones", "population_zones"]
+    if args.format == "tableau":
+        # what fits on a terminal line; the files have every column
+        cols = [c for c in cols if c not in ("empreinte", "ecrit_le", "population", *pops)]
     emit_table(
         frame[cols],
         fmt=args.format,
@@ -509,15 +668,104 @@ def cmd_evolution(args: argparse.Namespace) -> None:
     from couverture._output import emit_table
 
     frame = history.compare(args.de, args.a, path=args.historique)
+    # the terminal reads the French label and the communes' names, the files keep the codes
+    shown = frame.drop(columns=["type", "communes"]) if args.format == "tableau" else frame
     emit_table(
-        frame,
+        shown,
         fmt=args.format,
         output=args.sortie,
         title=f"Changements de {args.de} à {args.a}",
-        caption=f"{len(frame)} changement(s)",
+        caption=plural(len(frame), "changement"),
     )
     for label, n in frame["libelle"].value_counts(sort=False).items():
-        log.info("%s : %d", label, n)
+        log.info("%s : %s", label, integer(n))
+
+
+# --- plan d'action commands (issue: plan d'action) ---
+def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
+    """The analysis of a plan: --departement, else the départements of the plan read."""
+    from couverture.analysis import analyse, parse_departements
+    from couverture.plan import plan_departements
+
+    deps = plan_departements(previous, parse_departements(args.departement))
+    return analyse(
+        args.registre,
+        default_stage=args.stade_par_defaut,
+        departements=deps,
+        shared_threshold=args.seuil_partage,
+    )
+
+
+def _check_xlsx_output(args: argparse.Namespace) -> None:
+    from couverture._errors import ArgumentError
+
+    out: Path = args.sortie
+    if out.suffix.lower() != ".xlsx":
+        raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
+    if out.is_dir():
+        raise ArgumentError(f"--sortie {out} : c'est un dossier, un nom de fichier est attendu")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
+    if out.resolve() == Path(args.registre).resolve():
+        raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
+    reason = _owned_file(out, args)  # the history, a plan read, a DuckDB base, data/raw…
+    if reason is not None:
+        raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
+    from couverture._output import output_target
+
+    output_target(out)
+
+
+def cmd_plan_action(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan) if args.plan is not None else None
+    with _plan_analysis(args, previous) as a:
+        result = plan.build_plan(a, previous=previous, on=args.date)
+        plan.write_plan(result, args.sortie)
+    log.info(
+        "plan d'action écrit : %s (%s)",
+        args.sortie,
+        plural(len(result.zones), "ligne de zone", "lignes de zones"),
+    )
+
+
+def cmd_suivi(args: argparse.Namespace) -> None:
+    from couverture import plan
+
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        frame = plan.follow_up(a, previous, on=args.date)
+        if args.format == "xlsx" and args.sortie is not None:
+            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+        else:
+            _emit(args, a, frame, "Suivi du plan d'action")
+        if args.format == "tableau":
+            log.info(
+                "%s ; %s en retard ; %s",
+                plural(len(frame), "ligne"),
+                plural(int((frame["en_retard"] == "oui").sum()), "action"),
+                plural(
+                    int((frame["situation"] == plan.COVERED).sum()),
+                    "zone désormais couverte",
+                    "zones désormais couvertes",
+                ),
+            )
+
+
+def cmd_remontee(args: argparse.Namespace) -> None:
+    from couverture import plan, remontee
+
+    _check_xlsx_output(args)
+    previous = plan.read_plan(args.plan)
+    with _plan_analysis(args, previous) as a:
+        table, actions = remontee.remontee(
+            a, previous, month=args.mois, on=args.date, history_path=args.historique
+        )
+        info = remontee.remontee_info(a, previous, month=args.mois)
+        remontee.write_remontee(table, actions, args.sortie, info=info)
+    log.info("remontée écrite : %s (%s)", args.sortie, plural(len(table), "département"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -577,38 +825,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="écrire le registre fictif du mois précédent (quelques CPTS un stade en arrière, "
         "quelques-unes pas encore créées)",
     )
+    p.add_argument(
+        "--remplir-plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="remplir un plan d'action comme le ferait une task force (démonstration), "
+        "écrit dans --sortie",
+    )
     p.set_defaults(func=cmd_demo)
 
-    p = add("communes", help="stade et CPTS de chaque commune")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_communes)
+    def analysis_command(
+        name: str, help: str, formats: Sequence[str], func: Any, *options: dict[str, Any]
+    ) -> None:
+        """A command reading a registry and writing a table (or layer) in ``formats``; each
+        of ``options`` is the keywords of one more option (``flags`` its names)."""
+        p = add(name, help=help)
+        _registry_options(p)
+        for option in options:
+            p.add_argument(*option["flags"], **{k: v for k, v in option.items() if k != "flags"})
+        _format_options(p, formats)
+        p.set_defaults(func=func)
 
-    p = add("taux", help="population couverte par stade")
-    _registry_options(p)
-    p.add_argument(
-        "--niveau",
-        choices=["france", "region", "departement", "epci"],
-        default="departement",
-        help="échelle d'agrégation (défaut : departement)",
+    tables, layers = ("tableau", "csv", "xlsx"), ("tableau", "csv", "xlsx", "geojson", "gpkg")
+    analysis_command("communes", "stade et CPTS de chaque commune", layers, cmd_communes)
+    analysis_command(
+        "taux",
+        "population couverte par stade",
+        tables,
+        cmd_taux,
+        {
+            "flags": ["--niveau"],
+            "choices": ["france", "region", "departement", "epci"],
+            "default": "departement",
+            "help": "échelle d'agrégation (défaut : departement)",
+        },
     )
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_taux)
-
-    p = add("zones-blanches", help="zones blanches (communes contiguës non couvertes)")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
-    p.set_defaults(func=cmd_zones)
-
-    p = add("chevauchements", help="communes revendiquées par plusieurs CPTS")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_chevauchements)
-
-    p = add("verifier", help="lister les anomalies corrigées du registre")
-    _registry_options(p)
-    _format_options(p, ("tableau", "csv", "xlsx"))
-    p.set_defaults(func=cmd_verifier)
+    analysis_command(
+        "zones-blanches", "zones blanches (communes contiguës non couvertes)", layers, cmd_zones
+    )
+    analysis_command(
+        "chevauchements", "communes revendiquées par plusieurs CPTS", tables, cmd_chevauchements
+    )
+    analysis_command("verifier", "lister les anomalies corrigées du registre", tables, cmd_verifier)
 
     # --- suggestions parser ---
     p = add(
@@ -629,6 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HABITANTS",
         help="taille cohérente à ne pas dépasser (défaut 100000)",
     )
+    _porteurs_option(p)
     _format_options(p, ("tableau", "csv", "xlsx", "geojson", "gpkg"))
     p.set_defaults(func=cmd_suggestions)
 
@@ -638,15 +898,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
-    p.add_argument(
-        "--porteurs",
-        type=Path,
-        default=None,
-        metavar="FICHIER",
-        help="porteurs potentiels (extrait FINESS ou CSV simple) : calque des MSP et centres "
-        "de santé",
-    )
+    _porteurs_option(p)
     p.set_defaults(func=cmd_cartes)
+
+    # --- fiches parser ---
+    p = add("fiches", help="une fiche A4 par zone blanche (HTML et livret PDF) pour la réunion")
+    _registry_options(p)
+    p.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path("fiches"),
+        metavar="DOSSIER",
+        help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
+    )
+    _porteurs_option(p)
+    p.set_defaults(func=cmd_fiches)
 
     # --- rapport parser ---
     def history_option(p: argparse.ArgumentParser) -> None:
@@ -677,7 +943,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sans-propositions", action="store_true", help="ne pas calculer les propositions"
     )
+    p.add_argument(
+        "--sans-fiches",
+        action="store_true",
+        help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
+    )
+    _porteurs_option(p)
     history_option(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="plan d'action rempli : ajoute la section « Plan d'action » et la remontée",
+    )
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
@@ -692,6 +971,44 @@ def build_parser() -> argparse.ArgumentParser:
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
 
+    # --- plan d'action parsers ---
+    def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+        p.add_argument(
+            "--plan",
+            type=Path,
+            required=required,
+            metavar="PLAN.xlsx",
+            help="plan d'action rempli par la task force"
+            + ("" if required else " (les décisions saisies sont reprises)"),
+        )
+        p.add_argument(
+            "--date",
+            default=None,
+            metavar="AAAA-MM-JJ",
+            help="date de référence des retards et des mois au stade (défaut : date du "
+            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+        )
+
+    p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")
+    _registry_options(p)
+    plan_options(p, required=False)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.set_defaults(func=cmd_plan_action)
+
+    p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
+    _registry_options(p)
+    plan_options(p, required=True)
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_suivi)
+
+    p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")
+    p.add_argument("--mois", required=True, help="mois de la remontée, AAAA-MM")
+    _registry_options(p)
+    plan_options(p, required=True)
+    p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    history_option(p)
+    p.set_defaults(func=cmd_remontee)
+
     return parser
 
 
@@ -704,21 +1021,27 @@ _CSV_CACHED = frozenset(
 
 
 def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
-    """Return ``(name, digest)`` of the cached CSV answer to ``args``, if cacheable."""
+    """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable: the same key
+    as the analysis's (see :func:`couverture._cache.registry_key`), the options in the name."""
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
-    from couverture.analysis import code_version, file_digest
+    if getattr(args, "porteurs", None) is not None:
+        return None  # the answer depends on a second file: not cached
 
-    skip = {"func", "verbosite", "registre", "format", "sortie"}
+    from couverture import _cache
+
+    skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
-    return "csv:" + json.dumps(options, sort_keys=True), file_digest(args.registre, code_version())
+    key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
+    return "csv:" + json.dumps(options, sort_keys=True), key
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import store
+    from couverture import _cache, store
 
-    with store.opened(read_only=True) as con:
-        blob = store.cache_get_bytes(con, *key)
+    store.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
+
+    blob = _cache.get_bytes(*key)
     if blob is None:
         return False
     answer = json.loads(blob)
@@ -732,17 +1055,69 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     import contextlib
     import io
 
-    from couverture import store
+    from couverture import _cache
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
     with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
         args.func(args)
     text = buffer.getvalue()
-    with store.opened() as con:
-        answer = {"csv": text, "log": messages}
-        store.cache_put_bytes(con, key[0], key[1], json.dumps(answer).encode())
+    _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
     sys.stdout.write(text)
+    sys.stdout.flush()
+    if args.commande in _FIRST_SIGHT:
+        _answer_ahead(args)
+
+
+# The commands a user runs together on a new registry (`make demo`, the monthly routine):
+# the first of them also computes and caches the CSV answers of the others, with the same
+# registry options, so that they answer from the cache without even importing pandas.
+_FIRST_SIGHT = ("taux", "zones-blanches", "chevauchements")
+
+
+def _answer_ahead(args: argparse.Namespace) -> None:
+    """Cache the CSV answers of the other :data:`_FIRST_SIGHT` commands for ``args``'s
+    registry and options (each computed as its own command would, warnings included)."""
+    import contextlib
+    import io
+
+    from couverture import _cache
+    from couverture.analysis import recording_log
+
+    parser = build_parser()
+    for command in _FIRST_SIGHT:
+        if command == args.commande:
+            continue
+        other = parser.parse_args([command, "--registre", str(args.registre), "--format", "csv"])
+        for name, value in vars(args).items():
+            if name not in ("commande", "func") and hasattr(other, name):
+                setattr(other, name, value)
+        key = _csv_cache_key(other)
+        if key is None or _cache.get_bytes(*key) is not None:
+            continue
+        buffer = io.StringIO()
+        # computed silently: its messages are recorded for its own replay, not shown now
+        with (
+            recording_log(logging.getLogger()) as messages,
+            contextlib.redirect_stdout(buffer),
+            _silenced(),
+        ):
+            other.func(other)
+        _cache.put_bytes(*key, json.dumps({"csv": buffer.getvalue(), "log": messages}).encode())
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Keep log records from the user's terminal while still recording them."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, _StderrHandler)]
+    levels = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for h, level in zip(handlers, levels, strict=True):
+            h.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -758,7 +1133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif not _replay_csv(key):
             _run_and_cache_csv(args, key)
     except CouvertureError as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
+        from couverture._output import printable
+
+        print(f"erreur : {printable(exc, newlines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # output piped into `head`: not an error; silence the flush at exit
@@ -767,8 +1144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # the environment, not a bug: disk full, permission denied, read-only folder…
+        from couverture._output import printable
+
         where = f" : {exc.filename}" if exc.filename else ""
-        print(f"erreur : lecture ou écriture impossible{where} ({exc.strerror})", file=sys.stderr)
+        text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"
+        print(printable(text, newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrompu", file=sys.stderr)

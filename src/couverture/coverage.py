@@ -10,9 +10,18 @@ share counting for the whole unit; a unit is therefore never counted twice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from couverture.settings import STAGES
+from couverture._config import (
+    funding_table,
+    size_class,
+    sources,
+    stage_code_sql,
+    stage_codes,
+    stage_rank_sql,
+    stages,
+)
+from couverture._errors import ArgumentError
 
 if TYPE_CHECKING:
     import duckdb
@@ -20,24 +29,35 @@ if TYPE_CHECKING:
 
 LEVELS = ("france", "region", "departement", "epci")
 
-# what a user reads of unit coverage (CLI ``communes``, report sheet "Communes")
-UNIT_OUTPUT_COLUMNS = [
-    "code",
-    "nom",
-    "departement",
-    "region",
-    "epci",
-    "population",
-    "stade",
-    "cpts",
-    "projets",
-    "n_cpts",
-    *(f"pop_{s}" for s in STAGES),
-]
 
-_RANK_SQL = (
-    "CASE c.stade WHEN 'lettre_intention' THEN 1 WHEN 'projet_sante' THEN 2 WHEN 'aci' THEN 3 END"
-)
+def unit_output_columns() -> list[str]:
+    """What a user reads of unit coverage (CLI ``communes``, report sheet "Communes").
+
+    Examples
+    --------
+    >>> unit_output_columns()[-3:]
+    ['pop_lettre_intention', 'pop_projet_sante', 'pop_aci']
+    """
+    return [
+        "code",
+        "nom",
+        "departement",
+        "region",
+        "epci",
+        "population",
+        "stade",
+        "cpts",
+        "projets",
+        "n_cpts",
+        *(f"pop_{s}" for s in stage_codes()),
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    """``UNIT_OUTPUT_COLUMNS``: :func:`unit_output_columns`, read from ``config/`` on first use."""
+    if name == "UNIT_OUTPUT_COLUMNS":
+        return unit_output_columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
@@ -72,12 +92,16 @@ def unit_coverage(
     members["iris"] = membership.get("iris", False)
     _register(con, _cpts=cpts_df, _members=members)
     fractions = ",\n".join(
-        f"least(1, coalesce(sum(coalesce(part, 1)) FILTER (WHERE rang >= {k}), 0)) AS f{k}"
-        for k in (1, 2, 3)
+        f"least(1, coalesce(sum(coalesce(part, 1)) FILTER (WHERE rang >= {s.rank}), 0)) "
+        f"AS f{s.rank}"
+        for s in stages()
+    )
+    pops = ",\n".join(
+        f"round(u.population * coalesce(a.f{s.rank}, 0))::BIGINT AS pop_{s.code}" for s in stages()
     )
     sql = f"""
     WITH m AS (
-        SELECT m.code, m.cpts_id, c.nom, m.part, m.iris, {_RANK_SQL} AS rang
+        SELECT m.code, m.cpts_id, c.nom, m.part, m.iris, {stage_rank_sql("c.stade")} AS rang
         FROM _members m JOIN _cpts c USING (cpts_id)
     ), agg AS (
         SELECT code,
@@ -94,16 +118,13 @@ def unit_coverage(
     )
     SELECT u.code, u.nom, u.type, u.commune, u.departement, u.region, u.epci,
            u.population, u.population_source,
-           CASE a.rang WHEN 1 THEN 'lettre_intention' WHEN 2 THEN 'projet_sante'
-                       WHEN 3 THEN 'aci' END AS stade,
+           {stage_code_sql("a.rang")} AS stade,
            coalesce(a.cpts, '') AS cpts, coalesce(a.cpts_ids, '') AS cpts_ids,
            coalesce(a.projets, '') AS projets,
            coalesce(a.n_cpts, 0)::INTEGER AS n_cpts,
            coalesce(a.n_revendications, 0)::INTEGER AS n_revendications,
            coalesce(a.partage_declare, false) AS partage_declare,
-           round(u.population * coalesce(a.f1, 0))::BIGINT AS pop_lettre_intention,
-           round(u.population * coalesce(a.f2, 0))::BIGINT AS pop_projet_sante,
-           round(u.population * coalesce(a.f3, 0))::BIGINT AS pop_aci
+           {pops}
     FROM units u LEFT JOIN agg a USING (code)
     ORDER BY u.code
     """
@@ -133,8 +154,6 @@ def coverage_rates(
         islands) are grouped under code ``""`` at the ``epci`` level.
     """
     if niveau not in LEVELS:
-        from couverture._errors import ArgumentError
-
         raise ArgumentError(f"niveau inconnu : « {niveau} » (attendu : {', '.join(LEVELS)})")
     key = {
         "france": "'FR'",
@@ -153,11 +172,11 @@ def coverage_rates(
         if niveau == "france"
         else f"LEFT JOIN territories t ON t.niveau = '{niveau}' AND t.code = {key}"
     )
-    pops = ", ".join(f"sum(u.pop_{s})::BIGINT AS pop_{s}" for s in STAGES)
+    pops = ", ".join(f"sum(u.pop_{s})::BIGINT AS pop_{s}" for s in stage_codes())
     rates = ", ".join(
         f"CASE WHEN population > 0 THEN round(100.0 * pop_{s} / population, 2) "
         f"ELSE 0 END AS taux_{s}"
-        for s in STAGES
+        for s in stage_codes()
     )
     _register(con, _units=units)
     sql = f"""
@@ -187,8 +206,6 @@ def cpts_table(
         lives), ``n_communes, population, taille, financement_max``.
     """
     import pandas as pd
-
-    from couverture._config import funding_table, size_class, sources
 
     pop = units.set_index("code")["population"]
     dep = units.set_index("code")["departement"]

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy.special import expit
 
-from couverture import settings
-from couverture._config import sources
+from couverture import _config, settings
+from couverture._config import sources, stages
 from couverture._errors import DataSourceError
+from couverture._format import percent, plural
+from couverture._graph import UnitGraph
 from couverture._output import atomic_path
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,36 @@ ADJACENCY_COLUMNS = ["code_a", "code_b"]
 TARGET_ACI = 0.58
 TARGET_LETTRE_INTENTION = 0.76
 
-# Real-world wordings of each stage (all understood by ``config/stades.csv``); "" is pre-LI.
-STAGE_WORDINGS: dict[str, tuple[str, ...]] = {
-    "aci": ("ACI signé", "En fonctionnement", "Contrat signé", "Contrat ACI signé"),
-    "projet_sante": ("Projet de santé validé", "Prochainement en fonctionnement"),
-    "lettre_intention": ("Lettre d'intention validée", "En création"),
-    "": ("En émergence",),
+# Real-world wordings of each stage besides its label (all understood by
+# ``config/stades.csv``), and of a project before its lettre d'intention.
+_OTHER_WORDINGS: dict[str, tuple[str, ...]] = {
+    "aci": ("En fonctionnement", "Contrat signé", "Contrat ACI signé"),
+    "projet_sante": ("Prochainement en fonctionnement",),
+    "lettre_intention": ("En création",),
 }
+_PRE_LI_WORDINGS = ("En émergence",)
 
-# Stage levels used internally: white (not in the registry), pre-LI, LI, projet de santé, ACI.
+# Stage levels used internally: white (not in the registry), pre-LI, then the stages by rank
+# (lettre d'intention, projet de santé, ACI).
 _WHITE, _PRE_LI, _LI, _PS, _ACI = -1, 0, 1, 2, 3
-_LEVEL_STAGE = {_PRE_LI: "", _LI: "lettre_intention", _PS: "projet_sante", _ACI: "aci"}
+
+
+def stage_wordings() -> dict[str, tuple[str, ...]]:
+    """Wordings of each stage code in the demo registry, its label first; ``""`` is pre-LI.
+
+    Examples
+    --------
+    >>> stage_wordings()["projet_sante"]
+    ('Projet de santé validé', 'Prochainement en fonctionnement')
+    """
+    # most advanced first: the generator draws its random styles in this order
+    wordings = {s.code: (s.label, *_OTHER_WORDINGS[s.code]) for s in reversed(stages())}
+    return {**wordings, "": _PRE_LI_WORDINGS}
+
+
+def _level_stage() -> dict[int, str]:
+    return {_PRE_LI: "", **{s.rank: s.code for s in stages()}}
+
 
 # Growth preference: a candidate's distance to the seed is multiplied by this factor when it
 # shares both EPCI and bassin de vie with the seed, one of them, or none.
@@ -162,18 +182,13 @@ def _geography(units: pd.DataFrame, adjacency: pd.DataFrame) -> _Geography:
         dup = u.loc[u["code"].duplicated(), "code"].iloc[0]
         raise DataSourceError(f"unités : code en double « {dup} »")
     u = u.sort_values("code", kind="stable").reset_index(drop=True)
-    position = pd.Series(np.arange(len(u)), index=u["code"])
-    a = position.reindex(adjacency["code_a"].astype(str).str.zfill(5)).to_numpy()
-    b = position.reindex(adjacency["code_b"].astype(str).str.zfill(5)).to_numpy()
-    known = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[known].astype(np.int64), b[known].astype(np.int64)
     dep = u["departement"].astype(str).to_numpy()
-    same = dep[a] == dep[b]
-    graph = sparse.coo_array(
-        (np.ones(int(same.sum()), dtype=np.int8), (a[same], b[same])), shape=(len(u), len(u))
-    ).tocsr()
-    graph = ((graph + graph.T) > 0).astype(np.int8).tocsr()
-    graph.sort_indices()
+    graph = UnitGraph.from_edges(
+        u["code"].to_numpy(),
+        adjacency["code_a"].astype(str).str.zfill(5).to_numpy(),
+        adjacency["code_b"].astype(str).str.zfill(5).to_numpy(),
+        departement=dep,
+    ).within_departement()
     return _Geography(
         code=u["code"].to_numpy(dtype=object),
         nom=u["nom"].astype(str).to_numpy(dtype=object),
@@ -187,8 +202,8 @@ def _geography(units: pd.DataFrame, adjacency: pd.DataFrame) -> _Geography:
         area=u["superficie_km2"].fillna(0).to_numpy(dtype=np.float64),
         x=u["x"].to_numpy(dtype=np.float64),
         y=u["y"].to_numpy(dtype=np.float64),
-        indptr=graph.indptr.astype(np.int64),
-        indices=graph.indices.astype(np.int64),
+        indptr=graph.matrix.indptr.astype(np.int64),
+        indices=graph.matrix.indices.astype(np.int64),
     )
 
 
@@ -609,7 +624,9 @@ def _rows(
     listed = [i for i in range(len(perims)) if level[i] != _WHITE]
     listed.sort(key=lambda i: (perims[i].dep, geo.code[perims[i].seed], perims[i].rank))
     regions = sorted(set(geo.region.tolist()))
-    style = {r: {s: int(rng.integers(len(w))) for s, w in STAGE_WORDINGS.items()} for r in regions}
+    all_wordings = stage_wordings()
+    level_stage = _level_stage()
+    style = {r: {s: int(rng.integers(len(w))) for s, w in all_wordings.items()} for r in regions}
     used: set[str] = set()
     count: dict[str, int] = {}
     columns: dict[str, list[str]] = {c: [] for c in REGISTRY_COLUMNS}
@@ -624,8 +641,8 @@ def _rows(
             name = f"{names[0]} {k}" if f"{names[0]} {k}" not in used else None
             k += 1
         used.add(name)
-        stage = _LEVEL_STAGE[int(level[i])]
-        wordings = STAGE_WORDINGS[stage]
+        stage = level_stage[int(level[i])]
+        wordings = all_wordings[stage]
         region = geo.region[p.seed]
         pick = style[region][stage] if rng.random() < 0.85 else int(rng.integers(len(wordings)))
         for u in sorted(p.units, key=geo.code.__getitem__):
@@ -684,11 +701,11 @@ def generate_demo_registry(
     # the generator's own estimate (a shared city counts whole): `couverture taux` gives the
     # share-aware figures
     log.debug(
-        "registre de démonstration : %d CPTS fictives, %.1f %% de la population en ACI, "
-        "%.1f %% au moins en lettre d'intention",
-        registry["cpts_id"].nunique(),
-        100 * aci,
-        100 * li,
+        "registre de démonstration : %s, %s de la population en ACI, "
+        "%s au moins en lettre d'intention",
+        plural(registry["cpts_id"].nunique(), "CPTS fictive", "CPTS fictives"),
+        percent(100 * aci),
+        percent(100 * li),
     )
     return registry
 
@@ -727,8 +744,8 @@ def previous_month(registry: pd.DataFrame, *, seed: int = 2026) -> pd.DataFrame:
     validated = pick("projet_sante", 0.10)
     created = pick("lettre_intention", 0.08)
     out = registry[~registry["cpts_id"].isin(created)].copy()
-    out.loc[out["cpts_id"].isin(signed), "stade"] = "Projet de santé validé"
-    out.loc[out["cpts_id"].isin(validated), "stade"] = "Lettre d'intention validée"
+    out.loc[out["cpts_id"].isin(signed), "stade"] = _config.stage("projet_sante").label
+    out.loc[out["cpts_id"].isin(validated), "stade"] = _config.stage("lettre_intention").label
     return out.reset_index(drop=True)
 
 
@@ -766,12 +783,85 @@ def write_demo_registry(
     if previous:
         registry = previous_month(registry, seed=seed)
     log.info(
-        "registre fictif%s : %d CPTS, %d lignes (taux : couverture taux --registre %s)",
+        "registre fictif%s : %s, %s (taux : couverture taux --registre %s)",
         " du mois précédent" if previous else "",
-        registry["cpts_id"].nunique(),
-        len(registry),
+        plural(registry["cpts_id"].nunique(), "CPTS", "CPTS"),
+        plural(len(registry), "ligne"),
         path,
     )
     with atomic_path(path) as tmp:
         registry.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     return path
+
+
+def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_zones: int = 4) -> Path:
+    """Fill a plan d'action as a task force would, for the demonstration: decisions on the
+    ``n_zones`` most populous zones (one échéance a fortnight after the plan's reference date,
+    so that it is late a month later), the other zones left without decision.
+
+    Parameters
+    ----------
+    plan_path
+        A workbook written by :func:`couverture.plan.write_plan`.
+    output
+        The filled workbook (written atomically).
+    """
+    import datetime as dt
+
+    import openpyxl
+
+    from couverture import plan
+
+    book = openpyxl.load_workbook(plan_path)
+    readme = {r[0].value: r[1].value for r in book[plan.SHEET_README].iter_rows() if len(r) > 1}
+    on = dt.date.fromisoformat(str(readme[plan.REFERENCE_DATE_LABEL]))
+    ws = book[plan.SHEET_ZONES]
+    column = {str(c.value): c.column for c in ws[1] if c.value is not None}
+    rows = [r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value]
+    days = dt.timedelta
+    for k, r in enumerate(rows[:n_zones]):
+        option = str(ws.cell(row=r, column=column["option_recommandee"]).value or "autre")
+        target = str(ws.cell(row=r, column=column["cpts_cible"]).value or "").split(", ")[0]
+        target = target.removesuffix(" (à créer)")
+        decision = [
+            {
+                "strategie_retenue": option.split(" + ")[0],
+                "cpts_ou_porteur": target,
+                "coordonnateur_finance": "oui",
+                "date_reunion": on - days(30),
+                "actions": "réunion des professionnels de santé ; courrier aux maires",
+                "echeance": on + days(15),
+                "statut": "en cours",
+            },
+            {
+                "strategie_retenue": option.split(" + ")[0],
+                "cpts_ou_porteur": target,
+                "coordonnateur_finance": "à étudier",
+                "actions": "appel à porteur de projet",
+                "echeance": on + days(90),
+                "statut": "à lancer",
+            },
+            {
+                "strategie_retenue": "rattachement_temporaire",
+                "cpts_mentor": target,
+                "coordonnateur_finance": "non",
+                "date_reunion": on - days(10),
+                "actions": "convention de rattachement avec la CPTS mentor",
+                "echeance": on + days(45),
+                "statut": "en cours",
+            },
+            {
+                "strategie_retenue": "autre",
+                "actions": "diagnostic territorial partagé",
+                "echeance": on - days(20),
+                "statut": "réalisé",
+            },
+        ][k % 4]
+        decision["commentaire"] = "exemple fictif (démonstration)"
+        for name, value in decision.items():
+            ws.cell(row=r, column=column[name]).value = value
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        book.save(tmp)
+    log.info("plan d'action rempli pour la démonstration : %s", output)
+    return output

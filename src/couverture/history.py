@@ -32,16 +32,18 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import settings
+from couverture._config import stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
-from couverture.settings import STAGES
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,28 +56,34 @@ log = logging.getLogger(__name__)
 RATE_LEVELS = ("france", "region", "departement")
 SCHEMA_VERSION = "1"
 
-_POPS = ", ".join(f"pop_{s} BIGINT" for s in STAGES)
-_RATES = ", ".join(f"taux_{s} DOUBLE" for s in STAGES)
-_DDL = {
-    "mois": f"""CREATE TABLE IF NOT EXISTS mois (
-        mois VARCHAR PRIMARY KEY, registre VARCHAR, libelle_registre VARCHAR, fictif BOOLEAN,
-        empreinte VARCHAR, perimetre VARCHAR, cog VARCHAR, population_millesime VARCHAR,
-        ecrit_le TIMESTAMP, n_cpts INTEGER, n_communes INTEGER, population BIGINT, {_POPS},
-        {_RATES}, n_zones INTEGER, population_zones BIGINT, n_chevauchements INTEGER)""",
-    "communes": """CREATE TABLE IF NOT EXISTS communes (
-        mois VARCHAR, code VARCHAR, nom VARCHAR, departement VARCHAR, population BIGINT,
-        stade VARCHAR, cpts_ids VARCHAR, cpts VARCHAR)""",
-    "cpts": """CREATE TABLE IF NOT EXISTS cpts (
-        mois VARCHAR, cpts_id VARCHAR, nom VARCHAR, stade VARCHAR, departement VARCHAR,
-        n_communes INTEGER, population BIGINT, taille INTEGER, financement_max BIGINT,
-        communes VARCHAR)""",
-    "taux": f"""CREATE TABLE IF NOT EXISTS taux (
-        mois VARCHAR, niveau VARCHAR, code VARCHAR, nom VARCHAR, n_communes INTEGER,
-        population BIGINT, {_POPS}, {_RATES})""",
-    "zones": """CREATE TABLE IF NOT EXISTS zones (
-        mois VARCHAR, zone_id VARCHAR, departement VARCHAR, n_communes INTEGER,
-        population BIGINT, communes VARCHAR)""",
-}
+
+def _ddl() -> dict[str, str]:
+    """The ``CREATE TABLE`` of each table (one population and rate column per stage)."""
+    pops = ", ".join(f"pop_{s} BIGINT" for s in stage_codes())
+    rates = ", ".join(f"taux_{s} DOUBLE" for s in stage_codes())
+    return {
+        "mois": f"""CREATE TABLE IF NOT EXISTS mois (
+            mois VARCHAR PRIMARY KEY, registre VARCHAR, libelle_registre VARCHAR,
+            fictif BOOLEAN, empreinte VARCHAR, perimetre VARCHAR, cog VARCHAR,
+            population_millesime VARCHAR, ecrit_le TIMESTAMP, n_cpts INTEGER,
+            n_communes INTEGER, population BIGINT, {pops}, {rates}, n_zones INTEGER,
+            population_zones BIGINT, n_chevauchements INTEGER)""",
+        "communes": """CREATE TABLE IF NOT EXISTS communes (
+            mois VARCHAR, code VARCHAR, nom VARCHAR, departement VARCHAR, population BIGINT,
+            stade VARCHAR, cpts_ids VARCHAR, cpts VARCHAR)""",
+        "cpts": """CREATE TABLE IF NOT EXISTS cpts (
+            mois VARCHAR, cpts_id VARCHAR, nom VARCHAR, stade VARCHAR, departement VARCHAR,
+            n_communes INTEGER, population BIGINT, taille INTEGER, financement_max BIGINT,
+            communes VARCHAR)""",
+        "taux": f"""CREATE TABLE IF NOT EXISTS taux (
+            mois VARCHAR, niveau VARCHAR, code VARCHAR, nom VARCHAR, n_communes INTEGER,
+            population BIGINT, {pops}, {rates})""",
+        "zones": """CREATE TABLE IF NOT EXISTS zones (
+            mois VARCHAR, zone_id VARCHAR, departement VARCHAR, n_communes INTEGER,
+            population BIGINT, communes VARCHAR)""",
+    }
+
+
 _SNAPSHOT_TABLES = ("communes", "cpts", "taux", "zones")
 
 #: Kinds of change, in the order they are listed, with their French label.
@@ -104,12 +112,8 @@ CHANGE_COLUMNS = [
     "communes",
     "noms_communes",
 ]
-STAGE_WORDS = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI",
-    None: "projet (avant lettre d'intention)",
-}
+#: How a change row names a CPTS that has no stage yet (the stages use their short label).
+PRE_STAGE_WORD = "projet (avant lettre d'intention)"
 
 
 @dataclass
@@ -169,8 +173,8 @@ def snapshot(analysis: Analysis) -> Snapshot:
             "nom",
             "n_communes",
             "population",
-            *(f"pop_{s}" for s in STAGES),
-            *(f"taux_{s}" for s in STAGES),
+            *(f"pop_{s}" for s in stage_codes()),
+            *(f"taux_{s}" for s in stage_codes()),
         ]
     ]
     zones = a.zones()[["zone_id", "departement", "n_communes", "population", "communes"]]
@@ -187,8 +191,8 @@ def snapshot(analysis: Analysis) -> Snapshot:
         "n_cpts": len(cpts),
         "n_communes": len(communes),
         "population": int(france["population"]),
-        **{f"pop_{s}": int(france[f"pop_{s}"]) for s in STAGES},
-        **{f"taux_{s}": float(france[f"taux_{s}"]) for s in STAGES},
+        **{f"pop_{s}": int(france[f"pop_{s}"]) for s in stage_codes()},
+        **{f"taux_{s}": float(france[f"taux_{s}"]) for s in stage_codes()},
         "n_zones": len(zones),
         "population_zones": int(zones["population"].sum()),
         "n_chevauchements": int((overlaps["type"] == "chevauchement").sum()),
@@ -214,47 +218,141 @@ def _path(path: Path | str | None) -> Path:
     return Path(path) if path is not None else settings.HISTORY_PATH
 
 
+def _check_file(path: Path) -> None:
+    """Refuse a path that exists but cannot be a history store (folder, CSV, empty file…)."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise HistoryError(f"historique {path} : c'est un dossier, un fichier DuckDB est attendu")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except PermissionError as exc:
+        raise HistoryError(f"historique {path} : lecture interdite ({exc.strerror})") from exc
+    if head[8:12] != b"DUCK":
+        raise HistoryError(
+            f"historique {path} : ce fichier n'est pas une base d'historique (pas une base "
+            f"DuckDB{' : fichier vide' if not head else ''}) ; indiquer le fichier de "
+            f"l'historique écrit par `couverture rapport` (défaut {settings.HISTORY_PATH})"
+        )
+
+
+def _problem(path: Path, exc: Exception) -> str:
+    """French wording of a DuckDB failure on the history store: lock, rights, damage."""
+    import re
+
+    text = str(exc)
+    low = text.lower()
+    if any(w in low for w in ("corrupt", "checksum", "not a valid duckdb", "serializ")):
+        return (
+            f"historique {path} : fichier endommagé ({text}) ; le restaurer depuis une "
+            "sauvegarde ou indiquer un autre fichier avec --historique"
+        )
+    if "could not set lock" in low or "conflicting lock" in low:
+        holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+        who = f" (processus {holder[2]}, {Path(holder[1]).name})" if holder else ""
+        return (
+            f"historique {path} : ouvert en écriture par un autre processus{who} ; "
+            "réessayer quand il aura fini"
+        )
+    if "read-only file system" in low or "permission denied" in low:
+        return (
+            f"historique {path} : écriture impossible (droits insuffisants ou système de "
+            f"fichiers en lecture seule) : {text}"
+        )
+    return f"historique {path} inaccessible : {text}"
+
+
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     import duckdb
 
+    _check_file(path)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise HistoryError(_problem(path, exc)) from exc
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    except duckdb.Error as exc:
+        con.close()
+        raise HistoryError(_problem(path, exc)) from exc
+    if tables and "mois" not in tables:
+        con.close()
         raise HistoryError(
-            f"historique {path} inaccessible (déjà ouvert par un autre processus ?) : {exc}"
-        ) from exc
+            f"historique {path} : cette base DuckDB n'est pas un historique (tables "
+            f"{', '.join(sorted(tables)[:5])}{'…' if len(tables) > 5 else ''} ; la base de "
+            f"travail data/processed/couverture.duckdb ?) ; indiquer le fichier de l'historique "
+            f"(défaut {settings.HISTORY_PATH})"
+        )
+    return con
 
 
-def _open_existing(path: Path) -> duckdb.DuckDBPyConnection:
+@contextlib.contextmanager
+def _opened(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The history store, open; DuckDB failures become :class:`HistoryError` (in French)."""
+    import duckdb
+
+    con = _connect(path, read_only=read_only)
+    try:
+        yield con
+    except duckdb.Error as exc:
+        raise HistoryError(_problem(path, exc)) from exc
+    finally:
+        con.close()
+
+
+def _open_existing(path: Path) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
     if not path.exists():
         raise HistoryError(
             f"historique {path} absent : aucun mois enregistré (lancer `couverture rapport`)"
         )
-    return _connect(path, read_only=True)
+    return _opened(path, read_only=True)
 
 
 def check_scope(
-    month: str, *, perimetre: str, path: Path | str | None = None, replace_scope: bool = False
+    month: str,
+    *,
+    perimetre: str,
+    path: Path | str | None = None,
+    replace_scope: bool = False,
+    fictif: bool | None = None,
 ) -> None:
-    """Raise :class:`HistoryError` when ``month`` is stored for another périmètre (checked
-    before a report is computed; :func:`save_snapshot` checks again in its transaction)."""
+    """Raise :class:`HistoryError` when ``month`` cannot take a new snapshot: stored for
+    another périmètre (unless ``replace_scope``), or holding a real registry while the new one
+    is fictif (when ``fictif`` is given). Checked before a report is computed and written;
+    :func:`save_snapshot` checks again in its transaction."""
     path = _path(path)
-    if replace_scope or not path.exists():
+    if not path.exists():
         return
-    con = _connect(path, read_only=True)
-    try:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mois'"
-        ).fetchone()
+    with _opened(path, read_only=True) as con:
         stored = (
-            con.execute("SELECT perimetre FROM mois WHERE mois = ?", [month]).fetchone()
-            if exists and exists[0]
+            con.execute(
+                "SELECT fictif, libelle_registre, perimetre FROM mois WHERE mois = ?", [month]
+            ).fetchone()
+            if _has_months(con)
             else None
         )
-    finally:
-        con.close()
-    if stored is not None and stored[0] != perimetre:
-        raise HistoryError(_scope_message(path, month, stored[0], perimetre))
+    if stored is None:
+        return
+    if stored[2] != perimetre and not replace_scope:
+        raise HistoryError(_scope_message(path, month, stored[2], perimetre))
+    if fictif and not stored[0]:
+        raise HistoryError(_fictif_message(path, month, stored[1]))
+
+
+def _has_months(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mois'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _fictif_message(path: Path, month: str, label: str) -> str:
+    return (
+        f"historique {path} : le mois {month} contient le registre réel « {label} » ;"
+        " un registre fictif ne peut pas le remplacer (choisir un autre mois ou un autre "
+        "fichier d'historique avec --historique)"
+    )
 
 
 def _scope_message(path: Path, month: str, stored: str, new: str) -> str:
@@ -266,7 +364,12 @@ def _scope_message(path: Path, month: str, stored: str, new: str) -> str:
 
 
 def save_snapshot(
-    snap: Snapshot, *, month: str, path: Path | str | None = None, replace_scope: bool = False
+    snap: Snapshot,
+    *,
+    month: str,
+    path: Path | str | None = None,
+    replace_scope: bool = False,
+    written_at: dt.datetime | None = None,
 ) -> None:
     """Store ``snap`` as month ``month``, replacing that month only, in one transaction.
 
@@ -281,6 +384,9 @@ def save_snapshot(
     replace_scope
         Allow a snapshot of another périmètre (e.g. one département) to replace the month
         stored for a different one (e.g. France).
+    written_at
+        The ``ecrit_le`` recorded (default: now, to the second); a report passes its own, so
+        that a later run can tell whether this snapshot was committed (:func:`holds`).
 
     Raises
     ------
@@ -294,9 +400,9 @@ def save_snapshot(
     month = check_month(month)
     path = _path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only=False)
-    try:
-        for ddl in _DDL.values():
+    stamp = (written_at or dt.datetime.now()).replace(microsecond=0)
+    with _opened(path, read_only=False) as con:
+        for ddl in _ddl().values():
             con.execute(ddl)
         con.execute("CREATE TABLE IF NOT EXISTS schema (version VARCHAR)")
         if not con.execute("SELECT count(*) FROM schema").fetchone()[0]:  # type: ignore[index]
@@ -307,14 +413,8 @@ def save_snapshot(
         if stored is not None and stored[2] != snap.info["perimetre"] and not replace_scope:
             raise HistoryError(_scope_message(path, month, stored[2], snap.info["perimetre"]))
         if stored is not None and not stored[0] and snap.info["fictif"]:
-            raise HistoryError(
-                f"historique {path} : le mois {month} contient le registre réel « {stored[1]} » ;"
-                " un registre fictif ne peut pas le remplacer (choisir un autre mois ou un autre "
-                "fichier d'historique avec --historique)"
-            )
-        info = pd.DataFrame(
-            [{"mois": month, **snap.info, "ecrit_le": dt.datetime.now().replace(microsecond=0)}]
-        )
+            raise HistoryError(_fictif_message(path, month, stored[1]))
+        info = pd.DataFrame([{"mois": month, **snap.info, "ecrit_le": stamp}])
         frames = {"mois": info, **{t: getattr(snap, t) for t in _SNAPSHOT_TABLES}}
         con.begin()
         try:
@@ -337,8 +437,6 @@ def save_snapshot(
             con.rollback()
             raise
         con.execute("CHECKPOINT")
-    finally:
-        con.close()
     log.info("historique : mois %s enregistré dans %s", month, path)
 
 
@@ -351,12 +449,29 @@ def months(*, path: Path | str | None = None) -> pd.DataFrame:
         When the history store does not exist yet.
     """
     path = _path(path)
-    con = _open_existing(path)
-    try:
-        frame = con.execute("SELECT * FROM mois ORDER BY mois").fetchdf()
-    finally:
-        con.close()
-    return frame
+    with _open_existing(path) as con:
+        if not _has_months(con):
+            raise HistoryError(f"historique {path} : aucun mois enregistré")
+        return con.execute("SELECT * FROM mois ORDER BY mois").fetchdf()
+
+
+def holds(month: str, *, empreinte: str, written_at: str, path: Path | str | None = None) -> bool:
+    """True when the history holds ``month`` as written by one particular run (its registry
+    digest and ``ecrit_le``, ISO format): a report killed between its swap and this commit is
+    told apart from one killed after."""
+    path = _path(path)
+    if not path.exists():
+        return False
+    with _opened(path, read_only=True) as con:
+        if not _has_months(con):
+            return False
+        row = con.execute(
+            "SELECT empreinte, ecrit_le FROM mois WHERE mois = ?", [check_month(month)]
+        ).fetchone()
+    if row is None:
+        return False
+    stored = row[1].isoformat() if hasattr(row[1], "isoformat") else str(row[1])
+    return bool(row[0] == empreinte and stored == written_at)
 
 
 def previous_month(
@@ -379,8 +494,7 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
     """Return the snapshot stored for ``month`` (:class:`HistoryError` when absent)."""
     month = check_month(month)
     path = _path(path)
-    con = _open_existing(path)
-    try:
+    with _open_existing(path) as con:
         info = con.execute("SELECT * FROM mois WHERE mois = ?", [month]).fetchdf()
         if info.empty:
             known = [r[0] for r in con.execute("SELECT mois FROM mois ORDER BY mois").fetchall()]
@@ -394,8 +508,6 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
             ).fetchdf()
             for t in _SNAPSHOT_TABLES
         }
-    finally:
-        con.close()
     return Snapshot(info={str(k): v for k, v in info.iloc[0].items()}, **tables)
 
 
@@ -406,22 +518,22 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
     path = _path(path)
     if not path.exists():
         return pd.DataFrame(columns=["mois", "niveau", "code", "nom"])
-    con = _open_existing(path)
-    try:
+    with _open_existing(path) as con:
         return con.execute(
             "SELECT t.*, m.fictif FROM taux t JOIN mois m USING (mois) "
             "WHERE niveau = ? ORDER BY mois, code",
             [niveau],
         ).fetchdf()
-    finally:
-        con.close()
 
 
 # ------------------------------------------------------------------------------------------
 # changes
 # ------------------------------------------------------------------------------------------
 def _stage_word(stage: object) -> str:
-    return STAGE_WORDS.get(stage if isinstance(stage, str) else None, str(stage))
+    """The short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
+    if not isinstance(stage, str):
+        return PRE_STAGE_WORD
+    return next((s.short for s in stages() if s.code == stage), stage)
 
 
 def _names(codes: list[str], names: dict[str, str]) -> str:

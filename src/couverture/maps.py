@@ -29,10 +29,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import os
+import re
+import shutil
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,23 +267,6 @@ def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]
     return exploded[key].astype(str).to_numpy(), exploded["code"].astype(str).to_numpy()
 
 
-def _neighbour_units(con: Any, departements: Iterable[str] | None) -> dict[str, set[str]]:
-    deps = None if departements is None else list(departements)
-    rows = con.execute(
-        """
-        SELECT DISTINCT ua.departement AS dep, a.code_b AS code
-        FROM adjacency a JOIN units ua ON ua.code = a.code_a JOIN units ub ON ub.code = a.code_b
-        WHERE ua.departement <> ub.departement
-          AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], ua.departement))
-        """,
-        [deps, deps],
-    ).fetchall()
-    out: dict[str, set[str]] = {}
-    for dep, code in rows:
-        out.setdefault(dep, set()).add(code)
-    return out
-
-
 # ------------------------------------------------------------------------------------------------
 # simplified geometry, computed once per store
 # ------------------------------------------------------------------------------------------------
@@ -332,8 +318,12 @@ def map_geometry_table(con: Any) -> pd.DataFrame:
 
 def store_map_geometries(con: Any) -> None:
     """Write :func:`map_geometry_table` into the store (``make data`` calls it through
-    ``store.build_store``; :func:`prepare_layers` calls it when the table is absent)."""
-    frame = map_geometry_table(con)
+    ``store.build_store``; without it, :func:`map_geometries` computes the table for the run
+    and stores it when the store is writable)."""
+    _write_map_geometries(con, map_geometry_table(con))
+
+
+def _write_map_geometries(con: Any, frame: pd.DataFrame) -> None:
     con.register("carte_geometries_df", frame)
     try:
         con.execute(
@@ -362,19 +352,20 @@ def map_geometries(
     import shapely
 
     if not _has_map_geometries(con):
-        try:
-            store_map_geometries(con)
-        except duckdb.Error:  # read-only store: compute for this run
-            frame = map_geometry_table(con)
-            frame = frame[frame["niveau"] == niveau]
-            if departements is not None:
-                frame = frame[frame["departement"].isin(list(departements))]
-            return _geometry_frame(
-                frame["code"].tolist(),
-                frame["departement"].tolist(),
-                shapely.from_wkb(frame["wkb"].to_numpy()),
-                frame["geojson"].tolist(),
-            )
+        # a store built before this table: computed for this run (``make data`` stores it)
+        log.info("géométrie simplifiée absente de la base : calculée pour cette exécution")
+        frame = map_geometry_table(con)
+        with contextlib.suppress(duckdb.Error):  # a read-only store keeps it for this run
+            _write_map_geometries(con, frame)
+        frame = frame[frame["niveau"] == niveau]
+        if departements is not None:
+            frame = frame[frame["departement"].isin(list(departements))]
+        return _geometry_frame(
+            frame["code"].tolist(),
+            frame["departement"].tolist(),
+            shapely.from_wkb(frame["wkb"].to_numpy()),
+            frame["geojson"].tolist(),
+        )
     deps = None if departements is None else list(departements)
     # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
     # never holds the whole result besides the Python objects built from it
@@ -455,15 +446,13 @@ def prepare_layers(
         ``categorie``, ``libelle_categorie``, ``code_commune``, ``lon``, ``lat``), drawn as
         circle markers; those without coordinates are left out.
     """
-    from couverture.store import unit_geometries
-
     full = analysis.national()
     units = full.units()
     deps, national = _departements_to_map(analysis, units, departements)
 
     cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
-    neighbours = _neighbour_units(full.con, None if national else deps)
+    neighbours = full.graph().across_border(None if national else deps)
 
     unit_dep = units.set_index("code")["departement"]
     if national:
@@ -474,10 +463,10 @@ def prepare_layers(
         cpts = cpts[cpts.index.isin(shown)]
 
     if tolerance == SIMPLIFY_TOLERANCE_M:
-        stored = map_geometries(full.con, departements=load_deps)
+        stored = map_geometries(full._connection(), departements=load_deps)
         simple, geojson = stored.geometry, stored["geojson"]
     else:
-        geoms = unit_geometries(full.con, departements=load_deps).geometry
+        geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
         simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
         geojson = None
 
@@ -1569,7 +1558,7 @@ def national_map(
     """
     if layers is None:
         layers = prepare_layers(analysis)
-    deps_geom = departement_geometries(layers, analysis.con)
+    deps_geom = departement_geometries(layers, analysis._connection())
     rates = layers.rates.reindex(deps_geom.index)
     linked = set(layers.departements if linked is None else linked)
     props = _departement_properties(rates, layers.zones, linked)
@@ -1717,8 +1706,10 @@ def build_maps(
 
     Geometry is prepared once (:func:`prepare_layers`) then sliced per département; the
     département maps are rendered by ``workers`` processes (each one map at a time, so memory
-    stays bounded) while this process writes the national map. Each file is written
-    atomically, so re-running replaces the maps cleanly.
+    stays bounded) while this process writes the national map. The maps are written into a
+    fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces every map at
+    once, and an interrupted one leaves the previous maps as they were. ``output_dir`` may
+    hold maps and hidden files only (:class:`ArgumentError` otherwise).
 
     Parameters
     ----------
@@ -1743,38 +1734,78 @@ def build_maps(
     list of Path
         The département maps (in the order of their codes), then the national map.
     """
-    from couverture._output import atomic_write_text
+    from couverture._output import atomic_write_text, recover_folders, staged_folder
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--sortie : {output_dir} existe et n'est pas un dossier")
+    recover_folders(output_dir.resolve().parent)
+    kept = _check_maps_folder(output_dir)
     layers = prepare_layers(
         analysis, suggestions=suggestions, departements=departements, porteurs=porteurs
     )
     data = departement_data(layers)
-    targets = [output_dir / departement_filename(d.departement) for d in data]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    national = national_map(analysis, layers=layers)
-    del layers  # the maps' plain data is all that is left to write
-    n = _workers(len(data), workers)
-    if n == 1:
-        paths = [_write_departement(d, p) for d, p in zip(data, targets, strict=True)]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    names = [departement_filename(d.departement) for d in data] + [INDEX_NAME]
+    # the maps are written into a fresh folder swapped in whole: a run killed midway leaves
+    # the previous maps as they were, never a mix of old and new
+    with staged_folder(output_dir) as stage:
+        targets = [stage.new / name for name in names[:-1]]
+        n = _workers(len(data), workers)
+        if n == 1:
+            for d, path in zip(data, targets, strict=True):
+                _write_departement(d, path)
+            national = national_map(analysis, layers=layers)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        # forkserver/spawn workers start clean (no copy of this process's threads or store);
-        # each holds one map at a time, results come back in the order of the départements
-        methods = multiprocessing.get_all_start_methods()
-        method = "forkserver" if "forkserver" in methods else "spawn"
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
-            futures = [
-                pool.submit(_write_departement, d, p) for d, p in zip(data, targets, strict=True)
-            ]
-            del data
-            paths = [f.result() for f in futures]
-    for path in paths:
-        log.debug("carte écrite : %s", path)
-    atomic_write_text(output_dir / INDEX_NAME, national)
-    paths.append(output_dir / INDEX_NAME)
-    return paths
+            # forkserver/spawn workers start clean (no copy of this process's threads or
+            # store); each holds one map at a time, results come back in département order;
+            # this process writes the national map meanwhile
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
+                futures = [
+                    pool.submit(_write_departement, d, path)
+                    for d, path in zip(data, targets, strict=True)
+                ]
+                del data
+                national = national_map(analysis, layers=layers)
+                del layers
+                for future in futures:
+                    log.debug("carte écrite : %s", future.result().name)
+        atomic_write_text(stage.new / INDEX_NAME, national)
+        for path in kept:  # .gitkeep and the like: linked, not copied
+            try:
+                os.link(path, stage.new / path.name)
+            except OSError:
+                shutil.copy2(path, stage.new / path.name)
+        stage.swap_in()
+    return [output_dir / name for name in names]
+
+
+def _check_maps_folder(folder: Path) -> list[Path]:
+    """Refuse a folder holding anything but maps (it is replaced whole); return the hidden
+    files to keep in it (``.gitkeep``…)."""
+    from couverture._output import STAMP_NAME
+
+    if not folder.is_dir():
+        return []
+    others, kept = [], []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if entry.is_file() and (name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name)):
+            continue
+        if name.startswith(".") and entry.is_file() and not entry.is_symlink():
+            if name != STAMP_NAME and not name.startswith(".tmp-"):
+                kept.append(entry)
+            continue
+        others.append(name)
+    if others:
+        shown = ", ".join(others[:5]) + ("…" if len(others) > 5 else "")
+        raise ArgumentError(
+            f"--sortie {folder} : ce dossier contient d'autres fichiers que des cartes ({shown}) ; "
+            "il est remplacé en entier par les nouvelles cartes : choisir un dossier vide ou "
+            "réservé aux cartes"
+        )
+    return kept

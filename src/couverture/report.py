@@ -14,9 +14,11 @@
 ``zones-YYYY-MM.gpkg``
     layers ``zones_blanches`` and, when proposals are available, ``propositions`` (WGS84).
 
-The whole directory is built next to the target under a temporary name, the month's snapshot
-is then stored in the history (one transaction), and only then is the directory swapped in:
-an interrupted run leaves the previous files and the history as they were.
+The whole directory is built next to the target under a temporary name and swapped in, then
+the month's snapshot is stored in the history (one transaction). A failed commit puts the
+previous directory back at once; a run killed between the swap and the commit is undone by the
+next run (the history is checked for the snapshot the new directory names), so that the
+report and the history never disagree.
 
 Examples
 --------
@@ -28,92 +30,44 @@ PosixPath('reports/2026-11')
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import logging
-import os
-import shutil
-from collections.abc import Iterator
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import history
+from couverture import _format, history
+from couverture._config import ColumnTitles, stage
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
-from couverture.settings import STAGE_LABELS, STAGES
+from couverture.settings import STAGES
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from couverture._output import FolderSwap
     from couverture.analysis import Analysis
 
 log = logging.getLogger(__name__)
 
-MONTH_NAMES = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-STAGE_SHORT = {"lettre_intention": "lettre d'intention", "projet_sante": "projet de santé"}
-STAGE_SHORT["aci"] = "ACI"
 
 #: French titles of the columns of the human tables (XLSX sheets, CSV files, HTML).
-COLUMN_TITLES: dict[str, str] = {
-    "code": "Code",
-    "nom": "Nom",
-    "niveau": "Niveau",
-    "n_communes": "Nombre de communes",
-    "population": "Population",
-    **{f"pop_{s}": f"Population couverte ({STAGE_SHORT[s]} ou plus)" for s in STAGES},
-    **{f"taux_{s}": f"Taux de couverture ({STAGE_SHORT[s]} ou plus, %)" for s in STAGES},
-    "pop_aci": "Population couverte (ACI)",
-    "taux_aci": "Taux de couverture (ACI, %)",
-    "departement": "Département",
-    "region": "Région",
-    "epci": "EPCI",
-    "zone_id": "Zone blanche",
-    "superficie_km2": "Superficie (km²)",
-    "cpts_voisines": "CPTS voisines",
-    "option_recommandee": "Option recommandée",
-    "communes": "Codes des communes",
-    "noms_communes": "Communes",
-    "type": "Type",
-    "cpts": "CPTS",
-    "cpts_id": "Identifiant CPTS",
-    "stade": "Stade",
-    "projets": "Projets (avant lettre d'intention)",
-    "taille": "Taille ACI",
-    "financement_max": "Financement ACI maximal annuel (€)",
-    "libelle": "Changement",
-    "avant": "Avant",
-    "apres": "Après",
-    "mois": "Mois",
-    "libelle_registre": "Registre",
-    "perimetre": "Périmètre",
-    "n_cpts": "Nombre de CPTS",
-    "n_zones": "Zones blanches",
-    "population_zones": "Population en zone blanche",
-    "n_chevauchements": "Chevauchements à arbitrer",
-    "option": "Option",
-    "recommandee": "Recommandée",
-    "cpts_cible": "CPTS cible",
-    "nom_propose": "Nom proposé",
-    "population_ajoutee": "Population ajoutée",
-    "population_resultante": "Population résultante",
-    "taille_avant": "Taille avant",
-    "taille_apres": "Taille après",
-    "financement_max_avant": "Financement maximal avant (€)",
-    "financement_max_apres": "Financement maximal après (€)",
-    "priorite": "Priorité",
-    "motif": "Motif",
-}
+COLUMN_TITLES = ColumnTitles("titre")  # config/titres_colonnes.csv, read on first use
+
+
+def column_titles() -> Mapping[str, str]:
+    """French titles of the columns of the human tables (see :data:`COLUMN_TITLES`)."""
+    return COLUMN_TITLES
+
+
+def _stage_labels() -> dict[str, str]:
+    return {s: stage(s).label for s in STAGES}
+
+
+_PRE_LI = "Projet (avant lettre d'intention)"
+
+
 RATE_COLUMNS = [
     "code",
     "nom",
@@ -140,9 +94,8 @@ MAX_NAMES = 12
 
 
 def month_label(month: str) -> str:
-    """Return ``novembre 2026`` for ``2026-11``."""
-    year, mm = history.check_month(month).split("-")
-    return f"{MONTH_NAMES[int(mm) - 1]} {year}"
+    """Return ``novembre 2026`` for ``2026-11`` (the month is checked first)."""
+    return _format.month(history.check_month(month))
 
 
 # ------------------------------------------------------------------------------------------
@@ -150,12 +103,18 @@ def month_label(month: str) -> str:
 # ------------------------------------------------------------------------------------------
 def french_titles(frame: pd.DataFrame) -> pd.DataFrame:
     """Rename the columns of a table to their French titles (:data:`COLUMN_TITLES`)."""
-    return frame.rename(columns=lambda c: COLUMN_TITLES.get(c, c))
+    return frame.rename(columns=lambda c: column_titles().get(c, c))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a human CSV: ``;`` separator, decimal comma, UTF-8 with BOM, French titles."""
-    french_titles(frame).to_csv(
+    """Write a human CSV: ``;`` separator, decimal comma, UTF-8 with BOM, French titles.
+
+    The file is meant for a spreadsheet: a text cell that it would run as a formula (``=``,
+    ``+``, ``-``, ``@``…) is prefixed with ``'`` (:func:`couverture._output.neutralise`).
+    """
+    from couverture._output import neutralise_frame
+
+    neutralise_frame(french_titles(frame)).to_csv(
         path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n"
     )
 
@@ -165,11 +124,14 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
+    from couverture._output import protect_sheet
+
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             out = french_titles(frame)
             out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=(1, 0))
             ws = writer.sheets[name[:31]]
+            protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
             for i, col in enumerate(out.columns, start=1):
                 values = out[col].astype(str).str.len()
                 width = max(len(str(col)), int(values.max()) if len(values) else 0)
@@ -197,6 +159,8 @@ tr:nth-child(even) td{background:#fafafa}
 .chiffres{display:flex;gap:1em;flex-wrap:wrap}.chiffre{border:1px solid #ccd;border-radius:4px;
 padding:.5em 1em;min-width:12em}.chiffre b{font-size:1.5em;display:block}
 img{max-width:100%}nav ol{columns:2}.note{color:#555;font-size:.85em}
+.jauge{height:.7em;background:#e4e4e4;border:1px solid #999;margin:.3em 0}
+.jauge span{display:block;height:100%;print-color-adjust:exact;-webkit-print-color-adjust:exact}
 @media print{body{max-width:none;padding:0;font-size:10pt}h2{break-before:page}
 h2:first-of-type{break-before:auto}table,img{break-inside:avoid-page}nav{display:none}
 a{color:inherit;text-decoration:none}}
@@ -208,34 +172,27 @@ def _e(value: object) -> str:
 
 
 def fmt_number(value: Any, *, decimals: int | None = None) -> str:
-    """French number: narrow no-break space between thousands, decimal comma.
+    """French number of :mod:`couverture._format`, empty for a missing value (table cells).
 
     Examples
     --------
     >>> fmt_number(1234567), fmt_number(98.5, decimals=2)
     ('1\u202f234\u202f567', '98,50')
     """
-    import pandas as pd
-
-    if value is None or isinstance(value, (bool, str)):
-        return "" if value is None else str(value)
-    if pd.isna(value):
-        return ""
-    if decimals is None:
-        decimals = 2 if isinstance(value, float) and not float(value).is_integer() else 0
-    text = f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    return _format.number(value, decimals=decimals, missing="")
 
 
-# shorter titles for the page (the files keep the full ones)
-HTML_TITLES = {
-    **{f"pop_{s}": f"Pop. {STAGE_SHORT[s]} ou +" for s in STAGES},
-    **{f"taux_{s}": f"% {STAGE_SHORT[s]} ou +" for s in STAGES},
-    "pop_aci": "Pop. ACI",
-    "taux_aci": "% ACI",
-    "n_communes": "Communes",
-    "noms_communes": "Communes",
-}
+@functools.cache
+def _html_titles() -> dict[str, str]:
+    """Shorter titles for the page (the files keep the full ones)."""
+    return {
+        **{f"pop_{s}": f"Pop. {stage(s).short} ou +" for s in STAGES},
+        **{f"taux_{s}": f"% {stage(s).short} ou +" for s in STAGES},
+        "pop_aci": "Pop. ACI",
+        "taux_aci": "% ACI",
+        "n_communes": "Communes",
+        "noms_communes": "Communes",
+    }
 
 
 def html_table(frame: pd.DataFrame, *, links: dict[str, dict[str, str]] | None = None) -> str:
@@ -244,7 +201,7 @@ def html_table(frame: pd.DataFrame, *, links: dict[str, dict[str, str]] | None =
         return '<p class="note">Aucune ligne.</p>'
     links = links or {}
     head = "".join(
-        f"<th>{_e(HTML_TITLES.get(c, COLUMN_TITLES.get(c, c)))}</th>" for c in frame.columns
+        f"<th>{_e(_html_titles().get(c, column_titles().get(c, c)))}</th>" for c in frame.columns
     )
     body = []
     for row in frame.itertuples(index=False):
@@ -280,16 +237,13 @@ def _plt() -> Any:
     return plt
 
 
-_COLOURS = {"lettre_intention": "#9ecae1", "projet_sante": "#4292c6", "aci": "#08519c"}
-
-
 def chart_months(months: pd.DataFrame, path: Path) -> None:
     """Line chart of the coverage rate by stage over the months (table ``mois`` rows)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))
     x = list(range(len(months)))
     for s in STAGES:
-        ax.plot(x, months[f"taux_{s}"], marker="o", color=_COLOURS[s], label=STAGE_LABELS[s])
+        ax.plot(x, months[f"taux_{s}"], marker="o", color=stage(s).colour, label=stage(s).label)
     ax.set_xticks(x, [month_label(m) for m in months["mois"]], rotation=30, ha="right")
     ax.set_ylim(0, 100)
     ax.set_ylabel("population couverte (%)")
@@ -314,7 +268,7 @@ def chart_departements(rates: pd.DataFrame, path: Path) -> None:
     li = rates["taux_lettre_intention"].to_numpy() - rates["taux_projet_sante"].to_numpy()
     left = np.zeros(len(rates))
     for values, s in ((aci, "aci"), (ps, "projet_sante"), (li, "lettre_intention")):
-        ax.barh(labels, values, left=left, color=_COLOURS[s], label=STAGE_LABELS[s])
+        ax.barh(labels, values, left=left, color=stage(s).colour, label=stage(s).label)
         left = left + values
     ax.set_xlim(0, 100)
     ax.set_ylim(-0.7, len(rates) - 0.3)
@@ -328,14 +282,11 @@ def chart_departements(rates: pd.DataFrame, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# optional stages (suggestions, maps): the report works without them
+# the later stages the report includes (proposals, maps, fiches), each can be left out
 # ------------------------------------------------------------------------------------------
-def _suggestions(a: Analysis) -> pd.DataFrame | None:
-    try:
-        from couverture.suggest import suggest
-    except ImportError:
-        log.info("module suggest absent : rapport sans propositions")
-        return None
+def _suggestions(a: Analysis) -> pd.DataFrame:
+    from couverture.suggest import suggest
+
     log.info("propositions pour les zones blanches…")
     return suggest(a)
 
@@ -358,17 +309,17 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
         target = target or str(getattr(row, "nom_propose", "") or "")
         text = f"{_OPTION_WORDS.get(str(row.option), str(row.option))} {target}".strip()
         text += f" ({fmt_number(row.population_resultante)} hab. après)"
+        porteur = str(getattr(row, "porteur_potentiel", "") or "")
+        if porteur:
+            text += f", porteur potentiel : {porteur}"
         out.setdefault(str(row.zone_id), []).append(text)
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
 
 def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[str, str]:
     """Build the maps into the report directory; return {département: relative link}."""
-    try:
-        from couverture.maps import build_maps
-    except ImportError:
-        log.info("module maps absent : rapport sans cartes")
-        return {}
+    from couverture.maps import build_maps
+
     build_maps(a, out_dir / "cartes", suggestions=proposals)
     links = {}
     for page in sorted(out_dir.rglob("*.html")):
@@ -380,52 +331,94 @@ def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[st
     return links
 
 
+def _read_porteurs(path: Path | str | None) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    from couverture.porteurs import read_porteurs
+
+    return read_porteurs(path)
+
+
+def _fiches(
+    a: Analysis, out_dir: Path, proposals: pd.DataFrame, porteurs: pd.DataFrame | None
+) -> dict[str, str]:
+    """Write the fiches of the report's départements into ``fiches/``; return relative links
+    ``{département: booklet index, zone_id: fiche page}``."""
+    from couverture.fiches import build_fiches
+
+    written = build_fiches(a, out_dir / "fiches", proposals=proposals, porteurs=porteurs)
+    links: dict[str, str] = {}
+    for dep, fiche_set in written.items():
+        links[dep] = fiche_set.index.relative_to(out_dir).as_posix()
+        if fiche_set.pdf is not None:
+            links[f"pdf-{dep}"] = fiche_set.pdf.relative_to(out_dir).as_posix()
+        for zone_id, page in fiche_set.pages.items():
+            links[zone_id] = page.relative_to(out_dir).as_posix()
+    return links
+
+
 # ------------------------------------------------------------------------------------------
-# atomic directory swap
+# atomic directory swap, in step with the history
 # ------------------------------------------------------------------------------------------
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _committed(stamp: dict[str, Any]) -> bool:
+    """Did the run that left ``stamp`` commit its month to the history? (see :func:`_recover`)"""
+    if not {"mois", "empreinte", "ecrit_le"} <= set(stamp):
         return False
-    except PermissionError:
-        return True
-    return True
+    try:
+        return history.holds(
+            str(stamp["mois"]),
+            empreinte=str(stamp["empreinte"]),
+            written_at=str(stamp["ecrit_le"]),
+            path=stamp.get("historique"),
+        )
+    except history.HistoryError:
+        return False
 
 
 def _recover(target: Path) -> None:
-    """Clean up after a killed run: put back a previous directory left aside, drop temps."""
-    for leftover in sorted(target.parent.glob(f".{target.name}.*-*")):
-        kind, _, pid = leftover.name.rpartition("-")
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        if kind.endswith(".ancien") and not target.exists():
-            os.rename(leftover, target)
-            log.warning("rapport précédent restauré : %s", target)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
+    """Clean up after a killed run, touching only the folders a run of ``rapport`` created.
+
+    A report killed before its swap left the previous report in place; one killed between its
+    swap and its history commit is taken out again (the previous report put back), so that the
+    report folder and the history always show the same month; one killed after the commit is
+    kept. Names are recognised by the run's pid and random token, checked against the stamp
+    file the run wrote (:func:`couverture._output.recover_folders`): any other folder, such as
+    a user's ``.2026-11.sauvegarde``, is left alone.
+    """
+    from couverture._output import recover_folders
+
+    recover_folders(target.parent, committed=_committed)
 
 
-@contextlib.contextmanager
-def _staging(target: Path) -> Iterator[Path]:
-    """Yield a temporary directory next to ``target``; the caller swaps it in."""
+def _staging(target: Path) -> contextlib.AbstractContextManager[FolderSwap]:
+    """Recover from a killed run, then return the staged folder of ``target``'s new report."""
+    from couverture._output import staged_folder
+
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return staged_folder(target)
 
 
-def _swap(tmp: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.ancien-{os.getpid()}")
-    if target.exists():
-        os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _swap(stage: FolderSwap, snap: history.Snapshot, **save: Any) -> None:
+    """Swap the new report in, then commit its month to the history.
+
+    The stamp left in the new report names the snapshot (digest, ``ecrit_le``, history file)
+    before the swap: if the run dies between the swap and the commit, the next run sees that
+    the history does not hold it and puts the previous report back (:func:`_recover`). If the
+    commit fails, the previous report is put back at once (by :func:`_staging`'s context).
+    """
+    import datetime as dt
+
+    written_at = dt.datetime.now().replace(microsecond=0)
+    path = save.get("path")
+    stage.note(
+        mois=save["month"],
+        empreinte=snap.info["empreinte"],
+        ecrit_le=written_at.isoformat(),
+        historique=str(Path(path).resolve()) if path is not None else None,
+    )
+    stage.swap_in()
+    history.save_snapshot(snap, written_at=written_at, **save)
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,13 +438,14 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
         zones["communes"].map(lambda s: ", ".join(names.get(c, c) for c in s.split())),
     )
     cpts = a.cpts().reset_index()
-    cpts["stade"] = (
-        cpts["stade"].astype(object).map(STAGE_LABELS).fillna("Projet (avant lettre d'intention)")
-    )
+    at_stage = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
+    if at_stage is not None:
+        cpts.insert(cpts.columns.get_loc("stade") + 1, "mois_au_stade", at_stage)
+    cpts["stade"] = cpts["stade"].astype(object).map(_stage_labels()).fillna(_PRE_LI)
     cpts = cpts.merge(snap.cpts[["cpts_id", "communes"]], on="cpts_id", how="left")
     communes = units[[c for c in UNIT_OUTPUT_COLUMNS if c != "n_cpts"]].copy()
-    communes["stade"] = communes["stade"].map(STAGE_LABELS).fillna("Non couverte")
-    return {
+    communes["stade"] = communes["stade"].map(_stage_labels()).fillna("Non couverte")
+    out = {
         "france": rates["france"],
         "regions": rates["region"],
         "departements": rates["departement"],
@@ -460,6 +454,117 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
         "cpts": cpts,
         "communes": communes,
     }
+    if a.departements is not None:
+        # the EPCIs of a département report (their communes in the périmètre)
+        out["epci"] = a.rates(niveau="epci")[RATE_COLUMNS]
+    return out
+
+
+def months_at_stage(
+    registry_cpts: pd.DataFrame, cpts: pd.DataFrame, *, registry_date: str
+) -> pd.Series | None:
+    """Whole months each CPTS has spent at its current stage, from the registry's stage dates
+    (``date_lettre_intention``…) to the registry's date; ``None`` when the registry has no
+    stage date at all (``<NA>`` for a CPTS whose current stage has no date).
+
+    Parameters
+    ----------
+    registry_cpts
+        :attr:`couverture.registry.Registry.cpts` (index ``cpts_id``, optional ``date_*``).
+    cpts
+        Rows with ``cpts_id`` and ``stade`` (codes).
+    registry_date
+        ISO date the registry describes (``Analysis.meta["date_registre"]``).
+    """
+    import pandas as pd
+
+    dated = [c for c in (f"date_{s}" for s in STAGES) if c in registry_cpts.columns]
+    if not dated or registry_cpts[dated].isna().all().all():
+        return None
+    # a registry dated by its file name may give a month only (``2026-01``)
+    text = str(registry_date)
+    ref = pd.to_datetime(text + "-01" if len(text) == 7 else text[:10], errors="coerce")
+    out = []
+    for cid, stade in zip(cpts["cpts_id"], cpts["stade"], strict=True):
+        col = f"date_{stade}" if isinstance(stade, str) else None
+        value = registry_cpts[col].get(cid) if col in dated else None
+        when = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
+        if pd.isna(when) or pd.isna(ref):
+            out.append(pd.NA)
+        else:
+            months = (ref.year - when.year) * 12 + ref.month - when.month
+            out.append(max(months - (ref.day < when.day), 0))
+    return pd.Series(out, index=cpts.index, dtype="Int64")
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def projected_full_coverage(
+    months: list[str], rates: list[float], *, target: float = 100.0
+) -> str | None:
+    """Month (``AAAA-MM``) a coverage rate reaches ``target`` at the linear pace observed
+    between the first and the last month recorded.
+
+    Returns the last month when the target is already reached, ``None`` with fewer than two
+    months or without progress. (A deliberately simple projection: the plan module gives a
+    richer one.)
+
+    Examples
+    --------
+    >>> projected_full_coverage(["2026-09", "2026-11"], [80.0, 90.0])
+    '2027-01'
+    >>> projected_full_coverage(["2026-11"], [90.0]) is None
+    True
+    """
+    if not months:
+        return None
+    if rates[-1] >= target:
+        return months[-1]
+    if len(months) < 2:
+        return None
+    span = _month_index(months[-1]) - _month_index(months[0])
+    pace = (rates[-1] - rates[0]) / span if span > 0 else 0.0
+    if pace <= 0:
+        return None
+    ahead = math.ceil((target - rates[-1]) / pace - 1e-9)
+    end = _month_index(months[-1]) + ahead
+    return f"{end // 12:04d}-{end % 12 + 1:02d}"
+
+
+def _perimeter_trend(
+    month: str,
+    *,
+    departements: tuple[str, ...],
+    fictif: bool,
+    current: pd.DataFrame,
+    path: Path | str | None,
+) -> pd.DataFrame:
+    """Rates of the périmètre's départements, month by month (``mois``, ``population``,
+    ``pop_*``, ``taux_*``): every month stored before ``month`` (of the same kind of
+    registry, whatever the périmètre of its report) that holds all of them, then this one."""
+    import pandas as pd
+
+    pops = ["population", *(f"pop_{s}" for s in STAGES)]
+    try:
+        stored = history.series(path=path, niveau="departement")
+    except history.HistoryError:
+        stored = pd.DataFrame()
+    if not stored.empty:
+        stored = stored[
+            (stored["mois"] < month)
+            & (stored["fictif"] == fictif)
+            & stored["code"].isin(departements)
+        ]
+        complete = stored.groupby("mois")["code"].transform("nunique") == len(departements)
+        stored = stored[complete].groupby("mois", as_index=False)[pops].sum()
+    now = current[current["code"].isin(departements)][pops].sum().to_frame().T
+    trend = pd.concat([stored, now.assign(mois=month)], ignore_index=True)[["mois", *pops]]
+    for s in STAGES:
+        share = 100.0 * trend[f"pop_{s}"].astype(float) / trend["population"].astype(float)
+        trend[f"taux_{s}"] = share.where(trend["population"] > 0, 0.0).round(2)
+    return trend
 
 
 def build_report(
@@ -474,6 +579,9 @@ def build_report(
     suggestions: bool = True,
     maps: bool = True,
     replace_scope: bool = False,
+    plan: Path | str | None = None,
+    fiches: bool = True,
+    porteurs: Path | str | None = None,
 ) -> Path:
     """Write the monthly report of a registry and store the month in the history.
 
@@ -501,6 +609,15 @@ def build_report(
         Build the maps (when :mod:`couverture.maps` is available) into ``cartes/``.
     replace_scope
         Let this report replace a month stored in the history for another périmètre.
+    plan
+        A plan d'action filled by the task force: adds the section « Plan d'action » and the
+        remontée (:func:`couverture.remontee.report_section`).
+    fiches
+        For a département report with proposals, write the fiches of its zones blanches
+        (:mod:`couverture.fiches`) into ``fiches/`` and link them.
+    porteurs
+        FINESS extract or simple CSV of potential porteurs (:mod:`couverture.porteurs`),
+        listed on the fiches and named in the creation proposals.
 
     Returns
     -------
@@ -511,7 +628,10 @@ def build_report(
 
     month = history.check_month(month)
     target = Path(output_dir if output_dir is not None else Path.cwd() / "reports") / month
-    with _staging(target) as tmp:
+    # one order for every run: the report is written aside, swapped in, then the month is
+    # committed to the history; a failure or a kill at any step leaves both as they were
+    with _staging(target) as stage:
+        tmp = stage.new
         with analyse(
             registry,
             default_stage=default_stage,
@@ -525,6 +645,7 @@ def build_report(
                 perimetre=history.perimeter(a),
                 path=history_path,
                 replace_scope=replace_scope,
+                fictif=bool(a.meta["fictif"]),
             )
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
@@ -536,8 +657,29 @@ def build_report(
                 else history.changes(snap, snap).iloc[0:0]
             )
             past = _past_months(month, snap, history_path)
+            trend = (
+                _perimeter_trend(
+                    month,
+                    departements=a.departements,
+                    fictif=snap.info["fictif"],
+                    current=tables["departements"],
+                    path=history_path,
+                )
+                if a.departements is not None
+                else None
+            )
+            found = _read_porteurs(porteurs)
             proposals = _suggestions(a) if suggestions else None
+            if proposals is not None and found is not None:
+                from couverture.porteurs import name_porteurs
+
+                proposals = name_porteurs(a, proposals, found)
             links = _maps(a, tmp, proposals) if maps else {}
+            fiche_links = (
+                _fiches(a, tmp, proposals, found)
+                if fiches and proposals is not None and a.departements is not None
+                else {}
+            )
             _write_files(
                 a,
                 tmp,
@@ -548,12 +690,17 @@ def build_report(
                 past=past,
                 proposals=proposals,
                 links=links,
+                trend=trend,
+                fiches=fiche_links,
             )
+            if plan is not None:
+                from couverture.remontee import report_section
+
+                report_section(a, plan, month=month, out_dir=tmp, history_path=history_path)
         # the store is closed (and its cache saved) before the report is swapped in, so that
         # index.html is newer than everything make compares it with
-        log.info("rapport %s : enregistrement dans l'historique…", month)
-        history.save_snapshot(snap, month=month, path=history_path, replace_scope=replace_scope)
-        _swap(tmp, target)
+        log.info("rapport %s : mise en place et enregistrement dans l'historique…", month)
+        _swap(stage, snap, month=month, path=history_path, replace_scope=replace_scope)
     log.info("rapport écrit : %s", target / "index.html")
     return target
 
@@ -587,6 +734,8 @@ def _write_files(
     past: pd.DataFrame,
     proposals: pd.DataFrame | None,
     links: dict[str, str],
+    trend: pd.DataFrame | None = None,
+    fiches: dict[str, str] | None = None,
 ) -> None:
     recommended = _recommended(proposals)
     zones = tables["zones-blanches"]
@@ -597,7 +746,7 @@ def _write_files(
         human["propositions"] = proposals
 
     log.info("rapport %s : écriture des graphiques…", month)
-    chart_months(past, out / "graphique-evolution.png")
+    chart_months(past if trend is None else trend, out / "graphique-evolution.png")
     chart_departements(tables["departements"], out / "graphique-departements.png")
 
     log.info("rapport %s : écriture des fichiers CSV…", month)
@@ -616,6 +765,7 @@ def _write_files(
         "propositions": "Propositions",
         "chevauchements": "Chevauchements",
         "cpts": "CPTS",
+        "epci": "EPCI",
         "evolution": "Évolution",
         "historique": "Historique",
     }
@@ -637,6 +787,8 @@ def _write_files(
         recommended=recommended,
         links=links,
         files={"xlsx": workbook, "gpkg": gpkg, **csv_names},
+        trend=trend,
+        fiches=fiches,
     )
     (out / "index.html").write_text(page, encoding="utf-8")
 
@@ -668,22 +820,35 @@ def _write_gpkg(
     import geopandas as gpd
 
     from couverture.settings import CRS_WEB
-    from couverture.store import unit_geometries
-    from couverture.zones import zone_geometries
 
     # pyogrio logs every layer written at INFO: not news for the user
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
-    unit_geoms = unit_geometries(a.con, departements=a.departements)
     layers = {"zones_blanches": zones}
     if proposals is not None and not proposals.empty:
         layers["propositions"] = proposals
     for name, frame in layers.items():
+        members = _members(frame)
+        geoms = a.member_geometries(members, key="_ligne").reindex(range(len(frame)))
         layer = gpd.GeoDataFrame(
             french_titles(frame).assign(Registre=a.meta["libelle_registre"]),
-            geometry=zone_geometries(frame, unit_geoms),
+            geometry=geoms.to_list(),
             crs=CRS_WEB,
         )
         layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+
+
+def _members(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long table (``_ligne``, ``code``) of the units of each row of a zones or proposals
+    frame (row position, as proposals have no single id)."""
+    import pandas as pd
+
+    codes = frame["communes"].astype(str).str.split()
+    return pd.DataFrame(
+        {
+            "_ligne": [i for i, row in enumerate(codes) for _ in row],
+            "code": [c for row in codes for c in row],
+        }
+    )
 
 
 #: Sections of the report page: anchor and title, in page order (the table of contents).
@@ -695,6 +860,20 @@ _HTML_SECTIONS = (
     ("zones", "Zones blanches par département"),
     ("chevauchements", "Chevauchements à arbitrer"),
     ("fichiers", "Fichiers et cartes"),
+    ("empreintes", "Empreintes techniques"),
+)
+#: Sections of a département report (one or a few départements).
+_HTML_SECTIONS_DEPARTEMENT = (
+    ("synthese", "L'essentiel : objectif 100 %"),
+    ("evolution", "Évolution depuis le mois précédent"),
+    ("regions", "Taux par région"),
+    ("departements", "Taux par département"),
+    ("epci", "Par EPCI"),
+    ("cpts", "Par CPTS"),
+    ("zones", "Zones blanches"),
+    ("chevauchements", "Chevauchements à arbitrer"),
+    ("fichiers", "Fichiers, cartes et fiches"),
+    ("empreintes", "Empreintes techniques"),
 )
 
 
@@ -709,8 +888,15 @@ def render_html(
     recommended: dict[str, str],
     links: dict[str, str],
     files: dict[str, str],
+    trend: pd.DataFrame | None = None,
+    fiches: dict[str, str] | None = None,
 ) -> str:
     """Return the report page (French, inline CSS, relative links only).
+
+    A report restricted to départements (``a.departements``) is a département report: its
+    first screen is the coverage against the 100 % target with the change since the last
+    month and the zones blanches, then sections by EPCI and by CPTS; the national report
+    has rates by région and département.
 
     Parameters
     ----------
@@ -720,7 +906,7 @@ def render_html(
         ``YYYY-MM``.
     tables
         The month's tables (``france``, ``regions``, ``departements``, ``zones-blanches``,
-        ``chevauchements``…).
+        ``chevauchements``, ``cpts``, and ``epci`` for a département report).
     evolution
         Changes since ``previous`` (:func:`couverture.history.changes`).
     previous
@@ -733,25 +919,64 @@ def render_html(
         Relative links to the maps: ``{département: page}`` and ``index``.
     files
         Names of the files written next to the page: ``xlsx``, ``gpkg`` and one per CSV.
+    trend
+        Rates of the périmètre month by month, this one last (département report).
+    fiches
+        Relative links to the fiches: ``{département: index}``, ``{"pdf-<dép>": booklet}``
+        and ``{zone_id: page}``.
     """
     dep_links = {d: href for d, href in links.items() if d != "index"}
+    fiches = fiches or {}
+    if a.departements is None:
+        body = [
+            *_html_head(a, month, sections=_HTML_SECTIONS, title=month_label(month)),
+            *_html_synthesis(tables),
+            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *_html_regions(a, tables["regions"]),
+            *_html_departements(tables["departements"], dep_links),
+        ]
+    else:
+        several = len(a.departements) > 1
+        multi_region = len(tables["regions"]) > 1
+        sections = tuple(
+            (k, t)
+            for k, t in _HTML_SECTIONS_DEPARTEMENT
+            if (k != "departements" or several) and (k != "regions" or multi_region)
+        )
+        names = tables["departements"].set_index("code")["nom"].to_dict()
+        title = " · ".join(f"{names.get(d, d)} ({d})" for d in a.departements)
+        body = [
+            *_html_head(a, month, sections=sections, title=f"{title} — {month_label(month)}"),
+            *_html_target(
+                month,
+                trend=trend,
+                tables=tables,
+                recommended=recommended,
+                fiches=fiches,
+            ),
+            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *(_html_regions(a, tables["regions"]) if multi_region else []),
+            *(_html_departements(tables["departements"], dep_links) if several else []),
+            *_html_epci(tables["epci"]),
+            *_html_cpts(tables["cpts"]),
+        ]
     parts = [
-        *_html_head(a, month),
-        *_html_synthesis(tables),
-        *_html_evolution(month, evolution=evolution, previous=previous, past=past),
-        *_html_regions(a, tables["regions"]),
-        *_html_departements(tables["departements"], dep_links),
-        *_html_zones(tables, recommended=recommended, dep_links=dep_links, files=files),
+        *body,
+        *_html_zones(
+            tables, recommended=recommended, dep_links=dep_links, files=files, fiches=fiches
+        ),
         *_html_overlaps(tables["chevauchements"]),
-        *_html_files(links, files),
+        *_html_files(links, files, fiches),
+        *_html_fingerprints(a),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def _html_head(a: Analysis, month: str) -> list[str]:
+def _html_head(
+    a: Analysis, month: str, *, sections: tuple[tuple[str, str], ...], title: str
+) -> list[str]:
     """Document head, title, registry warning and metadata, and the table of contents."""
-    label = month_label(month)
     meta = a.meta
     scope = (
         "France entière" if a.departements is None else "départements " + ", ".join(a.departements)
@@ -760,8 +985,8 @@ def _html_head(a: Analysis, month: str) -> list[str]:
         "<!DOCTYPE html>",
         '<html lang="fr"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Couverture CPTS — {_e(label)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Couverture de la population par les CPTS — {_e(label)}</h1>",
+        f"<title>Couverture CPTS — {_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Couverture de la population par les CPTS — {_e(title)}</h1>",
     ]
     if meta["fictif"]:
         parts.append(
@@ -769,13 +994,13 @@ def _html_head(a: Analysis, month: str) -> list[str]:
             "décrit pas la situation réelle des CPTS.</div>"
         )
     parts.append(
-        f'<p class="meta">Registre : {_e(meta["libelle_registre"])} · périmètre : {_e(scope)} · '
-        f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])} · "
-        f"empreinte du registre {_e(a.registry_digest[:12])}</p>"
+        f'<p class="meta">Source : {_e(meta["libelle_registre"])} (registre du '
+        f"{_e(_format.date(meta['date_registre']))}) · périmètre : {_e(scope)} · "
+        f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])}</p>"
     )
     parts.append(
         "<nav><ol>"
-        + "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in _HTML_SECTIONS)
+        + "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in sections)
         + "</ol></nav>"
     )
     return parts
@@ -786,7 +1011,7 @@ def _html_synthesis(tables: dict[str, pd.DataFrame]) -> list[str]:
     france = tables["france"].iloc[0]
     cards = "".join(
         f'<div class="chiffre"><b>{fmt_number(france[f"taux_{s}"], decimals=1)} %</b>'
-        f"{_e(STAGE_LABELS[s])} ou plus<br>{fmt_number(france[f'pop_{s}'])} habitants</div>"
+        f"{_e(stage(s).label)} ou plus<br>{fmt_number(france[f'pop_{s}'])} habitants</div>"
         for s in STAGES
     )
     zones = tables["zones-blanches"]
@@ -798,6 +1023,120 @@ def _html_synthesis(tables: dict[str, pd.DataFrame]) -> list[str]:
         "d'un stade plus avancé la revendique ; chaque habitant est compté une fois.</p>",
         html_table(tables["france"]),
         '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
+    ]
+
+
+def _html_target(
+    month: str,
+    *,
+    trend: pd.DataFrame | None,
+    tables: dict[str, pd.DataFrame],
+    recommended: dict[str, str],
+    fiches: dict[str, str],
+) -> list[str]:
+    """First screen of a département report: each stage against the 100 % target, the change
+    since the last month recorded, the projected month of full coverage, the zones blanches
+    with their recommended option."""
+    import pandas as pd
+
+    if trend is None or trend.empty:
+        trend = pd.DataFrame([tables["france"].iloc[0]]).assign(mois=month)
+    now = trend.iloc[-1]
+    before = trend.iloc[-2] if len(trend) > 1 else None
+    cards = []
+    for s in STAGES:
+        rate = float(now[f"taux_{s}"])
+        if before is None:
+            change = "pas de mois précédent enregistré"
+        else:
+            delta = rate - float(before[f"taux_{s}"])
+            sign = "+" if delta >= 0 else "−"
+            change = (
+                f"{sign}{_format.number(abs(delta), decimals=1)} point depuis "
+                f"{_format.month(str(before['mois']))}"
+            )
+        when = projected_full_coverage(
+            [str(m) for m in trend["mois"]], [float(r) for r in trend[f"taux_{s}"]]
+        )
+        if rate >= 100:
+            projection = "objectif atteint"
+        elif when is None:
+            projection = (
+                "projection impossible : un seul mois enregistré"
+                if len(trend) < 2
+                else "pas de progression : pas de date d'arrivée à 100 %"
+            )
+        else:
+            projection = f"100 % prévu en {_format.month(when)} au rythme des mois enregistrés"
+        cards.append(
+            f'<div class="chiffre"><b>{_e(_format.percent(rate))}</b>'
+            f"de la population couverte ({_e(stage(s).short)} ou plus)"
+            f'<div class="jauge" title="objectif 100 %"><span style="width:{min(rate, 100):.1f}%;'
+            f'background:{stage(s).colour}"></span></div>'
+            f"{_e(_format.integer(now[f'pop_{s}']))} / {_e(_format.integer(now['population']))} "
+            f"habitants<br>{_e(change)}<br><i>{_e(projection)}</i></div>"
+        )
+    zones = tables["zones-blanches"]
+    shown = zones[["zone_id", "noms_communes", "population"]].copy()
+    shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+    if recommended:
+        shown["option_recommandee"] = shown["zone_id"].map(recommended).fillna("")
+    # each zone links to its fiche
+    zone_links = {z: fiches[z] for z in shown["zone_id"] if z in fiches}
+    table = html_table(shown, links={"zone_id": zone_links})
+    return [
+        '<h2 id="synthese">L\'essentiel : objectif 100 % de la population couverte</h2>',
+        '<p class="note">Objectif : 100 % de la population couverte par une CPTS. Une commune '
+        "est couverte à un stade quand une CPTS de ce stade ou d'un stade plus avancé la "
+        "revendique ; chaque habitant est compté une fois.</p>",
+        f'<div class="chiffres">{"".join(cards)}</div>',
+        '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
+        f"<h3>{_e(_format.plural(len(zones), 'zone blanche', 'zones blanches'))}, "
+        f"{_e(_format.plural(int(zones['population'].sum()), 'habitant'))}</h3>",
+        table,
+    ]
+
+
+def _html_epci(epci: pd.DataFrame) -> list[str]:
+    """Section « Par EPCI »: population and the share covered at each stage."""
+    shown = epci.drop(columns=[f"pop_{s}" for s in STAGES]).sort_values(
+        "population", ascending=False
+    )
+    return [
+        '<h2 id="epci">Par EPCI</h2>',
+        '<p class="note">Communes du périmètre seulement (un EPCI à cheval sur deux '
+        "départements est compté pour sa partie dans le périmètre).</p>",
+        html_table(shown),
+    ]
+
+
+def _html_cpts(cpts: pd.DataFrame) -> list[str]:
+    """Section « Par CPTS »: stage, population, taille, months at the current stage."""
+    cols = ["nom", "stade", *(["mois_au_stade"] if "mois_au_stade" in cpts else [])]
+    cols += ["n_communes", "population", "taille", "financement_max"]
+    shown = cpts.sort_values(["population", "nom"], ascending=[False, True])[cols]
+    note = (
+        ""
+        if "mois_au_stade" in cpts
+        else '<p class="note">Le registre ne date pas les stades : durée au stade inconnue.</p>'
+    )
+    return [
+        '<h2 id="cpts">Par CPTS</h2>',
+        f"<p>{_e(_format.plural(len(cpts), 'CPTS', 'CPTS'))} dont la population vit "
+        "principalement dans le périmètre.</p>",
+        html_table(shown),
+        note,
+    ]
+
+
+def _html_fingerprints(a: Analysis) -> list[str]:
+    """Section « Empreintes techniques »: what identifies the registry and the code."""
+    from couverture._cache import code_version
+
+    return [
+        '<h2 id="empreintes">Empreintes techniques</h2>',
+        f'<p class="note">Fichier {_e(a.meta["registre"])} · empreinte du registre '
+        f"{_e(a.registry_digest)} · version du code {_e(code_version())}</p>",
     ]
 
 
@@ -850,6 +1189,7 @@ def _html_zones(
     recommended: dict[str, str],
     dep_links: dict[str, str],
     files: dict[str, str],
+    fiches: dict[str, str] | None = None,
 ) -> list[str]:
     """Section « Zones blanches par département »: one sub-section per département."""
     zones = tables["zones-blanches"]
@@ -866,6 +1206,7 @@ def _html_zones(
             dep_link=dep_links.get(dep),
             recommended=bool(recommended),
             xlsx=files["xlsx"],
+            fiches=fiches or {},
         )
     return parts
 
@@ -878,6 +1219,7 @@ def _html_zones_departement(
     dep_link: str | None,
     recommended: bool,
     xlsx: str,
+    fiches: dict[str, str] | None = None,
 ) -> list[str]:
     """The zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
     title = _e(
@@ -886,12 +1228,18 @@ def _html_zones_departement(
     )
     if dep_link is not None:
         title += f' · <a href="{_e(dep_link)}">carte</a>'
+    fiches = fiches or {}
+    if dep in fiches:
+        title += f' · <a href="{_e(fiches[dep])}">fiches des zones</a>'
+    if f"pdf-{dep}" in fiches:
+        title += f' · <a href="{_e(fiches[f"pdf-{dep}"])}">livret PDF</a>'
     cols = ["zone_id", "noms_communes", "n_communes", "population", "superficie_km2"]
     cols += ["cpts_voisines"] + (["option_recommandee"] if recommended else [])
     shown = group[cols].head(MAX_ZONES_PER_DEPARTEMENT).copy()
     shown["noms_communes"] = shown["noms_communes"].map(_short_list)
     shown["cpts_voisines"] = shown["cpts_voisines"].str.replace("|", ", ")
-    parts = [f"<h3>{title}</h3>", html_table(shown)]
+    zone_links = {z: fiches[z] for z in shown["zone_id"] if z in fiches}
+    parts = [f"<h3>{title}</h3>", html_table(shown, links={"zone_id": zone_links})]
     if len(group) > MAX_ZONES_PER_DEPARTEMENT:
         parts.append(
             f'<p class="note">… et {len(group) - MAX_ZONES_PER_DEPARTEMENT} autres zones '
@@ -913,7 +1261,9 @@ def _html_overlaps(overlaps: pd.DataFrame) -> list[str]:
     ]
 
 
-def _html_files(links: dict[str, str], files: dict[str, str]) -> list[str]:
+def _html_files(
+    links: dict[str, str], files: dict[str, str], fiches: dict[str, str] | None = None
+) -> list[str]:
     """Section « Fichiers et cartes »: the workbook, GeoPackage, CSV files and maps."""
     items = [
         f'<li><a href="{_e(files["xlsx"])}">{_e(files["xlsx"])}</a> : toutes les tables '
@@ -926,6 +1276,19 @@ def _html_files(links: dict[str, str], files: dict[str, str]) -> list[str]:
     ]
     if "index" in links:
         items.insert(0, f'<li><a href="{_e(links["index"])}">Cartes interactives</a></li>')
+    fiches = fiches or {}
+    for dep in sorted(k.removeprefix("pdf-") for k in fiches if k.startswith("pdf-")):
+        items.insert(
+            0,
+            f'<li>Fiches des zones blanches ({_e(dep)}) : <a href="{_e(fiches.get(dep, ""))}">'
+            f'pages à imprimer</a> · <a href="{_e(fiches[f"pdf-{dep}"])}">livret PDF</a></li>',
+        )
+    if not any(k.startswith("pdf-") for k in fiches):
+        items.append(
+            "<li>Fiches des zones blanches à imprimer pour une réunion : <code>couverture "
+            "fiches --registre … --departement XX</code> (ou ce rapport avec "
+            "<code>--departement</code>)</li>"
+        )
     return [
         '<h2 id="fichiers">Fichiers et cartes</h2>',
         "<ul>" + "".join(items) + "</ul>",

@@ -3,13 +3,16 @@
 Every path is a :class:`pathlib.Path` constant. The data directory can be moved with the
 ``COUVERTURE_DATA`` environment variable (tests and notebooks point it at a temporary copy);
 it defaults to ``./data`` of the project checkout, or of the current directory when the package
-is installed elsewhere.
+is installed elsewhere. The names of the reference files of ``data/raw`` are in
+``config/sources.toml`` (:func:`couverture._config.source_path`), the vocabularies (stages,
+sizes, funding, column titles) in ``config/`` (:mod:`couverture._config`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACKAGE_DIR / "config"
@@ -36,10 +39,6 @@ EXTENSION_DIR = PROCESSED_DIR / "duckdb_extensions"
 DEMO_REGISTRY_PATH = RAW_DIR / "registre_demo.csv"
 MAPS_DIR = PROJECT_ROOT / "maps"
 
-POPULATION_RP2023_PATH = RAW_DIR / "populations_communes_rp2023.csv"
-OLD_CODES_PATH = RAW_DIR / "cog_anciens_codes.csv"
-BASSINS_VIE_PATH = RAW_DIR / "bassins_vie_2022.csv"
-
 # Projected CRS for every measure (Lambert-93); WGS84 only for web maps.
 CRS_METRIC = "EPSG:2154"
 CRS_WEB = "EPSG:4326"
@@ -47,9 +46,14 @@ CRS_WEB = "EPSG:4326"
 # Paris, Lyon, Marseille: handled as their arrondissements municipaux.
 PLM_CITIES = ("75056", "69123", "13055")
 
-STAGES = ("lettre_intention", "projet_sante", "aci")
-STAGE_LABELS = {
-    "lettre_intention": "Lettre d'intention validée",
-    "projet_sante": "Projet de santé validé",
-    "aci": "ACI signé",
-}
+
+def __getattr__(name: str) -> Any:
+    """``STAGES`` and ``STAGE_LABELS``, derived on first use from ``config/`` (kept for the
+    modules not yet reading :func:`couverture._config.stages` themselves)."""
+    if name in ("STAGES", "STAGE_LABELS"):
+        from couverture import _config
+
+        if name == "STAGES":
+            return _config.stage_codes()
+        return {s.code: s.label for s in _config.stages()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

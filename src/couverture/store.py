@@ -6,33 +6,70 @@
 by the PyPI package ``duckdb-extension-spatial`` into the project's own extension directory
 (never ``~/.duckdb``) and loads it, with no network.
 
-Results computed for a registry are cached in ``cache_*`` tables keyed by the registry digest,
-so that successive commands on the same file do not redo the work.
+Every command opens the store read-only (several processes read it at once); only
+``build_store`` writes, to a temporary file renamed at the end. Results computed for a registry
+are cached outside the store, by :mod:`couverture._cache`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from couverture import settings
+from couverture import _cache, settings
 from couverture._errors import StoreError
 
 if TYPE_CHECKING:
     import duckdb
     import geopandas as gpd
-    import pandas as pd
+
+log = logging.getLogger(__name__)
 
 SPATIAL_VERSION = "v1.5.5"
-# bump when the cached tables change shape, so that old caches are ignored
-CACHE_VERSION = "2"
 # how long a command waits for another process holding the store's write lock
 LOCK_WAIT_SECONDS = 30.0
+
+
+#: File left in the processed data folder while ``couverture donnees`` replaces its files; it
+#: is removed once the store is rebuilt, so a killed build is never used as if it were whole.
+BUILD_MARKER = ".donnees-en-cours"
+
+
+def mark_building(directory: Path) -> None:
+    """Mark the processed data in ``directory`` as being rebuilt (before a first file is
+    replaced); :func:`build_store` removes the mark once the store is in place."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
+
+
+def check_complete(path: Path | None = None) -> None:
+    """Refuse a store whose processed data were being rebuilt by a run that did not finish
+    (checked when the store is opened, and before a cached answer is replayed without it)."""
+    path = path or settings.STORE_PATH
+    marker = path.parent / BUILD_MARKER
+    if not marker.exists():
+        return
+    try:
+        pid = int(marker.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        pid = 0
+    from couverture._output import process_alive
+
+    # this very process left the mark: its build failed (the store is not being built now)
+    if pid and pid != os.getpid() and process_alive(pid):
+        state = f"sont en cours de reconstruction (couverture donnees, processus {pid})"
+        advice = "attendre la fin de la construction"
+    else:
+        state = "sont incomplètes : la dernière construction (couverture donnees) a été interrompue"
+        advice = "relancer `make data` (ou `couverture donnees` avec les mêmes options)"
+    raise StoreError(f"base {path} : les données de {path.parent} {state} ; {advice}")
 
 
 def _duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
@@ -70,7 +107,7 @@ def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def connect(
-    path: Path | None = None, *, read_only: bool = False, spatial: bool = False
+    path: Path | None = None, *, read_only: bool = True, spatial: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """Open the store.
 
@@ -79,35 +116,79 @@ def connect(
     path
         The database file (default ``data/processed/couverture.duckdb``).
     read_only
-        Open without write access (several readers may share the file).
+        Open without write access (the default: several processes may read the store at
+        once; only :func:`build_store` writes, to a file of its own).
     spatial
         Load the spatial extension (only the commands that need geometry SQL ask for it).
+
+    Raises
+    ------
+    StoreError
+        The store is missing, not a DuckDB file, unreadable, or held for writing by another
+        process for longer than :data:`LOCK_WAIT_SECONDS`.
     """
     import duckdb
 
     path = path or settings.STORE_PATH
     if not path.exists():
         raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
-    # DuckDB allows one writing process at a time: wait a little for another command to finish
+    check_complete(path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    waiting = False
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            text = str(exc).lower()
+            # "Conflicting lock is held…": a word match, not "block" in a corruption message
+            if not re.search(r"\block\b", text):
+                raise StoreError(_open_failure(path, exc)) from exc
+            if time.monotonic() > deadline:
                 raise StoreError(
-                    f"base {path} inaccessible (déjà ouverte par un autre processus ?) : {exc}"
+                    f"base {path} verrouillée en écriture par un autre processus depuis plus de "
+                    f"{LOCK_WAIT_SECONDS:.0f} s (une commande `couverture donnees` en cours ?) : "
+                    "réessayer quand elle sera terminée"
                 ) from exc
+            if not waiting:
+                # say at once what we wait for, instead of 30 s of silence
+                log.warning(
+                    "base %s verrouillée par un autre processus (%s) : attente jusqu'à %.0f s…",
+                    path,
+                    _lock_holder(str(exc)),
+                    LOCK_WAIT_SECONDS,
+                )
+                waiting = True
             time.sleep(0.2)
+        except duckdb.Error as exc:
+            raise StoreError(_open_failure(path, exc)) from exc
     if spatial:
         load_spatial(con)
     return con
 
 
+def _lock_holder(message: str) -> str:
+    """The process named by DuckDB's lock message (``PID 1234``), else a generic phrase."""
+    found = re.search(r"PID (\d+)", message)
+    return f"processus {found.group(1)}" if found else "écriture en cours"
+
+
+def _open_failure(path: Path, exc: Exception) -> str:
+    """A French reason for a store that cannot be opened, other than a held lock."""
+    text = str(exc).lower()
+    if "permission" in text or "read-only file system" in text:
+        return f"base {path} illisible : permission refusée ou système de fichiers en lecture seule"
+    if "not a valid duckdb" in text or "corrupt" in text or "invalid" in text:
+        return (
+            f"base {path} endommagée ou n'est pas une base DuckDB : la reconstruire avec "
+            "`make data` (ou `couverture donnees`)"
+        )
+    return f"base {path} inaccessible : {exc}"
+
+
 @contextlib.contextmanager
 def opened(
-    path: Path | None = None, *, read_only: bool = False, spatial: bool = False
+    path: Path | None = None, *, read_only: bool = True, spatial: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Context manager around :func:`connect` that always closes the connection."""
     con = connect(path, read_only=read_only, spatial=spatial)
@@ -177,6 +258,8 @@ def build_store(
         con.close()
     os.replace(tmp, path)
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    _cache.clear()
+    (path.parent / BUILD_MARKER).unlink(missing_ok=True)  # the store matches the files again
     return path
 
 
@@ -184,82 +267,6 @@ def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Return the vintages recorded in the store (``cog``, ``population_millesime``…)."""
     row = con.execute("SELECT * FROM meta").fetchdf()
     return {k: str(v) for k, v in row.iloc[0].items()}
-
-
-# --------------------------------------------------------------------------------------------
-# per-registry cache
-# --------------------------------------------------------------------------------------------
-# Frames are stored as parquet blobs: each registry may have its own columns (optional dates…)
-# and a blob round-trips dtypes exactly.
-_CACHE_DDL = (
-    "CREATE TABLE IF NOT EXISTS result_cache (name VARCHAR, digest VARCHAR, version VARCHAR, "
-    "data BLOB, written TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (name, digest))"
-)
-# registries whose results are kept per cached name (the oldest are evicted)
-CACHE_KEEP = 12
-
-
-def cache_get_bytes(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> bytes | None:
-    """Return the cached blob ``name`` for a registry digest, or ``None`` when absent."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'result_cache'"
-    ).fetchone()
-    if not exists or not exists[0]:
-        return None
-    # literals, not bound parameters: binding makes duckdb import pandas (~0.3 s), which the
-    # cached answer of a CLI command does not need otherwise
-    row = con.execute(
-        f"SELECT data FROM result_cache WHERE name = {_literal(name)} "
-        f"AND digest = {_literal(digest)} AND version = {_literal(CACHE_VERSION)}"
-    ).fetchone()
-    return None if row is None else bytes(row[0])
-
-
-def _literal(text: str) -> str:
-    """SQL string literal (quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def cache_put_bytes(con: duckdb.DuckDBPyConnection, name: str, digest: str, data: bytes) -> None:
-    """Store a blob under ``name`` for a registry digest (replacing a previous entry), keeping
-    the :data:`CACHE_KEEP` most recent registries per name.
-
-    Does nothing on a read-only connection (the result is simply not cached).
-    """
-    import duckdb
-
-    try:
-        con.execute(_CACHE_DDL)
-        con.execute(
-            "INSERT OR REPLACE INTO result_cache (name, digest, version, data) VALUES (?, ?, ?, ?)",
-            [name, digest, CACHE_VERSION, data],
-        )
-        con.execute(
-            "DELETE FROM result_cache WHERE name = ? AND digest NOT IN "
-            "(SELECT digest FROM result_cache WHERE name = ? ORDER BY written DESC LIMIT ?)",
-            [name, name, CACHE_KEEP],
-        )
-    except duckdb.InvalidInputException:
-        pass  # read-only store: results are simply not cached
-
-
-def cache_get(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> pd.DataFrame | None:
-    """Return the cached frame ``name`` for a registry digest, or ``None`` when absent."""
-    import io
-
-    import pandas as pd
-
-    data = cache_get_bytes(con, name, digest)
-    return None if data is None else pd.read_parquet(io.BytesIO(data))
-
-
-def cache_put(con: duckdb.DuckDBPyConnection, name: str, digest: str, frame: pd.DataFrame) -> None:
-    """Store ``frame`` under ``name`` for a registry digest (see :func:`cache_put_bytes`)."""
-    import io
-
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    cache_put_bytes(con, name, digest, buf.getvalue())
 
 
 def unit_geometries(

@@ -2,22 +2,39 @@
 
 For each zone blanche (see :mod:`couverture.zones`), in order of priority (population):
 
-* **création** when the zone holds at least ``floor`` inhabitants: the zone is partitioned into
-  contiguous perimeters of ``floor`` to ``ceiling`` inhabitants (balanced region growing from
-  populous, spread-out seeds, each perimeter filling its seed's bassin de vie first), named
-  after their most populous commune; a unit above the ceiling is a perimeter of its own; a
-  remnant too small for a CPTS is given to a neighbouring CPTS with room, else merged with an
-  adjacent perimeter (the ``motif`` says why a bound is not met);
+* **création** when the zone holds at least the calibrated floor: the zone is partitioned the
+  way task forces draw CPTS, from the blocks they use: whole EPCIs where they fit the band
+  (up to ``tolerance_epci`` times its upper bound, within the ceiling), an EPCI too big split
+  along its bassins de vie, a part still too big split by communes (balanced region growing
+  from populous, spread-out seeds, each perimeter filling its seed's bassin de vie first);
+  blocks under the floor are then agglomerated with an adjacent block (same département
+  first, then same bassin de vie, smallest union within the upper bound: a
+  contiguity-constrained agglomerative regionalisation). Perimeters are named after their
+  most populous commune; a unit above the upper bound is a perimeter of its own; a remnant
+  too small for a CPTS goes to neighbouring CPTS of the same territory with room, else joins
+  an adjacent perimeter (the ``motif`` says why a bound is not met);
 * **extension** of the neighbouring CPTS otherwise: the zone is split among them by
   competitive region growing from the units bordering each CPTS (a mature CPTS starts ahead
-  of a young one, a step out of the CPTS's bassins de vie costs more), so that every part is
-  contiguous with the CPTS that takes it; a CPTS stops taking units before it would pass the
-  ceiling, and a CPTS at lettre d'intention stage before it grows by more than half;
+  of a young one; a step costs more out of the CPTS's bassins de vie, in an EPCI the CPTS
+  holds little of, and across a département or région boundary, which is then flagged in
+  ``hors_territoire``), so that every part is contiguous with the CPTS that takes it; a CPTS
+  stops taking units before it would pass the ceiling, and a CPTS at lettre d'intention
+  stage before it grows by more than half;
 * **rattachement temporaire** (with mentorat) to the nearest CPTS at ACI stage that stays
   within the ceiling (else the nearest), by distance between unit centroids in the same
   territory (mainland, Corsica, each DROM), when no neighbouring CPTS can take the zone
   (islands, or every neighbour would pass the ceiling). Where the territory has no ACI CPTS
   at all, a CPTS is proposed for creation whatever its size, and the motif says why.
+
+**Calibration.** The band of a new CPTS (floor, aim, upper bound) is read at run time from the
+registry itself: the quartiles of the populations of the existing CPTS of the same
+département and density class (inhabitants per km², classes of ``[calibration]`` in
+``propositions.toml``), else of the région and density class, else of the département, else
+of the région; the ``floor``/``ceiling`` options are the fallback when fewer than
+``min_cpts`` CPTS are found, and the ceiling always bounds the band. Nothing is set for a
+département or a région: another registry gets the same treatment. ``make
+bench-propositions`` measures the result against the real PACA CPTS, one département left
+out at a time.
 
 The recommended scenario of a zone has ``rang`` 1 and ``recommandee = "oui"``; ranked
 alternatives (whole zone to one neighbour, split among neighbours, next nearest mature CPTS)
@@ -37,7 +54,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import logging
 import math
@@ -62,8 +78,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# bump when the algorithm changes, so that cached proposals are recomputed
-ALGORITHM_VERSION = "3"
 
 OPTIONS = ("extension", "creation", "rattachement_temporaire")
 
@@ -88,6 +102,8 @@ COLUMNS = [
     "rang",
     "population_zone",
     "proposition_id",
+    "hors_territoire",
+    "details",
 ]
 
 _STAGE_LABELS = {
@@ -101,10 +117,6 @@ _STAGE_LABELS = {
 def _params() -> dict[str, Any]:
     with (CONFIG_DIR / "propositions.toml").open("rb") as fh:
         return tomllib.load(fh)
-
-
-def _params_digest() -> str:
-    return hashlib.sha256((CONFIG_DIR / "propositions.toml").read_bytes()).hexdigest()[:8]
 
 
 def _n(value: float) -> str:
@@ -132,6 +144,25 @@ def _territory(departement: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # inputs
 # ------------------------------------------------------------------------------------------------
+def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names, from the
+    analysis (the one door to the store)."""
+    columns = ["code", "nom", "departement", "region", "population", "bassin_vie"]
+    units = analysis.unit_table()[[*columns, "nom_bassin_vie", "epci", "superficie_km2", "x", "y"]]
+    units = units.fillna({"bassin_vie": "", "nom_bassin_vie": "", "epci": ""})
+    edges = analysis.adjacency()[["code_a", "code_b", "frontiere_m"]]
+    names = analysis.territories("epci")
+    return units, edges, {str(c): str(n) for c, n in zip(names["code"], names["nom"], strict=True)}
+
+
+def unit_blocks(analysis: Analysis) -> pd.DataFrame:
+    """The blocks proposals are built from, per unit: ``code``, ``departement``, ``region``,
+    ``population``, ``epci``, ``bassin_vie`` and ``superficie_km2`` (all of France)."""
+    units, _, _ = _store_tables(analysis)
+    cols = ["code", "departement", "region", "population", "epci", "bassin_vie", "superficie_km2"]
+    return units[cols].reset_index(drop=True)
+
+
 @dataclass
 class _Graph:
     """Units and rook adjacency as integer arrays (position = row of ``codes``)."""
@@ -142,18 +173,18 @@ class _Graph:
     pop: np.ndarray
     bassin: np.ndarray
     nom_bassin: dict[str, str]
+    epci: np.ndarray
+    nom_epci: dict[str, str]
+    region: np.ndarray
+    area: np.ndarray
     xy: np.ndarray
     placed: np.ndarray
     adj: list[list[tuple[int, float]]]
     index: dict[str, int]
 
     @classmethod
-    def load(cls, con: Any) -> _Graph:
-        units = con.execute(
-            "SELECT code, nom, departement, population, coalesce(bassin_vie, '') AS bassin_vie, "
-            "coalesce(nom_bassin_vie, '') AS nom_bassin_vie, epci, x, y FROM units ORDER BY code"
-        ).fetchdf()
-        edges = con.execute("SELECT code_a, code_b, frontiere_m FROM adjacency").fetchdf()
+    def load(cls, analysis: Analysis) -> _Graph:
+        units, edges, epci_names = _store_tables(analysis)
         codes = units["code"].to_numpy(dtype=object)
         position = pd.Index(codes)
         a = position.get_indexer(edges["code_a"])
@@ -187,6 +218,10 @@ class _Graph:
             pop=units["population"].to_numpy(dtype=float),
             bassin=units["bassin_vie"].to_numpy(dtype=object),
             nom_bassin={str(k): str(v) for k, v in names.items()},
+            epci=units["epci"].to_numpy(dtype=object),
+            nom_epci=epci_names,
+            region=units["region"].fillna("").to_numpy(dtype=object),
+            area=units["superficie_km2"].fillna(0.0).to_numpy(dtype=float),
             xy=xy.to_numpy(dtype=float),
             placed=placed,
             adj=adj,
@@ -195,6 +230,20 @@ class _Graph:
 
     def population(self, units: Iterable[int]) -> float:
         return float(sum(self.pop[u] for u in units))
+
+    def main(self, key: np.ndarray, units: Iterable[int]) -> str:
+        """The value of ``key`` (département, EPCI, bassin…) holding most of the units'
+        population."""
+        pops: dict[str, float] = defaultdict(float)
+        for v in units:
+            pops[str(key[v])] += self.pop[v] + 1e-6
+        return min(pops, key=lambda k: (-pops[k], k))
+
+    def density(self, units: Iterable[int]) -> float:
+        """Inhabitants per km² of a set of units (0 without area)."""
+        vs = list(units)
+        area = float(sum(self.area[v] for v in vs))
+        return self.population(vs) / area if area > 0 else 0.0
 
 
 @dataclass
@@ -208,6 +257,10 @@ class _Cpts:
     bassins: dict[str, set[str]]
     of_unit: list[list[str]]
     members: dict[str, list[int]]
+    deps: dict[str, set[str]]
+    regions: dict[str, set[str]]
+    epci_share: dict[str, dict[str, float]]
+    bassin_share: dict[str, dict[str, float]]
 
     @classmethod
     def load(cls, table: pd.DataFrame, membership: pd.DataFrame, graph: _Graph) -> _Cpts:
@@ -223,6 +276,21 @@ class _Cpts:
                 members[cid].append(p)
         bassins = {cid: {str(graph.bassin[p]) for p in ps} for cid, ps in members.items()}
         pop0 = {str(k): float(v) for k, v in staged["population"].items()}
+        epci_pop: dict[str, float] = defaultdict(float)
+        bassin_pop: dict[str, float] = defaultdict(float)
+        for v in range(len(graph.codes)):
+            epci_pop[str(graph.epci[v])] += graph.pop[v]
+            bassin_pop[str(graph.bassin[v])] += graph.pop[v]
+
+        def shares(key: np.ndarray, totals: dict[str, float]) -> dict[str, dict[str, float]]:
+            out: dict[str, dict[str, float]] = {}
+            for cid, ps in members.items():
+                held: dict[str, float] = defaultdict(float)
+                for p in set(ps):
+                    held[str(key[p])] += graph.pop[p]
+                out[cid] = {k: h / totals[k] for k, h in held.items() if totals[k] > 0}
+            return out
+
         return cls(
             nom={str(k): str(v) for k, v in staged["nom"].items()},
             stade={str(k): str(v) for k, v in staged["stade"].items()},
@@ -231,7 +299,35 @@ class _Cpts:
             bassins=bassins,
             of_unit=of_unit,
             members=dict(members),
+            deps={cid: {str(graph.dep[p]) for p in ps} for cid, ps in members.items()},
+            regions={cid: {str(graph.region[p]) for p in ps} for cid, ps in members.items()},
+            epci_share=shares(graph.epci, epci_pop),
+            bassin_share=shares(graph.bassin, bassin_pop),
         )
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Population aimed at for a new CPTS: ``low`` to ``high`` around ``target``, calibrated
+    on the existing CPTS described by ``source`` (``""`` for the default bounds)."""
+
+    low: float
+    target: float
+    high: float
+    source: str = ""
+
+    def text(self) -> str:
+        return f"{_n(self.low)} à {_n(self.high)} hab."
+
+
+def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
+    """Quantile of CPTS populations; ``weighted``: each CPTS weighs its population (the size
+    of the CPTS an inhabitant belongs to, so that a CPTS cut by a boundary weighs little)."""
+    v = np.sort(np.array(values, dtype=float))
+    if not weighted:
+        return float(np.quantile(v, q))
+    cum = np.cumsum(v) - v / 2
+    return float(np.interp(q * v.sum(), cum, v))
 
 
 @dataclass
@@ -243,6 +339,71 @@ class _Context:
     funding: dict[int, int]
     params: dict[str, Any]
     _trees: dict[str, Any] = field(default_factory=dict)
+    _bands: dict[tuple[str, str, int], _Band] = field(default_factory=dict)
+    _refs: list[tuple[float, str, str, int]] | None = None
+
+    # ----------------------------------------------------------------- calibration
+    def density_class(self, units: Iterable[int]) -> int:
+        """0 (least dense) … n: class of the units' density among ``seuils_densite``."""
+        limits = self.params["calibration"]["seuils_densite"]
+        return int(np.searchsorted(np.array(limits, dtype=float), self.graph.density(units)))
+
+    def references(self) -> list[tuple[float, str, str, int]]:
+        """(population, main département, main région, density class) of each CPTS with a
+        stage: what new CPTS are calibrated on."""
+        if self._refs is None:
+            g = self.graph
+            self._refs = [
+                (
+                    self.cpts.pop0[cid],
+                    g.main(g.dep, ps),
+                    g.main(g.region, ps),
+                    self.density_class(set(ps)),
+                )
+                for cid, ps in sorted(self.cpts.members.items())
+                if cid in self.cpts.pop0
+            ]
+        return self._refs
+
+    def band(self, units: Iterable[int]) -> _Band:
+        """Calibrated band for a new CPTS on these units: the existing CPTS of the same
+        département and density class, else of the région and density class, else of the
+        département, else of the région; the default floor and ceiling when too few."""
+        g, p = self.graph, self.params["calibration"]
+        vs = list(units)
+        dep, region, cls = g.main(g.dep, vs), g.main(g.region, vs), self.density_class(vs)
+        key = (dep, region, cls)
+        if key in self._bands:
+            return self._bands[key]
+        names = p["noms_densite"]
+        refs = self.references()
+        band = None
+        for label, keep in (
+            (f"CPTS {names[cls]} du département", lambda r: r[1] == dep and r[3] == cls),
+            (f"CPTS {names[cls]} de la région", lambda r: r[2] == region and r[3] == cls),
+            ("CPTS du département", lambda r: r[1] == dep),
+            ("CPTS de la région", lambda r: r[2] == region),
+        ):
+            pops = [r[0] for r in refs if keep(r) and r[0] > 0]
+            if len(pops) < int(p["min_cpts"]):
+                continue
+            q_low, q_high = p["quantiles"]
+            w = bool(p["ponderation_population"])
+            low = _quantile(pops, q_low, weighted=w)
+            high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), float(self.ceiling))
+            low = min(low, high / 2)
+            target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
+            # bounds said in hundreds of inhabitants
+            low, high = math.floor(low / 100) * 100.0, math.ceil(high / 100) * 100.0
+            band = _Band(low, target, min(high, float(self.ceiling)), f"{label} ({len(pops)})")
+            break
+        if band is None:
+            target = self.floor + float(self.params["creation"]["cible"]) * (
+                self.ceiling - self.floor
+            )
+            band = _Band(float(self.floor), target, float(self.ceiling))
+        self._bands[key] = band
+        return band
 
     # ----------------------------------------------------------------- helpers
     def size(self, population: float) -> int:
@@ -252,6 +413,29 @@ class _Context:
         if self.graph.bassin[unit] in self.cpts.bassins.get(cid, ()):
             return 0.0
         return float(self.params["extension"]["penalite_bassin"])
+
+    def outside(self, units: Iterable[int], cid: str) -> str:
+        """``"région"`` or ``"département"`` when units lie outside the territories of the
+        CPTS (its régions, its départements), else ``""``."""
+        g = self.graph
+        vs = list(units)
+        if any(str(g.region[v]) not in self.cpts.regions.get(cid, ()) for v in vs):
+            return "région"
+        if any(str(g.dep[v]) not in self.cpts.deps.get(cid, ()) for v in vs):
+            return "département"
+        return ""
+
+    def step_penalty(self, unit: int, cid: str) -> float:
+        """Extra cost for ``cid`` to take ``unit``: out of its bassins de vie, in an EPCI it
+        holds little of, across a département or région boundary."""
+        p = self.params["extension"]
+        g = self.graph
+        held = self.cpts.epci_share.get(cid, {}).get(str(g.epci[unit]), 0.0)
+        cost = self.bassin_penalty(unit, cid) + float(p["penalite_epci"]) * (1.0 - held)
+        where = self.outside([unit], cid)
+        if where:
+            cost += float(p["penalite_hors_territoire"][where])
+        return cost
 
     def can_take(self, cid: str, base: float, added: float) -> bool:
         if base + added > self.ceiling:
@@ -344,7 +528,7 @@ def _split_among(
             for cid in ctx.cpts.of_unit[u]:
                 borders[cid] += b
         for cid, b in borders.items():
-            start = float(p["penalite_stade"][ctx.cpts.stade[cid]]) + ctx.bassin_penalty(v, cid)
+            start = float(p["penalite_stade"][ctx.cpts.stade[cid]]) + ctx.step_penalty(v, cid)
             heap.append((start, -b, v, cid))
     heapq.heapify(heap)
     owner: dict[int, str] = {}
@@ -359,7 +543,7 @@ def _split_among(
         taken[cid] += g.pop[v]
         for u, b in g.adj[v]:
             if u in inside and u not in owner:
-                heapq.heappush(heap, (cost + 1 + ctx.bassin_penalty(u, cid), -b, u, cid))
+                heapq.heappush(heap, (cost + 1 + ctx.step_penalty(u, cid), -b, u, cid))
     parts: dict[str, list[int]] = defaultdict(list)
     for v, cid in owner.items():
         parts[cid].append(v)
@@ -386,7 +570,7 @@ def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
 
 
 def _grow(
-    ctx: _Context, comp: list[int], seeds: list[int], homes: list[str] | None = None
+    ctx: _Context, comp: list[int], seeds: list[int], band: _Band, homes: list[str] | None = None
 ) -> tuple[list[list[int]], list[int]]:
     """Balanced region growing: the least populated region takes its best frontier unit
     (in its home bassin de vie first, then fewest steps from the seed, then longest shared
@@ -413,7 +597,7 @@ def _grow(
         chosen = None
         while frontier[r]:
             _, steps, _, v = heapq.heappop(frontier[r])
-            if v in owner or rpop[r] + g.pop[v] > ctx.ceiling:
+            if v in owner or rpop[r] + g.pop[v] > band.high:
                 continue
             chosen, steps_of[v] = v, steps
             break
@@ -437,7 +621,12 @@ def _touching(ctx: _Context, region: list[int], regions: list[list[int]]) -> lis
 
 
 def _merge_small(
-    ctx: _Context, regions: list[list[int]], *, allow_over: bool, keep: set[int] | None = None
+    ctx: _Context,
+    regions: list[list[int]],
+    band: _Band,
+    *,
+    allow_over: bool,
+    keep: set[int] | None = None,
 ) -> list[list[int]]:
     """Merge each region under the floor into the adjacent region giving the smallest union
     (within the ceiling unless ``allow_over``); regions in ``keep`` (units above the ceiling)
@@ -448,7 +637,7 @@ def _merge_small(
     while True:
         pops = [g.population(r) for r in regions]
         small = sorted(
-            (pops[i], i) for i, r in enumerate(regions) if pops[i] < ctx.floor and len(regions) > 1
+            (pops[i], i) for i, r in enumerate(regions) if pops[i] < band.low and len(regions) > 1
         )
         merged = False
         for _, i in small:
@@ -457,9 +646,9 @@ def _merge_small(
                 ctx, regions[i], [r if k != i else [] for k, r in enumerate(regions)]
             ):
                 union = pops[i] + pops[j]
-                if not allow_over and (union > ctx.ceiling or regions[j][0] in big):
+                if not allow_over and (union > band.high or regions[j][0] in big):
                     continue
-                options.append((union > ctx.ceiling, union, j))
+                options.append((union > band.high, union, j))
             if options:
                 _, _, j = min(options)
                 regions[j] = sorted(regions[j] + regions[i])
@@ -470,14 +659,14 @@ def _merge_small(
             return regions
 
 
-def _penalty(ctx: _Context, regions: list[list[int]], rest: list[int]) -> float:
+def _penalty(ctx: _Context, regions: list[list[int]], rest: list[int], band: _Band) -> float:
     """Inhabitants outside the bounds: left over, missing to the floor, beyond the ceiling."""
     g = ctx.graph
     pops = [g.population(r) for r in regions]
     return (
         g.population(rest)
-        + sum(max(0.0, ctx.floor - p) for p in pops)
-        + sum(max(0.0, p - ctx.ceiling) for p in pops)
+        + sum(max(0.0, band.low - p) for p in pops)
+        + sum(max(0.0, p - band.high) for p in pops)
     )
 
 
@@ -500,7 +689,7 @@ def _recentre(ctx: _Context, regions: list[list[int]]) -> tuple[list[int], list[
 
 
 def _best_growth(
-    ctx: _Context, comp: list[int], ks: list[int]
+    ctx: _Context, comp: list[int], ks: list[int], band: _Band
 ) -> tuple[list[list[int]], list[int]]:
     """Grow k regions from spread-out seeds, re-centre the seeds and grow again a few times
     (a Lloyd-like refinement), for each k; keep the growth with the fewest inhabitants out of
@@ -510,8 +699,8 @@ def _best_growth(
     for k in ks:
         seeds, homes = _seeds(ctx, comp, k), None
         for _ in range(rounds):
-            regions, rest = _grow(ctx, comp, seeds, homes)
-            penalty = _penalty(ctx, regions, rest)
+            regions, rest = _grow(ctx, comp, seeds, band, homes)
+            penalty = _penalty(ctx, regions, rest, band)
             if best is None or penalty < best[0]:
                 best = (penalty, k, regions, rest)
             if penalty == 0:
@@ -521,33 +710,177 @@ def _best_growth(
     return best[2], best[3]
 
 
-def _partition(ctx: _Context, comp: list[int], depth: int = 0) -> list[list[int]]:
-    """Split a connected set of units into contiguous regions of floor–ceiling inhabitants
-    where possible (regions outside the bounds remain when the units do not allow better)."""
+def _partition(ctx: _Context, comp: list[int], band: _Band, depth: int = 0) -> list[list[int]]:
+    """Split a connected set of units into contiguous regions of ``band.low``–``band.high``
+    inhabitants where possible (regions outside the bounds remain when the units do not allow
+    better)."""
     g = ctx.graph
     total = g.population(comp)
-    if total <= ctx.ceiling or len(comp) == 1:
+    if total <= band.high or len(comp) == 1:
         return [comp]
-    target = ctx.floor + float(ctx.params["creation"]["cible"]) * (ctx.ceiling - ctx.floor)
-    k_min = math.ceil(total / ctx.ceiling)
-    k_max = max(1, math.floor(total / ctx.floor))
-    k = min(max(round(total / target), k_min), k_max, len(comp))
+    k_min = math.ceil(total / band.high)
+    k_max = max(1, math.floor(total / band.low))
+    k = min(max(round(total / band.target), k_min), k_max, len(comp))
     if k <= 1:
         return [comp]
-    regions, rest = _best_growth(ctx, comp, sorted({k, min(k + 1, k_max, len(comp))}))
+    regions, rest = _best_growth(ctx, comp, sorted({k, min(k + 1, k_max, len(comp))}), band)
     for piece in ctx.components(rest):
-        if g.population(piece) >= ctx.floor and depth < 3:
-            regions.extend(_partition(ctx, piece, depth + 1))
+        if g.population(piece) >= band.low and depth < 3:
+            regions.extend(_partition(ctx, piece, band, depth + 1))
         else:
             regions.append(piece)
-    regions = _merge_small(ctx, regions, allow_over=False)
+    regions = _merge_small(ctx, regions, band, allow_over=False)
     out: list[list[int]] = []
     for r in regions:
-        if g.population(r) > ctx.ceiling and len(r) > 1 and depth < 3:
-            out.extend(_partition(ctx, r, depth + 1))
+        if g.population(r) > band.high and len(r) > 1 and depth < 3:
+            out.extend(_partition(ctx, r, band, depth + 1))
         else:
             out.append(r)
     return out
+
+
+def _groups(ctx: _Context, units: list[int], key: np.ndarray) -> list[list[int]]:
+    """Connected parts of the units sharing each value of ``key`` (EPCI, bassin de vie)."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for v in units:
+        by_key[str(key[v])].append(v)
+    return [c for _, vs in sorted(by_key.items()) for c in ctx.components(vs)]
+
+
+def _merge_blocks(
+    ctx: _Context, blocks: list[list[int]], *, allow_over: bool = False
+) -> list[list[int]]:
+    """Agglomerate blocks under their calibrated floor, smallest first, each with the adjacent
+    block that keeps the union within the ceiling, preferring the same département, then the
+    same main bassin de vie, then the smallest union (a contiguity-constrained agglomerative
+    regionalisation). With ``allow_over``, a block that fits nowhere joins its smallest
+    neighbour anyway."""
+    g = ctx.graph
+    parts = {i: list(b) for i, b in enumerate(blocks)}
+    owner = {v: i for i, b in parts.items() for v in b}
+    pop = {i: g.population(b) for i, b in parts.items()}
+    band = {i: ctx.band(b) for i, b in parts.items()}
+    dep = {i: g.main(g.dep, b) for i, b in parts.items()}
+    bassin = {i: g.main(g.bassin, b) for i, b in parts.items()}
+    heap = [(pop[i], i) for i in parts if pop[i] < band[i].low]
+    heapq.heapify(heap)
+    while heap and len(parts) > 1:
+        p_i, i = heapq.heappop(heap)
+        if i not in parts or p_i != pop[i]:
+            continue
+        border: dict[int, float] = defaultdict(float)
+        for v in parts[i]:
+            for u, b in g.adj[v]:
+                j = owner.get(u)
+                if j is not None and j != i:
+                    border[j] += b
+        options = []
+        for j in border:
+            union = pop[i] + pop[j]
+            over = union > max(band[i].high, band[j].high)
+            if over and not allow_over:
+                continue
+            options.append((over, dep[j] != dep[i], bassin[j] != bassin[i], union, j))
+        if not options:
+            continue
+        j = min(options)[-1]
+        for v in parts[i]:
+            owner[v] = j
+        parts[j].extend(parts.pop(i))
+        pop[j] += pop.pop(i)
+        band[j] = ctx.band(parts[j])
+        dep[j], bassin[j] = g.main(g.dep, parts[j]), g.main(g.bassin, parts[j])
+        if pop[j] < band[j].low:
+            heapq.heappush(heap, (pop[j], j))
+    return [sorted(b) for _, b in sorted(parts.items())]
+
+
+def _block_partition(ctx: _Context, comp: list[int]) -> list[list[int]]:
+    """Partition connected white units the way task forces draw CPTS: whole EPCIs where they
+    fit the calibrated band, an EPCI too big split along its bassins de vie, then by communes
+    (balanced region growing); blocks too small then joined with their neighbours."""
+    g = ctx.graph
+    out: list[list[int]] = []
+    tolerance = float(ctx.params["creation"]["tolerance_epci"])
+    for piece in _groups(ctx, comp, g.epci):
+        band = ctx.band(piece)
+        fits = min(tolerance * band.high, float(ctx.ceiling))
+        if g.population(piece) <= max(fits, band.high) or len(piece) == 1:
+            out.append(piece)
+            continue
+        for sub in _merge_blocks(ctx, _groups(ctx, piece, g.bassin)):
+            sub_band = ctx.band(sub)
+            if g.population(sub) > sub_band.high and len(sub) > 1:
+                out.extend(_partition(ctx, sub, sub_band))
+            else:
+                out.append(sub)
+    return _merge_blocks(ctx, out)
+
+
+def _epci_name(g: _Graph, epci: str) -> str:
+    """« communauté de communes du Sisteronais » (lower-case legal form, else « EPCI … »)."""
+    label = g.nom_epci.get(epci, "")
+    if label.lower().startswith(("communauté", "métropole")):
+        return label[0].lower() + label[1:]
+    return f"EPCI {label or epci}"
+
+
+def _follows(ctx: _Context, region: list[int], zone: set[int]) -> str:
+    """What a new perimeter follows, in a few words (EPCIs, a bassin de vie or communes)."""
+    g = ctx.graph
+    pops: dict[str, float] = defaultdict(float)
+    for v in region:
+        pops[str(g.epci[v])] += g.pop[v] + 1e-6
+    epcis = sorted(pops, key=lambda e: (-pops[e], e))
+    inside = set(region)
+    whole = all(str(g.epci[v]) not in pops or v in inside for v in zone)
+    names = [_epci_name(g, e) for e in epcis]
+    if whole and len(epcis) == 1:
+        label = names[0]
+        return f"suit la {label}" if not label.startswith("EPCI") else f"suit l'{label}"
+    if whole:
+        shown = ", ".join(_short(n) for n in names[:2])
+        more = len(epcis) - 2
+        return f"regroupe {len(epcis)} EPCI entiers ({shown}{' …' if more > 0 else ''})"
+    bassins = {str(g.bassin[v]) for v in region}
+    where = _short(names[0])
+    if len(bassins) == 1:
+        bassin = g.nom_bassin.get(next(iter(bassins)), "") or "non renseigné"
+        return f"suit le bassin de vie {_of(bassin)} dans la {where}".replace("la EPCI", "l'EPCI")
+    if len(epcis) == 1:
+        return f"partie de la {where} (découpage par communes)".replace("la EPCI", "l'EPCI")
+    return f"surtout la {where}, avec des communes voisines".replace("la EPCI", "l'EPCI")
+
+
+def _of(name: str) -> str:
+    """« de Gap », « d'Aix-en-Provence »."""
+    return f"d'{name}" if name[:1].lower() in "aeiouyéèêâîôûh" else f"de {name}"
+
+
+def _brief(parts: list[str], limit: int = 200) -> str:
+    """The parts joined by « ; » in at most ``limit`` characters: the first part (what the
+    perimeter follows) is shortened when needed, the reasons after it are kept."""
+    text = " ; ".join(parts)
+    if len(text) <= limit or not parts:
+        return text
+    room = max(limit - (len(text) - len(parts[0])) - 2, 20)
+    head = parts[0][:room].rsplit(" ", 1)[0] + " …"
+    text = " ; ".join([head, *parts[1:]])
+    return text if len(text) <= limit else text[: limit - 2].rsplit(" ", 1)[0] + " …"
+
+
+def _short(label: str) -> str:
+    """An EPCI name without its legal form (« communauté de communes du Sisteronais » →
+    « CC du Sisteronais »)."""
+    for long, short in (
+        ("communauté de communes", "CC"),
+        ("communauté d'agglomération", "CA"),
+        ("communauté urbaine", "CU"),
+        ("métropole", "métropole"),
+    ):
+        if label.lower().startswith(long):
+            return short + label[len(long) :]
+    return label
 
 
 # ------------------------------------------------------------------------------------------------
@@ -578,8 +911,32 @@ def _funding_text(ctx: _Context, before: int, after: int) -> str:
     )
 
 
+def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
+    """Why this CPTS takes these units, in a few words: the EPCI or bassin de vie it already
+    holds most of, else the shared border."""
+    g = ctx.graph
+    epci = g.main(g.epci, units)
+    held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
+    if held >= 0.05:
+        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
+    bassin = g.main(g.bassin, units)
+    held = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
+    if held >= 0.05:
+        name = g.nom_bassin.get(bassin, "") or "non renseigné"
+        return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
+    border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
+    return f"CPTS voisine ({_km(border)} de frontière commune)"
+
+
 def _cpts_row(
-    ctx: _Context, option: str, cid: str, units: list[int], base: float, notes: list[str]
+    ctx: _Context,
+    option: str,
+    cid: str,
+    units: list[int],
+    base: float,
+    notes: list[str],
+    *,
+    lead: str = "",
 ) -> dict[str, Any]:
     g = ctx.graph
     added = g.population(units)
@@ -587,6 +944,7 @@ def _cpts_row(
     t0, t1 = ctx.size(base), ctx.size(after)
     stade = ctx.cpts.stade[cid]
     motif = list(notes)
+    short = [lead or _extension_lead(ctx, cid, units)]
     if option == "extension":
         border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
         motif.append(f"frontière commune {_km(border)}")
@@ -600,10 +958,18 @@ def _cpts_row(
     else:
         motif.append(f"CPTS au stade {_STAGE_LABELS[stade]}")
     motif.append(f"population résultante {_n(after)} : {_funding_text(ctx, t0, t1)}")
+    if t1 != t0:
+        short.append(f"passe en taille {t1}")
     if after > ctx.ceiling:
         motif.append(f"au-delà du plafond de taille cohérente ({_n(ctx.ceiling)} habitants)")
+        short.append("au-delà du plafond")
     if abs(base - ctx.cpts.pop0[cid]) > 0.5:
         motif.append("compte tenu des extensions déjà proposées pour des zones plus peuplées")
+    where = ctx.outside(units, cid)
+    if where == "région":
+        short.append("hors région, faute de CPTS voisine de la région")
+    elif where == "département":
+        short.append("hors département, faute de CPTS voisine du département")
     return {
         "option": option,
         "cpts_cible": ctx.cpts.nom[cid],
@@ -616,29 +982,56 @@ def _cpts_row(
         "taille_apres": t1,
         "financement_max_avant": ctx.funding[t0],
         "financement_max_apres": ctx.funding[t1],
-        "motif": " ; ".join(motif),
+        "motif": _brief(short),
+        "details": " ; ".join(motif),
+        "hors_territoire": where,
     }
 
 
-def _creation_row(ctx: _Context, units: list[int], notes: list[str]) -> dict[str, Any]:
+def _band_text(band: _Band) -> str:
+    if band.source:
+        return f"taille des {band.source.rsplit(' (', 1)[0]} : {band.text()}"
+    return f"bornes par défaut : {band.text()}"
+
+
+def _creation_row(
+    ctx: _Context,
+    units: list[int],
+    notes: list[str],
+    *,
+    lead: str = "",
+    why: str = "",
+    zone: set[int] | None = None,
+) -> dict[str, Any]:
     g = ctx.graph
     population = g.population(units)
     main = max(units, key=lambda v: (g.pop[v], -v))
     taille = ctx.size(population)
+    band = ctx.band(units)
     motif = [f"nouvelle CPTS de {_n(population)} habitants ({_communes(len(units))})"]
     motif.append(_bassins_text(ctx, units))
     motif.extend(notes)
-    if population < ctx.floor:
-        motif.append(f"sous le plancher de {_n(ctx.floor)} habitants")
-    if population > ctx.ceiling:
+    short = [lead or _follows(ctx, units, zone if zone is not None else set(units))]
+    short.append(_band_text(band))
+    if band.source:
+        motif.append(f"taille calibrée sur les {band.source} : {band.text()}")
+    if population < band.low:
+        motif.append(f"sous le plancher de {_n(band.low)} habitants")
+        short.append(why or "sous la taille visée")
+    if population > band.high:
         if len(units) == 1:
-            motif.append(
+            text = (
                 f"{g.nom[main]} compte à elle seule {_n(population)} habitants, au-delà du "
-                f"plafond de {_n(ctx.ceiling)} : périmètre à partager entre plusieurs CPTS"
+                f"plafond de {_n(band.high)} : périmètre à partager entre plusieurs CPTS"
             )
+            motif.append(text)
+            short.append(why or f"{g.nom[main]} dépasse à elle seule le plafond")
         else:
-            motif.append(f"au-delà du plafond de taille cohérente ({_n(ctx.ceiling)} habitants)")
+            motif.append(f"au-delà du plafond de {_n(band.high)} habitants")
+            short.append(why or "au-delà du plafond")
     motif.append(f"financement max {_n(ctx.funding[taille])} € (taille {taille})")
+    deps = {str(g.dep[v]) for v in units}
+    regions = {str(g.region[v]) for v in units}
     return {
         "option": "creation",
         "cpts_cible": "",
@@ -651,7 +1044,9 @@ def _creation_row(ctx: _Context, units: list[int], notes: list[str]) -> dict[str
         "taille_apres": taille,
         "financement_max_avant": 0,
         "financement_max_apres": ctx.funding[taille],
-        "motif": " ; ".join(motif),
+        "motif": _brief(short),
+        "details": " ; ".join(motif),
+        "hors_territoire": "région" if len(regions) > 1 else "département" if len(deps) > 1 else "",
     }
 
 
@@ -705,14 +1100,18 @@ def _attach_rows(
     ]
     if dist > 1000 * float(ctx.params["rattachement"]["distance_signalee_km"]):
         notes.append("CPTS éloignée : rattachement à revoir dès qu'une CPTS plus proche existera")
-    row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes)
+    lead = f"rattachement temporaire à une CPTS ACI à {_km(dist)} ; {reason}"
+    row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
     ledger.add(cid, added)
     return [row]
 
 
 def _fallback_creation(ctx: _Context, units: list[int], reason: str) -> dict[str, Any]:
     return _creation_row(
-        ctx, units, [reason, "aucune CPTS au stade ACI dans le territoire pour un rattachement"]
+        ctx,
+        units,
+        [reason, "aucune CPTS au stade ACI dans le territoire pour un rattachement"],
+        lead="création faute de CPTS au stade ACI pour un rattachement",
     )
 
 
@@ -743,23 +1142,23 @@ def _extension_scenario(
 
 
 def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
-    """Partition into new CPTS; remnants to neighbouring CPTS with room, else merged."""
+    """Partition into new CPTS following EPCIs and bassins de vie; remnants too small for a
+    CPTS go to neighbouring CPTS of the same territory with room, else are merged."""
     g = ctx.graph
     total = g.population(units)
-    big = [v for v in units if g.pop[v] > ctx.ceiling]
-    regions: list[list[int]] = [[v] for v in big]
-    for comp in ctx.components(set(units) - set(big)):
-        regions.extend(_partition(ctx, comp))
-    regions = _merge_small(ctx, regions, allow_over=False, keep=set(big))
+    zone = set(units)
+    regions: list[list[int]] = []
+    for comp in ctx.components(units):
+        regions.extend(_block_partition(ctx, comp))
     ledger = _Ledger(ctx)
     extension_rows: list[dict[str, Any]] = []
     kept = []
     for r in regions:
-        if g.population(r) >= ctx.floor or len(regions) == 1:
+        if g.population(r) >= ctx.band(r).low or len(regions) == 1:
             kept.append(r)
             continue
         parts, left = _split_among(ctx, r, base=ledger.bases(), capacity=True)
-        if parts and not left:
+        if parts and not left and not any(ctx.outside(pu, c) for c, pu in parts.items()):
             for cid, part in sorted(parts.items()):
                 note = ["reste de zone trop peu peuplé pour une CPTS nouvelle"]
                 extension_rows.append(
@@ -768,22 +1167,40 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
                 ledger.add(cid, g.population(part))
         else:
             kept.append(r)
-    regions = _merge_small(ctx, kept, allow_over=True)
+    regions = _merge_blocks(ctx, kept, allow_over=True)
     n = len(regions)
     notes = [f"zone de {_n(total)} habitants découpée en {n} CPTS"] if n > 1 else []
     rows = []
     for r in sorted(regions, key=lambda r: (-g.population(r), r[0])):
         extra = list(notes)
         population = g.population(r)
-        if population > ctx.ceiling and len(r) > 1:
-            if any(v in big for v in r):
+        band = ctx.band(r)
+        why = ""
+        members, epcis = set(r), {str(g.epci[v]) for v in r}
+        if (
+            population > band.high
+            and len(r) > 1
+            and all(str(g.epci[v]) not in epcis or v in members for v in zone)
+        ):
+            extra.append("au-delà du plafond calibré pour garder l'intercommunalité entière")
+            why = "au-delà du plafond pour garder l'EPCI entier"
+        elif population > band.high and len(r) > 1:
+            if any(g.pop[v] > band.high for v in r):
                 extra.append("inclut des communes enclavées contre une commune au-delà du plafond")
+                why = "au-delà du plafond : communes enclavées"
             else:
                 extra.append(
                     "des communes enclavées ne pouvaient rejoindre que ce périmètre "
                     "(découpage contigu dans les bornes impossible)"
                 )
-        rows.append(_creation_row(ctx, r, extra))
+                why = "au-delà du plafond : pas de découpage contigu dans les bornes"
+        elif population < band.low:
+            why = (
+                "sous la taille visée : zone trop peu peuplée"
+                if n == 1
+                else "sous la taille visée : aucun voisin ne peut la compléter"
+            )
+        rows.append(_creation_row(ctx, r, extra, why=why, zone=zone))
     return _Scenario(rows + extension_rows, f"création de {n} CPTS" if n > 1 else "création")
 
 
@@ -827,7 +1244,8 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
     else:
         reason = "toutes les CPTS voisines dépasseraient le plafond de taille cohérente"
     scenarios: list[_Scenario] = []
-    if total >= ctx.floor:
+    floor = ctx.band(units).low
+    if total >= floor:
         scenarios.append(_creation_scenario(ctx, units))
         split = _extension_scenario(ctx, units) if neighbours else None
         if split and all(r["option"] == "extension" for r in split.rows):
@@ -846,12 +1264,13 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
             )
             scenarios.append(_Scenario(rows, headline))
     max_alt = int(ctx.params["alternatives"]["max_alternatives"])
-    if total < ctx.floor:
+    if total < floor:
         ledger = _Ledger(ctx)
         for _, cid in _whole_zone_extensions(ctx, units, neighbours):
             if len(scenarios) > max_alt:
                 break
             row = _cpts_row(ctx, "extension", cid, units, ledger.base(cid), ["zone entière"])
+            row["motif"] = _brief(["zone entière", row["motif"]])
             if any(_same(s.rows, [row]) for s in scenarios):
                 continue
             scenarios.append(_Scenario([row], "extension de la zone entière"))
@@ -881,7 +1300,7 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
     zones = a.zones()
     table = a.cpts()
     membership = a.registry.membership
-    graph = _Graph.load(analysis.con)
+    graph = _Graph.load(analysis)
     ctx = _Context(
         graph=graph,
         cpts=_Cpts.load(table, membership, graph),
@@ -914,11 +1333,12 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
                         "population_zone": zone_pop,
                         "proposition_id": f"{zone_id}/{rang}.{part}",
                         **row,
-                        "motif": (
+                        "motif": row["motif"],
+                        "details": (
                             ("recommandée : " if rang == 1 else "alternative : ")
                             + scenario.headline
                             + " ; "
-                            + row["motif"]
+                            + row["details"]
                         ),
                     }
                 )
@@ -944,11 +1364,11 @@ def suggest(
         An open :class:`~couverture.analysis.Analysis`; its ``departements`` filter applies
         to the result (the proposals themselves are computed for all France once and cached).
     floor
-        Minimum population of a new CPTS (``plancher_creation`` of ``sources.toml``,
-        20,000 by default).
+        Minimum population of a new CPTS where the registry has too few CPTS to calibrate
+        the band on (``plancher_creation`` of ``sources.toml``, 20,000 by default).
     ceiling
-        "Taille cohérente": no extension or new CPTS should go beyond it
-        (``plafond_taille_coherente``, 100,000 by default).
+        "Taille cohérente": no extension or new CPTS should go beyond it; also the upper
+        bound of the fallback band (``plafond_taille_coherente``, 100,000 by default).
     funding_scale
         ACI funding scale (``avenant2`` or ``aci2019``; default ``bareme_financement``).
 
@@ -961,8 +1381,11 @@ def suggest(
         alternatives, rang 2…), ``cpts_cible`` / ``cpts_cible_id`` (empty for a creation,
         which gets a ``nom_propose``), ``communes`` (unit codes joined by a space), the
         population added and resulting, the taille (``0`` = no CPTS yet) and maximum annual
-        ACI funding before and after, ``priorite`` (1 = most populous zone of the selection)
-        and ``motif`` (French). Ordered by priority, rank and part.
+        ACI funding before and after, ``priorite`` (1 = most populous zone of the selection),
+        ``motif`` (French, at most about 200 characters: what the perimeter follows and why
+        this size), ``hors_territoire`` (``""``, ``"département"`` or ``"région"`` when the
+        proposal crosses that boundary) and ``details`` (the full explanation). Ordered by
+        priority, rank and part.
 
     Raises
     ------
@@ -976,7 +1399,8 @@ def suggest(
     check_bounds(floor, ceiling)
     funding_table(funding_scale)
     analysis.check_departements()
-    name = f"suggestions_{floor}_{ceiling}_{funding_scale}_v{ALGORITHM_VERSION}_{_params_digest()}"
+    # the cache key already follows the code and config/propositions.toml (_cache.code_version)
+    name = f"suggestions_{floor}_{ceiling}_{funding_scale}"
     frame = analysis.cached(name, lambda: _compute(analysis, floor, ceiling, funding_scale))
     if analysis.departements is not None:
         frame = frame[frame["departement"].isin(analysis.departements)]
@@ -1005,12 +1429,16 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
         row has a geometry).
     """
     import geopandas as gpd
+    import pandas as pd
 
     from couverture.settings import CRS_WEB
-    from couverture.store import unit_geometries
-    from couverture.zones import zone_geometries
 
-    deps = tuple(sorted(set(proposals["departement"].astype(str)))) if len(proposals) else ()
-    geoms = unit_geometries(analysis.con, departements=deps) if deps else None
-    values = zone_geometries(proposals, geoms) if geoms is not None else []
-    return gpd.GeoDataFrame(geometry=values, index=proposals.index, crs=CRS_WEB)
+    codes = proposals["communes"].astype(str).str.split()
+    members = pd.DataFrame(
+        {
+            "ligne": [i for i, row in enumerate(codes) for _ in row],
+            "code": [c for row in codes for c in row],
+        }
+    )
+    geoms = analysis.member_geometries(members, key="ligne").reindex(range(len(proposals)))
+    return gpd.GeoDataFrame(geometry=geoms.to_list(), index=proposals.index, crs=CRS_WEB)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from couverture._geometry import union_units
+from couverture._graph import UnitGraph
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,27 +33,9 @@ ZONE_COLUMNS = [
 ]
 
 
-def label_components(codes: np.ndarray, edges_a: np.ndarray, edges_b: np.ndarray) -> np.ndarray:
-    """Return a component label for each code given undirected edges between codes.
-
-    Examples
-    --------
-    >>> label_components(np.array(["a", "b", "c"]), np.array(["a"]), np.array(["b"]))
-    array([0, 0, 1], dtype=int32)
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    position = {c: i for i, c in enumerate(codes)}
-    rows = np.fromiter((position[c] for c in edges_a), dtype=np.int64, count=len(edges_a))
-    cols = np.fromiter((position[c] for c in edges_b), dtype=np.int64, count=len(edges_b))
-    n = len(codes)
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels
-
-
-def white_zones(con: duckdb.DuckDBPyConnection, units: pd.DataFrame) -> pd.DataFrame:
+def white_zones(
+    con: duckdb.DuckDBPyConnection, units: pd.DataFrame, graph: UnitGraph
+) -> pd.DataFrame:
     """Return the zones blanches of the units of :func:`couverture.coverage.unit_coverage`.
 
     Parameters
@@ -61,6 +44,9 @@ def white_zones(con: duckdb.DuckDBPyConnection, units: pd.DataFrame) -> pd.DataF
         An open store (adjacency and areas).
     units
         Unit coverage rows (all of France, or some départements).
+    graph
+        The units' rook adjacency (white units form a zone when adjacent within one
+        département).
 
     Returns
     -------
@@ -77,16 +63,8 @@ def white_zones(con: duckdb.DuckDBPyConnection, units: pd.DataFrame) -> pd.DataF
         return pd.DataFrame(columns=ZONE_COLUMNS)
     con.register("_white", white)
     con.register("_cov", units[["code", "stade", "cpts", "cpts_ids"]])
-    edges = con.execute(
-        """
-        SELECT a.code_a, a.code_b FROM adjacency a
-        JOIN _white w1 ON w1.code = a.code_a
-        JOIN _white w2 ON w2.code = a.code_b
-        WHERE w1.departement = w2.departement AND a.code_a < a.code_b
-        """
-    ).fetchnumpy()
     codes = white["code"].to_numpy()
-    labels = label_components(codes, edges["code_a"], edges["code_b"])
+    labels = graph.components(codes, within_departement=True)
     lab = pd.DataFrame({"code": codes, "composante": labels})
     con.register("_labels", lab)
     zones = con.execute(
@@ -148,24 +126,6 @@ def overlaps(units: pd.DataFrame, *, shared_threshold: int) -> pd.DataFrame:
         cpts=names,
     )[["code", "nom", "departement", "population", "type", "cpts"]]
     return out.sort_values(["type", "code"]).reset_index(drop=True)
-
-
-def zone_geometries(zones: pd.DataFrame, unit_geoms: gpd.GeoDataFrame) -> list[Any]:
-    """Return one geometry per zone: the union of its units (see :func:`union_units`).
-
-    Parameters
-    ----------
-    zones
-        Zones with a ``communes`` column (unit codes joined by a space).
-    unit_geoms
-        Unit geometries indexed by code (see :func:`couverture.store.unit_geometries`).
-    """
-    out = []
-    for codes in zones["communes"]:
-        parts = [unit_geoms.geometry.get(c) for c in codes.split()]
-        parts = [g for g in parts if g is not None]
-        out.append(union_units(parts) if parts else None)
-    return out
 
 
 def group_geometries(

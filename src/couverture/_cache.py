@@ -1,0 +1,185 @@
+"""The one cache door: one digest recipe, one get/put, for every result computed from a registry.
+
+A cached result is a file under ``data/processed/cache/`` named by the digest of what it depends
+on: the registry's bytes, everything that changes its meaning (options such as the default stage
+or the CLI options of a cached answer) and the version of the code and configuration that
+computed it. Files are written aside then renamed, so that readers never see half a file, and no
+lock is ever held: an analysis open in a notebook never blocks a command run beside it (the
+store itself is only read).
+
+Frames are stored as parquet (dtypes round-trip exactly), raw answers (the CLI's CSV replay) as
+bytes. The :data:`KEEP` most recently written registries are kept, the others evicted.
+
+Examples
+--------
+>>> key = digest_bytes(b"cpts_id;code_insee", "aci")
+>>> len(key)
+64
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from couverture import _config, settings
+from couverture._errors import RegistryError
+from couverture._validate import check_registry_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# bump when cached results change shape, so that old entries are ignored
+VERSION = "3"
+#: registries whose results are kept (the oldest are evicted)
+KEEP = 12
+_CHUNK = 1 << 20
+
+
+def _hash_parts(h: hashlib._Hash, parts: tuple[str, ...]) -> str:
+    for part in parts:
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()
+
+
+def digest(path: Path, *parts: str) -> str:
+    """Return the sha256 of a file's bytes followed by ``parts`` (each after a NUL byte).
+
+    ``digest(path)`` alone is the registry's fingerprint (reports, history); a cache key adds
+    every option that changes a result and :func:`code_version`.
+
+    Raises
+    ------
+    RegistryError
+        When the file cannot be read (missing, a directory, no permission).
+    """
+    check_registry_file(Path(path))  # a FIFO or /dev/zero would hang here
+    h = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                h.update(chunk)
+    except FileNotFoundError as exc:
+        raise RegistryError(Path(path), [(None, "", "fichier introuvable")]) from exc
+    except (IsADirectoryError, PermissionError) as exc:
+        raise RegistryError(
+            Path(path), [(None, "", f"fichier illisible ({exc.strerror})")]
+        ) from exc
+    return _hash_parts(h, parts)
+
+
+def digest_bytes(data: bytes, *parts: str) -> str:
+    """Return :func:`digest` of bytes already in memory (same recipe)."""
+    return _hash_parts(hashlib.sha256(data), parts)
+
+
+@cache
+def code_version() -> str:
+    """Digest of the package's code and configuration: results computed by another version of
+    couverture, or with another configuration table, are never served."""
+    h = hashlib.sha256(VERSION.encode())
+    for path in sorted(settings.PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".csv", ".toml", ".js", ".css") and path.is_file():
+            h.update(path.relative_to(settings.PACKAGE_DIR).as_posix().encode() + b"\0")
+            h.update(path.read_bytes())
+    # the configuration as read, wherever settings.CONFIG_DIR points (tests move it)
+    h.update(_config.digest().encode())
+    return h.hexdigest()[:16]
+
+
+def registry_key(fingerprint: str, *, name: str, store_path: Path | None = None) -> str:
+    """The cache key of everything computed from a registry: its fingerprint
+    (:func:`digest` of its bytes), its file name (stated in every output and warning), the
+    code and configuration version, and the identity of the store file (inode, size,
+    modification time: a rebuilt store never serves older results; one ``stat``, no database
+    opened)."""
+    try:
+        st = (store_path or settings.STORE_PATH).stat()
+        store = f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
+    except FileNotFoundError:
+        store = "absent"
+    return digest_bytes(fingerprint.encode(), name, code_version(), store)
+
+
+def cache_dir() -> Path:
+    """Directory of the cached results (``data/processed/cache``)."""
+    return settings.PROCESSED_DIR / "cache"
+
+
+def _entry(name: str, key: str) -> Path:
+    named = hashlib.sha256(name.encode()).hexdigest()[:20]
+    return cache_dir() / key / named
+
+
+def get_bytes(name: str, key: str) -> bytes | None:
+    """Return the cached bytes of result ``name`` under ``key``, or ``None`` when absent."""
+    try:
+        return _entry(name, key).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def put_bytes(name: str, key: str, data: bytes) -> None:
+    """Cache ``data`` as result ``name`` under ``key`` (written aside, then renamed).
+
+    A cache that cannot be written (read-only data folder, disk full) is not an error: the
+    result is simply not cached.
+    """
+    target = _entry(name, key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        os.utime(target.parent)
+        _evict()
+    except OSError:
+        return
+
+
+def _evict() -> None:
+    entries = [p for p in cache_dir().iterdir() if p.is_dir()]
+    if len(entries) <= KEEP:
+        return
+
+    def written(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    for old in sorted(entries, key=written, reverse=True)[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def get_frame(name: str, key: str) -> pd.DataFrame | None:
+    """Return the cached frame ``name`` under ``key``, or ``None`` when absent."""
+    import io
+
+    import pandas as pd
+
+    data = get_bytes(name, key)
+    return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+
+def put_frame(name: str, key: str, frame: pd.DataFrame) -> None:
+    """Cache ``frame`` (without its index) as result ``name`` under ``key``."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    put_bytes(name, key, buf.getvalue())
+
+
+def clear() -> None:
+    """Remove every cached result (``make data`` rebuilds the store and calls this)."""
+    shutil.rmtree(cache_dir(), ignore_errors=True)

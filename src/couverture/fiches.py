@@ -1,0 +1,835 @@
+"""Fiches for a task force's meeting: one A4 page per zone blanche, as HTML and as a PDF.
+
+:func:`build_fiches` writes, for each département, ``<sortie>/departement-<code>/``:
+
+``index.html``
+    the list of the département's zones blanches, linking each fiche and the booklet;
+``<zone_id>.html``
+    one self-contained page per zone (map inlined), laid out for A4 printing;
+``fiches-<code>.pdf``
+    the booklet: the same fiches, one A4 page each (matplotlib's PDF backend, no browser).
+
+Each fiche has a static map of the zone (its communes, the neighbouring CPTS coloured by stage
+with their names, the recommended proposal outlined, the potential porteurs), the communes
+(name, population), the neighbouring CPTS (stage, taille, population), the recommended option
+and the alternatives (taille and maximum ACI funding before → after), the potential porteurs in
+the zone and within 10 km, and blank lines for the decision taken in the meeting.
+
+A département's folder is written next to its target under a temporary name and then renamed:
+an interrupted run leaves the previous fiches as they were.
+
+Examples
+--------
+>>> import couverture
+>>> from couverture.fiches import build_fiches
+>>> with couverture.analyse("data/raw/registre_demo.csv", departements="35") as a:
+...     written = build_fiches(a, "fiches")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from couverture import _format
+from couverture._config import metric_crs, stage
+from couverture.settings import STAGES
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger(__name__)
+
+#: A4 portrait, inches.
+A4 = (8.27, 11.69)
+#: Lines cut beyond these counts on the one-page fiche (the workbook has everything).
+MAX_OPTIONS = 7
+MAX_CPTS = 7
+MAX_PORTEURS = 7
+#: Colours of the zone blanche and of the proposal outline (not stage colours).
+ZONE_EDGE = "#b00020"
+PROPOSAL_EDGE = "#e66101"
+PRE_LI_FILL = "#d9d9d9"
+_OPTION_WORDS = {
+    "extension": "Extension",
+    "creation": "Création",
+    "rattachement_temporaire": "Rattachement temporaire",
+}
+_DECISION_LINES = (
+    "Option retenue",
+    "Porteur pressenti",
+    "Prochaine étape et échéance",
+    "Participants",
+)
+
+
+@dataclass(frozen=True)
+class FicheSet:
+    """The fiches written for one département.
+
+    Attributes
+    ----------
+    departement
+        COG code.
+    index
+        ``index.html`` listing the fiches.
+    pdf
+        The booklet (one page per zone blanche), ``None`` without any zone blanche.
+    pages
+        ``{zone_id: page}``, in order of priority (population).
+    """
+
+    departement: str
+    index: Path
+    pdf: Path | None
+    pages: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class _Fiche:
+    """What one fiche shows (tables with machine column names, geometries in metres)."""
+
+    zone: pd.Series
+    dep_name: str
+    communes: pd.DataFrame  # code, nom, population
+    neighbours: pd.DataFrame  # cpts_id, nom, stade, taille, population
+    options: pd.DataFrame  # rows of suggest() for the zone
+    porteurs: pd.DataFrame | None  # porteurs_near() rows, or None without a porteurs file
+    crs: str
+    zone_units: gpd.GeoSeries
+    cpts_shapes: gpd.GeoSeries  # indexed by cpts_id
+    proposal_shapes: list[tuple[Any, str]]  # (geometry, label) of the recommended parts
+    context: gpd.GeoSeries  # units around, for orientation
+    names: dict[str, str]  # names of the units and communes (porteurs outside the zone)
+
+
+# ------------------------------------------------------------------------------------------
+# data of the fiches
+# ------------------------------------------------------------------------------------------
+def _fiches_of(
+    a: Analysis,
+    dep: str,
+    *,
+    proposals: pd.DataFrame | None,
+    porteurs: pd.DataFrame | None,
+) -> list[_Fiche]:
+    """Gather the data of the fiches of one département, zones in order of priority."""
+    import pandas as pd
+
+    from couverture.porteurs import porteurs_near
+
+    zones = a.zones()
+    zones = zones[zones["departement"] == dep].reset_index(drop=True)
+    if zones.empty:
+        return []
+    units = a.unit_table().set_index("code")
+    cpts = a.national().cpts()  # neighbours may lie across the border
+    membership = a.registry.membership
+    crs = metric_crs(dep)
+    ids = sorted({i for s in zones["cpts_voisines_ids"] for i in str(s).split("|") if i})
+    members = membership[membership["cpts_id"].isin(ids)][["cpts_id", "code"]]
+    cpts_shapes = (
+        a.member_geometries(members, key="cpts_id").dropna().to_crs(crs)
+        if len(members)
+        else _empty(crs)
+    )
+    deps = {dep} | {_dep_of(c) for c in members["code"]}
+    unit_geoms = a.geometries(departements=tuple(sorted(deps))).to_crs(crs).geometry
+    zone_units = a.zone_units()
+    zone_geoms = a.member_geometries(
+        zone_units[zone_units["zone_id"].isin(zones["zone_id"])], key="zone_id"
+    )
+    dep_name = _departement_name(a, dep)
+    names = units["nom"].to_dict()
+    out = []
+    for zone in zones.itertuples(index=False):
+        row = pd.Series(zone._asdict())
+        codes = str(zone.communes).split()
+        communes = (
+            units.loc[codes, ["nom", "population"]]
+            .reset_index()
+            .sort_values(["population", "nom"], ascending=[False, True])
+        )
+        neighbour_ids = [i for i in str(zone.cpts_voisines_ids).split("|") if i]
+        neighbours = (
+            cpts.reindex(neighbour_ids)[["nom", "stade", "taille", "population"]]
+            .reset_index()
+            .rename(columns={"index": "cpts_id"})
+        )
+        options = (
+            proposals[proposals["zone_id"] == zone.zone_id]
+            if proposals is not None
+            else proposals_empty()
+        )
+        zone_geom = zone_geoms.get(zone.zone_id)
+        near = (
+            porteurs_near(
+                porteurs,
+                zone_geom,
+                communes={units["commune"].get(c, c) for c in codes} | set(codes),
+                departement=dep,
+            )
+            if porteurs is not None
+            else None
+        )
+        out.append(
+            _Fiche(
+                zone=row,
+                dep_name=dep_name,
+                communes=communes,
+                neighbours=neighbours,
+                options=options,
+                porteurs=near,
+                crs=crs,
+                zone_units=unit_geoms.reindex(codes).dropna(),
+                cpts_shapes=cpts_shapes.reindex(
+                    [i for i in neighbour_ids if i in cpts_shapes.index]
+                ),
+                proposal_shapes=_proposal_shapes(options, unit_geoms),
+                context=unit_geoms,
+                names=names,
+            )
+        )
+    return out
+
+
+def proposals_empty() -> pd.DataFrame:
+    import pandas as pd
+
+    from couverture.suggest import COLUMNS
+
+    return pd.DataFrame(columns=COLUMNS)
+
+
+def _empty(crs: str) -> gpd.GeoSeries:
+    import geopandas as gpd
+
+    return gpd.GeoSeries([], crs=crs)
+
+
+def _dep_of(code: str) -> str:
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def _departement_name(a: Analysis, dep: str) -> str:
+    names = a.territories("departement").set_index("code")["nom"]
+    return str(names.get(dep, dep))
+
+
+def _target(row: Any) -> str:
+    """Who would take a proposal: the CPTS, or « nouvelle CPTS <name> »."""
+    if row["option"] == "creation":
+        return f"nouvelle {row['nom_propose'] or 'CPTS'}".replace("nouvelle CPTS CPTS", "CPTS")
+    return str(row["cpts_cible"])
+
+
+def _proposal_shapes(options: pd.DataFrame, unit_geoms: gpd.GeoSeries) -> list[tuple[Any, str]]:
+    from couverture._geometry import union_units
+
+    shapes = []
+    best = options[options["recommandee"].astype(str) == "oui"]
+    for _, row in best.iterrows():
+        parts = [unit_geoms.get(c) for c in str(row["communes"]).split()]
+        parts = [g for g in parts if g is not None]
+        if parts:
+            shapes.append((union_units(parts), _target(row)))
+    return shapes
+
+
+# ------------------------------------------------------------------------------------------
+# the map (matplotlib, shared by the HTML page and the PDF)
+# ------------------------------------------------------------------------------------------
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_map(ax: Any, fiche: _Fiche) -> None:
+    """Draw the zone, the neighbouring CPTS by stage with names, the recommended proposal
+    outlined and the porteurs (numbered as in the table) on a matplotlib axes."""
+    import geopandas as gpd
+    import matplotlib.patheffects as pe
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
+    zone = gpd.GeoSeries(list(fiche.zone_units), crs=fiche.crs)
+    if zone.empty:
+        ax.text(0.5, 0.5, "zone sans géométrie", ha="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    x0, y0, x1, y1 = zone.total_bounds
+    pad = max(x1 - x0, y1 - y0) * 0.15 + 6_000
+    box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    # names are placed well inside the frame, so that they are not cut at its edge
+    margin = 0.12 * (box[2] - box[0])
+    inner = (box[0] + margin, box[1] + margin, box[2] - margin, box[3] - margin)
+    context = fiche.context[fiche.context.intersects(_box(box))]
+    gpd.GeoSeries(context, crs=fiche.crs).plot(
+        ax=ax, facecolor="#f7f7f7", edgecolor="#c8c8c8", linewidth=0.3
+    )
+    stages = fiche.neighbours.set_index("cpts_id")["stade"].to_dict()
+    names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
+    for cid, geom in fiche.cpts_shapes.items():
+        code = stages.get(cid)
+        fill = stage(code).colour if isinstance(code, str) and code in STAGES else PRE_LI_FILL
+        edge = stage(code).outline if isinstance(code, str) and code in STAGES else "#777777"
+        gpd.GeoSeries([geom], crs=fiche.crs).plot(
+            ax=ax, facecolor=fill, edgecolor=edge, linewidth=0.8, alpha=0.85
+        )
+        visible = geom.intersection(_box(inner))
+        if not visible.is_empty:
+            p = visible.representative_point()
+            ax.text(
+                p.x, p.y, _short(str(names.get(cid, cid)), 28), fontsize=6.5, ha="center",
+                va="center", path_effects=halo, weight="bold",
+            )  # fmt: skip
+    zone.plot(ax=ax, facecolor="white", edgecolor="#9a9a9a", linewidth=0.4)
+    gpd.GeoSeries([zone.union_all()], crs=fiche.crs).boundary.plot(
+        ax=ax, color=ZONE_EDGE, linewidth=1.6
+    )
+    for geom, label in fiche.proposal_shapes:
+        gpd.GeoSeries([geom], crs=fiche.crs).boundary.plot(
+            ax=ax, color=PROPOSAL_EDGE, linewidth=2.2, linestyle=(0, (4, 2))
+        )
+        p = geom.representative_point()
+        ax.text(
+            p.x, p.y, "→ " + _short(label, 30), fontsize=7, ha="center", va="center",
+            color="#7f2704", path_effects=halo, style="italic",
+        )  # fmt: skip
+    labelled = fiche.communes.head(12 if len(fiche.communes) > 15 else 15)
+    for code, name in zip(labelled["code"], labelled["nom"], strict=True):
+        geom = fiche.context.get(code)
+        if geom is not None:
+            p = geom.representative_point()
+            ax.text(
+                p.x, p.y - 900, name, fontsize=5, ha="center", color="#444444", path_effects=halo
+            )
+    if fiche.porteurs is not None and len(fiche.porteurs):
+        located = fiche.porteurs.head(MAX_PORTEURS).reset_index(drop=True)
+        located = located[located["lon"].notna()]
+        if len(located):
+            pts = gpd.GeoSeries(
+                gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326"
+            ).to_crs(fiche.crs)
+            ax.scatter(pts.x, pts.y, marker="o", s=42, color="black", zorder=5)
+            for n, p in zip(located.index, pts, strict=True):
+                ax.text(p.x, p.y, str(n + 1), fontsize=5.5, color="white", ha="center",
+                        va="center", zorder=6, weight="bold")  # fmt: skip
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _scale_bar(ax, box)
+    handles: list[Any] = [
+        Patch(facecolor=stage(s).colour, edgecolor=stage(s).outline, label=stage(s).label)
+        for s in STAGES
+    ]
+    handles += [
+        Patch(facecolor=PRE_LI_FILL, edgecolor="#777777", label="Projet (avant lettre)"),
+        Patch(facecolor="white", edgecolor=ZONE_EDGE, linewidth=1.6, label="Zone blanche"),
+        Line2D([], [], color=PROPOSAL_EDGE, linewidth=2, linestyle="--", label="Proposition"),
+    ]
+    if fiche.porteurs is not None:
+        handles.append(
+            Line2D([], [], marker="o", color="black", linestyle="", label="Porteur potentiel")
+        )
+    ax.legend(handles=handles, loc="lower left", fontsize=5.5, framealpha=0.9, ncol=2)
+
+
+def _box(bounds: tuple[float, float, float, float]) -> Any:
+    from shapely.geometry import box
+
+    return box(*bounds)
+
+
+def _scale_bar(ax: Any, box: tuple[float, float, float, float]) -> None:
+    width = box[2] - box[0]
+    km = 1 if width < 8_000 else 2 if width < 25_000 else 5 if width < 60_000 else 10
+    x = box[2] - width * 0.05 - km * 1000
+    y = box[1] + (box[3] - box[1]) * 0.04
+    ax.plot([x, x + km * 1000], [y, y], color="black", linewidth=2.5)
+    ax.text(x + km * 500, y + (box[3] - box[1]) * 0.015, f"{km} km", ha="center", fontsize=6)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
+    """The fiche's map as a PNG (for the HTML page)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    draw_map(ax, fiche)
+    fig.tight_layout(pad=0.2)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------
+# rows shown in both formats (French text)
+# ------------------------------------------------------------------------------------------
+def _stage_text(code: object) -> str:
+    return stage(code).label if isinstance(code, str) and code in STAGES else "Projet (avant LI)"
+
+
+def _option_rows(options: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for _, row in options.head(MAX_OPTIONS).iterrows():
+        rank = "recommandée" if str(row["recommandee"]) == "oui" else f"alternative {row['rang']}"
+        rows.append(
+            [
+                rank,
+                _OPTION_WORDS.get(str(row["option"]), str(row["option"])),
+                _target(row),
+                f"{_format.integer(row['n_communes'])} · "
+                f"{_format.integer(row['population_ajoutee'])}",
+                f"{_size(row['taille_avant'])} → {_size(row['taille_apres'])}",
+                f"{_format.euros(row['financement_max_avant'])} → "
+                f"{_format.euros(row['financement_max_apres'])}",
+            ]
+        )
+    return rows
+
+
+def _size(value: object) -> str:
+    return "aucune" if str(value) in ("0", "") else str(value)
+
+
+def _cpts_rows(neighbours: pd.DataFrame) -> list[list[str]]:
+    return [
+        [
+            str(r["nom"]) if isinstance(r["nom"], str) else str(r["cpts_id"]),
+            _stage_text(r["stade"]),
+            _format.integer(r["taille"]),
+            _format.integer(r["population"]),
+        ]
+        for _, r in neighbours.head(MAX_CPTS).iterrows()
+    ]
+
+
+def _porteur_rows(porteurs: pd.DataFrame, names: dict[str, str]) -> list[list[str]]:
+    from couverture.porteurs import config
+
+    short: dict[str, str] = config().get("libelles_courts", {})
+    return [
+        [
+            str(n + 1),
+            str(r["nom"]),
+            short.get(str(r["categorie"])) or str(r["libelle_categorie"] or r["categorie"]),
+            names.get(r["code_commune"], r["code_commune"]),
+            "dans la zone" if r["dans_zone"] else _format.kilometres(r["distance_m"]),
+        ]
+        for n, (_, r) in enumerate(porteurs.head(MAX_PORTEURS).iterrows())
+    ]
+
+
+def _communes_text(communes: pd.DataFrame) -> str:
+    return ", ".join(
+        f"{n} ({_format.integer(p)})"
+        for n, p in zip(communes["nom"], communes["population"], strict=True)
+    )
+
+
+def _subtitle(fiche: _Fiche) -> str:
+    z = fiche.zone
+    return (
+        f"{_format.plural(int(z['n_communes']), 'commune')} · "
+        f"{_format.plural(int(z['population']), 'habitant')} · "
+        f"{_format.number(z['superficie_km2'], decimals=1)} km²"
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# HTML
+# ------------------------------------------------------------------------------------------
+_CSS = """
+@page{size:A4;margin:11mm}
+body{font-family:system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1d1d1d;margin:0 auto;
+max-width:190mm;padding:6mm;font-size:10pt;line-height:1.3}
+h1{font-size:15pt;margin:0 0 .1em}h2{font-size:11pt;margin:.7em 0 .2em;color:#2b5797;
+border-bottom:1px solid #2b5797}.meta{color:#555;font-size:8.5pt;margin:0}
+.fictif{background:#b00020;color:#fff;padding:.2em .5em;font-weight:bold;font-size:9pt}
+table{border-collapse:collapse;width:100%;font-size:8.5pt}th,td{border:1px solid #bbb;
+padding:.15em .35em;vertical-align:top}th{background:#eef2f8;text-align:left}
+td.n{text-align:right;white-space:nowrap}tr.reco td{font-weight:bold;background:#fff1e0}
+img{width:100%;border:1px solid #ccc}.cols{display:flex;gap:4mm}.cols>div{flex:1}
+.communes{font-size:8pt}.decision p{border-bottom:1px solid #555;height:1.6em;margin:.2em 0;
+font-size:8.5pt;color:#555}.motif{font-size:8pt;color:#333}
+nav{font-size:9pt;margin-bottom:4mm}
+@media print{nav{display:none}body{padding:0;max-width:none}a{color:inherit;
+text-decoration:none}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int], empty: str) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cls = ' class="reco"' if row and row[0] == "recommandée" else ""
+        cells = "".join(
+            f'<td class="n">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>"
+            for i, v in enumerate(row)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    if not rows:
+        return f'<p class="motif">{_e(empty)}</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str:
+    """Return the A4 page of one fiche (French, self-contained: the map is inlined)."""
+    z = fiche.zone
+    names = fiche.names
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="fr"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Fiche {_e(z['zone_id'])}</title><style>{_CSS}</style></head><body>",
+        '<nav><a href="index.html">← toutes les fiches du département</a></nav>',
+    ]
+    if meta.get("fictif"):
+        parts.append('<p class="fictif">REGISTRE FICTIF — données de démonstration</p>')
+    parts += [
+        f"<h1>Zone blanche {_e(z['zone_id'])} — {_e(fiche.dep_name)} ({_e(z['departement'])})</h1>",
+        f'<p class="meta">{_e(_subtitle(fiche))} · registre du '
+        f"{_e(_format.date(meta['date_registre']))} · population {_e(meta['population_millesime'])}"
+        "</p>",
+        f'<img alt="Carte de la zone {_e(z["zone_id"])}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">',
+        "<h2>Option recommandée et alternatives</h2>",
+        _html_rows(
+            ["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement max/an"],
+            _option_rows(fiche.options),
+            numeric={3},
+            empty="Aucune proposition calculée pour cette zone.",
+        ),
+    ]
+    best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
+    if len(best):
+        parts.append(f'<p class="motif">Motif : {_e(best.iloc[0]["motif"])}</p>')
+    cpts = _html_rows(
+        ["CPTS voisine", "Stade", "Taille", "Population"],
+        _cpts_rows(fiche.neighbours),
+        numeric={2, 3},
+        empty="Aucune CPTS voisine.",
+    )
+    parts.append(f'<div class="cols"><div><h2>CPTS voisines</h2>{cpts}</div>')
+    if fiche.porteurs is not None:
+        porteurs = _html_rows(
+            ["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
+            _porteur_rows(fiche.porteurs, names),
+            numeric={0, 4},
+            empty="Aucun porteur potentiel dans la zone ni à moins de 10 km.",
+        )
+        parts.append(
+            "<div><h2>Porteurs potentiels (zone et 10 km)</h2>" + porteurs + "</div></div>"
+        )
+    else:
+        parts.append(
+            '<div><h2>Porteurs potentiels</h2><p class="motif">Fichier des porteurs non fourni '
+            "(option --porteurs : extraction FINESS).</p></div></div>"
+        )
+    parts += [
+        f"<h2>Communes ({len(fiche.communes)})</h2>",
+        f'<p class="communes">{_e(_communes_text(fiche.communes))}</p>',
+        '<h2>Décision de la réunion</h2><div class="decision">',
+        *(f"<p>{_e(label)} :</p>" for label in _DECISION_LINES),
+        "</div></body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _index_html(
+    dep: str, dep_name: str, fiches: list[_Fiche], pdf: str | None, meta: dict[str, Any]
+) -> str:
+    rows = "".join(
+        f'<tr><td><a href="{_e(f.zone["zone_id"])}.html">{_e(f.zone["zone_id"])}</a></td>'
+        f"<td>{_e(_short(_communes_text(f.communes), 120))}</td>"
+        f'<td class="n">{_e(_format.integer(f.zone["population"]))}</td></tr>'
+        for f in fiches
+    )
+    fictif = (
+        '<p class="fictif">REGISTRE FICTIF — données de démonstration</p>'
+        if meta.get("fictif")
+        else ""
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8">'
+        f"<title>Fiches des zones blanches — {_e(dep_name)}</title><style>{_CSS}</style></head>"
+        f"<body>{fictif}<h1>Fiches des zones blanches — {_e(dep_name)} ({_e(dep)})</h1>"
+        f'<p class="meta">Registre du {_e(_format.date(meta["date_registre"]))} · '
+        f"{_e(_format.plural(len(fiches), 'zone blanche', 'zones blanches'))} · "
+        + (f'<a href="{_e(pdf)}">livret PDF à imprimer</a>' if pdf else "aucune fiche")
+        + "</p>"
+        "<table><thead><tr><th>Zone</th><th>Communes (habitants)</th><th>Population</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></body></html>\n"
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# PDF (one A4 page per fiche)
+# ------------------------------------------------------------------------------------------
+_ROW = 0.0145  # table row height, figure fraction
+
+
+def _pdf_table(
+    fig: Any,
+    *,
+    left: float,
+    top: float,
+    width: float,
+    header: list[str],
+    rows: list[list[str]],
+    widths: list[float],
+    empty: str,
+) -> float:
+    """Draw a table from ``top`` down; return the new top (figure fraction)."""
+    if not rows:
+        fig.text(left, top - 0.002, empty, fontsize=6.5, va="top")
+        return top - 0.014
+    shown = rows
+    # characters that fit in each column at the table's font size (about 3.3 pt a character)
+    cuts = [max(4, int(w * width * A4[0] * 72 / 3.3)) for w in widths]
+    height = _ROW * (len(shown) + 1)
+    ax = fig.add_axes((left, top - height, width, height))
+    ax.set_axis_off()
+    table = ax.table(
+        cellText=[[_short(str(c), n) for c, n in zip(r, cuts, strict=True)] for r in shown],
+        colLabels=header,
+        colWidths=widths,
+        loc="upper left",
+        cellLoc="left",
+        bbox=(0, 0, 1, 1),
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(6.3)
+    for (r, _c), cell in table.get_celld().items():
+        cell.set_linewidth(0.3)
+        if r == 0:
+            cell.set_facecolor("#eef2f8")
+            cell.get_text().set_weight("bold")
+        elif shown[r - 1] and shown[r - 1][0] == "recommandée":
+            cell.set_facecolor("#fff1e0")
+            cell.get_text().set_weight("bold")
+    return top - height
+
+
+def _pdf_title(fig: Any, text: str, *, left: float, top: float) -> float:
+    fig.text(left, top - 0.004, text, fontsize=9, weight="bold", color="#2b5797", va="top")
+    return top - 0.021
+
+
+def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
+    """Return the A4 matplotlib figure of one fiche (a page of the booklet)."""
+    plt = _plt()
+    z = fiche.zone
+    names = fiche.names
+    fig = plt.figure(figsize=A4)
+    top = 0.975
+    if meta.get("fictif"):
+        fig.text(0.04, top, "REGISTRE FICTIF — données de démonstration", fontsize=7.5,
+                 color="white", weight="bold", backgroundcolor="#b00020", va="top")  # fmt: skip
+        top -= 0.018
+    fig.text(0.04, top, f"Zone blanche {z['zone_id']} — {fiche.dep_name} ({z['departement']})",
+             fontsize=13, weight="bold", va="top")  # fmt: skip
+    fig.text(0.04, top - 0.024, f"{_subtitle(fiche)} · registre du "
+             f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
+             fontsize=7.5, color="#555555", va="top")  # fmt: skip
+    map_top = top - 0.04
+    ax = fig.add_axes((0.04, map_top - 0.40, 0.92, 0.40))
+    draw_map(ax, fiche)
+    top = _pdf_title(fig, "Option recommandée et alternatives", left=0.04, top=map_top - 0.41)
+    top = _pdf_table(
+        fig,
+        left=0.04,
+        top=top,
+        width=0.92,
+        header=["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement/an"],
+        rows=_option_rows(fiche.options),
+        widths=[0.12, 0.14, 0.30, 0.13, 0.10, 0.21],
+        empty="Aucune proposition calculée pour cette zone.",
+    )
+    best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
+    if len(best):
+        motif = textwrap.wrap(f"Motif : {best.iloc[0]['motif']}", 150)
+        motif = motif if len(motif) <= 3 else [*motif[:2], motif[2][:140] + " …"]
+        fig.text(0.04, top - 0.004, "\n".join(motif), fontsize=6, color="#333333", va="top")
+        top -= 0.006 + 0.010 * len(motif)
+    block = top
+    left_top = _pdf_title(fig, "CPTS voisines", left=0.04, top=block)
+    left_top = _pdf_table(
+        fig,
+        left=0.04,
+        top=left_top,
+        width=0.38,
+        header=["CPTS voisine", "Stade", "Taille", "Population"],
+        rows=_cpts_rows(fiche.neighbours),
+        widths=[0.47, 0.29, 0.09, 0.15],
+        empty="Aucune CPTS voisine.",
+    )
+    title = "Porteurs potentiels (zone et 10 km)"
+    right_top = _pdf_title(fig, title, left=0.43, top=block)
+    if fiche.porteurs is not None:
+        right_top = _pdf_table(
+            fig,
+            left=0.43,
+            top=right_top,
+            width=0.53,
+            header=["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
+            rows=_porteur_rows(fiche.porteurs, names),
+            widths=[0.05, 0.47, 0.15, 0.21, 0.12],
+            empty="Aucun dans la zone ni à moins de 10 km.",
+        )
+    else:
+        fig.text(0.43, right_top, "Fichier des porteurs non fourni (option --porteurs).",
+                 fontsize=6.5, va="top")  # fmt: skip
+        right_top -= 0.015
+    top = min(left_top, right_top)
+    top = _pdf_title(fig, f"Communes ({len(fiche.communes)})", left=0.04, top=top - 0.004)
+    lines = textwrap.wrap(_communes_text(fiche.communes), 165)
+    if len(lines) > 5:
+        lines = [*lines[:4], lines[4][:150] + " …"]
+    fig.text(0.04, top, "\n".join(lines), fontsize=6.3, va="top", linespacing=1.35)
+    top -= 0.0115 * len(lines) + 0.006
+    top = _pdf_title(fig, "Décision de la réunion", left=0.04, top=top)
+    step = min(0.026, max(top - 0.03, 0.04) / len(_DECISION_LINES))
+    for label in _DECISION_LINES:
+        top -= step
+        fig.text(0.04, top + 0.004, f"{label} :", fontsize=7, color="#555555")
+        fig.add_artist(
+            plt.Line2D([0.04, 0.96], [top, top], transform=fig.transFigure, lw=0.5, color="#555")
+        )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# writing
+# ------------------------------------------------------------------------------------------
+def _write_departement(
+    dep: str, fiches: list[_Fiche], target: Path, *, meta: dict[str, Any]
+) -> FicheSet:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from couverture._output import recover_folders, staged_folder
+
+    plt = _plt()
+    # a fresh folder swapped in whole (the one door of couverture._output): a run killed
+    # midway leaves the previous fiches as they were
+    recover_folders(target.resolve().parent)
+    pdf_name = f"fiches-{dep}.pdf"
+    dep_name = fiches[0].dep_name if fiches else dep
+    pages: dict[str, Path] = {}
+    with staged_folder(target) as stage:
+        tmp = stage.new
+        if fiches:
+            with PdfPages(tmp / pdf_name) as pdf:
+                info = pdf.infodict()
+                info["Title"] = f"Fiches des zones blanches — {dep_name} ({dep})"
+                info["Subject"] = "Couverture de la population par les CPTS"
+                for n, fiche in enumerate(fiches, start=1):
+                    zone_id = str(fiche.zone["zone_id"])
+                    log.info("fiches %s : zone %d/%d (%s)…", dep, n, len(fiches), zone_id)
+                    page = render_fiche_html(fiche, meta=meta, png=map_png(fiche))
+                    (tmp / f"{zone_id}.html").write_text(page, encoding="utf-8")
+                    fig = fiche_figure(fiche, meta=meta)
+                    pdf.savefig(fig)
+                    plt.close(fig)
+                    pages[zone_id] = target / f"{zone_id}.html"
+        (tmp / "index.html").write_text(
+            _index_html(dep, dep_name, fiches, pdf_name if fiches else None, meta),
+            encoding="utf-8",
+        )
+        stage.swap_in()
+    return FicheSet(
+        departement=dep,
+        index=target / "index.html",
+        pdf=target / pdf_name if fiches else None,
+        pages=pages,
+    )
+
+
+def build_fiches(
+    analysis: Analysis,
+    output_dir: Path | str,
+    *,
+    proposals: pd.DataFrame | None = None,
+    porteurs: pd.DataFrame | None = None,
+) -> dict[str, FicheSet]:
+    """Write the fiches of the zones blanches of the analysis's départements.
+
+    Parameters
+    ----------
+    analysis
+        An open analysis restricted to one or a few départements.
+    output_dir
+        Folder receiving one ``departement-<code>/`` folder per département.
+    proposals
+        Rows of :func:`couverture.suggest.suggest` for these départements (computed when
+        not given).
+    porteurs
+        Output of :func:`couverture.porteurs.read_porteurs` (the fiches say when absent).
+
+    Returns
+    -------
+    dict
+        ``{département: FicheSet}``.
+
+    Raises
+    ------
+    ArgumentError
+        When the analysis is not restricted to départements.
+    """
+    from couverture._errors import ArgumentError
+
+    a = analysis
+    if a.departements is None:
+        raise ArgumentError("fiches : préciser le ou les départements (--departement 35)")
+    a.check_departements()
+    if proposals is None:
+        from couverture.suggest import suggest
+
+        log.info("fiches : propositions pour les zones blanches…")
+        proposals = suggest(a)
+    if porteurs is not None and "porteur_potentiel" not in proposals:
+        from couverture.porteurs import name_porteurs
+
+        proposals = name_porteurs(a, proposals, porteurs)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = a.meta
+    written = {}
+    for dep in a.departements:
+        fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
+        target = out / f"departement-{dep}"
+        written[dep] = _write_departement(dep, fiches, target, meta=meta)
+        booklet = written[dep].pdf
+        log.info(
+            "fiches %s : %s%s",
+            dep,
+            _format.plural(len(fiches), "fiche"),
+            f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
+        )
+    return written

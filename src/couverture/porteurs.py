@@ -1,0 +1,511 @@
+"""Potential porteurs of a CPTS: maisons de santé and centres de santé from FINESS.
+
+:func:`read_porteurs` reads either
+
+* the national FINESS extract of the établissements **exactly as published** (a ``;`` file
+  whose first line is ``finess;etalab;<n>;<date>``, then ``structureet;`` records of 32 fields
+  and ``geolocalisation;`` records giving each établissement's coordinates in Lambert 93, or in
+  the local UTM projection in the DROM), keeping the categories of ``config/porteurs.toml``
+  (maisons de santé pluriprofessionnelles, catégorie 603, and centres de santé, 124); or
+* a simple CSV (``,`` or ``;``) with columns ``nom``, ``categorie``, ``code_commune`` and
+  optionally ``finess``, ``libelle_categorie``, ``x``/``y`` (Lambert 93) or ``lat``/``lon``
+  (WGS84); every row is kept unless categories are asked for.
+
+The result is one row per porteur: ``finess``, ``nom``, ``categorie`` (code string),
+``libelle_categorie``, ``code_commune``, ``lon``, ``lat`` (WGS84, NaN when unknown).
+:func:`porteurs_near` lists the porteurs in or near a zone; :func:`name_porteurs` names the
+largest nearby one in each creation proposal (``porteur_potentiel``).
+
+Examples
+--------
+>>> from couverture.porteurs import read_porteurs
+>>> porteurs = read_porteurs("etalab-cs1100507-stock-20261101-0342.csv")  # doctest: +SKIP
+>>> porteurs.columns.tolist()  # doctest: +SKIP
+['finess', 'nom', 'categorie', 'libelle_categorie', 'code_commune', 'lon', 'lat']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import tomllib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from couverture._errors import DataSourceError
+from couverture.settings import CONFIG_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`read_porteurs` (the contract the maps and fiches code against).
+COLUMNS = ["finess", "nom", "categorie", "libelle_categorie", "code_commune", "lon", "lat"]
+
+#: Fields of a ``structureet;`` record of the published extract, in order.
+STRUCTURE_FIELDS = (
+    "section",
+    "nofinesset",
+    "nofinessej",
+    "rs",
+    "rslongue",
+    "complrs",
+    "compldistrib",
+    "numvoie",
+    "typvoie",
+    "voie",
+    "compvoie",
+    "lieuditbp",
+    "commune",
+    "departement",
+    "libdepartement",
+    "ligneacheminement",
+    "telephone",
+    "telecopie",
+    "categetab",
+    "libcategetab",
+    "categagretab",
+    "libcategagretab",
+    "siret",
+    "codeape",
+    "codemft",
+    "libmft",
+    "codesph",
+    "libsph",
+    "dateouv",
+    "dateautor",
+    "datemaj",
+    "numuai",
+)
+_FIELD = {name: i for i, name in enumerate(STRUCTURE_FIELDS)}
+_MAX_PROBLEMS = 10
+
+
+@cache
+def config() -> dict[str, Any]:
+    """Return ``config/porteurs.toml`` (categories, projections, DROM codes, radius)."""
+    with (CONFIG_DIR / "porteurs.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def default_categories() -> tuple[str, ...]:
+    """FINESS categories kept by default (``603`` MSP, ``124`` centres de santé)."""
+    return tuple(config()["categories"])
+
+
+def radius_m() -> float:
+    """Distance (metres) within which a porteur is listed as near a zone."""
+    return float(config()["proximite"]["rayon_m"])
+
+
+class _Problems:
+    """Offending lines of a file: raised together (at most a few) as one DataSourceError."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, line: int | None, value: str, message: str) -> None:
+        where = f"ligne {line}" if line is not None else "fichier"
+        shown = f" « {value[:60]} »" if value else ""
+        self.items.append(f"{self.path.name}, {where}{shown} : {message}")
+        if len(self.items) >= _MAX_PROBLEMS:
+            self.raise_if_any()
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            head = f"porteurs {self.path} : {n} erreur{'s' if n > 1 else ''}"
+            raise DataSourceError(head + "\n  " + "\n  ".join(self.items))
+
+
+def _text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DataSourceError(f"porteurs {path} : fichier introuvable") from exc
+    except (IsADirectoryError, PermissionError) as exc:
+        raise DataSourceError(f"porteurs {path} : fichier illisible ({exc.strerror})") from exc
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def read_porteurs(path: Path | str, *, categories: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read potential porteurs from a FINESS extract or a simple CSV.
+
+    Parameters
+    ----------
+    path
+        The national FINESS extract of the établissements as published, or a simple CSV
+        (see the module docstring).
+    categories
+        FINESS category codes to keep. Default: those of ``config/porteurs.toml`` for the
+        FINESS extract, every row for a simple CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`, one row per porteur ordered by ``code_commune`` and ``nom``;
+        ``lon``/``lat`` in WGS84, NaN when the file gives no position.
+
+    Raises
+    ------
+    DataSourceError
+        Unreadable file, unknown layout, or malformed lines (file and line numbers named).
+    """
+    path = Path(path)
+    text = _text(path)
+    first = text.split("\n", 1)[0].strip().lower()
+    if first.startswith("finess;etalab"):
+        cats = tuple(categories) if categories is not None else default_categories()
+        frame = _read_finess(path, text, set(cats))
+    else:
+        frame = _read_simple(path, text, set(categories) if categories is not None else None)
+    frame = frame.sort_values(["code_commune", "nom"], kind="stable").reset_index(drop=True)
+    log.info("porteurs potentiels lus dans %s : %d", path.name, len(frame))
+    return frame[COLUMNS]
+
+
+# ------------------------------------------------------------------------------------------
+# the published FINESS extract
+# ------------------------------------------------------------------------------------------
+def _commune_code(departement: str, commune: str) -> str:
+    """INSEE code of a FINESS (département, 3-digit commune) pair: ``35`` + ``238`` →
+    ``35238``; in the DROM (``9A``…) ``97`` + the commune (``9D`` + ``411`` → ``97411``)."""
+    dep, com = departement.strip().upper(), commune.strip()
+    if com.isdigit():
+        com = com.zfill(3)
+    if dep in config()["departements_drom"]:
+        return "97" + com
+    if dep.isdigit():
+        dep = dep.zfill(2)
+    return dep + com
+
+
+def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    problems = _Problems(path)
+    labels: dict[str, str] = config()["categories"]
+    rows: dict[str, dict[str, Any]] = {}
+    coords: dict[str, tuple[float, float, str]] = {}
+    projections: dict[str, str] = config()["projections"]
+    reader = csv.reader(io.StringIO(text), delimiter=";")
+    for number, fields in enumerate(reader, start=1):
+        if number == 1 or not fields or not "".join(fields).strip():
+            continue
+        kind = fields[0].strip()
+        if kind == "structureet":
+            if len(fields) < len(STRUCTURE_FIELDS) - 1:
+                problems.add(
+                    number,
+                    ";".join(fields[:3]),
+                    f"enregistrement structureet de {len(fields)} champs "
+                    f"({len(STRUCTURE_FIELDS)} attendus)",
+                )
+                continue
+            finess = fields[_FIELD["nofinesset"]].strip()
+            category = fields[_FIELD["categetab"]].strip()
+            if not finess.isalnum() or len(finess) != 9:
+                problems.add(number, finess, "numéro FINESS d'établissement invalide")
+                continue
+            if category not in categories:
+                continue
+            commune = fields[_FIELD["commune"]]
+            departement = fields[_FIELD["departement"]]
+            if not commune.strip() or not departement.strip():
+                problems.add(number, finess, "commune ou département absent")
+                continue
+            name = fields[_FIELD["rslongue"]].strip() or fields[_FIELD["rs"]].strip()
+            rows[finess] = {
+                "finess": finess,
+                "nom": name,
+                "categorie": category,
+                "libelle_categorie": fields[_FIELD["libcategetab"]].strip()
+                or labels.get(category, ""),
+                "code_commune": _commune_code(departement, commune),
+            }
+        elif kind == "geolocalisation":
+            if len(fields) < 4:
+                problems.add(number, ";".join(fields), "enregistrement geolocalisation incomplet")
+                continue
+            finess, x_text, y_text = (f.strip() for f in fields[1:4])
+            if not x_text and not y_text:
+                continue
+            try:
+                x, y = float(x_text.replace(",", ".")), float(y_text.replace(",", "."))
+            except ValueError:
+                problems.add(number, f"{x_text};{y_text}", "coordonnées illisibles")
+                continue
+            # the source of the coordinates ends with the name of their system, written in
+            # one field (comma-separated) or spread over several, depending on the vintage
+            words = {w.strip().upper() for f in fields[4:] for w in f.split(",")}
+            system = next((p for p in projections if p in words), "")
+            coords[finess] = (x, y, system)
+    problems.raise_if_any()
+    frame = pd.DataFrame(list(rows.values()), columns=COLUMNS[:5])
+    xs = [coords.get(f, (math.nan, math.nan, ""))[0] for f in frame["finess"]]
+    ys = [coords.get(f, (math.nan, math.nan, ""))[1] for f in frame["finess"]]
+    systems = [coords.get(f, (0, 0, ""))[2] for f in frame["finess"]]
+    unknown = [f for f, s in zip(frame["finess"], systems, strict=True) if f in coords and not s]
+    if unknown:
+        log.warning(
+            "porteurs %s : %d position(s) dans un système de coordonnées inconnu, ignorée(s) "
+            "(FINESS %s)",
+            path.name,
+            len(unknown),
+            ", ".join(unknown[:5]),
+        )
+    frame["lon"], frame["lat"] = _to_wgs84(xs, ys, [projections.get(s, "") for s in systems])
+    return frame
+
+
+def _to_wgs84(xs: list[float], ys: list[float], crs: list[str]) -> tuple[list[float], list[float]]:
+    """Project coordinates given in various systems (``""``: unknown → NaN) to lon/lat."""
+    from pyproj import Transformer
+
+    lon = [math.nan] * len(xs)
+    lat = [math.nan] * len(xs)
+    for system in sorted({c for c in crs if c}):
+        idx = [i for i, c in enumerate(crs) if c == system and not math.isnan(xs[i])]
+        if not idx:
+            continue
+        transformer = Transformer.from_crs(system, "EPSG:4326", always_xy=True)
+        out_x, out_y = transformer.transform([xs[i] for i in idx], [ys[i] for i in idx])
+        for i, a, b in zip(idx, out_x, out_y, strict=True):
+            lon[i], lat[i] = float(a), float(b)
+    return lon, lat
+
+
+# ------------------------------------------------------------------------------------------
+# the simple CSV
+# ------------------------------------------------------------------------------------------
+_SIMPLE_ALIASES = {
+    "nom": ("nom", "raison_sociale", "rs", "name"),
+    "categorie": ("categorie", "categetab", "code_categorie"),
+    "code_commune": ("code_commune", "code_insee", "codgeo", "commune"),
+    "finess": ("finess", "nofinesset", "numero_finess"),
+    "libelle_categorie": ("libelle_categorie", "libcategetab"),
+    "x": ("x", "coordxet"),
+    "y": ("y", "coordyet"),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "longitude"),
+}
+
+
+def _number(text: str) -> float:
+    text = text.strip().replace("\u202f", "").replace(" ", "").replace(",", ".")
+    return float(text) if text else math.nan
+
+
+def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataFrame:
+    import pandas as pd
+
+    head = text.split("\n", 1)[0]
+    delimiter = ";" if head.count(";") > head.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
+    roles = {
+        role: next((header.index(a) for a in aliases if a in header), None)
+        for role, aliases in _SIMPLE_ALIASES.items()
+    }
+    missing = [r for r in ("nom", "categorie", "code_commune") if roles[r] is None]
+    if missing:
+        raise DataSourceError(
+            f"porteurs {path} : format non reconnu : ni extraction FINESS (première ligne "
+            "« finess;etalab;… »), ni CSV avec les colonnes nom, categorie, code_commune "
+            f"(colonnes manquantes : {', '.join(missing)})"
+        )
+    problems = _Problems(path)
+    labels: dict[str, str] = config()["categories"]
+    rows, xs, ys, crs = [], [], [], []
+    labels_crs = "EPSG:2154"
+
+    def cell(fields: list[str], role: str) -> str:
+        i = roles[role]
+        return fields[i].strip() if i is not None and i < len(fields) else ""
+
+    for number, fields in enumerate(reader, start=2):
+        if not "".join(fields).strip():
+            continue
+        name, category, code = (
+            cell(fields, "nom"),
+            cell(fields, "categorie"),
+            cell(fields, "code_commune"),
+        )
+        if not name:
+            problems.add(number, "", "nom absent")
+            continue
+        code = code.upper()
+        if code.isdigit() and len(code) == 4:
+            code = "0" + code  # leading zero lost by a spreadsheet
+        if len(code) != 5 or not (code.isdigit() or code[:2] in ("2A", "2B")):
+            problems.add(number, code, "code commune INSEE invalide (5 caractères attendus)")
+            continue
+        if categories is not None and category not in categories:
+            continue
+        try:
+            x, y = _number(cell(fields, "x")), _number(cell(fields, "y"))
+            lat, lon = _number(cell(fields, "lat")), _number(cell(fields, "lon"))
+        except ValueError:
+            problems.add(number, ";".join(fields), "coordonnées illisibles")
+            continue
+        if not math.isnan(lat) and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            problems.add(number, f"{lat} {lon}", "latitude/longitude hors limites")
+            continue
+        if not math.isnan(lat) and not math.isnan(lon):
+            xs.append(lon)
+            ys.append(lat)
+            crs.append("EPSG:4326")
+        elif not math.isnan(x) and not math.isnan(y):
+            xs.append(x)
+            ys.append(y)
+            crs.append(labels_crs)
+        else:
+            xs.append(math.nan)
+            ys.append(math.nan)
+            crs.append("")
+        rows.append(
+            {
+                "finess": cell(fields, "finess"),
+                "nom": name,
+                "categorie": category,
+                "libelle_categorie": cell(fields, "libelle_categorie") or labels.get(category, ""),
+                "code_commune": code,
+            }
+        )
+    problems.raise_if_any()
+    frame = pd.DataFrame(rows, columns=COLUMNS[:5])
+    lon_out = [xs[i] if c == "EPSG:4326" else math.nan for i, c in enumerate(crs)]
+    lat_out = [ys[i] if c == "EPSG:4326" else math.nan for i, c in enumerate(crs)]
+    projected = [c if c not in ("EPSG:4326",) else "" for c in crs]
+    plon, plat = _to_wgs84(xs, ys, projected)
+    frame["lon"] = [a if not math.isnan(a) else b for a, b in zip(lon_out, plon, strict=True)]
+    frame["lat"] = [a if not math.isnan(a) else b for a, b in zip(lat_out, plat, strict=True)]
+    return frame
+
+
+# ------------------------------------------------------------------------------------------
+# porteurs near a zone or a proposal
+# ------------------------------------------------------------------------------------------
+def porteurs_near(
+    porteurs: pd.DataFrame,
+    geometry: BaseGeometry | None,
+    *,
+    communes: Iterable[str],
+    departement: str,
+    radius: float | None = None,
+) -> pd.DataFrame:
+    """Porteurs inside an area or within ``radius`` metres of it.
+
+    Parameters
+    ----------
+    porteurs
+        Output of :func:`read_porteurs`.
+    geometry
+        The area (WGS84), or ``None`` when unknown (then only ``communes`` count).
+    communes
+        INSEE codes of the communes of the area (a porteur without position is in the area
+        when its commune is).
+    departement
+        Département of the area (chooses the metric projection for distances).
+    radius
+        Metres (default ``rayon_m`` of ``config/porteurs.toml``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The porteurs kept with ``dans_zone`` (bool) and ``distance_m`` (0 inside), ordered
+        inside first, then by distance and name.
+    """
+    import geopandas as gpd
+    import numpy as np
+
+    from couverture._config import metric_crs
+
+    radius = radius_m() if radius is None else radius
+    codes = set(communes)
+    out = porteurs.copy()
+    inside_commune = out["code_commune"].isin(codes).to_numpy()
+    distance = np.full(len(out), np.inf)
+    located = out["lon"].notna().to_numpy() & out["lat"].notna().to_numpy()
+    if geometry is not None and located.any():
+        crs = metric_crs(departement)
+        area = gpd.GeoSeries([geometry], crs="EPSG:4326").to_crs(crs).iloc[0]
+        points = gpd.GeoSeries(
+            gpd.points_from_xy(out.loc[located, "lon"], out.loc[located, "lat"]),
+            crs="EPSG:4326",
+        ).to_crs(crs)
+        distance[located] = points.distance(area).to_numpy()
+    distance[inside_commune & ~np.isfinite(distance)] = 0.0
+    out["dans_zone"] = inside_commune | (distance == 0)
+    out["distance_m"] = np.where(out["dans_zone"], 0.0, distance)
+    near = out[out["dans_zone"] | (out["distance_m"] <= radius)]
+    return near.sort_values(["dans_zone", "distance_m", "nom"], ascending=[False, True, True])
+
+
+def name_porteurs(
+    analysis: Analysis, proposals: pd.DataFrame, porteurs: pd.DataFrame
+) -> pd.DataFrame:
+    """Add ``porteur_potentiel`` to the proposals: for each creation, the porteur inside its
+    communes in the most populous commune (the largest), else the nearest within the radius
+    (French text: name, commune, distance); empty for the other options.
+
+    Parameters
+    ----------
+    analysis
+        The analysis the proposals come from (communes, geometries).
+    proposals
+        Rows of :func:`couverture.suggest.suggest`.
+    porteurs
+        Output of :func:`read_porteurs`.
+    """
+    from couverture import _format
+    from couverture.suggest import proposal_geometries
+
+    out = proposals.copy()
+    out["porteur_potentiel"] = ""
+    creations = out[out["option"] == "creation"]
+    if creations.empty or porteurs.empty:
+        return out
+    table = analysis.unit_table().set_index("code")
+    names = table["nom"].to_dict()
+    population = table["population"].to_dict()
+    commune_of = table["commune"].to_dict()
+    geoms = proposal_geometries(analysis, creations)
+    for idx, row in creations.iterrows():
+        units = str(row["communes"]).split()
+        codes = {commune_of.get(c, c) for c in units} | set(units)
+        near = porteurs_near(
+            porteurs, geoms.geometry.loc[idx], communes=codes, departement=str(row["departement"])
+        )
+        if near.empty:
+            continue
+        inside = near[near["dans_zone"]]
+        if not inside.empty:
+            best = (
+                inside.assign(_pop=inside["code_commune"].map(lambda c: population.get(c, 0)))
+                .sort_values(["_pop", "nom"], ascending=[False, True])
+                .iloc[0]
+            )
+            where = names.get(best["code_commune"], best["code_commune"])
+            out.loc[idx, "porteur_potentiel"] = f"{best['nom']} ({where})"
+        else:
+            best = near.iloc[0]
+            where = names.get(best["code_commune"], best["code_commune"])
+            out.loc[idx, "porteur_potentiel"] = (
+                f"{best['nom']} ({where}, à {_format.kilometres(best['distance_m'])})"
+            )
+    return out

@@ -1,0 +1,113 @@
+"""Human tables in the terminal: French figures, one line per row, as wide as the terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.cells import cell_len
+
+from couverture import _output, cli
+
+LONG_MOTIF = (
+    "recommandée : création ; nouvelle CPTS de 67 145 habitants (38 communes) ; bassins de vie "
+    "Vitré (60 %), La Guerche-de-Bretagne (22 %) … ; financement max 287 000 € (taille 2) ; "
+    "frontière commune avec cinq CPTS voisines dont aucune ne peut s'étendre sans dépasser "
+    "la taille cohérente de 100 000 habitants"
+)
+
+
+def _table_rows(text: str) -> list[str]:
+    """Body lines of a rich table (between the header rule and the bottom border)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("┡"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    return lines[start + 1 : end]
+
+
+def test_long_cells_are_cut_and_figures_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = pd.DataFrame(
+        {
+            "zone_id": ["ZB-35-35006", "ZB-35-35003"],
+            "population_ajoutee": [67145, 1234567],
+            "taux_aci": [98.0625, 7.5],
+            "stade": ["projet_sante", None],
+            "motif": [LONG_MOTIF, "court"],
+            "cpts_voisines": ["CPTS Fougères|CPTS du Pays de Châteaubourg" * 3, ""],
+        }
+    )
+    _output.write_pretty(frame, title="Titre", caption="Légende")
+    out = capsys.readouterr().out
+    assert max(cell_len(line) for line in out.splitlines()) <= _output.DEFAULT_WIDTH
+    rows = _table_rows(out)
+    assert len(rows) == 2  # one line per row, nothing wrapped
+    assert "ZB-35-35006" in rows[0]  # identifiers are never cut
+    assert "67\u202f145" in rows[0] and "1\u202f234\u202f567" in rows[1]  # French integers
+    assert "98,06" in rows[0] and "7,50" in rows[1]  # French decimals
+    assert "projet de santé" in rows[0]  # the stage's short label
+    assert "…" in rows[0] and LONG_MOTIF not in out
+    assert "court" in rows[1]
+    # French short titles, not the machine names
+    assert "Zone" in out and "Motif" in out and "zone_id" not in out
+
+
+def test_width_follows_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdout", Tty())
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback: os.terminal_size((200, 50)))
+    assert _output.terminal_width() == 200
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert _output.terminal_width() == 120
+
+
+def test_fit_widths_never_narrows_figures() -> None:
+    natural = [11, 6, 300, 40, 17]
+    cut = [False, False, True, True, False]
+    widths = _output.fit_widths(natural, cut, 80)
+    assert sum(widths) <= 80
+    assert [widths[i] for i in (0, 1, 4)] == [11, 6, 17]
+    assert widths[2] >= widths[3] >= _output.MIN_TEXT_WIDTH
+    assert _output.fit_widths([5, 10], [False, True], 80) == [5, 10]  # fits: untouched
+
+
+@pytest.mark.parametrize("command", ["suggestions", "zones-blanches", "communes", "taux"])
+def test_cli_tables_fit_120_columns(
+    command: str, demo_registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [command, "--registre", str(demo_registry), "--departement", "35"]
+    assert cli.main([*args, "--format", "csv"]) == 0
+    machine = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str)
+    assert cli.main([*args, "--format", "tableau"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(cell_len(line) for line in lines) <= 120
+    rows = _table_rows(out)
+    assert len(rows) == min(len(machine), _output.MAX_PRETTY_ROWS)  # one line per row
+    if command == "suggestions":
+        # the motif is cut on screen, whole in the CSV
+        assert machine["motif"].str.len().max() > 100
+        assert all("…" in row for row in rows if "recommandée" in row or "alternative" in row)
+        assert machine["motif"].iloc[0] not in out
+    if command == "taux":
+        population = int(machine["population"].iloc[0])
+        assert f"{population:,}".replace(",", "\u202f") in out  # French thousands
+
+
+def test_table_file_keeps_every_row_and_whole_cells(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"zone_id": [f"ZB-35-{i:05d}" for i in range(250)], "motif": LONG_MOTIF, "n": 12345}
+    )
+    out = tmp_path / "tableau.txt"
+    _output.emit_table(frame, fmt="tableau", output=out, title="Titre", caption="Légende")
+    text = out.read_text(encoding="utf-8")
+    assert len(_table_rows(text)) == 250  # no cap on rows in a file
+    assert text.count(LONG_MOTIF) == 250  # nor on widths
+    assert "12\u202f345" in text
+    assert not list(tmp_path.glob(".tmp-*"))
