@@ -1686,6 +1686,21 @@ def _write_departement(data: DepartementData, path: Path) -> Path:
     return path
 
 
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc only; elsewhere
+    the collection alone)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)
+
+
 def _workers(n_maps: int, workers: int | None) -> int:
     if workers is None:
         # a few maps are faster in-process than the start of worker processes
@@ -1759,9 +1774,13 @@ def build_maps(
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # the layers are freed before the workers start: the memory of the whole run
+            # peaks once, not with the workers on top
+            national = national_map(analysis, layers=layers)
+            del layers
+            _release_memory()
             # forkserver/spawn workers start clean (no copy of this process's threads or
-            # store); each holds one map at a time, results come back in département order;
-            # this process writes the national map meanwhile
+            # store); each holds one map at a time, results come back in département order
             methods = multiprocessing.get_all_start_methods()
             method = "forkserver" if "forkserver" in methods else "spawn"
             with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
@@ -1770,8 +1789,6 @@ def build_maps(
                     for d, path in zip(data, targets, strict=True)
                 ]
                 del data
-                national = national_map(analysis, layers=layers)
-                del layers
                 for future in futures:
                     log.debug("carte écrite : %s", future.result().name)
         atomic_write_text(stage.new / INDEX_NAME, national)
