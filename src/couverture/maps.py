@@ -8,16 +8,17 @@ commune opens the cards of its CPTS and of its zone blanche. The national map co
 départements by the share of their population covered, at the stage chosen in the layer
 control.
 
-Geometry is simplified once per store, not per run (:func:`store_map_geometries`, at ``make
-data``, or on the first ``cartes`` run of a store): the units' polygons are simplified together
-as a coverage (``shapely.coverage_simplify`` in a metric CRS, so that neighbouring communes keep
-a common border), rounded to 5 decimals (about 1 m), and kept with their GeoJSON text in the
-store table ``carte_geometries_v1``, with the départements' outlines of the national map. Per
-registry (:func:`prepare_layers`), each CPTS, zone or proposal is the coverage union of its
-units and every feature's GeoJSON text is built once; each map is then a page template filled
-with the layers' JSON (no object-per-element HTML builder), the département maps written by two
-worker processes. The HTML inlines Leaflet (from XStatic-Leaflet) and the project's small
-runtime: nothing but the background tiles needs the network.
+Geometry is simplified once per store, not per run (:func:`store_map_geometries`, called when
+the store is built; a store without it has the table computed for each run): the units'
+polygons are simplified together as a coverage (``shapely.coverage_simplify`` in a metric
+CRS, so that neighbouring communes keep a common border), rounded to 5 decimals (about 1 m)
+and kept with their GeoJSON text in the store table ``carte_geometries_v1``, with the
+départements' outlines of the national map. Per registry (:func:`prepare_layers`), each CPTS,
+zone or proposal is the coverage union of its units and every feature's GeoJSON text is built
+once; each map is then a page template filled with the layers' JSON (no object-per-element
+HTML builder), the département maps written by two worker processes. The HTML inlines Leaflet
+(from XStatic-Leaflet) and the project's small runtime: nothing but the background tiles
+needs the network.
 
 Examples
 --------
@@ -1720,11 +1721,11 @@ def build_maps(
     """Write ``departement-<code>.html`` for each département and ``index.html``.
 
     Geometry is prepared once (:func:`prepare_layers`) then sliced per département; the
-    département maps are rendered by ``workers`` processes (each one map at a time, so memory
-    stays bounded) while this process writes the national map. The maps are written into a
-    fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces every map at
-    once, and an interrupted one leaves the previous maps as they were. ``output_dir`` may
-    hold maps and hidden files only (:class:`ArgumentError` otherwise).
+    national map is written, the layers freed, then the département maps are rendered by
+    ``workers`` processes (each one map at a time, so memory stays bounded). The maps are
+    written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces
+    every map at once, and an interrupted one leaves the previous maps as they were.
+    ``output_dir`` may hold maps and hidden files only (:class:`ArgumentError` otherwise).
 
     Parameters
     ----------
