@@ -99,7 +99,7 @@ typecheck: $(INSTALLED) ## mypy on src/
 test: lint typecheck data ## ruff, mypy, then the test suite on real data
 	$(BIN)/pytest -q
 
-bench: data ## wall time and peak memory of the national analysis (demo registry)
+bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 12 table), then own targets
 	$(PY) benchmarks/bench.py
 
 # the real PACA registry sits in ../shared (not shipped); REGISTRE_REEL=path for another copy

@@ -3,6 +3,8 @@ with no network."""
 
 from __future__ import annotations
 
+import html
+import itertools
 import json
 import os
 import re
@@ -16,12 +18,42 @@ import pytest
 import shapely
 
 import couverture
-from couverture import maps, settings
+from couverture import _config, maps, settings
 from couverture._errors import ArgumentError
 from couverture.cli import main
 
 DEP = "35"
 CHROMIUM = Path("/usr/bin/chromium")
+# a small list in the layout of couverture.porteurs.read_porteurs (real FINESS-like rows)
+PORTEURS = pd.DataFrame(
+    {
+        "finess": ["350000001", "350000002", "290000003", "350000004"],
+        "nom": ["MSP du Blosne", "Centre de santé Bréquigny", "MSP Brest Centre", "MSP sans lieu"],
+        "categorie": ["603", "124", "603", "603"],
+        "libelle_categorie": [
+            "Maison de santé (L.6223-3)",
+            "Centre de santé",
+            "Maison de santé (L.6223-3)",
+            "Maison de santé (L.6223-3)",
+        ],
+        "code_commune": ["35238", "35238", "29019", "35047"],
+        "lon": [-1.6590, -1.6960, -4.4860, np.nan],
+        "lat": [48.0850, 48.0930, 48.3900, np.nan],
+    }
+)
+
+
+def _layer_names(text: str) -> dict[str, int]:
+    """The overlays of the page's layer control: name → number of features."""
+    match = re.search(r"L\.control\.layers\((\{.*?\}), (\{.*?\}), \{position", text)
+    assert match, "pas de contrôle des calques"
+    return {name: int(n) for name, n in re.findall(r'"([^"]+) \((\d+)\)": cv_l\d+', match.group(2))}
+
+
+def _init_payload(text: str) -> dict:
+    start = text.index("couverture.init(") + len("couverture.init(")
+    payload, _ = json.JSONDecoder().raw_decode(text, start)
+    return payload
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +84,19 @@ def expected(analysis, suggestions) -> dict[str, int]:
     ids = {i for s in units.loc[units["stade"].notna(), "cpts_ids"] for i in s.split("|") if i}
     stages = analysis.registry.cpts["stade"]
     n_cpts = sum(1 for i in ids if stages.get(i) in settings.STAGES)
-    n_props = 0
+    n_props = n_alt = 0
     if suggestions is not None:
-        rec = suggestions[
-            (suggestions["recommandee"] == "oui") & (suggestions["departement"] == DEP)
-        ]
-        n_props = len(rec)
+        mine = suggestions[suggestions["departement"] == DEP]
+        n_props = int((mine["recommandee"] == "oui").sum())
+        n_alt = int((mine["recommandee"] != "oui").sum())
     return {
         "nCommunes": len(units),
         "nCpts": n_cpts,
         "nZones": len(analysis.zones()),
         "nChevauchements": len(analysis.overlaps()),
         "nPropositions": n_props,
+        "nAlternatives": n_alt,
+        "nPorteurs": 2,  # the two Rennes rows with coordinates
     }
 
 
@@ -71,6 +104,13 @@ def expected(analysis, suggestions) -> dict[str, int]:
 def built(analysis, suggestions, tmp_path_factory) -> list[Path]:
     out = tmp_path_factory.mktemp("maps")
     return maps.build_maps(analysis, out, suggestions=suggestions)
+
+
+@pytest.fixture(scope="module")
+def shown(analysis, suggestions, tmp_path_factory) -> list[Path]:
+    """The maps opened in the browser, with a porteurs layer (no other test rewrites them)."""
+    out = tmp_path_factory.mktemp("cartes_porteurs")
+    return maps.build_maps(analysis, out, suggestions=suggestions, porteurs=PORTEURS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -156,9 +196,114 @@ def test_rerun_replaces_maps_atomically(
     assert sorted(p.name for p in folder.iterdir()) == [f"departement-{DEP}.html", "index.html"]
 
 
-def test_maps_render_without_suggestions(analysis, tmp_path: Path) -> None:
+def test_maps_render_without_suggestions(
+    analysis, built: list[Path], expected: dict[str, int], tmp_path: Path
+) -> None:
+    with_props = _layer_names(built[0].read_text(encoding="utf-8"))
+    assert with_props["Propositions recommandées"] == expected["nPropositions"] > 0
+    assert with_props["Propositions alternatives"] == expected["nAlternatives"] > 0
     paths = maps.build_maps(analysis, tmp_path, suggestions=None)
-    assert "Propositions recommandées (" not in paths[0].read_text(encoding="utf-8")
+    text = paths[0].read_text(encoding="utf-8")
+    without = _layer_names(text)
+    assert "Propositions recommandées" not in without
+    assert "Propositions alternatives" not in without
+    assert without["Périmètres des CPTS"] == with_props["Périmètres des CPTS"]
+    assert _init_payload(text)["propositions"] == []
+
+
+def test_proposals_are_labelled_and_read_in_plain_french(
+    built: list[Path], suggestions: pd.DataFrame | None
+) -> None:
+    if suggestions is None:
+        pytest.skip("module de propositions absent")
+    text = built[0].read_text(encoding="utf-8")
+    infos = _init_payload(text)["propositions"]
+    mine = suggestions[suggestions["departement"] == DEP]
+    assert len(infos) == len(mine) > 0
+    assert {i["recommandee"] for i in infos} == {True, False}
+    targets = dict(zip(mine["cpts_cible_id"], mine["cpts_cible"], strict=True))
+    for info in infos:
+        if info["option"] == "creation":
+            assert info["etiquette"] == "nouvelle CPTS"
+        else:
+            assert info["etiquette"].removesuffix(" (temporaire)") == targets[info["cpts_cible"]]
+        # missing values are left out, never printed as a dash or as 0 €
+        assert "—" not in info["texte"] and " 0\u00a0€" not in info["texte"]
+        assert "financement maximal" in info["texte"] and info["texte"].endswith("par an")
+    # each drawn proposal carries its label
+    features = re.findall(r'"option":"(\w+)","etiquette":"([^"]+)"', text)
+    assert len(features) == len(infos)
+    # no imperial scale, no English "Click"
+    assert "L.control.scale({imperial: false})" in text
+    assert "Cliquez sur une commune" in text
+
+
+def test_cards_leave_missing_values_out(layers: maps.MapLayers) -> None:
+    (data,) = maps.departement_data(layers, [DEP])
+    for card in data.cards.values():
+        assert card["population"].endswith(" hab.") and "—" not in card["population"]
+        if card["stade_code"] == "projet":
+            assert card["financement"] is None
+        else:
+            assert card["financement"].endswith("\u00a0€ par an")
+    assert all(z["superficie_km2"].endswith("km²") for z in data.zone_cards.values())
+
+
+def test_palette_comes_from_the_vocabulary_and_reads_in_grey(built: list[Path]) -> None:
+    text = built[0].read_text(encoding="utf-8")
+    stages = _config.stages()
+    for s in stages:
+        assert f'"{s.code}":{{"fillColor":"{s.colour}","color":"{s.outline}"' in text
+
+    def grey(colour: str, opacity: float) -> float:
+        """Luminance of a fill composited on white."""
+        r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+        return opacity * y + (1 - opacity)
+
+    greys = [grey(s.colour, o) for s, o in zip(stages, maps.STAGE_OPACITY, strict=True)]
+    # each stage at least 10 % darker than the one before, once printed in grey
+    assert all(b < a - 0.1 for a, b in itertools.pairwise(greys))
+
+    def hue_spread(colour: str) -> int:
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        return max(rgb) - min(rgb)
+
+    # the neighbouring CPTS are grey, the lettre d'intention is not
+    assert hue_spread(maps.NEIGHBOUR_FILL) == 0
+    assert hue_spread(stages[0].colour) > 100
+
+
+def test_porteurs_layer(shown: list[Path], built: list[Path], analysis) -> None:
+    assert "Porteurs potentiels" not in _layer_names(built[0].read_text(encoding="utf-8"))
+    text = shown[0].read_text(encoding="utf-8")
+    assert _layer_names(text)["Porteurs potentiels (MSP, centres de santé)"] == 2
+    assert '"nom":"MSP du Blosne","categorie":"Maison de santé (L.6223-3)"' in text
+    assert "MSP Brest Centre" not in text  # Finistère
+    assert "MSP sans lieu" not in text  # no coordinates
+    with pytest.raises(ArgumentError, match="lat"):
+        maps.prepare_layers(analysis, porteurs=PORTEURS.drop(columns="lat"))
+
+
+def test_worker_processes_write_the_same_maps(analysis, suggestions, tmp_path: Path) -> None:
+    deps = ["35", "56"]
+    one = maps.build_maps(
+        analysis, tmp_path / "un", suggestions=suggestions, departements=deps, workers=1
+    )
+    two = maps.build_maps(
+        analysis, tmp_path / "deux", suggestions=suggestions, departements=deps, workers=2
+    )
+    assert (
+        [p.name for p in one]
+        == [p.name for p in two]
+        == [
+            "departement-35.html",
+            "departement-56.html",
+            "index.html",
+        ]
+    )
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes()
 
 
 def test_zones_without_geometry_still_render(demo_registry: Path, tmp_path: Path) -> None:
@@ -187,10 +332,36 @@ def test_cli_cartes(demo_registry: Path, tmp_path: Path, capsys) -> None:
     assert main(["cartes", "--registre", str(tmp_path / "absent.csv"), "--sortie", str(out)]) == 2
 
 
+def test_cli_cartes_porteurs(demo_registry: Path, tmp_path: Path, capsys) -> None:
+    """``--porteurs``: a simple CSV of porteurs becomes a layer (French error, exit 2, while the
+    reader module is not installed)."""
+    import importlib.util
+
+    csv = tmp_path / "porteurs.csv"
+    csv.write_text(
+        "nom,categorie,code_commune,lat,lon\nMSP d'Ajaccio,603,2A004,41.9270,8.7370\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "cartes"
+    args = ["cartes", "--registre", str(demo_registry), "--departement", "2A"]
+    code = main([*args, "--porteurs", str(csv), "--sortie", str(out)])
+    if importlib.util.find_spec("couverture.porteurs") is None:
+        assert code == 2
+        assert "--porteurs" in capsys.readouterr().err
+        assert not out.exists()
+        return
+    assert code == 0
+    text = (out / "departement-2A.html").read_text(encoding="utf-8")
+    assert _layer_names(text)["Porteurs potentiels (MSP, centres de santé)"] == 1
+    assert "MSP d'Ajaccio" in text
+
+
 # ------------------------------------------------------------------------------------------------
 # in a browser, without network
 # ------------------------------------------------------------------------------------------------
-def _chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> tuple[str, str]:
+def _chromium(
+    url: str, tmp: Path, *, screenshot: Path | None = None, pdf: Path | None = None
+) -> tuple[str, str]:
     """Run headless Chromium on ``url`` with the network unreachable; return (DOM, log)."""
     isolate: list[str] = []
     if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0:
@@ -213,7 +384,12 @@ def _chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> tuple[s
         "--window-size=1400,950",
         "--virtual-time-budget=5000",
     ]
-    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    if screenshot:
+        args.append(f"--screenshot={screenshot}")
+    elif pdf:
+        args += ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"]
+    else:
+        args.append("--dump-dom")
     proc = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
     return proc.stdout, proc.stderr
 
@@ -232,13 +408,13 @@ def _state(dom: str) -> dict:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_maps_work_offline_in_chromium(
-    built: list[Path], expected: dict[str, int], layers, tmp_path: Path
+    shown: list[Path], expected: dict[str, int], layers, tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):  # .ci/run installs it: a missing browser is a failure there
             pytest.fail("/usr/bin/chromium absent en CI")
         pytest.skip("/usr/bin/chromium absent")
-    dep_map, national = built
+    dep_map, national = shown
     dom, log = _chromium(dep_map.as_uri() + "#recherche=rennes", tmp_path)
     assert _console(log) == []
     state = _state(dom)
@@ -248,6 +424,51 @@ def test_maps_work_offline_in_chromium(
     assert state["recherche"] == "Rennes"
     assert re.search(r'class="cv-popup"><h3>Rennes <small>35238', dom)
     assert dom.count('class="cv-zone') >= expected["nZones"] > 0
+
+    # CPTS names and proposals as permanent labels (the alternatives' layer is off: no label)
+    labels = re.findall(r'class="leaflet-tooltip cv-label cv-label-(\w+)[^"]*"[^>]*>([^<]+)<', dom)
+    kinds = [k for k, _ in labels]
+    assert kinds.count("cpts") == state["nCpts"] > 0
+    assert kinds.count("proposition") == state["nPropositions"] > 0
+    assert kinds.count("alternative") == 0
+    names = set(layers.cpts.loc[layers.cpts["departement"] == DEP, "nom"])
+    assert {html.unescape(t) for k, t in labels if k == "cpts"} <= names
+    assert "nouvelle CPTS" in {html.unescape(t) for k, t in labels if k == "proposition"}
+    assert state["nEtiquettes"] == (
+        state["nCpts"] + state["nProjets"] + state["nPropositions"] + state["nAlternatives"]
+    )
+    # alternatives: a layer in the control, unchecked; recommended proposals checked
+    checks = dict(
+        (name, "checked" in attrs)
+        for attrs, name in re.findall(
+            r'<input type="checkbox" class="leaflet-control-layers-selector"([^>]*)><span> '
+            r"([^<(]+) \(",
+            dom,
+        )
+    )
+    assert checks["Propositions alternatives"] is False
+    assert checks["Propositions recommandées"] is True
+    # porteurs: circle markers with a tooltip
+    assert dom.count('class="cv-porteur leaflet-interactive"') == expected["nPorteurs"]
+    # metric scale only, a print button
+    assert dom.count('<div class="leaflet-control-scale-line"') == 1
+    button = r'class="leaflet-bar cv-control cv-print[^"]*"><a [^>]*aria-label="Imprimer'
+    assert re.search(button, dom)
+
+    # printed: one A4 landscape page (the page's print CSS), the title and legend kept
+    pdf = tmp_path / "carte.pdf"
+    _chromium(dep_map.as_uri(), tmp_path, pdf=pdf)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    boxes = set(re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data))
+    assert len(boxes) == 1
+    ((w, h),) = boxes
+    assert float(w) == pytest.approx(842, abs=2) and float(h) == pytest.approx(595, abs=2)
+    assert len(re.findall(rb"/Type /Page[^s]", data)) == 1
+    css = dep_map.read_text(encoding="utf-8")
+    printed = css[css.index("@media print") :]
+    assert re.search(r"\.cv-print, \.cv-search, \.leaflet-control-layers", printed)
+    assert ".cv-title, .cv-legend { display: block !important" in printed
 
     dom, log = _chromium(national.as_uri(), tmp_path)
     assert _console(log) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -567,6 +568,7 @@ def cmd_cartes(args: argparse.Namespace) -> None:
     from couverture.maps import INDEX_NAME, build_maps
 
     _check_folder(args.sortie)
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
         suggestions = None
         try:
@@ -574,8 +576,9 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         except ImportError:
             log.info("module de propositions absent : cartes sans propositions")
         else:
-            suggestions = suggest(a)
-        paths = build_maps(a, args.sortie, suggestions=suggestions)
+            # computed by build_maps while it draws the perimeters (on the other core)
+            suggestions = functools.partial(suggest, a)
+        paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
@@ -921,6 +924,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
+    _porteurs_option(p)
     p.set_defaults(func=cmd_cartes)
 
     # --- fiches parser ---

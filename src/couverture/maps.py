@@ -8,11 +8,17 @@ commune opens the cards of its CPTS and of its zone blanche. The national map co
 départements by the share of their population covered, at the stage chosen in the layer
 control.
 
-Geometry is prepared once for every map (:func:`prepare_layers`): the units' polygons are
-simplified together as a coverage (``shapely.coverage_simplify`` in a metric CRS, so that
-neighbouring communes keep a common border), rounded to 5 decimals (about 1 m), and each CPTS
-or zone is the coverage union of its units. The HTML inlines Leaflet (from XStatic-Leaflet)
-and the project's small runtime: nothing but the background tiles needs the network.
+Geometry is simplified once per store, not per run (:func:`store_map_geometries`, called when
+the store is built; a store without it has the table computed for each run): the units'
+polygons are simplified together as a coverage (``shapely.coverage_simplify`` in a metric
+CRS, so that neighbouring communes keep a common border), rounded to 5 decimals (about 1 m)
+and kept with their GeoJSON text in the store table ``carte_geometries_v1``, with the
+départements' outlines of the national map. Per registry (:func:`prepare_layers`), each CPTS,
+zone or proposal is the coverage union of its units and every feature's GeoJSON text is built
+once; each map is then a page template filled with the layers' JSON (no object-per-element
+HTML builder), the département maps written by two worker processes. The HTML inlines Leaflet
+(from XStatic-Leaflet) and the project's small runtime: nothing but the background tiles
+needs the network.
 
 Examples
 --------
@@ -24,25 +30,27 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from couverture import _format
+from couverture._config import stage as _stage
+from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
-from couverture.settings import CRS_WEB, STAGE_LABELS, STAGES
+from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
-    import folium
     import geopandas as gpd
     import pandas as pd
 
@@ -51,15 +59,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------------
-# presentation constants (colour-blind safe: blues for stages, red for zones blanches)
+# presentation constants: the stages' colours come from config/vocabulaire_stades.csv (a
+# viridis-like ramp, distinct in greyscale and for colour-blind readers); red for zones blanches
 # ------------------------------------------------------------------------------------------------
-STAGE_COLOURS = {"lettre_intention": "#9ecae1", "projet_sante": "#4292c6", "aci": "#08519c"}
-STAGE_OUTLINES = {"lettre_intention": "#4a87b0", "projet_sante": "#1f5f95", "aci": "#03254d"}
-STAGE_SHORT = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI",
-}
+# fill opacity of the département's CPTS, by stage rank: grows with the stage
+STAGE_OPACITY = (0.45, 0.45, 0.65)
+# CPTS across the border: neutral grey, whatever their stage (never mistaken for a stage)
+NEIGHBOUR_FILL = "#969696"
+NEIGHBOUR_OUTLINE = "#525252"
+# CPTS names are permanent labels from this zoom level on (a département fits in 8 to 9)
+LABEL_MIN_ZOOM = 8
+PORTEUR_COLOUR = "#e7298a"
 PROJECT_COLOUR = "#555555"
 ZONE_COLOUR = "#d7191c"
 OVERLAP_COLOURS = {"chevauchement": "#ff7f00", "partage": "#6a3d9a"}
@@ -74,6 +84,7 @@ PROPOSAL_LABELS = {
     "creation": "Création d'une CPTS",
     "rattachement_temporaire": "Rattachement temporaire",
 }
+NEW_CPTS_LABEL = "nouvelle CPTS"
 # national choropleth: lower bound of each class (% of the population covered) and its colour
 RATE_CLASSES = [
     (0, "#f7fbff"),
@@ -123,8 +134,9 @@ class MapLayers:
     meta
         The analysis' vintages and registry label (``Analysis.meta``).
     units
-        Units (index ``code``) with their coverage, ``zone_id``, ``chevauchement`` (``""``,
-        ``chevauchement`` or ``partage``) and simplified WGS84 geometry.
+        Units (index ``code``) with ``departement``, ``nom``, ``population``, ``stade``,
+        ``cpts``, ``cpts_ids``, ``projets``, ``zone_id``, ``chevauchement`` (``""``,
+        ``chevauchement`` or ``partage``), ``geojson`` and simplified WGS84 geometry.
     cpts
         CPTS (index ``cpts_id``) with ``nom, stade, n_communes, population, taille,
         financement_max, departement`` and the coverage union of their units; pre-LI
@@ -134,7 +146,10 @@ class MapLayers:
     zones
         Zones blanches (index ``zone_id``) with their geometry.
     proposals
-        Recommended proposals with their geometry (empty when none were given).
+        Every proposal with its geometry (empty when none were given): recommended ones
+        (``proposition`` ``P0``, ``P1``…) then the alternatives (``A0``…).
+    porteurs
+        Potential porteurs with coordinates and their ``departement`` (may be empty).
     rates
         Coverage rates by département (index ``code``).
     neighbours
@@ -149,6 +164,7 @@ class MapLayers:
     membership: pd.DataFrame
     zones: gpd.GeoDataFrame
     proposals: gpd.GeoDataFrame
+    porteurs: pd.DataFrame
     rates: pd.DataFrame
     neighbours: dict[str, set[str]]
     departements: tuple[str, ...]
@@ -251,12 +267,166 @@ def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]
     return exploded[key].astype(str).to_numpy(), exploded["code"].astype(str).to_numpy()
 
 
+# ------------------------------------------------------------------------------------------------
+# simplified geometry, computed once per store
+# ------------------------------------------------------------------------------------------------
+MAP_GEOMETRY_TABLE = "carte_geometries_v1"
+
+
+def map_geometry_table(con: Any) -> pd.DataFrame:
+    """Compute the simplified geometry of every unit and of every département's outline.
+
+    Registry-independent, so computed once per store (:func:`store_map_geometries`): units
+    simplified together as a coverage (:data:`SIMPLIFY_TOLERANCE_M`), départements as the
+    union of their simplified units simplified again (:data:`NATIONAL_TOLERANCE_M`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``niveau`` (``unite`` or ``departement``), ``code``, ``departement``, ``wkb``
+        (WGS84, 5 decimals) and ``geojson`` (the compact GeoJSON text the maps paste).
+    """
+    import pandas as pd
+    import shapely
+
+    from couverture.store import unit_geometries
+
+    unit_dep = con.execute("SELECT code, departement FROM units").fetchdf()
+    unit_dep = unit_dep.set_index("code")["departement"]
+    geoms = unit_geometries(con).geometry
+    simple = simplify_coverage(geoms, unit_dep)
+    deps = _departement_outlines(simple, unit_dep.reindex(simple.index))
+    frames = []
+    for niveau, series, dep in [
+        ("unite", simple, unit_dep.reindex(simple.index).to_numpy()),
+        ("departement", deps, deps.index.to_numpy()),
+    ]:
+        values = series.to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "niveau": niveau,
+                    "code": series.index.astype(str),
+                    "departement": dep,
+                    "wkb": shapely.to_wkb(values),
+                    "geojson": geojson_geometries(values),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def store_map_geometries(con: Any) -> None:
+    """Write :func:`map_geometry_table` into the store (``make data`` calls it through
+    ``store.build_store``; without it, :func:`map_geometries` computes the table for the run
+    and stores it when the store is writable)."""
+    _write_map_geometries(con, map_geometry_table(con))
+
+
+def _write_map_geometries(con: Any, frame: pd.DataFrame) -> None:
+    con.register("carte_geometries_df", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {MAP_GEOMETRY_TABLE} AS "
+            "SELECT * FROM carte_geometries_df ORDER BY niveau DESC, code"
+        )
+    finally:
+        con.unregister("carte_geometries_df")
+
+
+def _has_map_geometries(con: Any) -> bool:
+    n = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+        [MAP_GEOMETRY_TABLE],
+    ).fetchone()
+    return bool(n and n[0])
+
+
+def map_geometries(
+    con: Any, *, niveau: str = "unite", departements: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Return the stored simplified geometry (index ``code``: ``departement``, ``geometry``,
+    ``geojson``), computing and storing it first if the store lacks it (a read-only store
+    computes it for this run only)."""
+    import duckdb
+    import shapely
+
+    if not _has_map_geometries(con):
+        # a store built before this table: computed for this run (``make data`` stores it)
+        log.info("géométrie simplifiée absente de la base : calculée pour cette exécution")
+        frame = map_geometry_table(con)
+        with contextlib.suppress(duckdb.Error):  # a read-only store keeps it for this run
+            _write_map_geometries(con, frame)
+        frame = frame[frame["niveau"] == niveau]
+        if departements is not None:
+            frame = frame[frame["departement"].isin(list(departements))]
+        return _geometry_frame(
+            frame["code"].tolist(),
+            frame["departement"].tolist(),
+            shapely.from_wkb(frame["wkb"].to_numpy()),
+            frame["geojson"].tolist(),
+        )
+    deps = None if departements is None else list(departements)
+    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
+    # never holds the whole result besides the Python objects built from it
+    reader = con.execute(
+        f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} "
+        "WHERE niveau = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
+        [niveau, deps, deps],
+    ).to_arrow_reader(4096)
+    codes: list[str] = []
+    deps_of: list[str] = []
+    geojson: list[str] = []
+    parts = []
+    for batch in reader:
+        codes.extend(batch.column("code").to_pylist())
+        deps_of.extend(batch.column("departement").to_pylist())
+        geojson.extend(batch.column("geojson").to_pylist())
+        parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
+    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return _geometry_frame(codes, deps_of, geoms, geojson)
+
+
+def _geometry_frame(
+    codes: Sequence[str], departements: Sequence[str], geoms: Any, geojson: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """A frame indexed by code, in code order: ``departement``, ``geojson``, ``geometry``."""
+    import geopandas as gpd
+
+    out = gpd.GeoDataFrame(
+        {
+            "departement": np.asarray(departements, dtype=object),
+            "geojson": np.asarray(geojson, dtype=object),
+        },
+        geometry=geoms,
+        index=np.asarray(codes, dtype=object),
+        crs=CRS_WEB,
+    )
+    out.index.name = "code"
+    return out if out.index.is_monotonic_increasing else out.sort_index()
+
+
+def _departement_outlines(simple: gpd.GeoSeries, departement: pd.Series) -> gpd.GeoSeries:
+    """One polygon per département: coverage union of its simplified units, simplified again."""
+    import geopandas as gpd
+
+    unions = _group_unions(
+        departement.to_numpy(dtype=str), simple.index.to_numpy(dtype=str), simple
+    )
+    # at this scale, holes under ~15 km² are gaps between source polygons, not enclaves (the
+    # Enclave des papes, 300 km², stays)
+    unions = {d: drop_pinholes(g, min_area=ENCLAVE_AREA) for d, g in unions.items()}
+    geoms = gpd.GeoSeries(unions, crs=CRS_WEB)
+    return simplify_coverage(geoms, geoms.index.to_series(), tolerance=NATIONAL_TOLERANCE_M)
+
+
 def prepare_layers(
     analysis: Analysis,
     *,
-    suggestions: pd.DataFrame | None = None,
+    suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
     tolerance: float = SIMPLIFY_TOLERANCE_M,
+    porteurs: pd.DataFrame | None = None,
 ) -> MapLayers:
     """Compute, once, the geometry and attributes every map of ``departements`` needs.
 
@@ -265,11 +435,16 @@ def prepare_layers(
     analysis
         An open analysis.
     suggestions
-        Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn).
+        Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn),
+        or a function returning it: it is then called while the perimeters are computed.
     departements
         The départements to map (default: those of the analysis, else all of France).
     tolerance
         Coverage simplification tolerance in metres.
+    porteurs
+        Potential porteurs (``couverture.porteurs.read_porteurs``: ``finess``, ``nom``,
+        ``categorie``, ``libelle_categorie``, ``code_commune``, ``lon``, ``lat``), drawn as
+        circle markers; those without coordinates are left out.
     """
     full = analysis.national()
     units = full.units()
@@ -287,19 +462,33 @@ def prepare_layers(
         membership = membership[membership["cpts_id"].isin(shown)]
         cpts = cpts[cpts.index.isin(shown)]
 
-    geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
-    simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
+    if tolerance == SIMPLIFY_TOLERANCE_M:
+        stored = map_geometries(full._connection(), departements=load_deps)
+        simple, geojson = stored.geometry, stored["geojson"]
+    else:
+        geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
+        simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
+        geojson = None
+
+    from concurrent.futures import ThreadPoolExecutor
 
     zones = full.zones()
     overlaps = full.overlaps().set_index("code")["type"]
-    unit_layer = _unit_layer(units, zones, overlaps, simple)
-    cpts_layer = _cpts_layer(cpts, membership, simple)
-    if not national:
-        zones = zones[zones["departement"].isin(deps)]
-    zone_layer = _zone_layer(zones, simple)
-
-    proposal_layer = _proposal_layer(suggestions, simple)
-    rates = full.rates(niveau="departement").set_index("code")
+    simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
+    # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
+    # thread computes the proposals (Python-bound) when they are given as a function
+    with ThreadPoolExecutor(2) as pool:
+        cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
+        map_zones = zones if national else zones[zones["departement"].isin(deps)]
+        zone_future = pool.submit(_zone_layer, map_zones, simple)
+        unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
+        if callable(suggestions):
+            suggestions = suggestions()
+        proposal_future = pool.submit(_proposal_layer, suggestions, simple)
+        rates = full.rates(niveau="departement").set_index("code")
+        porteur_layer = _porteur_layer(porteurs, units)
+        cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
+        proposal_layer = proposal_future.result()
     return MapLayers(
         meta=dict(analysis.meta),
         units=unit_layer,
@@ -307,6 +496,7 @@ def prepare_layers(
         membership=membership.reset_index(drop=True),
         zones=zone_layer,
         proposals=proposal_layer,
+        porteurs=porteur_layer,
         rates=rates,
         neighbours=neighbours,
         departements=deps,
@@ -354,7 +544,11 @@ def _units_to_load(
 
 
 def _unit_layer(
-    units: pd.DataFrame, zones: pd.DataFrame, overlaps: pd.Series, simple: gpd.GeoSeries
+    units: pd.DataFrame,
+    zones: pd.DataFrame,
+    overlaps: pd.Series,
+    simple: gpd.GeoSeries,
+    geojson: pd.Series | None = None,
 ) -> gpd.GeoDataFrame:
     """Units with a simplified geometry, their ``zone_id`` and ``chevauchement`` type.
 
@@ -366,12 +560,17 @@ def _unit_layer(
 
     zone_keys, zone_codes = _split_codes(zones, "zone_id")
     zone_of = pd.Series(zone_keys, index=zone_codes)
-    table = units.set_index("code")
+    # only what the maps draw: a map holds no copy of the other coverage columns
+    kept = ["code", "departement", *(c for c in UNIT_FIELDS if c in units.columns)]
+    table = units[kept].set_index("code")
     table = table[table.index.isin(simple.index)]
     table["zone_id"] = zone_of.reindex(table.index).fillna("").to_numpy()
     table["chevauchement"] = overlaps.reindex(table.index).fillna("").to_numpy()
     layer = gpd.GeoDataFrame(table, geometry=simple.reindex(table.index), crs=CRS_WEB)
-    layer["geojson"] = geojson_geometries(layer.geometry)
+    if geojson is None:
+        layer["geojson"] = geojson_geometries(layer.geometry)
+    else:
+        layer["geojson"] = geojson.reindex(table.index).to_numpy()
     return layer
 
 
@@ -385,7 +584,7 @@ def _cpts_layer(
         membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
     )
     cpts = cpts.copy()
-    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(STAGES), None)
+    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(_codes()), None)
     layer = gpd.GeoDataFrame(cpts, geometry=[unions.get(i) for i in cpts.index], crs=CRS_WEB)
     layer["geojson"] = geojson_geometries(layer.geometry)
     return layer
@@ -403,6 +602,38 @@ def _zone_layer(zones: pd.DataFrame, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
     )
     layer["geojson"] = geojson_geometries(layer.geometry)
     return layer
+
+
+PORTEUR_COLUMNS = ["finess", "nom", "categorie", "libelle_categorie", "code_commune", "lon", "lat"]
+
+
+def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataFrame:
+    """Porteurs with coordinates, with the département of their commune.
+
+    Raises
+    ------
+    ArgumentError
+        When a column of :data:`PORTEUR_COLUMNS` is missing.
+    """
+    import pandas as pd
+
+    if porteurs is None:
+        return pd.DataFrame(columns=[*PORTEUR_COLUMNS, "departement"])
+    missing = [c for c in PORTEUR_COLUMNS if c not in porteurs.columns]
+    if missing:
+        raise ArgumentError(f"porteurs : colonnes absentes « {', '.join(missing)} »")
+    frame = porteurs[PORTEUR_COLUMNS].copy()
+    frame["lon"] = pd.to_numeric(frame["lon"], errors="coerce")
+    frame["lat"] = pd.to_numeric(frame["lat"], errors="coerce")
+    frame = frame[np.isfinite(frame["lon"]) & np.isfinite(frame["lat"])]
+    # a commune code (or an arrondissement's) gives the département; else its prefix
+    dep_of = dict(zip(units["code"].astype(str), units["departement"], strict=True))
+    if "commune" in units.columns:
+        for commune, dep in zip(units["commune"].astype(str), units["departement"], strict=True):
+            dep_of.setdefault(commune, dep)
+    codes = frame["code_commune"].astype(str).str.strip()
+    frame["departement"] = [dep_of.get(c, c[:3] if c.startswith("97") else c[:2]) for c in codes]
+    return frame.reset_index(drop=True)
 
 
 PROPOSAL_COLUMNS = [
@@ -435,10 +666,14 @@ def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> 
     missing = [c for c in PROPOSAL_COLUMNS if c not in suggestions.columns]
     if missing:
         raise ArgumentError(f"propositions : colonnes absentes « {', '.join(missing)} »")
-    rec = suggestions[suggestions["recommandee"].astype(str).str.lower() == "oui"]
-    extra = ["cpts_cible_id"] if "cpts_cible_id" in rec.columns else []
-    rec = rec[PROPOSAL_COLUMNS + extra].reset_index(drop=True)
-    rec.insert(0, "proposition", [f"P{i}" for i in range(len(rec))])
+    recommended = suggestions["recommandee"].astype(str).str.lower() == "oui"
+    extra = ["cpts_cible_id"] if "cpts_cible_id" in suggestions.columns else []
+    parts = []
+    for prefix, rows in (("P", suggestions[recommended]), ("A", suggestions[~recommended])):
+        rows = rows[PROPOSAL_COLUMNS + extra].reset_index(drop=True)
+        rows.insert(0, "proposition", [f"{prefix}{i}" for i in range(len(rows))])
+        parts.append(rows)
+    rec = pd.concat(parts, ignore_index=True)
     unions = _group_unions(*_split_codes(rec, "proposition"), simple)
     geometry = [unions.get(p) for p in rec["proposition"]]
     layer = gpd.GeoDataFrame(pd.DataFrame(rec), geometry=geometry, crs=CRS_WEB)
@@ -458,16 +693,56 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _fr_int(value: Any) -> str:
+def _codes() -> tuple[str, ...]:
+    """The stage codes, from the least to the most advanced (``config/vocabulaire_stades.csv``)."""
+    return tuple(s.code for s in _stages())
+
+
+def _positive(value: Any) -> int | None:
+    """An integer above 0, else ``None`` (a taille or funding of 0 means "none yet")."""
     n = _int(value)
-    return "—" if n is None else f"{n:,}".replace(",", "\u202f")
+    return n if n else None
 
 
-def _fr_pct(value: Any) -> str:
-    try:
-        return f"{float(value):.1f}".replace(".", ",") + "\u00a0%"
-    except (TypeError, ValueError):
-        return "—"
+def proposal_text(r: dict[str, Any]) -> str:
+    """The plain-French effect of a proposal, missing values left out.
+
+    Examples
+    --------
+    >>> proposal_text({"population_ajoutee": 1200, "population_resultante": 41000,
+    ...     "taille_avant": 1, "taille_apres": 2, "financement_max_avant": 220000,
+    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
+    '+1 200 hab. → 41 000 hab. ; taille 1 → 2 ; financement maximal 220 000 € → 287 000 € par an'
+    >>> proposal_text({"taille_avant": 0, "taille_apres": 2, "financement_max_avant": 0,
+    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
+    'taille 2 ; financement maximal 287 000 € par an'
+    """
+    parts = []
+    added, result = _int(r.get("population_ajoutee")), _int(r.get("population_resultante"))
+    if added is not None and result is not None:
+        parts.append(f"+{_format.integer(added)} hab. → {_format.integer(result)} hab.")
+    before, after = _positive(r.get("taille_avant")), _positive(r.get("taille_apres"))
+    if before and after:
+        parts.append(f"taille {before} → {after}")
+    elif after:
+        parts.append(f"taille {after}")
+    f_before = _positive(r.get("financement_max_avant"))
+    f_after = _positive(r.get("financement_max_apres"))
+    if f_before and f_after:
+        parts.append(
+            f"financement maximal {_format.euros(f_before)} → {_format.euros(f_after)} par an"
+        )
+    elif f_after:
+        parts.append(f"financement maximal {_format.euros(f_after)} par an")
+    return " ; ".join(parts)
+
+
+def proposal_label(option: Any, target: Any) -> str:
+    """The label drawn on a proposal: the CPTS that would take it, or « nouvelle CPTS »."""
+    name = _text(target)
+    if option == "creation" or name is None:
+        return NEW_CPTS_LABEL
+    return f"{name} (temporaire)" if option == "rattachement_temporaire" else name
 
 
 def _esc(value: Any) -> str:
@@ -481,7 +756,7 @@ def _js_json(data: Any) -> str:
 
 
 def _stage_label(stage: Any) -> str:
-    return STAGE_LABELS.get(stage, "Non couverte") if isinstance(stage, str) else "Non couverte"
+    return _stage(stage).label if stage in _codes() else "Non couverte"
 
 
 def geojson_geometries(geoms: Any) -> list[str | None]:
@@ -500,157 +775,130 @@ def geojson_geometries(geoms: Any) -> list[str | None]:
     return out
 
 
-def _features(frame: pd.DataFrame, properties: Sequence[dict[str, Any]]) -> tuple[str, int]:
-    """A GeoJSON FeatureCollection (text) from a frame's ``geojson`` column and properties;
-    returns the text and the number of features."""
-    parts = [
-        '{"type":"Feature","properties":' + _js_json(p) + ',"geometry":' + g + "}"
-        for p, g in zip(properties, frame["geojson"], strict=True)
-        if isinstance(g, str)
-    ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}", len(parts)
-
-
 # ------------------------------------------------------------------------------------------------
-# folium building blocks
+# page template: Leaflet calls written from the layers' JSON
 # ------------------------------------------------------------------------------------------------
-# branca's MacroElement re-compiles the output of every element as a Jinja template, which is
-# slow for hundreds of kilobytes of GeoJSON and unsafe for names read from a registry: the
-# elements below put their text in the page as data, untouched.
-@cache
-def _element_classes() -> tuple[type, type, type]:
-    import folium
-    from branca.element import Element, MacroElement
-    from jinja2 import Template
-
-    class Raw(Element):
-        _template = Template("{{ this.text }}")
-
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
-
-    class Script(MacroElement):
-        def __init__(self, code: str) -> None:
-            super().__init__()
-            self.code = code
-
-        def render(self, **kwargs: Any) -> str:
-            assert self._parent is not None
-            code = self.code.replace("{map}", self._parent.get_name())
-            _root(self).script.add_child(Raw(code), name=self.get_name())
-            return ""
-
-    class GeoLayer(folium.map.Layer):
-        """A Leaflet GeoJSON layer styled and hooked by the runtime (``couverture.js``)."""
-
-        def __init__(self, data: str, *, name: str, options: str, show: bool, overlay: bool):
-            super().__init__(name=name, overlay=overlay, control=True, show=show)
-            self._name = "GeoLayer"
-            self.data = data
-            self.js_options = options
-
-        def render(self, **kwargs: Any) -> str:
-            assert self._parent is not None
-            me, parent = self.get_name(), self._parent.get_name()
-            code = f"var {me} = L.geoJson({self.data}, {self.js_options});"
-            if self.show:
-                code += f"\n{me}.addTo({parent});"
-            _root(self).script.add_child(Raw(code), name=me)
-            return ""
-
-    return Raw, Script, GeoLayer
+TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+TILE_OPTIONS = {
+    "minZoom": 0,
+    "maxZoom": 19,
+    "maxNativeZoom": 19,
+    "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+    " contributors",
+    "errorTileUrl": BLANK_TILE,
+}
+PAGE_STYLE = (
+    "html,body{width:100%;height:100%;margin:0;padding:0}"
+    "#cv-map{position:absolute;top:0;bottom:0;right:0;left:0}"
+)
 
 
-def _root(element: Any) -> Any:
-    """The branca Figure holding ``element`` (its header, html and script sections)."""
-    from branca.element import Figure
-
-    root = element.get_root()
-    assert isinstance(root, Figure)
-    return root
+def _stage_css() -> str:
+    """The stage colours of the cards' headings (from the vocabulary, not the stylesheet)."""
+    return "".join(f".cv-card h4.cv-stade-{s.code}{{border-color:{s.outline}}}" for s in _stages())
 
 
-def _Raw(text: str) -> Any:
-    return _element_classes()[0](text)
+class _Page:
+    """One map page: the Leaflet calls are appended in drawing order, then :meth:`html` fills
+    the template (assets inlined once per process, data pasted as JSON text)."""
 
+    def __init__(self, bounds: Sequence[Sequence[float]], *, title: str) -> None:
+        self.title = title
+        self.js: list[str] = [
+            'var map = L.map("cv-map", {center: [0, 0], zoom: 1, zoomControl: false, '
+            "preferCanvas: false, zoomSnap: 0.25});",
+            "L.control.scale({imperial: false}).addTo(map);",
+            f"map.fitBounds({_js_json(bounds)});",
+        ]
+        self.base: list[tuple[str, str]] = []
+        self.overlays: list[tuple[str, str]] = []
+        self.n = 0
 
-def _base_map(bounds: Sequence[Sequence[float]]) -> folium.Map:
-    """A folium map that inlines Leaflet and the runtime instead of loading CDN files."""
-    import folium
+    def _var(self) -> str:
+        self.n += 1
+        return f"cv_l{self.n}"
 
-    from couverture._assets import head_html
+    def tiles(self, *, overlay: bool) -> None:
+        var = self._var()
+        self.js.append(f"var {var} = L.tileLayer({_js_json(TILE_URL)}, {_js_json(TILE_OPTIONS)});")
+        self.js.append(f"{var}.addTo(map);")
+        (self.overlays if overlay else self.base).append(("Fond de carte (en ligne)", var))
 
-    m = folium.Map(
-        location=None,
-        tiles=None,
-        zoom_control=False,
-        control_scale=True,
-        prefer_canvas=False,
-        zoom_snap=0.25,
-    )
-    # folium's defaults come from CDNs (Leaflet, jQuery, Bootstrap, Font Awesome…): the maps
-    # use only Leaflet, inlined from XStatic-Leaflet, and the project's own runtime.
-    m.default_js = []
-    m.default_css = []
-    root = _root(m)
-    root.header.add_child(_Raw(head_html()), name="couverture_assets")
-    root.html.add_child(_Raw(HATCH_SVG), name="couverture_hatch")
-    m.fit_bounds(bounds)
-    return m
+    def empty_layer(self, name: str, *, show: bool) -> None:
+        """An empty base layer (``Sans fond de carte``, the national map's stage choice)."""
+        var = self._var()
+        self.js.append(f"var {var} = L.featureGroup();")
+        if show:
+            self.js.append(f"{var}.addTo(map);")
+        self.base.append((name, var))
 
+    def pane(self, name: str, z_index: int, *, interactive: bool) -> None:
+        code = f"map.createPane({_js_json(name)}).style.zIndex = {z_index};"
+        if not interactive:
+            code += f' map.getPane({_js_json(name)}).style.pointerEvents = "none";'
+        self.js.append(code)
 
-def _tiles(m: folium.Map, *, overlay: bool) -> None:
-    import folium
+    def script(self, code: str) -> None:
+        self.js.append(code)
 
-    folium.TileLayer(
-        TILES,
-        name="Fond de carte (en ligne)",
-        overlay=overlay,
-        control=True,
-        errorTileUrl=BLANK_TILE,
-    ).add_to(m)
+    def geojson(
+        self,
+        data: tuple[str, int],
+        *,
+        name: str,
+        pane: str,
+        style: dict[str, Any],
+        hook: str,
+        class_name: str,
+        interactive: bool = False,
+        show: bool = True,
+        points: bool = False,
+    ) -> str:
+        """Add a GeoJSON layer; ``style`` is ``{"by": property, "styles": {value: style},
+        "default": style}`` (see ``couverture.styler`` in the runtime); ``points`` draws point
+        features as circle markers. Returns its variable."""
+        text, count = data
+        var = self._var()
+        self.js.append(
+            f"var {var} = L.geoJson({text}, {{pane: {_js_json(pane)}, "
+            f"interactive: {_js_json(interactive)}, className: {_js_json(class_name)}, "
+            f"smoothFactor: 0.5, style: couverture.styler({_js_json(style)}), "
+            f"onEachFeature: couverture.{hook}"
+            + (", pointToLayer: couverture.circle" if points else "")
+            + "});"
+        )
+        if show:
+            self.js.append(f"{var}.addTo(map);")
+        self.overlays.append((f"{name} ({count})", var))
+        return var
 
+    def control(self) -> None:
+        def obj(pairs: list[tuple[str, str]]) -> str:
+            return "{" + ", ".join(f"{_js_json(k)}: {v}" for k, v in pairs) + "}"
 
-def _pane(m: folium.Map, name: str, z_index: int, *, interactive: bool) -> None:
-    import folium
+        self.js.append(
+            f"L.control.layers({obj(self.base)}, {obj(self.overlays)}, "
+            '{position: "topright", collapsed: false, autoZIndex: true}).addTo(map);'
+        )
 
-    folium.map.CustomPane(name, z_index=z_index, pointer_events=interactive).add_to(m)
+    def html(self) -> str:
+        from couverture._assets import head_html, script_tag, style_tag
 
-
-def _geojson(
-    m: folium.Map,
-    data: tuple[str, int],
-    *,
-    name: str,
-    pane: str,
-    style: dict[str, Any],
-    hook: str,
-    class_name: str,
-    interactive: bool = False,
-    show: bool = True,
-    overlay: bool = True,
-) -> Any:
-    """Add a GeoJSON layer; ``style`` is ``{"by": property, "styles": {value: style},
-    "default": style}`` (see ``couverture.styler`` in the runtime)."""
-    text, count = data
-    options = (
-        "{"
-        f"pane: {_js_json(pane)}, interactive: {_js_json(interactive)}, "
-        f"className: {_js_json(class_name)}, smoothFactor: 0.5, "
-        f"style: couverture.styler({_js_json(style)}), onEachFeature: couverture.{hook}"
-        "}"
-    )
-    layer = _element_classes()[2](
-        text, name=f"{name} ({count})", options=options, show=show, overlay=overlay
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _script(m: folium.Map, code: str) -> None:
-    """Add raw JavaScript, run after the layers added before it (``{map}`` is the map)."""
-    _element_classes()[1](code).add_to(m)
+        return "".join(
+            [
+                '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n',
+                '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n',
+                f"<title>{_esc(self.title)}</title>\n",
+                head_html(),
+                "\n",
+                style_tag(PAGE_STYLE + _stage_css()),
+                "\n</head>\n<body>\n",
+                HATCH_SVG,
+                '\n<div id="cv-map"></div>\n',
+                script_tag("\n".join(self.js)),
+                "\n</body>\n</html>\n",
+            ]
+        )
 
 
 def _swatch(
@@ -674,7 +922,7 @@ def _title_html(
         else ""
     )
     sub = (
-        f"registre {_esc(meta.get('registre'))} du {_esc(meta.get('date_registre'))}"
+        f"registre {_esc(meta.get('registre'))} du {_esc(_registry_date(meta))}"
         f" · population {_esc(meta.get('population_millesime'))}"
         f" · COG {_esc(meta.get('cog'))}"
     )
@@ -684,27 +932,40 @@ def _title_html(
     )
 
 
+def _registry_date(meta: dict[str, Any]) -> str:
+    """The registry's date in French (« 29 novembre 2026 »), as given when not a date."""
+    value = meta.get("date_registre")
+    if not value:
+        return ""
+    try:
+        return _format.date(str(value))
+    except (ValueError, IndexError):
+        return str(value)
+
+
+def _ready(page: _Page, title: str, legend: str, **extra: Any) -> None:
+    opts = {"title": title, "legend": legend, **extra}
+    page.script("couverture.ready(map, " + _js_json(opts) + ");")
+
+
 # ------------------------------------------------------------------------------------------------
 # département map
 # ------------------------------------------------------------------------------------------------
-def _cpts_info(cpts: pd.DataFrame, *, neighbours: Collection[str]) -> dict[str, Any]:
-    info = {}
-    for cid, r in cpts.iterrows():
-        stage = r["stade"] if isinstance(r["stade"], str) else None
-        info[str(cid)] = {
-            "nom": r["nom"],
-            "stade": STAGE_LABELS.get(stage, "Projet avant lettre d'intention")
-            if stage
-            else "Projet avant lettre d'intention",
-            "stade_code": stage or "projet",
-            "population": _int(r["population"]),
-            "taille": _int(r["taille"]),
-            "financement": _int(r["financement_max"]) if stage else None,
-            "n_communes": _int(r["n_communes"]),
-            "departement": None if r["departement"] != r["departement"] else r["departement"],
-            "voisine": cid in neighbours,
-        }
-    return info
+def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
+    """The card of a CPTS, as the texts the popup shows (``None``: row left out);
+    ``voisine`` is added per map."""
+    taille = _positive(r["taille"])
+    funding = _positive(r["financement_max"]) if stage else None
+    return {
+        "nom": r["nom"],
+        "stade": _stage(stage).label if stage else "Projet avant lettre d'intention",
+        "stade_code": stage or "projet",
+        "population": f"{_format.integer(r['population'])} hab.",
+        "taille": None if taille is None else str(taille),
+        "financement": None if funding is None else f"{_format.euros(funding)} par an",
+        "n_communes": _format.integer(r["n_communes"]),
+        "departement": None if r["departement"] != r["departement"] else r["departement"],
+    }
 
 
 def _text(value: Any) -> str | None:
@@ -727,12 +988,8 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
                 "cpts_cible": _text(r.get("cpts_cible_id")),
                 "cible": _text(r["cpts_cible"]),
                 "nom": _text(r["nom_propose"]),
-                "population_ajoutee": _int(r["population_ajoutee"]),
-                "population_resultante": _int(r["population_resultante"]),
-                "taille_avant": _int(r["taille_avant"]) or None,
-                "taille_apres": _int(r["taille_apres"]),
-                "financement_avant": _int(r["financement_max_avant"]),
-                "financement_apres": _int(r["financement_max_apres"]),
+                "etiquette": proposal_label(r["option"], r["cpts_cible"]),
+                "texte": proposal_text(r),
                 "priorite": _text(r["priorite"]),
                 "motif": _text(r["motif"]),
             }
@@ -740,113 +997,229 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-@dataclass
-class _DepartementSlice:
-    """What one département map draws, sliced from the :class:`MapLayers`.
-
-    Attributes
-    ----------
-    units
-        The département's units.
-    covering
-        Its CPTS at a stage (lettre d'intention or later).
-    projects
-        Its CPTS projects before the lettre d'intention.
-    voisines
-        CPTS at a stage across the border, touching none of its units.
-    near
-        Identifiers of the CPTS across the border (``voisines`` and projects alike).
-    zones
-        Its zones blanches.
-    overlap_units
-        Its units in a chevauchement or shared between CPTS.
-    proposals
-        Its recommended proposals.
-    """
-
-    units: gpd.GeoDataFrame
-    covering: gpd.GeoDataFrame
-    projects: gpd.GeoDataFrame
-    voisines: gpd.GeoDataFrame
-    near: set[str]
-    zones: gpd.GeoDataFrame
-    overlap_units: gpd.GeoDataFrame
-    proposals: gpd.GeoDataFrame
+def _zone_card(r: Any) -> dict[str, Any]:
+    """The card of a zone blanche (texts; ``None``: row left out)."""
+    area = r["superficie_km2"]
+    return {
+        "population": f"{_format.integer(r['population'])} hab.",
+        "n_communes": _format.integer(r["n_communes"]),
+        # None for a zone of units without geometry (four Cantal communes)
+        "superficie_km2": None
+        if area is None or area != area
+        else f"{_format.number(area, decimals=1)}\u00a0km²",
+        "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
+    }
 
 
-def _slice_departement(layers: MapLayers, departement: str) -> _DepartementSlice:
-    """Select the units, CPTS, zones and proposals of one département's map."""
-    units = layers.units[layers.units["departement"] == departement]
-    membership = layers.membership
-    in_dep = set(membership.loc[membership["code"].isin(units.index), "cpts_id"])
-    around = layers.neighbours.get(departement, set())
-    near = set(membership.loc[membership["code"].isin(around), "cpts_id"]) - in_dep
-    cpts = layers.cpts[layers.cpts.index.isin(in_dep)]
-    return _DepartementSlice(
-        units=units,
-        covering=cpts[cpts["stade"].notna()],
-        projects=cpts[cpts["stade"].isna()],
-        voisines=layers.cpts[layers.cpts.index.isin(near) & layers.cpts["stade"].notna()],
-        near=near,
-        zones=layers.zones[layers.zones["departement"] == departement],
-        overlap_units=units[units["chevauchement"] != ""],
-        proposals=layers.proposals[layers.proposals["departement"] == departement],
+def _feature(properties: dict[str, Any], geometry: Any) -> str | None:
+    """One GeoJSON Feature (text), or ``None`` without geometry."""
+    if not isinstance(geometry, str):
+        return None
+    return (
+        '{"type":"Feature","properties":' + _js_json(properties) + ',"geometry":' + geometry + "}"
     )
 
 
-def departement_map(
-    analysis: Analysis,
-    departement: str,
-    *,
-    suggestions: pd.DataFrame | None = None,
-    layers: MapLayers | None = None,
-    national_link: bool = True,
-) -> folium.Map:
-    """Return the map of one département.
+def _collection(features: Iterable[str | None]) -> tuple[str, int]:
+    """A FeatureCollection (text) of the features that have a geometry, and their number."""
+    kept = [f for f in features if f is not None]
+    return '{"type":"FeatureCollection","features":[' + ",".join(kept) + "]}", len(kept)
 
-    Parameters
-    ----------
-    analysis
-        An open analysis.
-    departement
-        COG code of the département (``"35"``, ``"2A"``, ``"974"``).
-    suggestions
-        Proposals (``couverture.suggest.suggest``); recommended ones are drawn.
-    layers
-        Layers prepared by :func:`prepare_layers` (computed for this département otherwise).
-    national_link
-        Link the title to the national map (``index.html`` in the same folder).
+
+@dataclass
+class DepartementData:
+    """What one département map draws, as plain Python (cheap to send to a worker process).
+
+    Built for every département at once by :func:`departement_data`; rendered by
+    :func:`render_departement`.
     """
-    import folium
 
-    if layers is None:
-        layers = prepare_layers(analysis, suggestions=suggestions, departements=[departement])
-    if departement not in layers.departements:
-        raise ArgumentError(f"--departement : département « {departement} » non préparé")
-
-    view = _slice_departement(layers, departement)
-    m = _departement_base_map(view.units)
-    _script(m, "couverture.init(" + _js_json(_departement_payload(view)) + ");")
-    _add_neighbour_cpts(m, view.voisines)
-    _add_cpts_perimeters(m, view.covering)
-    _add_projects(m, view.projects)
-    _add_zones(m, view.zones)
-    _add_overlaps(m, view.overlap_units)
-    _add_proposals(m, view.proposals)
-    _add_communes(m, view.units)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _ready(m, *_departement_title_and_legend(layers, departement, view, national_link))
-    return m
+    departement: str
+    bounds: list[list[float]]
+    # (code, nom, population, stade, cpts, cpts_ids, zone_id, chevauchement, projets, geojson)
+    units: list[tuple[Any, ...]]
+    covering: list[str | None]
+    projects: list[str | None]
+    voisines: list[str | None]
+    cards: dict[str, dict[str, Any]]
+    zones: list[str | None]
+    zone_cards: dict[str, dict[str, Any]]
+    proposals: list[str | None]
+    alternatives: list[str | None]
+    proposal_info: list[dict[str, Any]]
+    porteurs: list[str | None]
+    title: str
+    legend: str
 
 
-def _departement_base_map(units: gpd.GeoDataFrame) -> folium.Map:
-    """The map framed on ``units``, with its background choices and one pane per layer."""
-    import folium
+UNIT_FIELDS = (
+    "nom",
+    "population",
+    "stade",
+    "cpts",
+    "cpts_ids",
+    "zone_id",
+    "chevauchement",
+    "projets",
+    "geojson",
+)
 
-    b = units.total_bounds
-    m = _base_map([[b[1], b[0]], [b[3], b[2]]])
-    _tiles(m, overlay=False)
-    folium.FeatureGroup(name="Sans fond de carte", overlay=False, show=False).add_to(m)
+
+def _point(lon: float, lat: float) -> str:
+    return '{"type":"Point","coordinates":[' + f"{round(lon, 6)},{round(lat, 6)}" + "]}"
+
+
+def departement_data(
+    layers: MapLayers, departements: Sequence[str] | None = None, *, national_link: bool = True
+) -> list[DepartementData]:
+    """Slice the layers into the plain data of each département map, in one pass.
+
+    Every feature common to several maps (a CPTS drawn in its départements and across the
+    border) is written as GeoJSON text once.
+    """
+    import shapely
+
+    deps = list(layers.departements if departements is None else departements)
+    units = layers.units
+    unit_deps = units["departement"].to_numpy(dtype=object)
+    codes = units.index.to_numpy(dtype=object)
+    rows = list(zip(codes, *(units[c].tolist() for c in UNIT_FIELDS), strict=True))
+    positions: dict[str, list[int]] = {}
+    for i, d in enumerate(unit_deps):
+        positions.setdefault(d, []).append(i)
+    bounds = shapely.bounds(np.asarray(units.geometry.to_numpy(), dtype=object))
+
+    cpts_of: dict[str, list[str]] = {}
+    for cid, code in zip(
+        layers.membership["cpts_id"].tolist(), layers.membership["code"].tolist(), strict=True
+    ):
+        cpts_of.setdefault(code, []).append(cid)
+    cpts = layers.cpts
+    order = {cid: i for i, cid in enumerate(cpts.index)}
+    stages = {
+        c: s if isinstance(s, str) else None for c, s in zip(cpts.index, cpts["stade"], strict=True)
+    }
+    geo = dict(zip(cpts.index, cpts["geojson"], strict=True))
+    names = dict(zip(cpts.index, cpts["nom"], strict=True))
+    cards = {cid: _cpts_card(r, stages[cid]) for cid, r in cpts.iterrows()}
+
+    written: dict[str, str | None] = {}
+
+    def cpts_feature(c: str) -> str | None:
+        """A CPTS drawn in several maps (its own, its neighbours') is one string in memory."""
+        if c not in written:
+            props = {"id": str(c), "stade": stages[c], "nom": names[c]}
+            written[c] = _feature(props if stages[c] else {"id": str(c), "nom": names[c]}, geo[c])
+        return written[c]
+
+    zones_by: dict[str, list[str]] = {}
+    for zid, d in zip(layers.zones.index, layers.zones["departement"], strict=True):
+        zones_by.setdefault(d, []).append(zid)
+    zone_geo = dict(zip(layers.zones.index, layers.zones["geojson"], strict=True))
+    zone_cards = {zid: _zone_card(r) for zid, r in layers.zones.iterrows()}
+    zone_pop = dict(zip(layers.zones.index, layers.zones["population"], strict=True))
+
+    props = layers.proposals
+    prop_by: dict[str, list[int]] = {}
+    for i, d in enumerate(props["departement"].tolist()):
+        prop_by.setdefault(d, []).append(i)
+    prop_info = _proposal_info(props)
+    prop_features = [
+        _feature({"id": i["id"], "option": i["option"], "etiquette": i["etiquette"]}, g)
+        for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
+    ]
+
+    porteurs = layers.porteurs
+    porteur_by: dict[str, list[str | None]] = {}
+    for r in porteurs.itertuples(index=False):
+        porteur_by.setdefault(r.departement, []).append(
+            _feature(
+                {
+                    "id": _text(r.finess) or "",
+                    "nom": _text(r.nom) or "",
+                    "categorie": _text(r.libelle_categorie) or _text(r.categorie) or "",
+                    "commune": _text(r.code_commune) or "",
+                },
+                _point(float(r.lon), float(r.lat)),
+            )
+        )
+
+    out = []
+    for dep in deps:
+        pos = positions.get(dep, [])
+        own_codes = [codes[i] for i in pos]
+        in_dep = {c for code in own_codes for c in cpts_of.get(code, ())}
+        near = {c for code in layers.neighbours.get(dep, ()) for c in cpts_of.get(code, ())}
+        near -= in_dep
+        mine = sorted((c for c in in_dep if c in order), key=order.__getitem__)
+        covering = [c for c in mine if stages[c] is not None]
+        projects = [c for c in mine if stages[c] is None]
+        voisines = sorted(
+            (c for c in near if c in order and stages[c] is not None), key=order.__getitem__
+        )
+        b = bounds[pos] if pos else np.full((1, 4), np.nan)
+        box = [float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1]))]
+        box += [float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3]))]
+        dep_zones = zones_by.get(dep, [])
+        dep_props = prop_by.get(dep, [])
+        recommended = [i for i in dep_props if prop_info[i]["recommandee"]]
+        alternatives = [i for i in dep_props if not prop_info[i]["recommandee"]]
+        unit_rows = [rows[i] for i in pos]
+        dep_porteurs = porteur_by.get(dep, [])
+        title, legend = _departement_title_and_legend(
+            layers,
+            dep,
+            n_chev=sum(1 for r in unit_rows if r[7] == "chevauchement"),
+            n_part=sum(1 for r in unit_rows if r[7] == "partage"),
+            n_zones=len(dep_zones),
+            zone_population=sum(_int(zone_pop[z]) or 0 for z in dep_zones),
+            n_covering=len(covering),
+            has_projects=bool(projects),
+            options=sorted({prop_info[i]["option"] for i in recommended}),
+            n_proposals=len(recommended),
+            n_alternatives=len(alternatives),
+            n_porteurs=len(dep_porteurs),
+            national_link=national_link,
+        )
+        out.append(
+            DepartementData(
+                departement=dep,
+                bounds=[[box[1], box[0]], [box[3], box[2]]],
+                units=unit_rows,
+                covering=[cpts_feature(c) for c in covering],
+                projects=[cpts_feature(c) for c in projects],
+                voisines=[cpts_feature(c) for c in voisines],
+                cards={
+                    str(c): {**cards[c], "voisine": c in near}
+                    for c in [*covering, *projects, *voisines]
+                },
+                zones=[_feature({"id": str(z)}, zone_geo[z]) for z in dep_zones],
+                zone_cards={str(z): zone_cards[z] for z in dep_zones},
+                proposals=[prop_features[i] for i in recommended],
+                alternatives=[prop_features[i] for i in alternatives],
+                proposal_info=[prop_info[i] for i in dep_props],
+                porteurs=dep_porteurs,
+                title=title,
+                legend=legend,
+            )
+        )
+    return out
+
+
+def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
+    """Leaflet style of each stage (fill and outline from the vocabulary)."""
+    return {
+        s.code: {"fillColor": s.colour, "color": s.outline}
+        | ({"fillOpacity": STAGE_OPACITY[min(s.rank, len(STAGE_OPACITY)) - 1]} if opacity else {})
+        for s in _stages()
+    }
+
+
+def render_departement(data: DepartementData) -> str:
+    """Return the HTML page of one département map."""
+    page = _Page(data.bounds, title=f"Couverture CPTS — département {data.departement}")
+    page.tiles(overlay=False)
+    page.empty_layer("Sans fond de carte", show=False)
     # one pane per layer keeps the stacking order fixed when layers are toggled on and off
     for name, z, interactive in [
         ("cv-voisines", 405, True),
@@ -856,184 +1229,119 @@ def _departement_base_map(units: gpd.GeoDataFrame) -> folium.Map:
         ("cv-chevauchements", 430, False),
         ("cv-propositions", 440, False),
         ("cv-communes", 450, True),
+        ("cv-porteurs", 460, True),
     ]:
-        _pane(m, name, z, interactive=interactive)
-    return m
-
-
-def _departement_payload(view: _DepartementSlice) -> dict[str, Any]:
-    """The data the runtime shows on a click: CPTS, zone and proposal cards, by id."""
-    cards = _cpts_info(_concat(view.covering, view.projects, view.voisines), neighbours=view.near)
-    props = _proposal_info(view.proposals)
-    return {
+        page.pane(name, z, interactive=interactive)
+    payload = {
         "kind": "departement",
-        "cpts": cards,
-        "zones": _zone_info(view.zones),
-        "propositions": props,
+        "cpts": data.cards,
+        "zones": data.zone_cards,
+        "propositions": data.proposal_info,
     }
-
-
-def _zone_info(zones: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """The card of each zone blanche, by ``zone_id``."""
-    import pandas as pd
-
-    return {
-        str(zid): {
-            "population": _int(r["population"]),
-            "n_communes": _int(r["n_communes"]),
-            # None for a zone of units without geometry (four Cantal communes)
-            "superficie_km2": None if pd.isna(r["superficie_km2"]) else r["superficie_km2"],
-            "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
-        }
-        for zid, r in zones.iterrows()
-    }
-
-
-def _add_neighbour_cpts(m: folium.Map, voisines: pd.DataFrame) -> None:
-    """CPTS across the border, faded and dashed: context, not the département's own."""
-    style = {
-        "by": "stade",
-        "styles": {s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s]} for s in STAGES},
-        "default": {"fillOpacity": 0.18, "opacity": 0.45, "weight": 1.2, "dashArray": "3 3"},
-    }
-    _geojson(
-        m,
-        _features(voisines, [{"id": str(i), "stade": s} for i, s in voisines["stade"].items()]),
+    page.script("couverture.init(" + _js_json(payload) + ");")
+    page.geojson(
+        _collection(data.voisines),
         name="CPTS voisines (hors département)",
         pane="cv-voisines",
-        style=style,
+        style={
+            "default": {
+                "fillColor": NEIGHBOUR_FILL,
+                "color": NEIGHBOUR_OUTLINE,
+                "fillOpacity": 0.15,
+                "opacity": 0.7,
+                "weight": 1.2,
+                "dashArray": "3 3",
+            },
+        },
         hook="onNeighbour",
         class_name="cv-voisine",
         interactive=True,
     )
-
-
-def _add_cpts_perimeters(m: folium.Map, covering: pd.DataFrame) -> None:
-    """The département's CPTS, coloured by stage."""
-    # fill opacity grows with the stage, so that ACI stands out from projet de santé
-    style = {
-        "by": "stade",
-        "styles": {
-            s: {"fillColor": STAGE_COLOURS[s], "color": STAGE_OUTLINES[s], "fillOpacity": o}
-            for s, o in zip(STAGES, (0.4, 0.5, 0.62), strict=True)
-        },
-        "default": {"weight": 2},
-    }
-    _geojson(
-        m,
-        _features(covering, [{"id": str(i), "stade": s} for i, s in covering["stade"].items()]),
+    page.geojson(
+        _collection(data.covering),
         name="Périmètres des CPTS",
         pane="cv-cpts",
-        style=style,
+        style={"by": "stade", "styles": _stage_styles(True), "default": {"weight": 2}},
         hook="onCpts",
         class_name="cv-cpts",
     )
-
-
-def _add_projects(m: folium.Map, projects: pd.DataFrame) -> None:
-    """Projects before the lettre d'intention, as dotted outlines (no layer when none)."""
-    if not len(projects):
-        return
-    _geojson(
-        m,
-        _features(projects, [{"id": str(i)} for i in projects.index]),
-        name="Projets avant lettre d'intention",
-        pane="cv-projets",
-        style={
-            "default": {"fill": False, "color": PROJECT_COLOUR, "weight": 2, "dashArray": "2 4"}
-        },
-        hook="onProject",
-        class_name="cv-projet",
-    )
-
-
-def _add_zones(m: folium.Map, zones: pd.DataFrame) -> None:
-    """Zones blanches (class ``cv-zone``: the stylesheet fills them with ``HATCH_SVG``)."""
-    _geojson(
-        m,
-        _features(zones, [{"id": str(z)} for z in zones.index]),
+    if data.projects:
+        page.geojson(
+            _collection(data.projects),
+            name="Projets avant lettre d'intention",
+            pane="cv-projets",
+            style={
+                "default": {
+                    "fill": False,
+                    "color": PROJECT_COLOUR,
+                    "weight": 2,
+                    "dashArray": "2 4",
+                }
+            },
+            hook="onProject",
+            class_name="cv-projet",
+        )
+    page.geojson(
+        _collection(data.zones),
         name="Zones blanches",
         pane="cv-zones",
         style={"default": {"color": ZONE_COLOUR, "weight": 2.5, "fillColor": ZONE_COLOUR}},
         hook="onZone",
         class_name="cv-zone",
     )
-
-
-def _add_overlaps(m: folium.Map, overlap_units: pd.DataFrame) -> None:
-    """Units in a chevauchement or shared, by type (no layer when none)."""
-    if not len(overlap_units):
-        return
-    _geojson(
-        m,
-        _features(
-            overlap_units,
-            [{"id": str(c), "type": t} for c, t in overlap_units["chevauchement"].items()],
-        ),
-        name="Chevauchements et communes partagées",
-        pane="cv-chevauchements",
-        style={
-            "by": "type",
-            "styles": {k: {"color": c, "fillColor": c} for k, c in OVERLAP_COLOURS.items()}
-            | {
-                "partage": {
-                    "color": OVERLAP_COLOURS["partage"],
-                    "fillColor": OVERLAP_COLOURS["partage"],
-                    "dashArray": "6 3",
-                }
+    overlaps = [r for r in data.units if r[7]]
+    if overlaps:
+        page.geojson(
+            _collection(_feature({"id": str(r[0]), "type": r[7]}, r[9]) for r in overlaps),
+            name="Chevauchements et communes partagées",
+            pane="cv-chevauchements",
+            style={
+                "by": "type",
+                "styles": {k: {"color": c, "fillColor": c} for k, c in OVERLAP_COLOURS.items()}
+                | {
+                    "partage": {
+                        "color": OVERLAP_COLOURS["partage"],
+                        "fillColor": OVERLAP_COLOURS["partage"],
+                        "dashArray": "6 3",
+                    }
+                },
+                "default": {"weight": 3, "fillOpacity": 0.25},
             },
-            "default": {"weight": 3, "fillOpacity": 0.25},
-        },
-        hook="onOverlap",
-        class_name="cv-chevauchement",
-    )
-
-
-def _add_proposals(m: folium.Map, proposals: pd.DataFrame) -> None:
-    """Recommended proposals, as dashed outlines coloured by option (no layer when none)."""
-    if not len(proposals):
-        return
-    _geojson(
-        m,
-        _features(
-            proposals,
-            [
-                {"id": p, "option": o}
-                for p, o in zip(proposals["proposition"], proposals["option"], strict=True)
-            ],
-        ),
-        name="Propositions recommandées",
-        pane="cv-propositions",
-        style={
-            "by": "option",
-            "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
-            "default": {"color": "#333333", "weight": 3.5, "fill": False, "dashArray": "10 6"},
-        },
-        hook="onProposal",
-        class_name="cv-proposition",
-    )
-
-
-def _add_communes(m: folium.Map, units: pd.DataFrame) -> None:
-    """Every commune, transparent but clickable, with its tooltip data."""
-    props = [
-        {
-            "id": str(code),
-            "code": str(code),
-            "nom": r.nom,
-            "population": _fr_int(r.population),
-            "stade": _stage_label(r.stade),
-            "cpts": r.cpts.replace("|", ", "),
-            "ids": r.cpts_ids,
-            "zone": r.zone_id,
-            "chevauchement": r.chevauchement,
-            "projets": r.projets.replace("|", ", "),
-        }
-        for code, r in zip(units.index, units.itertuples(index=False), strict=True)
-    ]
-    _geojson(
-        m,
-        _features(units, props),
+            hook="onOverlap",
+            class_name="cv-chevauchement",
+        )
+    proposal_default: dict[str, Any] = {
+        "color": "#333333",
+        "weight": 3.5,
+        "fill": False,
+        "dashArray": "10 6",
+    }
+    proposal_style: dict[str, Any] = {
+        "by": "option",
+        "styles": {k: {"color": c} for k, c in PROPOSAL_COLOURS.items()},
+        "default": proposal_default,
+    }
+    if data.proposals:
+        page.geojson(
+            _collection(data.proposals),
+            name="Propositions recommandées",
+            pane="cv-propositions",
+            style=proposal_style,
+            hook="onProposal",
+            class_name="cv-proposition",
+        )
+    if data.alternatives:
+        page.geojson(
+            _collection(data.alternatives),
+            name="Propositions alternatives",
+            pane="cv-propositions",
+            style=proposal_style | {"default": proposal_default | {"dashArray": "2 5"}},
+            hook="onAlternative",
+            class_name="cv-alternative",
+            show=False,
+        )
+    page.geojson(
+        _collection(_commune_feature(r) for r in data.units),
         name="Communes",
         pane="cv-communes",
         style={
@@ -1049,28 +1357,112 @@ def _add_communes(m: folium.Map, units: pd.DataFrame) -> None:
         class_name="cv-commune",
         interactive=True,
     )
+    if data.porteurs:
+        page.geojson(
+            _collection(data.porteurs),
+            name="Porteurs potentiels (MSP, centres de santé)",
+            pane="cv-porteurs",
+            style={
+                "default": {
+                    "radius": 5,
+                    "color": "#ffffff",
+                    "weight": 1.5,
+                    "fillColor": PORTEUR_COLOUR,
+                    "fillOpacity": 0.95,
+                }
+            },
+            hook="onPorteur",
+            class_name="cv-porteur",
+            interactive=True,
+            points=True,
+        )
+    page.control()
+    _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM)
+    return page.html()
+
+
+def _commune_feature(r: tuple[Any, ...]) -> str | None:
+    code, nom, population, stade, cpts, ids, zone, chevauchement, projets, geometry = r
+    return _feature(
+        {
+            "id": str(code),
+            "code": str(code),
+            "nom": nom,
+            "population": _format.integer(population),
+            "stade": _stage_label(stade),
+            "cpts": cpts.replace("|", ", "),
+            "ids": ids,
+            "zone": zone,
+            "chevauchement": chevauchement,
+            "projets": projets.replace("|", ", "),
+        },
+        geometry,
+    )
+
+
+def departement_map(
+    analysis: Analysis,
+    departement: str,
+    *,
+    suggestions: pd.DataFrame | None = None,
+    layers: MapLayers | None = None,
+    national_link: bool = True,
+    porteurs: pd.DataFrame | None = None,
+) -> str:
+    """Return the HTML page of one département's map.
+
+    Parameters
+    ----------
+    analysis
+        An open analysis.
+    departement
+        COG code of the département (``"35"``, ``"2A"``, ``"974"``).
+    suggestions
+        Proposals (``couverture.suggest.suggest``): recommended ones are drawn, the
+        alternatives in a layer off by default.
+    layers
+        Layers prepared by :func:`prepare_layers` (computed for this département otherwise).
+    national_link
+        Link the title to the national map (``index.html`` in the same folder).
+    porteurs
+        Potential porteurs (see :func:`prepare_layers`), when ``layers`` is not given.
+    """
+    if layers is None:
+        layers = prepare_layers(
+            analysis, suggestions=suggestions, departements=[departement], porteurs=porteurs
+        )
+    if departement not in layers.departements:
+        raise ArgumentError(f"--departement : département « {departement} » non préparé")
+    (data,) = departement_data(layers, [departement], national_link=national_link)
+    return render_departement(data)
 
 
 def _departement_title_and_legend(
-    layers: MapLayers, departement: str, view: _DepartementSlice, national_link: bool
+    layers: MapLayers,
+    departement: str,
+    *,
+    n_chev: int,
+    n_part: int,
+    n_zones: int,
+    zone_population: int,
+    n_covering: int,
+    has_projects: bool,
+    options: Sequence[str],
+    n_proposals: int,
+    n_alternatives: int,
+    n_porteurs: int,
+    national_link: bool,
 ) -> tuple[str, str]:
     """The HTML of the title box (key figures of the département) and of the legend."""
     rate = layers.rates.loc[departement]
     heading = f"Couverture CPTS — {rate['nom']} ({departement})"
-    chevauchement = view.units["chevauchement"]
-    n_chev = int((chevauchement == "chevauchement").sum())
-    n_part = int((chevauchement == "partage").sum())
-    zones, proposals = view.zones, view.proposals
     rows = [
-        ("Population", _fr_int(rate["population"]) + " hab."),
-        *[(f"Couverte ≥ {STAGE_SHORT[s]}", _fr_pct(rate[f"taux_{s}"])) for s in STAGES],
-        (
-            "Zones blanches",
-            f"{len(zones)} ({_fr_int(zones['population'].sum())} hab.)",
-        ),
-        ("CPTS (hors projets)", _fr_int(len(view.covering))),
+        ("Population", _format.integer(rate["population"]) + " hab."),
+        *[(f"Couverte ≥ {s.short}", _format.percent(rate[f"taux_{s.code}"])) for s in _stages()],
+        ("Zones blanches", f"{n_zones} ({_format.integer(zone_population)} hab.)"),
+        ("CPTS (hors projets)", _format.integer(n_covering)),
         ("Chevauchements / partagées", f"{n_chev} / {n_part}"),
-        ("Propositions recommandées", _fr_int(len(proposals))),
+        ("Propositions recommandées", _format.integer(n_proposals)),
     ]
     link = (
         f"<p class='cv-sub'><a href='{INDEX_NAME}'>← carte nationale</a></p>"
@@ -1078,35 +1470,25 @@ def _departement_title_and_legend(
         else ""
     )
     legend = _departement_legend(
-        has_projects=len(view.projects) > 0, options=sorted(set(proposals["option"]))
+        has_projects=has_projects,
+        options=options,
+        alternatives=n_alternatives > 0,
+        porteurs=n_porteurs > 0,
     )
     return _title_html(layers.meta, heading, rows, link), legend
 
 
-def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
-    """Concatenate frames that may be empty (without pandas' empty-frame warning)."""
-    import pandas as pd
-
-    kept = [f for f in frames if len(f)]
-    if not kept:
-        return frames[0].iloc[0:0]
-    return pd.concat(kept)
-
-
-def _ready(m: folium.Map, title: str, legend: str, **extra: Any) -> None:
-    opts = {"title": title, "legend": legend, **extra}
-    _script(m, "couverture.ready({map}, " + _js_json(opts) + ");")
-
-
-def _departement_legend(*, has_projects: bool, options: Sequence[str]) -> str:
+def _departement_legend(
+    *, has_projects: bool, options: Sequence[str], alternatives: bool, porteurs: bool
+) -> str:
     rows = ["<h4>Périmètres des CPTS</h4>"]
     rows += [
-        f"<div>{_swatch(STAGE_COLOURS[s], STAGE_OUTLINES[s], opacity=0.5)}"
-        f"{_esc(STAGE_LABELS[s])}</div>"
-        for s in STAGES
+        f"<div>{_swatch(s.colour, s.outline, opacity=STAGE_OPACITY[min(s.rank, 3) - 1])}"
+        f"{_esc(s.label)}</div>"
+        for s in _stages()
     ]
     rows.append(
-        f"<div>{_swatch(STAGE_COLOURS['aci'], STAGE_OUTLINES['aci'], opacity=0.18, dash='3 3')}"
+        f"<div>{_swatch(NEIGHBOUR_FILL, NEIGHBOUR_OUTLINE, opacity=0.15, dash='3 3')}"
         "CPTS voisine (hors département)</div>"
     )
     if has_projects:
@@ -1127,29 +1509,32 @@ def _departement_legend(*, has_projects: bool, options: Sequence[str]) -> str:
             f"{_esc(PROPOSAL_LABELS.get(o, o))}</div>"
             for o in options
         ]
-    rows.append("<p class='cv-sub'>Cliquer une commune : fiches CPTS et zone blanche.</p>")
+        rows.append(
+            "<p class='cv-sub'>Étiquette : la CPTS qui prendrait la zone, ou « "
+            f"{NEW_CPTS_LABEL} ».</p>"
+        )
+    if alternatives:
+        rows.append(
+            f"<div>{_swatch('none', '#333333', opacity=0, dash='2 5')}"
+            "Proposition alternative (calque à cocher)</div>"
+        )
+    if porteurs:
+        rows.append(
+            f"<div><svg width='22' height='14'><circle cx='11' cy='7' r='5' "
+            f"fill='{PORTEUR_COLOUR}' stroke='#ffffff' stroke-width='1.5'/></svg>"
+            "Porteur potentiel (MSP, centre de santé)</div>"
+        )
+    rows.append("<p class='cv-sub'>Cliquez sur une commune : fiches CPTS et zone blanche.</p>")
     return "".join(rows)
 
 
 # ------------------------------------------------------------------------------------------------
 # national map
-# ------------------------------------------------------------------------------------------------
-def departement_geometries(
-    layers: MapLayers, *, tolerance: float = NATIONAL_TOLERANCE_M
-) -> gpd.GeoSeries:
-    """Return one polygon per département (coverage union of its units, simplified again)."""
-    import geopandas as gpd
-
-    units = layers.units
-    unions = _group_unions(
-        units["departement"].to_numpy(dtype=str), units.index.to_numpy(dtype=str), units.geometry
-    )
-    # at this scale, holes under ~15 km² are gaps between source polygons, not enclaves (the
-    # Enclave des papes, 300 km², stays)
-    unions = {d: drop_pinholes(g, min_area=ENCLAVE_AREA) for d, g in unions.items()}
-    geoms = gpd.GeoSeries(unions, crs=CRS_WEB)
-    deps = geoms.index.to_series()
-    return simplify_coverage(geoms, deps, tolerance=tolerance)
+def departement_geometries(layers: MapLayers, con: Any) -> gpd.GeoDataFrame:
+    """Return the stored outline of each département drawn in ``layers`` (index ``code``:
+    ``geometry`` and ``geojson``; see :func:`map_geometry_table`)."""
+    shown = sorted(set(layers.units["departement"].dropna()))
+    return map_geometries(con, niveau="departement", departements=shown)
 
 
 def national_map(
@@ -1157,8 +1542,9 @@ def national_map(
     *,
     layers: MapLayers | None = None,
     linked: Collection[str] | None = None,
-) -> folium.Map:
-    """Return the national overview: départements coloured by population covered.
+) -> str:
+    """Return the HTML page of the national overview: départements coloured by population
+    covered.
 
     Parameters
     ----------
@@ -1170,23 +1556,40 @@ def national_map(
         Départements whose map exists next to ``index.html`` (clicking them opens it);
         default: all.
     """
-    import folium
-
     if layers is None:
         layers = prepare_layers(analysis)
-    deps_geom = departement_geometries(layers)
+    deps_geom = departement_geometries(layers, analysis._connection())
     rates = layers.rates.reindex(deps_geom.index)
     linked = set(layers.departements if linked is None else linked)
     props = _departement_properties(rates, layers.zones, linked)
-    m = _national_base_map(deps_geom)
-    stage_layers = _add_stage_layers(m)
-    _tiles(m, overlay=True)
-    stages = [[st, STAGE_SHORT[st]] for st in STAGES]
-    _script(m, "couverture.init(" + _js_json({"kind": "national", "stages": stages}) + ");")
-    _add_departements(m, deps_geom, props)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    # metropolitan France first: DROM are reached through the list in the title box
+    metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
+    b = (metro if len(metro) else deps_geom).total_bounds
+    page = _Page([[b[1], b[0]], [b[3], b[2]]], title="Couverture de la population par les CPTS")
+    stage_layers = {}
+    codes = _codes()
+    for s in _stages():
+        name = f"Taux de couverture : {s.short}" + (" ou plus" if s.code != codes[-1] else "")
+        stage_layers[name] = s.code
+        page.empty_layer(name, show=s.code == codes[0])
+    page.tiles(overlay=True)
+    stages = [[s.code, s.short] for s in _stages()]
+    page.script("couverture.init(" + _js_json({"kind": "national", "stages": stages}) + ");")
+    layer = page.geojson(
+        _collection(
+            _feature(p, g) for p, g in zip(props, deps_geom["geojson"].tolist(), strict=True)
+        ),
+        name="Départements",
+        pane="overlayPane",
+        style={"default": {"fillColor": RATE_CLASSES[0][1], "color": "#444444", "weight": 0.8}},
+        hook="onDepartement",
+        class_name="cv-departement",
+        interactive=True,
+    )
+    page.script(f"couverture.choropleth({layer}, " + _js_json(RATE_CLASSES) + ");")
+    page.control()
     _ready(
-        m,
+        page,
         _title_html(
             layers.meta,
             "Couverture de la population par les CPTS",
@@ -1194,11 +1597,11 @@ def national_map(
             _departement_chooser(rates, linked),
         ),
         _national_legend(),
-        stage="lettre_intention",
+        stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
     )
-    return m
+    return page.html()
 
 
 def _departement_properties(
@@ -1213,74 +1616,29 @@ def _departement_properties(
             "id": dep,
             "code": dep,
             "nom": f"{r['nom']} ({dep})",
-            "population": _fr_int(r["population"]),
-            "zones": f"{int(n_zones)} ({_fr_int(pop_zones)} hab.)",
+            "population": _format.integer(r["population"]),
+            "zones": f"{int(n_zones)} ({_format.integer(pop_zones)} hab.)",
             "lien": departement_filename(dep) if dep in linked else "",
         }
-        for s in STAGES:
+        for s in _codes():
             p[f"taux_{s}"] = float(r[f"taux_{s}"])
-            p[f"txt_{s}"] = _fr_pct(r[f"taux_{s}"])
+            p[f"txt_{s}"] = _format.percent(r[f"taux_{s}"])
         props.append(p)
     return props
 
 
-def _national_base_map(deps_geom: gpd.GeoSeries) -> folium.Map:
-    """The base map framed on metropolitan France."""
-    # metropolitan France first: DROM are reached through the list in the title box
-    metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
-    b = (metro if len(metro) else deps_geom).total_bounds
-    return _base_map([[b[1], b[0]], [b[3], b[2]]])
-
-
-def _add_stage_layers(m: folium.Map) -> dict[str, str]:
-    """One empty base layer per stage, so that the layer control picks the stage mapped.
-
-    Returns the stage of each layer name, for the runtime to recolour the départements.
-    """
-    import folium
-
-    stage_layers = {}
-    for s in STAGES:
-        name = f"Taux de couverture : {STAGE_SHORT[s]}" + (" ou plus" if s != "aci" else "")
-        stage_layers[name] = s
-        folium.FeatureGroup(name=name, overlay=False, show=s == "lettre_intention").add_to(m)
-    return stage_layers
-
-
-def _add_departements(
-    m: folium.Map, deps_geom: gpd.GeoSeries, props: Sequence[dict[str, Any]]
-) -> None:
-    """The clickable départements, coloured by the runtime from ``RATE_CLASSES``."""
-    import pandas as pd
-
-    frame = pd.DataFrame({"geojson": geojson_geometries(deps_geom.to_numpy())})
-    layer = _geojson(
-        m,
-        _features(frame, props),
-        name="Départements",
-        pane="overlayPane",
-        style={"default": {"fillColor": RATE_CLASSES[0][1], "color": "#444444", "weight": 0.8}},
-        hook="onDepartement",
-        class_name="cv-departement",
-        interactive=True,
-    )
-    _script(
-        m,
-        f"couverture.choropleth({layer.get_name()}, " + _js_json(RATE_CLASSES) + ");",
-    )
-
-
 def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
     """Key figures of France for the title box (population, shares covered, zones)."""
-    france = layers.rates[["population", *[f"pop_{s}" for s in STAGES]]].sum()
-    rows = [("Population", _fr_int(france["population"]) + " hab.")]
-    for s in STAGES:
-        share = 100 * france[f"pop_{s}"] / france["population"] if france["population"] else 0
-        rows.append((f"Couverte ≥ {STAGE_SHORT[s]}", _fr_pct(share)))
+    france = layers.rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
+    rows = [("Population", _format.integer(france["population"]) + " hab.")]
+    for s in _stages():
+        pop = france[f"pop_{s.code}"]
+        share = 100 * pop / france["population"] if france["population"] else 0
+        rows.append((f"Couverte ≥ {s.short}", _format.percent(share)))
     rows.append(
         (
             "Zones blanches",
-            f"{len(layers.zones)} ({_fr_int(layers.zones['population'].sum())} hab.)",
+            f"{len(layers.zones)} ({_format.integer(layers.zones['population'].sum())} hab.)",
         )
     )
     return rows
@@ -1312,31 +1670,60 @@ def _national_legend() -> str:
         + "</div>"
         for i, (lo, c) in enumerate(RATE_CLASSES)
     )
-    return legend + "<p class='cv-sub'>Cliquer un département pour ouvrir sa carte.</p>"
+    return legend + "<p class='cv-sub'>Cliquez sur un département pour ouvrir sa carte.</p>"
 
 
 # ------------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------------
-def _write(m: folium.Map, path: Path) -> Path:
+# writing
+# ------------------------------------------------------------------------------------------------
+def _write_departement(data: DepartementData, path: Path) -> Path:
+    """Render and write one département map (run in a worker process)."""
     from couverture._output import atomic_write_text
 
-    atomic_write_text(path, m.get_root().render())
+    atomic_write_text(path, render_departement(data))
     return path
+
+
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc only; elsewhere
+    the collection alone)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)
+
+
+def _workers(n_maps: int, workers: int | None) -> int:
+    if workers is None:
+        # a few maps are faster in-process than the start of worker processes
+        workers = 1 if n_maps < 8 else min(2, os.cpu_count() or 1)
+    return max(1, min(workers, n_maps))
 
 
 def build_maps(
     analysis: Analysis,
     output_dir: Path | str,
     *,
-    suggestions: pd.DataFrame | None = None,
+    suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
     departements: Sequence[str] | None = None,
+    workers: int | None = None,
+    porteurs: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``departement-<code>.html`` for each département and ``index.html``.
 
-    Geometry is prepared once (:func:`prepare_layers`) then sliced per département. The maps
-    are written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run
-    replaces every map at once, and an interrupted one leaves the previous maps as they were.
+    Geometry is prepared once (:func:`prepare_layers`) then sliced per département; the
+    national map is written, the layers freed, then the département maps are rendered by
+    ``workers`` processes (each one map at a time, so memory stays bounded). The maps are
+    written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces
+    every map at once, and an interrupted one leaves the previous maps as they were.
     ``output_dir`` may hold maps and hidden files only (:class:`ArgumentError` otherwise).
 
     Parameters
@@ -1346,33 +1733,65 @@ def build_maps(
     output_dir
         Folder of the maps (created if needed).
     suggestions
-        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn).
+        Proposals from ``couverture.suggest.suggest`` (recommended ones are drawn, the
+        alternatives in a layer off by default), or a function returning them (see
+        :func:`prepare_layers`).
     departements
         Départements to map (default: those of the analysis, else all of France).
+    workers
+        Worker processes for the département maps (default: 2 on a machine with 2 cores or
+        more, none for fewer than 8 maps).
+    porteurs
+        Potential porteurs (``couverture.porteurs.read_porteurs``), drawn as a layer.
 
     Returns
     -------
     list of Path
-        The département maps, then the national map.
+        The département maps (in the order of their codes), then the national map.
     """
-    from couverture._output import recover_folders, staged_folder
+    from couverture._output import atomic_write_text, recover_folders, staged_folder
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--sortie : {output_dir} existe et n'est pas un dossier")
     recover_folders(output_dir.resolve().parent)
     kept = _check_maps_folder(output_dir)
-    layers = prepare_layers(analysis, suggestions=suggestions, departements=departements)
+    layers = prepare_layers(
+        analysis, suggestions=suggestions, departements=departements, porteurs=porteurs
+    )
+    data = departement_data(layers)
+    names = [departement_filename(d.departement) for d in data] + [INDEX_NAME]
     # the maps are written into a fresh folder swapped in whole: a run killed midway leaves
     # the previous maps as they were, never a mix of old and new
-    names = []
     with staged_folder(output_dir) as stage:
-        for dep in layers.departements:
-            names.append(departement_filename(dep))
-            _write(departement_map(analysis, dep, layers=layers), stage.new / names[-1])
-            log.debug("carte écrite : %s", names[-1])
-        names.append(INDEX_NAME)
-        _write(national_map(analysis, layers=layers), stage.new / INDEX_NAME)
+        targets = [stage.new / name for name in names[:-1]]
+        n = _workers(len(data), workers)
+        if n == 1:
+            for d, path in zip(data, targets, strict=True):
+                _write_departement(d, path)
+            national = national_map(analysis, layers=layers)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # the layers are freed before the workers start: the memory of the whole run
+            # peaks once, not with the workers on top
+            national = national_map(analysis, layers=layers)
+            del layers
+            _release_memory()
+            # forkserver/spawn workers start clean (no copy of this process's threads or
+            # store); each holds one map at a time, results come back in département order
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method)) as pool:
+                futures = [
+                    pool.submit(_write_departement, d, path)
+                    for d, path in zip(data, targets, strict=True)
+                ]
+                del data
+                for future in futures:
+                    log.debug("carte écrite : %s", future.result().name)
+        atomic_write_text(stage.new / INDEX_NAME, national)
         for path in kept:  # .gitkeep and the like: linked, not copied
             try:
                 os.link(path, stage.new / path.name)

@@ -1,4 +1,4 @@
-/* couverture: runtime of the HTML maps (popups, search box, full-screen button).
+/* couverture: runtime of the HTML maps (popups, labels, search box, full-screen and print buttons).
  * Written for the project (MIT licence); needs only Leaflet, inlined before it.
  * The map's Python side (couverture.maps) calls cv.init(info) before the layers, the layers'
  * onEachFeature hooks below while they load, then cv.ready(map). window.couverture exposes
@@ -7,7 +7,8 @@
   "use strict";
   var cv = {
     nCommunes: 0, nCpts: 0, nVoisines: 0, nProjets: 0, nZones: 0,
-    nChevauchements: 0, nPropositions: 0, nDepartements: 0,
+    nChevauchements: 0, nPropositions: 0, nAlternatives: 0, nDepartements: 0,
+    nEtiquettes: 0, nPorteurs: 0,
     info: {}, communes: [], map: null, lastSearch: null
   };
   window.couverture = cv;
@@ -17,18 +18,12 @@
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
     });
   }
-  function num(n) {
-    return (n === null || n === undefined || n === "") ? "—" :
-      Number(n).toLocaleString("fr-FR").replace(/\u202f|\u00a0/g, "\u202f");
-  }
-  function euros(n) { return (n === null || n === undefined || n === "") ? "—" : num(n) + "\u00a0€"; }
   function fold(s) {
     return String(s).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
       .replace(/[-'’\s]+/g, " ").trim();
   }
   function row(k, v) { return "<tr><th>" + esc(k) + "</th><td>" + v + "</td></tr>"; }
   cv.esc = esc;
-  cv.num = num;
 
   cv.init = function (info) { cv.info = info || {}; };
 
@@ -49,16 +44,17 @@
     }).join("") + "</table>";
   }
 
+  // texts come formatted from Python (couverture._format); a missing value is left out
   function proposalHtml(p) {
-    var head = esc(p.libelle) + (p.recommandee ? " (recommandée)" : "");
-    var who = p.cible ? "vers " + esc(p.cible) : (p.nom ? esc(p.nom) : "");
+    var head = esc(p.libelle) + (p.recommandee ? " (recommandée)" : " (alternative)");
+    var who = p.option === "creation" ? "nouvelle CPTS" + (p.nom ? " « " + esc(p.nom) + " »" : "")
+      : (p.cible ? "vers " + esc(p.cible) : "");
     return "<li><b>" + head + "</b> " + who +
-      "<br>+" + num(p.population_ajoutee) + " hab. → " + num(p.population_resultante) +
-      " hab., taille " + esc(p.taille_avant || "—") + " → " + esc(p.taille_apres) +
-      ", financement max " + euros(p.financement_avant) + " → " + euros(p.financement_apres) +
-      (p.priorite ? ", priorité " + esc(p.priorite) : "") +
+      (p.texte ? "<br>" + esc(p.texte) : "") +
+      (p.priorite ? "<br>priorité " + esc(p.priorite) : "") +
       (p.motif ? "<br><i>" + esc(p.motif) + "</i>" : "") + "</li>";
   }
+  function rowIf(k, v) { return (v === null || v === undefined || v === "") ? "" : row(k, esc(v)); }
   function proposals(filter) {
     var out = (cv.info.propositions || []).filter(filter).map(proposalHtml);
     return out.length ? "<ul class='cv-props'>" + out.join("") + "</ul>" : "";
@@ -70,11 +66,11 @@
     return "<div class='cv-card'><h4 class='cv-stade-" + esc(c.stade_code) + "'>" +
       esc(c.nom) + "</h4><table>" +
       row("Stade", esc(c.stade)) +
-      row("Population", num(c.population) + " hab.") +
-      row("Taille ACI", esc(c.taille)) +
-      row("Communes", num(c.n_communes)) +
-      row("Financement max. annuel", euros(c.financement)) +
-      (c.departement ? row("Département principal", esc(c.departement)) : "") +
+      rowIf("Population", c.population) +
+      rowIf("Taille ACI", c.taille) +
+      rowIf("Communes", c.n_communes) +
+      rowIf("Financement maximal", c.financement) +
+      rowIf("Département principal", c.departement) +
       "</table>" + proposals(function (p) { return p.cpts_cible === id; }) + "</div>";
   };
 
@@ -82,9 +78,9 @@
     var z = (cv.info.zones || {})[id];
     if (!z) { return ""; }
     return "<div class='cv-card cv-zone-card'><h4>Zone blanche " + esc(id) + "</h4><table>" +
-      row("Population", num(z.population) + " hab.") +
-      row("Communes", num(z.n_communes)) +
-      row("Superficie", num(z.superficie_km2) + " km²") +
+      rowIf("Population", z.population) +
+      rowIf("Communes", z.n_communes) +
+      rowIf("Superficie", z.superficie_km2) +
       row("CPTS voisines", z.cpts_voisines ? esc(z.cpts_voisines) : "aucune") +
       "</table>" + proposals(function (p) { return p.zone_id === id; }) + "</div>";
   };
@@ -109,18 +105,43 @@
     var p = feature.properties;
     cv.communes.push({key: fold(p.nom), feature: feature, layer: layer});
     layer.bindTooltip(tooltipTable([["Commune", p.nom], ["Population", p.population + " hab."],
-                                    ["Stade", p.stade], ["CPTS", p.cpts || "—"]]), {sticky: true});
+                                    ["Stade", p.stade], ["CPTS", p.cpts || "aucune"]]), {sticky: true});
     layer.bindPopup(function () { return cv.communePopup(p); }, {maxWidth: 360, maxHeight: 420});
   };
-  cv.onCpts = function () { cv.nCpts += 1; };
+  // permanent labels (CPTS names, proposals), hidden below the zoom given to cv.ready
+  function label(layer, text, kind) {
+    if (!text) { return; }
+    cv.nEtiquettes += 1;
+    layer.bindTooltip(esc(text), {permanent: true, direction: "center", opacity: 1,
+                                  className: "cv-label cv-label-" + kind});
+  }
+  cv.onCpts = function (feature, layer) { cv.nCpts += 1; label(layer, feature.properties.nom, "cpts"); };
   cv.onZone = function () { cv.nZones += 1; };
   cv.onOverlap = function () { cv.nChevauchements += 1; };
-  cv.onProposal = function () { cv.nPropositions += 1; };
-  cv.onProject = function () { cv.nProjets += 1; };
+  cv.onProposal = function (feature, layer) {
+    cv.nPropositions += 1;
+    label(layer, feature.properties.etiquette, "proposition");
+  };
+  cv.onAlternative = function (feature, layer) {
+    cv.nAlternatives += 1;
+    label(layer, feature.properties.etiquette + " (alternative)", "alternative");
+  };
+  cv.onProject = function (feature, layer) { cv.nProjets += 1; label(layer, feature.properties.nom, "projet"); };
+  cv.circle = function (feature, latlng) {
+    return L.circleMarker(latlng, {pane: "cv-porteurs", className: "cv-porteur"});
+  };
+  cv.onPorteur = function (feature, layer) {
+    var p = feature.properties;
+    cv.nPorteurs += 1;
+    layer.bindTooltip(esc(p.nom), {sticky: true});
+    layer.bindPopup("<div class='cv-popup'><h3>" + esc(p.nom) + "</h3><table>" +
+      rowIf("Catégorie", p.categorie) + rowIf("FINESS", p.id) + rowIf("Commune", p.commune) +
+      "</table><p class='cv-sub'>Porteur potentiel d'une CPTS</p></div>", {maxWidth: 320});
+  };
   cv.onNeighbour = function (feature, layer) {
     cv.nVoisines += 1;
     var c = (cv.info.cpts || {})[feature.properties.id] || {};
-    layer.bindTooltip(esc(c.nom) + " (" + esc(c.stade) + ", hors département)", {sticky: true});
+    layer.bindTooltip(esc(c.nom) + " (" + esc(c.stade).toLowerCase() + ", hors département)", {sticky: true});
     layer.bindPopup(function () { return cv.cptsCard(feature.properties.id); }, {maxWidth: 340});
   };
   cv.onDepartement = function (feature, layer) {
@@ -129,7 +150,7 @@
     cv.communes.push({key: fold(p.nom), feature: feature, layer: layer});
     (cv.info.stages || []).forEach(function (s) { rows.push(["≥ " + s[1], p["txt_" + s[0]]]); });
     rows.push(["Zones blanches", p.zones]);
-    layer.bindTooltip(tooltipTable(rows) + (p.lien ? "<p class='cv-sub'>Cliquer pour ouvrir la carte</p>" : ""),
+    layer.bindTooltip(tooltipTable(rows) + (p.lien ? "<p class='cv-sub'>Cliquez pour ouvrir la carte</p>" : ""),
                       {sticky: true});
     if (feature.properties.lien) {
       layer.on("click", function () { window.location.href = feature.properties.lien; });
@@ -204,6 +225,23 @@
       });
     }).addTo(map);
     document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
+    control("topleft", "cv-print", function (div) {
+      var a = L.DomUtil.create("a", "", div);
+      a.href = "#"; a.title = "Imprimer la carte (titre et légende compris)"; a.setAttribute("role", "button");
+      a.setAttribute("aria-label", "Imprimer la carte");
+      a.innerHTML = "<svg width='16' height='16' viewBox='0 0 16 16' style='vertical-align:middle'>" +
+        "<path d='M4 6V1h8v5M4 12H1V6h14v6h-3M4 9h8v6H4z' fill='none' stroke='#333' stroke-width='1.6'/></svg>";
+      L.DomEvent.on(a, "click", function (e) { L.DomEvent.preventDefault(e); window.print(); });
+    }).addTo(map);
+    // labels only where they can be read: from opts.labelMinZoom on
+    if (opts.labelMinZoom) {
+      var toggleLabels = function () {
+        var off = map.getZoom() < opts.labelMinZoom;
+        L.DomUtil[off ? "addClass" : "removeClass"](map.getContainer(), "cv-labels-off");
+      };
+      map.on("zoomend", toggleLabels);
+      toggleLabels();
+    }
     control("topleft", "cv-search", function (div) {
       var list = L.DomUtil.create("datalist", "", div);
       list.id = "cv-search-list";
