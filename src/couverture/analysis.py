@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -382,6 +382,18 @@ class Analysis:
             .execute("SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau])
             .fetchdf()
         )
+
+    def map_geometries(
+        self, *, niveau: str = "unite", departements: Sequence[str] | None = None
+    ) -> gpd.GeoDataFrame:
+        """Return the maps' simplified geometry, stored once per store at ``make data``.
+
+        See :func:`couverture.maps.map_geometries`: index ``code``, columns ``departement``,
+        ``geojson`` and ``geometry``; ``niveau`` is ``unite`` or ``departement``.
+        """
+        from couverture.maps import map_geometries
+
+        return map_geometries(self._connection(), niveau=niveau, departements=departements)
 
     def zone_units(self) -> pd.DataFrame:
         """Return the members of the zones blanches as a long table.

@@ -463,7 +463,7 @@ def prepare_layers(
         cpts = cpts[cpts.index.isin(shown)]
 
     if tolerance == SIMPLIFY_TOLERANCE_M:
-        stored = map_geometries(full._connection(), departements=load_deps)
+        stored = full.map_geometries(departements=load_deps)
         simple, geojson = stored.geometry, stored["geojson"]
     else:
         geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
@@ -1530,11 +1530,13 @@ def _departement_legend(
 
 # ------------------------------------------------------------------------------------------------
 # national map
-def departement_geometries(layers: MapLayers, con: Any) -> gpd.GeoDataFrame:
-    """Return the stored outline of each département drawn in ``layers`` (index ``code``:
-    ``geometry`` and ``geojson``; see :func:`map_geometry_table`)."""
+def departement_geometries(layers: MapLayers, analysis: Analysis) -> gpd.GeoDataFrame:
+    """Return the stored outline of each département drawn in ``layers``.
+
+    Index ``code``, columns ``geometry`` and ``geojson`` (see :func:`map_geometry_table`).
+    """
     shown = sorted(set(layers.units["departement"].dropna()))
-    return map_geometries(con, niveau="departement", departements=shown)
+    return analysis.map_geometries(niveau="departement", departements=shown)
 
 
 def national_map(
@@ -1558,7 +1560,7 @@ def national_map(
     """
     if layers is None:
         layers = prepare_layers(analysis)
-    deps_geom = departement_geometries(layers, analysis._connection())
+    deps_geom = departement_geometries(layers, analysis)
     rates = layers.rates.reindex(deps_geom.index)
     linked = set(layers.departements if linked is None else linked)
     props = _departement_properties(rates, layers.zones, linked)

@@ -257,6 +257,10 @@ def build_store(
                 sources()["bassins_vie"]["vintage"],
             ],
         )
+        # the maps' simplified geometry depends on the units only: computed once, here
+        from couverture.maps import store_map_geometries
+
+        store_map_geometries(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
