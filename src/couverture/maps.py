@@ -1,5 +1,7 @@
-"""Folium maps for the task forces: one self-contained HTML map per département and a national
-overview (``maps/index.html``) linking to them.
+"""Folium maps for the task forces.
+
+One self-contained HTML map per département and a national overview (``maps/index.html``)
+linking to them.
 
 Each département map shows the CPTS perimeters coloured by stage, the zones blanches (red
 hatching), chevauchements and communes partagées, recommended proposals (dashed outlines),
@@ -317,9 +319,11 @@ def map_geometry_table(con: Any) -> pd.DataFrame:
 
 
 def store_map_geometries(con: Any) -> None:
-    """Write :func:`map_geometry_table` into the store (``make data`` calls it through
-    ``store.build_store``; without it, :func:`map_geometries` computes the table for the run
-    and stores it when the store is writable)."""
+    """Write :func:`map_geometry_table` into the store.
+
+    (``make data`` calls it through ``store.build_store``; without it, :func:`map_geometries`
+    computes the table for the run and stores it when the store is writable).
+    """
     _write_map_geometries(con, map_geometry_table(con))
 
 
@@ -345,9 +349,11 @@ def _has_map_geometries(con: Any) -> bool:
 def map_geometries(
     con: Any, *, niveau: str = "unite", departements: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Return the stored simplified geometry (index ``code``: ``departement``, ``geometry``,
-    ``geojson``), computing and storing it first if the store lacks it (a read-only store
-    computes it for this run only)."""
+    """Return the stored simplified geometry (index ``code``.
+
+    ``departement``, ``geometry``, ``geojson``), computing and storing it first if the store
+    lacks it (a read-only store computes it for this run only).
+    """
     import duckdb
     import shapely
 
@@ -390,7 +396,10 @@ def map_geometries(
 def _geometry_frame(
     codes: Sequence[str], departements: Sequence[str], geoms: Any, geojson: Sequence[str]
 ) -> gpd.GeoDataFrame:
-    """A frame indexed by code, in code order: ``departement``, ``geojson``, ``geometry``."""
+    """Return a frame indexed by code, in code order.
+
+    ``departement``, ``geojson``, ``geometry``.
+    """
     import geopandas as gpd
 
     out = gpd.GeoDataFrame(
@@ -506,7 +515,7 @@ def prepare_layers(
 def _departements_to_map(
     analysis: Analysis, units: pd.DataFrame, departements: Sequence[str] | None
 ) -> tuple[tuple[str, ...], bool]:
-    """The sorted départements to map, and whether they are the whole of France.
+    """Return the sorted départements to map, and whether they are the whole of France.
 
     Raises
     ------
@@ -529,7 +538,9 @@ def _units_to_load(
     neighbours: dict[str, set[str]],
     deps: Sequence[str],
 ) -> tuple[tuple[str, ...], set[str]]:
-    """The départements whose unit geometries a partial run must load, and the CPTS it shows.
+    """Return the départements whose unit geometries a partial run must load.
+
+    And the CPTS it shows.
 
     A map draws more than its own units: the neighbouring units across its border, and the
     whole perimeter of every CPTS touching either, which may reach further départements.
@@ -694,18 +705,21 @@ def _int(value: Any) -> int | None:
 
 
 def _codes() -> tuple[str, ...]:
-    """The stage codes, from the least to the most advanced (``config/vocabulaire_stades.csv``)."""
+    """Return the stage codes.
+
+    From the least to the most advanced (``config/vocabulaire_stades.csv``).
+    """
     return tuple(s.code for s in _stages())
 
 
 def _positive(value: Any) -> int | None:
-    """An integer above 0, else ``None`` (a taille or funding of 0 means "none yet")."""
+    """Return an integer above 0, else ``None`` (a taille or funding of 0 means "none yet")."""
     n = _int(value)
     return n if n else None
 
 
 def proposal_text(r: dict[str, Any]) -> str:
-    """The plain-French effect of a proposal, missing values left out.
+    """Return the plain-French effect of a proposal, missing values left out.
 
     Examples
     --------
@@ -738,7 +752,10 @@ def proposal_text(r: dict[str, Any]) -> str:
 
 
 def proposal_label(option: Any, target: Any) -> str:
-    """The label drawn on a proposal: the CPTS that would take it, or « nouvelle CPTS »."""
+    """Return the label drawn on a proposal.
+
+    The CPTS that would take it, or « nouvelle CPTS ».
+    """
     name = _text(target)
     if option == "creation" or name is None:
         return NEW_CPTS_LABEL
@@ -794,13 +811,16 @@ PAGE_STYLE = (
 
 
 def _stage_css() -> str:
-    """The stage colours of the cards' headings (from the vocabulary, not the stylesheet)."""
+    """Return the stage colours of the cards' headings (from the vocabulary, not the stylesheet)."""
     return "".join(f".cv-card h4.cv-stade-{s.code}{{border-color:{s.outline}}}" for s in _stages())
 
 
 class _Page:
-    """One map page: the Leaflet calls are appended in drawing order, then :meth:`html` fills
-    the template (assets inlined once per process, data pasted as JSON text)."""
+    """One map page.
+
+    The Leaflet calls are appended in drawing order, then :meth:`html` fills the template
+    (assets inlined once per process, data pasted as JSON text).
+    """
 
     def __init__(self, bounds: Sequence[Sequence[float]], *, title: str) -> None:
         self.title = title
@@ -825,7 +845,7 @@ class _Page:
         (self.overlays if overlay else self.base).append(("Fond de carte (en ligne)", var))
 
     def empty_layer(self, name: str, *, show: bool) -> None:
-        """An empty base layer (``Sans fond de carte``, the national map's stage choice)."""
+        """Return an empty base layer (``Sans fond de carte``, the national map's stage choice)."""
         var = self._var()
         self.js.append(f"var {var} = L.featureGroup();")
         if show:
@@ -854,9 +874,12 @@ class _Page:
         show: bool = True,
         points: bool = False,
     ) -> str:
-        """Add a GeoJSON layer; ``style`` is ``{"by": property, "styles": {value: style},
-        "default": style}`` (see ``couverture.styler`` in the runtime); ``points`` draws point
-        features as circle markers. Returns its variable."""
+        """Add a GeoJSON layer.
+
+        ``style`` is ``{"by": property, "styles": {value: style}, "default": style}`` (see
+        ``couverture.styler`` in the runtime); ``points`` draws point features as circle
+        markers. Returns its variable.
+        """
         text, count = data
         var = self._var()
         self.js.append(
@@ -933,7 +956,7 @@ def _title_html(
 
 
 def _registry_date(meta: dict[str, Any]) -> str:
-    """The registry's date in French (« 29 novembre 2026 »), as given when not a date."""
+    """Return the registry's date in French (« 29 novembre 2026 »), as given when not a date."""
     value = meta.get("date_registre")
     if not value:
         return ""
@@ -952,8 +975,10 @@ def _ready(page: _Page, title: str, legend: str, **extra: Any) -> None:
 # département map
 # ------------------------------------------------------------------------------------------------
 def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
-    """The card of a CPTS, as the texts the popup shows (``None``: row left out);
-    ``voisine`` is added per map."""
+    """Return the card of a CPTS, as the texts the popup shows (``None``.
+
+    Row left out); ``voisine`` is added per map.
+    """
     taille = _positive(r["taille"])
     funding = _positive(r["financement_max"]) if stage else None
     return {
@@ -969,7 +994,7 @@ def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    """A non-empty string, or ``None`` for a missing or empty value."""
+    """Return a non-empty string, or ``None`` for a missing or empty value."""
     if value is None or value != value or str(value) == "":
         return None
     return str(value)
@@ -998,7 +1023,10 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _zone_card(r: Any) -> dict[str, Any]:
-    """The card of a zone blanche (texts; ``None``: row left out)."""
+    """Return the card of a zone blanche (texts.
+
+    ``None``: row left out).
+    """
     area = r["superficie_km2"]
     return {
         "population": f"{_format.integer(r['population'])} hab.",
@@ -1021,7 +1049,7 @@ def _feature(properties: dict[str, Any], geometry: Any) -> str | None:
 
 
 def _collection(features: Iterable[str | None]) -> tuple[str, int]:
-    """A FeatureCollection (text) of the features that have a geometry, and their number."""
+    """Return a FeatureCollection (text) of the features that have a geometry, and their number."""
     kept = [f for f in features if f is not None]
     return '{"type":"FeatureCollection","features":[' + ",".join(kept) + "]}", len(kept)
 
@@ -1069,6 +1097,46 @@ def _point(lon: float, lat: float) -> str:
     return '{"type":"Point","coordinates":[' + f"{round(lon, 6)},{round(lat, 6)}" + "]}"
 
 
+def _group(keys: list[Any], by: list[Any]) -> dict[Any, list[Any]]:
+    """Group ``keys`` by the matching value of ``by`` (a département, a unit…), in order."""
+    out: dict[Any, list[Any]] = {}
+    for key, value in zip(keys, by, strict=True):
+        out.setdefault(value, []).append(key)
+    return out
+
+
+def _porteur_features(porteurs: pd.DataFrame) -> dict[str, list[str | None]]:
+    """Return the GeoJSON point feature of each potential porteur, by département."""
+    out: dict[str, list[str | None]] = {}
+    for r in porteurs.itertuples(index=False):
+        out.setdefault(r.departement, []).append(
+            _feature(
+                {
+                    "id": _text(r.finess) or "",
+                    "nom": _text(r.nom) or "",
+                    "categorie": _text(r.libelle_categorie) or _text(r.categorie) or "",
+                    "commune": _text(r.code_commune) or "",
+                },
+                _point(float(r.lon), float(r.lat)),
+            )
+        )
+    return out
+
+
+def _cpts_lookups(
+    cpts: pd.DataFrame,
+) -> tuple[dict[Any, int], dict[Any, str | None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
+    """Return, by CPTS id: its rank, stage (``None`` for a project), GeoJSON, name and card."""
+    order = {cid: i for i, cid in enumerate(cpts.index)}
+    stages = {
+        c: s if isinstance(s, str) else None for c, s in zip(cpts.index, cpts["stade"], strict=True)
+    }
+    geo = dict(zip(cpts.index, cpts["geojson"], strict=True))
+    names = dict(zip(cpts.index, cpts["nom"], strict=True))
+    cards = {cid: _cpts_card(r, stages[cid]) for cid, r in cpts.iterrows()}
+    return order, stages, geo, names, cards
+
+
 def departement_data(
     layers: MapLayers, departements: Sequence[str] | None = None, *, national_link: bool = True
 ) -> list[DepartementData]:
@@ -1084,65 +1152,33 @@ def departement_data(
     unit_deps = units["departement"].to_numpy(dtype=object)
     codes = units.index.to_numpy(dtype=object)
     rows = list(zip(codes, *(units[c].tolist() for c in UNIT_FIELDS), strict=True))
-    positions: dict[str, list[int]] = {}
-    for i, d in enumerate(unit_deps):
-        positions.setdefault(d, []).append(i)
+    positions = _group(list(range(len(unit_deps))), unit_deps.tolist())
     bounds = shapely.bounds(np.asarray(units.geometry.to_numpy(), dtype=object))
-
-    cpts_of: dict[str, list[str]] = {}
-    for cid, code in zip(
-        layers.membership["cpts_id"].tolist(), layers.membership["code"].tolist(), strict=True
-    ):
-        cpts_of.setdefault(code, []).append(cid)
-    cpts = layers.cpts
-    order = {cid: i for i, cid in enumerate(cpts.index)}
-    stages = {
-        c: s if isinstance(s, str) else None for c, s in zip(cpts.index, cpts["stade"], strict=True)
-    }
-    geo = dict(zip(cpts.index, cpts["geojson"], strict=True))
-    names = dict(zip(cpts.index, cpts["nom"], strict=True))
-    cards = {cid: _cpts_card(r, stages[cid]) for cid, r in cpts.iterrows()}
+    cpts_of = _group(layers.membership["cpts_id"].tolist(), layers.membership["code"].tolist())
+    order, stages, geo, names, cards = _cpts_lookups(layers.cpts)
 
     written: dict[str, str | None] = {}
 
     def cpts_feature(c: str) -> str | None:
-        """A CPTS drawn in several maps (its own, its neighbours') is one string in memory."""
+        """Return the GeoJSON feature of a CPTS, one string shared by every map drawing it."""
         if c not in written:
             props = {"id": str(c), "stade": stages[c], "nom": names[c]}
             written[c] = _feature(props if stages[c] else {"id": str(c), "nom": names[c]}, geo[c])
         return written[c]
 
-    zones_by: dict[str, list[str]] = {}
-    for zid, d in zip(layers.zones.index, layers.zones["departement"], strict=True):
-        zones_by.setdefault(d, []).append(zid)
+    zones_by = _group(layers.zones.index.tolist(), layers.zones["departement"].tolist())
     zone_geo = dict(zip(layers.zones.index, layers.zones["geojson"], strict=True))
     zone_cards = {zid: _zone_card(r) for zid, r in layers.zones.iterrows()}
     zone_pop = dict(zip(layers.zones.index, layers.zones["population"], strict=True))
 
     props = layers.proposals
-    prop_by: dict[str, list[int]] = {}
-    for i, d in enumerate(props["departement"].tolist()):
-        prop_by.setdefault(d, []).append(i)
+    prop_by = _group(list(range(len(props))), props["departement"].tolist())
     prop_info = _proposal_info(props)
     prop_features = [
         _feature({"id": i["id"], "option": i["option"], "etiquette": i["etiquette"]}, g)
         for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
-
-    porteurs = layers.porteurs
-    porteur_by: dict[str, list[str | None]] = {}
-    for r in porteurs.itertuples(index=False):
-        porteur_by.setdefault(r.departement, []).append(
-            _feature(
-                {
-                    "id": _text(r.finess) or "",
-                    "nom": _text(r.nom) or "",
-                    "categorie": _text(r.libelle_categorie) or _text(r.categorie) or "",
-                    "commune": _text(r.code_commune) or "",
-                },
-                _point(float(r.lon), float(r.lat)),
-            )
-        )
+    porteur_by = _porteur_features(layers.porteurs)
 
     out = []
     for dep in deps:
@@ -1453,7 +1489,7 @@ def _departement_title_and_legend(
     n_porteurs: int,
     national_link: bool,
 ) -> tuple[str, str]:
-    """The HTML of the title box (key figures of the département) and of the legend."""
+    """Return the HTML of the title box (key figures of the département) and of the legend."""
     rate = layers.rates.loc[departement]
     heading = f"Couverture CPTS — {rate['nom']} ({departement})"
     rows = [
@@ -1545,8 +1581,9 @@ def national_map(
     layers: MapLayers | None = None,
     linked: Collection[str] | None = None,
 ) -> str:
-    """Return the HTML page of the national overview: départements coloured by population
-    covered.
+    """Return the HTML page of the national overview.
+
+    Départements coloured by population covered.
 
     Parameters
     ----------
@@ -1609,7 +1646,7 @@ def national_map(
 def _departement_properties(
     rates: pd.DataFrame, zones: pd.DataFrame, linked: Collection[str]
 ) -> list[dict[str, Any]]:
-    """The tooltip and choropleth data of each département of ``rates``, in its order."""
+    """Return the tooltip and choropleth data of each département of ``rates``, in its order."""
     by_dep = zones.groupby("departement").agg(n=("population", "size"), pop=("population", "sum"))
     props = []
     for dep, r in rates.iterrows():
@@ -1647,7 +1684,7 @@ def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
 
 
 def _departement_chooser(rates: pd.DataFrame, linked: Collection[str]) -> str:
-    """A drop-down list opening the map of a linked département (DROM included, off view)."""
+    """Return a drop-down list opening the map of a linked département (DROM included, off view)."""
     options = "".join(
         f"<option value='{departement_filename(d)}'>{_esc(rates.loc[d, 'nom'])} ({d})</option>"
         for d in sorted(linked)
@@ -1661,7 +1698,7 @@ def _departement_chooser(rates: pd.DataFrame, linked: Collection[str]) -> str:
 
 
 def _national_legend() -> str:
-    """The legend of the choropleth classes."""
+    """Return the legend of the choropleth classes."""
     legend = "<h4>Population couverte</h4>" + "".join(
         f"<div>{_swatch(c, '#444444', opacity=0.85)}"
         + (
@@ -1689,8 +1726,10 @@ def _write_departement(data: DepartementData, path: Path) -> Path:
 
 
 def _release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the system (glibc only; elsewhere
-    the collection alone)."""
+    """Collect garbage and hand freed heap pages back to the system (glibc only.
+
+    Elsewhere the collection alone).
+    """
     import ctypes
     import ctypes.util
     import gc
@@ -1804,8 +1843,10 @@ def build_maps(
 
 
 def _check_maps_folder(folder: Path) -> list[Path]:
-    """Refuse a folder holding anything but maps (it is replaced whole); return the hidden
-    files to keep in it (``.gitkeep``…)."""
+    """Refuse a folder holding anything but maps (it is replaced whole).
+
+    Return the hidden files to keep in it (``.gitkeep``…).
+    """
     from couverture._output import STAMP_NAME
 
     if not folder.is_dir():
