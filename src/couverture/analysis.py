@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _cache, store
+from couverture._config import sources
 from couverture._errors import ArgumentError
 from couverture._validate import check_departements
 
@@ -129,7 +130,6 @@ class Analysis:
     _graph: UnitGraph | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        from couverture._config import sources
 
         self.registry_path = Path(self.registry_path)
         if self.shared_threshold is None:

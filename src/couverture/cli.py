@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from couverture import _cache, settings
 from couverture._config import stage_codes
-from couverture._errors import CouvertureError
+from couverture._errors import ArgumentError, CouvertureError
 from couverture._format import integer, of_date, plural
+from couverture._output import FILE_ONLY, emit_geo, emit_table, output_target, printable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +59,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        from couverture._output import printable
 
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
@@ -68,7 +69,6 @@ class _StderrFormatter(logging.Formatter):
         prefix = {logging.WARNING: "avertissement : ", logging.ERROR: "erreur : "}.get(
             record.levelno, ""
         )
-        from couverture._output import printable
 
         # a registry value quoted in a message must not reach the terminal as escape codes
         return printable(prefix + record.getMessage(), newlines=True)
@@ -179,9 +179,6 @@ def _accepted_suffixes(formats: Sequence[str]) -> str:
 
 def _check_output(args: argparse.Namespace) -> None:
     """Resolve ``--format`` from ``--sortie`` and refuse outputs that would lose data."""
-    from couverture._errors import ArgumentError
-    from couverture._output import output_target
-
     if "format" not in args:
         return
     out: Path | None = args.sortie
@@ -236,8 +233,6 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
     Paths are compared resolved (symlinks followed) and, for existing files, by identity
     (``samefile``: a hard link is the same file).
     """
-    from couverture import settings
-
     if _is_stream(out):
         return None
     real = Path(os.path.realpath(out))
@@ -278,9 +273,6 @@ def _owned_file(out: Path, args: argparse.Namespace) -> str | None:
 
 def _check_demo_output(out: Path | None) -> None:
     """Refuse a demo output onto a project file (a demo registry of data/raw may be replaced)."""
-    from couverture import settings
-    from couverture._errors import ArgumentError
-
     if out is None:
         return
     real = Path(os.path.realpath(out))
@@ -344,7 +336,6 @@ def _caption(a: Analysis) -> str:
 
 
 def _emit(args: argparse.Namespace, a: Analysis, frame: pd.DataFrame, title: str) -> None:
-    from couverture._output import emit_table
 
     if a.meta["fictif"] and args.format != "csv":
         log.warning("registre fictif : données de démonstration, pas de situation réelle")
@@ -361,8 +352,6 @@ def _emit_geo(
     args: argparse.Namespace, a: Analysis, frame: pd.DataFrame, geometry: Any, layer: str
 ) -> None:
     import geopandas as gpd
-
-    from couverture._output import emit_geo
 
     gdf = gpd.GeoDataFrame(_stamp(frame, a), geometry=geometry, crs="EPSG:4326")
     emit_geo(gdf, fmt=args.format, output=args.sortie, layer=layer)
@@ -387,7 +376,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     _check_demo_output(args.sortie)
     if args.remplir_plan is not None:
-        from couverture._errors import ArgumentError
         from couverture.demo import fill_demo_plan
 
         if args.sortie is None:
@@ -471,8 +459,6 @@ def _suggestion_table(frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from couverture._format import integer
-
     def arrow(before: pd.Series, after: pd.Series) -> list[str]:
         return [f"{integer(b)} → {integer(a)}" for b, a in zip(before, after, strict=True)]
 
@@ -508,8 +494,6 @@ _TEMPORARY = "rattachements temporaires"
 
 def cmd_suggestions(args: argparse.Namespace) -> None:
     """Print or write the proposals covering each zone blanche."""
-    from couverture._errors import ArgumentError
-    from couverture._output import FILE_ONLY
     from couverture.suggest import proposal_geometries, suggest
 
     if args.format in FILE_ONLY and args.sortie is None:
@@ -555,8 +539,6 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
 # --- cartes commands (issue: cartes) ---
 def _check_folder(folder: Path) -> None:
     """Refuse an output folder whose parent is missing (a typo must not build a tree)."""
-    from couverture._errors import ArgumentError
-
     if folder.exists() and not folder.is_dir():
         raise ArgumentError(f"--sortie {folder} : c'est un fichier, un dossier est attendu")
     if not folder.parent.is_dir():
@@ -611,7 +593,6 @@ def _read_porteurs(args: argparse.Namespace) -> pd.DataFrame | None:
 # --- fiches command (issue 11: one printable fiche per zone blanche) ---
 def cmd_fiches(args: argparse.Namespace) -> None:
     """Write the printable fiches (HTML and PDF) of the zones blanches of départements."""
-    from couverture._errors import ArgumentError
     from couverture.fiches import build_fiches
 
     if args.departement is None:
@@ -634,8 +615,6 @@ def cmd_rapport(args: argparse.Namespace) -> None:
     if args.sortie is not None:
         _check_folder(args.sortie)
     if args.historique is not None and not args.historique.parent.is_dir():
-        from couverture._errors import ArgumentError
-
         raise ArgumentError(
             f"--historique {args.historique} : le dossier {args.historique.parent} n'existe pas"
         )
@@ -659,7 +638,6 @@ def cmd_rapport(args: argparse.Namespace) -> None:
 def cmd_historique(args: argparse.Namespace) -> None:
     """Print or write the months recorded in the history."""
     from couverture import history
-    from couverture._output import emit_table
 
     frame = history.months(path=args.historique)
     frame["empreinte"] = frame["empreinte"].str[:12]
@@ -683,7 +661,6 @@ def cmd_historique(args: argparse.Namespace) -> None:
 def cmd_evolution(args: argparse.Namespace) -> None:
     """Print or write the changes between two recorded months."""
     from couverture import history
-    from couverture._output import emit_table
 
     frame = history.compare(args.de, args.a, path=args.historique)
     # the terminal reads the French label and the communes' names, the files keep the codes
@@ -718,7 +695,6 @@ def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
 
 
 def _check_xlsx_output(args: argparse.Namespace) -> None:
-    from couverture._errors import ArgumentError
 
     out: Path = args.sortie
     if out.suffix.lower() != ".xlsx":
@@ -732,7 +708,6 @@ def _check_xlsx_output(args: argparse.Namespace) -> None:
     reason = _owned_file(out, args)  # the history, a plan read, a DuckDB base, data/raw…
     if reason is not None:
         raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
-    from couverture._output import output_target
 
     output_target(out)
 
@@ -1080,8 +1055,6 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
     if getattr(args, "porteurs", None) is not None:
         return None  # the answer depends on a second file: not cached
 
-    from couverture import _cache
-
     skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
     key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
@@ -1107,7 +1080,6 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     import contextlib
     import io
 
-    from couverture import _cache
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
@@ -1136,7 +1108,6 @@ def _answer_ahead(args: argparse.Namespace) -> None:
     import contextlib
     import io
 
-    from couverture import _cache
     from couverture.analysis import recording_log
 
     parser = build_parser()
@@ -1188,8 +1159,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif not _replay_csv(key):
             _run_and_cache_csv(args, key)
     except CouvertureError as exc:
-        from couverture._output import printable
-
         print(f"erreur : {printable(exc, newlines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -1199,7 +1168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # the environment, not a bug: disk full, permission denied, read-only folder…
-        from couverture._output import printable
 
         where = f" : {exc.filename}" if exc.filename else ""
         text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import _format
 from couverture._config import metric_crs, stage
+from couverture._errors import ArgumentError
+from couverture._output import recover_folders, staged_folder
 from couverture.settings import STAGES
 from couverture.zones import members as row_members
 
@@ -788,8 +790,6 @@ def _write_departement(
 ) -> FicheSet:
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from couverture._output import recover_folders, staged_folder
-
     plt = _plt()
     # a fresh folder swapped in whole (the one door of couverture._output): a run killed
     # midway leaves the previous fiches as they were
@@ -857,8 +857,6 @@ def build_fiches(
     ArgumentError
         When the analysis is not restricted to départements.
     """
-    from couverture._errors import ArgumentError
-
     a = analysis
     if a.departements is None:
         raise ArgumentError("fiches : préciser le ou les départements (--departement 35)")

@@ -47,9 +47,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from couverture import _format
+from couverture._config import metric_crs
 from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
+from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
 from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
@@ -199,8 +201,6 @@ def simplify_coverage(
     """
     import geopandas as gpd
     import shapely
-
-    from couverture._config import metric_crs
 
     crs = departement.reindex(geoms.index).map(metric_crs).fillna("EPSG:2154")
     out = np.empty(len(geoms), dtype=object)
@@ -1719,8 +1719,6 @@ def _national_legend() -> str:
 # ------------------------------------------------------------------------------------------------
 def _write_departement(data: DepartementData, path: Path) -> Path:
     """Render and write one département map (run in a worker process)."""
-    from couverture._output import atomic_write_text
-
     atomic_write_text(path, render_departement(data))
     return path
 
@@ -1790,8 +1788,6 @@ def build_maps(
     list of Path
         The département maps (in the order of their codes), then the national map.
     """
-    from couverture._output import atomic_write_text, recover_folders, staged_folder
-
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--sortie : {output_dir} existe et n'est pas un dossier")
@@ -1847,8 +1843,6 @@ def _check_maps_folder(folder: Path) -> list[Path]:
 
     Return the hidden files to keep in it (``.gitkeep``…).
     """
-    from couverture._output import STAMP_NAME
-
     if not folder.is_dir():
         return []
     others, kept = [], []

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture._errors import PlanError
+from couverture._format import is_missing
+from couverture._output import atomic_path
 from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
@@ -771,8 +773,6 @@ def _write_table(ws: Any, frame: pd.DataFrame, *, widths: dict[str, int]) -> Non
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    from couverture._format import is_missing
-
     ws.append(list(frame.columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -794,8 +794,6 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path | str) -> Path:
     would make it a formula).
     """
     import openpyxl
-
-    from couverture._output import atomic_path
 
     book = openpyxl.Workbook()
     book.remove(book.active)
@@ -839,8 +837,6 @@ def write_plan(plan: Plan, path: Path | str) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
-
-    from couverture._output import atomic_path
 
     path = Path(path)
     vocab = vocabulary()

@@ -36,6 +36,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from couverture import _format
+from couverture._config import metric_crs
 from couverture._errors import DataSourceError
 from couverture.settings import CONFIG_DIR
 
@@ -511,8 +513,6 @@ def porteurs_near(
     import geopandas as gpd
     import numpy as np
 
-    from couverture._config import metric_crs
-
     radius = radius_m() if radius is None else radius
     codes = set(communes)
     out = porteurs.copy()
@@ -552,7 +552,6 @@ def name_porteurs(
     porteurs
         Output of :func:`read_porteurs`.
     """
-    from couverture import _format
     from couverture.suggest import proposal_geometries
 
     out = proposals.copy()

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from couverture import plan as plan_mod
 from couverture._format import date as french_date
 from couverture._format import integer, percent
+from couverture._output import atomic_path
+from couverture._validate import check_month
 from couverture.settings import STAGES
 
 if TYPE_CHECKING:
@@ -128,7 +130,6 @@ def remontee(
     """
     import pandas as pd
 
-    from couverture._validate import check_month
     from couverture.alerts import history_series, project, reference_date
 
     month = check_month(month)
@@ -204,8 +205,6 @@ def write_remontee(
     """
     import openpyxl
     import pandas as pd
-
-    from couverture._output import atomic_path
 
     book = openpyxl.Workbook()
     ws = book.active

@@ -39,15 +39,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format, history
+from couverture._cache import code_version
 from couverture._config import ColumnTitles, stage
+from couverture._output import (
+    FolderSwap,
+    neutralise_frame,
+    protect_sheet,
+    recover_folders,
+    staged_folder,
+)
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
-from couverture.settings import STAGES
+from couverture.settings import CRS_WEB, STAGES
 from couverture.zones import members
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from couverture._output import FolderSwap
     from couverture.analysis import Analysis
 
 log = logging.getLogger(__name__)
@@ -113,8 +120,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     The file is meant for a spreadsheet: a text cell that it would run as a formula (``=``,
     ``+``, ``-``, ``@``…) is prefixed with ``'`` (:func:`couverture._output.neutralise`).
     """
-    from couverture._output import neutralise_frame
-
     neutralise_frame(french_titles(frame)).to_csv(
         path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n"
     )
@@ -124,8 +129,6 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """Write one sheet per table: French titles, frozen header row, readable widths."""
     import pandas as pd
     from openpyxl.utils import get_column_letter
-
-    from couverture._output import protect_sheet
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
@@ -388,15 +391,11 @@ def _recover(target: Path) -> None:
     file the run wrote (:func:`couverture._output.recover_folders`): any other folder, such as
     a user's ``.2026-11.sauvegarde``, is left alone.
     """
-    from couverture._output import recover_folders
-
     recover_folders(target.parent, committed=_committed)
 
 
 def _staging(target: Path) -> contextlib.AbstractContextManager[FolderSwap]:
     """Recover from a killed run, then return the staged folder of ``target``'s new report."""
-    from couverture._output import staged_folder
-
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
     return staged_folder(target)
@@ -829,8 +828,6 @@ def _write_gpkg(
 ) -> None:
     import geopandas as gpd
 
-    from couverture.settings import CRS_WEB
-
     # pyogrio logs every layer written at INFO: not news for the user
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     layers = {"zones_blanches": zones}
@@ -1128,8 +1125,6 @@ def _html_cpts(cpts: pd.DataFrame) -> list[str]:
 
 def _html_fingerprints(a: Analysis) -> list[str]:
     """Section « Empreintes techniques »: what identifies the registry and the code."""
-    from couverture._cache import code_version
-
     return [
         '<h2 id="empreintes">Empreintes techniques</h2>',
         f'<p class="note">Fichier {_e(a.meta["registre"])} · empreinte du registre '

@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from couverture import _cache, settings
+from couverture._config import sources
 from couverture._errors import StoreError
+from couverture._output import process_alive
+from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
     import duckdb
@@ -64,7 +67,6 @@ def check_complete(path: Path | None = None) -> None:
         pid = int(marker.read_text(encoding="utf-8").split()[0])
     except (OSError, ValueError, IndexError):
         pid = 0
-    from couverture._output import process_alive
 
     # this very process left the mark: its build failed (the store is not being built now)
     if pid and pid != os.getpid() and process_alive(pid):
@@ -215,7 +217,6 @@ def build_store(
     """
     import duckdb
 
-    from couverture._config import sources
     from couverture.sources import load_old_codes, load_territories
 
     units_path = units_path or settings.UNITS_PATH
@@ -283,8 +284,6 @@ def unit_geometries(
     """Return the units' geometry (WGS84) indexed by unit code, units without one excluded."""
     import geopandas as gpd
     import shapely
-
-    from couverture.settings import CRS_WEB
 
     load_spatial(con)
     where = "WHERE geometry IS NOT NULL"

@@ -69,7 +69,7 @@ import pandas as pd
 
 from couverture._config import funding_table, size_class, sources
 from couverture._validate import check_bounds
-from couverture.settings import CONFIG_DIR
+from couverture.settings import CONFIG_DIR, CRS_WEB
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -1484,7 +1484,6 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
     """
     import geopandas as gpd
 
-    from couverture.settings import CRS_WEB
     from couverture.zones import members
 
     geoms = analysis.member_geometries(members(proposals), key="ligne")
