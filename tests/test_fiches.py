@@ -4,28 +4,17 @@ zone and a PDF booklet of one A4 page per zone, read back with pypdf."""
 from __future__ import annotations
 
 import html
-import logging
 from pathlib import Path
 
 import pytest
+from _helpers import run_cli as _cli
 from pypdf import PdfReader
 
 import couverture
-from couverture import cli
 from couverture._output import STAMP_NAME
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
 DEP = "35"
-
-
-def _cli(args: list[str]) -> int:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(args)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 @pytest.fixture(scope="module")

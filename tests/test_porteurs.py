@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import math
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
+from _helpers import run_cli as _cli
 
 import couverture
-from couverture import cli
 from couverture._errors import DataSourceError
 from couverture.porteurs import COLUMNS, porteurs_near, read_porteurs
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
-
-
-def _cli(args: list[str]) -> int:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(args)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ an interrupted run, the CLI and make."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import signal
 import subprocess
 import sys
@@ -14,24 +13,14 @@ import duckdb
 import openpyxl
 import pandas as pd
 import pytest
+from _helpers import run_cli as _cli
 
 import couverture
-from couverture import cli, history, settings
+from couverture import history, settings
 from couverture.report import COLUMN_TITLES, build_report
 
 DEP = "90"
 BIN = Path(sys.executable).parent
-
-
-def _cli(args: list[str]) -> int:
-    """Run the CLI in-process, restoring the logging set-up it replaces."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(args)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def _registry(path: Path, rows: list[tuple[str, str, str, list[str]]]) -> Path:

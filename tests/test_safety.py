@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import logging
 import os
 import shutil
 import signal
@@ -19,26 +18,16 @@ import duckdb
 import openpyxl
 import pandas as pd
 import pytest
+from _helpers import run_cli as _cli
 
 import couverture
-from couverture import _output, cli, history, report, settings, sources, store
+from couverture import _output, history, report, settings, sources, store
 from couverture._config import source_path
 from couverture.report import build_report
 
 DEP = "90"
 MONTH = "2026-10"
 BIN = Path(sys.executable).parent / "couverture"
-
-
-def _cli(args: list[str]) -> int:
-    """Run the CLI in-process, restoring the logging set-up it replaces."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(args)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def _tree(folder: Path) -> dict[str, str]:
