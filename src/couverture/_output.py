@@ -107,10 +107,14 @@ def protect_sheet(ws: Any) -> None:
     """
     for row in ws.iter_rows():
         for cell in row:
-            value = cell.value
-            if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-                cell.data_type = "s"
-                cell.quotePrefix = True
+            protect_cell(cell)
+
+
+def protect_cell(cell: Any) -> None:
+    """Make an openpyxl cell whose text looks like a formula plain text (:func:`protect_sheet`)."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
 # ------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture._errors import PlanError
 from couverture._format import is_missing
-from couverture._output import atomic_path
+from couverture._output import atomic_path, protect_cell
 from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
@@ -103,8 +103,6 @@ FOLLOW_UP_COLUMNS = [
 
 _ZONE_ID = re.compile(r"ZB-(?:\d\d|2A|2B|97\d)-((?:\d\d|2A|2B)\d{3})", re.IGNORECASE)
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
-# a cell starting with one of these is read as a formula by spreadsheets
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @cache
@@ -764,9 +762,7 @@ README_LINES = [
 def _safe(cell: Any, value: Any) -> None:
     """Write ``value``; text that a spreadsheet would run as a formula stays text."""
     cell.value = value
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        cell.data_type = "s"
-        cell.quotePrefix = True
+    protect_cell(cell)
 
 
 def _write_table(ws: Any, frame: pd.DataFrame, *, widths: dict[str, int]) -> None:
