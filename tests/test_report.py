@@ -3,17 +3,17 @@ an interrupted run, the CLI and make."""
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pandas as pd
 import pytest
+from _helpers import history_rows as _history_rows
 from _helpers import run_cli as _cli
+from _helpers import tree_digests as _digest_tree
 
 import couverture
 from couverture import history, settings
@@ -202,25 +202,6 @@ def test_xlsx_equals_csv_and_taux_command(
     # frozen header and French titles
     ws = book["Zones blanches"]
     assert ws.freeze_panes == "A2" and ws["A1"].value == "Zone blanche"
-
-
-def _digest_tree(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _history_rows(path: Path) -> dict[str, list]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("mois", "communes", "cpts", "taux", "zones")
-        }
-    finally:
-        con.close()
 
 
 def test_interrupted_run_keeps_previous_files_and_history(belfort: dict) -> None:

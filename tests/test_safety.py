@@ -5,7 +5,6 @@ history's problems are told apart. Real communes of the Territoire de Belfort (9
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import signal
@@ -14,11 +13,12 @@ import sys
 import threading
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pandas as pd
 import pytest
+from _helpers import history_rows as _rows
 from _helpers import run_cli as _cli
+from _helpers import tree_digests as _tree
 
 import couverture
 from couverture import _output, history, report, settings, sources, store
@@ -28,25 +28,6 @@ from couverture.report import build_report
 DEP = "90"
 MONTH = "2026-10"
 BIN = Path(sys.executable).parent / "couverture"
-
-
-def _tree(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _rows(path: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("mois", "communes", "cpts", "taux", "zones")
-        }
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
