@@ -52,6 +52,7 @@ from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
 from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
+from couverture._validate import check_departements
 from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
@@ -525,9 +526,7 @@ def _departements_to_map(
     known = sorted(units["departement"].dropna().unique())
     wanted = tuple(departements) if departements else analysis.departements
     deps = tuple(sorted(wanted)) if wanted else tuple(known)
-    unknown = [d for d in deps if d not in known]
-    if unknown:
-        raise ArgumentError(f"--departement : département inconnu « {', '.join(unknown)} »")
+    check_departements(deps, known)
     return deps, set(deps) == set(known)
 
 
