@@ -55,6 +55,7 @@ Examples
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import math
 import tomllib
@@ -144,17 +145,16 @@ def _territory(departement: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # inputs
 # ------------------------------------------------------------------------------------------------
-def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Units (with EPCI, bassin de vie, area), rook adjacency and EPCI names.
+def _store_tables(analysis: Analysis) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return the units (with EPCI, bassin de vie, area) and the EPCI names.
 
     From the analysis (the one door to the store).
     """
     columns = ["code", "nom", "departement", "region", "population", "bassin_vie"]
     units = analysis.unit_table()[[*columns, "nom_bassin_vie", "epci", "superficie_km2", "x", "y"]]
     units = units.fillna({"bassin_vie": "", "nom_bassin_vie": "", "epci": ""})
-    edges = analysis.adjacency()[["code_a", "code_b", "frontiere_m"]]
     names = analysis.territories("epci")
-    return units, edges, {str(c): str(n) for c, n in zip(names["code"], names["nom"], strict=True)}
+    return units, {str(c): str(n) for c, n in zip(names["code"], names["nom"], strict=True)}
 
 
 def unit_blocks(analysis: Analysis) -> pd.DataFrame:
@@ -163,7 +163,7 @@ def unit_blocks(analysis: Analysis) -> pd.DataFrame:
     ``code``, ``departement``, ``region``, ``population``, ``epci``, ``bassin_vie`` and
     ``superficie_km2`` (all of France).
     """
-    units, _, _ = _store_tables(analysis)
+    units, _ = _store_tables(analysis)
     cols = ["code", "departement", "region", "population", "epci", "bassin_vie", "superficie_km2"]
     return units[cols].reset_index(drop=True)
 
@@ -189,21 +189,16 @@ class _Graph:
 
     @classmethod
     def load(cls, analysis: Analysis) -> _Graph:
-        units, edges, epci_names = _store_tables(analysis)
+        units, epci_names = _store_tables(analysis)
         codes = units["code"].to_numpy(dtype=object)
-        position = pd.Index(codes)
-        a = position.get_indexer(edges["code_a"])
-        b = position.get_indexer(edges["code_b"])
-        keep = (a >= 0) & (b >= 0)
-        a, b = a[keep], b[keep]
-        border = edges["frontiere_m"].to_numpy(dtype=float)[keep]
-        order = np.lexsort((b, a))
-        a, b, border = a[order], b[order], border[order]
-        bounds = np.searchsorted(a, np.arange(len(codes) + 1))
-        b_list, border_list = b.tolist(), border.tolist()
+        # the analysis's rook graph: same units, in the same (code) order
+        graph = analysis.graph()
+        assert list(graph.codes) == list(codes)
+        matrix = graph.matrix
+        b_list, border_list = matrix.indices.tolist(), matrix.data.tolist()
         adj = [
             list(zip(b_list[s:e], border_list[s:e], strict=True))
-            for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+            for s, e in itertools.pairwise(matrix.indptr.tolist())
         ]
         names = units.drop_duplicates("bassin_vie").set_index("bassin_vie")["nom_bassin_vie"]
         # a unit without geometry (a commune re-created after a merger) is placed at the centre
