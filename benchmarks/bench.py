@@ -356,6 +356,10 @@ def main() -> None:
     jobs = set(args.travaux.split(","))
     if not REGISTRY.exists():
         raise SystemExit(f"{REGISTRY} absent : lancer `make data`")
+    # the package's bytecode as an install leaves it (pip compiles what it installs; the
+    # editable source tree is compiled here, so that no run pays for compiling it — the
+    # baseline script, run as __main__, is compiled on every run in any case)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     print(f"registre : {REGISTRY} (registre fictif) · {os.cpu_count()} cœurs")
     table = comparison(jobs, args.runs)
     if table:

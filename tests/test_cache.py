@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -160,3 +161,29 @@ def test_same_bytes_under_another_name_is_not_served_the_first_name(
     assert first.returncode == second.returncode == 0
     assert b"registre fictif" in first.stdout  # named like the demo
     assert b"ars.csv" in second.stdout and b"fictif" not in second.stdout
+
+
+def test_shared_analyses_read_the_registry_once_and_tell_its_warnings_to_each(
+    paca_registry: Path, tmp_path: Path
+) -> None:
+    """`Analysis.shared()` copies reuse one parsed registry; each tells its warnings once."""
+    from couverture.analysis import recording_log
+
+    registry = tmp_path / "registre.csv"
+    registry.write_bytes(paca_registry.read_bytes() + b"\n\n\n")  # never seen
+    logger = logging.getLogger("couverture.registry")
+    with couverture.analyse(registry, default_stage="aci", departements="04") as origin:
+        first = origin.shared()
+        with recording_log(logger) as told_first:
+            first.units()  # the origin reads the registry on the copy's behalf…
+            assert first.meta["registre"] == "registre.csv"  # …as the CLI's captions do
+        second = origin.shared()
+        with recording_log(logger) as told_second:
+            second.zones()
+            assert second.meta["registre"] == "registre.csv"
+        assert "doublons ignorés" in " ".join(m for _, m in told_first)
+        assert told_second == told_first  # replayed, in the same words, once
+        assert second.registry is first.registry is origin.registry
+        assert second.units().equals(origin.units())
+        first.close()  # a copy leaves the shared connection open
+        assert len(second.overlaps()) == len(origin.overlaps())

@@ -145,3 +145,40 @@ def test_zone_geometries_valid_nationally(demo_registry: Path) -> None:
     present = [g for g in geoms if g is not None]
     assert len(present) == len(zones) - 4  # the four Cantal communes without geometry
     assert all(shapely.is_valid(g) for g in present)
+
+
+def test_unit_graph_components_agree_with_scipy_on_the_real_adjacency(
+    demo_registry: Path,
+) -> None:
+    """The NumPy union–find against SciPy's connected_components, on random unit subsets."""
+    import numpy as np
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    from couverture.analysis import Analysis
+
+    with Analysis(demo_registry) as a:
+        graph = a.graph()
+        adjacency = a.adjacency()
+    n = len(graph)
+    pos = graph.positions(adjacency["code_a"]), graph.positions(adjacency["code_b"])
+    # the CSR arrays hold the store's table exactly, rows ascending
+    assert len(graph.indices) == len(adjacency)
+    matrix = sparse.coo_matrix((np.ones(len(pos[0])), pos), shape=(n, n)).tocsr()
+    assert np.array_equal(matrix.indptr, graph.indptr)
+    assert np.array_equal(matrix.indices, graph.indices)
+    rng = np.random.default_rng(0)
+    for share in (0.05, 0.3, 0.8):
+        chosen = np.sort(rng.choice(n, size=int(n * share), replace=False))
+        for within in (False, True):
+            ours = graph.components(graph.codes[chosen], within_departement=within)
+            sub = matrix[chosen][:, chosen].tocoo()
+            if within:
+                deps = graph.departement[chosen]
+                keep = deps[sub.row] == deps[sub.col]
+                sub = sparse.coo_matrix((sub.data[keep], (sub.row[keep], sub.col[keep])), sub.shape)
+            count, theirs = connected_components(sub, directed=False)
+            assert ours.max() + 1 == count
+            # the same partition: one-to-one between the two labellings
+            pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
+            assert len(pairs) == count

@@ -5,6 +5,8 @@ The public API re-exported here is what notebooks use; each stage lives in its o
 ``report``, ``cli``).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from couverture._errors import (
     ArgumentError,
     CouvertureError,
@@ -13,7 +15,22 @@ from couverture._errors import (
     RegistryError,
     StoreError,
 )
-from couverture.analysis import Analysis, analyse
+
+if TYPE_CHECKING:
+    from couverture.analysis import Analysis, analyse
+
+
+def __getattr__(name: str) -> Any:
+    """``Analysis`` and ``analyse``, imported on first use.
+
+    A cached CLI answer is replayed without loading the analysis machinery.
+    """
+    if name in ("Analysis", "analyse"):
+        from couverture import analysis
+
+        return getattr(analysis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Analysis",

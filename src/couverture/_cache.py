@@ -167,23 +167,28 @@ def _evict() -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+# Frames are cached as Arrow IPC files (with pandas' dtypes in their metadata): written and read
+# back several times faster than Parquet, which a cache read by the same version never needs.
 def get_frame(name: str, key: str) -> pd.DataFrame | None:
     """Return the cached frame ``name`` under ``key``, or ``None`` when absent."""
-    import io
-
-    import pandas as pd
+    import pyarrow as pa
 
     data = get_bytes(name, key)
-    return None if data is None else pd.read_parquet(io.BytesIO(data))
+    if data is None:
+        return None
+    frame: pd.DataFrame = pa.ipc.open_file(pa.py_buffer(data)).read_all().to_pandas()
+    return frame
 
 
 def put_frame(name: str, key: str, frame: pd.DataFrame) -> None:
     """Cache ``frame`` (without its index) as result ``name`` under ``key``."""
-    import io
+    import pyarrow as pa
 
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    put_bytes(name, key, buf.getvalue())
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    put_bytes(name, key, sink.getvalue().to_pybytes())
 
 
 def clear() -> None:

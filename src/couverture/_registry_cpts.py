@@ -381,8 +381,10 @@ def _deduplicate(
 ) -> pd.DataFrame:
     """One row per (CPTS, unit): explicit rows beat whole-city expansions and IRIS rows."""
     m = pd.DataFrame(members, columns=_MEMBER_COLUMNS).astype(_MEMBER_TYPES)
-    m = m.sort_values(["cpts_id", "code", "expanded", "iris", "ligne"], kind="stable")
-    dup = m.duplicated(["cpts_id", "code"])
+    pairs = len(set(zip(members["cpts_id"], members["code"], strict=True)))
+    if pairs < len(m):  # the sorts below cost more than all the rest: only when needed
+        m = m.sort_values(["cpts_id", "code", "expanded", "iris", "ligne"], kind="stable")
+    dup = m.duplicated(["cpts_id", "code"]) if pairs < len(m) else pd.Series(False, m.index)
     if dup.any():
         kept = m[~dup].set_index(["cpts_id", "code"])
         dropped = m[dup]
@@ -413,7 +415,12 @@ def _deduplicate(
                 )
         m = m[~dup]
     m = m.drop(columns=["expanded", "colonne", "valeur"])
-    m = m.sort_values(["ligne", "code"], kind="stable")
+    lines, codes = m["ligne"].to_numpy(), m["code"].to_numpy(dtype=object)
+    in_order = bool(
+        ((lines[1:] > lines[:-1]) | ((lines[1:] == lines[:-1]) & (codes[1:] >= codes[:-1]))).all()
+    )
+    if not in_order:
+        m = m.sort_values(["ligne", "code"], kind="stable")
     return m.reset_index(drop=True)
 
 

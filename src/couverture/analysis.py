@@ -128,6 +128,10 @@ class Analysis:
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _owns_con: bool = field(default=True, repr=False)
     _graph: UnitGraph | None = field(default=None, repr=False)
+    _origin: Analysis | None = field(default=None, repr=False)
+    # what reading the registry logged, replayed by analyses sharing it (see `shared`)
+    _registry_log: list[tuple[int, str]] = field(default_factory=list, repr=False)
+    _replay_registry_log: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
 
@@ -178,6 +182,27 @@ class Analysis:
         full.__dict__["registry"] = self.registry  # cached_property storage
         return full
 
+    def shared(self) -> Analysis:
+        """Return another analysis of the same registry sharing this one's work.
+
+        The store connection, the parsed registry, the unit coverage and the graph are this
+        analysis's (computed on first use by either); closing the copy leaves them open. It
+        behaves as a fresh analysis whose results come from the cache: the registry's warnings
+        are told again, in the same words, when the copy first reads it. The CLI answers the
+        other first-sight commands with copies (one registry read per process).
+        """
+        origin = self._origin or self
+        return dataclasses.replace(
+            origin,
+            _con=origin._connection(),
+            _owns_con=False,
+            _origin=origin,
+            _registry_log=[],
+            # read before this copy existed: its warnings are told again; read later, on
+            # behalf of this copy, the reading tells them itself
+            _replay_registry_log="registry" in origin.__dict__,
+        )
+
     def __enter__(self) -> Analysis:
         return self
 
@@ -217,12 +242,21 @@ class Analysis:
         """
         from couverture.registry import Registry
 
+        if self._origin is not None:
+            if self._replay_registry_log:
+                for level, message in self._origin._registry_log:
+                    logging.getLogger(REGISTRY_LOGGER).log(level, "%s", message)
+            return self._origin.registry
         cached = self.cached_frames("registry_cpts", "registry_membership", "registry_anomalies")
         messages = _cache.get_frame(f"registry_log|stade={self.default_stage or ''}", self.digest)
         if cached is not None and messages is not None:
             cpts, members, anomalies = cached
-            for level, message in zip(messages["niveau"], messages["message"], strict=True):
-                logging.getLogger(REGISTRY_LOGGER).log(int(level), "%s", message)
+            self._registry_log = [
+                (int(level), str(message))
+                for level, message in zip(messages["niveau"], messages["message"], strict=True)
+            ]
+            for level, message in self._registry_log:
+                logging.getLogger(REGISTRY_LOGGER).log(level, "%s", message)
             fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
             return Registry(
                 path=self.registry_path,
@@ -252,8 +286,8 @@ class Analysis:
         from couverture.registry import is_polygon_layer, read_registry
 
         con = self._connection()
-        units = con.execute("SELECT code, nom, type, commune, departement FROM units").fetchdf()
-        old_codes = con.execute("SELECT * FROM old_codes").fetchdf()
+        units = store.query(con, "SELECT code, nom, type, commune, departement FROM units")
+        old_codes = store.query(con, "SELECT * FROM old_codes")
         # CPTS perimeters given as polygons are read against the unit geometries
         geometries = (
             self.geometries(national=True) if is_polygon_layer(self.registry_path) else None
@@ -271,6 +305,7 @@ class Analysis:
         _cache.put_frame("registry_cpts" + stage, self.digest, cached_cpts)
         _cache.put_frame("registry_membership" + stage, self.digest, reg.membership)
         _cache.put_frame("registry_anomalies" + stage, self.digest, pd.DataFrame(reg.anomalies))
+        self._registry_log = list(messages)
         log_frame = pd.DataFrame(messages, columns=["niveau", "message"])
         # written last: its presence says the registry's frames are all there
         _cache.put_frame("registry_log" + stage, self.digest, log_frame)
@@ -286,6 +321,8 @@ class Analysis:
     def _all_units(self) -> pd.DataFrame:
         from couverture.coverage import unit_coverage
 
+        if self._origin is not None:
+            return self._origin._all_units
         return self.cached(
             "units",
             lambda: unit_coverage(
@@ -330,7 +367,7 @@ class Analysis:
         ordered by code.
         """
         sql = "SELECT * EXCLUDE (geometry) FROM units ORDER BY code"
-        return self._connection().execute(sql).fetchdf()
+        return store.query(self._connection(), sql)
 
     def adjacency(self) -> pd.DataFrame:
         """Rook adjacency of all units.
@@ -339,7 +376,7 @@ class Analysis:
         in metres).
         """
         sql = "SELECT * FROM adjacency ORDER BY code_a, code_b"
-        return self._connection().execute(sql).fetchdf()
+        return store.query(self._connection(), sql)
 
     def graph(self) -> UnitGraph:
         """Return the rook adjacency of all units of France.
@@ -347,28 +384,15 @@ class Analysis:
         (see :class:`couverture._graph.UnitGraph`), built once per analysis and shared with
         :meth:`national`.
         """
+        if self._graph is None and self._origin is not None:
+            self._graph = self._origin.graph()
         if self._graph is None:
-            import numpy as np
-
             from couverture._graph import UnitGraph
 
-            con = self._connection()
-            units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
-            # positions joined in SQL: no Python loop, no string conversion per edge
-            edges = con.execute(
-                """
-                WITH p AS (SELECT code, (row_number() OVER (ORDER BY code) - 1)::BIGINT AS i
-                           FROM units)
-                SELECT pa.i AS a, pb.i AS b, coalesce(e.frontiere_m, 1.0)::DOUBLE AS m
-                FROM adjacency e JOIN p pa ON pa.code = e.code_a JOIN p pb ON pb.code = e.code_b
-                """
-            ).fetchnumpy()
+            g = store.graph_arrays(self._connection())
+            # positions computed in SQL: no Python loop, no string conversion per edge
             self._graph = UnitGraph.from_positions(
-                np.asarray(units["code"]).astype(str),
-                np.asarray(units["departement"]).astype(str),
-                np.asarray(edges["a"]),
-                np.asarray(edges["b"]),
-                np.asarray(edges["m"]),
+                g["code"], g["departement"], g["a"], g["b"], g["m"]
             )
         return self._graph
 
@@ -377,11 +401,8 @@ class Analysis:
 
         ``code``, ``nom`` and the other columns of the store's ``territories`` table.
         """
-        return (
-            self._connection()
-            .execute("SELECT * FROM territories WHERE niveau = ? ORDER BY code", [niveau])
-            .fetchdf()
-        )
+        sql = "SELECT * FROM territories WHERE niveau = ? ORDER BY code"
+        return store.query(self._connection(), sql, [niveau])
 
     def map_geometries(
         self, *, niveau: str = "unite", departements: Sequence[str] | None = None

@@ -300,15 +300,40 @@ def _is_duckdb(path: Path) -> bool:
         return False
 
 
+# While a command and the answers computed ahead of it run (see `_answer_ahead`), the analyses
+# they open share one registry read, keyed by the registry options.
+_SESSION: dict[tuple[str, ...], Analysis] | None = None
+
+
 def _analysis(args: argparse.Namespace) -> Analysis:
     from couverture.analysis import analyse
 
-    return analyse(
+    options = (args.registre, args.stade_par_defaut, args.departement, args.seuil_partage)
+    if _SESSION is not None and (shared := _SESSION.get(tuple(map(str, options)))):
+        return shared.shared()
+    a = analyse(
         args.registre,
         default_stage=args.stade_par_defaut,
         departements=args.departement,
         shared_threshold=args.seuil_partage,
     )
+    if _SESSION is None:
+        return a
+    _SESSION[tuple(map(str, options))] = a
+    return a.shared()
+
+
+@contextlib.contextmanager
+def _one_analysis() -> Iterator[None]:
+    """Let the commands run in the block share their analysis (closed at the end)."""
+    global _SESSION
+    _SESSION = {}
+    try:
+        yield
+    finally:
+        for a in _SESSION.values():
+            a.close()
+        _SESSION = None
 
 
 def _stamp(frame: pd.DataFrame, a: Analysis) -> pd.DataFrame:
@@ -1083,14 +1108,15 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
-    with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
-        args.func(args)
-    text = buffer.getvalue()
-    _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    if args.commande in _FIRST_SIGHT:
-        _answer_ahead(args)
+    with _one_analysis():
+        with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
+            args.func(args)
+        text = buffer.getvalue()
+        _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if args.commande in _FIRST_SIGHT:
+            _answer_ahead(args)
 
 
 # The commands a user runs together on a new registry (`make demo`, the monthly routine):

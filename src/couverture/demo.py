@@ -202,8 +202,8 @@ def _geography(units: pd.DataFrame, adjacency: pd.DataFrame) -> _Geography:
         area=u["superficie_km2"].fillna(0).to_numpy(dtype=np.float64),
         x=u["x"].to_numpy(dtype=np.float64),
         y=u["y"].to_numpy(dtype=np.float64),
-        indptr=graph.matrix.indptr.astype(np.int64),
-        indices=graph.matrix.indices.astype(np.int64),
+        indptr=graph.indptr.astype(np.int64),
+        indices=graph.indices.astype(np.int64),
     )
 
 

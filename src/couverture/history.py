@@ -44,6 +44,7 @@ from couverture import settings
 from couverture._config import stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
+from couverture.store import query
 
 if TYPE_CHECKING:
     import duckdb
@@ -457,7 +458,7 @@ def months(*, path: Path | str | None = None) -> pd.DataFrame:
     with _open_existing(path) as con:
         if not _has_months(con):
             raise HistoryError(f"historique {path} : aucun mois enregistré")
-        return con.execute("SELECT * FROM mois ORDER BY mois").fetchdf()
+        return query(con, "SELECT * FROM mois ORDER BY mois")
 
 
 def holds(month: str, *, empreinte: str, written_at: str, path: Path | str | None = None) -> bool:
@@ -505,7 +506,7 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
     month = check_month(month)
     path = _path(path)
     with _open_existing(path) as con:
-        info = con.execute("SELECT * FROM mois WHERE mois = ?", [month]).fetchdf()
+        info = query(con, "SELECT * FROM mois WHERE mois = ?", [month])
         if info.empty:
             known = [r[0] for r in con.execute("SELECT mois FROM mois ORDER BY mois").fetchall()]
             raise HistoryError(
@@ -513,9 +514,7 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
                 f"{', '.join(known) or 'aucun'})"
             )
         tables = {
-            t: con.execute(
-                f"SELECT * EXCLUDE (mois) FROM {t} WHERE mois = ? ORDER BY ALL", [month]
-            ).fetchdf()
+            t: query(con, f"SELECT * EXCLUDE (mois) FROM {t} WHERE mois = ? ORDER BY ALL", [month])
             for t in _SNAPSHOT_TABLES
         }
     return Snapshot(info={str(k): v for k, v in info.iloc[0].items()}, **tables)
@@ -529,11 +528,12 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
     if not path.exists():
         return pd.DataFrame(columns=["mois", "niveau", "code", "nom"])
     with _open_existing(path) as con:
-        return con.execute(
+        return query(
+            con,
             "SELECT t.*, m.fictif FROM taux t JOIN mois m USING (mois) "
             "WHERE niveau = ? ORDER BY mois, code",
             [niveau],
-        ).fetchdf()
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -292,9 +292,9 @@ def map_geometry_table(con: Any) -> pd.DataFrame:
     import pandas as pd
     import shapely
 
-    from couverture.store import unit_geometries
+    from couverture.store import query, unit_geometries
 
-    unit_dep = con.execute("SELECT code, departement FROM units").fetchdf()
+    unit_dep = query(con, "SELECT code, departement FROM units")
     unit_dep = unit_dep.set_index("code")["departement"]
     geoms = unit_geometries(con).geometry
     simple = simplify_coverage(geoms, unit_dep)

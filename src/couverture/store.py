@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,8 @@ from couverture.settings import CRS_WEB
 if TYPE_CHECKING:
     import duckdb
     import geopandas as gpd
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +243,7 @@ def build_store(
             "CREATE TABLE adjacency AS SELECT * FROM read_parquet(?) ORDER BY code_a, code_b",
             [str(adjacency_path)],
         )
+        con.execute(f"CREATE TABLE {GRAPH_TABLE} AS {_GRAPH_SQL}")
         con.register("territories_df", territories)
         con.execute("CREATE TABLE territories AS SELECT * FROM territories_df")
         con.register("old_codes_df", old_codes)
@@ -272,9 +275,100 @@ def build_store(
     return path
 
 
+def query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None
+) -> pd.DataFrame:
+    """Run ``sql`` and return its rows as a pandas frame, through Arrow.
+
+    DuckDB's own ``fetchdf`` converts strings value by value; going through an Arrow table is
+    several times faster on the store's 35,000 units. The column types are those ``fetchdf``
+    gives: an integer or boolean column with missing values becomes nullable (``Int64``,
+    ``boolean``), a decimal a float, a date a ``datetime64``.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> frame = query(duckdb.connect(), "SELECT 1 AS a, NULL::INTEGER AS b, DATE '2026-11-01' AS d")
+    >>> [str(t) for t in frame.dtypes]
+    ['int32', 'Int32', 'datetime64[us]']
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    table = con.execute(sql, params or []).to_arrow_table()
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_decimal(kind) or (pa.types.is_integer(kind) and kind.bit_width > 64):
+            field = field.with_type(pa.float64())
+        elif pa.types.is_date(kind):
+            field = field.with_type(pa.timestamp("us"))
+        fields.append(field)
+    table = table.cast(pa.schema(fields))
+    frame = table.to_pandas()
+    nullable = {
+        **{getattr(pa, f"int{b}")(): getattr(pd, f"Int{b}Dtype")() for b in (8, 16, 32, 64)},
+        **{getattr(pa, f"uint{b}")(): getattr(pd, f"UInt{b}Dtype")() for b in (8, 16, 32, 64)},
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if column.null_count and field.type in nullable:
+            frame[field.name] = column.to_pandas(types_mapper=nullable.get)
+    return frame
+
+
+#: The adjacency as positions in the units sorted by code, stored at ``make data`` (the graph
+#: of every analysis is read from it as three arrays, no join).
+GRAPH_TABLE = "graphe_v1"
+_GRAPH_SQL = """
+    WITH p AS (SELECT code, (row_number() OVER (ORDER BY code) - 1)::BIGINT AS i FROM units)
+    SELECT pa.i AS a, pb.i AS b, coalesce(e.frontiere_m, 1.0)::DOUBLE AS m
+    FROM adjacency e JOIN p pa ON pa.code = e.code_a JOIN p pb ON pb.code = e.code_b
+    ORDER BY a, b
+"""
+
+
+def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """Return the unit graph as arrays: ``code``, ``departement``, ``a``, ``b``, ``m``.
+
+    Units sorted by code; the edges ``a → b`` are positions in ``code``, sorted, once per
+    direction; ``m`` is the shared border in metres (1.0 when unknown). Read from
+    :data:`GRAPH_TABLE`, or joined here for a store built before it.
+    """
+    import numpy as np
+
+    units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
+    stored = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [GRAPH_TABLE]
+    ).fetchone()
+    sql = f"SELECT a, b, m FROM {GRAPH_TABLE}" if stored and stored[0] else _GRAPH_SQL
+    edges = con.execute(sql).fetchnumpy()
+    return {
+        "code": np.asarray(units["code"]).astype(str),
+        "departement": np.asarray(units["departement"]).astype(str),
+        **{k: np.asarray(edges[k]) for k in ("a", "b", "m")},
+    }
+
+
+def register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
+    """Make pandas ``frames`` readable by SQL on ``con`` under their keyword names.
+
+    Handed over as Arrow tables: DuckDB scans pandas' Arrow-backed strings one value at a time,
+    an Arrow table at once (a tenth of the time for the 35,000 units). A column Arrow cannot
+    type (mixed Python objects) is left to DuckDB's own pandas scan.
+    """
+    import pyarrow as pa
+
+    for name, frame in frames.items():
+        try:
+            con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            con.register(name, frame)
+
+
 def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Return the vintages recorded in the store (``cog``, ``population_millesime``…)."""
-    row = con.execute("SELECT * FROM meta").fetchdf()
+    row = query(con, "SELECT * FROM meta")
     return {k: str(v) for k, v in row.iloc[0].items()}
 
 
@@ -291,8 +385,8 @@ def unit_geometries(
     if departements:
         where += " AND list_contains(?, departement)"
         params.append(list(departements))
-    df = con.execute(
-        f"SELECT code, ST_AsWKB(geometry) AS wkb FROM units {where} ORDER BY code", params
-    ).fetchdf()
+    df = query(
+        con, f"SELECT code, ST_AsWKB(geometry) AS wkb FROM units {where} ORDER BY code", params
+    )
     geoms = shapely.from_wkb(df["wkb"].map(bytes).to_numpy())
     return gpd.GeoDataFrame({"code": df["code"]}, geometry=geoms, crs=CRS_WEB).set_index("code")

@@ -194,11 +194,10 @@ class _Graph:
         # the analysis's rook graph: same units, in the same (code) order
         graph = analysis.graph()
         assert list(graph.codes) == list(codes)
-        matrix = graph.matrix
-        b_list, border_list = matrix.indices.tolist(), matrix.data.tolist()
+        b_list, border_list = graph.indices.tolist(), graph.border.tolist()
         adj = [
             list(zip(b_list[s:e], border_list[s:e], strict=True))
-            for s, e in itertools.pairwise(matrix.indptr.tolist())
+            for s, e in itertools.pairwise(graph.indptr.tolist())
         ]
         names = units.drop_duplicates("bassin_vie").set_index("bassin_vie")["nom_bassin_vie"]
         # a unit without geometry (a commune re-created after a merger) is placed at the centre

@@ -15,6 +15,7 @@ import numpy as np
 
 from couverture._geometry import union_units
 from couverture._graph import UnitGraph
+from couverture.store import query, register
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,13 +62,13 @@ def white_zones(
     white = units.loc[units["stade"].isna(), ["code", "departement", "population"]]
     if white.empty:
         return pd.DataFrame(columns=ZONE_COLUMNS)
-    con.register("_white", white)
-    con.register("_cov", units[["code", "stade", "cpts", "cpts_ids"]])
+    register(con, _white=white, _cov=units[["code", "stade", "cpts", "cpts_ids"]])
     codes = white["code"].to_numpy()
     labels = graph.components(codes, within_departement=True)
     lab = pd.DataFrame({"code": codes, "composante": labels})
-    con.register("_labels", lab)
-    zones = con.execute(
+    register(con, _labels=lab)
+    zones = query(
+        con,
         """
         WITH z AS (
             SELECT l.composante, w.code, w.departement, w.population, u.superficie_km2
@@ -77,7 +78,7 @@ def white_zones(
                    any_value(departement) AS departement, count(*)::INTEGER AS n_communes,
                    sum(population)::BIGINT AS population,
                    round(sum(superficie_km2), 2) AS superficie_km2,
-                   string_agg(code, ' ' ORDER BY code) AS communes
+                   array_to_string(list_sort(list(code)), ' ') AS communes
             FROM z GROUP BY composante
         ), voisins AS (
             SELECT DISTINCT z.composante, unnest(string_split(c.cpts_ids, '|')) AS cpts_id,
@@ -86,17 +87,21 @@ def white_zones(
             JOIN _cov c ON c.code = a.code_b
             WHERE c.stade IS NOT NULL
         ), v AS (
-            SELECT composante, string_agg(nom, '|' ORDER BY nom) AS cpts_voisines,
-                   string_agg(cpts_id, '|' ORDER BY nom) AS cpts_voisines_ids
+            -- sorted lists, not ordered string_agg: a third of the time
+            SELECT composante, list_sort(list({'nom': nom, 'id': cpts_id})) AS cpts
             FROM (SELECT DISTINCT composante, cpts_id, nom FROM voisins) GROUP BY composante
         )
         SELECT ids.zone_id, ids.departement, ids.n_communes, ids.population,
-               ids.superficie_km2, coalesce(v.cpts_voisines, '') AS cpts_voisines,
-               coalesce(v.cpts_voisines_ids, '') AS cpts_voisines_ids, ids.communes
+               ids.superficie_km2,
+               coalesce(array_to_string(list_transform(v.cpts, c -> c.nom), '|'), '')
+                   AS cpts_voisines,
+               coalesce(array_to_string(list_transform(v.cpts, c -> c.id), '|'), '')
+                   AS cpts_voisines_ids,
+               ids.communes
         FROM ids LEFT JOIN v USING (composante)
         ORDER BY ids.population DESC, ids.zone_id
-        """
-    ).fetchdf()
+        """,
+    )
     for name in ("_white", "_cov", "_labels"):
         con.unregister(name)
     return zones
