@@ -358,6 +358,8 @@ def map_geometries(
     import duckdb
     import shapely
 
+    from couverture.store import release_cache
+
     if not _has_map_geometries(con):
         # a store built before this table: computed for this run (``make data`` stores it)
         log.info("géométrie simplifiée absente de la base : calculée pour cette exécution")
@@ -390,6 +392,8 @@ def map_geometries(
         deps_of.extend(batch.column("departement").to_pylist())
         geojson.extend(batch.column("geojson").to_pylist())
         parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
+    del reader
+    release_cache(con)  # the geometry is now Python objects: DuckDB's copy is not needed
     geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
     return _geometry_frame(codes, deps_of, geoms, geojson)
 
@@ -402,14 +406,19 @@ def _geometry_frame(
     ``departement``, ``geojson``, ``geometry``.
     """
     import geopandas as gpd
+    import pandas as pd
 
+    index = pd.Index(np.asarray(codes, dtype=object))
     out = gpd.GeoDataFrame(
         {
             "departement": np.asarray(departements, dtype=object),
-            "geojson": np.asarray(geojson, dtype=object),
+            # the pasted text stays the Python strings read from the store (object dtype):
+            # a string column would copy the 21 MiB of national GeoJSON into Arrow, and every
+            # map's rows would copy it back out
+            "geojson": pd.Series(geojson, index=index, dtype=object),
         },
         geometry=geoms,
-        index=np.asarray(codes, dtype=object),
+        index=index,
         crs=CRS_WEB,
     )
     out.index.name = "code"
@@ -459,6 +468,11 @@ def prepare_layers(
     full = analysis.national()
     units = full.units()
     deps, national = _departements_to_map(analysis, units, departements)
+    if callable(suggestions):
+        # computed before the geometry is loaded, their working memory handed back first:
+        # the two together were the peak of a national run
+        suggestions = suggestions()
+        _release_memory()
 
     cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
@@ -580,7 +594,7 @@ def _unit_layer(
     if geojson is None:
         layer["geojson"] = geojson_geometries(layer.geometry)
     else:
-        layer["geojson"] = geojson.reindex(table.index).to_numpy()
+        layer["geojson"] = geojson.reindex(table.index)  # object dtype kept: no copy
     return layer
 
 
@@ -1763,6 +1777,8 @@ def build_maps(
     written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces
     every map at once, and an interrupted one leaves the previous maps as they were.
     ``output_dir`` may hold maps and hidden files only (:class:`ArgumentError` otherwise).
+    Once the layers are computed, ``analysis`` closes its store connection (it reopens it
+    when next asked for something), so that DuckDB's memory is not held while drawing.
 
     Parameters
     ----------
@@ -1795,6 +1811,9 @@ def build_maps(
     layers = prepare_layers(
         analysis, suggestions=suggestions, departements=departements, porteurs=porteurs
     )
+    # everything is read: DuckDB's memory (a hundred MiB after a national run) goes back to
+    # the system before the maps are drawn; the analysis reopens the store if used again
+    analysis.close()
     data = departement_data(layers)
     names = [departement_filename(d.departement) for d in data] + [INDEX_NAME]
     # the maps are written into a fresh folder swapped in whole: a run killed midway leaves

@@ -350,6 +350,25 @@ def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     }
 
 
+def release_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB drop the store blocks it keeps in memory after a large read.
+
+    The store is read-only: its blocks are read again from the file if ever needed, while a
+    national read of the map geometry otherwise stays cached (about 40 MiB) for the rest of
+    the run. Lowering the memory limit evicts them; the limit is then restored.
+    """
+    import duckdb
+
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    try:
+        con.execute("SET memory_limit = '16MB'")
+    except duckdb.Error:
+        return  # blocks still pinned by an open result: nothing released, nothing lost
+    finally:
+        if limit:
+            con.execute("SET memory_limit = ?", [limit[0]])
+
+
 def register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
     """Make pandas ``frames`` readable by SQL on ``con`` under their keyword names.
 
