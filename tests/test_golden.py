@@ -37,6 +37,11 @@ for _label, _registry, _extra in (("demo", DEMO, []), ("paca", PACA, PACA_DEPS))
         (f"{_label}-suggestions", _registry, ["suggestions", *_extra]),
         (f"{_label}-verifier", _registry, ["verifier", *_extra]),
     ]
+# the maps of the real registry (its file name dates it: nothing depends on the clock)
+MAP_CASES: list[tuple[str, Path, list[str]]] = [
+    ("paca-cartes-04", PACA, ["cartes", "--departement", "04", "--stade-par-defaut", "aci"]),
+    ("paca-cartes-13-83", PACA, ["cartes", "--departement", "13,83", "--stade-par-defaut", "aci"]),
+]
 EXPECTED = ROOT / "tests" / "golden" / "expected.json"
 
 _STORE_COPY: dict[str, Path] = {}
@@ -64,18 +69,37 @@ def _data_copy() -> Path:
     return _STORE_COPY["dir"]
 
 
-def run_case(registry: Path, args: list[str]) -> str | None:
-    """Run ``couverture ARGS --registre REGISTRY --format csv`` in a fresh process, uncached."""
-    if not registry.exists():
-        return None
+def _fresh_store() -> dict[str, str]:
+    """The environment of a case: a fresh store file, so that nothing computed by an earlier
+    case can be replayed."""
     data = _data_copy()
-    # a fresh store file for each case: nothing computed by an earlier case can be replayed
     store = data / "processed" / "couverture.duckdb"
     pristine = data / "processed" / "pristine.duckdb"
     if not pristine.exists():
         shutil.copy2(store, pristine)
     shutil.copy2(pristine, store)
-    env = {**os.environ, "COUVERTURE_DATA": str(data)}
+    return {**os.environ, "COUVERTURE_DATA": str(data)}
+
+
+def run_maps(registry: Path, args: list[str]) -> dict[str, str] | None:
+    """Run ``couverture cartes …`` in a fresh process, uncached; sha256 of each file written."""
+    if not registry.exists():
+        return None
+    env = _fresh_store()
+    with tempfile.TemporaryDirectory(prefix="couverture-golden-cartes-") as tmp:
+        out = Path(tmp) / "cartes"
+        cmd = [sys.executable, "-m", "couverture.cli", args[0], "--registre", str(registry)]
+        cmd += [*args[1:], "--sortie", str(out), "-q"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+
+
+def run_case(registry: Path, args: list[str]) -> str | None:
+    """Run ``couverture ARGS --registre REGISTRY --format csv`` in a fresh process, uncached."""
+    if not registry.exists():
+        return None
+    env = _fresh_store()
     cmd = [
         sys.executable,
         "-m",
@@ -103,3 +127,14 @@ def test_cli_output_unchanged(name: str, registry: Path, args: list[str]) -> Non
     assert text is not None
     got = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "lignes": text.count("\n")}
     assert got == expected[name], f"{name} : sortie CSV modifiée"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,registry,args", MAP_CASES, ids=[c[0] for c in MAP_CASES])
+def test_maps_unchanged(name: str, registry: Path, args: list[str]) -> None:
+    """The HTML maps, byte for byte (they hold no generated id, date or path of the run)."""
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    if not PACA.exists():
+        pytest.skip("../shared/data absent : registre réel PACA indisponible")
+    got = run_maps(registry, args)
+    assert got == expected[name]["fichiers"], f"{name} : cartes modifiées"

@@ -4,7 +4,8 @@
 
 Writes ``tests/golden/expected.json``: for each CLI command of :data:`CASES`, the sha256 and
 line count of its machine CSV on the demo registry and on the real PACA registry (the latter
-only when ``../shared`` is present). ``tests/test_golden.py`` compares fresh runs with it.
+only when ``../shared`` is present); for each of :data:`MAP_CASES`, the sha256 of every map.
+``tests/test_golden.py`` compares fresh runs with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from test_golden import CASES, run_case  # noqa: E402  (the same runner as the test)
+from test_golden import CASES, MAP_CASES, run_case, run_maps  # noqa: E402  (the test's runners)
 
 
 def main() -> None:
@@ -32,6 +33,13 @@ def main() -> None:
             "lignes": text.count("\n"),
         }
         print(f"{name}: {expected[name]['lignes']} lignes", file=sys.stderr)
+    for name, registry, args in MAP_CASES:
+        files = run_maps(registry, args)
+        if files is None:
+            print(f"{name}: registre absent, ignoré", file=sys.stderr)
+            continue
+        expected[name] = {"fichiers": files}
+        print(f"{name}: {len(files)} cartes", file=sys.stderr)
     out = HERE / "expected.json"
     out.write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
