@@ -222,3 +222,26 @@ def test_cached_csv_answer_is_identical_with_its_warnings(tmp_path: Path) -> Non
     third = read_csv(run(*args).stdout).set_index("code")
     assert third.loc["01001", "stade"] == "lettre_intention"
     assert pd.isna(third.loc["01002", "stade"])
+
+
+def test_console_script_quick_exit_keeps_output_and_exit_codes(
+    tmp_path: Path, demo_registry: Path
+) -> None:
+    """`run()` leaves without the interpreter's teardown: every line of a large answer still
+    arrives (pipe and file), errors keep exit code 2, and `| head` ends quietly."""
+    args = ("communes", "--registre", str(demo_registry), "--format", "csv", "-q")
+    piped = run(*args)
+    lines = piped.stdout.splitlines()
+    assert len(lines) == 34_918 and lines[-1].count(",") == lines[0].count(",")
+    # through a file descriptor that is not a pipe: the same bytes
+    target = tmp_path / "communes.csv"
+    with target.open("w", encoding="utf-8") as fh:
+        done = subprocess.run([str(BIN), *args], stdout=fh, stderr=subprocess.PIPE, timeout=300)
+    assert done.returncode == 0 and target.read_text(encoding="utf-8") == piped.stdout
+    refused = run("taux", "--registre", str(tmp_path / "absent.csv"), check=False)
+    assert refused.returncode == 2 and "erreur" in refused.stderr
+    head = subprocess.run(
+        f"'{BIN}' {' '.join(args)} | head -n 2", shell=True, capture_output=True, text=True
+    )
+    assert head.returncode == 0 and len(head.stdout.splitlines()) == 2
+    assert "Traceback" not in head.stderr and "Broken" not in head.stderr

@@ -25,7 +25,7 @@ import pandas as pd
 
 from couverture import _cache
 from couverture._errors import ArgumentError
-from couverture._registry_common import _Body, registry_error, with_sheets
+from couverture._registry_common import _Body, collector_paused, registry_error, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
     STAGE_ORDER,
@@ -138,7 +138,18 @@ def read_registry(
     ArgumentError
         ``default_stage`` is not a stage; a polygon layer without ``unit_geometries``.
     """
-    path = Path(path)
+    with collector_paused():
+        return _read(Path(path), units, old_codes, default_stage, unit_geometries)
+
+
+def _read(
+    path: Path,
+    units: pd.DataFrame,
+    old_codes: pd.DataFrame,
+    default_stage: str | None,
+    unit_geometries: gpd.GeoDataFrame | None,
+) -> Registry:
+    """Read and normalise a registry (see :func:`read_registry`)."""
     default = _default_stage(default_stage)
     data = read_bytes(path)
     # the registry's fingerprint, by the one recipe (same as Analysis.registry_digest)
