@@ -7,8 +7,9 @@ computed it. Files are written aside then renamed, so that readers never see hal
 lock is ever held: an analysis open in a notebook never blocks a command run beside it (the
 store itself is only read).
 
-Frames are stored as parquet (dtypes round-trip exactly), raw answers (the CLI's CSV replay) as
-bytes. The :data:`KEEP` most recently written registries are kept, the others evicted.
+Frames are stored as Arrow IPC files (pandas dtypes round-trip exactly), raw answers (the CLI's
+CSV replay) as bytes. The :data:`KEEP` most recently written registries are kept, the others
+evicted.
 
 Examples
 --------
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # bump when cached results change shape, so that old entries are ignored
-VERSION = "3"
+VERSION = "4"
 #: registries whose results are kept (the oldest are evicted)
 KEEP = 12
 _CHUNK = 1 << 20

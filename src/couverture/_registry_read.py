@@ -116,7 +116,7 @@ def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list
     problems: list[tuple[int | None, str, str]] = []
     try:
         for record in reader:
-            cells = [c.strip() for c in record]
+            cells = list(map(str.strip, record))
             end = reader.line_num + offset
             if end > start and any("\n" in c or "\r" in c for c in cells):
                 cells = _spanning(cells, sep, (start, end), problems, notes)
