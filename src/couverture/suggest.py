@@ -68,7 +68,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from couverture._config import funding_table, size_class, sources
+from couverture._config import funding_table, size_class, sources, stage
+from couverture._format import integer
 from couverture._validate import check_bounds
 from couverture.settings import CONFIG_DIR, CRS_WEB
 
@@ -107,22 +108,11 @@ COLUMNS = [
     "details",
 ]
 
-_STAGE_LABELS = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI",
-}
-
 
 @cache
 def _params() -> dict[str, Any]:
     with (CONFIG_DIR / "propositions.toml").open("rb") as fh:
         return tomllib.load(fh)
-
-
-def _n(value: float) -> str:
-    """French thousands separator (narrow no-break space)."""
-    return f"{round(value):,}".replace(",", "\u202f")
 
 
 def _communes(n: int) -> str:
@@ -321,7 +311,7 @@ class _Band:
     source: str = ""
 
     def text(self) -> str:
-        return f"{_n(self.low)} à {_n(self.high)} hab."
+        return f"{integer(self.low)} à {integer(self.high)} hab."
 
 
 def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
@@ -999,12 +989,12 @@ def _cpts_row(
     elif stade == "lettre_intention":
         motif.append("CPTS jeune (lettre d'intention) : à ne pas surcharger")
     else:
-        motif.append(f"CPTS au stade {_STAGE_LABELS[stade]}")
-    motif.append(f"population résultante {_n(after)} : {_funding_text(ctx, t0, t1)}")
+        motif.append(f"CPTS au stade {stage(stade).short}")
+    motif.append(f"population résultante {integer(after)} : {_funding_text(ctx, t0, t1)}")
     if t1 != t0:
         short.append(f"passe en taille {t1}")
     if after > ctx.ceiling:
-        motif.append(f"au-delà du plafond de taille cohérente ({_n(ctx.ceiling)} habitants)")
+        motif.append(f"au-delà du plafond de taille cohérente ({integer(ctx.ceiling)} habitants)")
         short.append("au-delà du plafond")
     if abs(base - ctx.cpts.pop0[cid]) > 0.5:
         motif.append("compte tenu des extensions déjà proposées pour des zones plus peuplées")
@@ -1051,7 +1041,7 @@ def _creation_row(
     main = max(units, key=lambda v: (g.pop[v], -v))
     taille = ctx.size(population)
     band = ctx.band(units)
-    motif = [f"nouvelle CPTS de {_n(population)} habitants ({_communes(len(units))})"]
+    motif = [f"nouvelle CPTS de {integer(population)} habitants ({_communes(len(units))})"]
     motif.append(_bassins_text(ctx, units))
     motif.extend(notes)
     short = [lead or _follows(ctx, units, zone if zone is not None else set(units))]
@@ -1059,20 +1049,20 @@ def _creation_row(
     if band.source:
         motif.append(f"taille calibrée sur les {band.source} : {band.text()}")
     if population < band.low:
-        motif.append(f"sous le plancher de {_n(band.low)} habitants")
+        motif.append(f"sous le plancher de {integer(band.low)} habitants")
         short.append(why or "sous la taille visée")
     if population > band.high:
         if len(units) == 1:
             text = (
-                f"{g.nom[main]} compte à elle seule {_n(population)} habitants, au-delà du "
-                f"plafond de {_n(band.high)} : périmètre à partager entre plusieurs CPTS"
+                f"{g.nom[main]} compte à elle seule {integer(population)} habitants, au-delà du "
+                f"plafond de {integer(band.high)} : périmètre à partager entre plusieurs CPTS"
             )
             motif.append(text)
             short.append(why or f"{g.nom[main]} dépasse à elle seule le plafond")
         else:
-            motif.append(f"au-delà du plafond de {_n(band.high)} habitants")
+            motif.append(f"au-delà du plafond de {integer(band.high)} habitants")
             short.append(why or "au-delà du plafond")
-    motif.append(f"financement max {_n(ctx.funding[taille])} € (taille {taille})")
+    motif.append(f"financement max {integer(ctx.funding[taille])} € (taille {taille})")
     deps = {str(g.dep[v]) for v in units}
     regions = {str(g.region[v]) for v in units}
     return {
@@ -1217,7 +1207,7 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
             kept.append(r)
     regions = _merge_blocks(ctx, kept, allow_over=True)
     n = len(regions)
-    notes = [f"zone de {_n(total)} habitants découpée en {n} CPTS"] if n > 1 else []
+    notes = [f"zone de {integer(total)} habitants découpée en {n} CPTS"] if n > 1 else []
     rows = []
     for r in sorted(regions, key=lambda r: (-g.population(r), r[0])):
         extra = list(notes)
