@@ -229,3 +229,23 @@ def test_source_file_names_come_from_sources_toml() -> None:
         assert path.exists(), path
     for name in ("POPULATION_RP2023_PATH", "OLD_CODES_PATH", "BASSINS_VIE_PATH"):
         assert not hasattr(settings, name)
+
+
+def test_every_module_reads_its_table_where_config_dir_points(config_copy: Path) -> None:
+    """alerts, plan, porteurs and suggest follow `settings.CONFIG_DIR` (tests, a user's copy)."""
+    from couverture import alerts, plan, porteurs, suggest
+
+    (config_copy / "alertes.toml").write_text(
+        (config_copy / "alertes.toml")
+        .read_text(encoding="utf-8")
+        .replace("lettre_intention_mois_max = 12", "lettre_intention_mois_max = 7"),
+        encoding="utf-8",
+    )
+    (config_copy / "plan.toml").write_text('strategies = ["une seule"]\n', encoding="utf-8")
+    (config_copy / "propositions.toml").write_text("[a]\nb = 1\n", encoding="utf-8")
+    (config_copy / "porteurs.toml").write_text("[c]\nd = 2\n", encoding="utf-8")
+    _config.clear_caches()
+    assert alerts.thresholds()["stades"]["lettre_intention_mois_max"] == 7
+    assert plan.vocabulary() == {"strategies": ["une seule"]}
+    assert suggest._params() == {"a": {"b": 1}}
+    assert porteurs.config() == {"c": {"d": 2}}

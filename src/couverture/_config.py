@@ -32,10 +32,21 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 
 @cache
+def toml(name: str) -> dict[str, Any]:
+    """Return the TOML table ``config/<name>`` (read once, forgotten by :func:`clear_caches`).
+
+    Examples
+    --------
+    >>> toml("alertes.toml") is toml("alertes.toml")
+    True
+    """
+    with _path(name).open("rb") as fh:
+        return tomllib.load(fh)
+
+
 def sources() -> dict[str, Any]:
     """Return ``config/sources.toml`` (vintages and analysis parameters)."""
-    with _path("sources.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return toml("sources.toml")
 
 
 def source_path(name: str) -> Path:
@@ -306,7 +317,7 @@ def clear_caches() -> None:
     And the code version of the cache key, which digests them.
     """
     for reader in (
-        sources,
+        toml,
         stages,
         stage,
         stage_wordings,

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from couverture._config import toml
 from couverture._errors import ArgumentError
 from couverture._format import month as french_month
-from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,11 +62,9 @@ STAGE_WORDS = {
 PRE_LI = "projet (avant lettre d'intention)"
 
 
-@cache
 def thresholds() -> dict[str, Any]:
     """Return ``config/alertes.toml``."""
-    with (CONFIG_DIR / "alertes.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return toml("alertes.toml")
 
 
 def reference_date(analysis: Analysis, explicit: str | dt.date | None = None) -> dt.date:

@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from couverture._config import toml
 from couverture._errors import PlanError
 from couverture._format import is_missing
 from couverture._output import atomic_path, protect_cell
-from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,11 +103,9 @@ _ZONE_ID = re.compile(r"ZB-(?:\d\d|2A|2B|97\d)-((?:\d\d|2A|2B)\d{3})", re.IGNORE
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
 
 
-@cache
 def vocabulary() -> dict[str, list[str]]:
     """Return the closed lists of ``config/plan.toml`` (``strategies``, ``statuts``…)."""
-    with (CONFIG_DIR / "plan.toml").open("rb") as fh:
-        return {k: list(v) for k, v in tomllib.load(fh).items()}
+    return {k: list(v) for k, v in toml("plan.toml").items()}
 
 
 def _key(text: str) -> str:

@@ -30,16 +30,13 @@ import csv
 import io
 import logging
 import math
-import tomllib
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format
-from couverture._config import metric_crs
+from couverture._config import metric_crs, toml
 from couverture._errors import DataSourceError
-from couverture.settings import CONFIG_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,11 +88,9 @@ _FIELD = {name: i for i, name in enumerate(STRUCTURE_FIELDS)}
 _MAX_PROBLEMS = 10
 
 
-@cache
 def config() -> dict[str, Any]:
     """Return ``config/porteurs.toml`` (categories, projections, DROM codes, radius)."""
-    with (CONFIG_DIR / "porteurs.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return toml("porteurs.toml")
 
 
 def default_categories() -> tuple[str, ...]:

@@ -58,20 +58,18 @@ import heapq
 import itertools
 import logging
 import math
-import tomllib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from couverture._config import funding_table, size_class, sources, stage
+from couverture._config import funding_table, size_class, sources, stage, toml
 from couverture._format import integer
 from couverture._validate import check_bounds
-from couverture.settings import CONFIG_DIR, CRS_WEB
+from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -109,10 +107,8 @@ COLUMNS = [
 ]
 
 
-@cache
 def _params() -> dict[str, Any]:
-    with (CONFIG_DIR / "propositions.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return toml("propositions.toml")
 
 
 def _communes(n: int) -> str:
