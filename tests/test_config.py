@@ -231,21 +231,32 @@ def test_source_file_names_come_from_sources_toml() -> None:
         assert not hasattr(settings, name)
 
 
-def test_every_module_reads_its_table_where_config_dir_points(config_copy: Path) -> None:
-    """alerts, plan, porteurs and suggest follow `settings.CONFIG_DIR` (tests, a user's copy)."""
+def test_every_module_reads_its_table_where_config_dir_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alerts, plan, porteurs and suggest follow `settings.CONFIG_DIR` and `clear_caches()`,
+    even when they were imported and read before it moved (a notebook, the test session)."""
     from couverture import alerts, plan, porteurs, suggest
 
-    (config_copy / "alertes.toml").write_text(
-        (config_copy / "alertes.toml")
-        .read_text(encoding="utf-8")
-        .replace("lettre_intention_mois_max = 12", "lettre_intention_mois_max = 7"),
-        encoding="utf-8",
-    )
-    (config_copy / "plan.toml").write_text('strategies = ["une seule"]\n', encoding="utf-8")
-    (config_copy / "propositions.toml").write_text("[a]\nb = 1\n", encoding="utf-8")
-    (config_copy / "porteurs.toml").write_text("[c]\nd = 2\n", encoding="utf-8")
-    _config.clear_caches()
-    assert alerts.thresholds()["stades"]["lettre_intention_mois_max"] == 7
-    assert plan.vocabulary() == {"strategies": ["une seule"]}
-    assert suggest._params() == {"a": {"b": 1}}
-    assert porteurs.config() == {"c": {"d": 2}}
+    readers = (alerts.thresholds, plan.vocabulary, suggest._params, porteurs.config)
+    assert all(read() for read in readers)  # read once from the package's own config/
+    copy = tmp_path / "config"
+    shutil.copytree(settings.CONFIG_DIR, copy)
+    monkeypatch.setattr(settings, "CONFIG_DIR", copy)
+    try:
+        text = (copy / "alertes.toml").read_text(encoding="utf-8")
+        (copy / "alertes.toml").write_text(
+            text.replace("lettre_intention_mois_max = 12", "lettre_intention_mois_max = 7"),
+            encoding="utf-8",
+        )
+        (copy / "plan.toml").write_text('strategies = ["une seule"]\n', encoding="utf-8")
+        (copy / "propositions.toml").write_text("[a]\nb = 1\n", encoding="utf-8")
+        (copy / "porteurs.toml").write_text("[c]\nd = 2\n", encoding="utf-8")
+        _config.clear_caches()
+        assert alerts.thresholds()["stades"]["lettre_intention_mois_max"] == 7
+        assert plan.vocabulary() == {"strategies": ["une seule"]}
+        assert suggest._params() == {"a": {"b": 1}}
+        assert porteurs.config() == {"c": {"d": 2}}
+    finally:
+        monkeypatch.undo()
+        _config.clear_caches()
