@@ -187,3 +187,71 @@ def test_shared_analyses_read_the_registry_once_and_tell_its_warnings_to_each(
         assert second.units().equals(origin.units())
         first.close()  # a copy leaves the shared connection open
         assert len(second.overlaps()) == len(origin.overlaps())
+
+
+def test_copies_made_before_the_read_and_views_of_national_each_tell_the_warnings(
+    paca_registry: Path, tmp_path: Path
+) -> None:
+    """Two copies made before the registry is read, and a copy of a national view, each get
+    the warnings once (the first by the read it causes, the others replayed)."""
+    from couverture.analysis import recording_log
+
+    registry = tmp_path / "registre.csv"
+    registry.write_bytes(paca_registry.read_bytes() + b"\n" * 4)
+    logger = logging.getLogger("couverture.registry")
+    with couverture.analyse(registry, default_stage="aci", departements="04") as origin:
+        a, b = origin.shared(), origin.shared()
+        told = []
+        for copy in (a, b, origin.national().shared()):
+            with recording_log(logger) as messages:
+                copy.units()
+                copy.units()  # told once, not at each use
+            told.append(messages)
+        assert told[0] and told[0] == told[1] == told[2]
+        assert "doublons ignorés" in " ".join(m for _, m in told[0])
+
+
+def test_closing_the_origin_leaves_its_copies_usable(paca_registry: Path) -> None:
+    """`build_maps` closes the analysis it was given; copies reopen through their origin."""
+    with couverture.analyse(paca_registry, default_stage="aci", departements="04") as a:
+        full, copy = a.national(), a.shared()
+        a.units()
+        a.close()
+        assert len(full.geometries(departements=("04",))) == 198
+        assert copy.rates().loc[0, "code"] == "04"
+        assert len(a.zones()) == len(copy.zones())
+
+
+def test_a_registry_saved_again_during_first_sight_gets_no_answer_from_its_old_bytes(
+    paca_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers computed ahead are keyed by the bytes actually read, not the file now."""
+    from couverture import cli
+
+    registry = tmp_path / "registre.csv"
+    original = paca_registry.read_bytes() + b"\n" * 5
+    lines = original.splitlines(keepends=True)
+    edited = b"".join(lines[: len(lines) // 2])  # half the CPTS rows: other zones blanches
+    registry.write_bytes(original)
+    ahead = cli._answer_ahead
+
+    def save_meanwhile(*args: object) -> None:
+        registry.write_bytes(edited)  # the user saves the registry while taux runs
+        ahead(*args)
+
+    monkeypatch.setattr(cli, "_answer_ahead", save_meanwhile)
+    options = ["--registre", str(registry), "--stade-par-defaut", "aci", "--format", "csv", "-q"]
+    assert cli.main(["taux", *options]) == 0
+    monkeypatch.setattr(cli, "_answer_ahead", ahead)
+    # the file now holds the edited bytes: its answer is computed from them, not replayed
+    # from the answers computed ahead from the original bytes
+    replayed = subprocess.run(
+        [*COMMAND, "zones-blanches", *options], capture_output=True, text=True, check=True
+    )
+    fresh = tmp_path / "frais.csv"
+    fresh.write_bytes(edited + b"\n")
+    options[1] = str(fresh)
+    truth = subprocess.run(
+        [*COMMAND, "zones-blanches", *options], capture_output=True, text=True, check=True
+    )
+    assert replayed.stdout.replace("registre.csv", "frais.csv") == truth.stdout

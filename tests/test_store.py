@@ -68,3 +68,20 @@ def test_store_is_opened_read_only() -> None:
 def test_missing_store_is_a_french_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="make data"):
         store.connect(tmp_path / "absent.duckdb")
+
+
+def test_release_cache_drops_the_read_blocks_and_restores_the_default_limit() -> None:
+    con = store.connect()
+    try:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        con.execute(
+            "SELECT max(length(geojson)), max(octet_length(wkb)) FROM carte_geometries_v1"
+        ).fetchall()
+        held = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+        before = con.execute(held).fetchone()[0]
+        store.release_cache(con)
+        after = con.execute(held).fetchone()[0]
+        assert before > 30 * 2**20 and after <= 16 * 2**20  # the geometry table's blocks
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == limit
+    finally:
+        con.close()

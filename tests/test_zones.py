@@ -182,3 +182,20 @@ def test_unit_graph_components_agree_with_scipy_on_the_real_adjacency(
             # the same partition: one-to-one between the two labellings
             pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
             assert len(pairs) == count
+
+
+def test_zone_areas_are_the_exact_sum_of_their_communes(demo_registry: Path) -> None:
+    """Summed exactly, so the same on every run whatever order DuckDB's threads add them in."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    with couverture.analyse(demo_registry) as a:
+        zones = a.zones()
+        area = a.unit_table().set_index("code")["superficie_km2"]
+    tenth = Decimal("1e-10")
+    for communes, got in zip(zones["communes"], zones["superficie_km2"], strict=True):
+        known = [float(area[c]) for c in communes.split() if pd.notna(area[c])]  # SQL skips NULL
+        if not known:
+            assert pd.isna(got)
+            continue
+        exact = sum((Decimal(x).quantize(tenth, ROUND_HALF_UP) for x in known), Decimal(0))
+        assert Decimal(str(got)) == exact.quantize(Decimal("0.01"), ROUND_HALF_UP), communes[:40]

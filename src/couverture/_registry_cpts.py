@@ -381,10 +381,10 @@ def _deduplicate(
 ) -> pd.DataFrame:
     """One row per (CPTS, unit): explicit rows beat whole-city expansions and IRIS rows."""
     m = pd.DataFrame(members, columns=_MEMBER_COLUMNS).astype(_MEMBER_TYPES)
-    pairs = len(set(zip(members["cpts_id"], members["code"], strict=True)))
-    if pairs < len(m):  # the sorts below cost more than all the rest: only when needed
+    repeated = len(set(zip(m["cpts_id"], m["code"], strict=True))) < len(m)
+    if repeated:  # the sorts below cost more than all the rest: only when needed
         m = m.sort_values(["cpts_id", "code", "expanded", "iris", "ligne"], kind="stable")
-    dup = m.duplicated(["cpts_id", "code"]) if pairs < len(m) else pd.Series(False, m.index)
+    dup = m.duplicated(["cpts_id", "code"]) if repeated else pd.Series(False, m.index)
     if dup.any():
         kept = m[~dup].set_index(["cpts_id", "code"])
         dropped = m[dup]

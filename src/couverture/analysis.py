@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -128,10 +128,13 @@ class Analysis:
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _owns_con: bool = field(default=True, repr=False)
     _graph: UnitGraph | None = field(default=None, repr=False)
+    # the analysis whose store connection, parsed registry, unit coverage and graph this one
+    # uses (see `shared` and `national`); None for an analysis of its own
     _origin: Analysis | None = field(default=None, repr=False)
-    # what reading the registry logged, replayed by analyses sharing it (see `shared`)
+    # what reading the registry logged (origin), replayed to the copies (see `shared`)
     _registry_log: list[tuple[int, str]] = field(default_factory=list, repr=False)
-    _replay_registry_log: bool = field(default=False, repr=False)
+    # a copy has had the registry's warnings: logged by a read it caused, or replayed
+    _told: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
 
@@ -148,60 +151,86 @@ class Analysis:
                     "lettre_intention, projet_sante ou aci)"
                 )
             self.default_stage = stage
-        # the registry's own fingerprint (reports, history) and the cache key, which also
-        # changes with the code, the configuration and the store that compute the results
-        self.registry_digest = _cache.digest(self.registry_path)
-        self.digest = _cache.registry_key(
-            self.registry_digest, name=self.registry_path.name, store_path=self.store_path
+        if self._origin is None:
+            # the registry's own fingerprint (reports, history) and the cache key, which also
+            # changes with the code, the configuration and the store that compute the results
+            self._fingerprint(_cache.digest(self.registry_path))
+
+    def _fingerprint(self, registry_digest: str) -> None:
+        self._registry_digest = registry_digest
+        self._digest = _cache.registry_key(
+            registry_digest, name=self.registry_path.name, store_path=self.store_path
         )
+
+    @property
+    def registry_digest(self) -> str:
+        """The sha256 of the registry's bytes: those read, once the registry is parsed."""
+        return self._origin.registry_digest if self._origin else self._registry_digest
+
+    @property
+    def digest(self) -> str:
+        """The cache key of this registry's results (see :func:`couverture._cache.registry_key`)."""
+        return self._origin.digest if self._origin else self._digest
 
     # ---------------------------------------------------------------- store
     def _connection(self) -> duckdb.DuckDBPyConnection:
         """Return the store, opened read-only on first use (never blocks another process)."""
+        if self._origin is not None:
+            return self._origin._connection()  # reopened there if it was closed
         if self._con is None:
             self._con = store.connect(self.store_path)
         return self._con
 
     def close(self) -> None:
-        """Close the store (unless this analysis borrows another's connection)."""
+        """Close the store connection (it reopens on next use); a copy leaves its origin's open."""
         if self._con is not None and self._owns_con:
             self._con.close()
         self._con = None
 
+    def _copy(self, **changes: Any) -> Analysis:
+        origin = self._origin or self
+        return dataclasses.replace(
+            origin, _con=None, _owns_con=False, _graph=None, _origin=origin, **changes
+        )
+
     def national(self) -> Analysis:
         """Return the same registry for all of France.
 
-        Sharing this analysis's store connection and parsed registry (neighbouring CPTS and
-        proposals cross département borders).
+        Sharing this analysis's store connection, parsed registry, unit coverage and graph
+        (neighbouring CPTS and proposals cross département borders). An internal view of the
+        same analysis: it does not tell the registry's warnings again.
         """
         if self.departements is None:
             return self
-        full = dataclasses.replace(
-            self, departements=None, _con=self._connection(), _owns_con=False, _graph=self._graph
-        )
-        full.__dict__["registry"] = self.registry  # cached_property storage
-        return full
+        self.registry  # noqa: B018  (read, and told, by this analysis first)
+        return self._copy(departements=None, _told=True)
 
     def shared(self) -> Analysis:
-        """Return another analysis of the same registry sharing this one's work.
+        """Return another analysis of the same registry and options, sharing this one's work.
 
-        The store connection, the parsed registry, the unit coverage and the graph are this
-        analysis's (computed on first use by either); closing the copy leaves them open. It
-        behaves as a fresh analysis whose results come from the cache: the registry's warnings
-        are told again, in the same words, when the copy first reads it. The CLI answers the
-        other first-sight commands with copies (one registry read per process).
+        The store connection, the parsed registry, the unit coverage and the graph are the
+        origin's (computed on first use by any copy); closing a copy leaves them open, closing
+        the origin closes the connection, which any of them reopens when next used. A copy
+        behaves as a fresh analysis whose results come from the cache: when it first needs the
+        registry, the warnings of its reading are told again in the same words (unless the
+        reading happens then, on its behalf, and tells them itself). The CLI answers the other
+        first-sight commands with copies (one registry read per process). For one thread:
+        copies share one DuckDB connection and its temporary views.
         """
-        origin = self._origin or self
-        return dataclasses.replace(
-            origin,
-            _con=origin._connection(),
-            _owns_con=False,
-            _origin=origin,
-            _registry_log=[],
-            # read before this copy existed: its warnings are told again; read later, on
-            # behalf of this copy, the reading tells them itself
-            _replay_registry_log="registry" in origin.__dict__,
-        )
+        return self._copy(_told=False)
+
+    def _tell(self, messages: Iterable[tuple[int, str]]) -> None:
+        for level, message in messages:
+            logging.getLogger(REGISTRY_LOGGER).log(level, "%s", message)
+
+    def _origin_registry(self) -> Registry:
+        """Return the origin's registry, its warnings told once to this copy."""
+        assert self._origin is not None
+        if not self._told:
+            self._told = True
+            if "registry" in self._origin.__dict__:
+                self._tell(self._origin._registry_log)
+        return self._origin.registry
 
     def __enter__(self) -> Analysis:
         return self
@@ -243,10 +272,7 @@ class Analysis:
         from couverture.registry import Registry
 
         if self._origin is not None:
-            if self._replay_registry_log:
-                for level, message in self._origin._registry_log:
-                    logging.getLogger(REGISTRY_LOGGER).log(level, "%s", message)
-            return self._origin.registry
+            return self._origin_registry()
         cached = self.cached_frames("registry_cpts", "registry_membership", "registry_anomalies")
         messages = _cache.get_frame(f"registry_log|stade={self.default_stage or ''}", self.digest)
         if cached is not None and messages is not None:
@@ -255,8 +281,7 @@ class Analysis:
                 (int(level), str(message))
                 for level, message in zip(messages["niveau"], messages["message"], strict=True)
             ]
-            for level, message in self._registry_log:
-                logging.getLogger(REGISTRY_LOGGER).log(level, "%s", message)
+            self._tell(self._registry_log)
             fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
             return Registry(
                 path=self.registry_path,
@@ -300,6 +325,10 @@ class Analysis:
                 default_stage=self.default_stage,
                 unit_geometries=geometries,
             )
+        if reg.digest != self.registry_digest:
+            # the file changed since this analysis opened it: its results are those of the
+            # bytes actually read, cached under their own key
+            self._fingerprint(reg.digest)
         stage = f"|stade={self.default_stage or ''}"
         cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
         _cache.put_frame("registry_cpts" + stage, self.digest, cached_cpts)
@@ -322,6 +351,7 @@ class Analysis:
         from couverture.coverage import unit_coverage
 
         if self._origin is not None:
+            self._origin_registry()  # told first, as a fresh analysis reading it would
             return self._origin._all_units
         return self.cached(
             "units",

@@ -309,8 +309,9 @@ def _analysis(args: argparse.Namespace) -> Analysis:
     from couverture.analysis import analyse
 
     options = (args.registre, args.stade_par_defaut, args.departement, args.seuil_partage)
-    if _SESSION is not None and (shared := _SESSION.get(tuple(map(str, options)))):
-        return shared.shared()
+    key = tuple(map(str, options))
+    if _SESSION is not None and (origin := _SESSION.get(key)):
+        return origin.shared()
     a = analyse(
         args.registre,
         default_stage=args.stade_par_defaut,
@@ -319,21 +320,25 @@ def _analysis(args: argparse.Namespace) -> Analysis:
     )
     if _SESSION is None:
         return a
-    _SESSION[tuple(map(str, options))] = a
+    _SESSION[key] = a
     return a.shared()
 
 
 @contextlib.contextmanager
-def _one_analysis() -> Iterator[None]:
-    """Let the commands run in the block share their analysis (closed at the end)."""
+def _one_analysis() -> Iterator[dict[tuple[str, ...], Analysis]]:
+    """Let the commands run in the block share their analysis (closed at the end).
+
+    Yields the analyses opened, by registry options. One thread at a time (a CLI process).
+    """
     global _SESSION
-    _SESSION = {}
+    previous, _SESSION = _SESSION, {}
+    session = _SESSION
     try:
-        yield
+        yield session
     finally:
-        for a in _SESSION.values():
+        for a in session.values():
             a.close()
-        _SESSION = None
+        _SESSION = previous
 
 
 def _stamp(frame: pd.DataFrame, a: Analysis) -> pd.DataFrame:
@@ -583,7 +588,7 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         except ImportError:
             log.info("module de propositions absent : cartes sans propositions")
         else:
-            # computed by build_maps while it draws the perimeters (on the other core)
+            # computed by build_maps before it loads the geometry (the memory peak otherwise)
             suggestions = functools.partial(suggest, a)
         paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
         for path in paths:
@@ -1069,11 +1074,13 @@ _CSV_CACHED = frozenset(
 )
 
 
-def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
+def _csv_cache_key(
+    args: argparse.Namespace, *, registry_key: str | None = None
+) -> tuple[str, str] | None:
     """Return ``(name, key)`` of the cached CSV answer to ``args``, if cacheable.
 
-    The same key as the analysis's (see :func:`couverture._cache.registry_key`), the options in
-    the name.
+    The same key as the analysis's (see :func:`couverture._cache.registry_key`; that of the
+    registry file as it is now unless ``registry_key`` is given), the options in the name.
     """
     if args.commande not in _CSV_CACHED or args.format != "csv" or args.sortie is not None:
         return None
@@ -1082,8 +1089,11 @@ def _csv_cache_key(args: argparse.Namespace) -> tuple[str, str] | None:
 
     skip = {"func", "verbosite", "registre", "format", "sortie", "formats_sortie"}
     options = {k: str(v) for k, v in vars(args).items() if k not in skip}
-    key = _cache.registry_key(_cache.digest(args.registre), name=Path(args.registre).name)
-    return "csv:" + json.dumps(options, sort_keys=True), key
+    if registry_key is None:
+        registry_key = _cache.registry_key(
+            _cache.digest(args.registre), name=Path(args.registre).name
+        )
+    return "csv:" + json.dumps(options, sort_keys=True), registry_key
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
@@ -1101,24 +1111,37 @@ def _replay_csv(key: tuple[str, str]) -> bool:
     return True
 
 
-def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
-    import contextlib
+def _computed(args: argparse.Namespace) -> tuple[str, list[tuple[int, str]]]:
+    """Run the command ``args`` into a string; return it with the log records it emitted."""
     import io
 
-    from couverture._registry_common import collector_paused
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()
+    with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
+        args.func(args)
+    return buffer.getvalue(), messages
+
+
+def _answer(text: str, messages: list[tuple[int, str]]) -> bytes:
+    return json.dumps({"csv": text, "log": messages}).encode()
+
+
+def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
+    from couverture._registry_common import collector_paused
+
     # a bounded computation whose million small objects hold no cycle: no collection scans
-    with collector_paused(), _one_analysis():
-        with recording_log(logging.getLogger()) as messages, contextlib.redirect_stdout(buffer):
-            args.func(args)
-        text = buffer.getvalue()
-        _cache.put_bytes(*key, json.dumps({"csv": text, "log": messages}).encode())
+    with collector_paused(), _one_analysis() as session:
+        text, messages = _computed(args)
         sys.stdout.write(text)
         sys.stdout.flush()
+        # cached under the key of the bytes actually read: a registry saved again while the
+        # command ran gets no answer computed from its former content
+        if any(a.digest != key[1] for a in session.values() if "registry" in a.__dict__):
+            return
+        _cache.put_bytes(*key, _answer(text, messages))
         if args.commande in _FIRST_SIGHT:
-            _answer_ahead(args)
+            _answer_ahead(args, key[1])
 
 
 # The commands a user runs together on a new registry (`make demo`, the monthly routine):
@@ -1127,17 +1150,12 @@ def _run_and_cache_csv(args: argparse.Namespace, key: tuple[str, str]) -> None:
 _FIRST_SIGHT = ("taux", "zones-blanches", "chevauchements")
 
 
-def _answer_ahead(args: argparse.Namespace) -> None:
+def _answer_ahead(args: argparse.Namespace, registry_key: str) -> None:
     """Cache the CSV answers of the other :data:`_FIRST_SIGHT` commands.
 
-    Same registry and options as ``args``; each answer is computed as its own command would,
-    warnings included.
+    Same registry (the bytes the first command read: ``registry_key``) and options as
+    ``args``; each answer is computed as its own command would, warnings included.
     """
-    import contextlib
-    import io
-
-    from couverture.analysis import recording_log
-
     parser = build_parser()
     for command in _FIRST_SIGHT:
         if command == args.commande:
@@ -1146,18 +1164,12 @@ def _answer_ahead(args: argparse.Namespace) -> None:
         for name, value in vars(args).items():
             if name not in ("commande", "func") and hasattr(other, name):
                 setattr(other, name, value)
-        key = _csv_cache_key(other)
+        key = _csv_cache_key(other, registry_key=registry_key)
         if key is None or _cache.get_bytes(*key) is not None:
             continue
-        buffer = io.StringIO()
-        # computed silently: its messages are recorded for its own replay, not shown now
-        with (
-            recording_log(logging.getLogger()) as messages,
-            contextlib.redirect_stdout(buffer),
-            _silenced(),
-        ):
-            other.func(other)
-        _cache.put_bytes(*key, json.dumps({"csv": buffer.getvalue(), "log": messages}).encode())
+        with _silenced():  # computed silently: its messages are recorded for its own replay
+            text, messages = _computed(other)
+        _cache.put_bytes(*key, _answer(text, messages))
 
 
 @contextlib.contextmanager

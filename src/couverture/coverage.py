@@ -88,7 +88,9 @@ def unit_coverage(
     members["iris"] = membership.get("iris", False)
     register(con, _cpts=cpts_df, _members=members)
     fractions = ",\n".join(
-        f"least(1, coalesce(sum(coalesce(part, 1)) FILTER (WHERE rang >= {s.rank}), 0)) "
+        # shares summed exactly (DECIMAL): a parallel float sum depends on the order
+        f"least(1, coalesce(sum(coalesce(part, 1)::DECIMAL(38, 12)) FILTER (WHERE rang >= "
+        f"{s.rank}), 0))::DOUBLE "
         f"AS f{s.rank}"
         for s in stages()
     )

@@ -455,7 +455,8 @@ def prepare_layers(
         An open analysis.
     suggestions
         Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn),
-        or a function returning it: it is then called while the perimeters are computed.
+        or a function returning it: it is then called first, its working memory handed back
+        before the geometry is loaded.
     departements
         The départements to map (default: those of the analysis, else all of France).
     tolerance
@@ -500,14 +501,13 @@ def prepare_layers(
     overlaps = full.overlaps().set_index("code")["type"]
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
-    # thread computes the proposals (Python-bound) when they are given as a function
+    # thread builds the unit layer (the proposals, computed first, no longer overlap them:
+    # computing them beside the geometry was the memory peak of a national run)
     with ThreadPoolExecutor(2) as pool:
         cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
         map_zones = zones if national else zones[zones["departement"].isin(deps)]
         zone_future = pool.submit(_zone_layer, map_zones, simple)
         unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
-        if callable(suggestions):
-            suggestions = suggestions()
         proposal_future = pool.submit(_proposal_layer, suggestions, simple)
         rates = full.rates(niveau="departement").set_index("code")
         porteur_layer = _porteur_layer(porteurs, units)

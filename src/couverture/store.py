@@ -14,6 +14,7 @@ are cached outside the store, by :mod:`couverture._cache`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from couverture import _cache, settings
 from couverture._config import sources
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +283,12 @@ def query(
     """Run ``sql`` and return its rows as a pandas frame, through Arrow.
 
     DuckDB's own ``fetchdf`` converts strings value by value; going through an Arrow table is
-    several times faster on the store's 35,000 units. The column types are those ``fetchdf``
-    gives: an integer or boolean column with missing values becomes nullable (``Int64``,
-    ``boolean``), a decimal a float, a date a ``datetime64``.
+    several times faster on the store's 35,000 units. For the types the store and the history
+    hold, the columns are typed as ``fetchdf`` types them: an integer or boolean column with
+    missing values becomes nullable (``Int64``, ``boolean``), a decimal or HUGEINT a float, a
+    date a ``datetime64``. Text is pandas' string type, missing values ``NaN`` (``fetchdf``
+    gives ``object`` and ``None`` for a text column without any value); intervals, UUIDs,
+    blobs and maps are left as Arrow converts them.
 
     Examples
     --------
@@ -292,7 +297,6 @@ def query(
     >>> [str(t) for t in frame.dtypes]
     ['int32', 'Int32', 'datetime64[us]']
     """
-    import pandas as pd
     import pyarrow as pa
 
     table = con.execute(sql, params or []).to_arrow_table()
@@ -306,15 +310,24 @@ def query(
         fields.append(field)
     table = table.cast(pa.schema(fields))
     frame = table.to_pandas()
-    nullable = {
-        **{getattr(pa, f"int{b}")(): getattr(pd, f"Int{b}Dtype")() for b in (8, 16, 32, 64)},
-        **{getattr(pa, f"uint{b}")(): getattr(pd, f"UInt{b}Dtype")() for b in (8, 16, 32, 64)},
-        pa.bool_(): pd.BooleanDtype(),
-    }
+    nullable = _nullable_types()
     for field, column in zip(table.schema, table.columns, strict=True):
         if column.null_count and field.type in nullable:
             frame[field.name] = column.to_pandas(types_mapper=nullable.get)
     return frame
+
+
+@functools.cache
+def _nullable_types() -> dict[pa.DataType, Any]:
+    """Arrow integer and boolean types → the pandas nullable dtype ``fetchdf`` gives them."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return {
+        **{getattr(pa, f"int{b}")(): getattr(pd, f"Int{b}Dtype")() for b in (8, 16, 32, 64)},
+        **{getattr(pa, f"uint{b}")(): getattr(pd, f"UInt{b}Dtype")() for b in (8, 16, 32, 64)},
+        pa.bool_(): pd.BooleanDtype(),
+    }
 
 
 #: The adjacency as positions in the units sorted by code, stored at ``make data`` (the graph
@@ -355,18 +368,25 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
 
     The store is read-only: its blocks are read again from the file if ever needed, while a
     national read of the map geometry otherwise stays cached (about 40 MiB) for the rest of
-    the run. Lowering the memory limit evicts them; the limit is then restored.
+    the run. Lowering the memory limit evicts them; the limit is then restored (exactly when
+    it was DuckDB's default, to the displayed value otherwise). The limit belongs to the
+    database instance: for a single thread, with no other query running on the store.
     """
     import duckdb
 
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    def limit() -> str:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        return str(row[0]) if row else ""
+
+    before = limit()
     try:
         con.execute("SET memory_limit = '16MB'")
     except duckdb.Error:
-        return  # blocks still pinned by an open result: nothing released, nothing lost
+        pass  # blocks still pinned by an open result: nothing released, nothing lost
     finally:
-        if limit:
-            con.execute("SET memory_limit = ?", [limit[0]])
+        con.execute("RESET memory_limit")
+        if limit() != before:  # a limit the user had set: its displayed value
+            con.execute("SET memory_limit = ?", [before])
 
 
 def register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:

@@ -77,7 +77,8 @@ def white_zones(
             SELECT composante, 'ZB-' || any_value(departement) || '-' || min(code) AS zone_id,
                    any_value(departement) AS departement, count(*)::INTEGER AS n_communes,
                    sum(population)::BIGINT AS population,
-                   round(sum(superficie_km2), 2) AS superficie_km2,
+                   -- summed exactly (DECIMAL): a parallel float sum depends on the order
+                   round(sum(superficie_km2::DECIMAL(38, 10)), 2)::DOUBLE AS superficie_km2,
                    array_to_string(list_sort(list(code)), ' ') AS communes
             FROM z GROUP BY composante
         ), voisins AS (
