@@ -381,7 +381,8 @@ def _deduplicate(
 ) -> pd.DataFrame:
     """One row per (CPTS, unit): explicit rows beat whole-city expansions and IRIS rows."""
     m = pd.DataFrame(members, columns=_MEMBER_COLUMNS).astype(_MEMBER_TYPES)
-    repeated = len(set(zip(m["cpts_id"], m["code"], strict=True))) < len(m)
+    # on the parsed lists: iterating the frame's Arrow strings costs ten times as much
+    repeated = len(set(zip(members["cpts_id"], members["code"], strict=True))) < len(m)
     if repeated:  # the sorts below cost more than all the rest: only when needed
         m = m.sort_values(["cpts_id", "code", "expanded", "iris", "ligne"], kind="stable")
     dup = m.duplicated(["cpts_id", "code"]) if repeated else pd.Series(False, m.index)

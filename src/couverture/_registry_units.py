@@ -143,8 +143,8 @@ class _Units:
             self.dep[city] = self.dep[a[0]]
         self.old: dict[str, str] = dict(
             zip(
-                old_codes["code_ancien"].astype(str),
-                old_codes["code_actuel"].astype(str),
+                old_codes["code_ancien"].astype(str).tolist(),  # lists: no Arrow iteration
+                old_codes["code_actuel"].astype(str).tolist(),
                 strict=True,
             )
         )
