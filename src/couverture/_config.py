@@ -11,12 +11,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from couverture import settings
 from couverture._errors import ArgumentError, ConfigError
@@ -40,6 +38,8 @@ def toml(name: str) -> dict[str, Any]:
     >>> toml("alertes.toml") is toml("alertes.toml")
     True
     """
+    import tomllib  # here: a cached CLI answer is replayed without parsing any table
+
     with _path(name).open("rb") as fh:
         return tomllib.load(fh)
 
@@ -62,8 +62,7 @@ def source_path(name: str) -> Path:
     return settings.RAW_DIR / sources()[name]["file"]
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     """One stage of maturity of a CPTS, as ``config/vocabulaire_stades.csv`` defines it.
 
     Attributes
