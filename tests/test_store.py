@@ -70,18 +70,21 @@ def test_missing_store_is_a_french_error(tmp_path: Path) -> None:
         store.connect(tmp_path / "absent.duckdb")
 
 
-def test_release_cache_drops_the_read_blocks_and_restores_the_default_limit() -> None:
+def test_a_read_apart_leaves_no_blocks_nor_settings_behind() -> None:
     con = store.connect()
     try:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
-        con.execute(
-            "SELECT max(length(geojson)), max(octet_length(wkb)) FROM carte_geometries_v1"
-        ).fetchall()
         held = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
-        before = con.execute(held).fetchone()[0]
-        store.release_cache(con)
-        after = con.execute(held).fetchone()[0]
-        assert before > 30 * 2**20 and after <= 16 * 2**20  # the geometry table's blocks
+        sql = (
+            "SELECT count(*), max(length(geojson)), max(octet_length(wkb)) FROM carte_geometries_v1"
+        )
+        with store.apart(con) as side:
+            assert side.execute(sql).fetchone()[0] == 35_014  # units and départements
+            read = side.execute(held).fetchone()[0]
+        assert read > 30 * 2**20  # the geometry table's blocks, in the other instance…
+        assert con.execute(held).fetchone()[0] < 5 * 2**20  # …none in the store's own
         assert con.execute("SELECT current_setting('memory_limit')").fetchone() == limit
+        with pytest.raises(Exception, match=r"(?i)closed"):
+            side.execute("SELECT 1")  # gone with the block
     finally:
         con.close()

@@ -358,7 +358,7 @@ def map_geometries(
     import duckdb
     import shapely
 
-    from couverture.store import release_cache
+    from couverture.store import apart
 
     if not _has_map_geometries(con):
         # a store built before this table: computed for this run (``make data`` stores it)
@@ -376,24 +376,25 @@ def map_geometries(
             frame["geojson"].tolist(),
         )
     deps = None if departements is None else list(departements)
-    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
-    # never holds the whole result besides the Python objects built from it
-    reader = con.execute(
-        f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} "
-        "WHERE niveau = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
-        [niveau, deps, deps],
-    ).to_arrow_reader(4096)
     codes: list[str] = []
     deps_of: list[str] = []
     geojson: list[str] = []
     parts = []
-    for batch in reader:
-        codes.extend(batch.column("code").to_pylist())
-        deps_of.extend(batch.column("departement").to_pylist())
-        geojson.extend(batch.column("geojson").to_pylist())
-        parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
-    del reader
-    release_cache(con)  # the geometry is now Python objects: DuckDB's copy is not needed
+    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
+    # never holds the whole result besides the Python objects built from it; read apart, so
+    # that DuckDB's copy of the blocks goes once they are Python objects
+    with apart(con) as side:
+        reader = side.execute(
+            f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} WHERE niveau = ? "
+            "AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
+            [niveau, deps, deps],
+        ).to_arrow_reader(4096)
+        for batch in reader:
+            codes.extend(batch.column("code").to_pylist())
+            deps_of.extend(batch.column("departement").to_pylist())
+            geojson.extend(batch.column("geojson").to_pylist())
+            parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
+        del reader
     geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
     return _geometry_frame(codes, deps_of, geoms, geojson)
 

@@ -363,30 +363,31 @@ def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     }
 
 
-def release_cache(con: duckdb.DuckDBPyConnection) -> None:
-    """Let DuckDB drop the store blocks it keeps in memory after a large read.
+@contextlib.contextmanager
+def apart(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store of ``con`` in a DuckDB instance of its own, for one large read.
 
-    The store is read-only: its blocks are read again from the file if ever needed, while a
-    national read of the map geometry otherwise stays cached (about 40 MiB) for the rest of
-    the run. Lowering the memory limit evicts them; the limit is then restored (exactly when
-    it was DuckDB's default, to the displayed value otherwise). The limit belongs to the
-    database instance: for a single thread, with no other query running on the store.
+    DuckDB keeps the blocks it read in memory for the life of the instance (about 40 MiB after
+    the national map geometry); read through this connection, they go with it when the block
+    ends, and ``con``'s instance (its settings, its other connections) is left as it was. A
+    store in memory (no file) is read through ``con`` itself.
     """
     import duckdb
 
-    def limit() -> str:
-        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-        return str(row[0]) if row else ""
-
-    before = limit()
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        yield con
+        return
+    side = duckdb.connect(config=_duckdb_config())
     try:
-        con.execute("SET memory_limit = '16MB'")
-    except duckdb.Error:
-        pass  # blocks still pinned by an open result: nothing released, nothing lost
+        quoted = str(row[0]).replace("'", "''")
+        side.execute(f"ATTACH '{quoted}' AS magasin (READ_ONLY)")
+        side.execute("USE magasin")
+        yield side
     finally:
-        con.execute("RESET memory_limit")
-        if limit() != before:  # a limit the user had set: its displayed value
-            con.execute("SET memory_limit = ?", [before])
+        side.close()
 
 
 def register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
