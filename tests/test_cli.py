@@ -245,3 +245,13 @@ def test_console_script_quick_exit_keeps_output_and_exit_codes(
     )
     assert head.returncode == 0 and len(head.stdout.splitlines()) == 2
     assert "Traceback" not in head.stderr and "Broken" not in head.stderr
+
+
+def test_a_regional_registry_read_for_all_of_france_is_told(paca_registry: Path) -> None:
+    national = run("taux", "--registre", str(paca_registry), "--stade-par-defaut", "aci")
+    assert "ne porte que sur 6 départements (04, 05, 06, 13, 83, 84)" in national.stderr
+    assert "--departement 04,05,06,13,83,84" in national.stderr
+    scoped = run(
+        "taux", "--registre", str(paca_registry), "--stade-par-defaut", "aci", "--departement", "13"
+    )
+    assert "ne porte que sur" not in scoped.stderr

@@ -416,6 +416,15 @@ def emit_table(
                 write_pretty(frame, title=title, caption=caption, stream=fh)
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
+    _written(output, len(frame))
+
+
+def _written(output: Path | None, rows: int) -> None:
+    """Say where a file went (the terminal shows nothing else of it)."""
+    if output is not None:
+        from couverture._format import plural
+
+        _log.info("fichier écrit : %s (%s)", output, plural(rows, "ligne"))
 
 
 def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: str) -> None:
@@ -436,6 +445,7 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
             atomic_write_text(output, text + "\n")
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
+    _written(output, len(frame))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -366,6 +366,15 @@ class Analysis:
             return
         check_departements(self.departements, set(self.territories("departement")["code"]))
 
+    def registry_departements(self) -> tuple[str, ...]:
+        """Départements where the registry's CPTS (projects included) claim at least one unit.
+
+        Sorted; whatever the analysis's own ``departements``.
+        """
+        units = self._all_units
+        claimed = units.loc[units["n_revendications"] > 0, "departement"]
+        return tuple(sorted(set(claimed.dropna().astype(str))))
+
     def units(self) -> pd.DataFrame:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""
         self.check_departements()

@@ -74,12 +74,21 @@ class _StderrFormatter(logging.Formatter):
         return printable(prefix + record.getMessage(), newlines=True)
 
 
+def _ours_or_serious(record: logging.LogRecord) -> bool:
+    """Our messages (French), and only the warnings and errors of the libraries underneath.
+
+    GDAL's "Created 2 records" and the like are progress notes in English for developers.
+    """
+    return record.name.split(".")[0] == "couverture" or record.levelno >= logging.WARNING
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to the *current* ``sys.stderr`` (pytest and notebooks swap it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setFormatter(_StderrFormatter())
+        self.addFilter(_ours_or_serious)
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
@@ -365,10 +374,33 @@ def _caption(a: Analysis) -> str:
     )
 
 
+def _warn_regional(a: Analysis) -> None:
+    """Say it when a registry of a few départements is read against all of France.
+
+    Its zones blanches, rates and proposals then cover the whole country: the user most likely
+    wanted ``--departement`` (a régional registry, the task force's own listing).
+    """
+    if a.departements is not None:
+        return
+    mine = a.registry_departements()
+    every = a.territories("departement")
+    if not mine or len(mine) > len(every) // 2:
+        return
+    shown = ", ".join(mine[:12]) + (" …" if len(mine) > 12 else "")
+    log.warning(
+        "le registre ne porte que sur %s (%s) : les résultats couvrent toute la France ; "
+        "--departement %s pour s'y limiter",
+        plural(len(mine), "département"),
+        shown,
+        ",".join(mine),
+    )
+
+
 def _emit(args: argparse.Namespace, a: Analysis, frame: pd.DataFrame, title: str) -> None:
 
     if a.meta["fictif"] and args.format != "csv":
         log.warning("registre fictif : données de démonstration, pas de situation réelle")
+    _warn_regional(a)
     emit_table(
         _stamp(frame, a) if args.format != "tableau" else frame,
         fmt=args.format,
@@ -439,7 +471,12 @@ def cmd_taux(args: argparse.Namespace) -> None:
     """Print or write the coverage rates by stage at one territorial level."""
     with _analysis(args) as a:
         frame = a.rates(niveau=args.niveau)
-        level = {"france": "France", "region": "région", "departement": "département"}
+        level = {
+            "france": "France",
+            "region": "région",
+            "departement": "département",
+            "epci": "EPCI",
+        }
         title = f"Population couverte par stade, par {level.get(args.niveau, args.niveau)}"
         _emit(args, a, frame, title.replace("par France", "France"))
 
@@ -582,6 +619,7 @@ def cmd_cartes(args: argparse.Namespace) -> None:
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
+        _warn_regional(a)
         suggestions = None
         try:
             from couverture.suggest import suggest
