@@ -354,3 +354,27 @@ def test_merged_cells_and_uncomputed_formulas_are_named(read, tmp_path):
     assert "seule C2 porte la valeur" in problems[4] and "feuille « Registre »" in problems[4]
     assert "cellule C5 : formule sans valeur calculée" in problems[5]
     assert "LibreOffice" in problems[5]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cpts_id;nom_cpts;code_insee\nA; CPTS A ;01001\n\n   \nA;CPTS A;01002;\n",
+        "titre du fichier\n\ncpts_id,nom_cpts,code_insee\nA,CPTS A,01001\nA,CPTS A,01002",
+        "sep=;\ncpts_id;code_insee\nA;01001\n;;\nB;01002\n",
+        "cpts_id\tcode_insee\nA\t01001\x0bB\t01002\u2028\n",
+    ],
+)
+def test_csv_without_quotes_reads_as_the_csv_module_reads_it(tmp_path: Path, text: str) -> None:
+    """The plain split and the csv module give the same rows and line numbers."""
+    from couverture import _registry_read
+
+    path = tmp_path / "r.csv"
+    data = text.encode()
+    fast = _registry_read._csv_rows(path, data)
+    plain, _registry_read._plain_rows = _registry_read._plain_rows, lambda *a: None
+    try:
+        slow = _registry_read._csv_rows(path, data)
+    finally:
+        _registry_read._plain_rows = plain
+    assert fast[:2] == slow[:2]

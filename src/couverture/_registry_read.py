@@ -105,11 +105,15 @@ def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list
         start = 2
     else:
         # title rows may precede the header: the separator is the one most used on a line
-        firsts = [line for line in text.splitlines()[:_HEADER_SCAN] if line.strip()]
+        head = text[: 1 << 16].splitlines()[:_HEADER_SCAN]  # not the whole file
+        firsts = [line for line in head if line.strip()]
         sep = max(
             (",", ";", "\t", "|"), key=lambda s: max((line.count(s) for line in firsts), default=0)
         )
     offset = start - 1
+    plain = _plain_rows(text, sep, offset)
+    if plain is not None:
+        return plain[0], plain[1], notes
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -129,6 +133,28 @@ def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list
     if problems:
         raise registry_error(path, problems)
     return rows, lines, notes
+
+
+def _plain_rows(text: str, sep: str, offset: int) -> tuple[list[list[str]], list[int]] | None:
+    """Rows and line numbers of a CSV without quotes, carriage returns or NUL bytes, else None.
+
+    Such a file is split on its line breaks and separators exactly as :mod:`csv` reads it, a
+    third faster; anything else (quoted cells, cells over several lines, Windows line breaks,
+    a cell beyond the csv module's size limit) goes through :mod:`csv`.
+    """
+    if '"' in text or "\r" in text or "\0" in text:
+        return None
+    raw = text.split("\n")
+    if max(map(len, raw), default=0) >= csv.field_size_limit():
+        return None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for number, line in enumerate(raw, start=1 + offset):
+        cells = list(map(str.strip, line.split(sep)))
+        if any(cells):
+            rows.append(cells)
+            lines.append(number)
+    return rows, lines
 
 
 def _spanning(

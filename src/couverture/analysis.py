@@ -366,14 +366,18 @@ class Analysis:
             return
         check_departements(self.departements, set(self.territories("departement")["code"]))
 
-    def registry_departements(self) -> tuple[str, ...]:
+    def registry_departements(self) -> tuple[tuple[str, ...], int]:
         """Départements where the registry's CPTS (projects included) claim at least one unit.
 
-        Sorted; whatever the analysis's own ``departements``.
+        Sorted, whatever the analysis's own ``departements``; with the number of départements
+        of the store.
         """
+        import pandas as pd
+
         units = self._all_units
-        claimed = units.loc[units["n_revendications"] > 0, "departement"]
-        return tuple(sorted(set(claimed.dropna().astype(str))))
+        deps = units["departement"].to_numpy(dtype=object)
+        claimed = pd.unique(deps[units["n_revendications"].to_numpy() > 0])
+        return tuple(sorted(str(d) for d in claimed if isinstance(d, str))), len(pd.unique(deps))
 
     def units(self) -> pd.DataFrame:
         """Coverage per unit (see :func:`couverture.coverage.unit_coverage`)."""

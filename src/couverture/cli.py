@@ -382,9 +382,8 @@ def _warn_regional(a: Analysis) -> None:
     """
     if a.departements is not None:
         return
-    mine = a.registry_departements()
-    every = a.territories("departement")
-    if not mine or len(mine) > len(every) // 2:
+    mine, every = a.registry_departements()
+    if not mine or len(mine) > every // 2:
         return
     shown = ", ".join(mine[:12]) + (" …" if len(mine) > 12 else "")
     log.warning(
