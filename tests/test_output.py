@@ -111,3 +111,24 @@ def test_table_file_keeps_every_row_and_whole_cells(tmp_path: Path) -> None:
     assert text.count(LONG_MOTIF) == 250  # nor on widths
     assert "12\u202f345" in text
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_narrow_terminal_leaves_out_the_last_columns_never_cuts_a_figure(
+    width: int, demo_registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.setattr(_output, "terminal_width", lambda: width)
+    args = ["taux", "--registre", str(demo_registry), "--niveau", "region", "--format"]
+    assert cli.main([*args, "csv"]) == 0
+    machine = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"code": str})
+    assert cli.main([*args, "tableau"]) == 0
+    out = capsys.readouterr().out
+    assert max(cell_len(line) for line in out.splitlines()) <= width
+    assert f"colonnes non affichées sur {width} caractères" in out
+    rows = _table_rows(out)
+    assert len(rows) == len(machine)  # one line per row: no figure folded onto a second line
+    idf = next(row for row in rows if row.lstrip("│ ").startswith("11"))
+    population = int(machine.set_index("code").loc["11", "population"])
+    assert f"{population:,}".replace(",", "\u202f") in idf  # whole, on its row
+    if width == 80:
+        assert "% ACI" in out  # the rates come before the populations by stage

@@ -253,6 +253,35 @@ def shorten(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + ELLIPSIS
 
 
+def _columns_that_fit(
+    headers: list[str], cells_width: list[int], figures: list[bool], width: int
+) -> int:
+    """How many columns, from the left, fit in ``width`` at their narrowest.
+
+    A figure keeps its whole width (and its header's longest word), a text can shrink to
+    :data:`MIN_TEXT_WIDTH`; each column costs three more cells (padding and border). At least
+    two columns are kept.
+
+    Examples
+    --------
+    >>> _columns_that_fit(["Code", "Nom", "Population"], [2, 30, 9], [False, False, True], 80)
+    3
+    >>> _columns_that_fit(["Code", "Nom", "Population"], [2, 30, 9], [False, False, True], 25)
+    2
+    """
+    from rich.cells import cell_len
+
+    used, shown = 1, 0
+    for header, cells, figure in zip(headers, cells_width, figures, strict=True):
+        words = max(map(cell_len, header.split()), default=1)
+        narrowest = max(cells, words) if figure else min(max(cells, 1), MIN_TEXT_WIDTH)
+        used += narrowest + 3
+        if used > width and shown >= 2:
+            break
+        shown += 1
+    return shown
+
+
 def fit_widths(natural: list[int], cut: list[bool], available: int) -> list[int]:
     """Column widths summing to at most ``available``.
 
@@ -333,9 +362,14 @@ def write_pretty(
     )
     headers = [printable(h) for h in headers]
     width = terminal_width() if stream is None else _UNLIMITED
+    cells_width = [max([1, *map(cell_len, cells)]) for cells in columns]
+    # a narrow terminal: the last columns are left out rather than figures cut or folded
+    shown = _columns_that_fit(headers, cells_width, figures, width)
+    omitted = headers[shown:]
+    headers, columns, figures = headers[:shown], columns[:shown], figures[:shown]
+    cells_width, names = cells_width[:shown], list(frame.columns)[:shown]
     # a column costs its content, one cell of padding each side and one border
     available = width - 3 * len(headers) - 1
-    cells_width = [max([1, *map(cell_len, cells)]) for cells in columns]
     widths = [max(w, cell_len(h)) for w, h in zip(cells_width, headers, strict=True)]
     if sum(widths) > available:
         # too wide: the headers of figures wrap between words, long texts are cut
@@ -345,7 +379,7 @@ def write_pretty(
         ]
         widths = fit_widths(widths, [not f for f in figures], available)
     table = Table(title=Text(printable(title)), show_lines=False)
-    for col, header, w in zip(frame.columns, headers, widths, strict=True):
+    for col, header, w in zip(names, headers, widths, strict=True):
         right = frame[col].dtype.kind in "iuf" or col in RIGHT_ALIGNED
         table.add_column(header, justify="right" if right else "left", width=w)
     for row in zip(*columns, strict=True):
@@ -358,6 +392,11 @@ def write_pretty(
         )
         caption = (
             f"{caption}\n… {hidden} : --format csv ou --sortie FICHIER pour le tableau complet"
+        )
+    if omitted:
+        caption = (
+            f"{caption}\n… colonnes non affichées sur {width} caractères : "
+            f"{', '.join(omitted)} (terminal plus large, --format csv ou --sortie FICHIER)"
         )
     table.caption = Text(printable(caption, newlines=True))
     Console(width=width, file=stream).print(table)

@@ -470,6 +470,10 @@ def cmd_taux(args: argparse.Namespace) -> None:
     """Print or write the coverage rates by stage at one territorial level."""
     with _analysis(args) as a:
         frame = a.rates(niveau=args.niveau)
+        if args.format == "tableau":
+            # the rates before the populations by stage: a narrow terminal leaves out the last
+            pops = [c for c in frame.columns if c.startswith("pop_")]
+            frame = frame[[c for c in frame.columns if c not in pops] + pops]
         level = {
             "france": "France",
             "region": "région",
