@@ -305,12 +305,38 @@ class Analysis:
             return None
         return tuple(f for f in frames if f is not None)
 
+    def _prefetch_graph(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Read the graph's arrays on the other core while the registry is parsed.
+
+        DuckDB works without the GIL, through a cursor of its own (a connection of its own to
+        the same store, safe from another thread); :meth:`graph` takes the result if asked.
+        """
+        if self._graph is not None or "_graph_prefetch" in self.__dict__:
+            return
+        import threading
+        from concurrent.futures import Future
+
+        cursor = con.cursor()
+        future: Future[dict[str, Any]] = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(store.graph_arrays(cursor))
+            except BaseException as exc:  # handed to graph(), which raises it
+                future.set_exception(exc)
+            finally:
+                cursor.close()
+
+        threading.Thread(target=read, name="graphe", daemon=True).start()
+        self.__dict__["_graph_prefetch"] = future
+
     def _read_registry(self) -> Registry:
         import pandas as pd
 
         from couverture.registry import is_polygon_layer, read_registry
 
         con = self._connection()
+        self._prefetch_graph(con)
         units = store.query(con, "SELECT code, nom, type, commune, departement FROM units")
         old_codes = store.query(con, "SELECT * FROM old_codes")
         # CPTS perimeters given as polygons are read against the unit geometries
@@ -432,7 +458,8 @@ class Analysis:
         if self._graph is None:
             from couverture._graph import UnitGraph
 
-            g = store.graph_arrays(self._connection())
+            prefetched = self.__dict__.pop("_graph_prefetch", None)
+            g = prefetched.result() if prefetched else store.graph_arrays(self._connection())
             # positions computed in SQL: no Python loop, no string conversion per edge
             self._graph = UnitGraph.from_positions(
                 g["code"], g["departement"], g["a"], g["b"], g["m"]
