@@ -183,6 +183,9 @@ class Analysis:
 
     def close(self) -> None:
         """Close the store connection (it reopens on next use); a copy leaves its origin's open."""
+        prefetched = self.__dict__.pop("_graph_prefetch", None)
+        if prefetched is not None:
+            prefetched.exception()  # its cursor done before the connection goes
         if self._con is not None and self._owns_con:
             self._con.close()
         self._con = None
@@ -459,7 +462,8 @@ class Analysis:
             from couverture._graph import UnitGraph
 
             prefetched = self.__dict__.pop("_graph_prefetch", None)
-            g = prefetched.result() if prefetched else store.graph_arrays(self._connection())
+            read = prefetched is not None and prefetched.exception() is None
+            g = prefetched.result() if read else store.graph_arrays(self._connection())
             # positions computed in SQL: no Python loop, no string conversion per edge
             self._graph = UnitGraph.from_positions(
                 g["code"], g["departement"], g["a"], g["b"], g["m"]
