@@ -201,12 +201,17 @@ def test_zone_areas_are_the_exact_sum_of_their_communes(demo_registry: Path) -> 
         assert Decimal(str(got)) == exact.quantize(Decimal("0.01"), ROUND_HALF_UP), communes[:40]
 
 
-def test_graph_read_ahead_survives_a_close_and_matches_a_direct_read(demo_registry: Path) -> None:
+def test_graph_read_ahead_survives_a_close_and_matches_a_direct_read(
+    demo_registry: Path, tmp_path: Path
+) -> None:
     """The registry's reading starts the graph's read on another thread; closing the store
     meanwhile waits for it, and the graph is then read again, the same."""
-    with couverture.analyse(demo_registry, departements="35") as a:
+    registry = tmp_path / "registre.csv"
+    registry.write_bytes(demo_registry.read_bytes() + b"\n")  # never seen: parsed
+    with couverture.analyse(registry, departements="35") as a:
         direct = store.graph_arrays(a._connection())
         a.registry  # noqa: B018  (starts the read ahead)
+        assert "_graph_prefetch" in a.__dict__
         a.close()  # while it may still run
         graph = a.graph()
     assert list(graph.codes) == list(direct["code"])
