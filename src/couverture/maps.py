@@ -264,10 +264,11 @@ def drop_pinholes(geom: Any, *, min_area: float = PINHOLE_AREA) -> Any:
 
 
 def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Explode a ``communes`` column (codes joined by a space) into (key, code) arrays."""
-    exploded = frame[[key, "communes"]].assign(code=frame["communes"].str.split()).explode("code")
-    exploded = exploded.dropna(subset=["code"])
-    return exploded[key].astype(str).to_numpy(), exploded["code"].astype(str).to_numpy()
+    """Return the ``(key, code)`` arrays of a ``communes`` column (:func:`zones.members`)."""
+    from couverture.zones import members
+
+    long = members(frame, key=key)
+    return long[key].astype(str).to_numpy(dtype=object), long["code"].to_numpy(dtype=object)
 
 
 # ------------------------------------------------------------------------------------------------

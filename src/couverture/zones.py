@@ -162,11 +162,12 @@ def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    codes = frame["communes"].fillna("").astype(str).str.split()
-    sizes = codes.str.len().to_numpy()
-    names = frame[key].to_numpy() if key is not None else np.arange(len(frame))
+    # split in Python: pandas' string methods build Arrow lists, several times the memory
+    split = [str(c).split() if isinstance(c, str) else [] for c in frame["communes"].tolist()]
+    sizes = [len(row) for row in split]
+    names = frame[key].to_numpy(dtype=object) if key is not None else np.arange(len(frame))
     return pd.DataFrame(
-        {key or "ligne": np.repeat(names, sizes), "code": [c for row in codes for c in row]}
+        {key or "ligne": np.repeat(names, sizes), "code": [c for row in split for c in row]}
     )
 
 
