@@ -255,3 +255,22 @@ def test_a_regional_registry_read_for_all_of_france_is_told(paca_registry: Path)
         "taux", "--registre", str(paca_registry), "--stade-par-defaut", "aci", "--departement", "13"
     )
     assert "ne porte que sur" not in scoped.stderr
+
+
+def test_overlaps_are_summed_up_in_words_even_when_there_are_none(paca_registry: Path) -> None:
+    args = ("chevauchements", "--registre", str(paca_registry), "--stade-par-defaut", "aci")
+    none = run(*args, "--departement", "05")
+    assert "aucun chevauchement, aucune commune partagée" in none.stderr
+    some = run(*args, "--departement", "13,83", "--format", "csv")
+    machine = read_csv(some.stdout)
+    claims = int((machine["type"] == "chevauchement").sum())
+    told = run(*args, "--departement", "13,83").stderr
+    assert (f"{claims} chevauchement" if claims else "aucun chevauchement") in told
+
+
+def test_a_maps_folder_named_like_a_file_is_refused(tmp_path: Path, demo_registry: Path) -> None:
+    target = tmp_path / "carte35.html"
+    done = run("cartes", "--registre", str(demo_registry), "--departement", "35", "--sortie",
+               str(target), check=False)  # fmt: skip
+    assert done.returncode == 2 and "un dossier est attendu" in done.stderr
+    assert not target.exists()

@@ -504,7 +504,18 @@ def cmd_zones(args: argparse.Namespace) -> None:
 def cmd_chevauchements(args: argparse.Namespace) -> None:
     """Print or write the units claimed by several CPTS."""
     with _analysis(args) as a:
-        _emit(args, a, a.overlaps(), "Chevauchements et communes partagées")
+        overlaps = a.overlaps()
+        _emit(args, a, overlaps, "Chevauchements et communes partagées")
+        if args.format == "tableau":  # said in words, an empty table included
+            shared = int((overlaps["type"] == "partage").sum())
+            claims = len(overlaps) - shared
+            log.info(
+                "%s, %s",
+                plural(claims, "chevauchement") if claims else "aucun chevauchement",
+                plural(shared, "commune partagée", "communes partagées")
+                if shared
+                else "aucune commune partagée",
+            )
 
 
 def cmd_verifier(args: argparse.Namespace) -> None:
@@ -611,6 +622,11 @@ def _check_folder(folder: Path) -> None:
     """Refuse an output folder whose parent is missing (a typo must not build a tree)."""
     if folder.exists() and not folder.is_dir():
         raise ArgumentError(f"--sortie {folder} : c'est un fichier, un dossier est attendu")
+    if folder.suffix.lower() in (".html", ".htm", ".pdf", ".xlsx", ".csv") and not folder.exists():
+        raise ArgumentError(
+            f"--sortie {folder} : un dossier est attendu (les fichiers y sont écrits), "
+            f"pas un nom de fichier en {folder.suffix}"
+        )
     if not folder.parent.is_dir():
         raise ArgumentError(f"--sortie {folder} : le dossier {folder.parent} n'existe pas")
 
