@@ -461,9 +461,7 @@ def emit_table(
 def _written(output: Path | None, rows: int) -> None:
     """Say where a file went (the terminal shows nothing else of it)."""
     if output is not None:
-        from couverture._format import plural
-
-        _log.info("fichier écrit : %s (%s)", output, plural(rows, "ligne"))
+        _log.info("fichier écrit : %s (%s)", output, _format.plural(rows, "ligne"))
 
 
 def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: str) -> None:

@@ -126,7 +126,6 @@ class Analysis:
     shared_threshold: int | None = None
     store_path: Path | None = None
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
-    _owns_con: bool = field(default=True, repr=False)
     _graph: UnitGraph | None = field(default=None, repr=False)
     # the analysis whose store connection, parsed registry, unit coverage and graph this one
     # uses (see `shared` and `national`); None for an analysis of its own
@@ -186,15 +185,13 @@ class Analysis:
         prefetched = self.__dict__.pop("_graph_prefetch", None)
         if prefetched is not None:
             prefetched.exception()  # its cursor done before the connection goes
-        if self._con is not None and self._owns_con:
+        if self._con is not None:  # a copy has none: it uses its origin's
             self._con.close()
         self._con = None
 
     def _copy(self, **changes: Any) -> Analysis:
         origin = self._origin or self
-        return dataclasses.replace(
-            origin, _con=None, _owns_con=False, _graph=None, _origin=origin, **changes
-        )
+        return dataclasses.replace(origin, _con=None, _graph=None, _origin=origin, **changes)
 
     def national(self) -> Analysis:
         """Return the same registry for all of France.
@@ -325,7 +322,7 @@ class Analysis:
         def read() -> None:
             try:
                 future.set_result(store.graph_arrays(cursor))
-            except BaseException as exc:  # handed to graph(), which raises it
+            except BaseException as exc:  # graph() then reads directly
                 future.set_exception(exc)
             finally:
                 cursor.close()

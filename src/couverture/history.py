@@ -44,7 +44,7 @@ from couverture import settings
 from couverture._config import stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
-from couverture.store import query
+from couverture.store import has_table, query
 
 if TYPE_CHECKING:
     import duckdb
@@ -347,10 +347,7 @@ def check_scope(
 
 
 def _has_months(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mois'"
-    ).fetchone()
-    return bool(row and row[0])
+    return has_table(con, "mois")
 
 
 def _fictif_message(path: Path, month: str, label: str) -> str:

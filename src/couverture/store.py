@@ -341,6 +341,17 @@ _GRAPH_SQL = """
 """
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Tell whether the database of ``con`` has a table ``name``.
+
+    A store built before the table was added lacks it; a history without any month has none.
+    """
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     """Return the unit graph as arrays: ``code``, ``departement``, ``a``, ``b``, ``m``.
 
@@ -351,10 +362,7 @@ def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     import numpy as np
 
     units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
-    stored = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [GRAPH_TABLE]
-    ).fetchone()
-    sql = f"SELECT a, b, m FROM {GRAPH_TABLE}" if stored and stored[0] else _GRAPH_SQL
+    sql = f"SELECT a, b, m FROM {GRAPH_TABLE}" if has_table(con, GRAPH_TABLE) else _GRAPH_SQL
     edges = con.execute(sql).fetchnumpy()
     return {
         "code": np.asarray(units["code"]).astype(str),
