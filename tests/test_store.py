@@ -88,3 +88,16 @@ def test_a_read_apart_leaves_no_blocks_nor_settings_behind() -> None:
             side.execute("SELECT 1")  # gone with the block
     finally:
         con.close()
+
+
+def test_has_table_tells_present_and_absent_tables() -> None:
+    import duckdb
+
+    con = store.connect()
+    try:
+        assert store.has_table(con, store.GRAPH_TABLE) and store.has_table(con, "units")
+        assert not store.has_table(con, "absente")
+        assert con.execute("SELECT count(*) FROM units").fetchone()[0] > 34_000  # still usable
+    finally:
+        con.close()
+    assert not store.has_table(duckdb.connect(), "mois")
