@@ -100,8 +100,10 @@ def test_plan_cpts_sheet(world: dict, tmp_path: Path) -> None:
     with couverture.analyse(world["registries"][0], departements=DEP) as a:
         p = plan.build_plan(a, on=ON, proposals=False)
     plan.write_plan(p, tmp_path / "plan.xlsx")
-    frame = pd.read_excel(tmp_path / "plan.xlsx", sheet_name="cpts").set_index("cpts_id")
-    assert list(frame.columns) == alerts.CPTS_COLUMNS[1:]
+    frame = pd.read_excel(tmp_path / "plan.xlsx", sheet_name="cpts")
+    # headers in the meeting's language
+    assert list(frame.columns) == [plan.CPTS_TITLES[c] for c in alerts.CPTS_COLUMNS]
+    frame = frame.rename(columns={t: k for k, t in plan.CPTS_TITLES.items()}).set_index("cpts_id")
     assert frame.loc["C", "mois_au_stade"] == 22
     assert frame.loc["A", "stade"] == "lettre d'intention"
     book = openpyxl.load_workbook(tmp_path / "plan.xlsx")
