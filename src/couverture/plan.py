@@ -752,10 +752,7 @@ def decisions_in(path: Path | str) -> int | None:
     except PlanError:
         return None
     rows = sum(1 for r in found.rows if typed(r))
-    done = sum(
-        1 for m in found.milestones if (m["realisee"] and not m["constat"]) or m["responsable"]
-    )
-    return rows + done
+    return rows + sum(1 for m in found.milestones if _typed_milestone(m))
 
 
 def plan_departements(
@@ -1231,6 +1228,8 @@ def _check(
                 )
             )
     ids = {p["projet_id"] for p in projects}
+    # a project row deleted: its milestones go with it, unless something was typed in them
+    milestones[:] = [m for m in milestones if m["projet_id"] in ids or _typed_milestone(m)]
     for m in milestones:
         if m["projet_id"] not in ids:
             problems.append(
@@ -1243,6 +1242,19 @@ def _check(
             )
     if problems:
         raise PlanError(previous.path if previous is not None else Path("plan"), problems)
+
+
+def _typed_milestone(m: dict[str, Any]) -> bool:
+    """Whether a person typed something in a milestone (not only the tool's defaults)."""
+    if (m["realisee"] and not m["constat"]) or m["responsable"] or m["commentaire"] or m["extra"]:
+        return True
+    first = vocabulary()["jalons"][0]
+    default = (
+        m["jalon"] == first
+        and m["prevue"] is not None
+        and (m["prevue"].month, m["prevue"].day) == (12, 31)
+    )
+    return bool(m["prevue"]) and not default
 
 
 def _project_record(
