@@ -331,3 +331,20 @@ def test_legacy_plan_each_zone_decision_becomes_a_project(world: dict, tmp_path:
     assert jalons.set_index("jalon").loc["appel à porteur", "prevue"] == dt.date(2026, 10, 1)
     # every other zone is an undecided row
     assert (projects["projet_id"] == "").sum() == len(zones) - 1
+
+
+def test_demo_next_month_and_fill(world: dict, filled: Path, tmp_path: Path) -> None:
+    """`demo --remplir-plan` decides projects; `demo --mois-suivant` lets a new CPTS, under a
+    name of its own, claim the largest decided creation project still white but one commune."""
+    from couverture.demo import fill_demo_plan, next_month_registry
+
+    demo_filled = fill_demo_plan(world["tmp"] / "plan-octobre.xlsx", tmp_path / "rempli.xlsx")
+    read = plan.read_plan(demo_filled)
+    assert sum(1 for r in read.rows if plan.typed(r)) >= 2
+    registry = next_month_registry(world["reg1"], filled, tmp_path / "registre_2026-11-30.csv")
+    with couverture.analyse(registry, departements=DEP) as a:
+        suivi = plan.follow_up(a, plan.read_plan(filled), on=NOV).set_index("projet_id")
+    assert suivi.loc[world["claimed"], "situation"] == plan.COVERED
+    assert suivi.loc[world["claimed"], "cpts"].startswith("CPTS Cœur de ")
+    rest = suivi.loc[suivi.index == "", "communes"]
+    assert [world["left"]] in [c.split() for c in rest]

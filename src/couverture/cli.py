@@ -443,6 +443,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
             raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
         fill_demo_plan(args.remplir_plan, args.sortie)
         return
+    if args.mois_suivant is not None:
+        from couverture.demo import next_month_registry
+
+        if args.sortie is None or args.registre is None:
+            raise ArgumentError(
+                "--mois-suivant : --registre et --sortie REGISTRE.csv sont obligatoires"
+            )
+        next_month_registry(args.registre, args.mois_suivant, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -985,6 +994,16 @@ def _add_data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="remplir un plan d'action comme le ferait une task force (démonstration), "
         "écrit dans --sortie",
     )
+    p.add_argument(
+        "--mois-suivant",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="écrire dans --sortie le registre fictif du mois suivant --registre, où une "
+        "nouvelle CPTS (lettre d'intention) prend le périmètre d'un projet de création du plan, "
+        "sauf une commune",
+    )
+    p.add_argument("--registre", type=Path, default=None, help="registre du mois (--mois-suivant)")
     p.set_defaults(func=cmd_demo)
 
 

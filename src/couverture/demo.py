@@ -882,3 +882,71 @@ def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_projects: int
         book.save(tmp)
     log.info("plan d'action rempli pour la démonstration : %s", output)
     return output
+
+
+def next_month_registry(registry: Path | str, plan_path: Path | str, output: Path | str) -> Path:
+    """Write next month's demo registry: a new CPTS claims a creation project's perimeter.
+
+    The most populous decided creation project of the plan still white gets a new CPTS at
+    lettre d'intention, under a name of its own (« CPTS Cœur de … », not the project's), on
+    every commune of its perimeter but the least populous one: what a task force sees when a
+    project succeeds (the plan then reads « couverte par la CPTS désignée », the commune left
+    out an undecided row, the lettre d'intention milestone done).
+
+    Raises
+    ------
+    ArgumentError
+        When the plan has no decided creation project still white.
+    """
+    import pandas as pd
+
+    import couverture
+    from couverture import plan
+    from couverture._errors import ArgumentError
+
+    previous = plan.read_plan(plan_path)
+    with couverture.analyse(registry, departements=previous.departements or None) as a:
+        suivi = plan.follow_up(a, previous)
+        units = a.units().set_index("code")
+    decided = suivi[
+        (suivi["type"] == "creation")
+        & suivi["statut"].isin([plan.key("en cours"), plan.key("à lancer")])
+        & (suivi["situation"] == plan.WHITE)
+    ].sort_values("population", ascending=False)
+    if decided.empty:
+        raise ArgumentError(
+            f"--mois-suivant {plan_path} : aucun projet de création décidé encore blanc"
+        )
+    project = decided.iloc[0]
+    codes = project["communes"].split()
+    left = min(codes, key=lambda c: int(units.loc[c, "population"]))
+    biggest = max(codes, key=lambda c: int(units.loc[c, "population"]))
+    frame = pd.read_csv(registry, dtype=str, keep_default_na=False)
+    dep = str(project["departement"])
+    new = pd.DataFrame(
+        [
+            {
+                **{c: "" for c in frame.columns},
+                "cpts_id": f"DEMO-{dep}-901",
+                "nom_cpts": f"CPTS Cœur de {units.loc[biggest, 'nom']}",
+                "stade": "Lettre d'intention validée",
+                "code_commune": c,
+                "nom_commune": str(units.loc[c, "nom"]),
+                "departement": dep,
+                "fictif": "oui",
+            }
+            for c in codes
+            if c != left
+        ]
+    )
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        pd.concat([frame, new]).to_csv(tmp, index=False)
+    log.info(
+        "registre fictif du mois suivant écrit : %s (%s prend le projet %s, sauf %s)",
+        output,
+        new["nom_cpts"].iloc[0],
+        project["projet_id"],
+        left,
+    )
+    return output

@@ -195,7 +195,8 @@ def remontee(
         mine = rows[rows["projet_id"] != ""]
         active = mine[~mine["statut"].isin(inactive)]
         undecided = rows[rows["projet_id"] == ""]
-        ms = milestones[milestones["projet_id"].isin(set(active["projet_id"]))]
+        decided = active[active["statut"] != plan_mod.PROPOSED]  # proposals plan nothing yet
+        ms = milestones[milestones["projet_id"].isin(set(decided["projet_id"]))]
         done = [d for d in ms["realisee"] if isinstance(d, dt.date)]
         funded = active[(active["fir_montant"].fillna(0) > 0) | (active["fir_etp"].fillna(0) > 0)]
         late = [
