@@ -348,3 +348,44 @@ def test_demo_next_month_and_fill(world: dict, filled: Path, tmp_path: Path) -> 
     assert suivi.loc[world["claimed"], "cpts"].startswith("CPTS Cœur de ")
     rest = suivi.loc[suivi.index == "", "communes"]
     assert [world["left"]] in [c.split() for c in rest]
+
+
+def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) -> None:
+    from couverture.report import build_report
+
+    target = build_report(
+        world["reg2"],
+        month="2026-11",
+        output_dir=tmp_path / "rapports",
+        departements=DEP,
+        history_path=tmp_path / "historique.duckdb",
+        suggestions=False,
+        maps=False,
+        fiches=False,
+        plan=months["nov_path"],
+    )
+    page = (target / "index.html").read_text(encoding="utf-8")
+    assert '<h2 id="plan">Plan d\'action</h2>' in page
+    late = page[page.index("<h3>Projets en retard</h3>") : page.index("<h3>Alertes")]
+    assert world["other"] in late and world["claimed"] not in late
+    assert (target / "remontee-2026-11.xlsx").exists()
+
+
+def test_report_with_a_bad_plan_writes_nothing(
+    world: dict, filled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = openpyxl.load_workbook(filled)
+    ws = book[plan.SHEET_PROJECTS]
+    col = _columns(ws, plan.PROJECT_TITLES)
+    ws.cell(row=2, column=col["fir_debut"], value="fin novembre")
+    bad = tmp_path / "mauvais.xlsx"
+    book.save(bad)
+    history_path = tmp_path / "historique.duckdb"
+    code, _, err = _cli(
+        capsys, "rapport", "--mois", "2026-11", "--registre", str(world["reg2"]),
+        "--departement", DEP, "--sortie", str(tmp_path / "rapports"), "--sans-cartes",
+        "--sans-propositions", "--sans-fiches", "--historique", str(history_path),
+        "--plan", str(bad),
+    )  # fmt: skip
+    assert code == 2 and "« fin novembre » : cellule Q2 (Coordonnateur FIR : début)" in err
+    assert not (tmp_path / "rapports" / "2026-11").exists() and not history_path.exists()
