@@ -233,6 +233,17 @@ def test_suivi_csv_columns(world: dict, months: dict, capsys: pytest.CaptureFixt
     expected += ["situation", "prochain_jalon", "echeance", "en_retard", "statut"]
     assert header[: len(expected)] == expected
     assert "couverte_cpts_designee" in out and "couverte par la CPTS désignée" not in out
+    # the workbook speaks the meeting's language
+    xlsx = world["tmp"] / "suivi.xlsx"
+    code, _, err = _cli(
+        capsys, "suivi", "--registre", str(world["reg2"]), "--plan", str(months["nov_path"]),
+        "--departement", DEP, "--sortie", str(xlsx), "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    frame = pd.read_excel(xlsx, dtype=str)
+    assert {"Projet", "Situation", "Prochain jalon", "En retard"} <= set(frame.columns)
+    assert "couverte par la CPTS désignée" in set(frame["Situation"])
+    assert "sans décision" in set(frame["Statut"])
 
 
 def test_remontee_counts_projects_and_funding(

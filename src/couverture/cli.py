@@ -876,7 +876,8 @@ def cmd_suivi(args: argparse.Namespace) -> None:
         frame = plan.follow_up(a, previous, on=args.date)
         shown = frame if args.format == "csv" else plan.follow_up_in_words(frame)
         if args.format == "xlsx" and args.sortie is not None:
-            plan.write_xlsx({"suivi": _stamp(shown, a)}, args.sortie)
+            titled = _stamp(shown, a).rename(columns=plan.FOLLOW_UP_TITLES)
+            plan.write_xlsx({"suivi": titled}, args.sortie)
         else:
             _emit(args, a, shown, "Suivi du plan d'action")
         if args.format == "tableau":

@@ -147,6 +147,26 @@ FOLLOW_UP_COLUMNS = [
     "origine",
 ]
 
+#: Headers of the follow-up in a workbook or a page (meeting language).
+FOLLOW_UP_TITLES = {
+    "projet_id": "Projet",
+    "zone_id": "Zone blanche",
+    "departement": "Département",
+    "type": "Stratégie retenue",
+    "cpts": "CPTS",
+    "communes": "Communes (codes INSEE)",
+    "population": "Population",
+    "situation": "Situation",
+    "prochain_jalon": "Prochain jalon",
+    "echeance": "Échéance",
+    "en_retard": "En retard",
+    "statut": "Statut",
+    "cpts_couvrantes": "CPTS présentes",
+    "jalons_realises": "Jalons réalisés",
+    "jalons_en_retard": "Jalons en retard",
+    "origine": "Origine",
+}
+
 # the columns of plans written before projects (one row per zone), read into projects
 _LEGACY = {
     "strategie_retenue": "type",

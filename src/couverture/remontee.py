@@ -273,7 +273,12 @@ def write_remontee(
     ws = book.active
     ws.title = "remontee"
     plan_mod._write_table(ws, table.rename(columns=TITLES), widths={})
-    plan_mod._write_table(book.create_sheet("projets"), actions, widths={"communes": 30})
+    plan_mod._write_table(
+        book.create_sheet("projets"),
+        actions,
+        widths={"communes": 30, "cpts": 30},
+        titles=plan_mod.FOLLOW_UP_TITLES,
+    )
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
     plan_mod._write_table(book.create_sheet("informations"), meta, widths={"valeur": 50})
     with atomic_path(Path(path)) as tmp:
@@ -355,6 +360,7 @@ def report_section(
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
     late = late[["projet_id", "departement", "type", "cpts", "prochain_jalon", "echeance"]]
+    late = late.rename(columns=plan_mod.FOLLOW_UP_TITLES)
     parts = [
         '<h2 id="plan">Plan d\'action</h2>',
         f'<p class="note">Plan {_e(previous.path.name)} ; retards à la date du registre '
