@@ -131,12 +131,13 @@ def months(world: dict, filled: Path) -> dict:
     previous = plan.read_plan(filled)
     for name, registry, on in (("nov", world["reg2"], NOV), ("dec", world["reg3"], DEC)):
         with couverture.analyse(registry, departements=DEP) as a:
-            built = plan.build_plan(a, previous=previous, on=on, proposals=False)
+            none = world["tmp"] / "sans-historique.duckdb"  # the machine's history plays no part
+            built = plan.build_plan(a, previous=previous, on=on, proposals=False, history_path=none)
             path = world["tmp"] / f"plan-{name}.xlsx"
             plan.write_plan(built, path)
             out[name] = built
             out[f"{name}_path"] = path
-            out[f"{name}_suivi"] = plan.follow_up(a, previous, on=on)
+            out[f"{name}_suivi"] = plan.follow_up(a, previous, on=on, history_path=none)
         previous = plan.read_plan(path)
     return out
 
@@ -400,3 +401,25 @@ def test_report_with_a_bad_plan_writes_nothing(
     )  # fmt: skip
     assert code == 2 and "« fin novembre » : cellule Q2 (Coordonnateur FIR : début)" in err
     assert not (tmp_path / "rapports" / "2026-11").exists() and not history_path.exists()
+
+
+def test_milestone_done_in_the_month_the_history_saw_it(
+    world: dict, filled: Path, tmp_path: Path
+) -> None:
+    """No plan was made in November, but the history recorded the new CPTS at lettre
+    d'intention then: December's plan marks the LI done in November, the projet de santé in
+    December."""
+    from couverture import history
+
+    store = tmp_path / "historique.duckdb"
+    with couverture.analyse(world["reg2"], departements=DEP) as a:
+        history.save_snapshot(history.snapshot(a), month="2026-11", path=store)
+    with couverture.analyse(world["reg3"], departements=DEP) as a:
+        built = plan.build_plan(
+            a, previous=plan.read_plan(filled), on=DEC, proposals=False, history_path=store
+        )
+    jalons = built.milestones
+    mine = jalons[jalons["projet_id"] == world["claimed"]].set_index("jalon")
+    assert mine.loc["lettre d'intention", "realisee"] == NOV
+    assert mine.loc["lettre d'intention", "constat"] == "registre de novembre 2026"
+    assert mine.loc["projet de santé", "realisee"] == DEC

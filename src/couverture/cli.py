@@ -855,7 +855,9 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
             from couverture.scenario import read_scenario
 
             projects = read_scenario(args.scenario, a)
-        result = plan.build_plan(a, previous=previous, on=args.date, scenario=projects)
+        result = plan.build_plan(
+            a, previous=previous, on=args.date, scenario=projects, history_path=args.historique
+        )
         plan.write_plan(result, args.sortie)
     rows = result.projects
     n_projects = int((rows["projet_id"] != "").sum())
@@ -873,7 +875,7 @@ def cmd_suivi(args: argparse.Namespace) -> None:
 
     previous = plan.read_plan(args.plan)
     with _plan_analysis(args, previous) as a:
-        frame = plan.follow_up(a, previous, on=args.date)
+        frame = plan.follow_up(a, previous, on=args.date, history_path=args.historique)
         shown = frame if args.format == "csv" else plan.follow_up_in_words(frame)
         if args.format == "xlsx" and args.sortie is not None:
             titled = _stamp(shown, a).rename(columns=plan.FOLLOW_UP_TITLES)
@@ -1185,12 +1187,14 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         action="store_true",
         help="remplacer --sortie même s'il contient des décisions saisies (elles sont perdues)",
     )
+    _history_option(p)
     p.set_defaults(func=cmd_plan_action)
 
     p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
     _registry_options(p)
     plan_options(p, required=True)
     _format_options(p, ("tableau", "csv", "xlsx"))
+    _history_option(p)
     p.set_defaults(func=cmd_suivi)
 
     p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")

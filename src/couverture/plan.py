@@ -1047,6 +1047,13 @@ def _standard_milestones(project: dict[str, Any], on: dt.date) -> list[dict[str,
     return out
 
 
+def _month_end(month: str) -> dt.date:
+    import calendar
+
+    year, mm = int(month[:4]), int(month[5:7])
+    return dt.date(year, mm, calendar.monthrange(year, mm)[1])
+
+
 def _mark_done(
     milestones: list[dict[str, Any]],
     project: dict[str, Any],
@@ -1054,8 +1061,13 @@ def _mark_done(
     communes: _Communes,
     on: dt.date,
     designated: set[str],
+    seen: dict[tuple[str, str], str] | None = None,
 ) -> None:
-    """Mark the stage milestones the designated CPTS reached on the perimeter."""
+    """Mark the stage milestones the designated CPTS reached on the perimeter.
+
+    Done on the registry's stage date when it has one, else at the end of the first month the
+    history recorded the CPTS at that stage or beyond (``seen``), else at ``on``.
+    """
     from couverture._format import month as french_month
 
     stages = _settings().get("jalons_stades", {})
@@ -1072,8 +1084,14 @@ def _mark_done(
             continue
         found = [d.get(f"date_{stage}") for d in dates]
         known = sorted(x for v in found if not is_missing(v) and (x := _as_date(v)) and x <= on)
-        m["realisee"] = known[0] if known else on
-        m["constat"] = f"registre de {french_month(on.isoformat()[:7])}"
+        months = sorted(
+            month
+            for (cid, st), month in (seen or {}).items()
+            if cid in designated and _STAGE_RANK.get(st, 0) >= _STAGE_RANK[stage]
+        )
+        first = min(_month_end(months[0]), on) if months else on
+        m["realisee"] = known[0] if known else first
+        m["constat"] = f"registre de {french_month(first.isoformat()[:7])}"
 
 
 def _adopt_name(project: dict[str, Any], designated: set[str], communes: _Communes) -> None:
@@ -1131,6 +1149,7 @@ def reconcile(
     proposals: pd.DataFrame | None = None,
     scenario: list[dict[str, Any]] | None = None,
     on: dt.date | None = None,
+    history_path: Path | str | None = None,
 ) -> Reconciled:
     """Return the projects of the plan and its milestones for an analysis.
 
@@ -1150,6 +1169,9 @@ def reconcile(
     on
         Date of the delays and of the milestones the registry marks done (default: the
         registry's date).
+    history_path
+        History store (default ``data/historique.duckdb``): a stage milestone is done in the
+        first month it recorded the project's CPTS at that stage.
 
     Returns
     -------
@@ -1166,6 +1188,7 @@ def reconcile(
         When a project holds a commune the registry's units do not know, or a milestone names
         an unknown project.
     """
+    from couverture import history
     from couverture.alerts import reference_date
 
     date = reference_date(analysis, on)
@@ -1175,6 +1198,7 @@ def reconcile(
         str(z): c.split() for z, c in zip(zones["zone_id"], zones["communes"], strict=True)
     }
     known = previous.known_cpts if previous is not None else set()
+    seen = history.stage_months(fictif=bool(analysis.meta["fictif"]), path=history_path)
     projects, milestones = _gather(previous, scenario, proposals)
     _check(projects, milestones, communes, previous)
     has_milestones = {m["projet_id"] for m in milestones}
@@ -1186,7 +1210,7 @@ def reconcile(
     records = []
     in_projects: set[str] = set()
     for p in projects:
-        records.append(_project_record(p, milestones, communes, known, zone_of, date))
+        records.append(_project_record(p, milestones, communes, known, zone_of, date, seen))
         if p["statut"] not in inactive:
             in_projects.update(p["communes"])
     texts = _zone_proposals(proposals)
@@ -1284,6 +1308,7 @@ def _project_record(
     known: set[str],
     zone_of: dict[str, str],
     date: dt.date,
+    seen: dict[tuple[str, str], str],
 ) -> dict[str, Any]:
     """One project's row: its perimeter against the registry, its milestones at ``date``."""
     closed = {key(s) for s in vocabulary()["statuts_clos"]}
@@ -1291,7 +1316,7 @@ def _project_record(
     if best:
         designated = _designated_ids(p, communes, known)
         _adopt_name(p, designated, communes)
-        _mark_done(milestones, p, best, communes, date, designated)
+        _mark_done(milestones, p, best, communes, date, designated, seen)
         if situation == PARTLY and _claim(p, communes, designated):
             situation, best = _situation(p, communes, known)
     mine = [m for m in milestones if m["projet_id"] == p["projet_id"]]
@@ -1426,6 +1451,7 @@ def build_plan(
     on: str | dt.date | None = None,
     proposals: bool = True,
     scenario: list[dict[str, Any]] | None = None,
+    history_path: Path | str | None = None,
 ) -> Plan:
     """Build the plan d'action of an analysis, carrying over ``previous``.
 
@@ -1442,6 +1468,8 @@ def build_plan(
         the undecided rows' recommendation).
     scenario
         Projects of a scenario file (:func:`couverture.scenario.read_scenario`).
+    history_path
+        History store (default ``data/historique.duckdb``, see :func:`reconcile`).
     """
     import pandas as pd
 
@@ -1454,8 +1482,15 @@ def build_plan(
         from couverture.suggest import suggest
 
         suggestions = suggest(analysis)
-    rec = reconcile(analysis, previous, proposals=suggestions, scenario=scenario, on=date)
-    cpts = cpts_alerts(analysis, on=date)
+    rec = reconcile(
+        analysis,
+        previous,
+        proposals=suggestions,
+        scenario=scenario,
+        on=date,
+        history_path=history_path,
+    )
+    cpts = cpts_alerts(analysis, on=date, history_path=history_path)
     if previous is not None and previous.cpts_extra:
         for header in dict.fromkeys(h for v in previous.cpts_extra.values() for h in v):
             cpts[header] = [previous.cpts_extra.get(n, {}).get(header, "") for n in cpts["nom"]]
@@ -1821,6 +1856,7 @@ def follow_up(
     *,
     on: str | dt.date | None = None,
     reconciled: Reconciled | None = None,
+    history_path: Path | str | None = None,
 ) -> pd.DataFrame:
     """One line per project of the plan, then one per zone blanche (or part) without project.
 
@@ -1834,7 +1870,9 @@ def follow_up(
     from couverture.alerts import reference_date
 
     date = reference_date(analysis, on)
-    rec = reconciled if reconciled is not None else reconcile(analysis, previous, on=date)
+    rec = reconciled
+    if rec is None:
+        rec = reconcile(analysis, previous, on=date, history_path=history_path)
     out = rec.projects.copy()
     out["statut"] = [
         s if s else (NO_DECISION if not pid else "")

@@ -177,7 +177,7 @@ def remontee(
 
     month = check_month(month)
     date = reference_date(analysis, on)
-    rec = plan_mod.reconcile(analysis, previous, on=date)
+    rec = plan_mod.reconcile(analysis, previous, on=date, history_path=history_path)
     follow = plan_mod.follow_up(analysis, previous, on=date, reconciled=rec)
     projects = rec.projects
     milestones = rec.milestones
@@ -347,7 +347,7 @@ def report_section(
     if analysis.departements is None:  # a national report: the plan's départements only
         table = table[table["departement"].isin(previous.departements)]
     date = reference_date(analysis)
-    alerts = cpts_alerts(analysis, on=date)
+    alerts = cpts_alerts(analysis, on=date, history_path=history_path)
     alerts = alerts[alerts["alerte"] != ""][["departement", "nom", "stade", "alerte"]]
     name = f"remontee-{month}.xlsx"
     about = remontee_info(analysis, previous, month=month)
