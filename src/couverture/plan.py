@@ -1281,7 +1281,8 @@ def _check(
                     SHEET_MILESTONES,
                     m["ligne"],
                     m["projet_id"],
-                    "jalon d'un projet absent de la feuille « projets »",
+                    "jalon saisi d'un projet absent de la feuille « projets » (projet "
+                    "supprimé ou fusionné ?) : rattacher le jalon à un projet ou l'effacer",
                 )
             )
     if problems:
