@@ -153,3 +153,34 @@ def test_cli_scenario_errors_and_files(
     assert code == 0
     read = plan.read_plan(out)
     assert [r["projet_id"] for r in read.rows if r["projet_id"]] == ["P1"]
+
+
+def test_scenario_over_a_plan_refuses_a_commune_of_another_project(
+    world: dict, tmp_path: Path
+) -> None:
+    codes = world["codes"]
+    first = _write(
+        tmp_path / "a.csv", ["projet;type;cpts;code_commune", f"A;création;CPTS A;{codes[0]}"]
+    )
+    with couverture.analyse(world["registry"], departements=DEP) as a:
+        built = plan.build_plan(a, scenario=read_scenario(first, a), proposals=False)
+        plan.write_plan(built, tmp_path / "plan.xlsx")
+        previous = plan.read_plan(tmp_path / "plan.xlsx")
+        lines = ["projet;type;cpts;code_commune", f"B;création;CPTS B;{codes[1]}"]
+        lines.append(f"B;création;CPTS B;{codes[0]}")
+        second = _write(tmp_path / "b.csv", lines)
+        with pytest.raises(
+            ScenarioError, match=rf"b.csv, ligne 3 « {codes[0]} » : commune déjà dans le projet A"
+        ):
+            plan.build_plan(
+                a, previous=previous, scenario=read_scenario(second, a), proposals=False
+            )
+        # the same project again: its perimeter is replaced, its decisions kept
+        again = _write(
+            tmp_path / "c.csv", ["projet;type;cpts;code_commune", f"A;création;CPTS A;{codes[1]}"]
+        )
+        built = plan.build_plan(
+            a, previous=previous, scenario=read_scenario(again, a), proposals=False
+        )
+    row = built.projects.set_index("projet_id").loc["A"]
+    assert row["communes"] == codes[1]

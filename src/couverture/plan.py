@@ -1235,6 +1235,7 @@ def _gather(
     milestones = [dict(m) for m in previous.milestones] if previous is not None else []
     projects = [p for p in projects if p["projet_id"] or typed(p)]  # undecided: recomputed
     if scenario:
+        _check_scenario_overlap(projects, scenario)
         by_id = {p["projet_id"]: p for p in projects if p["projet_id"]}
         for s in scenario:
             target = by_id.get(s["projet_id"])
@@ -1249,6 +1250,29 @@ def _gather(
             p["departement"] = _departement_of(p["communes"][0]) if p["communes"] else ""
     _assign_ids(projects, milestones)
     return projects, milestones
+
+
+def _check_scenario_overlap(projects: list[dict[str, Any]], scenario: list[dict[str, Any]]) -> None:
+    """Refuse a scenario commune already in another active project of the plan (named)."""
+    from couverture._errors import ScenarioError
+
+    inactive = {key(s) for s in vocabulary().get("statuts_inactifs", [])}
+    owner = {
+        c: p["projet_id"] or f"ligne {p.get('ligne')}"
+        for p in projects
+        if p["statut"] not in inactive
+        for c in p["communes"]
+    }
+    problems: list[tuple[int | str | None, str, str]] = []
+    for s in scenario:
+        for code, line in zip(s["communes"], s.get("lignes", []), strict=False):
+            other = owner.get(code)
+            if other is not None and other != s["projet_id"]:
+                problems.append(
+                    (line, code, f"commune déjà dans le projet {other} du plan repris (--plan)")
+                )
+    if problems:
+        raise ScenarioError(scenario[0].get("fichier", "scénario"), problems)
 
 
 def _check(

@@ -87,8 +87,8 @@ def read_scenario(path: Path | str, analysis: Analysis) -> list[dict[str, Any]]:
     list of dict
         One project per value of ``projet``, in the file's order: ``projet_id`` (the value of
         ``projet``), ``type`` (machine key), ``cpts``, ``cpts_mentor``, ``communes`` (codes, in
-        the file's order), ``departement``, ``statut`` (« à lancer »'s key), ``lignes`` and
-        ``origine_lue``.
+        the file's order), ``departement``, ``statut`` (« à lancer »'s key), ``lignes`` (the
+        line of each commune), ``origine_lue`` and ``fichier``.
 
     Raises
     ------
@@ -133,6 +133,7 @@ def read_scenario(path: Path | str, analysis: Analysis) -> list[dict[str, Any]]:
                 "departement": _departement_of(first) if first else "",
                 "statut": key("à lancer"),
                 "origine_lue": f"scénario {path.name}, ligne {project['lignes'][0]}",
+                "fichier": str(path),
             }
         )
     return out
