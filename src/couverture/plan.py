@@ -922,7 +922,7 @@ def _situation(project: dict[str, Any], communes: _Communes, known: set[str]) ->
     designated = _designated_ids(project, communes, known)
     covered = [c for c in codes if communes.stage.get(c) is not None]
     best = ""
-    by_designated = 0
+    mine_codes: list[str] = []
     for c in covered:
         mine = [
             stade
@@ -930,7 +930,7 @@ def _situation(project: dict[str, Any], communes: _Communes, known: set[str]) ->
             if stade is not None and cid in designated
         ]
         if mine:
-            by_designated += 1
+            mine_codes.append(c)
             for stade in mine:
                 if _STAGE_RANK.get(stade, 0) > _STAGE_RANK.get(best, 0):
                     best = stade
@@ -938,7 +938,11 @@ def _situation(project: dict[str, Any], communes: _Communes, known: set[str]) ->
         return WHITE, best
     if len(covered) < len(codes):
         return PARTLY, best
-    return (COVERED if by_designated == len(codes) else COVERED_OTHER), best
+    # covered all over: by the designated CPTS when it holds the share a claim needs
+    share = float(_settings().get("part_revendiquee", 1.0))
+    total = sum(communes.population.get(c, 0) for c in codes)
+    held = sum(communes.population.get(c, 0) for c in mine_codes)
+    return (COVERED if held >= share * total and mine_codes else COVERED_OTHER), best
 
 
 # ------------------------------------------------------------------------------------------
