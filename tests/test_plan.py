@@ -423,3 +423,20 @@ def test_milestone_done_in_the_month_the_history_saw_it(
     assert mine.loc["lettre d'intention", "realisee"] == NOV
     assert mine.loc["lettre d'intention", "constat"] == "registre de novembre 2026"
     assert mine.loc["projet de santé", "realisee"] == DEC
+
+
+def test_leftover_taken_by_a_neighbour_is_still_a_success(
+    world: dict, filled: Path, tmp_path: Path
+) -> None:
+    rows = pd.read_csv(world["reg2"], dtype=str, keep_default_na=False)
+    other = rows[rows["cpts_id"] != "NOUV-35"].iloc[0].to_dict()
+    taken = pd.DataFrame([{**other, "code_commune": world["left"], "nom_commune": ""}])
+    registry = tmp_path / "registre_2026-11-30.csv"
+    pd.concat([rows, taken]).to_csv(registry, index=False)
+    with couverture.analyse(registry, departements=DEP) as a:
+        suivi = plan.follow_up(
+            a, plan.read_plan(filled), on=NOV, history_path=tmp_path / "absent.duckdb"
+        ).set_index("projet_id", drop=False)
+    claimed = suivi.loc[world["claimed"]]
+    assert claimed["situation"] == plan.COVERED and claimed["en_retard"] == "non"
+    assert world["left"] in claimed["communes"].split()  # nothing released: nothing is white
