@@ -248,3 +248,33 @@ def test_hand_split_project_gets_a_new_id(base: dict, tmp_path: Path) -> None:
     assert first["communes"] == codes[0]
     split = again.projects[again.projects["communes"] == " ".join(codes[1:])]
     assert len(split) == 1 and split.iloc[0]["projet_id"] != first["projet_id"]
+
+
+def test_free_milestones_are_carried_and_late(base: dict, tmp_path: Path) -> None:
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    pid = ws.cell(row=2, column=col["projet_id"]).value
+    ws.cell(row=2, column=col["statut"], value="en cours")
+    jalons = book[plan.SHEET_MILESTONES]
+    jalons.append([pid, "visite des maires", dt.datetime(2026, 11, 10), None, "ARS", "à caler"])
+    path = _save(book, tmp_path / "libre.xlsx")
+    read = plan.read_plan(path)
+    with couverture.analyse(base["registry"], departements=DEP) as a:
+        suivi = plan.follow_up(a, read, on=ON, history_path=tmp_path / "absent.duckdb")
+        again = plan.build_plan(
+            a, previous=read, on=ON, proposals=False, history_path=tmp_path / "absent.duckdb"
+        )
+    row = suivi.set_index("projet_id").loc[pid]
+    assert row["en_retard"] == "oui" and row["prochain_jalon"] == "visite des maires"
+    free = again.milestones[again.milestones["jalon"] == "visite des maires"]
+    assert free[["projet_id", "responsable", "commentaire"]].values.tolist() == [
+        [pid, "ARS", "à caler"]
+    ]
+    # a typed milestone of a project that is not in sheet projets: named, not dropped
+    jalons.append(["P-35-999", "réunion des élus", dt.datetime(2026, 12, 1)])
+    orphan = _save(book, tmp_path / "orphelin.xlsx")
+    with (
+        couverture.analyse(base["registry"], departements=DEP) as a,
+        pytest.raises(PlanError, match=r"feuille « jalons », ligne \d+ « P-35-999 » : jalon saisi"),
+    ):
+        plan.build_plan(a, previous=plan.read_plan(orphan), on=ON, proposals=False)
