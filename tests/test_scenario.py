@@ -184,3 +184,19 @@ def test_scenario_over_a_plan_refuses_a_commune_of_another_project(
         )
     row = built.projects.set_index("projet_id").loc["A"]
     assert row["communes"] == codes[1]
+
+
+def test_scenario_without_departement_is_planned_on_its_own_departements(
+    world: dict, demo_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A national registry and a scenario of Ille-et-Vilaine: the plan is that of 35."""
+    lines = ["projet;type;cpts;code_commune", *(f"P1;création;CPTS Z;{c}" for c in world["codes"])]
+    path = _write(tmp_path / "s.csv", lines)
+    out = tmp_path / "plan.xlsx"
+    code = main(
+        ["plan-action", "--registre", str(demo_registry), "--scenario", str(path), "--sortie",
+         str(out), "-q", "--historique", str(tmp_path / "h.duckdb")]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    read = plan.read_plan(out)
+    assert read.departements == (DEP,)

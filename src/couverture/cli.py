@@ -782,6 +782,10 @@ def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
     from couverture.plan import plan_departements
 
     deps = plan_departements(previous, parse_departements(args.departement))
+    if deps is None and getattr(args, "scenario", None) is not None:
+        from couverture.scenario import scenario_departements
+
+        deps = scenario_departements(args.scenario) or None  # the scenario's scope
     return analyse(
         args.registre,
         default_stage=args.stade_par_defaut,

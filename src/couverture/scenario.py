@@ -72,6 +72,26 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header or [], out
 
 
+def scenario_departements(path: Path | str) -> tuple[str, ...]:
+    """Return the départements of a scenario's communes (its scope, before any analysis).
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read or has no ``code_commune`` column.
+    """
+    from couverture.plan import _departement_of, key
+
+    path = Path(path)
+    header, body = _rows(path)
+    names = [key(h) for h in header]
+    if "code_commune" not in names:
+        raise ScenarioError(path, [(1, ";".join(header)[:80], "colonne code_commune absente")])
+    j = names.index("code_commune")
+    codes = {_code(cells[j]) for _, cells in body if j < len(cells) and cells[j].strip()}
+    return tuple(sorted({_departement_of(c) for c in codes if len(c) == 5}))
+
+
 def read_scenario(path: Path | str, analysis: Analysis) -> list[dict[str, Any]]:
     """Read and check a scenario file against an analysis's registry and communes.
 
