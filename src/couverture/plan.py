@@ -410,10 +410,6 @@ def read_plan(path: Path | str) -> PlanFile:
     return plan
 
 
-def _cell(sheet: str, row: int, j: int) -> str:
-    return f"feuille « {sheet} », cellule {column_letter(j + 1)}{row}"
-
-
 def _get(raw: list[Any], j: int | None) -> Any:
     return raw[j] if j is not None and j < len(raw) else None
 
@@ -1500,8 +1496,6 @@ def build_plan(
     history_path
         History store (default ``data/historique.duckdb``, see :func:`reconcile`).
     """
-    import pandas as pd
-
     from couverture.alerts import cpts_alerts, reference_date
 
     analysis.check_departements()
@@ -1537,7 +1531,6 @@ def build_plan(
     }
     if meta["fictif"]:
         info["Attention"] = "REGISTRE FICTIF : données de démonstration"
-    del pd
     return Plan(
         projects=rec.projects,
         milestones=rec.milestones,
