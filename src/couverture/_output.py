@@ -9,6 +9,8 @@ the terminal (120 columns when not a terminal).
 from __future__ import annotations
 
 import contextlib
+import glob
+import io
 import json
 import logging
 import os
@@ -168,7 +170,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = output_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".tmp-{os.getpid()}-", suffix=f"-{path.name}"
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -177,6 +182,36 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+_TEMPORARY = re.compile(r"^\.tmp-(?P<pid>\d+)-[A-Za-z0-9_]+-(?P<name>.+)$")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_path` for ``path`` left by a dead process.
+
+    A process killed while writing (``kill -9``, a power cut) leaves ``.tmp-<pid>-…-<name>``
+    beside ``path``; the next write of ``path`` removes those whose process is gone (never a
+    running writer's). Returns the files removed.
+    """
+    removed = []
+    try:
+        candidates = list(Path(path).parent.glob(f".tmp-*-{glob.escape(Path(path).name)}"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _TEMPORARY.match(candidate.name)
+        if match is None or match.group("name") != Path(path).name:
+            continue
+        if process_alive(int(match.group("pid"))) or not candidate.is_file():
+            continue
+        try:
+            candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+        _log.info("fichier temporaire d'une écriture interrompue supprimé : %s", candidate)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
@@ -418,10 +453,31 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """
     import pandas as pd
 
-    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    # built in memory, then written: a full disk fails the one write (a workbook saved
+    # straight to disk leaves a half-closed archive that complains again at exit)
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
             protect_sheet(writer.sheets[name[:31]])
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_workbook(book: Any, path: Path) -> None:
+    """Save an openpyxl workbook at ``path`` atomically, built in memory first.
+
+    A full disk or a quota then fails one plain write (an :class:`OSError` the CLI words in
+    French), and no half-written archive is left to complain when the process exits.
+    """
+    buffer = io.BytesIO()
+    book.save(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def emit_table(
@@ -473,7 +529,7 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
             )
         with atomic_path(output) as tmp:
             tmp.unlink()
-            frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+            _write_gpkg(frame, tmp, layer=layer, shown=output)
     elif fmt == "geojson":
         text = frame.to_json(drop_id=True, ensure_ascii=False)
         if output is None:
@@ -483,6 +539,28 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
     _written(output, len(frame))
+
+
+def _write_gpkg(frame: gpd.GeoDataFrame, tmp: Path, *, layer: str, shown: Path) -> None:
+    """Write a GeoPackage; GDAL's failures (a full disk…) become an :class:`OSError` on ``shown``.
+
+    pyogrio raises its own errors, not :class:`OSError`: the CLI would print a traceback.
+    """
+    import errno
+
+    import pyogrio
+
+    try:
+        frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    except RuntimeError as exc:  # pyogrio's errors are RuntimeErrors
+        text = str(exc)
+        full = any(w in text.lower() for w in ("no space", "disk", "too large", "quota"))
+        ours = isinstance(exc, (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError))
+        if not (ours or full or "i/o" in text.lower()):
+            raise
+        code = errno.ENOSPC if full else errno.EIO
+        reason = "disque plein ou quota atteint" if full else printable(text)[:200]
+        raise OSError(code, reason, str(shown)) from exc
 
 
 # ------------------------------------------------------------------------------------------------

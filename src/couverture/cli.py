@@ -1276,6 +1276,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _quiet_libraries() -> None:
+    """Send the libraries' Python warnings and "Exception ignored" reports to the debug log.
+
+    matplotlib's « Tight layout not applied » (with a source path), or an archive closed a
+    second time after a full disk, are notes for developers: shown with ``-v``, never
+    otherwise. Our own messages go through logging, not :mod:`warnings`.
+    """
+    import warnings
+
+    debug = logging.getLogger("couverture.bibliotheques")
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+        debug.debug("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
+
+    def unraisable(report: Any) -> None:
+        debug.debug("exception ignorée : %r (%s)", report.exc_value, report.object)
+
+    warnings.showwarning = show
+    sys.unraisablehook = unraisable
+
+
 def run() -> None:
     """Console-script entry point: :func:`main`, then leave without the interpreter's teardown.
 
@@ -1284,6 +1305,7 @@ def run() -> None:
     from the cache: the process ends at once instead. A command that started worker processes
     gets the normal exit, which stops the workers' server.
     """
+    _quiet_libraries()
     code = main()
     if "multiprocessing" in sys.modules:
         sys.exit(code)
