@@ -477,7 +477,10 @@ def save_workbook(book: Any, path: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:  # a full disk: name the file written, not the temporary one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def emit_table(
@@ -559,7 +562,14 @@ def _write_gpkg(frame: gpd.GeoDataFrame, tmp: Path, *, layer: str, shown: Path) 
         if not (ours or full or "i/o" in text.lower()):
             raise
         code = errno.ENOSPC if full else errno.EIO
-        reason = "disque plein ou quota atteint" if full else printable(text)[:200]
+        reason = (
+            "disque plein ou quota atteint"
+            if full
+            else (
+                "écriture du GeoPackage interrompue (disque plein, quota ou taille de fichier "
+                f"limitée ?) ; GDAL : {printable(text)[:160]}"
+            )
+        )
         raise OSError(code, reason, str(shown)) from exc
 
 

@@ -192,15 +192,20 @@ def read_plan(path: Path | str) -> PlanFile:
         closed value is unknown or a date is not a date; every problem names the sheet, row
         and value.
     """
+    import io
     import zipfile
 
     import openpyxl
 
+    from couverture._input import InputError, read_input
+
     path = Path(path)
-    if not path.is_file():
-        raise PlanError(path, [(None, None, "", "fichier introuvable")])
+    try:  # the one checked door: a regular file, bounded (no FIFO, no /dev/zero)
+        data = read_input(path, what="plan d'action")
+    except InputError as exc:
+        raise PlanError(path, [(None, None, "", exc.reason)]) from exc
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise PlanError(
             path, [(None, None, "", f"classeur XLSX illisible ({type(exc).__name__})")]
