@@ -194,7 +194,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     beside ``path``; the next write of ``path`` removes those whose process is gone (never a
     running writer's). Returns the files removed.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(Path(path).parent.glob(f".tmp-*-{glob.escape(Path(path).name)}"))
     except OSError:

@@ -1287,7 +1287,14 @@ def _quiet_libraries() -> None:
 
     debug = logging.getLogger("couverture.bibliotheques")
 
-    def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
         debug.debug("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
 
     def unraisable(report: Any) -> None:

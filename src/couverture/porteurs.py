@@ -691,8 +691,8 @@ def _check_positions(path: Path, frame: pd.DataFrame) -> None:
         if outline is None:
             continue
         lon, lat = float(frame.at[i, "lon"]), float(frame.at[i, "lat"])
-        gap = _distance_outside(lon, lat, outline, crs)
-        if gap <= tolerance:
+        outside = _distance_outside(lon, lat, outline, crs)
+        if outside <= tolerance:
             continue
         fixed = None
         for other_lon, other_lat, what in _readings(lon, lat, frame.at[i, _RAW], crs):
@@ -709,7 +709,9 @@ def _check_positions(path: Path, frame: pd.DataFrame) -> None:
         frame.at[i, "lon"], frame.at[i, "lat"] = fixed[0], fixed[1]
         said += 1
         if said <= _MAX_PROBLEMS:
-            distance = _format.kilometres(gap) if math.isfinite(gap) else "une distance absurde"
+            distance = (
+                _format.kilometres(outside) if math.isfinite(outside) else "une distance absurde"
+            )
             log.warning(
                 "porteurs %s, ligne %s « %s » : position à %s de sa commune %s : %s",
                 path.name,
