@@ -422,3 +422,27 @@ def test_item12_library_warnings_kept_off_the_terminal(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Tight layout" not in done.stderr and "UserWarning" not in done.stderr
+
+
+def test_item11_plan_used_range_is_bounded(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "zones"
+    book.active.append(["zone_id", "departement"])
+    book.active["XFD1048576"] = " "
+    book.save(tmp_path / "plan.xlsx")
+    script = (
+        "import sys\nfrom couverture.plan import read_plan\nfrom couverture._errors import "
+        "PlanError\ntry:\n    read_plan(sys.argv[1])\nexcept PlanError as e:\n    print(e)\n"
+    )
+    # the timeout only guards against the hang (16,384 cells × a million rows)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "plan.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "colonne absente de la ligne d'en-tête" in done.stdout

@@ -18,6 +18,9 @@ Public API
     (a zip bomb, or a used range of millions of filled cells): the cells a reader will go
     through are bounded before it starts. A claimed used range (``A1:XFD1048576``) is no
     problem in itself: readers read the cells the sheets hold.
+:func:`sheet_values` ``(sheet) -> rows of values``
+    The rows of an openpyxl sheet over the cells it holds, whatever used range it claims
+    (``A1:XFD1048576`` would make a read-only sheet pad every row to 16,384 cells).
 :func:`decode_text` ``(path, data, *, what) -> (text, notes)``
     The text of a CSV or text file: UTF-8 (with or without BOM), UTF-16 with BOM, or
     Windows-1252, decided **line by line**: a UTF-8 file holding a few Windows-1252 lines
@@ -42,7 +45,9 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from couverture._errors import CouvertureError
 
@@ -205,6 +210,18 @@ def check_workbook(path: Path | str, data: bytes, *, what: str) -> None:
             f"classeur trop volumineux une fois décompressé ({total / _MIB:.0f} Mo, limite "
             f"{bound / _MIB:.0f} Mo : « classeur_decompresse_max_mo » de config/entrees.toml)",
         )
+
+
+def sheet_values(sheet: Any) -> Iterator[tuple[Any, ...]]:
+    """Yield the values of each row of an openpyxl sheet, over the cells it really holds.
+
+    The used range a workbook claims (``A1:XFD1048576``) is not trusted: rows are as wide as
+    their last cell, and no row is made up below the last one. Rows missing between two
+    rows are yielded empty, so that the n-th row yielded is row n of the sheet.
+    """
+    if hasattr(sheet, "reset_dimensions"):  # a read-only sheet trusts the claimed range
+        sheet.reset_dimensions()
+    yield from sheet.iter_rows(values_only=True)
 
 
 def decode_text(path: Path | str, data: bytes, *, what: str = "fichier") -> tuple[str, list[Note]]:

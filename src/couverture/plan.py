@@ -197,7 +197,7 @@ def read_plan(path: Path | str) -> PlanFile:
 
     import openpyxl
 
-    from couverture._input import InputError, read_input
+    from couverture._input import InputError, read_input, sheet_values
 
     path = Path(path)
     try:  # the one checked door: a regular file, bounded (no FIFO, no /dev/zero)
@@ -225,7 +225,7 @@ def read_plan(path: Path | str) -> PlanFile:
                     )
                 ],
             )
-        cells = [list(r) for r in book[SHEET_ZONES].iter_rows(values_only=True)]
+        cells = [list(r) for r in sheet_values(book[SHEET_ZONES])]
     finally:
         book.close()
     return _parse_rows(path, cells)
