@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -608,11 +609,10 @@ def _exact_outlines(codes: set[str]) -> dict[str, Any]:
 def _distance_outside(lon: float, lat: float, outline: Any, crs: str) -> float:
     """Metres from (lon, lat) to ``outline`` (0 inside), measured in ``crs``."""
     import shapely
-    from pyproj import Transformer
 
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return math.inf
-    to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_metric = _transformer("EPSG:4326", crs)
     x, y = to_metric.transform(lon, lat)
     if not (math.isfinite(x) and math.isfinite(y)):
         return math.inf
@@ -628,10 +628,16 @@ def _project(transformer: Any, xy: Any) -> Any:
 
 
 def _to_lonlat(x: float, y: float, crs: str) -> tuple[float, float]:
+
+    lon, lat = _transformer(crs, "EPSG:4326").transform(x, y)
+    return float(lon), float(lat)
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(source: str, target: str) -> Any:
     from pyproj import Transformer
 
-    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
-    return float(lon), float(lat)
+    return Transformer.from_crs(source, target, always_xy=True)
 
 
 def _readings(lon: float, lat: float, raw: tuple[float, float] | None, crs: str) -> list:
@@ -656,7 +662,6 @@ def _check_positions(path: Path, frame: pd.DataFrame) -> None:
     See :func:`read_porteurs` (``check_positions``). ``frame`` is changed in place.
     """
     import numpy as np
-    from pyproj import Transformer
 
     from couverture import settings
 
@@ -665,23 +670,26 @@ def _check_positions(path: Path, frame: pd.DataFrame) -> None:
         return
     units = _commune_units(set(frame.loc[located, "code_commune"]))
     tolerance = tolerance_m()
+    # a first sieve: distance to a point of each unit of the commune, less its radius
+    pairs = (
+        frame.loc[located, ["code_commune", "lon", "lat"]]
+        .rename_axis("row")
+        .reset_index()
+        .merge(units, left_on="code_commune", right_on="commune")
+    )
+    pairs["crs"] = pairs["departement"].astype(str).map(metric_crs)
+    pairs["gap"] = np.inf
+    for crs, group in pairs.groupby("crs"):
+        to_metric = _transformer("EPSG:4326", crs)
+        x, y = to_metric.transform(group["lon"].to_numpy(), group["lat"].to_numpy())
+        gap = np.hypot(np.asarray(x) - group["x"], np.asarray(y) - group["y"]) - group["rayon"]
+        pairs.loc[group.index, "gap"] = np.where(np.isfinite(gap), gap, np.inf)
+    nearest = pairs.groupby("row")["gap"].min()
     suspicious = []
-    for code, refs in units.groupby("commune"):
-        rows = located[frame.loc[located, "code_commune"].to_numpy() == code]
-        if not len(rows):
-            continue
-        crs = metric_crs(str(refs["departement"].iloc[0]))
-        to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        x, y = to_metric.transform(
-            frame.loc[rows, "lon"].to_numpy(), frame.loc[rows, "lat"].to_numpy()
-        )
-        gap = np.full(len(rows), np.inf)
-        for rx, ry, radius in refs[["x", "y", "rayon"]].to_numpy():
-            d = np.hypot(np.asarray(x) - rx, np.asarray(y) - ry) - radius
-            gap = np.minimum(gap, np.where(np.isfinite(d), d, np.inf))
-        suspicious += [
-            (i, str(code), crs, refs) for i, g in zip(rows, gap, strict=True) if g > tolerance
-        ]
+    for i in nearest.index[nearest > tolerance]:
+        code = str(frame.at[i, "code_commune"])
+        refs = units[units["commune"] == code]
+        suspicious.append((i, code, metric_crs(str(refs["departement"].iloc[0])), refs))
     if not suspicious:
         return
     outlines = _exact_outlines({code for _, code, _, _ in suspicious})
