@@ -446,3 +446,18 @@ def test_item11_plan_used_range_is_bounded(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "colonne absente de la ligne d'en-tête" in done.stdout
+
+
+def test_item10_a_layer_covering_nothing_says_why(read, tmp_path):
+    layer = gpd.GeoDataFrame(
+        {"nom": ["CPTS du Large", "CPTS des Îles"]},
+        geometry=[shapely.box(-2.9, 49.2, -2.8, 49.25), shapely.box(-4.0, 46.0, -3.9, 46.1)],
+        crs="EPSG:4326",
+    )
+    layer.to_file(tmp_path / "mer.geojson", driver="GeoJSON")
+    with pytest.raises(RegistryError) as excinfo:
+        read(tmp_path / "mer.geojson", default_stage="aci")
+    text = str(excinfo.value)
+    assert "aucune entité ne rattache de commune" in text and "abandonnées" not in text
+    assert "ligne 2 : CPTS du Large ne recouvre aucune commune (en mer" in text
+    assert "ligne 3 : CPTS des Îles ne recouvre aucune commune" in text

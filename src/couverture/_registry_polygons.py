@@ -102,8 +102,16 @@ def polygon_table(
     coverage, notes = _swapped_axes(path, features, coverage, located, limits)
     rows, lines, kept, assigned = _assign(features, coverage, units, limits)
     notes += assigned
-    notes += _dropped(path, features, coverage, kept, units, limits)
-    return Table(header, 1, columns, rows, lines, [], notes, [])
+    dropped = _dropped(features, coverage, kept, units, limits)
+    if not rows:  # not "abandoned or dissolved": say why each feature gives no CPTS
+        raise registry_error(
+            path,
+            [(None, "", "aucune entité ne rattache de commune")]
+            + [(line, "", action) for line, _, _, action, _ in dropped],
+        )
+    for line, _, _, action, _ in dropped:
+        log.warning("%s, ligne %d : %s", path.name, line, printable(action))
+    return Table(header, 1, columns, rows, lines, [], notes + dropped, [])
 
 
 @functools.cache
@@ -457,14 +465,13 @@ def _count(n: int, word: str) -> str:
 
 
 def _dropped(
-    path: Path,
     features: _Features,
     coverage: pd.DataFrame,
     kept: set[str],
     units: pd.DataFrame,
     limits: Thresholds,
 ) -> list[Note]:
-    """Name each feature that gives no CPTS (no unit taken) and why; warn about each."""
+    """Name each feature that gives no CPTS (no unit taken) and why (one note each)."""
     import geopandas as gpd
 
     name = dict(zip(units["code"].astype(str), units["nom"].astype(str), strict=True))
@@ -499,7 +506,6 @@ def _dropped(
         notes.append(
             (features.line[key], _WHERE, label, f"{label} {why}", "entités sans commune (ignorées)")
         )
-        log.warning("%s, ligne %d : %s %s", path.name, features.line[key], printable(label), why)
     return notes
 
 
