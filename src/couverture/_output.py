@@ -180,6 +180,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        # a full disk while writing: name the file asked for, not the temporary one
+        if exc.errno is not None and exc.filename in (None, str(tmp_path), tmp_path):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -477,10 +482,7 @@ def save_workbook(book: Any, path: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
-        try:
-            tmp.write_bytes(data)
-        except OSError as exc:  # a full disk: name the file written, not the temporary one
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        tmp.write_bytes(data)
 
 
 def emit_table(
