@@ -12,6 +12,13 @@ by each CPTS decides its membership (thresholds in ``config/sources.toml`` ``[pe
   gap in one's own) is an anomaly naming the unit, the CPTS and the share; below it, the edge
   noise of digitising and simplification is ignored.
 
+A layer may also name its CPTS ``nom``, ``libelle``, ``name``… (``config/colonnes_perimetres.csv``:
+each feature is a CPTS) or with a shapefile's names cut to 10 characters (``libelle_cp``); the
+columns used are logged. A feature that takes no unit is named with the reason (at sea or off
+any territory, too small or off its place); a feature or a whole layer with longitude and
+latitude swapped is put right, and Lambert 93 metres in a layer declared in degrees (a GeoJSON
+without a CRS) are read as such — each said in a warning.
+
 The rows then go through the commune-list reader, so a layer gives the same
 :class:`~couverture.registry.Registry` as the equivalent commune list. Line numbers are the
 feature's rank + 1 (its line in the attribute table exported as CSV, header = line 1).
