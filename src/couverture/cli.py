@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -1243,6 +1244,17 @@ def _silenced() -> Iterator[None]:
             h.setLevel(level)
 
 
+# the environment's usual refusals, in French (others keep the system's words)
+_OS_REASONS = {
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota de disque atteint",
+    errno.EFBIG: "fichier trop grand pour le système",
+    errno.EACCES: "permission refusée",
+    errno.EPERM: "opération non permise",
+    errno.EROFS: "système de fichiers en lecture seule",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``couverture`` console script."""
     parser = build_parser()
@@ -1267,7 +1279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the environment, not a bug: disk full, permission denied, read-only folder…
 
         where = f" : {exc.filename}" if exc.filename else ""
-        text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"
+        reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+        text = f"erreur : lecture ou écriture impossible{where} ({reason})"
         print(printable(text, newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
