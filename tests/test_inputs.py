@@ -388,10 +388,14 @@ def test_item12_stale_temporaries_of_a_killed_write_removed(tmp_path):
         stale = tmp_path / f".tmp-{dead.pid}-k3q9x_1z-plan.xlsx"  # kill -9 during the save
         running = tmp_path / f".tmp-{alive.pid}-a8b7c6d5-plan.xlsx"  # another run writing
         other = tmp_path / f".tmp-{dead.pid}-k3q9x_1z-autre.xlsx"  # another file's
-        for p in (stale, running, other):
+        older = tmp_path / ".tmp-3x8_q2ab-plan.xlsx"  # named before the pid was in the name
+        recent = tmp_path / ".tmp-7hq2_x9c-plan.xlsx"
+        for p in (stale, running, other, older, recent):
             p.write_bytes(b"PK")
+        os.utime(older, (1e9, 1e9))  # 2001
         atomic_write_text(tmp_path / "plan.xlsx", "x")
         assert not stale.exists() and running.exists() and other.exists()
+        assert not older.exists() and recent.exists()  # a recent one may be written still
         assert (tmp_path / "plan.xlsx").read_text(encoding="utf-8") == "x"
     finally:
         alive.kill()

@@ -190,6 +190,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 _TEMPORARY = re.compile(r"^\.tmp-(?P<pid>\d+)-[A-Za-z0-9_]+-(?P<name>.+)$")
+# before the process id was in the name: mkstemp's 8 characters only; removed once old
+_OLD_TEMPORARY = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}-(?P<name>.+)$")
+_OLD_TEMPORARY_AGE_S = 24 * 3600
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
@@ -197,7 +200,8 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
 
     A process killed while writing (``kill -9``, a power cut) leaves ``.tmp-<pid>-…-<name>``
     beside ``path``; the next write of ``path`` removes those whose process is gone (never a
-    running writer's). Returns the files removed.
+    running writer's), and those named the older way (``.tmp-XXXXXXXX-<name>``, no process
+    id) once a day old. Returns the files removed.
     """
     removed: list[Path] = []
     try:
@@ -205,10 +209,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     except OSError:
         return removed
     for candidate in candidates:
-        match = _TEMPORARY.match(candidate.name)
-        if match is None or match.group("name") != Path(path).name:
-            continue
-        if process_alive(int(match.group("pid"))) or not candidate.is_file():
+        if not _stale(candidate, Path(path).name):
             continue
         try:
             candidate.unlink()
@@ -217,6 +218,26 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
         removed.append(candidate)
         _log.info("fichier temporaire d'une écriture interrompue supprimé : %s", candidate)
     return removed
+
+
+def _stale(candidate: Path, name: str) -> bool:
+    """Whether ``candidate`` is a temporary file of ``name`` whose writer is gone.
+
+    Its process is dead; or, named the older way (no process id), it is a day old.
+    """
+    import time
+
+    match = _TEMPORARY.match(candidate.name)
+    if match is not None and match.group("name") == name:
+        return not process_alive(int(match.group("pid"))) and candidate.is_file()
+    old = _OLD_TEMPORARY.match(candidate.name)
+    if old is None or old.group("name") != name:
+        return False
+    try:
+        age = time.time() - candidate.stat().st_mtime
+    except OSError:
+        return False
+    return age > _OLD_TEMPORARY_AGE_S and candidate.is_file()
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
