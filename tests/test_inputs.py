@@ -465,3 +465,20 @@ def test_item10_a_layer_covering_nothing_says_why(read, tmp_path):
     assert "aucune entité ne rattache de commune" in text and "abandonnées" not in text
     assert "ligne 2 : CPTS du Large ne recouvre aucune commune (en mer" in text
     assert "ligne 3 : CPTS des Îles ne recouvre aucune commune" in text
+
+
+def test_item3_geopackage_layer_found_by_its_nom_column(read, geometries, tmp_path, caplog):
+    path = tmp_path / "ars.gpkg"
+    seats = geometries.loc[["35238", "35360"]].representative_point()
+    gpd.GeoDataFrame({"nom": ["Rennes", "Vitré"]}, geometry=list(seats), crs=4326).to_file(
+        path, layer="sieges", driver="GPKG"
+    )
+    gpd.GeoDataFrame(
+        {"nom": ["CPTS Rennes", "CPTS Vitré"], "etat": ["ACI", "Lettre d'intention"]},
+        geometry=perimeters(geometries, RENNES, VITRE),
+        crs=4326,
+    ).to_file(path, layer="perimetres_cpts", driver="GPKG")
+    with caplog.at_level(logging.INFO, logger="couverture"):
+        registry = read(path)
+    assert members(registry) == {"CPTS Rennes": set(RENNES), "CPTS Vitré": set(VITRE)}
+    assert "couche « perimetres_cpts » lue" in caplog.text and "colonne « etat »" in caplog.text
