@@ -517,7 +517,8 @@ def _simple_position(
     if not math.isnan(x) and not math.isnan(y):
         if abs(x) <= 180 and abs(y) <= 180:  # no Lambert 93 metres: degrees
             log.warning(
-                "porteurs, ligne %d : x/y en degrés (%s ; %s), lus comme longitude/latitude",
+                "porteurs %s, ligne %d : x/y en degrés (%s ; %s), lus comme longitude/latitude",
+                problems.path.name,
                 number,
                 _cell(fields, roles["x"]),
                 _cell(fields, roles["y"]),
