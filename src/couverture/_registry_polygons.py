@@ -494,7 +494,7 @@ def _dropped(
     for j, i in enumerate(lost):
         key = features.keys[i]
         shares = coverage[coverage["key"] == key]
-        where = f"{centroids.iloc[j].y:.3f} N, {centroids.iloc[j].x:.3f} E".replace(".", ",")
+        where = _position(centroids.iloc[j].x, centroids.iloc[j].y)
         if shares.empty:
             why = (
                 f"ne recouvre aucune commune (en mer ou hors du territoire, vers {where}) : "
@@ -514,6 +514,13 @@ def _dropped(
             (features.line[key], _WHERE, label, f"{label} {why}", "entités sans commune (ignorées)")
         )
     return notes
+
+
+def _position(lon: float, lat: float) -> str:
+    """``49,225 N, 2,850 O``: a position as a French reader writes it."""
+    ns = f"{abs(lat):.3f} {'N' if lat >= 0 else 'S'}"
+    eo = f"{abs(lon):.3f} {'E' if lon >= 0 else 'O'}"
+    return f"{ns}, {eo}".replace(".", ",")
 
 
 def _format_hectares(square_metres: float) -> str:
