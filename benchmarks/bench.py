@@ -11,7 +11,8 @@ command and its worker processes, sampled every 100 ms, and never less than the 
 
 A missed goal is reported (✘), never a failure: timings depend on the machine's load.
 
-Usage: ``python benchmarks/bench.py [--travaux cartes,analyse,propres] [--runs 3]``.
+Usage: ``python benchmarks/bench.py [--travaux cartes,analyse,propres] [--runs 3]``
+(``--travaux encodage``: only the Windows-1252 names-only registry beside the same in UTF-8).
 """
 
 from __future__ import annotations
@@ -344,12 +345,79 @@ def bench_demo(env: dict[str, str]) -> list[Row]:
 EXTRA_BENCHMARKS.append(("demo", bench_demo))
 
 
+def names_only_registry(folder: Path, n: int, encoding: str) -> Path:
+    """The demo registry as many ARS hold it: no id nor code column, the CPTS and commune
+    names and the département only, ``;``-separated, saved in ``encoding`` (Excel on an ARS
+    desktop writes Windows-1252); its first CPTS renamed (a registry never seen before)."""
+    import csv
+    import io
+
+    with REGISTRY.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    first = rows[0]["nom_cpts"]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Nom de la CPTS", "Stade", "Commune", "Département"])
+    for row in rows:
+        name = row["nom_cpts"] + (f" (banc {n})" if row["nom_cpts"] == first else "")
+        writer.writerow([name, row["stade"], row["nom_commune"], row["departement"]])
+    path = folder / f"registre_noms_{encoding}_{n}.csv"
+    path.write_bytes(out.getvalue().encode(encoding))
+    return path
+
+
+def _first_sight(env: dict[str, str], registry: Path) -> tuple[float, float]:
+    return run(
+        [
+            COUVERTURE,
+            "-q",
+            "taux",
+            "--registre",
+            str(registry),
+            "--niveau",
+            "departement",
+            "--format",
+            "csv",
+        ],
+        env=env,
+    )
+
+
+def bench_encodings(env: dict[str, str], runs: int = 3) -> list[Row]:
+    """First sight (``taux``, a registry never seen) of a names-only national registry in
+    Windows-1252 beside the same registry in UTF-8: within 10 %."""
+    folder = Path(env["COUVERTURE_DATA"])
+    times: dict[str, list[tuple[float, float]]] = {"utf-8": [], "cp1252": []}
+    for i in range(runs):
+        order = ["utf-8", "cp1252"] if i % 2 == 0 else ["cp1252", "utf-8"]
+        for encoding in order:
+            registry = names_only_registry(folder, 100 + i, encoding)
+            times[encoding].append(_first_sight(env, registry))
+    (uw, um), (cw, cm) = _median(times["utf-8"]), _median(times["cp1252"])
+    ratio = cw / uw
+    verdict = " ✔" if ratio <= 1.10 else " ✘ DÉPASSÉ"
+    tries = " / ".join(f"{w:.2f}" for w, _ in times["cp1252"])
+    return [
+        ("registre noms seuls national, UTF-8 : taux, première vue", uw, um, ""),
+        (
+            "le même en Windows-1252 : taux, première vue",
+            cw,
+            cm,
+            f"rapport {ratio:.2f} ≤ 1,10{verdict} (essais {tries} s)",
+        ),
+    ]
+
+
+EXTRA_BENCHMARKS.append(("encodage", bench_encodings))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="couverture face au script GeoPandas + Folium")
     parser.add_argument(
         "--travaux",
         default="cartes,analyse,propres",
-        help="cartes, analyse (tableau comparé) et/ou propres (objectifs de couverture seule)",
+        help="cartes, analyse (tableau comparé) et/ou propres (objectifs de couverture seule, "
+        "dont encodage : registre Windows-1252 face au même en UTF-8, seul si demandé seul)",
     )
     parser.add_argument("--runs", type=int, default=3, help="essais alternés (médiane)")
     args = parser.parse_args()
@@ -364,6 +432,9 @@ def main() -> None:
     table = comparison(jobs, args.runs)
     if table:
         print_comparison(table, args.runs)
+    if "encodage" in jobs and "propres" not in jobs:  # this measure alone
+        with tempfile.TemporaryDirectory(prefix="couverture-banc-") as tmp:
+            report(bench_encodings(fresh_data(Path(tmp)), args.runs))
     if "propres" in jobs:
         with tempfile.TemporaryDirectory(prefix="couverture-banc-") as tmp:
             env = fresh_data(Path(tmp))

@@ -144,7 +144,7 @@ def test_file_formats_need_sortie_and_write_atomically(
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-    assert "No space left on device" in capsys.readouterr().err
+    assert "(disque plein)" in capsys.readouterr().err  # in French (issue 17)
     assert out.read_bytes() == before
     assert list(tmp_path.iterdir()) == [out]
 

@@ -180,8 +180,8 @@ def test_shapefile_fingerprint_covers_its_attributes(read, unit_geometries, tmp_
 
 def test_layer_errors_are_french(read, unit_geometries, tmp_path):
     layer = gpd.GeoDataFrame(
-        {"libelle": ["x"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326"
-    )
+        {"surface": ["x"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326"
+    )  # (a plain "libelle" names the CPTS of a layer: issue 17)
     layer.to_file(tmp_path / "nocol.geojson", driver="GeoJSON")
     with pytest.raises(RegistryError, match="colonne d'identifiant ou de nom de CPTS"):
         read(tmp_path / "nocol.geojson")

@@ -9,6 +9,8 @@ the terminal (120 columns when not a terminal).
 from __future__ import annotations
 
 import contextlib
+import glob
+import io
 import json
 import logging
 import os
@@ -168,15 +170,74 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = output_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".tmp-{os.getpid()}-", suffix=f"-{path.name}"
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        # a full disk while writing: name the file asked for, not the temporary one
+        if exc.errno is not None and exc.filename in (None, str(tmp_path), tmp_path):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+_TEMPORARY = re.compile(r"^\.tmp-(?P<pid>\d+)-[A-Za-z0-9_]+-(?P<name>.+)$")
+# before the process id was in the name: mkstemp's 8 characters only; removed once old
+_OLD_TEMPORARY = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}-(?P<name>.+)$")
+_OLD_TEMPORARY_AGE_S = 24 * 3600
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_path` for ``path`` left by a dead process.
+
+    A process killed while writing (``kill -9``, a power cut) leaves ``.tmp-<pid>-…-<name>``
+    beside ``path``; the next write of ``path`` removes those whose process is gone (never a
+    running writer's), and those named the older way (``.tmp-XXXXXXXX-<name>``, no process
+    id) once a day old. Returns the files removed.
+    """
+    removed: list[Path] = []
+    try:
+        candidates = list(Path(path).parent.glob(f".tmp-*-{glob.escape(Path(path).name)}"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if not _stale(candidate, Path(path).name):
+            continue
+        try:
+            candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+        _log.info("fichier temporaire d'une écriture interrompue supprimé : %s", candidate)
+    return removed
+
+
+def _stale(candidate: Path, name: str) -> bool:
+    """Whether ``candidate`` is a temporary file of ``name`` whose writer is gone.
+
+    Its process is dead; or, named the older way (no process id), it is a day old.
+    """
+    import time
+
+    match = _TEMPORARY.match(candidate.name)
+    if match is not None and match.group("name") == name:
+        return not process_alive(int(match.group("pid"))) and candidate.is_file()
+    old = _OLD_TEMPORARY.match(candidate.name)
+    if old is None or old.group("name") != name:
+        return False
+    try:
+        age = time.time() - candidate.stat().st_mtime
+    except OSError:
+        return False
+    return age > _OLD_TEMPORARY_AGE_S and candidate.is_file()
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
@@ -418,10 +479,31 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """
     import pandas as pd
 
-    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    # built in memory, then written: a full disk fails the one write (a workbook saved
+    # straight to disk leaves a half-closed archive that complains again at exit)
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
             protect_sheet(writer.sheets[name[:31]])
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_workbook(book: Any, path: Path) -> None:
+    """Save an openpyxl workbook at ``path`` atomically, built in memory first.
+
+    A full disk or a quota then fails one plain write (an :class:`OSError` the CLI words in
+    French), and no half-written archive is left to complain when the process exits.
+    """
+    buffer = io.BytesIO()
+    book.save(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def emit_table(
@@ -473,7 +555,7 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
             )
         with atomic_path(output) as tmp:
             tmp.unlink()
-            frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+            _write_gpkg(frame, tmp, layer=layer, shown=output)
     elif fmt == "geojson":
         text = frame.to_json(drop_id=True, ensure_ascii=False)
         if output is None:
@@ -483,6 +565,35 @@ def emit_geo(frame: gpd.GeoDataFrame, *, fmt: str, output: Path | None, layer: s
     else:
         raise ArgumentError(f"format « {fmt} » non disponible pour cette commande")
     _written(output, len(frame))
+
+
+def _write_gpkg(frame: gpd.GeoDataFrame, tmp: Path, *, layer: str, shown: Path) -> None:
+    """Write a GeoPackage; GDAL's failures (a full disk…) become an :class:`OSError` on ``shown``.
+
+    pyogrio raises its own errors, not :class:`OSError`: the CLI would print a traceback.
+    """
+    import errno
+
+    import pyogrio
+
+    try:
+        frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    except RuntimeError as exc:  # pyogrio's errors are RuntimeErrors
+        text = str(exc)
+        full = any(w in text.lower() for w in ("no space", "disk", "too large", "quota"))
+        ours = isinstance(exc, (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError))
+        if not (ours or full or "i/o" in text.lower()):
+            raise
+        code = errno.ENOSPC if full else errno.EIO
+        reason = (
+            "disque plein ou quota atteint"
+            if full
+            else (
+                "écriture du GeoPackage interrompue (disque plein, quota ou taille de fichier "
+                f"limitée ?) ; GDAL : {printable(text)[:160]}"
+            )
+        )
+        raise OSError(code, reason, str(shown)) from exc
 
 
 # ------------------------------------------------------------------------------------------------

@@ -55,13 +55,12 @@ def _format_of(path: Path, data: bytes) -> str | None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    from couverture._registry_read import read_bytes
+    from couverture._input import InputError, read_input
 
-    try:
-        return read_bytes(path)
-    except CouvertureError as exc:
-        reason = str(exc).split(":")[-1].strip() or "fichier illisible"
-        raise PlanError(path, [(None, None, "", reason)]) from exc
+    try:  # the one checked door: a regular file, bounded (no FIFO, no /dev/zero)
+        return read_input(path, what="plan d'action")
+    except InputError as exc:
+        raise PlanError(path, [(None, None, "", exc.reason)]) from exc
 
 
 def load(path: Path | str) -> list[Sheet]:

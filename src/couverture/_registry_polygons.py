@@ -12,6 +12,13 @@ by each CPTS decides its membership (thresholds in ``config/sources.toml`` ``[pe
   gap in one's own) is an anomaly naming the unit, the CPTS and the share; below it, the edge
   noise of digitising and simplification is ignored.
 
+A layer may also name its CPTS ``nom``, ``libelle``, ``name``… (``config/colonnes_perimetres.csv``:
+each feature is a CPTS) or with a shapefile's names cut to 10 characters (``libelle_cp``); the
+columns used are logged. A feature that takes no unit is named with the reason (at sea or off
+any territory, too small or off its place); a feature or a whole layer with longitude and
+latitude swapped is put right, and Lambert 93 metres in a layer declared in degrees (a GeoJSON
+without a CRS) are read as such — each said in a warning.
+
 The rows then go through the commune-list reader, so a layer gives the same
 :class:`~couverture.registry.Registry` as the equivalent commune list. Line numbers are the
 feature's rank + 1 (its line in the attribute table exported as CSV, header = line 1).
@@ -19,6 +26,8 @@ feature's rank + 1 (its line in the attribute table exported as CSV, header = li
 
 from __future__ import annotations
 
+import csv
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from couverture import settings
 from couverture._config import metric_crs, sources
 from couverture._registry_common import _compact, log, printable, registry_error
 from couverture._registry_cpts import STAGE_ORDER, _stage_of
@@ -83,6 +93,7 @@ def polygon_table(
 ) -> Table:
     """Return the registry rows (one per CPTS × unit) of a polygon layer, with its anomalies."""
     layer = _read_layer(path)
+    layer = _layer_columns(path, layer)
     names = [str(c) for c in layer.columns if c != layer.geometry.name]
     columns = {r: p for r, p in _match_columns(names).items() if r in _ATTRIBUTE_ROLES}
     header = [names[p[0]] for p in columns.values()]
@@ -92,9 +103,89 @@ def polygon_table(
     if problems:
         raise registry_error(path, problems)
     features = _features(path, layer, header[:-2])
-    coverage = _coverage(features, _unit_geometries(unit_geometries, units))
-    rows, lines, notes = _assign(features, coverage, units, limits or thresholds())
-    return Table(header, 1, columns, rows, lines, [], notes, [])
+    located = _unit_geometries(unit_geometries, units)
+    limits = limits or thresholds()
+    coverage = _coverage(features, located)
+    coverage, notes = _swapped_axes(path, features, coverage, located, limits)
+    rows, lines, kept, assigned = _assign(features, coverage, units, limits)
+    notes += assigned
+    dropped = _dropped(features, coverage, kept, units, limits)
+    if not rows:  # not "abandoned or dissolved": say why each feature gives no CPTS
+        raise registry_error(
+            path,
+            [(None, "", "aucune entité ne rattache de commune")]
+            + [(line, "", action) for line, _, _, action, _ in dropped],
+        )
+    for line, _, _, action, _ in dropped:
+        log.warning("%s, ligne %d : %s", path.name, line, printable(action))
+    return Table(header, 1, columns, rows, lines, [], notes + dropped, [])
+
+
+@functools.cache
+def _layer_aliases() -> dict[str, str]:
+    """Names a CPTS column has in a layer of perimeters only (``nom``, ``libelle``, ``name``…).
+
+    In a layer each feature *is* a CPTS: its plain name column names the CPTS
+    (``config/colonnes_perimetres.csv``, loose key → role).
+    """
+    with (settings.CONFIG_DIR / "colonnes_perimetres.csv").open(encoding="utf-8") as fh:
+        return {_compact(r["alias"]): r["role"] for r in csv.DictReader(fh)}
+
+
+_CANONICAL = {"cpts_id": "cpts_id", "cpts_nom": "nom_cpts", "stade": "stade"}
+_DBF_WIDTH = 10  # a shapefile's attribute names are cut to 10 characters
+
+
+def _truncated_role(name: str) -> str | None:
+    """Return the role of a column name cut by the shapefile format (``libelle_cp``), else None.
+
+    A 10-character name that starts exactly one role's aliases (roles of the layer's
+    attributes only).
+    """
+    from couverture._registry_read import _column_aliases
+
+    if len(name) != _DBF_WIDTH:
+        return None
+    key = _compact(name)
+    if not key:
+        return None
+    roles = {role for alias, (role, _) in _column_aliases().items() if alias.startswith(key)}
+    roles |= {role for alias, role in _layer_aliases().items() if alias.startswith(key)}
+    roles &= set(_ATTRIBUTE_ROLES)
+    return roles.pop() if len(roles) == 1 else None
+
+
+def _layer_columns(path: Path, layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rename the layer's CPTS and stage columns that only a layer uses (or cut) to their role.
+
+    ``nom``, ``NOM``, ``libelle``, ``name`` name the CPTS; a shapefile's ``libelle_cp`` or
+    ``stade_d_av`` are recognised by the start of an alias. Says which columns are used.
+    """
+    names = [str(c) for c in layer.columns if c != layer.geometry.name]
+    found = {r: names[p[0]] for r, p in _match_columns(names).items() if r in _ATTRIBUTE_ROLES}
+    rename: dict[str, str] = {}
+    for name in names:
+        if name in found.values():
+            continue
+        role = _layer_aliases().get(_compact(name)) or _truncated_role(name)
+        if role is None or role in found or role not in _CANONICAL:
+            continue
+        if _CANONICAL[role] in names:
+            continue
+        found[role] = name
+        rename[name] = _CANONICAL[role]
+    used = [
+        f"{label} : colonne « {printable(found[role])} »"
+        for role, label in (
+            ("cpts_id", "identifiant"),
+            ("cpts_nom", "nom de CPTS"),
+            ("stade", "stade"),
+        )
+        if role in found
+    ]
+    if used:
+        log.info("%s : %s", path.name, " ; ".join(used))
+    return layer.rename(columns=rename) if rename else layer
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
@@ -113,7 +204,46 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
         )
     if layer.empty:
         raise registry_error(path, [(None, "", "couche vide : aucune entité")])
-    return layer
+    return _degrees_checked(path, layer)
+
+
+# Lambert 93's extent (metropolitan France and its sea), EPSG:2154 metres
+_LAMBERT93 = (-400_000.0, 6_000_000.0, 1_400_000.0, 7_200_000.0)
+
+
+def _degrees_checked(path: Path, layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Check a layer said in degrees whose coordinates cannot be degrees.
+
+    A GeoJSON without a CRS is read as longitude/latitude: Lambert 93 metres in it are read in
+    Lambert 93, with a warning; any other out-of-range coordinates are refused.
+    """
+    if not layer.crs.is_geographic:
+        return layer
+    xmin, ymin, xmax, ymax = (float(v) for v in layer.total_bounds)
+    if xmin >= -180 and xmax <= 180 and ymin >= -90 and ymax <= 90:
+        return layer
+    lx0, ly0, lx1, ly1 = _LAMBERT93
+    if lx0 <= xmin and xmax <= lx1 and ly0 <= ymin and ymax <= ly1:
+        log.warning(
+            "%s : coordonnées en mètres (Lambert 93, EPSG:2154) dans une couche déclarée en "
+            "longitude/latitude (GeoJSON sans système de coordonnées) : lues en Lambert 93 ; "
+            "déclarer le CRS du fichier ou l'exporter en WGS84",
+            path.name,
+        )
+        return layer.set_crs("EPSG:2154", allow_override=True)
+    bounds = f"x de {xmin:.0f} à {xmax:.0f}, y de {ymin:.0f} à {ymax:.0f}"
+    raise registry_error(
+        path,
+        [
+            (
+                None,
+                "",
+                f"coordonnées hors des longitudes et latitudes possibles ({bounds}) dans une "
+                "couche déclarée en degrés : système de coordonnées du fichier à déclarer "
+                "(GeoJSON en WGS84, ou fichier .prj)",
+            )
+        ],
+    )
 
 
 def _layer_name(path: Path) -> str | None:
@@ -130,7 +260,11 @@ def _layer_name(path: Path) -> str | None:
     found = []
     for name, kind in layers:
         fields = [str(f) for f in pyogrio.read_info(path, layer=name)["fields"]]
-        if "polygon" in kind.lower() and {"cpts_id", "cpts_nom"} & set(_match_columns(fields)):
+        named = {"cpts_id", "cpts_nom"} & set(_match_columns(fields))
+        named |= {
+            r for f in fields if (r := _layer_aliases().get(_compact(f)) or _truncated_role(f))
+        }
+        if "polygon" in kind.lower() and {"cpts_id", "cpts_nom"} & named:
             found.append(name)
     listed = printable(", ".join(f"« {name} »" for name, _ in layers))
     if len(found) != 1:
@@ -278,13 +412,133 @@ def _coverage(features: _Features, units: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
+def _swapped_axes(
+    path: Path,
+    features: _Features,
+    coverage: pd.DataFrame,
+    units: gpd.GeoDataFrame,
+    limits: Thresholds,
+) -> tuple[pd.DataFrame, list[Note]]:
+    """Correct the features that cover no unit but would with longitude and latitude swapped.
+
+    Each one corrected is noted; the features' geometries and the coverage are updated.
+    """
+    import shapely
+
+    covered = set(coverage["key"])
+    lost = [i for i, k in enumerate(features.keys) if k not in covered]
+    if not lost:
+        return coverage, []
+    swapped = shapely.transform(features.geometry[lost], lambda xy: xy[:, ::-1])
+    trial = _Features(
+        keys=[features.keys[i] for i in lost],
+        geometry=swapped,
+        attributes={},
+        line={},
+        label={},
+    )
+    found = _coverage(trial, units)
+    found = found[found["share"] >= limits.negligible]
+    fixed = set(found["key"])
+    if not fixed:
+        return coverage, []
+    notes: list[Note] = []
+    for j, i in enumerate(lost):
+        key = features.keys[i]
+        if key in fixed:
+            features.geometry[i] = swapped[j]
+            notes.append(
+                (
+                    features.line[key],
+                    _WHERE,
+                    features.label[key],
+                    f"{features.label[key]} : longitude et latitude inversées dans la géométrie "
+                    "(entité hors de tout territoire) : axes remis dans l'ordre",
+                    "entités aux longitude et latitude inversées (corrigées)",
+                )
+            )
+    whole = len(fixed) == len(features.keys)
+    log.warning(
+        "%s : %s : longitude et latitude inversées, corrigées (%s)",
+        path.name,
+        "toute la couche" if whole else _count(len(fixed), "entité"),
+        printable(", ".join(features.label[k] for k in list(fixed)[:10])),
+    )
+    return pd.concat([coverage, found[found["key"].isin(fixed)]], ignore_index=True), notes
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n > 1 else ''}"
+
+
+def _dropped(
+    features: _Features,
+    coverage: pd.DataFrame,
+    kept: set[str],
+    units: pd.DataFrame,
+    limits: Thresholds,
+) -> list[Note]:
+    """Name each feature that gives no CPTS (no unit taken) and why (one note each)."""
+    import geopandas as gpd
+
+    name = dict(zip(units["code"].astype(str), units["nom"].astype(str), strict=True))
+    lost = [i for i, k in enumerate(features.keys) if k not in kept]
+    if not lost:
+        return []
+    metric = gpd.GeoSeries(features.geometry[lost], crs="EPSG:4326").to_crs(
+        "EPSG:6933"
+    )  # equal-area
+    areas = metric.area.to_numpy()
+    centroids = gpd.GeoSeries(features.geometry[lost], crs="EPSG:4326").representative_point()
+    notes: list[Note] = []
+    for j, i in enumerate(lost):
+        key = features.keys[i]
+        shares = coverage[coverage["key"] == key]
+        where = _position(centroids.iloc[j].x, centroids.iloc[j].y)
+        if shares.empty:
+            why = (
+                f"ne recouvre aucune commune (en mer ou hors du territoire, vers {where}) : "
+                "entité ignorée"
+            )
+        else:
+            best = shares.loc[shares["share"].idxmax()]
+            unit = f"{name.get(str(best['code']), best['code'])} ({best['code']})"
+            hectares = _format_hectares(areas[j])
+            why = (
+                f"trop petite ou décalée ({hectares}) : couvre au plus {_percent(best['share'])} "
+                f"de {unit}, sous le seuil de {_percent(limits.majority)} : aucune commune "
+                "rattachée, entité ignorée"
+            )
+        label = features.label[key]
+        notes.append(
+            (features.line[key], _WHERE, label, f"{label} {why}", "entités sans commune (ignorées)")
+        )
+    return notes
+
+
+def _position(lon: float, lat: float) -> str:
+    """``49,225 N, 2,850 O``: a position as a French reader writes it."""
+    ns = f"{abs(lat):.3f} {'N' if lat >= 0 else 'S'}"
+    eo = f"{abs(lon):.3f} {'E' if lon >= 0 else 'O'}"
+    return f"{ns}, {eo}".replace(".", ",")
+
+
+def _format_hectares(square_metres: float) -> str:
+    hectares = square_metres / 10_000
+    return f"{hectares:.1f} ha".replace(".", ",") if hectares < 100 else f"{hectares:.0f} ha"
+
+
 def _assign(
     features: _Features, coverage: pd.DataFrame, units: pd.DataFrame, limits: Thresholds
-) -> tuple[list[list[str]], list[int], list[Note]]:
-    """Rows (attributes, code, part) of the memberships, their lines and the anomalies."""
+) -> tuple[list[list[str]], list[int], set[str], list[Note]]:
+    """Return the memberships' rows (attributes, code, part), lines, CPTS kept and anomalies.
+
+    A CPTS is kept when it is given at least one unit.
+    """
     name = dict(zip(units["code"].astype(str), units["nom"].astype(str), strict=True))
     rows: list[tuple[int, str, list[str]]] = []
     notes: list[Note] = []
+    kept: set[str] = set()
     for code, group in coverage.groupby("code", sort=True):
         shares = dict(zip(group["key"], group["share"], strict=True))
         whole = [k for k, s in shares.items() if s >= limits.majority]
@@ -292,6 +546,7 @@ def _assign(
         shared = not whole and len(strong) > 1
         shared = shared and sum(shares[k] for k in strong) >= limits.majority
         members = whole or (strong if shared else [])
+        kept.update(members)
         for key in members:
             part = f"{shares[key]:.4f}" if shared else ""
             rows.append((features.line[key], str(code), [*features.attributes[key], code, part]))
@@ -311,7 +566,7 @@ def _assign(
             if key not in members and limits.negligible <= share < limits.majority:
                 notes.append(_partial(features, key, unit, str(code), share, limits))
     rows.sort(key=lambda r: (r[0], r[1]))
-    return [r[2] for r in rows], [r[0] for r in rows], notes
+    return [r[2] for r in rows], [r[0] for r in rows], kept, notes
 
 
 def _partial(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from couverture import settings
+from couverture._input import InputError, Note, decode_text, read_input, shorten
 from couverture._registry_common import (
     _CODE_ROLES,
     _DEFAULT_STAGE_HINT,
@@ -28,71 +29,26 @@ from couverture._registry_common import (
     printable,
     registry_error,
 )
-from couverture._validate import check_registry_file, registry_files
+from couverture._validate import _registry_reason
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
 _HEADER_SCAN = 10  # title rows above the header: the header is among the first rows
 
 
-Note = tuple[int, str, str, str, str]  # (line, column, value, action, kind) of an anomaly
-
-
 def _decode(path: Path, data: bytes) -> tuple[str, list[Note]]:
-    """Return the file's text.
+    """Return the file's text (see :func:`couverture._input.decode_text`).
 
-    Lines of another encoding than the rest are decoded on their own.
+    Lines of another encoding than the rest are decoded on their own. Kept for the readers
+    that call it; raises :class:`RegistryError`.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), []
-        except UnicodeDecodeError as exc:
-            raise registry_error(path, [(None, "", "fichier UTF-16 illisible")]) from exc
-    if b"\0" in data:
-        raise registry_error(path, [(None, "", "fichier binaire : ni CSV ni XLSX")])
     try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError:
-        pass
-    parts = data.split(b"\n")
-    try:
-        text = data.decode("cp1252")
-        cp1252 = [n for n, part in enumerate(parts, 1) if not _is_utf8(part)]
-    except UnicodeDecodeError as exc:
-        raise registry_error(
-            path, [(None, "", "encodage non reconnu (attendu : UTF-8 ou Windows-1252)")]
-        ) from exc
-    if all(part.isascii() or n in cp1252 for n, part in enumerate(parts, 1)):
-        return text, []  # a Windows-1252 file
-    # UTF-8 lines and Windows-1252 lines (a file pasted together): each line its own
-    wrong = set(cp1252)
-    lines = [p.decode("cp1252" if n in wrong else "utf-8") for n, p in enumerate(parts, 1)]
-    notes = [
-        (
-            n,
-            "",
-            _shorten(lines[n - 1]),
-            "ligne en Windows-1252 dans un fichier UTF-8 : lue en Windows-1252",
-            "encodages mélangés (lignes lues en Windows-1252)",
-        )
-        for n in cp1252
-    ]
-    return "\n".join(lines), notes
+        return decode_text(path, data, what="registre")
+    except InputError as exc:
+        raise registry_error(path, [(None, "", exc.reason)]) from exc
 
 
-def _shorten(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _is_utf8(part: bytes) -> bool:
-    try:
-        part.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+_shorten = shorten
 
 
 def _csv_rows(path: Path, data: bytes) -> tuple[list[list[str]], list[int], list[Note]]:
@@ -460,19 +416,16 @@ def _match_columns(header: list[str]) -> dict[str, list[int]]:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Return the file's bytes.
+    """Return the file's bytes, through the input door (:func:`couverture._input.read_input`).
 
     For a shapefile, its parts one after the other, as :func:`couverture._cache.digest` reads
-    them. A missing or unreadable file, or no regular file (a FIFO, a device, a directory), is
-    a :class:`RegistryError`.
+    them. A missing or unreadable file, no regular file (a FIFO, a device, a directory), or
+    a file beyond the bounds of ``config/entrees.toml`` is a :class:`RegistryError`.
     """
-    check_registry_file(path)
     try:
-        return b"".join(p.read_bytes() for p in registry_files(path))
-    except FileNotFoundError as exc:
-        raise registry_error(path, [(None, "", "fichier introuvable")]) from exc
-    except OSError as exc:
-        raise registry_error(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
+        return read_input(path, what="registre")
+    except InputError as exc:
+        raise registry_error(path, [(None, "", _registry_reason(exc.reason))]) from exc
 
 
 @dataclass(frozen=True)

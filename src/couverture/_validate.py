@@ -7,7 +7,6 @@ message naming the value at fault.
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,65 +33,33 @@ def check_month(month: str) -> str:
     return m.group(0)
 
 
-_STDIN = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
-
-
 def check_registry_file(path: Path) -> None:
     """Raise :class:`RegistryError` unless ``path`` is a regular file (or a link to one).
 
     A FIFO, a pipe on standard input, a device (``/dev/zero``) or a directory would hang or
-    mislead the reading: they are refused before anything is read.
+    mislead the reading: they are refused before anything is read (see
+    :func:`couverture._input.check_file`).
     """
-    if str(path) in _STDIN:
-        try:
-            if stat.S_ISREG(Path(path).stat().st_mode):  # "< registre.csv": a real file
-                return
-        except OSError:
-            pass
-        raise RegistryError(
-            path,
-            [
-                (
-                    None,
-                    "",
-                    "entrée standard non acceptée : donner le chemin d'un fichier CSV ou XLSX",
-                )
-            ],
-        )
+    from couverture._input import InputError, check_file
+
     try:
-        mode = Path(path).stat().st_mode
-    except FileNotFoundError as exc:
-        raise RegistryError(path, [(None, "", "fichier introuvable")]) from exc
-    except OSError as exc:
-        raise RegistryError(path, [(None, "", f"fichier illisible ({exc.strerror})")]) from exc
-    if stat.S_ISREG(mode):
-        return
-    if stat.S_ISDIR(mode):
-        what = "c'est un dossier"
-    elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        what = "tube ou socket (données en flux)"
-    else:
-        what = "fichier spécial (périphérique)"
-    raise RegistryError(
-        path, [(None, "", f"{what} : un fichier ordinaire CSV ou XLSX est attendu")]
+        check_file(path, what="registre")
+    except InputError as exc:
+        raise RegistryError(path, [(None, "", _registry_reason(exc.reason))]) from exc
+
+
+def _registry_reason(reason: str) -> str:
+    """Return the input door's reason, worded for a registry (CSV, XLSX or polygon layer)."""
+    return reason.replace(
+        "un fichier ordinaire est attendu", "un fichier ordinaire CSV ou XLSX est attendu"
     )
 
 
-_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-
-
 def registry_files(path: Path) -> list[Path]:
-    """Return the files a registry is made of.
+    """Return the files a registry is made of (see :func:`couverture._input.input_files`)."""
+    from couverture._input import input_files
 
-    Itself, or a shapefile's ``.shp``, ``.shx``, ``.dbf``, ``.prj`` and ``.cpg`` (those present;
-    attributes and CRS live beside the ``.shp``).
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".shp":
-        return [path]
-    parts = [path.with_suffix(s) for s in _SHAPEFILE_PARTS[1:]]
-    parts += [path.with_suffix(s.upper()) for s in _SHAPEFILE_PARTS[1:]]
-    return [path, *dict.fromkeys(p for p in parts if p.is_file())]
+    return input_files(path)
 
 
 def check_departements(departements: Collection[str] | None, known: Collection[str]) -> None:

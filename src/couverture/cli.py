@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -1330,6 +1331,17 @@ def _silenced() -> Iterator[None]:
             h.setLevel(level)
 
 
+# the environment's usual refusals, in French (others keep the system's words)
+_OS_REASONS = {
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota de disque atteint",
+    errno.EFBIG: "fichier trop grand pour le système",
+    errno.EACCES: "permission refusée",
+    errno.EPERM: "opération non permise",
+    errno.EROFS: "système de fichiers en lecture seule",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``couverture`` console script."""
     parser = build_parser()
@@ -1354,13 +1366,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the environment, not a bug: disk full, permission denied, read-only folder…
 
         where = f" : {exc.filename}" if exc.filename else ""
-        text = f"erreur : lecture ou écriture impossible{where} ({exc.strerror or exc})"
+        reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+        text = f"erreur : lecture ou écriture impossible{where} ({reason})"
         print(printable(text, newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrompu", file=sys.stderr)
         return 130
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Send the libraries' Python warnings and "Exception ignored" reports to the debug log.
+
+    matplotlib's « Tight layout not applied » (with a source path), or an archive closed a
+    second time after a full disk, are notes for developers: shown with ``-v``, never
+    otherwise. Our own messages go through logging, not :mod:`warnings`.
+    """
+    import warnings
+
+    debug = logging.getLogger("couverture.bibliotheques")
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        debug.debug("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
+
+    def unraisable(report: Any) -> None:
+        debug.debug("exception ignorée : %r (%s)", report.exc_value, report.object)
+
+    warnings.showwarning = show
+    sys.unraisablehook = unraisable
 
 
 def run() -> None:
@@ -1371,6 +1412,7 @@ def run() -> None:
     from the cache: the process ends at once instead. A command that started worker processes
     gets the normal exit, which stops the workers' server.
     """
+    _quiet_libraries()
     code = main()
     if "multiprocessing" in sys.modules:
         sys.exit(code)

@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -85,6 +86,7 @@ STRUCTURE_FIELDS = (
     "numuai",
 )
 _FIELD = {name: i for i, name in enumerate(STRUCTURE_FIELDS)}
+_LINE, _RAW = "_ligne", "_brut"  # private columns: the position's line, its raw x/y
 _MAX_PROBLEMS = 10
 
 
@@ -125,21 +127,32 @@ class _Problems:
 
 
 def _text(path: Path) -> str:
+    """Return the file's text through the input door: a regular file, bounded, decoded line by line.
+
+    Windows-1252 lines in a UTF-8 file are decoded on their own, and named in a warning.
+    """
+    from couverture._input import InputError, decode_text, read_input
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise DataSourceError(f"porteurs {path} : fichier introuvable") from exc
-    except (IsADirectoryError, PermissionError) as exc:
-        raise DataSourceError(f"porteurs {path} : fichier illisible ({exc.strerror})") from exc
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+        data = read_input(path, what="porteurs")
+        text, notes = decode_text(path, data, what="porteurs")
+    except InputError as exc:
+        raise DataSourceError(str(exc)) from exc
+    if notes:
+        lines = ", ".join(str(n[0]) for n in notes[:5]) + (" …" if len(notes) > 5 else "")
+        log.warning(
+            "porteurs %s : %d ligne(s) en Windows-1252 dans un fichier UTF-8, lue(s) en "
+            "Windows-1252 (ligne(s) %s)",
+            path.name,
+            len(notes),
+            lines,
+        )
+    return text
 
 
-def read_porteurs(path: Path | str, *, categories: Iterable[str] | None = None) -> pd.DataFrame:
+def read_porteurs(
+    path: Path | str, *, categories: Iterable[str] | None = None, check_positions: bool = True
+) -> pd.DataFrame:
     """Read potential porteurs from a FINESS extract or a simple CSV.
 
     Parameters
@@ -150,6 +163,11 @@ def read_porteurs(path: Path | str, *, categories: Iterable[str] | None = None) 
     categories
         FINESS category codes to keep. Default: those of ``config/porteurs.toml`` for the
         FINESS extract, every row for a simple CSV.
+    check_positions
+        Check each position against its commune (the units built by ``make data``): one
+        more than ``tolerance_m`` outside it is read another plausible way (latitude and
+        longitude swapped, decimal commas, x/y in degrees, the DROM's own projection) or
+        placed in its commune, with a warning naming the line.
 
     Returns
     -------
@@ -170,9 +188,11 @@ def read_porteurs(path: Path | str, *, categories: Iterable[str] | None = None) 
         frame = _read_finess(path, text, set(cats))
     else:
         frame = _read_simple(path, text, set(categories) if categories is not None else None)
+    if check_positions:
+        _check_positions(path, frame)
     frame = frame.sort_values(["code_commune", "nom"], kind="stable").reset_index(drop=True)
     log.info("porteurs potentiels lus dans %s : %d", path.name, len(frame))
-    return frame[COLUMNS]
+    return frame[COLUMNS].copy()
 
 
 # ------------------------------------------------------------------------------------------
@@ -202,6 +222,7 @@ def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
     labels: dict[str, str] = config()["categories"]
     rows: dict[str, dict[str, Any]] = {}
     coords: dict[str, tuple[float, float, str]] = {}
+    lines: dict[str, int] = {}  # the geolocalisation record's line (the position's)
     projections: dict[str, str] = config()["projections"]
     reader = csv.reader(io.StringIO(text), delimiter=";")
     for number, fields in enumerate(reader, start=1):
@@ -217,9 +238,13 @@ def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
             if located is not None:
                 finess, position = located
                 coords[finess] = position
+                lines[finess] = number
     problems.raise_if_any()
     frame = pd.DataFrame(list(rows.values()), columns=COLUMNS[:5])
-    frame["lon"], frame["lat"] = _finess_lonlat(path, frame["finess"].tolist(), coords, projections)
+    ids = frame["finess"].tolist()
+    frame["lon"], frame["lat"] = _finess_lonlat(path, ids, coords, projections)
+    frame[_LINE] = [lines.get(f, 0) for f in ids]
+    frame[_RAW] = [(coords[f][0], coords[f][1]) if f in coords else None for f in ids]
     return frame
 
 
@@ -361,14 +386,19 @@ def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataF
     head = text.split("\n", 1)[0]
     delimiter = ";" if head.count(";") > head.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    roles = _simple_roles(path, [h.strip().lower() for h in next(reader, [])])
+    header = [h.strip().lower() for h in next(reader, [])]
+    roles = _simple_roles(path, header)
     problems = _Problems(path)
     labels: dict[str, str] = config()["categories"]
     rows: list[dict[str, Any]] = []
     positions: list[tuple[float, float, str]] = []
+    numbers: list[int] = []
+    width = len(header)
     for number, fields in enumerate(reader, start=2):
         if not "".join(fields).strip():
             continue
+        if delimiter == "," and len(fields) > width:
+            fields = _decimal_commas(path, number, fields, width, roles)
         name, category, code = (
             _cell(fields, roles["nom"]),
             _cell(fields, roles["categorie"]),
@@ -389,6 +419,7 @@ def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataF
         if position is None:
             continue
         positions.append(position)
+        numbers.append(number)
         rows.append(
             {
                 "finess": _cell(fields, roles["finess"]),
@@ -402,7 +433,39 @@ def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataF
     problems.raise_if_any()
     frame = pd.DataFrame(rows, columns=COLUMNS[:5])
     frame["lon"], frame["lat"] = _simple_lonlat(positions)
+    frame[_LINE] = numbers
+    frame[_RAW] = [(p[0], p[1]) if p[2] else None for p in positions]
     return frame
+
+
+def _decimal_commas(
+    path: Path, number: int, fields: list[str], width: int, roles: dict[str, int | None]
+) -> list[str]:
+    """Rejoin a comma-separated row whose coordinates were written with decimal commas.
+
+    ``48,05,-1,14`` under ``lat,lon`` is split into four fields: when the coordinate columns
+    end the header and the extra fields are one per coordinate, each pair is joined again
+    (``48.05``, ``-1.14``). Any other extra fields are left for the other checks.
+    """
+    coords = sorted(p for r in ("lat", "lon", "x", "y") if (p := roles[r]) is not None)
+    extra = len(fields) - width
+    if not coords or coords != list(range(width - len(coords), width)) or extra != len(coords):
+        return fields
+    tail = fields[coords[0] :]
+    pairs = [tail[i].strip() + "." + tail[i + 1].strip() for i in range(0, len(tail), 2)]
+    try:
+        [float(p) for p in pairs]
+    except ValueError:
+        return fields
+    log.warning(
+        "porteurs %s, ligne %d : virgules décimales dans un fichier séparé par des virgules "
+        "(« %s ») : coordonnées lues %s",
+        path.name,
+        number,
+        ",".join(tail),
+        " et ".join(pairs),
+    )
+    return fields[: coords[0]] + pairs
 
 
 def _simple_roles(path: Path, header: list[str]) -> dict[str, int | None]:
@@ -452,6 +515,15 @@ def _simple_position(
     if not math.isnan(lat) and not math.isnan(lon):
         return lon, lat, "EPSG:4326"
     if not math.isnan(x) and not math.isnan(y):
+        if abs(x) <= 180 and abs(y) <= 180:  # no Lambert 93 metres: degrees
+            log.warning(
+                "porteurs %s, ligne %d : x/y en degrés (%s ; %s), lus comme longitude/latitude",
+                problems.path.name,
+                number,
+                _cell(fields, roles["x"]),
+                _cell(fields, roles["y"]),
+            )
+            return x, y, "EPSG:4326"
         return x, y, "EPSG:2154"
     return math.nan, math.nan, ""
 
@@ -470,6 +542,201 @@ def _simple_lonlat(
     lon = [a if not math.isnan(a) else b for a, b in zip(lon_out, plon, strict=True)]
     lat = [a if not math.isnan(a) else b for a, b in zip(lat_out, plat, strict=True)]
     return lon, lat
+
+
+# ------------------------------------------------------------------------------------------
+# positions checked against their commune
+# ------------------------------------------------------------------------------------------
+def tolerance_m() -> float:
+    """Distance (metres) a position may lie outside its commune (``[positions]``)."""
+    return float(config()["positions"]["tolerance_m"])
+
+
+def _commune_units(codes: set[str]) -> pd.DataFrame:
+    """Return the units of the communes ``codes`` (a split commune: its arrondissements).
+
+    Columns ``code``, ``commune`` (the code asked), ``departement``, ``x``, ``y`` (a point on
+    the unit in its territory's metric CRS), ``rayon`` (radius of a disc of its area, metres).
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from couverture import settings
+
+    wanted = sorted(codes)
+    table = pq.read_table(
+        settings.UNITS_PATH,
+        columns=["code", "commune", "departement", "x", "y", "superficie_km2"],
+        filters=[("code", "in", wanted)] if len(wanted) < 2000 else None,
+    ).to_pandas()
+    if len(wanted) < 2000:  # arrondissements of the communes asked by their own code
+        split = pq.read_table(
+            settings.UNITS_PATH,
+            columns=["code", "commune", "departement", "x", "y", "superficie_km2"],
+            filters=[("commune", "in", wanted), ("type", "=", "ARM")],
+        ).to_pandas()
+        table = pd.concat([table, split], ignore_index=True)
+    table = table.dropna(subset=["x", "y"])
+    own = table[table["code"].isin(codes)].assign(commune=lambda t: t["code"])
+    arms = table[~table["code"].isin(codes) & table["commune"].isin(codes)]
+    out = pd.concat([own, arms], ignore_index=True).drop_duplicates(["code", "commune"])
+    out["rayon"] = (out["superficie_km2"].fillna(0) * 1e6 / math.pi) ** 0.5
+    return out
+
+
+def _exact_outlines(codes: set[str]) -> dict[str, Any]:
+    """Outline (WGS84 geometry) of each commune of ``codes`` (arrondissements joined)."""
+    import pyarrow.parquet as pq
+    import shapely
+
+    from couverture import settings
+
+    wanted = sorted(codes)
+    parts: dict[str, list[Any]] = {}
+    for column in ("code", "commune"):
+        table = pq.read_table(
+            settings.UNITS_PATH,
+            columns=["code", "commune", "geometry"],
+            filters=[(column, "in", wanted)],
+        ).to_pandas()
+        for code, commune, blob in table.itertuples(index=False, name=None):
+            if blob is None:
+                continue
+            key = code if code in codes else commune
+            parts.setdefault(key, []).append(shapely.from_wkb(bytes(blob)))
+    return {k: shapely.union_all(list(dict.fromkeys(v))) for k, v in parts.items()}
+
+
+def _distance_outside(lon: float, lat: float, outline: Any, crs: str) -> float:
+    """Metres from (lon, lat) to ``outline`` (0 inside), measured in ``crs``."""
+    import shapely
+
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return math.inf
+    to_metric = _transformer("EPSG:4326", crs)
+    x, y = to_metric.transform(lon, lat)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return math.inf
+    shape = shapely.transform(outline, lambda xy: _project(to_metric, xy))
+    return float(shape.distance(shapely.Point(x, y)))
+
+
+def _project(transformer: Any, xy: Any) -> Any:
+    import numpy as np
+
+    out_x, out_y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([out_x, out_y])
+
+
+def _to_lonlat(x: float, y: float, crs: str) -> tuple[float, float]:
+
+    lon, lat = _transformer(crs, "EPSG:4326").transform(x, y)
+    return float(lon), float(lat)
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(source: str, target: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def _readings(lon: float, lat: float, raw: tuple[float, float] | None, crs: str) -> list:
+    """Other plausible readings of a position: (lon, lat, what was wrong)."""
+    out = [(lat, lon, "latitude et longitude inversées")]
+    if raw is not None:
+        x, y = raw
+        for a, b, what in ((x, y, ""), (y, x, "x et y inversés, ")):
+            if abs(a) > 180 or abs(b) > 180:  # metres: the territory's own projection
+                try:
+                    out.append((*_to_lonlat(a, b, crs), f"{what}coordonnées en {crs}"))
+                except Exception:
+                    continue
+            else:
+                out.append((a, b, f"{what}x/y lus comme longitude/latitude"))
+    return out
+
+
+def _check_positions(path: Path, frame: pd.DataFrame) -> None:
+    """Check each position against its commune; correct or re-place the wrong ones (warned).
+
+    See :func:`read_porteurs` (``check_positions``). ``frame`` is changed in place.
+    """
+    import numpy as np
+
+    from couverture import settings
+
+    located = frame.index[frame["lon"].notna() & frame["lat"].notna()]
+    if not len(located) or not settings.UNITS_PATH.exists():
+        return
+    units = _commune_units(set(frame.loc[located, "code_commune"]))
+    tolerance = tolerance_m()
+    # a first sieve: distance to a point of each unit of the commune, less its radius
+    pairs = (
+        frame.loc[located, ["code_commune", "lon", "lat"]]
+        .rename_axis("row")
+        .reset_index()
+        .merge(units, left_on="code_commune", right_on="commune")
+    )
+    pairs["crs"] = pairs["departement"].astype(str).map(metric_crs)
+    pairs["gap"] = np.inf
+    for crs, group in pairs.groupby("crs"):
+        to_metric = _transformer("EPSG:4326", crs)
+        x, y = to_metric.transform(group["lon"].to_numpy(), group["lat"].to_numpy())
+        gap = np.hypot(np.asarray(x) - group["x"], np.asarray(y) - group["y"]) - group["rayon"]
+        pairs.loc[group.index, "gap"] = np.where(np.isfinite(gap), gap, np.inf)
+    nearest = pairs.groupby("row")["gap"].min()
+    suspicious = []
+    for i in nearest.index[nearest > tolerance]:
+        code = str(frame.at[i, "code_commune"])
+        refs = units[units["commune"] == code]
+        suspicious.append((i, code, metric_crs(str(refs["departement"].iloc[0])), refs))
+    if not suspicious:
+        return
+    outlines = _exact_outlines({code for _, code, _, _ in suspicious})
+    said = 0
+    for i, code, crs, refs in suspicious:
+        outline = outlines.get(code)
+        if outline is None:
+            continue
+        lon, lat = float(frame.at[i, "lon"]), float(frame.at[i, "lat"])
+        outside = _distance_outside(lon, lat, outline, crs)
+        if outside <= tolerance:
+            continue
+        fixed = None
+        for other_lon, other_lat, what in _readings(lon, lat, frame.at[i, _RAW], crs):
+            if _distance_outside(other_lon, other_lat, outline, crs) <= tolerance:
+                fixed = (other_lon, other_lat, what)
+                break
+        if fixed is None:
+            point = refs.iloc[0]
+            new_lon, new_lat = _to_lonlat(float(point["x"]), float(point["y"]), crs)
+            action = "placé dans sa commune"
+            fixed = (new_lon, new_lat, "")
+        else:
+            action = f"position corrigée ({fixed[2]})"
+        frame.at[i, "lon"], frame.at[i, "lat"] = fixed[0], fixed[1]
+        said += 1
+        if said <= _MAX_PROBLEMS:
+            distance = (
+                _format.kilometres(outside) if math.isfinite(outside) else "une distance absurde"
+            )
+            log.warning(
+                "porteurs %s, ligne %s « %s » : position à %s de sa commune %s : %s",
+                path.name,
+                frame.at[i, _LINE] or "?",
+                str(frame.at[i, "nom"])[:60],
+                distance,
+                code,
+                action,
+            )
+    if said > _MAX_PROBLEMS:
+        log.warning(
+            "porteurs %s : %d positions loin de leur commune en tout (les %d premières citées)",
+            path.name,
+            said,
+            _MAX_PROBLEMS,
+        )
 
 
 # ------------------------------------------------------------------------------------------
