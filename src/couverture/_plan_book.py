@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from couverture._errors import CouvertureError, PlanError
+from couverture._errors import PlanError
 
 #: Cells a sheet may hold before the reader refuses it (a plan has a few thousand).
 MAX_CELLS = 2_000_000
