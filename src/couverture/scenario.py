@@ -40,16 +40,13 @@ TYPES = ("creation", "extension", "rattachement_temporaire")
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and body rows (with their line numbers) of the file, through the checked door."""
-    from couverture._registry_read import _decode, read_bytes
+    from couverture._input import InputError, decode_text, read_input
 
-    try:
-        data = read_bytes(path)
-        text, _ = _decode(path, data)
-    except ScenarioError:
-        raise
-    except Exception as exc:  # the registry door's own French error, re-worded for a scenario
-        message = str(exc).split(":")[-1].strip() if str(exc) else type(exc).__name__
-        raise ScenarioError(path, [(None, "", message)]) from exc
+    try:  # the one checked door: a regular file, bounded, encoding detected line by line
+        data = read_input(path, what="scénario")
+        text, _ = decode_text(path, data, what="scénario")
+    except InputError as exc:
+        raise ScenarioError(path, [(None, "", exc.reason)]) from exc
     if data.startswith(b"PK") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ScenarioError(
             path, [(None, "", "classeur, pas un CSV : l'enregistrer en « CSV UTF-8 (;) »")]
