@@ -106,6 +106,8 @@ COLUMNS = [
     "proposition_id",
     "hors_territoire",
     "details",
+    "cpts_mentor",
+    "cpts_mentor_id",
 ]
 
 
@@ -325,19 +327,20 @@ def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
     return float(np.interp(q * v.sum(), cum, v))
 
 
-def _inliers(values: Iterable[float]) -> list[float]:
+def _inliers(values: Iterable[float], fence: float = 3.0) -> list[float]:
     """Return the reference populations without outliers.
 
-    Positive populations within Tukey's fences on their logarithm (1.5 interquartile range
-    beyond the quartiles): a CPTS listed with its seat commune only, or a federation of a
-    whole département, says nothing of the size of a new CPTS.
+    Positive populations within Tukey's outer fences on their logarithm (``barriere_tukey``
+    interquartile ranges beyond the quartiles, 3 by default: "far out" values only): a CPTS
+    listed with its seat commune only, or a federation of a whole département, says nothing
+    of the size of a new CPTS.
     """
     v = np.array([x for x in values if np.isfinite(x) and x > 0], dtype=float)
     if len(v) < 4:
         return [float(x) for x in v]
     logs = np.log(v)
     q1, q3 = np.quantile(logs, [0.25, 0.75])
-    spread = 1.5 * (q3 - q1)
+    spread = fence * (q3 - q1)
     return [float(x) for x, lg in zip(v, logs, strict=True) if q1 - spread <= lg <= q3 + spread]
 
 
@@ -352,6 +355,8 @@ class _Context:
     _trees: dict[str, Any] = field(default_factory=dict)
     _bands: dict[tuple[str, str, int], _Band] = field(default_factory=dict)
     _refs: list[tuple[float, str, str, int]] | None = None
+    _intact: set[str] | None = None
+    _white_pop: dict[str, float] | None = None
 
     # ----------------------------------------------------------------- calibration
     def density_class(self, units: Iterable[int]) -> int:
@@ -400,7 +405,7 @@ class _Context:
             ("CPTS du département", lambda r: r[1] == dep),
             ("CPTS de la région", lambda r: r[2] == region),
         ):
-            pops = _inliers([r[0] for r in refs if keep(r)])
+            pops = _inliers([r[0] for r in refs if keep(r)], float(p["barriere_tukey"]))
             if len(pops) >= int(p["min_cpts"]):
                 band = self._calibrated(pops, f"{label} ({len(pops)})")
                 break
@@ -455,28 +460,111 @@ class _Context:
             return "département"
         return ""
 
-    def step_penalty(self, unit: int, cid: str) -> float:
+    def step_penalty(self, unit: int, cid: str, *, territory: bool = True) -> float:
         """Extra cost for ``cid`` to take ``unit``.
 
         Out of its bassins de vie, in an EPCI it holds little of, across a département or région
-        boundary.
+        boundary (unless ``territory`` is false: the caller counts it).
         """
         p = self.params["extension"]
         g = self.graph
         held = self.cpts.epci_share.get(cid, {}).get(str(g.epci[unit]), 0.0)
         cost = self.bassin_penalty(unit, cid) + float(p["penalite_epci"]) * (1.0 - held)
-        where = self.outside([unit], cid)
+        where = self.outside([unit], cid) if territory else ""
         if where:
             cost += float(p["penalite_hors_territoire"][where])
         return cost
 
     def can_take(self, cid: str, base: float, added: float) -> bool:
-        if base + added > self.ceiling:
+        """Whether ``cid``, at ``base`` inhabitants, may take ``added`` more.
+
+        The plafond is a cost (:meth:`ceiling_cost`), not a wall: the real threshold is a
+        change of ACI taille class past the plafond. A CPTS at lettre d'intention stage grows
+        by at most ``croissance_max_lettre_intention`` of its own population.
+        """
+        after = base + added
+        if after > self.ceiling and self.size(after) != self.size(base):
             return False
         if self.cpts.stade[cid] == "lettre_intention":
             growth = float(self.params["extension"]["croissance_max_lettre_intention"])
             return added <= growth * self.cpts.pop0[cid]
         return True
+
+    def ceiling_cost(self, start: float, before: float, after: float) -> float:
+        """Extra cost of a step taking a CPTS from ``before`` to ``after`` inhabitants.
+
+        ``start`` is its population before the zone: what the step adds beyond the plafond
+        (or beyond ``start`` for a CPTS already past it), ``penalite_plafond`` per
+        ``pas_plafond`` share of the plafond.
+        """
+        p = self.params["extension"]
+        limit = max(start, float(self.ceiling))
+        beyond = max(0.0, after - limit) - max(0.0, before - limit)
+        return float(p["penalite_plafond"]) * beyond / (float(p["pas_plafond"]) * self.ceiling)
+
+    def atoms(self, units: Iterable[int]) -> list[list[int]]:
+        """Units grouped as proposals must keep them: an intact EPCI stays whole.
+
+        Each connected part of an EPCI no CPTS holds any of, within the plafond, is one
+        atom; every other unit is its own.
+        """
+        g = self.graph
+        vs = sorted(set(units))
+        by_epci: dict[str, list[int]] = defaultdict(list)
+        for v in vs:
+            by_epci[str(g.epci[v])].append(v)
+        out: list[list[int]] = []
+        for epci, members in sorted(by_epci.items()):
+            if epci and epci in self.intact_epcis():
+                for comp in self.components(members):
+                    out.append(comp)
+            else:
+                out.extend([v] for v in members)
+        return sorted(out, key=lambda a: a[0])
+
+    def small(self, block: list[int], population: float, band: _Band) -> bool:
+        """Whether a block of a new CPTS must be agglomerated.
+
+        Under the calibrated floor, unless it is a whole EPCI no CPTS holds (a CPTS of its own
+        from the plancher up).
+        """
+        if population >= band.low:
+            return False
+        return population < self.floor or not self.whole_epci(block)
+
+    def whole_epci(self, piece: list[int]) -> bool:
+        """Whether ``piece`` is all of an EPCI that no CPTS covers, for one new CPTS.
+
+        Its white units (all of it for an intact EPCI): the plafond is a cost, the change of
+        ACI taille class past it the wall, so that they stay one CPTS up to the top of the
+        plafond's taille class.
+        """
+        g = self.graph
+        self.intact_epcis()
+        assert self._white_pop is not None
+        total = self._white_pop.get(str(g.epci[piece[0]]), math.inf)
+        return (
+            bool(g.epci[piece[0]])
+            and abs(g.population(piece) - total) < 0.5
+            and self.size(total) <= self.size(self.ceiling)
+        )
+
+    def intact_epcis(self) -> set[str]:
+        """EPCIs no CPTS holds any unit of, with at most the plafond's population."""
+        if self._intact is None:
+            g = self.graph
+            pops: dict[str, float] = defaultdict(float)
+            white: dict[str, float] = defaultdict(float)
+            held: set[str] = set()
+            for v in range(len(g.codes)):
+                pops[str(g.epci[v])] += g.pop[v]
+                if self.cpts.of_unit[v]:
+                    held.add(str(g.epci[v]))
+                else:
+                    white[str(g.epci[v])] += g.pop[v]
+            self._white_pop = dict(white)
+            self._intact = {e for e in pops if e and e not in held and pops[e] <= self.ceiling}
+        return self._intact
 
     def neighbours(self, units: Iterable[int]) -> dict[str, float]:
         """Shared border (m) of the units with each neighbouring CPTS."""
@@ -547,40 +635,58 @@ def _split_among(
 ) -> tuple[dict[str, list[int]], list[int]]:
     """Split units among the neighbouring CPTS by competitive region growing.
 
-    Each unit goes to the CPTS that reaches it at the lowest cost (steps from the CPTS's
-    border, plus the stage and bassin penalties), growing only from units it already took:
-    every part is therefore contiguous with its CPTS. Returns the parts and the units no CPTS
-    could take within its capacity.
+    Each atom (a unit, or an intact EPCI: :meth:`_Context.atoms`) goes to the CPTS that
+    reaches it at the lowest cost (steps from the CPTS's border, plus the stage, bassin,
+    EPCI, territory and plafond penalties), growing only from atoms it already took: every
+    part is therefore contiguous with its CPTS. Returns the parts and the units no CPTS could
+    take within its capacity.
     """
     g, p = ctx.graph, ctx.params["extension"]
-    inside = set(units)
-    heap: list[tuple[float, float, int, str]] = []
-    for v in units:
-        borders: dict[str, float] = defaultdict(float)
-        for u, b in g.adj[v]:
-            for cid in ctx.cpts.of_unit[u]:
-                borders[cid] += b
-        for cid, b in borders.items():
-            start = float(p["penalite_stade"][ctx.cpts.stade[cid]]) + ctx.step_penalty(v, cid)
-            heap.append((start, -b, v, cid))
+    atoms = ctx.atoms(units)
+    atom_of = {v: i for i, a in enumerate(atoms) for v in a}
+    atom_pop = [g.population(a) for a in atoms]
+
+    def step(i: int, cid: str, taken: float) -> float:
+        a = atoms[i]
+        w = [g.pop[v] + 1e-6 for v in a]
+        cost = sum(
+            wi * ctx.step_penalty(v, cid, territory=False) for wi, v in zip(w, a, strict=True)
+        ) / sum(w)
+        where = ctx.outside(a, cid)
+        if where:
+            cost += float(p["penalite_hors_territoire"][where])
+        now = base[cid] + taken
+        return cost + ctx.ceiling_cost(base[cid], now, now + atom_pop[i])
+
+    heap = [
+        (float(p["penalite_stade"][ctx.cpts.stade[cid]]) + step(i, cid, 0.0), -b, i, cid)
+        for i, a in enumerate(atoms)
+        for cid, b in ctx.neighbours(a).items()
+    ]
     heapq.heapify(heap)
     owner: dict[int, str] = {}
     taken: dict[str, float] = defaultdict(float)
     while heap:
-        cost, _, v, cid = heapq.heappop(heap)
-        if v in owner:
+        cost, _, i, cid = heapq.heappop(heap)
+        if i in owner:
             continue
-        if capacity and not ctx.can_take(cid, base[cid], taken[cid] + g.pop[v]):
+        if capacity and not ctx.can_take(cid, base[cid], taken[cid] + atom_pop[i]):
             continue
-        owner[v] = cid
-        taken[cid] += g.pop[v]
-        for u, b in g.adj[v]:
-            if u in inside and u not in owner:
-                heapq.heappush(heap, (cost + 1 + ctx.step_penalty(u, cid), -b, u, cid))
+        owner[i] = cid
+        taken[cid] += atom_pop[i]
+        border: dict[int, float] = defaultdict(float)
+        for v in atoms[i]:
+            for u, b in g.adj[v]:
+                j = atom_of.get(u)
+                if j is not None and j not in owner:
+                    border[j] += b
+        for j, b in border.items():
+            heapq.heappush(heap, (cost + 1 + step(j, cid, taken[cid]), -b, j, cid))
     parts: dict[str, list[int]] = defaultdict(list)
-    for v, cid in owner.items():
-        parts[cid].append(v)
-    return {c: sorted(vs) for c, vs in parts.items()}, [v for v in units if v not in owner]
+    for i, cid in owner.items():
+        parts[cid].extend(atoms[i])
+    left = [v for v in units if atom_of[v] not in owner]
+    return {c: sorted(vs) for c, vs in parts.items()}, left
 
 
 def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
@@ -812,7 +918,7 @@ def _merge_blocks(
     band = {i: ctx.band(b) for i, b in parts.items()}
     dep = {i: g.main(g.dep, b) for i, b in parts.items()}
     bassin = {i: g.main(g.bassin, b) for i, b in parts.items()}
-    heap = [(pop[i], i) for i in parts if pop[i] < band[i].low]
+    heap = [(pop[i], i) for i in parts if ctx.small(parts[i], pop[i], band[i])]
     heapq.heapify(heap)
     while heap and len(parts) > 1:
         p_i, i = heapq.heappop(heap)
@@ -840,7 +946,7 @@ def _merge_blocks(
         pop[j] += pop.pop(i)
         band[j] = ctx.band(parts[j])
         dep[j], bassin[j] = g.main(g.dep, parts[j]), g.main(g.bassin, parts[j])
-        if pop[j] < band[j].low:
+        if ctx.small(parts[j], pop[j], band[j]):
             heapq.heappush(heap, (pop[j], j))
     return [sorted(b) for _, b in sorted(parts.items())]
 
@@ -858,7 +964,7 @@ def _block_partition(ctx: _Context, comp: list[int]) -> list[list[int]]:
     for piece in _groups(ctx, comp, g.epci):
         band = ctx.band(piece)
         fits = min(tolerance * band.high, float(ctx.ceiling))
-        if g.population(piece) <= max(fits, band.high) or len(piece) == 1:
+        if g.population(piece) <= max(fits, band.high) or len(piece) == 1 or ctx.whole_epci(piece):
             out.append(piece)
             continue
         for sub in _merge_blocks(ctx, _groups(ctx, piece, g.bassin)):
@@ -1045,6 +1151,8 @@ def _cpts_row(
         "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": where,
+        "cpts_mentor": "",
+        "cpts_mentor_id": "",
     }
 
 
@@ -1107,6 +1215,8 @@ def _creation_row(
         "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": "région" if len(regions) > 1 else "département" if len(deps) > 1 else "",
+        "cpts_mentor": "",
+        "cpts_mentor_id": "",
     }
 
 
@@ -1136,12 +1246,86 @@ class _Ledger:
         self.extra[cid] += population
 
 
+def _mentor(ctx: _Context, cid: str, units: list[int]) -> tuple[str, float]:
+    """Return the mature CPTS mentoring a temporary extension of ``cid`` and its distance (m).
+
+    ``cid`` itself at ACI stage, else the nearest CPTS at ACI stage (``""`` when the territory
+    has none).
+    """
+    if ctx.cpts.stade[cid] == "aci":
+        return cid, 0.0
+    ranked = ctx.nearest_mature(units)
+    return ranked[0] if ranked else ("", math.inf)
+
+
+def _temporary_rows(
+    ctx: _Context,
+    units: list[int],
+    ledger: _Ledger,
+    reason: str,
+    *,
+    parts: dict[str, list[int]] | None = None,
+) -> list[dict[str, Any]] | None:
+    """Extension temporaire (with mentorat) of a CPTS bordering ``units``.
+
+    The CPTS touching the units (or the ``parts`` just given to a CPTS in the same scenario)
+    inside their territory first, then at ACI stage, then the smallest population after,
+    then the longest shared border; the mentor is that CPTS at ACI stage, else the nearest
+    one at ACI stage. ``None`` when no CPTS borders the units (islands: see
+    :func:`_attach_rows`).
+    """
+    g = ctx.graph
+    added = g.population(units)
+    border: dict[str, float] = defaultdict(float)
+    owned = {v: c for c, vs in (parts or {}).items() for v in vs}
+    inside = set(units)
+    for v in units:
+        for u, b in g.adj[v]:
+            if u in inside:
+                continue
+            for cid in {*ctx.cpts.of_unit[u], *([owned[u]] if u in owned else [])}:
+                border[cid] += b
+    if not border:
+        return None
+    rank = {"aci": 0, "projet_sante": 1, "lettre_intention": 2}
+
+    def key(cid: str) -> tuple[bool, int, bool, float, float, str]:
+        after = ledger.base(cid) + added
+        return (
+            bool(ctx.outside(units, cid)),
+            rank.get(ctx.cpts.stade[cid], 3),
+            after > ctx.ceiling and ctx.size(after) != ctx.size(ledger.base(cid)),
+            after,
+            -border[cid],
+            cid,
+        )
+
+    cid = min(border, key=key)
+    mentor, dist = _mentor(ctx, cid, units)
+    notes = [reason, f"extension temporaire de la CPTS voisine ({_km(border[cid])} de frontière)"]
+    if mentor and mentor != cid:
+        notes.append(f"mentorat par la CPTS au stade ACI la plus proche ({_km(dist)})")
+        if dist > 1000 * float(ctx.params["rattachement"]["distance_signalee_km"]):
+            notes.append(
+                "CPTS mentor éloignée : à revoir dès qu'une CPTS mature plus proche existera"
+            )
+    elif not mentor:
+        notes.append("aucune CPTS au stade ACI dans le territoire pour le mentorat")
+    lead = f"extension temporaire de la CPTS voisine ; {reason}"
+    row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
+    row["cpts_mentor_id"] = mentor
+    row["cpts_mentor"] = ctx.cpts.nom.get(mentor, "")
+    ledger.add(cid, added)
+    return [row]
+
+
 def _attach_rows(
     ctx: _Context, units: list[int], ledger: _Ledger, reason: str, *, choice: int = 0
 ) -> list[dict[str, Any]] | None:
     """Rattachement temporaire of ``units`` to the ``choice``-th nearest ACI CPTS.
 
-    (those that stay within the ceiling first); ``None`` when the territory has no ACI CPTS.
+    For units no CPTS borders (islands) and the ranked alternatives: (those that stay within
+    the ceiling first); ``None`` when the territory has no ACI CPTS.
     """
     added = ctx.graph.population(units)
     ranked = ctx.nearest_mature(units)
@@ -1164,8 +1348,33 @@ def _attach_rows(
         notes.append("CPTS éloignée : rattachement à revoir dès qu'une CPTS plus proche existera")
     lead = f"rattachement temporaire à une CPTS ACI à {_km(dist)} ; {reason}"
     row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
+    row["cpts_mentor_id"], row["cpts_mentor"] = cid, ctx.cpts.nom[cid]
     ledger.add(cid, added)
     return [row]
+
+
+def _temporary_or_attach(
+    ctx: _Context,
+    units: list[int],
+    ledger: _Ledger,
+    reason: str,
+    *,
+    parts: dict[str, list[int]] | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Return the rows and headline for units the neighbours cannot take.
+
+    A temporary extension of a bordering CPTS, else a rattachement to the nearest mature one,
+    else a creation.
+    """
+    rows = _temporary_rows(ctx, units, ledger, reason, parts=parts)
+    if rows:
+        return rows, "extension temporaire avec mentorat"
+    rows = _attach_rows(ctx, units, ledger, reason)
+    if rows:
+        return rows, "rattachement temporaire"
+    return [_fallback_creation(ctx, units, reason)], (
+        "création d'une CPTS faute de CPTS mature dans le territoire"
+    )
 
 
 def _fallback_creation(ctx: _Context, units: list[int], reason: str) -> dict[str, Any]:
@@ -1181,6 +1390,7 @@ def _extension_scenario(
     ctx: _Context, units: list[int], *, capacity: bool = True
 ) -> _Scenario | None:
     """Split among the neighbours; leftovers attached to the nearest mature CPTS."""
+    g = ctx.graph
     ledger = _Ledger(ctx)
     parts, left = _split_among(ctx, units, base=ledger.bases(), capacity=capacity)
     if not parts:
@@ -1196,9 +1406,17 @@ def _extension_scenario(
         rows.append(_cpts_row(ctx, "extension", cid, parts[cid], ledger.base(cid), split_note))
         ledger.add(cid, ctx.graph.population(parts[cid]))
     for piece in ctx.components(left):
-        reason = "partie que les CPTS voisines ne peuvent prendre sans dépasser leur plafond"
-        attached = _attach_rows(ctx, piece, ledger, reason)
-        rows.extend(attached or [_fallback_creation(ctx, piece, reason)])
+        reason = (
+            "partie que les CPTS voisines ne peuvent prendre sans changer de taille "
+            "au-delà du plafond"
+        )
+        if g.population(piece) >= ctx.floor and all(
+            str(g.epci[v]) in ctx.intact_epcis() for v in piece
+        ):
+            note = "intercommunalité sans CPTS que les CPTS voisines ne peuvent prendre entière"
+            rows.append(_creation_row(ctx, piece, [note], why=note))
+            continue
+        rows.extend(_temporary_or_attach(ctx, piece, ledger, reason, parts=parts)[0])
     headline = "extension des CPTS voisines" if n > 1 else "extension de la CPTS voisine"
     return _Scenario(rows, headline)
 
@@ -1219,7 +1437,7 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
     extension_rows: list[dict[str, Any]] = []
     kept = []
     for r in regions:
-        if g.population(r) >= ctx.band(r).low or len(regions) == 1:
+        if not ctx.small(r, g.population(r), ctx.band(r)) or len(regions) == 1:
             kept.append(r)
             continue
         parts, left = _split_among(ctx, r, base=ledger.bases(), capacity=True)
@@ -1259,6 +1477,9 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
                     "(découpage contigu dans les bornes impossible)"
                 )
                 why = "au-delà du plafond : pas de découpage contigu dans les bornes"
+        elif population < band.low and population >= ctx.floor and ctx.whole_epci(r):
+            extra.append("intercommunalité sans CPTS gardée entière (au-dessus du plancher)")
+            why = "sous la taille visée pour garder l'EPCI entier"
         elif population < band.low:
             why = (
                 "sous la taille visée : zone trop peu peuplée"
@@ -1291,6 +1512,23 @@ def _whole_zone_extensions(
     return sorted(out, key=lambda sc: (-sc[0], sc[1]))
 
 
+def _inside_first(ctx: _Context, units: list[int], split: _Scenario) -> list[_Scenario]:
+    """Return the split scenario, after a creation when the split crosses a border.
+
+    Crossing a border is never preferred to an equivalent inside: a zone over the plancher
+    becomes a CPTS of its own territory rather than an extension from outside it.
+    """
+    if ctx.graph.population(units) < ctx.floor or not any(
+        r["hors_territoire"] for r in split.rows if r["option"] != "creation"
+    ):
+        return [split]
+    note = "plutôt qu'une extension de CPTS hors du département ou de la région"
+    created = _creation_scenario(ctx, units)
+    for row in created.rows:
+        row["details"] += f" ; {note}"
+    return [created, split]
+
+
 def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
     """Recommended scenario first, then the ranked alternatives."""
     g = ctx.graph
@@ -1307,7 +1545,9 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
             else "aucune CPTS voisine (voisines non couvertes)"
         )
     else:
-        reason = "toutes les CPTS voisines dépasseraient le plafond de taille cohérente"
+        reason = (
+            "toutes les CPTS voisines changeraient de taille au-delà du plafond de taille cohérente"
+        )
     scenarios: list[_Scenario] = []
     floor = ctx.band(units).low
     if total >= floor:
@@ -1318,15 +1558,9 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
     else:
         split = _extension_scenario(ctx, units) if neighbours else None
         if split:
-            scenarios.append(split)
+            scenarios.extend(_inside_first(ctx, units, split))
         else:
-            attached = _attach_rows(ctx, units, _Ledger(ctx), reason)
-            rows = attached or [_fallback_creation(ctx, units, reason)]
-            headline = (
-                "rattachement temporaire"
-                if attached
-                else "création d'une CPTS faute de CPTS mature dans le territoire"
-            )
+            rows, headline = _temporary_or_attach(ctx, units, _Ledger(ctx), reason)
             scenarios.append(_Scenario(rows, headline))
     max_alt = int(ctx.params["alternatives"]["max_alternatives"])
     if total < floor:
