@@ -4,7 +4,9 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 
 * **création** when the zone holds at least the calibrated floor: the zone is partitioned the
   way task forces draw CPTS, from the blocks they use: whole EPCIs where they fit the band
-  (up to ``tolerance_epci`` times its upper bound, within the ceiling), an EPCI too big split
+  (up to ``tolerance_epci`` times its upper bound, within the ceiling; the white part of an
+  EPCI up to the top of the plafond's taille class, kept alone from the plancher up and
+  taking at most one small neighbour within its taille class), an EPCI too big split
   along its bassins de vie, a part still too big split by communes (balanced region growing
   from populous, spread-out seeds, each perimeter filling its seed's bassin de vie first);
   blocks under the floor are then agglomerated with an adjacent block (same département
@@ -16,15 +18,22 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 * **extension** of the neighbouring CPTS otherwise: the zone is split among them by
   competitive region growing from the units bordering each CPTS (a mature CPTS starts ahead
   of a young one; a step costs more out of the CPTS's bassins de vie, in an EPCI the CPTS
-  holds little of, and across a département or région boundary, which is then flagged in
-  ``hors_territoire``), so that every part is contiguous with the CPTS that takes it; a CPTS
-  stops taking units before it would pass the ceiling, and a CPTS at lettre d'intention
-  stage before it grows by more than half;
-* **rattachement temporaire** (with mentorat) to the nearest CPTS at ACI stage that stays
-  within the ceiling (else the nearest), by distance between unit centroids in the same
-  territory (mainland, Corsica, each DROM), when no neighbouring CPTS can take the zone
-  (islands, or every neighbour would pass the ceiling). Where the territory has no ACI CPTS
-  at all, a CPTS is proposed for creation whatever its size, and the motif says why.
+  holds little of, across a département or région boundary, which is then flagged in
+  ``hors_territoire``, and with the inhabitants it adds beyond the plafond), so that every
+  part is contiguous with the CPTS that takes it; an intact EPCI without CPTS within the
+  plafond is taken whole or not at all. The plafond is a cost, not a wall: a CPTS stops
+  before it would change ACI taille class past the plafond (so that an enclave goes to the
+  CPTS around it), and a CPTS at lettre d'intention stage before it grows by more than half;
+* **rattachement temporaire** (extension temporaire with mentorat) of a CPTS bordering the
+  units that no neighbour can take within those limits, the mentor (the CPTS itself at ACI
+  stage, else the nearest CPTS at ACI stage) in ``cpts_mentor``; units no CPTS borders
+  (islands) go to the nearest CPTS at ACI stage, by distance between unit centroids in the
+  same territory (mainland, Corsica, each DROM). Where the territory has no ACI CPTS at all,
+  a CPTS is proposed for creation whatever its size, and the motif says why.
+
+No creation is recommended under the plancher, unless a zone itself is smaller and no CPTS
+can take it; a zone over the plancher is a creation rather than an extension from across a
+border.
 
 **Calibration.** The band of a new CPTS (floor, aim, upper bound) is read at run time from the
 registry itself: the quartiles of the populations of the existing CPTS of the same
@@ -918,6 +927,7 @@ def _merge_blocks(
     band = {i: ctx.band(b) for i, b in parts.items()}
     dep = {i: g.main(g.dep, b) for i, b in parts.items()}
     bassin = {i: g.main(g.bassin, b) for i, b in parts.items()}
+    whole = {i: pop[i] > band[i].high and ctx.whole_epci(b) for i, b in parts.items()}
     heap = [(pop[i], i) for i in parts if ctx.small(parts[i], pop[i], band[i])]
     heapq.heapify(heap)
     while heap and len(parts) > 1:
@@ -933,7 +943,9 @@ def _merge_blocks(
         options = []
         for j in border:
             union = pop[i] + pop[j]
-            over = union > max(band[i].high, band[j].high)
+            # a whole EPCI without CPTS may take a small neighbour within its taille class
+            top = ctx.size(pop[j]) == ctx.size(union) and whole[j]
+            over = union > max(band[i].high, band[j].high) and not top
             if over and not allow_over:
                 continue
             options.append((over, dep[j] != dep[i], bassin[j] != bassin[i], union, j))
@@ -946,6 +958,7 @@ def _merge_blocks(
         pop[j] += pop.pop(i)
         band[j] = ctx.band(parts[j])
         dep[j], bassin[j] = g.main(g.dep, parts[j]), g.main(g.bassin, parts[j])
+        whole[j] = False
         if ctx.small(parts[j], pop[j], band[j]):
             heapq.heappush(heap, (pop[j], j))
     return [sorted(b) for _, b in sorted(parts.items())]
@@ -1664,7 +1677,9 @@ def suggest(
         to the result (the proposals themselves are computed for all France once and cached).
     floor
         Minimum population of a new CPTS where the registry has too few CPTS to calibrate
-        the band on (``plancher_creation`` of ``sources.toml``, 20,000 by default).
+        the band on, and the plancher no recommended creation goes under unless its zone is
+        smaller and no CPTS can take it (``plancher`` of ``[creation]`` in
+        ``propositions.toml``, 10,000 by default).
     ceiling
         "Taille cohérente": no extension or new CPTS should go beyond it; also the upper
         bound of the fallback band (``plafond_taille_coherente``, 100,000 by default).
@@ -1683,8 +1698,9 @@ def suggest(
         ACI funding before and after, ``priorite`` (1 = most populous zone of the selection),
         ``motif`` (French, at most about 200 characters: what the perimeter follows and why
         this size), ``hors_territoire`` (``""``, ``"département"`` or ``"région"`` when the
-        proposal crosses that boundary) and ``details`` (the full explanation). Ordered by
-        priority, rank and part.
+        proposal crosses that boundary), ``details`` (the full explanation) and, for a
+        ``rattachement_temporaire``, the mentor at ACI stage (``cpts_mentor``,
+        ``cpts_mentor_id``; empty otherwise). Ordered by priority, rank and part.
 
     Raises
     ------
@@ -1692,7 +1708,7 @@ def suggest(
         When the bounds are not positive or ``floor >= ceiling``, or the scale is unknown.
     """
     settings = sources()["analyse"]
-    floor = int(settings["plancher_creation"]) if floor is None else floor
+    floor = int(_params()["creation"]["plancher"]) if floor is None else floor
     ceiling = int(settings["plafond_taille_coherente"]) if ceiling is None else ceiling
     funding_scale = funding_scale or str(settings["bareme_financement"])
     check_bounds(floor, ceiling)
