@@ -683,6 +683,7 @@ def test_vauvenargues_goes_to_the_cpts_of_its_bassin_de_vie(paca: World) -> None
     # CPTS Aix Sainte Victoire borders it, holds its bassin de vie and stays in taille 3
     assert row["cpts_cible"] == "CPTS Aix Sainte Victoire"
     assert row["taille_avant"] == row["taille_apres"]
+    assert "du bassin de vie d'Aix-en-Provence" in row["motif"]
 
 
 def _contiguous_to(world: World, part: set[str], target: set[str]) -> bool:

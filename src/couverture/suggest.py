@@ -1096,10 +1096,12 @@ def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
     g = ctx.graph
     epci = g.main(g.epci, units)
     held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
-    if held >= 0.05:
-        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
     bassin = g.main(g.bassin, units)
-    held = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
+    in_bassin = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
+    # the larger of the two: a CPTS holding 8 % of a métropole but most of the bassin de vie
+    if held >= 0.05 and held >= in_bassin:
+        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
+    held = in_bassin
     if held >= 0.05:
         name = g.nom_bassin.get(bassin, "") or "non renseigné"
         return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
