@@ -106,8 +106,9 @@ bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 1
 
 # the real PACA registry sits in ../shared (not shipped); REGISTRE_REEL=path for another copy
 REGISTRE_REEL ?=
-bench-propositions: data ## proposals vs the real PACA CPTS, leaving one département out
+bench-propositions: data ## proposals vs the real PACA CPTS: one département out, holes between CPTS
 	$(PY) benchmarks/propositions_reelles.py $(REGISTRE_REEL)
+	$(PY) benchmarks/propositions_trous.py $(REGISTRE_REEL)
 
 bench-perimetres: data ## CPTS perimeters as polygons vs the commune list (PACA, demo)
 	$(PY) benchmarks/perimetres.py $(REGISTRE_REEL)

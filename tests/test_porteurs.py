@@ -147,3 +147,26 @@ def test_suggestions_name_a_porteur(
     assert biggest == "35360"
     assert row["porteur_potentiel"].startswith("MAISON DE SANTE PLURIPROFESSIONNELLE DU PAYS")
     assert "(Vitré)" in row["porteur_potentiel"]
+
+
+def test_a_porteur_is_named_for_one_project_only(analysis) -> None:
+    from couverture.porteurs import name_porteurs
+
+    # two recommended creations of two zones around Vitré and one porteur near both: the more
+    # urgent (first) gets it, the other none; an alternative of the first zone may name it
+    porteurs = read_porteurs(FIXTURE)
+    porteurs = porteurs[porteurs["finess"] == "350099991"]
+    assert len(porteurs) == 1
+    proposals = pd.DataFrame(
+        {
+            "zone_id": ["Z1", "Z2", "Z1"],
+            "option": ["creation"] * 3,
+            "recommandee": ["oui", "oui", "non"],
+            "communes": ["35360", "35360 35006", "35360"],
+            "departement": ["35"] * 3,
+        }
+    )
+    named = name_porteurs(analysis, proposals, porteurs)["porteur_potentiel"].tolist()
+    assert named[0].startswith("MAISON DE SANTE PLURIPROFESSIONNELLE DU PAYS")
+    assert named[1] == ""
+    assert named[2] == named[0]

@@ -803,7 +803,8 @@ def name_porteurs(
 
     For each creation, the porteur inside its communes in the most populous commune (the
     largest), else the nearest within the radius (French text: name, commune, distance); empty
-    for the other options.
+    for the other options. A porteur is named for one project only: the recommended creations
+    are served in priority order, a later one gets the next porteur or none.
 
     Parameters
     ----------
@@ -826,12 +827,20 @@ def name_porteurs(
     population = table["population"].to_dict()
     commune_of = table["commune"].to_dict()
     geoms = proposal_geometries(analysis, creations)
-    for idx, row in creations.iterrows():
+    # one porteur per project: recommended creations first (in priority order), each taking the
+    # best porteur not named for another zone's project; an alternative may name its zone's own
+    taken: dict[object, str] = {}
+    recommended = creations["recommandee"].eq("oui")
+    order = [*creations.index[recommended], *creations.index[~recommended]]
+    for idx in order:
+        row = creations.loc[idx]
         units = str(row["communes"]).split()
         codes = {commune_of.get(c, c) for c in units} | set(units)
         near = porteurs_near(
             porteurs, geoms.geometry.loc[idx], communes=codes, departement=str(row["departement"])
         )
+        zone = str(row.get("zone_id", idx))
+        near = near[[taken.get(i, zone) == zone for i in near.index]]
         if near.empty:
             continue
         inside = near[near["dans_zone"]]
@@ -843,8 +852,10 @@ def name_porteurs(
             )
             where = names.get(best["code_commune"], best["code_commune"])
             out.loc[idx, "porteur_potentiel"] = f"{best['nom']} ({where})"
+            taken.setdefault(best.name, zone)
         else:
             best = near.iloc[0]
+            taken.setdefault(best.name, zone)
             where = names.get(best["code_commune"], best["code_commune"])
             out.loc[idx, "porteur_potentiel"] = (
                 f"{best['nom']} ({where}, à {_format.kilometres(best['distance_m'])})"

@@ -4,7 +4,9 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 
 * **création** when the zone holds at least the calibrated floor: the zone is partitioned the
   way task forces draw CPTS, from the blocks they use: whole EPCIs where they fit the band
-  (up to ``tolerance_epci`` times its upper bound, within the ceiling), an EPCI too big split
+  (up to ``tolerance_epci`` times its upper bound, within the ceiling; the white part of an
+  EPCI up to the top of the plafond's taille class, kept alone from the plancher up and
+  taking at most one small neighbour within its taille class), an EPCI too big split
   along its bassins de vie, a part still too big split by communes (balanced region growing
   from populous, spread-out seeds, each perimeter filling its seed's bassin de vie first);
   blocks under the floor are then agglomerated with an adjacent block (same département
@@ -16,23 +18,32 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 * **extension** of the neighbouring CPTS otherwise: the zone is split among them by
   competitive region growing from the units bordering each CPTS (a mature CPTS starts ahead
   of a young one; a step costs more out of the CPTS's bassins de vie, in an EPCI the CPTS
-  holds little of, and across a département or région boundary, which is then flagged in
-  ``hors_territoire``), so that every part is contiguous with the CPTS that takes it; a CPTS
-  stops taking units before it would pass the ceiling, and a CPTS at lettre d'intention
-  stage before it grows by more than half;
-* **rattachement temporaire** (with mentorat) to the nearest CPTS at ACI stage that stays
-  within the ceiling (else the nearest), by distance between unit centroids in the same
-  territory (mainland, Corsica, each DROM), when no neighbouring CPTS can take the zone
-  (islands, or every neighbour would pass the ceiling). Where the territory has no ACI CPTS
-  at all, a CPTS is proposed for creation whatever its size, and the motif says why.
+  holds little of, across a département or région boundary, which is then flagged in
+  ``hors_territoire``, and with the inhabitants it adds beyond the plafond), so that every
+  part is contiguous with the CPTS that takes it; an intact EPCI without CPTS within the
+  plafond is taken whole or not at all. The plafond is a cost, not a wall: a CPTS stops
+  before it would change ACI taille class past the plafond (so that an enclave goes to the
+  CPTS around it), and a CPTS at lettre d'intention stage before it grows by more than half;
+* **rattachement temporaire** (extension temporaire with mentorat) of a CPTS bordering the
+  units that no neighbour can take within those limits, the mentor (the CPTS itself at ACI
+  stage, else the nearest CPTS at ACI stage) in ``cpts_mentor``; units no CPTS borders
+  (islands) go to the nearest CPTS at ACI stage, by distance between unit centroids in the
+  same territory (mainland, Corsica, each DROM). Where the territory has no ACI CPTS at all,
+  a CPTS is proposed for creation whatever its size, and the motif says why.
+
+No creation is recommended under the plancher, unless a zone itself is smaller and no CPTS
+can take it; a zone over the plancher is a creation rather than an extension from across a
+border.
 
 **Calibration.** The band of a new CPTS (floor, aim, upper bound) is read at run time from the
 registry itself: the quartiles of the populations of the existing CPTS of the same
 département and density class (inhabitants per km², classes of ``[calibration]`` in
 ``propositions.toml``), else of the région and density class, else of the département, else
-of the région; the ``floor``/``ceiling`` options are the fallback when fewer than
-``min_cpts`` CPTS are found, and the ceiling always bounds the band. Nothing is set for a
-département or a région: another registry gets the same treatment. ``make
+of the région; outliers are left out first (Tukey's fences on the logarithm of the
+populations: a CPTS listed with its seat commune only calibrates nothing). The
+``floor``/``ceiling`` options are the fallback when fewer than ``min_cpts`` CPTS are found,
+and always bound the band: ``floor <= low < high <= ceiling`` whatever the registry. Nothing
+is set for a département or a région: another registry gets the same treatment. ``make
 bench-propositions`` measures the result against the real PACA CPTS, one département left
 out at a time.
 
@@ -104,6 +115,8 @@ COLUMNS = [
     "proposition_id",
     "hors_territoire",
     "details",
+    "cpts_mentor",
+    "cpts_mentor_id",
 ]
 
 
@@ -323,6 +336,23 @@ def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
     return float(np.interp(q * v.sum(), cum, v))
 
 
+def _inliers(values: Iterable[float], fence: float = 3.0) -> list[float]:
+    """Return the reference populations without outliers.
+
+    Positive populations within Tukey's outer fences on their logarithm (``barriere_tukey``
+    interquartile ranges beyond the quartiles, 3 by default: "far out" values only): a CPTS
+    listed with its seat commune only, or a federation of a whole département, says nothing
+    of the size of a new CPTS.
+    """
+    v = np.array([x for x in values if np.isfinite(x) and x > 0], dtype=float)
+    if len(v) < 4:
+        return [float(x) for x in v]
+    logs = np.log(v)
+    q1, q3 = np.quantile(logs, [0.25, 0.75])
+    spread = fence * (q3 - q1)
+    return [float(x) for x, lg in zip(v, logs, strict=True) if q1 - spread <= lg <= q3 + spread]
+
+
 @dataclass
 class _Context:
     graph: _Graph
@@ -334,6 +364,8 @@ class _Context:
     _trees: dict[str, Any] = field(default_factory=dict)
     _bands: dict[tuple[str, str, int], _Band] = field(default_factory=dict)
     _refs: list[tuple[float, str, str, int]] | None = None
+    _intact: set[str] | None = None
+    _white_pop: dict[str, float] | None = None
 
     # ----------------------------------------------------------------- calibration
     def density_class(self, units: Iterable[int]) -> int:
@@ -382,26 +414,38 @@ class _Context:
             ("CPTS du département", lambda r: r[1] == dep),
             ("CPTS de la région", lambda r: r[2] == region),
         ):
-            pops = [r[0] for r in refs if keep(r) and r[0] > 0]
-            if len(pops) < int(p["min_cpts"]):
-                continue
-            q_low, q_high = p["quantiles"]
-            w = bool(p["ponderation_population"])
-            low = _quantile(pops, q_low, weighted=w)
-            high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), float(self.ceiling))
-            low = min(low, high / 2)
-            target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
-            # bounds said in hundreds of inhabitants
-            low, high = math.floor(low / 100) * 100.0, math.ceil(high / 100) * 100.0
-            band = _Band(low, target, min(high, float(self.ceiling)), f"{label} ({len(pops)})")
-            break
+            pops = _inliers([r[0] for r in refs if keep(r)], float(p["barriere_tukey"]))
+            if len(pops) >= int(p["min_cpts"]):
+                band = self._calibrated(pops, f"{label} ({len(pops)})")
+                break
         if band is None:
-            target = self.floor + float(self.params["creation"]["cible"]) * (
-                self.ceiling - self.floor
-            )
-            band = _Band(float(self.floor), target, float(self.ceiling))
+            band = self._calibrated([], "")
         self._bands[key] = band
         return band
+
+    def _calibrated(self, pops: list[float], source: str) -> _Band:
+        """Band from reference populations (the default bounds without any).
+
+        The plancher and the plafond always hold: ``floor <= low < high <= ceiling``, and
+        ``low <= target <= high``, whatever the references (none, one, all alike, zero).
+        """
+        floor, ceiling = float(self.floor), float(self.ceiling)
+        if not pops:
+            target = floor + float(self.params["creation"]["cible"]) * (ceiling - floor)
+            return _Band(floor, target, ceiling)
+        p = self.params["calibration"]
+        q_low, q_high = p["quantiles"]
+        w = bool(p["ponderation_population"])
+        low = max(_quantile(pops, q_low, weighted=w), floor)
+        high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), ceiling)
+        low = max(min(low, high / 2), floor)  # the upper bound is twice the lower one
+        # bounds said in hundreds of inhabitants, never across the plancher or the plafond
+        low = max(math.floor(low / 100) * 100.0, floor)
+        high = min(math.ceil(high / 100) * 100.0, ceiling)
+        if high <= low:  # a plancher near the plafond: the band is what is left between them
+            low, high = floor, ceiling
+        target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
+        return _Band(low, target, high, source)
 
     # ----------------------------------------------------------------- helpers
     def size(self, population: float) -> int:
@@ -425,28 +469,111 @@ class _Context:
             return "département"
         return ""
 
-    def step_penalty(self, unit: int, cid: str) -> float:
+    def step_penalty(self, unit: int, cid: str, *, territory: bool = True) -> float:
         """Extra cost for ``cid`` to take ``unit``.
 
         Out of its bassins de vie, in an EPCI it holds little of, across a département or région
-        boundary.
+        boundary (unless ``territory`` is false: the caller counts it).
         """
         p = self.params["extension"]
         g = self.graph
         held = self.cpts.epci_share.get(cid, {}).get(str(g.epci[unit]), 0.0)
         cost = self.bassin_penalty(unit, cid) + float(p["penalite_epci"]) * (1.0 - held)
-        where = self.outside([unit], cid)
+        where = self.outside([unit], cid) if territory else ""
         if where:
             cost += float(p["penalite_hors_territoire"][where])
         return cost
 
     def can_take(self, cid: str, base: float, added: float) -> bool:
-        if base + added > self.ceiling:
+        """Whether ``cid``, at ``base`` inhabitants, may take ``added`` more.
+
+        The plafond is a cost (:meth:`ceiling_cost`), not a wall: the real threshold is a
+        change of ACI taille class past the plafond. A CPTS at lettre d'intention stage grows
+        by at most ``croissance_max_lettre_intention`` of its own population.
+        """
+        after = base + added
+        if after > self.ceiling and self.size(after) != self.size(base):
             return False
         if self.cpts.stade[cid] == "lettre_intention":
             growth = float(self.params["extension"]["croissance_max_lettre_intention"])
             return added <= growth * self.cpts.pop0[cid]
         return True
+
+    def ceiling_cost(self, start: float, before: float, after: float) -> float:
+        """Extra cost of a step taking a CPTS from ``before`` to ``after`` inhabitants.
+
+        ``start`` is its population before the zone: what the step adds beyond the plafond
+        (or beyond ``start`` for a CPTS already past it), ``penalite_plafond`` per
+        ``pas_plafond`` share of the plafond.
+        """
+        p = self.params["extension"]
+        limit = max(start, float(self.ceiling))
+        beyond = max(0.0, after - limit) - max(0.0, before - limit)
+        return float(p["penalite_plafond"]) * beyond / (float(p["pas_plafond"]) * self.ceiling)
+
+    def atoms(self, units: Iterable[int]) -> list[list[int]]:
+        """Units grouped as proposals must keep them: an intact EPCI stays whole.
+
+        Each connected part of an EPCI no CPTS holds any of, within the plafond, is one
+        atom; every other unit is its own.
+        """
+        g = self.graph
+        vs = sorted(set(units))
+        by_epci: dict[str, list[int]] = defaultdict(list)
+        for v in vs:
+            by_epci[str(g.epci[v])].append(v)
+        out: list[list[int]] = []
+        for epci, members in sorted(by_epci.items()):
+            if epci and epci in self.intact_epcis():
+                for comp in self.components(members):
+                    out.append(comp)
+            else:
+                out.extend([v] for v in members)
+        return sorted(out, key=lambda a: a[0])
+
+    def small(self, block: list[int], population: float, band: _Band) -> bool:
+        """Whether a block of a new CPTS must be agglomerated.
+
+        Under the calibrated floor, unless it is a whole EPCI no CPTS holds (a CPTS of its own
+        from the plancher up).
+        """
+        if population >= band.low:
+            return False
+        return population < self.floor or not self.whole_epci(block)
+
+    def whole_epci(self, piece: list[int]) -> bool:
+        """Whether ``piece`` is all of an EPCI that no CPTS covers, for one new CPTS.
+
+        Its white units (all of it for an intact EPCI): the plafond is a cost, the change of
+        ACI taille class past it the wall, so that they stay one CPTS up to the top of the
+        plafond's taille class.
+        """
+        g = self.graph
+        self.intact_epcis()
+        assert self._white_pop is not None
+        total = self._white_pop.get(str(g.epci[piece[0]]), math.inf)
+        return (
+            bool(g.epci[piece[0]])
+            and abs(g.population(piece) - total) < 0.5
+            and self.size(total) <= self.size(self.ceiling)
+        )
+
+    def intact_epcis(self) -> set[str]:
+        """EPCIs no CPTS holds any unit of, with at most the plafond's population."""
+        if self._intact is None:
+            g = self.graph
+            pops: dict[str, float] = defaultdict(float)
+            white: dict[str, float] = defaultdict(float)
+            held: set[str] = set()
+            for v in range(len(g.codes)):
+                pops[str(g.epci[v])] += g.pop[v]
+                if self.cpts.of_unit[v]:
+                    held.add(str(g.epci[v]))
+                else:
+                    white[str(g.epci[v])] += g.pop[v]
+            self._white_pop = dict(white)
+            self._intact = {e for e in pops if e and e not in held and pops[e] <= self.ceiling}
+        return self._intact
 
     def neighbours(self, units: Iterable[int]) -> dict[str, float]:
         """Shared border (m) of the units with each neighbouring CPTS."""
@@ -517,40 +644,58 @@ def _split_among(
 ) -> tuple[dict[str, list[int]], list[int]]:
     """Split units among the neighbouring CPTS by competitive region growing.
 
-    Each unit goes to the CPTS that reaches it at the lowest cost (steps from the CPTS's
-    border, plus the stage and bassin penalties), growing only from units it already took:
-    every part is therefore contiguous with its CPTS. Returns the parts and the units no CPTS
-    could take within its capacity.
+    Each atom (a unit, or an intact EPCI: :meth:`_Context.atoms`) goes to the CPTS that
+    reaches it at the lowest cost (steps from the CPTS's border, plus the stage, bassin,
+    EPCI, territory and plafond penalties), growing only from atoms it already took: every
+    part is therefore contiguous with its CPTS. Returns the parts and the units no CPTS could
+    take within its capacity.
     """
     g, p = ctx.graph, ctx.params["extension"]
-    inside = set(units)
-    heap: list[tuple[float, float, int, str]] = []
-    for v in units:
-        borders: dict[str, float] = defaultdict(float)
-        for u, b in g.adj[v]:
-            for cid in ctx.cpts.of_unit[u]:
-                borders[cid] += b
-        for cid, b in borders.items():
-            start = float(p["penalite_stade"][ctx.cpts.stade[cid]]) + ctx.step_penalty(v, cid)
-            heap.append((start, -b, v, cid))
+    atoms = ctx.atoms(units)
+    atom_of = {v: i for i, a in enumerate(atoms) for v in a}
+    atom_pop = [g.population(a) for a in atoms]
+
+    def step(i: int, cid: str, taken: float) -> float:
+        a = atoms[i]
+        w = [g.pop[v] + 1e-6 for v in a]
+        cost = sum(
+            wi * ctx.step_penalty(v, cid, territory=False) for wi, v in zip(w, a, strict=True)
+        ) / sum(w)
+        where = ctx.outside(a, cid)
+        if where:
+            cost += float(p["penalite_hors_territoire"][where])
+        now = base[cid] + taken
+        return cost + ctx.ceiling_cost(base[cid], now, now + atom_pop[i])
+
+    heap = [
+        (float(p["penalite_stade"][ctx.cpts.stade[cid]]) + step(i, cid, 0.0), -b, i, cid)
+        for i, a in enumerate(atoms)
+        for cid, b in ctx.neighbours(a).items()
+    ]
     heapq.heapify(heap)
     owner: dict[int, str] = {}
     taken: dict[str, float] = defaultdict(float)
     while heap:
-        cost, _, v, cid = heapq.heappop(heap)
-        if v in owner:
+        cost, _, i, cid = heapq.heappop(heap)
+        if i in owner:
             continue
-        if capacity and not ctx.can_take(cid, base[cid], taken[cid] + g.pop[v]):
+        if capacity and not ctx.can_take(cid, base[cid], taken[cid] + atom_pop[i]):
             continue
-        owner[v] = cid
-        taken[cid] += g.pop[v]
-        for u, b in g.adj[v]:
-            if u in inside and u not in owner:
-                heapq.heappush(heap, (cost + 1 + ctx.step_penalty(u, cid), -b, u, cid))
+        owner[i] = cid
+        taken[cid] += atom_pop[i]
+        border: dict[int, float] = defaultdict(float)
+        for v in atoms[i]:
+            for u, b in g.adj[v]:
+                j = atom_of.get(u)
+                if j is not None and j not in owner:
+                    border[j] += b
+        for j, b in border.items():
+            heapq.heappush(heap, (cost + 1 + step(j, cid, taken[cid]), -b, j, cid))
     parts: dict[str, list[int]] = defaultdict(list)
-    for v, cid in owner.items():
-        parts[cid].append(v)
-    return {c: sorted(vs) for c, vs in parts.items()}, [v for v in units if v not in owner]
+    for i, cid in owner.items():
+        parts[cid].extend(atoms[i])
+    left = [v for v in units if atom_of[v] not in owner]
+    return {c: sorted(vs) for c, vs in parts.items()}, left
 
 
 def _seeds(ctx: _Context, comp: list[int], k: int) -> list[int]:
@@ -735,9 +880,10 @@ def _partition(ctx: _Context, comp: list[int], band: _Band, depth: int = 0) -> l
     total = g.population(comp)
     if total <= band.high or len(comp) == 1:
         return [comp]
-    k_min = math.ceil(total / band.high)
-    k_max = max(1, math.floor(total / band.low))
-    k = min(max(round(total / band.target), k_min), k_max, len(comp))
+    # the band's bounds are positive (_Context._calibrated); the guards keep it so
+    k_min = math.ceil(total / max(band.high, 1.0))
+    k_max = max(1, math.floor(total / max(band.low, 1.0)))
+    k = min(max(round(total / max(band.target, 1.0)), k_min), k_max, len(comp))
     if k <= 1:
         return [comp]
     regions, rest = _best_growth(ctx, comp, sorted({k, min(k + 1, k_max, len(comp))}), band)
@@ -781,7 +927,8 @@ def _merge_blocks(
     band = {i: ctx.band(b) for i, b in parts.items()}
     dep = {i: g.main(g.dep, b) for i, b in parts.items()}
     bassin = {i: g.main(g.bassin, b) for i, b in parts.items()}
-    heap = [(pop[i], i) for i in parts if pop[i] < band[i].low]
+    whole = {i: pop[i] > band[i].high and ctx.whole_epci(b) for i, b in parts.items()}
+    heap = [(pop[i], i) for i in parts if ctx.small(parts[i], pop[i], band[i])]
     heapq.heapify(heap)
     while heap and len(parts) > 1:
         p_i, i = heapq.heappop(heap)
@@ -796,7 +943,9 @@ def _merge_blocks(
         options = []
         for j in border:
             union = pop[i] + pop[j]
-            over = union > max(band[i].high, band[j].high)
+            # a whole EPCI without CPTS may take a small neighbour within its taille class
+            top = ctx.size(pop[j]) == ctx.size(union) and whole[j]
+            over = union > max(band[i].high, band[j].high) and not top
             if over and not allow_over:
                 continue
             options.append((over, dep[j] != dep[i], bassin[j] != bassin[i], union, j))
@@ -809,7 +958,8 @@ def _merge_blocks(
         pop[j] += pop.pop(i)
         band[j] = ctx.band(parts[j])
         dep[j], bassin[j] = g.main(g.dep, parts[j]), g.main(g.bassin, parts[j])
-        if pop[j] < band[j].low:
+        whole[j] = False
+        if ctx.small(parts[j], pop[j], band[j]):
             heapq.heappush(heap, (pop[j], j))
     return [sorted(b) for _, b in sorted(parts.items())]
 
@@ -827,7 +977,7 @@ def _block_partition(ctx: _Context, comp: list[int]) -> list[list[int]]:
     for piece in _groups(ctx, comp, g.epci):
         band = ctx.band(piece)
         fits = min(tolerance * band.high, float(ctx.ceiling))
-        if g.population(piece) <= max(fits, band.high) or len(piece) == 1:
+        if g.population(piece) <= max(fits, band.high) or len(piece) == 1 or ctx.whole_epci(piece):
             out.append(piece)
             continue
         for sub in _merge_blocks(ctx, _groups(ctx, piece, g.bassin)):
@@ -946,10 +1096,12 @@ def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
     g = ctx.graph
     epci = g.main(g.epci, units)
     held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
-    if held >= 0.05:
-        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
     bassin = g.main(g.bassin, units)
-    held = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
+    in_bassin = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
+    # the larger of the two: a CPTS holding 8 % of a métropole but most of the bassin de vie
+    if held >= 0.05 and held >= in_bassin:
+        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
+    held = in_bassin
     if held >= 0.05:
         name = g.nom_bassin.get(bassin, "") or "non renseigné"
         return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
@@ -1014,6 +1166,8 @@ def _cpts_row(
         "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": where,
+        "cpts_mentor": "",
+        "cpts_mentor_id": "",
     }
 
 
@@ -1076,6 +1230,8 @@ def _creation_row(
         "motif": _brief(short),
         "details": " ; ".join(motif),
         "hors_territoire": "région" if len(regions) > 1 else "département" if len(deps) > 1 else "",
+        "cpts_mentor": "",
+        "cpts_mentor_id": "",
     }
 
 
@@ -1105,12 +1261,86 @@ class _Ledger:
         self.extra[cid] += population
 
 
+def _mentor(ctx: _Context, cid: str, units: list[int]) -> tuple[str, float]:
+    """Return the mature CPTS mentoring a temporary extension of ``cid`` and its distance (m).
+
+    ``cid`` itself at ACI stage, else the nearest CPTS at ACI stage (``""`` when the territory
+    has none).
+    """
+    if ctx.cpts.stade[cid] == "aci":
+        return cid, 0.0
+    ranked = ctx.nearest_mature(units)
+    return ranked[0] if ranked else ("", math.inf)
+
+
+def _temporary_rows(
+    ctx: _Context,
+    units: list[int],
+    ledger: _Ledger,
+    reason: str,
+    *,
+    parts: dict[str, list[int]] | None = None,
+) -> list[dict[str, Any]] | None:
+    """Extension temporaire (with mentorat) of a CPTS bordering ``units``.
+
+    The CPTS touching the units (or the ``parts`` just given to a CPTS in the same scenario)
+    inside their territory first, then at ACI stage, then the smallest population after,
+    then the longest shared border; the mentor is that CPTS at ACI stage, else the nearest
+    one at ACI stage. ``None`` when no CPTS borders the units (islands: see
+    :func:`_attach_rows`).
+    """
+    g = ctx.graph
+    added = g.population(units)
+    border: dict[str, float] = defaultdict(float)
+    owned = {v: c for c, vs in (parts or {}).items() for v in vs}
+    inside = set(units)
+    for v in units:
+        for u, b in g.adj[v]:
+            if u in inside:
+                continue
+            for cid in {*ctx.cpts.of_unit[u], *([owned[u]] if u in owned else [])}:
+                border[cid] += b
+    if not border:
+        return None
+    rank = {"aci": 0, "projet_sante": 1, "lettre_intention": 2}
+
+    def key(cid: str) -> tuple[bool, int, bool, float, float, str]:
+        after = ledger.base(cid) + added
+        return (
+            bool(ctx.outside(units, cid)),
+            rank.get(ctx.cpts.stade[cid], 3),
+            after > ctx.ceiling and ctx.size(after) != ctx.size(ledger.base(cid)),
+            after,
+            -border[cid],
+            cid,
+        )
+
+    cid = min(border, key=key)
+    mentor, dist = _mentor(ctx, cid, units)
+    notes = [reason, f"extension temporaire de la CPTS voisine ({_km(border[cid])} de frontière)"]
+    if mentor and mentor != cid:
+        notes.append(f"mentorat par la CPTS au stade ACI la plus proche ({_km(dist)})")
+        if dist > 1000 * float(ctx.params["rattachement"]["distance_signalee_km"]):
+            notes.append(
+                "CPTS mentor éloignée : à revoir dès qu'une CPTS mature plus proche existera"
+            )
+    elif not mentor:
+        notes.append("aucune CPTS au stade ACI dans le territoire pour le mentorat")
+    lead = f"extension temporaire de la CPTS voisine ; {reason}"
+    row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
+    row["cpts_mentor_id"] = mentor
+    row["cpts_mentor"] = ctx.cpts.nom.get(mentor, "")
+    ledger.add(cid, added)
+    return [row]
+
+
 def _attach_rows(
     ctx: _Context, units: list[int], ledger: _Ledger, reason: str, *, choice: int = 0
 ) -> list[dict[str, Any]] | None:
     """Rattachement temporaire of ``units`` to the ``choice``-th nearest ACI CPTS.
 
-    (those that stay within the ceiling first); ``None`` when the territory has no ACI CPTS.
+    For units no CPTS borders (islands) and the ranked alternatives: (those that stay within
+    the ceiling first); ``None`` when the territory has no ACI CPTS.
     """
     added = ctx.graph.population(units)
     ranked = ctx.nearest_mature(units)
@@ -1133,8 +1363,33 @@ def _attach_rows(
         notes.append("CPTS éloignée : rattachement à revoir dès qu'une CPTS plus proche existera")
     lead = f"rattachement temporaire à une CPTS ACI à {_km(dist)} ; {reason}"
     row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
+    row["cpts_mentor_id"], row["cpts_mentor"] = cid, ctx.cpts.nom[cid]
     ledger.add(cid, added)
     return [row]
+
+
+def _temporary_or_attach(
+    ctx: _Context,
+    units: list[int],
+    ledger: _Ledger,
+    reason: str,
+    *,
+    parts: dict[str, list[int]] | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Return the rows and headline for units the neighbours cannot take.
+
+    A temporary extension of a bordering CPTS, else a rattachement to the nearest mature one,
+    else a creation.
+    """
+    rows = _temporary_rows(ctx, units, ledger, reason, parts=parts)
+    if rows:
+        return rows, "extension temporaire avec mentorat"
+    rows = _attach_rows(ctx, units, ledger, reason)
+    if rows:
+        return rows, "rattachement temporaire"
+    return [_fallback_creation(ctx, units, reason)], (
+        "création d'une CPTS faute de CPTS mature dans le territoire"
+    )
 
 
 def _fallback_creation(ctx: _Context, units: list[int], reason: str) -> dict[str, Any]:
@@ -1150,6 +1405,7 @@ def _extension_scenario(
     ctx: _Context, units: list[int], *, capacity: bool = True
 ) -> _Scenario | None:
     """Split among the neighbours; leftovers attached to the nearest mature CPTS."""
+    g = ctx.graph
     ledger = _Ledger(ctx)
     parts, left = _split_among(ctx, units, base=ledger.bases(), capacity=capacity)
     if not parts:
@@ -1165,9 +1421,17 @@ def _extension_scenario(
         rows.append(_cpts_row(ctx, "extension", cid, parts[cid], ledger.base(cid), split_note))
         ledger.add(cid, ctx.graph.population(parts[cid]))
     for piece in ctx.components(left):
-        reason = "partie que les CPTS voisines ne peuvent prendre sans dépasser leur plafond"
-        attached = _attach_rows(ctx, piece, ledger, reason)
-        rows.extend(attached or [_fallback_creation(ctx, piece, reason)])
+        reason = (
+            "partie que les CPTS voisines ne peuvent prendre sans changer de taille "
+            "au-delà du plafond"
+        )
+        if g.population(piece) >= ctx.floor and all(
+            str(g.epci[v]) in ctx.intact_epcis() for v in piece
+        ):
+            note = "intercommunalité sans CPTS que les CPTS voisines ne peuvent prendre entière"
+            rows.append(_creation_row(ctx, piece, [note], why=note))
+            continue
+        rows.extend(_temporary_or_attach(ctx, piece, ledger, reason, parts=parts)[0])
     headline = "extension des CPTS voisines" if n > 1 else "extension de la CPTS voisine"
     return _Scenario(rows, headline)
 
@@ -1188,7 +1452,7 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
     extension_rows: list[dict[str, Any]] = []
     kept = []
     for r in regions:
-        if g.population(r) >= ctx.band(r).low or len(regions) == 1:
+        if not ctx.small(r, g.population(r), ctx.band(r)) or len(regions) == 1:
             kept.append(r)
             continue
         parts, left = _split_among(ctx, r, base=ledger.bases(), capacity=True)
@@ -1228,6 +1492,9 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
                     "(découpage contigu dans les bornes impossible)"
                 )
                 why = "au-delà du plafond : pas de découpage contigu dans les bornes"
+        elif population < band.low and population >= ctx.floor and ctx.whole_epci(r):
+            extra.append("intercommunalité sans CPTS gardée entière (au-dessus du plancher)")
+            why = "sous la taille visée pour garder l'EPCI entier"
         elif population < band.low:
             why = (
                 "sous la taille visée : zone trop peu peuplée"
@@ -1260,6 +1527,23 @@ def _whole_zone_extensions(
     return sorted(out, key=lambda sc: (-sc[0], sc[1]))
 
 
+def _inside_first(ctx: _Context, units: list[int], split: _Scenario) -> list[_Scenario]:
+    """Return the split scenario, after a creation when the split crosses a border.
+
+    Crossing a border is never preferred to an equivalent inside: a zone over the plancher
+    becomes a CPTS of its own territory rather than an extension from outside it.
+    """
+    if ctx.graph.population(units) < ctx.floor or not any(
+        r["hors_territoire"] for r in split.rows if r["option"] != "creation"
+    ):
+        return [split]
+    note = "plutôt qu'une extension de CPTS hors du département ou de la région"
+    created = _creation_scenario(ctx, units)
+    for row in created.rows:
+        row["details"] += f" ; {note}"
+    return [created, split]
+
+
 def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
     """Recommended scenario first, then the ranked alternatives."""
     g = ctx.graph
@@ -1276,7 +1560,9 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
             else "aucune CPTS voisine (voisines non couvertes)"
         )
     else:
-        reason = "toutes les CPTS voisines dépasseraient le plafond de taille cohérente"
+        reason = (
+            "toutes les CPTS voisines changeraient de taille au-delà du plafond de taille cohérente"
+        )
     scenarios: list[_Scenario] = []
     floor = ctx.band(units).low
     if total >= floor:
@@ -1287,15 +1573,9 @@ def _zone_scenarios(ctx: _Context, units: list[int]) -> list[_Scenario]:
     else:
         split = _extension_scenario(ctx, units) if neighbours else None
         if split:
-            scenarios.append(split)
+            scenarios.extend(_inside_first(ctx, units, split))
         else:
-            attached = _attach_rows(ctx, units, _Ledger(ctx), reason)
-            rows = attached or [_fallback_creation(ctx, units, reason)]
-            headline = (
-                "rattachement temporaire"
-                if attached
-                else "création d'une CPTS faute de CPTS mature dans le territoire"
-            )
+            rows, headline = _temporary_or_attach(ctx, units, _Ledger(ctx), reason)
             scenarios.append(_Scenario(rows, headline))
     max_alt = int(ctx.params["alternatives"]["max_alternatives"])
     if total < floor:
@@ -1399,7 +1679,9 @@ def suggest(
         to the result (the proposals themselves are computed for all France once and cached).
     floor
         Minimum population of a new CPTS where the registry has too few CPTS to calibrate
-        the band on (``plancher_creation`` of ``sources.toml``, 20,000 by default).
+        the band on, and the plancher no recommended creation goes under unless its zone is
+        smaller and no CPTS can take it (``plancher`` of ``[creation]`` in
+        ``propositions.toml``, 10,000 by default).
     ceiling
         "Taille cohérente": no extension or new CPTS should go beyond it; also the upper
         bound of the fallback band (``plafond_taille_coherente``, 100,000 by default).
@@ -1418,8 +1700,9 @@ def suggest(
         ACI funding before and after, ``priorite`` (1 = most populous zone of the selection),
         ``motif`` (French, at most about 200 characters: what the perimeter follows and why
         this size), ``hors_territoire`` (``""``, ``"département"`` or ``"région"`` when the
-        proposal crosses that boundary) and ``details`` (the full explanation). Ordered by
-        priority, rank and part.
+        proposal crosses that boundary), ``details`` (the full explanation) and, for a
+        ``rattachement_temporaire``, the mentor at ACI stage (``cpts_mentor``,
+        ``cpts_mentor_id``; empty otherwise). Ordered by priority, rank and part.
 
     Raises
     ------
@@ -1427,7 +1710,7 @@ def suggest(
         When the bounds are not positive or ``floor >= ceiling``, or the scale is unknown.
     """
     settings = sources()["analyse"]
-    floor = int(settings["plancher_creation"]) if floor is None else floor
+    floor = int(_params()["creation"]["plancher"]) if floor is None else floor
     ceiling = int(settings["plafond_taille_coherente"]) if ceiling is None else ceiling
     funding_scale = funding_scale or str(settings["bareme_financement"])
     check_bounds(floor, ceiling)
