@@ -895,6 +895,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_data_commands(add)
     _add_analysis_commands(add)
+    _add_professional_commands(add)
     _add_proposal_commands(add)
     _add_report_commands(add)
     _add_plan_commands(add)
@@ -1121,6 +1122,68 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
     _history_option(p)
     p.set_defaults(func=cmd_remontee)
+
+
+# --- professionnels command (issue 23: the annuaire, adherents and actifs of each CPTS) ---
+def _annuaire_options(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--annuaire",
+        type=Path,
+        required=required,
+        default=None,
+        metavar="FICHIER",
+        help="annuaire des professionnels : extraction RPPS PS_LibreAcces_Personne_activite "
+        "telle que publiée, ou CSV code_commune;profession;effectif[;mode]",
+    )
+    p.add_argument(
+        "--adhesions",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="adhérents et actifs de chaque CPTS : CSV cpts;adherents;actifs (défaut : les "
+        "colonnes adherents, actifs… du registre)",
+    )
+
+
+def _add_professional_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``professionnels``."""
+    p = add("professionnels", help="professionnels de santé de chaque CPTS, zone ou commune")
+    _registry_options(p)
+    _annuaire_options(p, required=True)
+    p.add_argument(
+        "--par",
+        choices=["cpts", "zone", "commune"],
+        default="cpts",
+        help="territoires du tableau (défaut cpts : avec les parts d'adhérents et d'actifs)",
+    )
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_professionnels)
+
+
+def _check_annuaire_files(args: argparse.Namespace) -> None:
+    """Refuse a missing or unusable annuaire or adhesions file before any computation."""
+    from couverture.professionnels import checked_path, config
+
+    limits = config()["annuaire"]
+    if getattr(args, "annuaire", None) is not None:
+        checked_path(args.annuaire, what="annuaire", max_mb=float(limits["taille_max_mo"]))
+    if getattr(args, "adhesions", None) is not None:
+        checked_path(args.adhesions, what="adhésions", max_mb=float(limits["taille_max_mo_csv"]))
+
+
+def cmd_professionnels(args: argparse.Namespace) -> None:
+    """Print or write the professionals of each CPTS, zone blanche or commune."""
+    from couverture.professionnels import professionals, read_annuaire
+
+    if args.adhesions is not None and args.par != "cpts":
+        raise ArgumentError("--adhesions : seulement avec --par cpts (adhérents de chaque CPTS)")
+    _check_annuaire_files(args)
+    with _analysis(args) as a:
+        annuaire = read_annuaire(args.annuaire, a)
+        frame = professionals(a, annuaire, par=args.par, adhesions=args.adhesions)
+        where = {"cpts": "CPTS", "zone": "zone blanche", "commune": "commune"}[args.par]
+        fictif = " (annuaire fictif)" if annuaire.fictif else ""
+        _emit(args, a, frame, f"Professionnels de santé par {where}{fictif}")
 
 
 # Commands whose machine CSV on stdout is cached whole in the store, with the warnings that

@@ -1,0 +1,1013 @@
+"""Professionals of each territory, and the share adherent and active in each CPTS.
+
+The instruction DGOS/R5/CNAM/2023/156 names two follow-up indicators: the population covered
+by stage, and « le suivi de la part de professionnels adhérents et actifs au sein de chaque
+CPTS ». This module gives the second one.
+
+:func:`read_annuaire` reads either
+
+* the public RPPS extract **as published**, ``PS_LibreAcces_Personne_activite`` (``|``
+  separated, UTF-8, one line per activity site of a person, a header of 52 to 56 named
+  columns ending with an empty one), streamed by DuckDB's CSV reader, which reads only the
+  columns of ``config/professionnels.toml`` (about 2 million lines for France); or
+* a simple CSV ``code_commune;profession;effectif[;mode]`` (counts already made, one line per
+  commune and profession).
+
+Counting (:func:`count`): a person is counted once in a territory where they have at least
+one activity site, whatever the number of sites there, and in each territory where they have
+one. Sites without a commune code, abroad, or in a commune the store does not know are left
+out and counted in a warning. Old commune codes are replaced by the current ones as in the
+registry; a site given by the code of Paris, Lyon or Marseille goes to the arrondissement of
+its postal code. Each person falls in one category (:data:`CATEGORY_COLUMNS`, médecins
+généralistes first), so that the categories add up to ``professionnels``.
+
+:func:`by_cpts`, :func:`by_zone` and :func:`by_commune` give the tables of
+``couverture professionnels --par …``; :func:`adhesions` reads the adherents and active
+members of each CPTS from the registry's columns or from an adhesions CSV.
+
+Examples
+--------
+>>> from couverture.analysis import analyse
+>>> from couverture.professionnels import by_cpts, read_annuaire
+>>> with analyse("registre.xlsx", departements=("35",)) as a:  # doctest: +SKIP
+...     annuaire = read_annuaire("PS_LibreAcces_Personne_activite.txt", a)
+...     table = by_cpts(a, annuaire)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+import stat
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from couverture._config import toml
+from couverture._errors import DataSourceError, RegistryError
+from couverture._format import integer, plural
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from couverture.analysis import Analysis
+
+log = logging.getLogger(__name__)
+
+_MAX_PROBLEMS = 10
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_LOST_ZERO = re.compile(r"\d{4}")
+# arrondissements of the cities given by their postal code (75015 → 75115, 69003 → 69383)
+_POSTAL_ARRONDISSEMENT = {
+    "75056": ("75", 20, "751{:02d}"),
+    "69123": ("69", 9, "6938{:d}"),
+    "13055": ("13", 16, "132{:02d}"),
+}
+
+#: Header of ``PS_LibreAcces_Personne_activite`` as published (52 named columns, then an empty
+#: one: every line ends with ``|``). Later extracts add columns at the end; only the columns of
+#: ``config/professionnels.toml`` are read, by name.
+RPPS_COLUMNS: tuple[str, ...] = tuple(
+    [
+        "Type d'identifiant PP",
+        "Identifiant PP",
+        "Identification nationale PP",
+        "Code civilité d'exercice",
+        "Libellé civilité d'exercice",
+        "Code civilité",
+        "Libellé civilité",
+        "Nom d'exercice",
+        "Prénom d'exercice",
+        "Code profession",
+        "Libellé profession",
+        "Code catégorie professionnelle",
+        "Libellé catégorie professionnelle",
+        "Code type savoir-faire",
+        "Libellé type savoir-faire",
+        "Code savoir-faire",
+        "Libellé savoir-faire",
+        "Code mode exercice",
+        "Libellé mode exercice",
+        "Numéro SIRET site",
+        "Numéro SIREN site",
+        "Numéro FINESS site",
+        "Numéro FINESS établissement juridique",
+        "Identifiant technique de la structure",
+        "Raison sociale site",
+        "Enseigne commerciale site",
+        "Complément destinataire (coord. structure)",
+        "Complément point géographique (coord. structure)",
+        "Numéro Voie (coord. structure)",
+        "Indice répétition voie (coord. structure)",
+        "Code type de voie (coord. structure)",
+        "Libellé type de voie (coord. structure)",
+        "Libellé Voie (coord. structure)",
+        "Mention distribution (coord. structure)",
+        "Bureau cedex (coord. structure)",
+        "Code postal (coord. structure)",
+        "Code commune (coord. structure)",
+        "Libellé commune (coord. structure)",
+        "Code pays (coord. structure)",
+        "Libellé pays (coord. structure)",
+        "Téléphone (coord. structure)",
+        "Téléphone 2 (coord. structure)",
+        "Télécopie (coord. structure)",
+        "Adresse e-mail (coord. structure)",
+        "Code Département (structure)",
+        "Libellé Département (structure)",
+        "Ancien identifiant de la structure",
+        "Autorité d'enregistrement",
+        "Code secteur d'activité",
+        "Libellé secteur d'activité",
+        "Code section tableau pharmaciens",
+        "Libellé section tableau pharmaciens",
+        "",
+    ]
+)
+
+#: Reasons a site is left out, as worded in the warning.
+EXCLUSIONS = {
+    "sans_commune": "sans code commune",
+    "etranger": "à l'étranger",
+    "inconnue": "dans une commune inconnue de la base (collectivité d'outre-mer, code erroné)",
+    "arrondissement": "à Paris, Lyon ou Marseille sans arrondissement (ni code postal qui le dise)",
+    "sans_identifiant": "sans identifiant de la personne",
+}
+
+
+def config() -> dict[str, Any]:
+    """Return ``config/professionnels.toml`` (columns read, categories, limits)."""
+    return toml("professionnels.toml")
+
+
+def _categories() -> list[dict[str, Any]]:
+    return list(config()["categories"])
+
+
+#: Count columns, in order: ``professionnels``, ``liberaux``, then one per category.
+CATEGORY_COLUMNS: list[str] = [c["colonne"] for c in toml("professionnels.toml")["categories"]]
+CATEGORY_COLUMNS.append(toml("professionnels.toml")["autres"]["colonne"])
+COUNT_COLUMNS: list[str] = ["professionnels", "liberaux", *CATEGORY_COLUMNS]
+ADHESION_COLUMNS = ["adherents", "actifs", "part_adherents", "part_actifs"]
+
+
+def category_titles() -> dict[str, str]:
+    """French title of each count column (``medecins_generalistes`` → Médecins généralistes)."""
+    titles = {"professionnels": "Professionnels", "liberaux": "dont libéraux"}
+    titles.update({c["colonne"]: c["titre"] for c in _categories()})
+    titles[config()["autres"]["colonne"]] = config()["autres"]["titre"]
+    return titles
+
+
+def _key(text: str) -> str:
+    """Loose key of a word: lower case, accents and punctuation as ``_``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub("_", ascii_text.lower()).strip("_")
+
+
+# ------------------------------------------------------------------------------------------
+# the input door, at the path level
+# ------------------------------------------------------------------------------------------
+def checked_path(path: Path | str, *, what: str, max_mb: float) -> Path:
+    """Return ``path`` if it is a readable regular file of at most ``max_mb`` megabytes.
+
+    The checked input door for files too large to be read into memory at once (the national
+    RPPS extract): nothing is read here. A FIFO, a device or a directory would hang or mislead
+    the reader and is refused, like a missing, empty or oversized file.
+
+    Raises
+    ------
+    DataSourceError
+        In French, naming ``what`` (« annuaire », « adhésions ») and the file.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat()
+    except FileNotFoundError as exc:
+        raise DataSourceError(f"{what} {path} : fichier introuvable") from exc
+    except OSError as exc:
+        raise DataSourceError(f"{what} {path} : fichier illisible ({exc.strerror})") from exc
+    if stat.S_ISDIR(mode.st_mode):
+        raise DataSourceError(f"{what} {path} : c'est un dossier, un fichier est attendu")
+    if not stat.S_ISREG(mode.st_mode):
+        raise DataSourceError(
+            f"{what} {path} : pas un fichier ordinaire (tube, périphérique…) ; "
+            "donner le chemin d'un fichier"
+        )
+    if mode.st_size == 0:
+        raise DataSourceError(f"{what} {path} : fichier vide")
+    if mode.st_size > max_mb * 1e6:
+        raise DataSourceError(
+            f"{what} {path} : fichier de {integer(mode.st_size / 1e6)} Mo, au-delà de la "
+            f"limite de {integer(max_mb)} Mo (config/professionnels.toml)"
+        )
+    if not os.access(path, os.R_OK):
+        raise DataSourceError(f"{what} {path} : fichier illisible (permission refusée)")
+    return path
+
+
+def _first_line(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.readline(200_000)
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return head.decode(encoding).rstrip("\r\n")
+        except UnicodeDecodeError:
+            continue
+    return head.decode("latin-1").rstrip("\r\n")
+
+
+# ------------------------------------------------------------------------------------------
+# the annuaire
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Annuaire:
+    """An annuaire read and placed in the units of the store.
+
+    Attributes
+    ----------
+    path
+        The file read.
+    kind
+        ``"rpps"`` (the published extract: distinct persons are counted) or ``"csv"`` (a
+        simple CSV of counts: the ``effectif`` are added up).
+    sites
+        One row per person and unit where they work (``"rpps"``), or per unit, category and
+        mode (``"csv"``): ``personne`` (int, ``-1`` in a simple CSV), ``unite`` (position in
+        ``codes``), ``categorie`` (position in :data:`CATEGORY_COLUMNS`), ``liberal`` (bool),
+        ``effectif`` (int).
+    codes
+        Unit codes, indexed by ``sites["unite"]``.
+    lignes
+        Lines read (header excluded).
+    exclus
+        Lines left out, by reason (keys of :data:`EXCLUSIONS`).
+    fictif
+        A demonstration annuaire (file named ``annuaire_demo*``).
+    """
+
+    path: Path
+    kind: str
+    sites: pd.DataFrame
+    codes: np.ndarray
+    lignes: int
+    exclus: dict[str, int] = field(default_factory=dict)
+    fictif: bool = False
+
+    @property
+    def personnes(self) -> int:
+        """Persons (or the effectif of a simple CSV) with at least one site kept."""
+        if self.kind == "csv":
+            return int(self.sites["effectif"].sum())
+        return int(self.sites["personne"].nunique())
+
+
+def read_annuaire(path: Path | str, a: Analysis) -> Annuaire:
+    """Read an annuaire and place each activity site in a unit of the store.
+
+    Parameters
+    ----------
+    path
+        The RPPS extract ``PS_LibreAcces_Personne_activite`` as published, or a simple CSV
+        ``code_commune;profession;effectif[;mode]`` (``,`` also accepted).
+    a
+        The analysis whose store gives the units and the old commune codes.
+
+    Returns
+    -------
+    Annuaire
+
+    Raises
+    ------
+    DataSourceError
+        Missing, oversized or unreadable file; a layout that is neither (the missing columns
+        named); malformed lines of a simple CSV (line and value named).
+    """
+    limits = config()["annuaire"]
+    path = checked_path(path, what="annuaire", max_mb=float(limits["taille_max_mo"]))
+    header = _first_line(path)
+    rpps = config()["colonnes_rpps"]
+    if "|" in header:
+        names = [c.strip() for c in header.split("|")]
+        missing = [c for c in rpps.values() if c not in names]
+        if missing:
+            raise DataSourceError(
+                f"annuaire {path} : colonnes manquantes : "
+                + ", ".join(f"« {c} »" for c in missing)
+                + " (attendu : l'extraction RPPS PS_LibreAcces_Personne_activite telle que "
+                "publiée, séparée par des |)"
+            )
+        units, old = _unit_lookup(a)
+        annuaire = _read_rpps(path, units, old)
+    else:
+        csv_max = float(limits["taille_max_mo_csv"])
+        checked_path(path, what="annuaire", max_mb=csv_max)
+        units, old = _unit_lookup(a)
+        annuaire = _read_simple(path, units, old)
+    _tell(annuaire)
+    return annuaire
+
+
+def _tell(annuaire: Annuaire) -> None:
+    what = "personnes placées" if annuaire.kind == "rpps" else "professionnels (effectif) placés"
+    log.info(
+        "annuaire %s : %s lues, %s %s dans une commune",
+        annuaire.path.name,
+        plural(annuaire.lignes, "ligne"),
+        integer(annuaire.personnes),
+        what,
+    )
+    if annuaire.fictif:
+        log.warning("annuaire fictif : professionnels de démonstration, pas de situation réelle")
+    left = {k: n for k, n in annuaire.exclus.items() if n}
+    if left:
+        parts = [f"{integer(n)} {EXCLUSIONS[k]}" for k, n in left.items()]
+        log.warning(
+            "annuaire %s : %s laissées de côté (%s)",
+            annuaire.path.name,
+            plural(sum(left.values()), "ligne"),
+            " ; ".join(parts),
+        )
+
+
+@dataclass(frozen=True)
+class _Units:
+    """Unit codes of the store and how a written commune code reaches one."""
+
+    codes: np.ndarray
+    position: dict[str, int]
+    cities: frozenset[str]  # cities handled as arrondissements (75056, 69123, 13055)
+
+
+def _unit_lookup(a: Analysis) -> tuple[_Units, dict[str, str]]:
+    table = a.unit_table()
+    codes = table["code"].astype(str).to_numpy()
+    arm = table.loc[table["type"].astype(str) == "ARM", "commune"].astype(str)
+    units = _Units(codes, {c: i for i, c in enumerate(codes.tolist())}, frozenset(arm))
+    old = a.old_codes()
+    mapping = dict(zip(old["code_ancien"].astype(str), old["code_actuel"].astype(str), strict=True))
+    return units, mapping
+
+
+def _normal_code(raw: str) -> str:
+    code = raw.strip().upper().replace(" ", "")
+    if _LOST_ZERO.fullmatch(code):
+        code = "0" + code
+    return code
+
+
+def _place(
+    commune: str, postal: str, foreign: bool, units: _Units, old: dict[str, str]
+) -> int | str:
+    """Position of the unit of a site, or the reason it is left out (key of EXCLUSIONS)."""
+    code = _normal_code(commune)
+    if not code:
+        return "etranger" if foreign else "sans_commune"
+    if code.startswith("99"):
+        return "etranger"
+    if code not in units.position and code not in units.cities:
+        code = old.get(code, code)
+        # Saint-Rambert-l'Île-Barbe (1963) is Lyon's 9th arrondissement, not the whole city
+        code = "69389" if commune.strip() == "69232" else code
+    if code in units.cities:
+        prefix, last, pattern = _POSTAL_ARRONDISSEMENT.get(code, ("", 0, ""))
+        digits = postal.strip()
+        if prefix and len(digits) == 5 and digits.startswith(prefix) and digits.isdigit():
+            number = 16 if digits == "75116" else int(digits[2:])
+            if 1 <= number <= last:
+                code = pattern.format(number)
+        if code in units.cities:
+            return "arrondissement"
+    if code in units.position:
+        return units.position[code]
+    return "etranger" if foreign else "inconnue"
+
+
+def _rank_sql(profession: str, savoir_faire: str) -> str:
+    """Return the SQL CASE giving the category position of a line (the last one: autres)."""
+
+    def quoted(values: list[str]) -> str:
+        return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+    cases = []
+    for i, cat in enumerate(_categories()):
+        cond = f"{profession} IN ({quoted(cat['profession'])})"
+        if cat.get("savoir_faire"):
+            cond += f" AND {savoir_faire} IN ({quoted(cat['savoir_faire'])})"
+        cases.append(f"WHEN {cond} THEN {i}")
+    return f"CASE {' '.join(cases)} ELSE {len(cases)} END"
+
+
+def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
+    """Stream the published extract through DuckDB, keeping only the columns needed."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    col = config()["colonnes_rpps"]
+
+    def q(name: str) -> str:
+        return '"' + col[name].replace('"', '""') + '"'
+
+    def t(name: str) -> str:
+        return f"coalesce(trim({q(name)}), '')"
+
+    france = ", ".join("'" + c + "'" for c in config()["pays"]["france"])
+    liberal = str(config()["mode"]["liberal"]).replace("'", "''")
+    cities = ", ".join(f"'{c}'" for c in sorted(units.cities)) or "''"
+    rank = _rank_sql("profession", "savoir_faire")
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        con.execute(f"SET memory_limit = '{config()['annuaire']['memoire_lecteur']}'")
+        con.execute("SET preserve_insertion_order = false")
+        source = (
+            "read_csv(?, delim = '|', header = true, all_varchar = true, quote = '', "
+            "escape = '', null_padding = true, auto_detect = false, "
+            "columns = $columns)"
+        )
+        names = [c.strip() for c in _first_line(path).split("|")]
+        columns = {n if n else f"colonne_vide_{i}": "VARCHAR" for i, n in enumerate(names)}
+        # one row per person, site (commune, postal code when a city of arrondissements) and
+        # mode: the 2 million lines are reduced while streaming
+        sql = f"""
+            CREATE TEMP TABLE lignes AS
+            SELECT personne, commune, postal, etranger,
+                   min({rank}) AS rang, bool_or(mode = '{liberal}') AS liberal,
+                   count(*) AS n
+            FROM (
+                SELECT {t("personne")} AS personne,
+                       upper(replace({t("commune")}, ' ', '')) AS commune,
+                       {t("code_postal")} AS postal_brut,
+                       {t("pays")} AS pays,
+                       {t("profession")} AS profession,
+                       upper({t("savoir_faire")}) AS savoir_faire,
+                       upper({t("mode")}) AS mode
+                FROM {source}
+            )
+            CROSS JOIN LATERAL (SELECT
+                CASE WHEN commune IN ({cities}) OR commune = '' THEN postal_brut ELSE ''
+                END AS postal,
+                pays <> '' AND pays NOT IN ({france}) AS etranger)
+            GROUP BY ALL
+        """
+        con.execute(sql.replace("$columns", _struct_literal(columns)), [str(path)])
+        places = con.execute(
+            "SELECT DISTINCT commune, postal, etranger FROM lignes WHERE personne <> ''"
+        ).fetchall()
+        placed = [(c, p, f, _place(c, p, f, units, old)) for c, p, f in places]
+        frame = pd.DataFrame(
+            {
+                "commune": [x[0] for x in placed],
+                "postal": [x[1] for x in placed],
+                "etranger": [x[2] for x in placed],
+                "unite": [x[3] if isinstance(x[3], int) else -1 for x in placed],
+                "motif": [x[3] if isinstance(x[3], str) else "" for x in placed],
+            }
+        )
+        con.register("lieux", frame)
+        total = int(con.execute("SELECT coalesce(sum(n), 0) FROM lignes").fetchone()[0])  # type: ignore[index]
+        left = dict(
+            con.execute(
+                """
+                SELECT CASE WHEN l.personne = '' THEN 'sans_identifiant' ELSE p.motif END,
+                       sum(l.n)
+                FROM lignes l LEFT JOIN lieux p USING (commune, postal, etranger)
+                WHERE l.personne = '' OR p.unite < 0
+                GROUP BY 1
+                """
+            ).fetchall()
+        )
+        sites = con.execute(
+            """
+            SELECT (dense_rank() OVER (ORDER BY personne) - 1)::BIGINT AS personne,
+                   unite::INTEGER AS unite, rang::TINYINT AS categorie, liberal
+            FROM (
+                SELECT l.personne, p.unite, min(min(l.rang)) OVER (PARTITION BY l.personne)
+                       AS rang, bool_or(l.liberal) AS liberal
+                FROM lignes l JOIN lieux p USING (commune, postal, etranger)
+                WHERE l.personne <> ''
+                GROUP BY l.personne, p.unite
+            )
+            WHERE unite >= 0
+            """
+        ).df()
+    except duckdb.Error as exc:
+        message = str(exc).split("\n")[0][:300]
+        raise DataSourceError(f"annuaire {path} : lecture impossible ({message})") from exc
+    finally:
+        con.close()
+    sites["effectif"] = np.ones(len(sites), dtype="int64")
+    exclus = {k: int(left.get(k, 0)) for k in EXCLUSIONS}
+    return Annuaire(path, "rpps", sites, units.codes, total, exclus, _is_demo(path))
+
+
+def _struct_literal(columns: dict[str, str]) -> str:
+    items = ", ".join("'" + k.replace("'", "''") + "': '" + v + "'" for k, v in columns.items())
+    return "{" + items + "}"
+
+
+def _is_demo(path: Path) -> bool:
+    return path.name.lower().startswith("annuaire_demo")
+
+
+def _delimiter(header: str) -> str:
+    return ";" if header.count(";") >= header.count(",") else ","
+
+
+def _csv_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header (loose keys) and numbered rows of a small CSV read through the door."""
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes almost anything
+        text = data.decode("latin-1")
+    lines = text.splitlines()
+    if not lines:
+        raise DataSourceError(f"{what} {path} : fichier vide")
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
+    rows = [(n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)]
+    if not rows:
+        raise DataSourceError(f"{what} {path} : fichier vide")
+    header = [_key(c) for c in rows[0][1]]
+    return header, rows[1:]
+
+
+class _Problems:
+    """Offending lines of a small file, raised together as one DataSourceError."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+        self.items: list[str] = []
+
+    def add(self, line: int, value: str, message: str) -> None:
+        shown = f" « {value[:60]} »" if value else ""
+        self.items.append(f"{self.path.name}, ligne {line}{shown} : {message}")
+        if len(self.items) >= _MAX_PROBLEMS:
+            self.raise_if_any()
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            head = f"{self.what} {self.path} : {n} erreur{'s' if n > 1 else ''}"
+            raise DataSourceError(head + "\n  " + "\n  ".join(self.items))
+
+
+def _category_words() -> dict[str, int]:
+    words: dict[str, int] = {}
+    for i, cat in enumerate(_categories()):
+        for word in [cat["colonne"], *cat.get("libelles", [])]:
+            words[_key(word)] = i
+    autres = config()["autres"]["colonne"]
+    words[_key(autres)] = len(_categories())
+    return words
+
+
+def _count_value(text: str) -> int | None:
+    value = text.strip().replace(" ", "").replace("\xa0", "")
+    if value.endswith(".0"):
+        value = value[:-2]
+    return int(value) if value.isdigit() else None
+
+
+def _read_simple(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
+    """Read a CSV ``code_commune;profession;effectif[;mode]`` (counts per commune)."""
+    import numpy as np
+    import pandas as pd
+
+    header, rows = _csv_rows(path, "annuaire")
+    needed = ["code_commune", "profession", "effectif"]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise DataSourceError(
+            f"annuaire {path} : colonnes manquantes : "
+            + ", ".join(f"« {c} »" for c in missing)
+            + " (attendu : l'extraction RPPS PS_LibreAcces_Personne_activite telle que publiée, "
+            "séparée par des |, ou un CSV code_commune;profession;effectif[;mode])"
+        )
+    at = {c: header.index(c) for c in [*needed, "mode"] if c in header}
+    words = _category_words()
+    autres = len(_categories())
+    problems = _Problems(path, "annuaire")
+    out: dict[tuple[int, int, bool], int] = {}
+    exclus = dict.fromkeys(EXCLUSIONS, 0)
+    unknown_words: dict[str, int] = {}
+    for line, row in rows:
+        cells = row + [""] * (len(header) - len(row))
+        count = _count_value(cells[at["effectif"]])
+        if count is None:
+            problems.add(line, cells[at["effectif"]], "effectif : nombre entier attendu")
+            continue
+        word = _key(cells[at["profession"]])
+        if word not in words:
+            unknown_words[cells[at["profession"]].strip()] = line
+        category = words.get(word, autres)
+        mode = cells[at["mode"]].strip().upper() if "mode" in at else ""
+        where = _place(cells[at["code_commune"]], "", False, units, old)
+        if isinstance(where, str):
+            exclus[where] += count
+            continue
+        liberal = mode.startswith(str(config()["mode"]["liberal"]))
+        key = (where, category, liberal)
+        out[key] = out.get(key, 0) + count
+    problems.raise_if_any()
+    if unknown_words:
+        shown = ", ".join(f"« {w} » (ligne {n})" for w, n in list(unknown_words.items())[:5])
+        log.info("annuaire %s : professions comptées dans « autres » : %s", path.name, shown)
+    sites = pd.DataFrame(
+        {
+            "personne": np.full(len(out), -1, dtype="int64"),
+            "unite": np.array([k[0] for k in out], dtype="int32"),
+            "categorie": np.array([k[1] for k in out], dtype="int8"),
+            "liberal": np.array([k[2] for k in out], dtype=bool),
+            "effectif": np.array(list(out.values()), dtype="int64"),
+        }
+    )
+    return Annuaire(path, "csv", sites, units.codes, len(rows), exclus, _is_demo(path))
+
+
+# ------------------------------------------------------------------------------------------
+# counting
+# ------------------------------------------------------------------------------------------
+def count(annuaire: Annuaire, members: pd.DataFrame, *, key: str) -> pd.DataFrame:
+    """Count the professionals of each territory.
+
+    Parameters
+    ----------
+    annuaire
+        From :func:`read_annuaire`.
+    members
+        Long table of the territories: ``key`` and ``code`` (unit), one row per unit of each
+        territory (a unit may belong to several territories).
+    key
+        The territory column (``cpts_id``, ``zone_id``, ``code``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``key`` (every territory of ``members``, in order of first appearance),
+        columns :data:`COUNT_COLUMNS` (int64): distinct persons with a site in the territory
+        (a simple CSV: the sum of its ``effectif``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    keys = pd.unique(members[key].to_numpy())
+    index = pd.Index(annuaire.codes).get_indexer(members["code"].astype(str).to_numpy())
+    m = pd.DataFrame({key: members[key].to_numpy(), "unite": index})
+    m = m[m["unite"] >= 0].drop_duplicates()
+    joined = annuaire.sites.merge(m, on="unite", how="inner")
+    if annuaire.kind == "rpps":
+        # a person once per territory, whatever their number of sites in it
+        joined = joined.groupby([key, "personne"], sort=False, observed=True).agg(
+            categorie=("categorie", "first"), liberal=("liberal", "max")
+        )
+        joined = joined.reset_index()
+        joined["effectif"] = 1
+    weight = joined["effectif"].to_numpy()
+    out = pd.DataFrame(index=pd.Index(keys, name=key))
+    by_cat = (
+        pd.DataFrame({key: joined[key], "categorie": joined["categorie"], "w": weight})
+        .groupby([key, "categorie"], sort=False)["w"]
+        .sum()
+        .unstack(fill_value=0)
+    )
+    by_cat = by_cat.reindex(index=out.index, columns=range(len(CATEGORY_COLUMNS)), fill_value=0)
+    by_cat.columns = CATEGORY_COLUMNS
+    liberal = (
+        pd.Series(weight * joined["liberal"].to_numpy(dtype=bool), index=joined[key].to_numpy())
+        .groupby(level=0)
+        .sum()
+    )
+    out["professionnels"] = by_cat.sum(axis=1)
+    out["liberaux"] = liberal.reindex(out.index, fill_value=0)
+    out = out.join(by_cat)
+    return out.fillna(0).astype("int64")[COUNT_COLUMNS].astype(np.int64)
+
+
+def by_commune(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
+    """Professionals of each unit of the analysis (``--par commune``).
+
+    Columns ``code``, ``nom``, ``departement``, ``population``, ``stade``, ``cpts``, then
+    :data:`COUNT_COLUMNS`.
+    """
+    units = a.units()
+    counts = count(annuaire, units[["code"]].assign(u=units["code"]), key="u")
+    cols = [c for c in ("code", "nom", "departement", "population", "stade", "cpts") if c in units]
+    out = units[cols].reset_index(drop=True)
+    return out.join(counts.reset_index(drop=True))
+
+
+def by_zone(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
+    """Professionals present in each zone blanche (``--par zone``).
+
+    Columns ``zone_id``, ``departement``, ``population``, ``professionnels``, ``liberaux``,
+    ``medecins_generalistes`` and ``generalistes_pour_10000_hab`` (médecins généralistes per
+    10,000 inhabitants, ``config/professionnels.toml``), in the order of the zones.
+    """
+    zones = a.zones()
+    counts = count(annuaire, a.zone_units(), key="zone_id")
+    out = zones[["zone_id", "departement", "population"]].copy()
+    for col in ("professionnels", "liberaux", "medecins_generalistes"):
+        out[col] = out["zone_id"].map(counts[col]).fillna(0).astype("int64")
+    per = float(config()["densite"]["pour_habitants"])
+    pop = out["population"].astype(float)
+    density = (out["medecins_generalistes"] * per / pop.where(pop > 0)).round(1)
+    out[f"generalistes_pour_{int(per)}_hab"] = density
+    return out.reset_index(drop=True)
+
+
+def by_cpts(
+    a: Analysis, annuaire: Annuaire, *, adhesions: Path | str | None = None
+) -> pd.DataFrame:
+    """Professionals of each CPTS and the share adherent and active (``--par cpts``).
+
+    Parameters
+    ----------
+    a
+        The analysis (its ``departements`` restrict the CPTS, by main département).
+    annuaire
+        From :func:`read_annuaire`.
+    adhesions
+        A CSV ``cpts;adherents;actifs`` (CPTS by id or name); default: the registry's own
+        columns (``adherents``, ``nb_adherents``, ``actifs``…) when it has some.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cpts_id``: ``nom``, ``stade``, ``departement``, ``population``,
+        :data:`COUNT_COLUMNS`, then ``adherents``, ``actifs`` (``<NA>`` when unknown),
+        ``part_adherents`` and ``part_actifs`` (% of ``professionnels``). More adherents than
+        professionals is logged as a warning naming the CPTS (the share then exceeds 100 %).
+    """
+    import pandas as pd
+
+    table = a.cpts()
+    members = a.registry.membership
+    members = members.loc[members["cpts_id"].isin(table.index), ["cpts_id", "code"]]
+    counts = count(annuaire, members, key="cpts_id")
+    out = table[["nom", "stade", "departement", "population"]].join(counts)
+    out[COUNT_COLUMNS] = out[COUNT_COLUMNS].fillna(0).astype("int64")
+    adh = read_adhesions(adhesions, a) if adhesions is not None else registry_adhesions(a)
+    if adh is None:
+        adh = pd.DataFrame(
+            {"adherents": pd.array([], dtype="Int64"), "actifs": pd.array([], dtype="Int64")},
+            index=pd.Index([], name="cpts_id"),
+        )
+    out["adherents"] = adh["adherents"].reindex(out.index).astype("Int64")
+    out["actifs"] = adh["actifs"].reindex(out.index).astype("Int64")
+    pros = out["professionnels"].astype("float64").where(out["professionnels"] > 0)
+    out["part_adherents"] = (out["adherents"].astype("Float64") * 100 / pros).round(1)
+    out["part_actifs"] = (out["actifs"].astype("Float64") * 100 / pros).round(1)
+    _warn_shares(out)
+    return out
+
+
+def _warn_shares(table: pd.DataFrame) -> None:
+    """Say, CPTS by CPTS, each count of adherents or actifs that cannot be a share."""
+    for cpts_id, row in table.iterrows():
+        name = f"CPTS « {row['nom']} » ({cpts_id})"
+        adherents, actifs, pros = row["adherents"], row["actifs"], int(row["professionnels"])
+        if _known(adherents) and int(adherents) > pros:
+            log.warning(
+                "%s : %s pour %s sur son territoire d'après l'annuaire : part "
+                "d'adhérents de plus de 100 %% (adhérents exerçant hors du territoire, "
+                "annuaire incomplet ou effectif à vérifier)",
+                name,
+                plural(int(adherents), "adhérent"),
+                plural(pros, "professionnel"),
+            )
+        if _known(actifs) and _known(adherents) and int(actifs) > int(adherents):
+            log.warning(
+                "%s : %s pour %s : plus d'actifs que d'adhérents, effectifs à vérifier",
+                name,
+                plural(int(actifs), "actif"),
+                plural(int(adherents), "adhérent"),
+            )
+        elif _known(actifs) and not _known(adherents) and int(actifs) > pros:
+            log.warning(
+                "%s : %s pour %s sur son territoire d'après l'annuaire : part d'actifs de plus "
+                "de 100 %%",
+                name,
+                plural(int(actifs), "actif"),
+                plural(pros, "professionnel"),
+            )
+
+
+def _known(value: Any) -> bool:
+    import pandas as pd
+
+    return value is not None and not pd.isna(value)
+
+
+# ------------------------------------------------------------------------------------------
+# adhesions
+# ------------------------------------------------------------------------------------------
+def _adhesion_value(text: str) -> int | str | None:
+    """Integer, None (empty), or the text itself when it is no count."""
+    if not text.strip():
+        return None
+    value = _count_value(text)
+    return text if value is None else value
+
+
+def _cpts_lookup(a: Analysis) -> tuple[dict[str, str], dict[str, list[str]]]:
+    cpts = a.registry.cpts
+    by_id = {_key(str(i)): str(i) for i in cpts.index}
+    by_name: dict[str, list[str]] = {}
+    for cpts_id, name in cpts["nom"].astype(str).items():
+        by_name.setdefault(_key(name), []).append(str(cpts_id))
+    return by_id, by_name
+
+
+def read_adhesions(path: Path | str, a: Analysis) -> pd.DataFrame:
+    """Read a CSV ``cpts;adherents;actifs`` (``actifs`` optional; ``,`` also accepted).
+
+    ``cpts`` is a CPTS id of the registry or its name (case, accents and punctuation
+    ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cpts_id``: ``adherents``, ``actifs`` (Int64, ``<NA>`` when empty).
+
+    Raises
+    ------
+    DataSourceError
+        Missing columns, an unknown or ambiguous CPTS, a count that is no whole number, a CPTS
+        given twice: file, line and value named.
+    """
+    import pandas as pd
+
+    path = checked_path(
+        path, what="adhésions", max_mb=float(config()["annuaire"]["taille_max_mo_csv"])
+    )
+    header, rows = _csv_rows(path, "adhésions")
+    roles = config()["adhesions"]
+    at: dict[str, int] = {}
+    for role in ("cpts", "adherents", "actifs"):
+        found = [i for i, h in enumerate(header) if h in roles[role] or h == role]
+        if found:
+            at[role] = found[0]
+    missing = [r for r in ("cpts", "adherents") if r not in at]
+    if missing:
+        raise DataSourceError(
+            f"adhésions {path} : colonnes manquantes : "
+            + ", ".join(f"« {c} »" for c in missing)
+            + " (attendu : un CSV cpts;adherents;actifs)"
+        )
+    by_id, by_name = _cpts_lookup(a)
+    problems = _Problems(path, "adhésions")
+    values: dict[str, tuple[int | None, int | None]] = {}
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        cells = row + [""] * (len(header) - len(row))
+        given = cells[at["cpts"]].strip()
+        key = _key(given)
+        cpts_id = by_id.get(key)
+        if cpts_id is None:
+            names = by_name.get(key, [])
+            if len(names) > 1:
+                problems.add(
+                    line,
+                    given,
+                    f"nom porté par plusieurs CPTS ({', '.join(names)}) : donner l'identifiant",
+                )
+                continue
+            if not names:
+                problems.add(line, given, "CPTS inconnue du registre (ni identifiant ni nom)")
+                continue
+            cpts_id = names[0]
+        if cpts_id in seen:
+            problems.add(line, given, f"CPTS déjà donnée ligne {seen[cpts_id]}")
+            continue
+        seen[cpts_id] = line
+        counts: list[int | None] = []
+        for role in ("adherents", "actifs"):
+            value = _adhesion_value(cells[at[role]]) if role in at else None
+            if isinstance(value, str):
+                problems.add(line, value, f"{role} : nombre entier attendu")
+                value = None
+            counts.append(value)
+        values[cpts_id] = (counts[0], counts[1])
+    problems.raise_if_any()
+    log.info("adhésions %s : %s", path.name, plural(len(values), "CPTS", "CPTS"))
+    return pd.DataFrame(
+        {
+            "adherents": pd.array([v[0] for v in values.values()], dtype="Int64"),
+            "actifs": pd.array([v[1] for v in values.values()], dtype="Int64"),
+        },
+        index=pd.Index(list(values), name="cpts_id"),
+    )
+
+
+def registry_adhesions(a: Analysis) -> pd.DataFrame | None:
+    """Adherents and actifs of each CPTS from the registry's own columns, if it has some.
+
+    The columns of ``config/professionnels.toml`` (``adherents``, ``nb_adherents``,
+    ``actifs``…); a CPTS given on several lines must give the same counts on each (or leave
+    the others empty).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Indexed by ``cpts_id``: ``adherents``, ``actifs`` (Int64); None without such columns.
+
+    Raises
+    ------
+    RegistryError
+        A count that is no whole number, or two different counts for one CPTS (lines named).
+    """
+    import pandas as pd
+
+    from couverture.registry import extra_columns
+
+    roles = config()["adhesions"]
+    extra = extra_columns(
+        a.registry_path, {"adherents": roles["adherents"], "actifs": roles["actifs"]}
+    )
+    if extra is None:
+        return None
+    keys = [c for c in ("feuille", "ligne") if c in extra.columns]
+    members = a.registry.membership[[*keys, "cpts_id"]]
+    joined = extra.merge(members, on=keys, how="inner")
+    problems: list[tuple[int | str | None, str, str]] = []
+    values: dict[str, dict[str, tuple[int, int | str]]] = {}
+    for row in joined.itertuples(index=False):
+        place = f"feuille « {row.feuille} », ligne {row.ligne}" if "feuille" in keys else None
+        where: int | str = place if place is not None else int(row.ligne)
+        for role in ("adherents", "actifs"):
+            if role not in extra.columns:
+                continue
+            value = _adhesion_value(str(getattr(row, role)))
+            if value is None:
+                continue
+            if isinstance(value, str):
+                problems.append((where, value, f"{role} : nombre entier attendu"))
+                continue
+            known = values.setdefault(str(row.cpts_id), {})
+            if role in known and known[role][0] != value:
+                problems.append(
+                    (
+                        where,
+                        str(value),
+                        f"{role} de la CPTS {row.cpts_id} : {known[role][0]} à la "
+                        f"{_line_word(known[role][1])}, {value} ici (une seule valeur attendue)",
+                    )
+                )
+                continue
+            known.setdefault(role, (value, where))
+    if problems:
+        raise RegistryError(a.registry_path, problems[:_MAX_PROBLEMS])
+    log.info(
+        "adhésions lues dans le registre (%s) pour %s",
+        ", ".join(c for c in ("adherents", "actifs") if c in extra.columns),
+        plural(len(values), "CPTS", "CPTS"),
+    )
+    ids = list(values)
+    return pd.DataFrame(
+        {
+            role: pd.array([values[i].get(role, (None,))[0] for i in ids], dtype="Int64")
+            for role in ("adherents", "actifs")
+        },
+        index=pd.Index(ids, name="cpts_id"),
+    )
+
+
+def _line_word(where: int | str) -> str:
+    return f"ligne {where}" if isinstance(where, int) else str(where)
+
+
+# ------------------------------------------------------------------------------------------
+# one call for the command line
+# ------------------------------------------------------------------------------------------
+#: The tables of ``couverture professionnels --par``.
+LEVELS = ("cpts", "zone", "commune")
+
+
+def professionals(
+    a: Analysis, annuaire: Annuaire, *, par: str = "cpts", adhesions: Path | str | None = None
+) -> pd.DataFrame:
+    """Return the table of ``couverture professionnels --par cpts|zone|commune``.
+
+    ``cpts``: :func:`by_cpts` with ``cpts_id`` as a column; ``zone``: :func:`by_zone`;
+    ``commune``: :func:`by_commune`.
+    """
+    if par == "cpts":
+        return by_cpts(a, annuaire, adhesions=adhesions).reset_index()
+    if par == "zone":
+        return by_zone(a, annuaire)
+    if par == "commune":
+        return by_commune(a, annuaire)
+    from couverture._errors import ArgumentError
+
+    raise ArgumentError(f"--par : « {par} » inconnu (attendu : {', '.join(LEVELS)})")
