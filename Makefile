@@ -32,7 +32,7 @@ STADE_PAR_DEFAUT ?=
 STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres clean report
+.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres bench-annuaire clean report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,9 @@ bench-propositions: data ## proposals vs the real PACA CPTS, leaving one départ
 
 bench-perimetres: data ## CPTS perimeters as polygons vs the commune list (PACA, demo)
 	$(PY) benchmarks/perimetres.py $(REGISTRE_REEL)
+
+bench-annuaire: data ## couverture professionnels on a generated national RPPS extract (2 million lines)
+	$(PY) benchmarks/annuaire.py
 
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png $(PLANS)

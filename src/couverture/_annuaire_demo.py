@@ -42,6 +42,12 @@ _NO_COMMUNE = 0.003
 _ABROAD = 0.001
 
 
+def lines_per_inhabitant() -> float:
+    """Return the expected lines per inhabitant at ``scale=1`` (to size an extract)."""
+    density = sum(p[4] for p in _PROFILES) / 100_000
+    return density * (1 + _SECOND_SITE)
+
+
 def _postal(code: str) -> str:
     """Return a postal code for a fictitious address (arrondissements: 75115 → 75015)."""
     if code.startswith(("751", "132")):  # Paris, Marseille: 751NN → 750NN, 132NN → 130NN

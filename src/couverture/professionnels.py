@@ -404,97 +404,87 @@ def _rank_sql(profession: str, savoir_faire: str) -> str:
 
 
 def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
-    """Stream the published extract through DuckDB, keeping only the columns needed."""
+    """Stream the published extract through DuckDB, keeping only the columns needed.
+
+    The lines are reduced while streaming to one row per person (a 64-bit hash of the
+    national identifier: distinct counts without keeping 2 million strings), written place
+    (commune, postal code for a city of arrondissements, country) and category; the few
+    thousand distinct places are then placed in units in Python.
+    """
     import duckdb
     import numpy as np
-    import pandas as pd
 
     col = config()["colonnes_rpps"]
 
     def q(name: str) -> str:
         return '"' + col[name].replace('"', '""') + '"'
 
-    def t(name: str) -> str:
-        return f"coalesce(trim({q(name)}), '')"
-
-    france = ", ".join("'" + c + "'" for c in config()["pays"]["france"])
     liberal = str(config()["mode"]["liberal"]).replace("'", "''")
     cities = ", ".join(f"'{c}'" for c in sorted(units.cities)) or "''"
-    rank = _rank_sql("profession", "savoir_faire")
+    rank = _rank_sql(q("profession"), q("savoir_faire"))
+    names = [c.strip() for c in _first_line(path).split("|")]
+    columns = {n if n else f"colonne_vide_{i}": "VARCHAR" for i, n in enumerate(names)}
+    source = (
+        "read_csv(?, delim = '|', header = true, quote = '', escape = '', null_padding = true, "
+        f"auto_detect = false, columns = {_struct_literal(columns)})"
+    )
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
         con.execute(f"SET memory_limit = '{config()['annuaire']['memoire_lecteur']}'")
         con.execute("SET preserve_insertion_order = false")
-        source = (
-            "read_csv(?, delim = '|', header = true, all_varchar = true, quote = '', "
-            "escape = '', null_padding = true, auto_detect = false, "
-            "columns = $columns)"
-        )
-        names = [c.strip() for c in _first_line(path).split("|")]
-        columns = {n if n else f"colonne_vide_{i}": "VARCHAR" for i, n in enumerate(names)}
-        # one row per person, site (commune, postal code when a city of arrondissements) and
-        # mode: the 2 million lines are reduced while streaming
-        sql = f"""
+        con.execute(
+            f"""
             CREATE TEMP TABLE lignes AS
-            SELECT personne, commune, postal, etranger,
-                   min({rank}) AS rang, bool_or(mode = '{liberal}') AS liberal,
-                   count(*) AS n
+            SELECT personne, sans_id, commune, postal, pays,
+                   min(rang) AS rang, bool_or(liberal) AS liberal, count(*) AS n
             FROM (
-                SELECT {t("personne")} AS personne,
-                       upper(replace({t("commune")}, ' ', '')) AS commune,
-                       {t("code_postal")} AS postal_brut,
-                       {t("pays")} AS pays,
-                       {t("profession")} AS profession,
-                       upper({t("savoir_faire")}) AS savoir_faire,
-                       upper({t("mode")}) AS mode
+                SELECT hash({q("personne")}) AS personne,
+                       coalesce({q("personne")}, '') = '' AS sans_id,
+                       coalesce({q("commune")}, '') AS commune,
+                       CASE WHEN coalesce({q("commune")}, '') IN ({cities}, '')
+                            THEN coalesce({q("code_postal")}, '') ELSE '' END AS postal,
+                       coalesce({q("pays")}, '') AS pays,
+                       {rank} AS rang,
+                       coalesce({q("mode")} = '{liberal}', false) AS liberal
                 FROM {source}
             )
-            CROSS JOIN LATERAL (SELECT
-                CASE WHEN commune IN ({cities}) OR commune = '' THEN postal_brut ELSE ''
-                END AS postal,
-                pays <> '' AND pays NOT IN ({france}) AS etranger)
             GROUP BY ALL
-        """
-        con.execute(sql.replace("$columns", _struct_literal(columns)), [str(path)])
-        places = con.execute(
-            "SELECT DISTINCT commune, postal, etranger FROM lignes WHERE personne <> ''"
-        ).fetchall()
-        placed = [(c, p, f, _place(c, p, f, units, old)) for c, p, f in places]
-        frame = pd.DataFrame(
-            {
-                "commune": [x[0] for x in placed],
-                "postal": [x[1] for x in placed],
-                "etranger": [x[2] for x in placed],
-                "unite": [x[3] if isinstance(x[3], int) else -1 for x in placed],
-                "motif": [x[3] if isinstance(x[3], str) else "" for x in placed],
-            }
+            """,
+            [str(path)],
+        )
+        frame = _places(
+            con.execute("SELECT DISTINCT commune, postal, pays FROM lignes").fetchall(),
+            units,
+            old,
         )
         con.register("lieux", frame)
         total = int(con.execute("SELECT coalesce(sum(n), 0) FROM lignes").fetchone()[0])  # type: ignore[index]
         left = dict(
             con.execute(
                 """
-                SELECT CASE WHEN l.personne = '' THEN 'sans_identifiant' ELSE p.motif END,
-                       sum(l.n)
-                FROM lignes l LEFT JOIN lieux p USING (commune, postal, etranger)
-                WHERE l.personne = '' OR p.unite < 0
+                SELECT CASE WHEN l.sans_id THEN 'sans_identifiant' ELSE p.motif END, sum(l.n)
+                FROM lignes l JOIN lieux p USING (commune, postal, pays)
+                WHERE l.sans_id OR p.unite < 0
                 GROUP BY 1
                 """
             ).fetchall()
         )
+        # a person's category is decided over all their lines (a GP line makes a GP)
         sites = con.execute(
             """
-            SELECT (dense_rank() OVER (ORDER BY personne) - 1)::BIGINT AS personne,
-                   unite::INTEGER AS unite, rang::TINYINT AS categorie, liberal
-            FROM (
-                SELECT l.personne, p.unite, min(min(l.rang)) OVER (PARTITION BY l.personne)
-                       AS rang, bool_or(l.liberal) AS liberal
-                FROM lignes l JOIN lieux p USING (commune, postal, etranger)
-                WHERE l.personne <> ''
-                GROUP BY l.personne, p.unite
+            WITH kept AS (
+                SELECT l.personne, p.unite, l.rang, l.liberal
+                FROM lignes l JOIN lieux p USING (commune, postal, pays)
+                WHERE NOT l.sans_id
+            ), person AS (
+                SELECT personne, min(rang) AS rang FROM kept GROUP BY personne
             )
-            WHERE unite >= 0
+            SELECT k.personne, k.unite::INTEGER AS unite, min(r.rang)::TINYINT AS categorie,
+                   bool_or(k.liberal) AS liberal
+            FROM kept k JOIN person r USING (personne)
+            WHERE k.unite >= 0
+            GROUP BY k.personne, k.unite
             """
         ).df()
     except duckdb.Error as exc:
@@ -505,6 +495,25 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
     sites["effectif"] = np.ones(len(sites), dtype="int64")
     exclus = {k: int(left.get(k, 0)) for k in EXCLUSIONS}
     return Annuaire(path, "rpps", sites, units.codes, total, exclus, _is_demo(path))
+
+
+def _places(places: list[tuple[str, str, str]], units: _Units, old: dict[str, str]) -> pd.DataFrame:
+    """Return the unit position (``-1`` and a ``motif`` when left out) of each place."""
+    import pandas as pd
+
+    france = {str(c) for c in config()["pays"]["france"]}
+    where = [
+        _place(c, p, bool(y.strip()) and y.strip() not in france, units, old) for c, p, y in places
+    ]
+    return pd.DataFrame(
+        {
+            "commune": [x[0] for x in places],
+            "postal": [x[1] for x in places],
+            "pays": [x[2] for x in places],
+            "unite": [w if isinstance(w, int) else -1 for w in where],
+            "motif": [w if isinstance(w, str) else "" for w in where],
+        }
+    )
 
 
 def _struct_literal(columns: dict[str, str]) -> str:
