@@ -67,7 +67,13 @@ $(DEMO_REGISTRY): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 $(DEMO_PREVIOUS): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 	$(COUVERTURE) demo --precedent --sortie $@
 
-data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
+# the fictitious annuaire (RPPS layout) of a few départements and the CPTS's adhesions
+DEMO_ANNUAIRE := data/raw/annuaire_demo.txt
+DEMO_ADHESIONS := data/raw/adhesions_demo.csv
+$(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) &: $(DEMO_REGISTRY) $(UNITS) src/couverture/_annuaire_demo.py
+	$(COUVERTURE) demo --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS)
+
+data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
 
 # --- demo --------------------------------------------------------------------------------------
 demo: data ## set up, build the data and run the main job on the demo registry
@@ -77,6 +83,9 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(COUVERTURE) chevauchements --registre $(DEMO_REGISTRY) --departement 06
 	# --- demo: suggestions ---
 	$(COUVERTURE) suggestions --registre $(DEMO_REGISTRY) --departement 35
+	# --- demo: professionnels (annuaire fictif : 06, 35, 53, 67) ---
+	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --departement 35
+	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --par zone --departement 35
 	# --- demo: cartes ---
 	$(MAKE) --no-print-directory maps/index.html
 	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
@@ -116,7 +125,7 @@ bench-annuaire: data ## couverture professionnels on a generated national RPPS e
 	$(PY) benchmarks/annuaire.py
 
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
-	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png $(PLANS)
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) maps/*.html maps/*.png $(PLANS)
 
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only

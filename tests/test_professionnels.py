@@ -420,3 +420,33 @@ def test_cli(registry, extract, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "colonnes manquantes" in err and "« Identification nationale PP »" in err
     assert "Traceback" not in err
+
+
+def test_demo_annuaire_is_fictitious_and_only_speaks_of_its_departements(
+    tmp_path, units, demo_registry, caplog
+):
+    from couverture._annuaire_demo import write_demo_files
+
+    registry = pd.read_csv(demo_registry, dtype=str)
+    annuaire_path, adhesions_path = tmp_path / "annuaire_demo.txt", tmp_path / "adhesions.csv"
+    _, lines = write_demo_files(
+        annuaire_path, adhesions_path, units=units, registry=registry, departements=("53",)
+    )
+    text = annuaire_path.read_text(encoding="utf-8").splitlines()
+    assert text[0].split("|") == HEADER and len(text) == lines + 1
+    assert all(line.split("|")[HEADER.index("Nom d'exercice")] == "FICTIF" for line in text[1:])
+    caplog.set_level(logging.INFO, logger="couverture")
+    with couverture.analyse(demo_registry, departements=("53", "67")) as a:
+        annuaire = read_annuaire(annuaire_path, a)
+        assert annuaire.fictif and annuaire.departements == {"53"}
+        assert "annuaire fictif" in caplog.text
+        table = by_cpts(a, annuaire, adhesions=adhesions_path)
+    in53 = table[table["departement"] == "53"]
+    assert (in53["professionnels"] > 0).all()
+    assert (in53[COUNT_COLUMNS[2:]].sum(axis=1) == in53["professionnels"]).all()
+    # the Bas-Rhin has no line: nothing said there, rather than zeros
+    assert table.loc[table["departement"] == "67", "professionnels"].isna().all()
+    # one CPTS of the demo has more adherents than professionals: warned, by name
+    over = in53[in53["part_adherents"] > 100]
+    assert len(over) == 1
+    assert f"({over.index[0]}) : " in caplog.text

@@ -168,3 +168,60 @@ def write_annuaire(
             fh.write("\n".join(batch) + "\n")
             lines += len(batch)
     return path, lines
+
+
+#: Départements of the demo annuaire (those `make demo` shows; elsewhere no annuaire).
+DEMO_DEPARTEMENTS = ("06", "35", "53", "67")
+
+
+def _persons_by_cpts(path: Path, registry: pd.DataFrame) -> pd.Series:
+    """Distinct persons of the written extract with a site in each CPTS of the registry."""
+    sites = pd.read_csv(
+        path,
+        sep="|",
+        usecols=["Identification nationale PP", "Code commune (coord. structure)"],
+        dtype=str,
+        quoting=3,
+    ).dropna()
+    sites.columns = ["personne", "code"]
+    members = registry[["cpts_id", "code_commune"]].rename(columns={"code_commune": "code"})
+    joined = sites.merge(members.astype(str), on="code").drop_duplicates(["cpts_id", "personne"])
+    return joined.groupby("cpts_id").size()
+
+
+def write_demo_files(
+    annuaire: Path | str,
+    adhesions: Path | str | None,
+    *,
+    units: pd.DataFrame,
+    registry: pd.DataFrame,
+    departements: tuple[str, ...] = DEMO_DEPARTEMENTS,
+    seed: int = 2026,
+) -> tuple[Path, int]:
+    """Write the fictitious annuaire of ``departements`` and, optionally, adhesions.
+
+    The adhesions CSV (``cpts;adherents;actifs``) gives most CPTS of these départements 5 to
+    30 % of their professionals as adherents, a part of them active; a few CPTS give nothing
+    (not yet reported), and one more adherents than professionals of its territory (members
+    practising next door), which the command names in a warning.
+    """
+    units = units[units["departement"].astype(str).isin(departements)]
+    path, lines = write_annuaire(annuaire, units, seed=seed)
+    if adhesions is None:
+        return path, lines
+    rng = np.random.default_rng(seed + 1)
+    counts = _persons_by_cpts(path, registry)
+    rows = ["cpts;adherents;actifs"]
+    smallest = counts.idxmin() if len(counts) else None
+    for cpts_id, n in counts.sort_index().items():
+        draw = rng.random()
+        if draw < 0.15 and cpts_id != smallest:
+            continue  # not reported yet
+        adherents = round(n * (0.05 + 0.25 * rng.random()))
+        if cpts_id == smallest:
+            adherents = n + 7  # members practising outside the territory
+        actifs = round(adherents * (0.3 + 0.4 * rng.random()))
+        rows.append(f"{cpts_id};{adherents};{actifs}")
+    with atomic_path(Path(adhesions)) as tmp:
+        tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path, lines

@@ -285,7 +285,12 @@ def _check_demo_output(out: Path | None) -> None:
     if out is None:
         return
     real = Path(os.path.realpath(out))
-    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    demo = (
+        settings.DEMO_REGISTRY_PATH,
+        settings.RAW_DIR / "registre_demo_precedent.csv",
+        settings.RAW_DIR / "annuaire_demo.txt",
+        settings.RAW_DIR / "adhesions_demo.csv",
+    )
     if any(real == Path(os.path.realpath(d)) for d in demo):
         return
     reason = _owned_file(out, argparse.Namespace())
@@ -436,6 +441,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
     _check_demo_output(args.sortie)
+    if args.annuaire is not None:
+        from couverture.demo import write_demo_annuaire
+
+        _check_demo_output(args.annuaire)
+        _check_demo_output(args.adhesions)
+        write_demo_annuaire(args.annuaire, args.adhesions, seed=args.graine)
+        return
     if args.remplir_plan is not None:
         from couverture.demo import fill_demo_plan
 
@@ -940,6 +952,20 @@ def _add_data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="remplir un plan d'action comme le ferait une task force (démonstration), "
         "écrit dans --sortie",
     )
+    p.add_argument(
+        "--annuaire",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="écrire l'annuaire fictif (format RPPS publié) des départements de démonstration",
+    )
+    p.add_argument(
+        "--adhesions",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="avec --annuaire : écrire aussi les adhésions fictives (cpts;adherents;actifs)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -1181,6 +1207,11 @@ def cmd_professionnels(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         annuaire = read_annuaire(args.annuaire, a)
         frame = professionals(a, annuaire, par=args.par, adhesions=args.adhesions)
+        if args.format == "tableau" and args.par != "zone":
+            # the terminal shows what fits: the professions but GPs are in the files
+            shown = ["infirmiers", "masseurs_kinesitherapeutes", "pharmaciens", "sages_femmes"]
+            frame = frame.drop(columns=[*shown, "chirurgiens_dentistes", "autres"])
+            frame = frame.drop(columns=["departement", "stade", "cpts"], errors="ignore")
         where = {"cpts": "CPTS", "zone": "zone blanche", "commune": "commune"}[args.par]
         fictif = " (annuaire fictif)" if annuaire.fictif else ""
         _emit(args, a, frame, f"Professionnels de santé par {where}{fictif}")

@@ -249,6 +249,9 @@ class Annuaire:
         Lines left out, by reason (keys of :data:`EXCLUSIONS`).
     fictif
         A demonstration annuaire (file named ``annuaire_demo*``).
+    departements
+        Départements with at least one site: elsewhere the annuaire says nothing (an extract
+        of a region), and the tables leave the counts empty rather than show zeros.
     """
 
     path: Path
@@ -258,6 +261,7 @@ class Annuaire:
     lignes: int
     exclus: dict[str, int] = field(default_factory=dict)
     fictif: bool = False
+    departements: frozenset[str] = frozenset()
 
     @property
     def personnes(self) -> int:
@@ -341,6 +345,7 @@ class _Units:
 
     codes: np.ndarray
     position: dict[str, int]
+    departements: np.ndarray
     cities: frozenset[str]  # cities handled as arrondissements (75056, 69123, 13055)
 
 
@@ -348,7 +353,8 @@ def _unit_lookup(a: Analysis) -> tuple[_Units, dict[str, str]]:
     table = a.unit_table()
     codes = table["code"].astype(str).to_numpy()
     arm = table.loc[table["type"].astype(str) == "ARM", "commune"].astype(str)
-    units = _Units(codes, {c: i for i, c in enumerate(codes.tolist())}, frozenset(arm))
+    deps = table["departement"].astype(str).to_numpy()
+    units = _Units(codes, {c: i for i, c in enumerate(codes.tolist())}, deps, frozenset(arm))
     old = a.old_codes()
     mapping = dict(zip(old["code_ancien"].astype(str), old["code_actuel"].astype(str), strict=True))
     return units, mapping
@@ -494,7 +500,8 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
         con.close()
     sites["effectif"] = np.ones(len(sites), dtype="int64")
     exclus = {k: int(left.get(k, 0)) for k in EXCLUSIONS}
-    return Annuaire(path, "rpps", sites, units.codes, total, exclus, _is_demo(path))
+    covered = _covered(units, sites)
+    return Annuaire(path, "rpps", sites, units.codes, total, exclus, _is_demo(path), covered)
 
 
 def _places(places: list[tuple[str, str, str]], units: _Units, old: dict[str, str]) -> pd.DataFrame:
@@ -641,7 +648,14 @@ def _read_simple(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
             "effectif": np.array(list(out.values()), dtype="int64"),
         }
     )
-    return Annuaire(path, "csv", sites, units.codes, len(rows), exclus, _is_demo(path))
+    covered = _covered(units, sites)
+    return Annuaire(path, "csv", sites, units.codes, len(rows), exclus, _is_demo(path), covered)
+
+
+def _covered(units: _Units, sites: pd.DataFrame) -> frozenset[str]:
+    import numpy as np
+
+    return frozenset(units.departements[np.unique(sites["unite"].to_numpy())].tolist())
 
 
 # ------------------------------------------------------------------------------------------
@@ -703,6 +717,30 @@ def count(annuaire: Annuaire, members: pd.DataFrame, *, key: str) -> pd.DataFram
     return out.fillna(0).astype("int64")[COUNT_COLUMNS].astype(np.int64)
 
 
+def _blank_uncovered(table: pd.DataFrame, annuaire: Annuaire, columns: list[str]) -> pd.DataFrame:
+    """Empty (``<NA>``) ``columns`` of rows in a département the annuaire does not cover.
+
+    An extract of one region says nothing of the others: zeros there would read as deserts.
+    """
+    outside = ~table["departement"].astype(str).isin(annuaire.departements)
+    if not outside.any():
+        return table
+    out = table.copy()
+    for col in columns:
+        kind = (
+            "Float64" if out[col].dtype.kind == "f" or str(out[col].dtype) == "Float64" else "Int64"
+        )
+        out[col] = out[col].astype(kind).mask(outside)
+    deps = sorted(set(out.loc[outside, "departement"].astype(str)))
+    log.info(
+        "annuaire %s sans aucun site dans %s : professionnels non renseignés",
+        annuaire.path.name,
+        plural(len(deps), "département")
+        + (f" ({', '.join(deps[:8])}{' …' if len(deps) > 8 else ''})"),
+    )
+    return out
+
+
 def by_commune(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
     """Professionals of each unit of the analysis (``--par commune``).
 
@@ -713,7 +751,7 @@ def by_commune(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
     counts = count(annuaire, units[["code"]].assign(u=units["code"]), key="u")
     cols = [c for c in ("code", "nom", "departement", "population", "stade", "cpts") if c in units]
     out = units[cols].reset_index(drop=True)
-    return out.join(counts.reset_index(drop=True))
+    return _blank_uncovered(out.join(counts.reset_index(drop=True)), annuaire, COUNT_COLUMNS)
 
 
 def by_zone(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
@@ -732,6 +770,7 @@ def by_zone(a: Analysis, annuaire: Annuaire) -> pd.DataFrame:
     pop = out["population"].astype(float)
     density = (out["medecins_generalistes"] * per / pop.where(pop > 0)).round(1)
     out[f"generalistes_pour_{int(per)}_hab"] = density
+    out = _blank_uncovered(out, annuaire, [*out.columns[3:]])
     return out.reset_index(drop=True)
 
 
@@ -777,6 +816,7 @@ def by_cpts(
     pros = out["professionnels"].astype("float64").where(out["professionnels"] > 0)
     out["part_adherents"] = (out["adherents"].astype("Float64") * 100 / pros).round(1)
     out["part_actifs"] = (out["actifs"].astype("Float64") * 100 / pros).round(1)
+    out = _blank_uncovered(out, annuaire, COUNT_COLUMNS)
     _warn_shares(out)
     return out
 
@@ -785,6 +825,8 @@ def _warn_shares(table: pd.DataFrame) -> None:
     """Say, CPTS by CPTS, each count of adherents or actifs that cannot be a share."""
     for cpts_id, row in table.iterrows():
         name = f"CPTS « {row['nom']} » ({cpts_id})"
+        if not _known(row["professionnels"]):
+            continue  # no annuaire there
         adherents, actifs, pros = row["adherents"], row["actifs"], int(row["professionnels"])
         if _known(adherents) and int(adherents) > pros:
             log.warning(
