@@ -92,7 +92,7 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	# --- demo: rapport ---
 	# the month before first, so that the demo report has an evolution section
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS_PRECEDENT) REGISTRE=$(DEMO_PREVIOUS) STADE_PAR_DEFAUT= DEPARTEMENT=
-	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
+	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT= ANNUAIRE=$(DEMO_ANNUAIRE) ADHESIONS=$(DEMO_ADHESIONS)
 	@echo "Rapport : ouvrir reports/$(DEMO_MOIS)/index.html"
 	# --- demo: plan d'action (décidé en octobre, suivi en novembre, remontée) ---
 	$(MAKE) --no-print-directory $(DEMO_REMONTEE)
@@ -162,8 +162,8 @@ $(DEMO_PLAN_FILLED): $(DEMO_PLAN_EMPTY)
 $(DEMO_PLAN): $(DEMO_REGISTRY) $(DEMO_PLAN_FILLED) $(PACKAGE_CODE) | $(STORE)
 	$(COUVERTURE) plan-action --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE) --sortie $@
 
-$(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
-	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --sortie $@
+$(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(DEMO_ANNUAIRE) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --sortie $@
 
 plans: $(DEMO_REMONTEE) ## plan d'action of the demo: October's plan filled, carried to November, remontée
 .PHONY: plans
@@ -176,7 +176,10 @@ plans: $(DEMO_REMONTEE) ## plan d'action of the demo: October's plan filled, car
 DEPARTEMENT ?=
 REPORT_DIR := reports/$(MOIS)
 REPORT_OPTS := reports/.options-$(MOIS)
-REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT))
+# professionals of each CPTS (issue 23): make report ANNUAIRE=PS_LibreAcces_Personne_activite.txt
+ANNUAIRE ?=
+ADHESIONS ?=
+REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT)) $(if $(ANNUAIRE),--annuaire $(ANNUAIRE)) $(if $(ADHESIONS),--adhesions $(ADHESIONS))
 REPORT_SOURCES := $(PACKAGE_CODE)
 
 $(REPORT_OPTS): FORCE

@@ -450,3 +450,47 @@ def test_demo_annuaire_is_fictitious_and_only_speaks_of_its_departements(
     over = in53[in53["part_adherents"] > 100]
     assert len(over) == 1
     assert f"({over.index[0]}) : " in caplog.text
+
+
+def test_report_has_a_professionals_section(registry, extract, tmp_path):
+    from couverture.report import build_report
+
+    target = build_report(
+        registry,
+        month="2026-11",
+        output_dir=tmp_path,
+        departements=("35",),
+        history_path=tmp_path / "historique.duckdb",
+        suggestions=False,
+        maps=False,
+        fiches=False,
+        annuaire=extract,
+    )
+    page = (target / "index.html").read_text(encoding="utf-8")
+    section = page[page.index('<h2 id="professionnels">') :]
+    assert '<a href="#professionnels">' in page
+    row = section[section.index("<td>CPTS Rennes Est</td>") :].split("</tr>")[0]
+    cells = [c.split(">", 1)[1] for c in row.split("</td>")[1:-1]]
+    # professionals, libéraux, GPs, adherents, actifs, shares
+    assert cells == ["4", "3", "2", "3", "2", "75,0\xa0%", "50,0\xa0%"]
+    path = target / "professionnels-2026-11.csv"
+    table = pd.read_csv(path, sep=";", dtype={"Identifiant CPTS": str}, encoding="utf-8-sig")
+    assert table.set_index("Identifiant CPTS").loc["B", "Professionnels de santé"] == 2
+
+
+def test_remontee_has_the_second_indicator(registry, extract, tmp_path):
+    plan = tmp_path / "plan.xlsx"
+    common = ["--registre", str(registry), "--departement", "35"]
+    args = ["plan-action", *common, "--date", "2026-11-30", "--sortie", str(plan)]
+    assert run_cli(args) == 0
+    out = tmp_path / "remontee.xlsx"
+    args = ["remontee", "--mois", "2026-11", *common, "--plan", str(plan), "--sortie", str(out)]
+    assert run_cli([*args, "--annuaire", str(extract)]) == 0
+    sheets = pd.read_excel(out, sheet_name=None, dtype={"Département": str, "departement": str})
+    row = sheets["remontee"].set_index("Département").loc["35"]
+    # CPTS A (3 adherents of 4 professionals, 2 actifs) and B (5 of 2, 1 actif)
+    assert row["CPTS ayant déclaré leurs adhérents"] == 2
+    assert row["Professionnels de ces CPTS"] == 6 and row["Adhérents"] == 8
+    assert row["% professionnels adhérents"] == 133.3 and row["% professionnels actifs"] == 50.0
+    pros = sheets["professionnels"].set_index("cpts_id")
+    assert sorted(pros.index) == ["A", "B"] and pros.loc["A", "part_adherents"] == 75.0

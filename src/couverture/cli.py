@@ -717,6 +717,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"--historique {args.historique} : le dossier {args.historique.parent} n'existe pas"
         )
+    _check_annuaire_files(args)
     build_report(
         args.registre,
         month=args.mois,
@@ -731,6 +732,8 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         plan=args.plan,
         fiches=not args.sans_fiches,
         porteurs=args.porteurs,
+        annuaire=args.annuaire,
+        adhesions=args.adhesions,
     )
 
 
@@ -816,6 +819,7 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
     from couverture import plan
 
     _check_xlsx_output(args)
+    _check_annuaire_files(args)
     previous = plan.read_plan(args.plan) if args.plan is not None else None
     with _plan_analysis(args, previous) as a:
         result = plan.build_plan(a, previous=previous, on=args.date)
@@ -856,13 +860,21 @@ def cmd_remontee(args: argparse.Namespace) -> None:
     from couverture import plan, remontee
 
     _check_xlsx_output(args)
+    _check_annuaire_files(args)
     previous = plan.read_plan(args.plan)
     with _plan_analysis(args, previous) as a:
         table, actions = remontee.remontee(
             a, previous, month=args.mois, on=args.date, history_path=args.historique
         )
         info = remontee.remontee_info(a, previous, month=args.mois)
-        remontee.write_remontee(table, actions, args.sortie, info=info)
+        extra = None
+        if args.annuaire is not None:  # the second indicator (issue 23)
+            from couverture.professionnels import remontee_tables
+
+            table, extra = remontee_tables(
+                a, table, annuaire=args.annuaire, adhesions=args.adhesions
+            )
+        remontee.write_remontee(table, actions, args.sortie, info=info, extra=extra)
     log.info("remontée écrite : %s (%s)", args.sortie, plural(len(table), "département"))
 
 
@@ -1085,6 +1097,7 @@ def _add_report_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     _history_option(p)
     p.add_argument(
         "--plan",
@@ -1147,6 +1160,7 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     plan_options(p, required=True)
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
     _history_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_remontee)
 
 

@@ -1039,6 +1039,88 @@ def _line_word(where: int | str) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# the second indicator in the documents (report, remontée)
+# ------------------------------------------------------------------------------------------
+#: Per-département columns of the second indicator (:func:`by_departement`).
+DEPARTEMENT_COLUMNS = [
+    "n_cpts_adhesions",
+    "professionnels_cpts",
+    "adherents",
+    "actifs",
+    "part_adherents",
+    "part_actifs",
+]
+DEPARTEMENT_TITLES = {
+    "n_cpts_adhesions": "CPTS ayant déclaré leurs adhérents",
+    "professionnels_cpts": "Professionnels de ces CPTS",
+    "adherents": "Adhérents",
+    "actifs": "Actifs",
+    "part_adherents": "% professionnels adhérents",
+    "part_actifs": "% professionnels actifs",
+}
+
+
+def by_departement(cpts: pd.DataFrame) -> pd.DataFrame:
+    """Add up :func:`by_cpts` by (main) département: the instruction's second indicator.
+
+    Only the CPTS whose adherents (actifs) are known count in the share of adherents (actifs):
+    ``part_adherents`` = their adherents over their professionals, in %.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``departement``, columns :data:`DEPARTEMENT_COLUMNS`.
+    """
+    import pandas as pd
+
+    known = cpts[cpts["professionnels"].notna()]
+    rows = {}
+    for dep, group in known.groupby("departement", sort=True):
+        with_adh = group[group["adherents"].notna()]
+        with_act = group[group["actifs"].notna()]
+        pros = int(with_adh["professionnels"].sum())
+        pros_act = int(with_act["professionnels"].sum())
+        adherents = int(with_adh["adherents"].sum()) if len(with_adh) else None
+        actifs = int(with_act["actifs"].sum()) if len(with_act) else None
+        rows[dep] = {
+            "n_cpts_adhesions": len(with_adh),
+            "professionnels_cpts": pros if len(with_adh) else None,
+            "adherents": adherents,
+            "actifs": actifs,
+            "part_adherents": round(100 * adherents / pros, 1) if adherents and pros else None,
+            "part_actifs": round(100 * actifs / pros_act, 1) if actifs and pros_act else None,
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=DEPARTEMENT_COLUMNS)
+    out.index.name = "departement"
+    for col in DEPARTEMENT_COLUMNS[:4]:
+        out[col] = out[col].astype("Int64")
+    for col in DEPARTEMENT_COLUMNS[4:]:
+        out[col] = out[col].astype("Float64")
+    return out
+
+
+def remontee_tables(
+    a: Analysis,
+    table: pd.DataFrame,
+    *,
+    annuaire: Path | str,
+    adhesions: Path | str | None = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Return the remontée with the second indicator beside the first.
+
+    ``table`` (one row per département, ``departement`` column) gets
+    :data:`DEPARTEMENT_COLUMNS`; the extra sheet ``professionnels`` lists each CPTS.
+    """
+    cpts = by_cpts(a, read_annuaire(annuaire, a), adhesions=adhesions)
+    per_dep = by_departement(cpts)
+    out = table.drop(columns=[c for c in DEPARTEMENT_COLUMNS if c in table.columns])
+    out = out.join(per_dep, on="departement")
+    sheet = cpts.reset_index()
+    sheet = sheet[sheet["departement"].isin(set(table["departement"].astype(str)))]
+    return out, {"professionnels": sheet.reset_index(drop=True)}
+
+
+# ------------------------------------------------------------------------------------------
 # one call for the command line
 # ------------------------------------------------------------------------------------------
 #: The tables of ``couverture professionnels --par``.
