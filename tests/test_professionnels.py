@@ -494,3 +494,29 @@ def test_remontee_has_the_second_indicator(registry, extract, tmp_path):
     assert row["% professionnels adhérents"] == 133.3 and row["% professionnels actifs"] == 50.0
     pros = sheets["professionnels"].set_index("cpts_id")
     assert sorted(pros.index) == ["A", "B"] and pros.loc["A", "part_adherents"] == 75.0
+
+
+def test_texts_of_the_maps_and_fiches(analysis, extract):
+    from couverture.professionnels import with_texts, zone_texts
+
+    annuaire = read_annuaire(extract, analysis)
+    cpts, zones = with_texts(analysis, annuaire, cpts=analysis.cpts(), zones=analysis.zones())
+    assert cpts.loc["A", "professionnels_texte"] == (
+        "4 dont 2 médecins généralistes ; 3 adhérents (75,0\xa0%) ; 2 actifs (50,0\xa0%)"
+    )
+    assert cpts.loc["C", "professionnels_texte"] == "1 dont 1 médecin généraliste"
+    bruz = analysis.zone_units().set_index("code").loc["35047", "zone_id"]
+    texts = zone_texts(analysis, annuaire)
+    assert texts[bruz] == (
+        "1 professionnel de santé dont 0 médecin généraliste (0,0 pour 10\u202f000 hab.)"
+    )
+    assert zones.set_index("zone_id").loc[bruz, "professionnels_texte"] == texts[bruz]
+
+
+def test_cartes_cards_name_the_professionals(registry, extract, tmp_path):
+    out = tmp_path / "cartes"
+    args = ["cartes", "--registre", str(registry), "--departement", "35", "--sortie", str(out)]
+    assert run_cli([*args, "--annuaire", str(extract)]) == 0
+    page = (out / "departement-35.html").read_text(encoding="utf-8")
+    assert '"professionnels":"4 dont 2 médecins généralistes ; 3 adhérents' in page
+    assert '"professionnels":"1 professionnel de santé dont 0 médecin généraliste' in page

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger("couverture")
 
@@ -649,8 +650,10 @@ def cmd_cartes(args: argparse.Namespace) -> None:
 
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
+    _check_annuaire_files(args)
     with _analysis(args) as a:
         _warn_regional(a)
+        annuaire = _read_annuaire(args, a)
         suggestions = None
         try:
             from couverture.suggest import suggest
@@ -659,7 +662,14 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         else:
             # computed by build_maps before it loads the geometry (the memory peak otherwise)
             suggestions = functools.partial(suggest, a)
-        paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
+        paths = build_maps(
+            a,
+            args.sortie,
+            suggestions=suggestions,
+            porteurs=porteurs,
+            annuaire=annuaire,
+            adhesions=args.adhesions,
+        )
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
@@ -698,10 +708,12 @@ def cmd_fiches(args: argparse.Namespace) -> None:
         raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)
+    _check_annuaire_files(args)
     with _analysis(args) as a:
         if a.meta["fictif"]:
             log.warning("registre fictif : données de démonstration, pas de situation réelle")
-        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        annuaire = _read_annuaire(args, a)
+        written = build_fiches(a, args.sortie, porteurs=porteurs, annuaire=annuaire)
         for fiche_set in written.values():
             log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
 
@@ -1053,6 +1065,7 @@ def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_cartes)
 
     # --- fiches parser ---
@@ -1066,6 +1079,7 @@ def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_fiches)
 
 
@@ -1209,6 +1223,14 @@ def _check_annuaire_files(args: argparse.Namespace) -> None:
         checked_path(args.annuaire, what="annuaire", max_mb=float(limits["taille_max_mo"]))
     if getattr(args, "adhesions", None) is not None:
         checked_path(args.adhesions, what="adhésions", max_mb=float(limits["taille_max_mo_csv"]))
+
+
+def _read_annuaire(args: argparse.Namespace, a: Analysis) -> Annuaire | None:
+    if getattr(args, "annuaire", None) is None:
+        return None
+    from couverture.professionnels import read_annuaire
+
+    return read_annuaire(args.annuaire, a)
 
 
 def cmd_professionnels(args: argparse.Namespace) -> None:

@@ -1120,6 +1120,83 @@ def remontee_tables(
     return out, {"professionnels": sheet.reset_index(drop=True)}
 
 
+def cpts_text(row: Any) -> str | None:
+    """Return one line about a CPTS's professionals (map card, plan), ``None`` if unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cpts_text(pd.Series({"professionnels": 425, "medecins_generalistes": 41,
+    ...                      "adherents": 100, "part_adherents": 23.5, "actifs": pd.NA,
+    ...                      "part_actifs": pd.NA}))
+    '425 dont 41 médecins généralistes ; 100 adhérents (23,5\xa0%)'
+    """
+    from couverture import _format
+
+    if not _known(row.get("professionnels")):
+        return None
+    gps = plural(int(row["medecins_generalistes"]), "médecin généraliste", "médecins généralistes")
+    text = f"{_format.integer(row['professionnels'])} dont {gps}"
+    for col, word in (("adherents", "adhérent"), ("actifs", "actif")):
+        if _known(row.get(col)):
+            share = row.get(f"part_{col}")
+            text += f" ; {plural(int(row[col]), word)}"
+            text += f" ({_format.percent(share)})" if _known(share) else ""
+    return text
+
+
+def zone_text(row: Any) -> str | None:
+    """Return one line about the professionals present in a zone blanche, ``None`` if unknown.
+
+    ``row``: a row of :func:`by_zone`.
+    """
+    from couverture import _format
+
+    if not _known(row.get("professionnels")):
+        return None
+    per = int(config()["densite"]["pour_habitants"])
+    density = row.get(f"generalistes_pour_{per}_hab")
+    gps = int(row["medecins_generalistes"])
+    text = (
+        f"{plural(int(row['professionnels']), 'professionnel de santé', 'professionnels de santé')}"
+        f" dont {plural(gps, 'médecin généraliste', 'médecins généralistes')}"
+    )
+    if _known(density):
+        text += f" ({_format.number(density, decimals=1)} pour {_format.integer(per)} hab.)"
+    return text
+
+
+def zone_texts(a: Analysis, annuaire: Annuaire) -> dict[str, str | None]:
+    """Return :func:`zone_text` of each zone blanche of the analysis, by ``zone_id``."""
+    suffix = " — annuaire fictif" if annuaire.fictif else ""
+    texts = {}
+    for zone_id, row in by_zone(a, annuaire).set_index("zone_id").iterrows():
+        text = zone_text(row)
+        texts[str(zone_id)] = None if text is None else text + suffix
+    return texts
+
+
+def with_texts(
+    a: Analysis,
+    annuaire: Annuaire,
+    *,
+    cpts: pd.DataFrame,
+    zones: pd.DataFrame,
+    adhesions: Path | str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add a ``professionnels_texte`` column to CPTS (index ``cpts_id``) and zones (``zone_id``).
+
+    For the maps' cards: :func:`cpts_text` and :func:`zone_text` of each row.
+    """
+    pros = by_cpts(a, annuaire, adhesions=adhesions)
+    texts = {i: cpts_text(r) for i, r in pros.iterrows()}
+    cpts = cpts.assign(professionnels_texte=[texts.get(i) for i in cpts.index])
+    per_zone = by_zone(a, annuaire).set_index("zone_id")
+    ztexts = {i: zone_text(r) for i, r in per_zone.iterrows()}
+    zones = zones.assign(professionnels_texte=[ztexts.get(z) for z in zones["zone_id"]])
+    return cpts, zones
+
+
 # ------------------------------------------------------------------------------------------
 # one call for the command line
 # ------------------------------------------------------------------------------------------
