@@ -478,11 +478,14 @@ def test_report_has_a_professionals_section(registry, extract, tmp_path):
     assert table.set_index("Identifiant CPTS").loc["B", "Professionnels de santé"] == 2
 
 
-def test_remontee_has_the_second_indicator(registry, extract, tmp_path):
+def test_plan_and_remontee_have_the_second_indicator(registry, extract, tmp_path):
     plan = tmp_path / "plan.xlsx"
     common = ["--registre", str(registry), "--departement", "35"]
     args = ["plan-action", *common, "--date", "2026-11-30", "--sortie", str(plan)]
-    assert run_cli(args) == 0
+    assert run_cli([*args, "--annuaire", str(extract)]) == 0
+    # the plan's CPTS sheet gains a column
+    sheet = pd.read_excel(plan, sheet_name="cpts").set_index("cpts_id")
+    assert sheet.loc["A", "professionnels"].startswith("4 dont 2 médecins généralistes ; 3 adh")
     out = tmp_path / "remontee.xlsx"
     args = ["remontee", "--mois", "2026-11", *common, "--plan", str(plan), "--sortie", str(out)]
     assert run_cli([*args, "--annuaire", str(extract)]) == 0

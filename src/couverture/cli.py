@@ -835,6 +835,14 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
     previous = plan.read_plan(args.plan) if args.plan is not None else None
     with _plan_analysis(args, previous) as a:
         result = plan.build_plan(a, previous=previous, on=args.date)
+        annuaire = _read_annuaire(args, a)
+        if annuaire is not None:  # issue 23: the professionals of each CPTS, a column
+            from dataclasses import replace
+
+            from couverture.professionnels import plan_cpts_sheet
+
+            sheet = plan_cpts_sheet(a, result.cpts, annuaire=annuaire, adhesions=args.adhesions)
+            result = replace(result, cpts=sheet)
         plan.write_plan(result, args.sortie)
     log.info(
         "plan d'action écrit : %s (%s)",
@@ -1160,6 +1168,7 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _registry_options(p)
     plan_options(p, required=False)
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    _annuaire_options(p)
     p.set_defaults(func=cmd_plan_action)
 
     p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")

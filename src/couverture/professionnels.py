@@ -1176,6 +1176,18 @@ def zone_texts(a: Analysis, annuaire: Annuaire) -> dict[str, str | None]:
     return texts
 
 
+def plan_cpts_sheet(
+    a: Analysis, sheet: pd.DataFrame, *, annuaire: Annuaire, adhesions: Path | str | None = None
+) -> pd.DataFrame:
+    """Add a column ``professionnels`` (:func:`cpts_text`) to the plan's CPTS sheet.
+
+    ``sheet`` has a ``cpts_id`` column (:data:`couverture.alerts.CPTS_COLUMNS`).
+    """
+    pros = by_cpts(a, annuaire, adhesions=adhesions)
+    texts = {str(i): cpts_text(r) for i, r in pros.iterrows()}
+    return sheet.assign(professionnels=[texts.get(str(i)) or "" for i in sheet["cpts_id"]])
+
+
 def with_texts(
     a: Analysis,
     annuaire: Annuaire,
