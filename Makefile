@@ -133,8 +133,8 @@ clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 # results depend on every stage (coverage, zones, suggestions…) and on the configuration
 PACKAGE_CODE := $(wildcard src/couverture/*.py src/couverture/config/* src/couverture/assets/*)
 MAPS_CODE := $(PACKAGE_CODE)
-maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
-	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --sortie maps/
+maps/index.html: $(DEMO_REGISTRY) $(DEMO_ANNUAIRE) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
+	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --sortie maps/
 
 maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
 .PHONY: maps

@@ -681,40 +681,45 @@ def count(annuaire: Annuaire, members: pd.DataFrame, *, key: str) -> pd.DataFram
         columns :data:`COUNT_COLUMNS` (int64): distinct persons with a site in the territory
         (a simple CSV: the sum of its ``effectif``).
     """
+    import duckdb
     import numpy as np
     import pandas as pd
 
     keys = pd.unique(members[key].to_numpy())
+    # territories as integers (their position in keys): no strings in the join
     index = pd.Index(annuaire.codes).get_indexer(members["code"].astype(str).to_numpy())
-    m = pd.DataFrame({key: members[key].to_numpy(), "unite": index})
+    position = pd.Index(keys).get_indexer(members[key].to_numpy())
+    m = pd.DataFrame({"t": position.astype("int32"), "unite": index.astype("int32")})
     m = m[m["unite"] >= 0].drop_duplicates()
-    joined = annuaire.sites.merge(m, on="unite", how="inner")
-    if annuaire.kind == "rpps":
-        # a person once per territory, whatever their number of sites in it
-        joined = joined.groupby([key, "personne"], sort=False, observed=True).agg(
-            categorie=("categorie", "first"), liberal=("liberal", "max")
-        )
-        joined = joined.reset_index()
-        joined["effectif"] = 1
-    weight = joined["effectif"].to_numpy()
-    out = pd.DataFrame(index=pd.Index(keys, name=key))
-    by_cat = (
-        pd.DataFrame({key: joined[key], "categorie": joined["categorie"], "w": weight})
-        .groupby([key, "categorie"], sort=False)["w"]
-        .sum()
-        .unstack(fill_value=0)
+    n_cat = len(CATEGORY_COLUMNS)
+    # a person once per territory, whatever their number of sites in it; a simple CSV adds
+    # up its effectif (one row per unit, category and mode)
+    inner = (
+        "SELECT t, categorie, liberal, effectif FROM sites JOIN m USING (unite)"
+        if annuaire.kind == "csv"
+        else "SELECT t, any_value(categorie) AS categorie, bool_or(liberal) AS liberal, "
+        "1 AS effectif FROM sites JOIN m USING (unite) GROUP BY t, personne"
     )
-    by_cat = by_cat.reindex(index=out.index, columns=range(len(CATEGORY_COLUMNS)), fill_value=0)
-    by_cat.columns = CATEGORY_COLUMNS
-    liberal = (
-        pd.Series(weight * joined["liberal"].to_numpy(dtype=bool), index=joined[key].to_numpy())
-        .groupby(level=0)
-        .sum()
-    )
-    out["professionnels"] = by_cat.sum(axis=1)
-    out["liberaux"] = liberal.reindex(out.index, fill_value=0)
-    out = out.join(by_cat)
-    return out.fillna(0).astype("int64")[COUNT_COLUMNS].astype(np.int64)
+    cats = ", ".join(f"sum(effectif) FILTER (WHERE categorie = {i}) AS c{i}" for i in range(n_cat))
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        con.register("sites", annuaire.sites)
+        con.register("m", m)
+        got = con.execute(
+            f"SELECT t, sum(effectif) FILTER (WHERE liberal) AS liberaux, {cats} "
+            f"FROM ({inner}) GROUP BY t"
+        ).df()
+    finally:
+        con.close()
+    out = pd.DataFrame(0, index=pd.RangeIndex(len(keys)), columns=COUNT_COLUMNS, dtype="int64")
+    rows = got["t"].to_numpy()
+    out.loc[rows, "liberaux"] = got["liberaux"].fillna(0).to_numpy(dtype=np.int64)
+    for i, col in enumerate(CATEGORY_COLUMNS):
+        out.loc[rows, col] = got[f"c{i}"].fillna(0).to_numpy(dtype=np.int64)
+    out["professionnels"] = out[CATEGORY_COLUMNS].sum(axis=1)
+    out.index = pd.Index(keys, name=key)
+    return out
 
 
 def _blank_uncovered(table: pd.DataFrame, annuaire: Annuaire, columns: list[str]) -> pd.DataFrame:
