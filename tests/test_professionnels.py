@@ -523,3 +523,14 @@ def test_cartes_cards_name_the_professionals(registry, extract, tmp_path):
     page = (out / "departement-35.html").read_text(encoding="utf-8")
     assert '"professionnels":"4 dont 2 médecins généralistes ; 3 adhérents' in page
     assert '"professionnels":"1 professionnel de santé dont 0 médecin généraliste' in page
+
+
+def test_a_malformed_line_is_named(analysis, tmp_path):
+    path = _extract(tmp_path / "PS_LibreAcces_Personne_activite.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[4] += "x|y|"  # a "|" inside values: fields too many on line 5
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        DataSourceError, match=r"ligne 5 « 8\|10000000002\|.* : 54 champs au lieu des 53"
+    ):
+        read_annuaire(path, analysis)

@@ -494,14 +494,35 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
             """
         ).df()
     except duckdb.Error as exc:
-        message = str(exc).split("\n")[0][:300]
-        raise DataSourceError(f"annuaire {path} : lecture impossible ({message})") from exc
+        raise DataSourceError(_csv_error(path, str(exc))) from exc
     finally:
         con.close()
     sites["effectif"] = np.ones(len(sites), dtype="int64")
     exclus = {k: int(left.get(k, 0)) for k in EXCLUSIONS}
     covered = _covered(units, sites)
     return Annuaire(path, "rpps", sites, units.codes, total, exclus, _is_demo(path), covered)
+
+
+_DUCKDB_LINE = re.compile(r"Line: (\d+)")
+_DUCKDB_ORIGINAL = re.compile(r"Original Line: (.*)")
+_DUCKDB_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _csv_error(path: Path, message: str) -> str:
+    """French wording of a DuckDB CSV error: the line, its start and what is wrong."""
+    line = _DUCKDB_LINE.search(message)
+    if line is None:
+        return f"annuaire {path} : lecture impossible ({message.splitlines()[0][:200]})"
+    original = _DUCKDB_ORIGINAL.search(message)
+    shown = f" « {original.group(1)[:60]}… »" if original else ""
+    columns = _DUCKDB_COLUMNS.search(message)
+    why = (
+        f"{columns.group(2)} champs au lieu des {columns.group(1)} de l'en-tête "
+        "(un « | » dans une valeur, ou une ligne coupée)"
+        if columns
+        else message.splitlines()[0][:200]
+    )
+    return f"annuaire {path}, ligne {int(line.group(1))}{shown} : {why}"
 
 
 def _places(places: list[tuple[str, str, str]], units: _Units, old: dict[str, str]) -> pd.DataFrame:
