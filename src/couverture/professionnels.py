@@ -238,7 +238,8 @@ class Annuaire:
         simple CSV of counts: the ``effectif`` are added up).
     sites
         One row per person and unit where they work (``"rpps"``), or per unit, category and
-        mode (``"csv"``): ``personne`` (int, ``-1`` in a simple CSV), ``unite`` (position in
+        mode (``"csv"``): ``personne`` (64-bit hash of the « Identification nationale PP »:
+        persons are told apart, not named; ``-1`` in a simple CSV), ``unite`` (position in
         ``codes``), ``categorie`` (position in :data:`CATEGORY_COLUMNS`), ``liberal`` (bool),
         ``effectif`` (int).
     codes

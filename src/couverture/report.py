@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
 
@@ -320,11 +321,16 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
 
-def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[str, str]:
-    """Build the maps into the report directory; return {département: relative link}."""
+def _maps(
+    a: Analysis, out_dir: Path, proposals: pd.DataFrame | None, **annuaire: Any
+) -> dict[str, str]:
+    """Build the maps into the report directory; return {département: relative link}.
+
+    ``annuaire``: ``annuaire`` and ``adhesions`` of :func:`couverture.maps.build_maps`.
+    """
     from couverture.maps import build_maps
 
-    build_maps(a, out_dir / "cartes", suggestions=proposals)
+    build_maps(a, out_dir / "cartes", suggestions=proposals, **annuaire)
     links = {}
     for page in sorted(out_dir.rglob("*.html")):
         rel = page.relative_to(out_dir).as_posix()
@@ -344,7 +350,11 @@ def _read_porteurs(path: Path | str | None) -> pd.DataFrame | None:
 
 
 def _fiches(
-    a: Analysis, out_dir: Path, proposals: pd.DataFrame, porteurs: pd.DataFrame | None
+    a: Analysis,
+    out_dir: Path,
+    proposals: pd.DataFrame,
+    porteurs: pd.DataFrame | None,
+    annuaire: Annuaire | None = None,
 ) -> dict[str, str]:
     """Write the fiches of the report's départements into ``fiches/``.
 
@@ -352,7 +362,9 @@ def _fiches(
     """
     from couverture.fiches import build_fiches
 
-    written = build_fiches(a, out_dir / "fiches", proposals=proposals, porteurs=porteurs)
+    written = build_fiches(
+        a, out_dir / "fiches", proposals=proposals, porteurs=porteurs, annuaire=annuaire
+    )
     links: dict[str, str] = {}
     for dep, fiche_set in written.items():
         links[dep] = fiche_set.index.relative_to(out_dir).as_posix()
@@ -665,11 +677,12 @@ def build_report(
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
             tables = _tables(a, snap)
+            read = None
             if annuaire is not None:  # the instruction's second indicator (issue 23)
                 from couverture.professionnels import by_cpts, read_annuaire
 
-                pros = by_cpts(a, read_annuaire(annuaire, a), adhesions=adhesions)
-                tables["professionnels"] = pros.reset_index()
+                read = read_annuaire(annuaire, a)
+                tables["professionnels"] = by_cpts(a, read, adhesions=adhesions).reset_index()
             previous = history.previous_month(month, path=history_path, fictif=snap.info["fictif"])
             evolution = (
                 history.changes(history.load_snapshot(previous, path=history_path), snap)
@@ -694,9 +707,9 @@ def build_report(
                 from couverture.porteurs import name_porteurs
 
                 proposals = name_porteurs(a, proposals, found)
-            links = _maps(a, tmp, proposals) if maps else {}
+            links = _maps(a, tmp, proposals, annuaire=read, adhesions=adhesions) if maps else {}
             fiche_links = (
-                _fiches(a, tmp, proposals, found)
+                _fiches(a, tmp, proposals, found, read)
                 if fiches and proposals is not None and a.departements is not None
                 else {}
             )
