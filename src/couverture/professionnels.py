@@ -834,6 +834,10 @@ def by_cpts(
     out[COUNT_COLUMNS] = out[COUNT_COLUMNS].fillna(0).astype("int64")
     adh = read_adhesions(adhesions, a) if adhesions is not None else registry_adhesions(a)
     if adh is None:
+        log.info(
+            "adhérents et actifs non renseignés : ni colonne adherents/actifs dans le "
+            "registre, ni fichier --adhesions (CSV cpts;adherents;actifs)"
+        )
         adh = pd.DataFrame(
             {"adherents": pd.array([], dtype="Int64"), "actifs": pd.array([], dtype="Int64")},
             index=pd.Index([], name="cpts_id"),
