@@ -440,23 +440,20 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
         con.execute("SET threads = 2")
         con.execute(f"SET memory_limit = '{config()['annuaire']['memoire_lecteur']}'")
         con.execute("SET preserve_insertion_order = false")
+        # one row per line, only the fields needed (the strings of the place are few distinct
+        # values: DuckDB stores them as a dictionary)
         con.execute(
             f"""
             CREATE TEMP TABLE lignes AS
-            SELECT personne, sans_id, commune, postal, pays,
-                   min(rang) AS rang, bool_or(liberal) AS liberal, count(*) AS n
-            FROM (
-                SELECT hash({q("personne")}) AS personne,
-                       coalesce({q("personne")}, '') = '' AS sans_id,
-                       coalesce({q("commune")}, '') AS commune,
-                       CASE WHEN coalesce({q("commune")}, '') IN ({cities}, '')
-                            THEN coalesce({q("code_postal")}, '') ELSE '' END AS postal,
-                       coalesce({q("pays")}, '') AS pays,
-                       {rank} AS rang,
-                       coalesce({q("mode")} = '{liberal}', false) AS liberal
-                FROM {source}
-            )
-            GROUP BY ALL
+            SELECT hash({q("personne")}) AS personne,
+                   coalesce({q("personne")}, '') = '' AS sans_id,
+                   coalesce({q("commune")}, '') AS commune,
+                   CASE WHEN coalesce({q("commune")}, '') IN ({cities}, '')
+                        THEN coalesce({q("code_postal")}, '') ELSE '' END AS postal,
+                   coalesce({q("pays")}, '') AS pays,
+                   ({rank})::TINYINT AS rang,
+                   coalesce({q("mode")} = '{liberal}', false) AS liberal
+            FROM {source}
             """,
             [str(path)],
         )
@@ -466,32 +463,32 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
             old,
         )
         con.register("lieux", frame)
-        total = int(con.execute("SELECT coalesce(sum(n), 0) FROM lignes").fetchone()[0])  # type: ignore[index]
+        con.execute(
+            """
+            CREATE TEMP TABLE places AS
+            SELECT l.personne, l.sans_id, p.unite::INTEGER AS unite, p.motif, l.rang, l.liberal
+            FROM lignes l JOIN lieux p USING (commune, postal, pays)
+            """
+        )
+        con.execute("DROP TABLE lignes")
+        total = int(con.execute("SELECT count(*) FROM places").fetchone()[0])  # type: ignore[index]
         left = dict(
             con.execute(
                 """
-                SELECT CASE WHEN l.sans_id THEN 'sans_identifiant' ELSE p.motif END, sum(l.n)
-                FROM lignes l JOIN lieux p USING (commune, postal, pays)
-                WHERE l.sans_id OR p.unite < 0
-                GROUP BY 1
+                SELECT CASE WHEN sans_id THEN 'sans_identifiant' ELSE motif END, count(*)
+                FROM places WHERE sans_id OR unite < 0 GROUP BY 1
                 """
             ).fetchall()
         )
-        # a person's category is decided over all their lines (a GP line makes a GP)
+        # a person's category is decided over all their lines (a GP line makes a GP); a
+        # person may appear twice in a unit (two activities there): count() counts them once
         sites = con.execute(
             """
-            WITH kept AS (
-                SELECT l.personne, p.unite, l.rang, l.liberal
-                FROM lignes l JOIN lieux p USING (commune, postal, pays)
-                WHERE NOT l.sans_id
-            ), person AS (
-                SELECT personne, min(rang) AS rang FROM kept GROUP BY personne
-            )
-            SELECT k.personne, k.unite::INTEGER AS unite, min(r.rang)::TINYINT AS categorie,
-                   bool_or(k.liberal) AS liberal
-            FROM kept k JOIN person r USING (personne)
-            WHERE k.unite >= 0
-            GROUP BY k.personne, k.unite
+            SELECT p.personne, p.unite, r.rang AS categorie, p.liberal
+            FROM places p
+            JOIN (SELECT personne, min(rang) AS rang FROM places WHERE NOT sans_id
+                  GROUP BY personne) r USING (personne)
+            WHERE NOT p.sans_id AND p.unite >= 0
             """
         ).df()
     except duckdb.Error as exc:
