@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from couverture._annuaire import RPPS_COLUMNS
 from couverture._output import atomic_path
-from couverture.professionnels import RPPS_COLUMNS
 
 # (Code profession, Libellé, Code savoir-faire, Libellé savoir-faire, per 100,000 inhabitants,
 #  share libéral)
