@@ -32,7 +32,7 @@ STADE_PAR_DEFAUT ?=
 STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres clean report
+.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres bench-annuaire clean report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,7 +67,13 @@ $(DEMO_REGISTRY): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 $(DEMO_PREVIOUS): $(UNITS) $(ADJACENCY) src/couverture/demo.py
 	$(COUVERTURE) demo --precedent --sortie $@
 
-data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
+# the fictitious annuaire (RPPS layout) of a few départements and the CPTS's adhesions
+DEMO_ANNUAIRE := data/raw/annuaire_demo.txt
+DEMO_ADHESIONS := data/raw/adhesions_demo.csv
+$(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) &: $(DEMO_REGISTRY) $(UNITS) src/couverture/_annuaire_demo.py
+	$(COUVERTURE) demo --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS)
+
+data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
 
 # --- demo --------------------------------------------------------------------------------------
 demo: data ## set up, build the data and run the main job on the demo registry
@@ -77,13 +83,16 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(COUVERTURE) chevauchements --registre $(DEMO_REGISTRY) --departement 06
 	# --- demo: suggestions ---
 	$(COUVERTURE) suggestions --registre $(DEMO_REGISTRY) --departement 35
+	# --- demo: professionnels (annuaire fictif : 06, 35, 53, 67) ---
+	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --departement 35
+	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --par zone --departement 35
 	# --- demo: cartes ---
 	$(MAKE) --no-print-directory maps/index.html
 	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
 	# --- demo: rapport ---
 	# the month before first, so that the demo report has an evolution section
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS_PRECEDENT) REGISTRE=$(DEMO_PREVIOUS) STADE_PAR_DEFAUT= DEPARTEMENT=
-	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
+	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT= ANNUAIRE=$(DEMO_ANNUAIRE) ADHESIONS=$(DEMO_ADHESIONS)
 	@echo "Rapport : ouvrir reports/$(DEMO_MOIS)/index.html"
 	# --- demo: plan d'action (projets décidés en octobre, suivis en novembre et décembre) ---
 	$(MAKE) --no-print-directory plans
@@ -113,8 +122,11 @@ bench-propositions: data ## proposals vs the real PACA CPTS: one département ou
 bench-perimetres: data ## CPTS perimeters as polygons vs the commune list (PACA, demo)
 	$(PY) benchmarks/perimetres.py $(REGISTRE_REEL)
 
+bench-annuaire: data ## couverture professionnels on a generated national RPPS extract (2 million lines)
+	$(PY) benchmarks/annuaire.py
+
 clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
-	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) maps/*.html maps/*.png $(PLANS)
+	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) maps/*.html maps/*.png $(PLANS)
 
 # --- targets: cartes ---
 # maps/index.html stands for the 101 département maps written with it; the store is order-only
@@ -122,8 +134,8 @@ clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
 # results depend on every stage (coverage, zones, suggestions…) and on the configuration
 PACKAGE_CODE := $(wildcard src/couverture/*.py src/couverture/config/* src/couverture/assets/*)
 MAPS_CODE := $(PACKAGE_CODE)
-maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
-	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --sortie maps/
+maps/index.html: $(DEMO_REGISTRY) $(DEMO_ANNUAIRE) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
+	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --sortie maps/
 
 maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
 .PHONY: maps
@@ -160,8 +172,8 @@ $(DEMO_PLAN_FILLED): $(DEMO_PLAN_EMPTY)
 $(DEMO_PLAN): $(DEMO_REGISTRY) $(DEMO_PLAN_FILLED) $(PACKAGE_CODE) | $(STORE)
 	$(COUVERTURE) plan-action --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE) --sortie $@ --force
 
-$(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
-	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --sortie $@
+$(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(DEMO_ANNUAIRE) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --sortie $@
 
 $(DEMO_NEXT_REGISTRY): $(DEMO_REGISTRY) $(DEMO_PLAN) | $(STORE)
 	$(COUVERTURE) demo --mois-suivant $(DEMO_PLAN) --registre $(DEMO_REGISTRY) --sortie $@
@@ -183,7 +195,10 @@ plans: $(DEMO_REMONTEE) $(DEMO_NEXT_REMONTEE) ## plan d'action of the demo over 
 DEPARTEMENT ?=
 REPORT_DIR := reports/$(MOIS)
 REPORT_OPTS := reports/.options-$(MOIS)
-REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT))
+# professionals of each CPTS (issue 23): make report ANNUAIRE=PS_LibreAcces_Personne_activite.txt
+ANNUAIRE ?=
+ADHESIONS ?=
+REPORT_FLAGS := $(STADE_FLAG) $(if $(DEPARTEMENT),--departement $(DEPARTEMENT)) $(if $(ANNUAIRE),--annuaire $(ANNUAIRE)) $(if $(ADHESIONS),--adhesions $(ADHESIONS))
 REPORT_SOURCES := $(PACKAGE_CODE)
 
 $(REPORT_OPTS): FORCE

@@ -411,6 +411,16 @@ def bench_encodings(env: dict[str, str], runs: int = 3) -> list[Row]:
 EXTRA_BENCHMARKS.append(("encodage", bench_encodings))
 
 
+def bench_annuaire(env: dict[str, str]) -> list[Row]:
+    """``couverture professionnels`` on a 2-million-line RPPS extract (benchmarks/annuaire.py)."""
+    from annuaire import bench_annuaire as bench
+
+    return bench(env)
+
+
+EXTRA_BENCHMARKS.append(("annuaire", bench_annuaire))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="couverture face au script GeoPandas + Folium")
     parser.add_argument(

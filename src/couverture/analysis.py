@@ -438,6 +438,10 @@ class Analysis:
         sql = "SELECT * EXCLUDE (geometry) FROM units ORDER BY code"
         return store.query(self._connection(), sql)
 
+    def old_codes(self) -> pd.DataFrame:
+        """Old commune codes of the store: ``code_ancien``, ``code_actuel`` (as the registry)."""
+        return store.query(self._connection(), "SELECT * FROM old_codes")
+
     def adjacency(self) -> pd.DataFrame:
         """Rook adjacency of all units.
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger("couverture")
 
@@ -286,7 +287,12 @@ def _check_demo_output(out: Path | None) -> None:
     if out is None:
         return
     real = Path(os.path.realpath(out))
-    demo = (settings.DEMO_REGISTRY_PATH, settings.RAW_DIR / "registre_demo_precedent.csv")
+    demo = (
+        settings.DEMO_REGISTRY_PATH,
+        settings.RAW_DIR / "registre_demo_precedent.csv",
+        settings.RAW_DIR / "annuaire_demo.txt",
+        settings.RAW_DIR / "adhesions_demo.csv",
+    )
     if any(real == Path(os.path.realpath(d)) for d in demo):
         return
     reason = _owned_file(out, argparse.Namespace())
@@ -437,6 +443,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from couverture.demo import write_demo_registry
 
     _check_demo_output(args.sortie)
+    if args.annuaire is not None:
+        from couverture.demo import write_demo_annuaire
+
+        _check_demo_output(args.annuaire)
+        _check_demo_output(args.adhesions)
+        write_demo_annuaire(args.annuaire, args.adhesions, seed=args.graine)
+        return
     if args.remplir_plan is not None:
         from couverture.demo import fill_demo_plan
 
@@ -647,8 +660,10 @@ def cmd_cartes(args: argparse.Namespace) -> None:
 
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
+    _check_annuaire_files(args)
     with _analysis(args) as a:
         _warn_regional(a)
+        annuaire = _read_annuaire(args, a)
         suggestions = None
         try:
             from couverture.suggest import suggest
@@ -657,7 +672,14 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         else:
             # computed by build_maps before it loads the geometry (the memory peak otherwise)
             suggestions = functools.partial(suggest, a)
-        paths = build_maps(a, args.sortie, suggestions=suggestions, porteurs=porteurs)
+        paths = build_maps(
+            a,
+            args.sortie,
+            suggestions=suggestions,
+            porteurs=porteurs,
+            annuaire=annuaire,
+            adhesions=args.adhesions,
+        )
         for path in paths:
             log.info("carte écrite : %s", path)
         log.info(
@@ -696,10 +718,12 @@ def cmd_fiches(args: argparse.Namespace) -> None:
         raise ArgumentError("fiches : --departement est obligatoire (par exemple 35 ou 2A,2B)")
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)
+    _check_annuaire_files(args)
     with _analysis(args) as a:
         if a.meta["fictif"]:
             log.warning("registre fictif : données de démonstration, pas de situation réelle")
-        written = build_fiches(a, args.sortie, porteurs=porteurs)
+        annuaire = _read_annuaire(args, a)
+        written = build_fiches(a, args.sortie, porteurs=porteurs, annuaire=annuaire)
         for fiche_set in written.values():
             log.info("fiches écrites : ouvrir %s (imprimable)", fiche_set.index)
 
@@ -715,6 +739,7 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"--historique {args.historique} : le dossier {args.historique.parent} n'existe pas"
         )
+    _check_annuaire_files(args)
     build_report(
         args.registre,
         month=args.mois,
@@ -729,6 +754,8 @@ def cmd_rapport(args: argparse.Namespace) -> None:
         plan=args.plan,
         fiches=not args.sans_fiches,
         porteurs=args.porteurs,
+        annuaire=args.annuaire,
+        adhesions=args.adhesions,
     )
 
 
@@ -853,6 +880,7 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
 
     _check_xlsx_output(args, replaces_plan=True)
     _check_plan_overwrite(args)
+    _check_annuaire_files(args)
     previous = plan.read_plan(args.plan) if args.plan is not None else None
     with _plan_analysis(args, previous) as a:
         projects = None
@@ -863,6 +891,14 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
         result = plan.build_plan(
             a, previous=previous, on=args.date, scenario=projects, history_path=args.historique
         )
+        annuaire = _read_annuaire(args, a)
+        if annuaire is not None:  # issue 23: the professionals of each CPTS, a column
+            from dataclasses import replace
+
+            from couverture.professionnels import plan_cpts_sheet
+
+            sheet = plan_cpts_sheet(a, result.cpts, annuaire=annuaire, adhesions=args.adhesions)
+            result = replace(result, cpts=sheet)
         plan.write_plan(result, args.sortie)
     rows = result.projects
     n_projects = int((rows["projet_id"] != "").sum())
@@ -907,13 +943,21 @@ def cmd_remontee(args: argparse.Namespace) -> None:
     from couverture import plan, remontee
 
     _check_xlsx_output(args)
+    _check_annuaire_files(args)
     previous = plan.read_plan(args.plan)
     with _plan_analysis(args, previous) as a:
         table, actions = remontee.remontee(
             a, previous, month=args.mois, on=args.date, history_path=args.historique
         )
         info = remontee.remontee_info(a, previous, month=args.mois)
-        remontee.write_remontee(table, actions, args.sortie, info=info)
+        extra = None
+        if args.annuaire is not None:  # the second indicator (issue 23)
+            from couverture.professionnels import remontee_tables
+
+            table, extra = remontee_tables(
+                a, table, annuaire=args.annuaire, adhesions=args.adhesions
+            )
+        remontee.write_remontee(table, actions, args.sortie, info=info, extra=extra)
     log.info("remontée écrite : %s (%s)", args.sortie, plural(len(table), "département"))
 
 
@@ -958,6 +1002,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_data_commands(add)
     _add_analysis_commands(add)
+    _add_professional_commands(add)
     _add_proposal_commands(add)
     _add_report_commands(add)
     _add_plan_commands(add)
@@ -1012,6 +1057,20 @@ def _add_data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "sauf une commune",
     )
     p.add_argument("--registre", type=Path, default=None, help="registre du mois (--mois-suivant)")
+    p.add_argument(
+        "--annuaire",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="écrire l'annuaire fictif (format RPPS publié) des départements de démonstration",
+    )
+    p.add_argument(
+        "--adhesions",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="avec --annuaire : écrire aussi les adhésions fictives (cpts;adherents;actifs)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -1087,6 +1146,7 @@ def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         "--sortie", type=Path, default=Path("maps"), help="dossier des cartes (défaut maps/)"
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_cartes)
 
     # --- fiches parser ---
@@ -1100,6 +1160,7 @@ def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="dossier des fiches (défaut fiches/ : un sous-dossier departement-XX par département)",
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_fiches)
 
 
@@ -1131,6 +1192,7 @@ def _add_report_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="ne pas écrire les fiches des zones blanches (rapport d'un département)",
     )
     _porteurs_option(p)
+    _annuaire_options(p)
     _history_option(p)
     p.add_argument(
         "--plan",
@@ -1193,6 +1255,7 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="remplacer --sortie même s'il contient des décisions saisies (elles sont perdues)",
     )
     _history_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_plan_action)
 
     p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
@@ -1208,7 +1271,83 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     plan_options(p, required=True)
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
     _history_option(p)
+    _annuaire_options(p)
     p.set_defaults(func=cmd_remontee)
+
+
+# --- professionnels command (issue 23: the annuaire, adherents and actifs of each CPTS) ---
+def _annuaire_options(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--annuaire",
+        type=Path,
+        required=required,
+        default=None,
+        metavar="FICHIER",
+        help="annuaire des professionnels : extraction RPPS PS_LibreAcces_Personne_activite "
+        "telle que publiée, ou CSV code_commune;profession;effectif[;mode]",
+    )
+    p.add_argument(
+        "--adhesions",
+        type=Path,
+        default=None,
+        metavar="FICHIER",
+        help="adhérents et actifs de chaque CPTS : CSV cpts;adherents;actifs (défaut : les "
+        "colonnes adherents, actifs… du registre)",
+    )
+
+
+def _add_professional_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``professionnels``."""
+    p = add("professionnels", help="professionnels de santé de chaque CPTS, zone ou commune")
+    _registry_options(p)
+    _annuaire_options(p, required=True)
+    p.add_argument(
+        "--par",
+        choices=["cpts", "zone", "commune"],
+        default="cpts",
+        help="territoires du tableau (défaut cpts : avec les parts d'adhérents et d'actifs)",
+    )
+    _format_options(p, ("tableau", "csv", "xlsx"))
+    p.set_defaults(func=cmd_professionnels)
+
+
+def _check_annuaire_files(args: argparse.Namespace) -> None:
+    """Refuse a missing or unusable annuaire or adhesions file before any computation."""
+    from couverture.professionnels import checked_path, config
+
+    limits = config()["annuaire"]
+    if getattr(args, "annuaire", None) is not None:
+        checked_path(args.annuaire, what="annuaire", max_mb=float(limits["taille_max_mo"]))
+    if getattr(args, "adhesions", None) is not None:
+        checked_path(args.adhesions, what="adhésions", max_mb=float(limits["taille_max_mo_csv"]))
+
+
+def _read_annuaire(args: argparse.Namespace, a: Analysis) -> Annuaire | None:
+    if getattr(args, "annuaire", None) is None:
+        return None
+    from couverture.professionnels import read_annuaire
+
+    return read_annuaire(args.annuaire, a)
+
+
+def cmd_professionnels(args: argparse.Namespace) -> None:
+    """Print or write the professionals of each CPTS, zone blanche or commune."""
+    from couverture.professionnels import professionals, read_annuaire
+
+    if args.adhesions is not None and args.par != "cpts":
+        raise ArgumentError("--adhesions : seulement avec --par cpts (adhérents de chaque CPTS)")
+    _check_annuaire_files(args)
+    with _analysis(args) as a:
+        annuaire = read_annuaire(args.annuaire, a)
+        frame = professionals(a, annuaire, par=args.par, adhesions=args.adhesions)
+        if args.format == "tableau" and args.par != "zone":
+            # the terminal shows what fits: the professions but GPs are in the files
+            shown = ["infirmiers", "masseurs_kinesitherapeutes", "pharmaciens", "sages_femmes"]
+            frame = frame.drop(columns=[*shown, "chirurgiens_dentistes", "autres"])
+            frame = frame.drop(columns=["departement", "stade", "cpts"], errors="ignore")
+        where = {"cpts": "CPTS", "zone": "zone blanche", "commune": "commune"}[args.par]
+        fictif = " (annuaire fictif)" if annuaire.fictif else ""
+        _emit(args, a, frame, f"Professionnels de santé par {where}{fictif}")
 
 
 # Commands whose machine CSV on stdout is cached whole in the store, with the warnings that

@@ -950,3 +950,36 @@ def next_month_registry(registry: Path | str, plan_path: Path | str, output: Pat
         left,
     )
     return output
+
+
+def write_demo_annuaire(
+    path: Path | str, adhesions: Path | str | None = None, *, seed: int = 2026
+) -> Path:
+    """Write the fictitious annuaire (RPPS layout) of the demo départements, and adhesions.
+
+    Every person is « FICTIF »; see :mod:`couverture._annuaire_demo`. ``adhesions``: also
+    write a CSV ``cpts;adherents;actifs`` for the CPTS of the demo registry there.
+
+    Raises
+    ------
+    DataSourceError
+        If ``units.parquet`` or the demo registry has not been built (``make data``).
+    """
+    from couverture._annuaire_demo import DEMO_DEPARTEMENTS, write_demo_files
+
+    for source in (settings.UNITS_PATH, settings.DEMO_REGISTRY_PATH):
+        if not source.exists():
+            raise DataSourceError(f"fichier introuvable : {source} (lancer `make data`)")
+    units = pd.read_parquet(
+        settings.UNITS_PATH, columns=["code", "nom", "departement", "population"]
+    )
+    registry = pd.read_csv(settings.DEMO_REGISTRY_PATH, dtype=str)
+    written, lines = write_demo_files(path, adhesions, units=units, registry=registry, seed=seed)
+    log.info(
+        "annuaire fictif écrit : %s (%s, départements %s)%s",
+        written,
+        plural(lines, "ligne"),
+        ", ".join(DEMO_DEPARTEMENTS),
+        f" ; adhésions fictives : {adhesions}" if adhesions is not None else "",
+    )
+    return written

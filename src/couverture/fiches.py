@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
 
@@ -574,6 +575,11 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         f'<p class="meta">{_e(_subtitle(fiche))} · registre du '
         f"{_e(_format.date(meta['date_registre']))} · population {_e(meta['population_millesime'])}"
         "</p>",
+        *(
+            [f'<p class="meta">Professionnels présents : {_e(z["professionnels_texte"])}</p>']
+            if z.get("professionnels_texte")
+            else []
+        ),
         f'<img alt="Carte de la zone {_e(z["zone_id"])}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode()}">',
         "<h2>Option recommandée et alternatives</h2>",
@@ -832,6 +838,7 @@ def build_fiches(
     *,
     proposals: pd.DataFrame | None = None,
     porteurs: pd.DataFrame | None = None,
+    annuaire: Annuaire | None = None,
 ) -> dict[str, FicheSet]:
     """Write the fiches of the zones blanches of the analysis's départements.
 
@@ -846,6 +853,9 @@ def build_fiches(
         not given).
     porteurs
         Output of :func:`couverture.porteurs.read_porteurs` (the fiches say when absent).
+    annuaire
+        :func:`couverture.professionnels.read_annuaire`: the professionals present in each
+        zone, under its title.
 
     Returns
     -------
@@ -873,9 +883,17 @@ def build_fiches(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = a.meta
+    pros = None
+    if annuaire is not None:
+        from couverture.professionnels import zone_texts
+
+        pros = zone_texts(a, annuaire)
     written = {}
     for dep in a.departements:
         fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
+        for fiche in fiches:  # issue 23: professionals present in the zone
+            if pros is not None:
+                fiche.zone["professionnels_texte"] = pros.get(str(fiche.zone["zone_id"]))
         target = out / f"departement-{dep}"
         written[dep] = _write_departement(dep, fiches, target, meta=meta)
         booklet = written[dep].pdf

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
 
@@ -440,6 +441,8 @@ def prepare_layers(
     departements: Sequence[str] | None = None,
     tolerance: float = SIMPLIFY_TOLERANCE_M,
     porteurs: pd.DataFrame | None = None,
+    annuaire: Annuaire | None = None,
+    adhesions: Path | str | None = None,
 ) -> MapLayers:
     """Compute, once, the geometry and attributes every map of ``departements`` needs.
 
@@ -459,6 +462,9 @@ def prepare_layers(
         Potential porteurs (``couverture.porteurs.read_porteurs``: ``finess``, ``nom``,
         ``categorie``, ``libelle_categorie``, ``code_commune``, ``lon``, ``lat``), drawn as
         circle markers; those without coordinates are left out.
+    annuaire, adhesions
+        The professionals of each CPTS and zone blanche, in their cards
+        (:func:`couverture.professionnels.with_texts`).
     """
     full = analysis.national()
     units = full.units()
@@ -492,6 +498,10 @@ def prepare_layers(
     from concurrent.futures import ThreadPoolExecutor
 
     zones = full.zones()
+    if annuaire is not None:  # issue 23: a line on the professionals in the cards
+        from couverture.professionnels import with_texts
+
+        cpts, zones = with_texts(full, annuaire, cpts=cpts, zones=zones, adhesions=adhesions)
     overlaps = full.overlaps().set_index("code")["type"]
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
@@ -997,6 +1007,7 @@ def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
         "financement": None if funding is None else f"{_format.euros(funding)} par an",
         "n_communes": _format.integer(r["n_communes"]),
         "departement": None if r["departement"] != r["departement"] else r["departement"],
+        **({"professionnels": t} if (t := _text(r.get("professionnels_texte"))) else {}),
     }
 
 
@@ -1043,6 +1054,7 @@ def _zone_card(r: Any) -> dict[str, Any]:
         if area is None or area != area
         else f"{_format.number(area, decimals=1)}\u00a0km²",
         "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
+        **({"professionnels": t} if (t := _text(r.get("professionnels_texte"))) else {}),
     }
 
 
@@ -1762,6 +1774,8 @@ def build_maps(
     departements: Sequence[str] | None = None,
     workers: int | None = None,
     porteurs: pd.DataFrame | None = None,
+    annuaire: Annuaire | None = None,
+    adhesions: Path | str | None = None,
 ) -> list[Path]:
     """Write ``departement-<code>.html`` for each département and ``index.html``.
 
@@ -1803,7 +1817,12 @@ def build_maps(
     recover_folders(output_dir.resolve().parent)
     kept = _check_maps_folder(output_dir)
     layers = prepare_layers(
-        analysis, suggestions=suggestions, departements=departements, porteurs=porteurs
+        analysis,
+        suggestions=suggestions,
+        departements=departements,
+        porteurs=porteurs,
+        annuaire=annuaire,
+        adhesions=adhesions,
     )
     # everything is read: what DuckDB holds for the queries run goes back to the system before
     # the maps are drawn (about 12 MiB less at the peak); the analysis reopens it if used again

@@ -225,3 +225,41 @@ def _assemble(
         anomalies=notes.frame(),
         fictif=fictif,
     )
+
+
+def extra_columns(path: Path | str, roles: dict[str, list[str]]) -> pd.DataFrame | None:
+    """Columns of a registry file beyond the ones the registry reads (adhesions of each CPTS).
+
+    Parameters
+    ----------
+    path
+        The registry (CSV or XLSX; a polygon layer has none: ``None``).
+    roles
+        Role → usual names of its column (case, accents and punctuation ignored).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per body line: ``ligne`` (and ``feuille`` when several sheets were read, as in
+        :attr:`Registry.membership`) and one column of raw text per role found; ``None`` when
+        the file has none of them.
+    """
+    from couverture._registry_common import _compact
+
+    path = Path(path)
+    if is_polygon_layer(path):
+        return None
+    table = read_table(path, read_bytes(path), stage_required=False)
+    keys = [_compact(h) for h in table.header]
+    found = {}
+    for role, names in roles.items():
+        wanted = {_compact(n) for n in names}
+        positions = [i for i, k in enumerate(keys) if k in wanted]
+        if positions:
+            found[role] = positions[0]
+    if not found:
+        return None
+    frame = pd.DataFrame({"ligne": table.lines})
+    for role, position in found.items():
+        frame[role] = [row[position] if position < len(row) else "" for row in table.rows]
+    return with_sheets(frame, table.sheets)

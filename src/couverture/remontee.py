@@ -259,26 +259,36 @@ def remontee(
 
 
 def write_remontee(
-    table: pd.DataFrame, actions: pd.DataFrame, path: Path | str, *, info: dict[str, str]
+    table: pd.DataFrame,
+    actions: pd.DataFrame,
+    path: Path | str,
+    *,
+    info: dict[str, str],
+    extra: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write the remontée workbook atomically.
 
-    Sheets ``remontee`` (French titles), ``projets`` and ``informations``; text starting like a
-    formula is written as text.
+    Sheets ``remontee`` (French titles), ``projets``, the ``extra`` sheets (the professionals
+    of each CPTS: :func:`couverture.professionnels.remontee_tables`) and ``informations``;
+    text starting like a formula is written as text.
     """
     import openpyxl
     import pandas as pd
 
+    from couverture.professionnels import DEPARTEMENT_TITLES
+
     book = openpyxl.Workbook()
     ws = book.active
     ws.title = "remontee"
-    plan_mod._write_table(ws, table.rename(columns=TITLES), widths={})
+    plan_mod._write_table(ws, table.rename(columns={**TITLES, **DEPARTEMENT_TITLES}), widths={})
     plan_mod._write_table(
         book.create_sheet("projets"),
         actions,
         widths={"communes": 30, "cpts": 30},
         titles=plan_mod.FOLLOW_UP_TITLES,
     )
+    for name, frame in (extra or {}).items():
+        plan_mod._write_table(book.create_sheet(name), frame, widths={"nom": 40})
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
     plan_mod._write_table(book.create_sheet("informations"), meta, widths={"valeur": 50})
     with atomic_path(Path(path)) as tmp:

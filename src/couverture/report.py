@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
 
@@ -320,11 +321,16 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
 
-def _maps(a: Analysis, out_dir: Path, proposals: pd.DataFrame | None) -> dict[str, str]:
-    """Build the maps into the report directory; return {département: relative link}."""
+def _maps(
+    a: Analysis, out_dir: Path, proposals: pd.DataFrame | None, **annuaire: Any
+) -> dict[str, str]:
+    """Build the maps into the report directory; return {département: relative link}.
+
+    ``annuaire``: ``annuaire`` and ``adhesions`` of :func:`couverture.maps.build_maps`.
+    """
     from couverture.maps import build_maps
 
-    build_maps(a, out_dir / "cartes", suggestions=proposals)
+    build_maps(a, out_dir / "cartes", suggestions=proposals, **annuaire)
     links = {}
     for page in sorted(out_dir.rglob("*.html")):
         rel = page.relative_to(out_dir).as_posix()
@@ -344,7 +350,11 @@ def _read_porteurs(path: Path | str | None) -> pd.DataFrame | None:
 
 
 def _fiches(
-    a: Analysis, out_dir: Path, proposals: pd.DataFrame, porteurs: pd.DataFrame | None
+    a: Analysis,
+    out_dir: Path,
+    proposals: pd.DataFrame,
+    porteurs: pd.DataFrame | None,
+    annuaire: Annuaire | None = None,
 ) -> dict[str, str]:
     """Write the fiches of the report's départements into ``fiches/``.
 
@@ -352,7 +362,9 @@ def _fiches(
     """
     from couverture.fiches import build_fiches
 
-    written = build_fiches(a, out_dir / "fiches", proposals=proposals, porteurs=porteurs)
+    written = build_fiches(
+        a, out_dir / "fiches", proposals=proposals, porteurs=porteurs, annuaire=annuaire
+    )
     links: dict[str, str] = {}
     for dep, fiche_set in written.items():
         links[dep] = fiche_set.index.relative_to(out_dir).as_posix()
@@ -591,6 +603,8 @@ def build_report(
     plan: Path | str | None = None,
     fiches: bool = True,
     porteurs: Path | str | None = None,
+    annuaire: Path | str | None = None,
+    adhesions: Path | str | None = None,
 ) -> Path:
     """Write the monthly report of a registry and store the month in the history.
 
@@ -627,6 +641,10 @@ def build_report(
     porteurs
         FINESS extract or simple CSV of potential porteurs (:mod:`couverture.porteurs`),
         listed on the fiches and named in the creation proposals.
+    annuaire, adhesions
+        RPPS extract (or simple CSV) and adhesions CSV (:mod:`couverture.professionnels`):
+        the professionals of each CPTS, adherent and active (section « Professionnels »,
+        sheet and CSV ``professionnels``).
 
     Returns
     -------
@@ -659,6 +677,12 @@ def build_report(
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
             tables = _tables(a, snap)
+            read = None
+            if annuaire is not None:  # the instruction's second indicator (issue 23)
+                from couverture.professionnels import by_cpts, read_annuaire
+
+                read = read_annuaire(annuaire, a)
+                tables["professionnels"] = by_cpts(a, read, adhesions=adhesions).reset_index()
             previous = history.previous_month(month, path=history_path, fictif=snap.info["fictif"])
             evolution = (
                 history.changes(history.load_snapshot(previous, path=history_path), snap)
@@ -683,9 +707,9 @@ def build_report(
                 from couverture.porteurs import name_porteurs
 
                 proposals = name_porteurs(a, proposals, found)
-            links = _maps(a, tmp, proposals) if maps else {}
+            links = _maps(a, tmp, proposals, annuaire=read, adhesions=adhesions) if maps else {}
             fiche_links = (
-                _fiches(a, tmp, proposals, found)
+                _fiches(a, tmp, proposals, found, read)
                 if fiches and proposals is not None and a.departements is not None
                 else {}
             )
@@ -774,6 +798,7 @@ def _write_files(
         "propositions": "Propositions",
         "chevauchements": "Chevauchements",
         "cpts": "CPTS",
+        "professionnels": "Professionnels",
         "epci": "EPCI",
         "evolution": "Évolution",
         "historique": "Historique",
@@ -862,6 +887,7 @@ _HTML_SECTIONS_DEPARTEMENT = (
     ("departements", "Taux par département"),
     ("epci", "Par EPCI"),
     ("cpts", "Par CPTS"),
+    ("professionnels", "Professionnels et adhésions"),
     ("zones", "Zones blanches"),
     ("chevauchements", "Chevauchements à arbitrer"),
     ("fichiers", "Fichiers, cartes et fiches"),
@@ -933,7 +959,9 @@ def render_html(
         sections = tuple(
             (k, t)
             for k, t in _HTML_SECTIONS_DEPARTEMENT
-            if (k != "departements" or several) and (k != "regions" or multi_region)
+            if (k != "departements" or several)
+            and (k != "regions" or multi_region)
+            and (k != "professionnels" or "professionnels" in tables)
         )
         names = tables["departements"].set_index("code")["nom"].to_dict()
         title = " · ".join(f"{names.get(d, d)} ({d})" for d in a.departements)
@@ -951,6 +979,7 @@ def render_html(
             *(_html_departements(tables["departements"], dep_links) if several else []),
             *_html_epci(tables["epci"]),
             *_html_cpts(tables["cpts"]),
+            *(_html_professionnels(tables["professionnels"]) if "professionnels" in tables else []),
         ]
     parts = [
         *body,
@@ -1120,6 +1149,28 @@ def _html_cpts(cpts: pd.DataFrame) -> list[str]:
         "principalement dans le périmètre.</p>",
         html_table(shown),
         note,
+    ]
+
+
+def _html_professionnels(pros: pd.DataFrame) -> list[str]:
+    """Section « Professionnels »: each CPTS's professionals, adherent and active (issue 23)."""
+    cols = ["nom", "professionnels", "liberaux", "medecins_generalistes", "adherents", "actifs"]
+    shown = pros.sort_values(["nom"])[[*cols, "part_adherents", "part_actifs"]].copy()
+    unknown = int(shown["adherents"].isna().sum())
+    for col in ("adherents", "actifs"):
+        shown[col] = shown[col].map(_format.integer)
+    for col in ("part_adherents", "part_actifs"):
+        shown[col] = shown[col].map(_format.percent)
+    return [
+        '<h2 id="professionnels">Professionnels et adhésions</h2>',
+        "<p>Professionnels de santé exerçant sur le territoire de chaque CPTS (personnes "
+        "distinctes de l'annuaire, chacune comptée dans chaque CPTS où elle exerce) ; part "
+        "adhérente et active, second indicateur de suivi de l'instruction.</p>",
+        html_table(shown),
+        f'<p class="note">{_e(_format.plural(unknown, "CPTS", "CPTS"))} sans adhésions '
+        "déclarées.</p>"
+        if unknown
+        else "",
     ]
 
 

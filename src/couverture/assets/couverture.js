@@ -71,6 +71,7 @@
       rowIf("Communes", c.n_communes) +
       rowIf("Financement maximal", c.financement) +
       rowIf("Département principal", c.departement) +
+      rowIf("Professionnels de santé", c.professionnels) +
       "</table>" + proposals(function (p) { return p.cpts_cible === id; }) + "</div>";
   };
 
@@ -82,6 +83,7 @@
       rowIf("Communes", z.n_communes) +
       rowIf("Superficie", z.superficie_km2) +
       row("CPTS voisines", z.cpts_voisines ? esc(z.cpts_voisines) : "aucune") +
+      rowIf("Professionnels présents", z.professionnels) +
       "</table>" + proposals(function (p) { return p.zone_id === id; }) + "</div>";
   };
 
