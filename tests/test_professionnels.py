@@ -367,7 +367,7 @@ def test_other_layout_names_the_missing_columns(analysis, tmp_path):
 def test_input_door_refuses_fifo_directory_and_empty_file(analysis, tmp_path):
     fifo = tmp_path / "tube"
     os.mkfifo(fifo)
-    with pytest.raises(DataSourceError, match="pas un fichier ordinaire"):
+    with pytest.raises(DataSourceError, match="un fichier ordinaire est attendu"):
         read_annuaire(fifo, analysis)
     with pytest.raises(DataSourceError, match="c'est un dossier"):
         read_annuaire(tmp_path, analysis)
@@ -484,8 +484,11 @@ def test_plan_and_remontee_have_the_second_indicator(registry, extract, tmp_path
     args = ["plan-action", *common, "--date", "2026-11-30", "--sortie", str(plan)]
     assert run_cli([*args, "--annuaire", str(extract)]) == 0
     # the plan's CPTS sheet gains a column
-    sheet = pd.read_excel(plan, sheet_name="cpts").set_index("cpts_id")
-    assert sheet.loc["A", "professionnels"].startswith("4 dont 2 médecins généralistes ; 3 adh")
+    # (the workbook speaks in words: plan.CPTS_TITLES)
+    sheet = pd.read_excel(plan, sheet_name="cpts").set_index("Identifiant")
+    assert sheet.loc["A", "Professionnels de santé"].startswith(
+        "4 dont 2 médecins généralistes ; 3 adh"
+    )
     out = tmp_path / "remontee.xlsx"
     args = ["remontee", "--mois", "2026-11", *common, "--plan", str(plan), "--sortie", str(out)]
     assert run_cli([*args, "--annuaire", str(extract)]) == 0

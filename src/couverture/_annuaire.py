@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import re
-import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,20 +157,16 @@ def checked_path(path: Path | str, *, what: str, max_mb: float) -> Path:
     DataSourceError
         In French, naming ``what`` (« annuaire », « adhésions ») and the file.
     """
+    from couverture._input import InputError, check_file
+
     path = Path(path)
-    try:
+    try:  # the project's one door for the kind of file (no FIFO, device, directory, stdin)
+        check_file(path, what=what)
         mode = path.stat()
-    except FileNotFoundError as exc:
-        raise DataSourceError(f"{what} {path} : fichier introuvable") from exc
+    except InputError as exc:
+        raise DataSourceError(f"{what} {path} : {exc.reason}") from exc
     except OSError as exc:
         raise DataSourceError(f"{what} {path} : fichier illisible ({exc.strerror})") from exc
-    if stat.S_ISDIR(mode.st_mode):
-        raise DataSourceError(f"{what} {path} : c'est un dossier, un fichier est attendu")
-    if not stat.S_ISREG(mode.st_mode):
-        raise DataSourceError(
-            f"{what} {path} : pas un fichier ordinaire (tube, périphérique…) ; "
-            "donner le chemin d'un fichier"
-        )
     if mode.st_size == 0:
         raise DataSourceError(f"{what} {path} : fichier vide")
     if mode.st_size > max_mb * 1e6:

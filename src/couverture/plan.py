@@ -1447,6 +1447,7 @@ CPTS_TITLES = {
     "population": "Population",
     "taille": "Taille ACI",
     "alerte": "Alerte",
+    "professionnels": "Professionnels de santé",
 }
 
 
