@@ -173,7 +173,9 @@ figure.carte{margin:1em 0;text-align:center}figure.carte img{max-height:150mm}
 @media print{body{max-width:none;padding:0;font-size:9.5pt}h2{break-before:page}
 h2:first-of-type{break-before:auto}img{break-inside:avoid-page}tr{break-inside:avoid}
 thead{display:table-header-group}table{font-size:7.5pt;width:100%;max-width:100%}
-nav{display:none}a{color:inherit;text-decoration:none}.chiffre{min-width:0;flex:1}}
+nav{display:none}a{color:inherit;text-decoration:none}.chiffres{flex-wrap:nowrap;gap:.5em}
+.chiffre{min-width:0;flex:1;padding:.3em .5em;font-size:8pt}.chiffre b{font-size:1.3em}
+figure.carte{margin:.3em 0}figure.carte img{max-height:118mm}h1{font-size:1.35em}}
 """
 
 
