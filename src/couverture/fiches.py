@@ -626,7 +626,7 @@ border-bottom:1px solid #2b5797}.meta{color:#555;font-size:8.5pt;margin:0}
 table{border-collapse:collapse;width:100%;font-size:8.5pt}th,td{border:1px solid #bbb;
 padding:.15em .35em;vertical-align:top}th{background:#eef2f8;text-align:left}
 td.n{text-align:right;white-space:nowrap}tr.reco td{font-weight:bold;background:#fff1e0}
-td.cle{color:#fff;font-weight:bold;text-align:center}.ref{color:#666;font-weight:normal;
+td.cle{color:#fff;font-weight:bold;text-align:center}.ref{color:#666;font-weight:normal;white-space:nowrap;
 font-size:9pt}
 img{width:100%;border:1px solid #ccc}.cols{display:flex;gap:4mm}.cols>div{flex:1}
 .communes{font-size:8pt}.decision p{border-bottom:1px solid #555;height:1.6em;margin:.2em 0;
