@@ -178,7 +178,9 @@ def test_output_guards(tmp_path: Path, demo_registry: Path) -> None:
     import openpyxl
 
     sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
-    assert sheet.cell(row=1, column=1).value == "code"
+    # a workbook is read by people: French titles (machine keys stay in --format csv)
+    assert sheet.cell(row=1, column=1).value == "Code"
+    assert sheet.cell(row=1, column=5).value == "Population couverte (lettre d'intention ou plus)"
     proc = run(*base, "--format", "csv", "--sortie", str(tmp_path / "u.xlsx"), check=False)
     assert proc.returncode == 2 and not (tmp_path / "u.xlsx").exists()
 

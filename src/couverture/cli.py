@@ -500,6 +500,7 @@ def cmd_zones(args: argparse.Namespace) -> None:
                 zones[names] = named[names].to_numpy()
                 if args.format == "tableau":
                     zones = zones.drop(columns="communes")
+                    zones["cpts_voisines"] = zones["cpts_voisines"].str.replace("|", ", ")
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
                 log.info(

@@ -314,8 +314,9 @@ def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
     ax.set_aspect("equal")
     drawn = _draw_cpts(ax, fiche)
     _draw_zone(ax, fiche, zone)
-    _draw_proposals(ax, fiche)
-    texts = [*_cpts_names(ax, fiche, inner), *_draw_commune_names(ax, fiche)]
+    keys = _draw_proposals(ax, fiche)
+    names = _cpts_names(ax, fiche, inner, zone.union_all())
+    texts = _draw_commune_names(ax, fiche)
     _draw_porteurs(ax, fiche)
     ax.set_xlim(box[0], box[2])
     ax.set_ylim(box[1], box[3])
@@ -324,23 +325,45 @@ def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
     ax.set_xlabel("")
     ax.set_ylabel("")
     _scale_bar(ax, box)
-    _place_labels(ax, texts)
+    _place_labels(ax, texts, fixed=[*keys, *names])
     _draw_legend(ax, fiche, drawn, outside=legend_outside)
 
 
-def _place_labels(ax: Any, texts: list[Any]) -> None:
-    """Move the names apart so that no two overlap (adjustText), drop those left overlapping."""
-    if len(texts) < 2:
+def _place_labels(ax: Any, texts: list[Any], *, fixed: list[Any]) -> None:
+    """Move the names apart so that no two overlap (adjustText), drop those left overlapping.
+
+    ``fixed`` (the proposals' numbered discs, the CPTS names on their own territory) stay where
+    they are and are avoided (a fixed one overlapping an earlier is hidden); a commune's name
+    moved away from its place is tied to it by a thin line.
+    """
+    if not texts and not fixed:
         return
     from adjustText import adjust_text
 
     fig = ax.figure
     fig.canvas.draw()
-    adjust_text(texts, ax=ax, expand=(1.08, 1.25), ensure_inside_axes=True, max_move=None)
-    # what adjustText could not separate is hidden, the more important name kept (CPTS first)
     renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer=renderer)
+    to_data = ax.transData.inverted()
+    for t in fixed:  # a name near the frame's edge slides in, whole
+        bb = t.get_window_extent(renderer=renderer)
+        dx = max(0.0, frame.x0 + 2 - bb.x0) - max(0.0, bb.x1 - frame.x1 + 2)
+        if dx:
+            x, y = ax.transData.transform(t.get_position())
+            t.set_position(to_data.transform((x + dx, y)))
+    if texts:
+        adjust_text(
+            texts,
+            ax=ax,
+            objects=[t.get_window_extent(renderer=renderer) for t in fixed] or None,
+            expand=(1.08, 1.25),
+            ensure_inside_axes=True,
+            arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.4},
+            min_arrow_len=12,
+        )
+    # what adjustText could not separate is hidden, the more important name kept (CPTS first)
     kept: list[Any] = []
-    for t in texts:
+    for t in [*fixed, *texts]:
         bb = t.get_window_extent(renderer=renderer)
         if any(bb.overlaps(k) for k in kept):
             t.set_visible(False)
@@ -380,13 +403,20 @@ def _draw_cpts(ax: Any, fiche: _Fiche) -> list[str]:
     return drawn
 
 
-def _cpts_names(ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float]) -> list[Any]:
-    """Name the neighbouring CPTS where they show inside ``inner``."""
+def _cpts_names(
+    ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float], zone: Any
+) -> list[Any]:
+    """Name the neighbouring CPTS where they show inside ``inner``, on their own territory.
+
+    (Outside the zone blanche, where the proposals' keys and the communes' names are.)
+    """
     halo = _halo()
     names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
     texts = []
     for cid, geom in fiche.cpts_shapes.items():
         visible = geom.intersection(_box(inner))
+        outside = visible.difference(zone.buffer(1_500))
+        visible = outside if not outside.is_empty else visible
         if not visible.is_empty:
             p = visible.representative_point()
             texts.append(
@@ -408,21 +438,28 @@ def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
     )
 
 
-def _draw_proposals(ax: Any, fiche: _Fiche) -> None:
-    """Hatch each part of the recommended proposal in its colour, its key in a disc."""
+def _draw_proposals(ax: Any, fiche: _Fiche) -> list[Any]:
+    """Hatch each part of the recommended proposal in its colour, its key in a disc.
+
+    Returns the discs (names are placed around them).
+    """
     import geopandas as gpd
 
+    discs = []
     for geom, _label, key in fiche.proposal_shapes:
         colour, hatch = proposal_style(key)
         gpd.GeoSeries([geom], crs=fiche.crs).plot(
             ax=ax, facecolor="none", edgecolor=colour, hatch=hatch, linewidth=1.8, zorder=4
         )
         p = geom.representative_point()
-        ax.text(
-            p.x, p.y, str(key), fontsize=7, ha="center", va="center", color="white",
-            weight="bold", zorder=8,
-            bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": "white"},
+        discs.append(
+            ax.text(
+                p.x, p.y, str(key), fontsize=7, ha="center", va="center", color="white",
+                weight="bold", zorder=8,
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": "white"},
+            )
         )  # fmt: skip
+    return discs
 
 
 def _draw_commune_names(ax: Any, fiche: _Fiche) -> list[Any]:
@@ -859,9 +896,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         top -= 0.018
     fig.text(0.04, top, f"{fiche.title} — {fiche.dep_name} ({z['departement']})",
              fontsize=13, weight="bold", va="top")  # fmt: skip
-    fig.text(0.96, top, f"réf. {z['zone_id']}", fontsize=7.5, color="#555555", va="top",
-             ha="right")  # fmt: skip
-    fig.text(0.04, top - 0.024, f"{_subtitle(fiche)} · registre du "
+    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {_subtitle(fiche)} · registre du "
              f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04

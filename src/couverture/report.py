@@ -166,10 +166,11 @@ img{max-width:100%}nav ol{columns:2}.note{color:#555;font-size:.85em}
 .jauge{height:.7em;background:#e4e4e4;border:1px solid #999;margin:.3em 0}
 .jauge span{display:block;height:100%;print-color-adjust:exact;-webkit-print-color-adjust:exact}
 td{overflow-wrap:anywhere}th{overflow-wrap:normal;hyphens:auto}
-abbr{text-decoration:none}small.ref{color:#666;font-size:.85em}
+abbr{text-decoration:none}small.ref{color:#666;font-size:.85em}td.zone{min-width:10em}
 figure.carte{margin:1em 0;text-align:center}figure.carte img{max-height:150mm}
 @page{size:A4;margin:12mm}@page paysage{size:A4 landscape;margin:12mm}
-.paysage{page:paysage}
+.paysage,#plan,#plan~*{page:paysage}#plan~table{font-size:.75em}#plan~table th{font-size:.9em;
+padding:.2em .25em;overflow-wrap:anywhere}
 @media print{body{max-width:none;padding:0;font-size:9.5pt}h2{break-before:page}
 h2:first-of-type{break-before:auto}img{break-inside:avoid-page}tr{break-inside:avoid}
 thead{display:table-header-group}table{font-size:7.5pt;width:100%;max-width:100%}
@@ -249,7 +250,8 @@ def html_table(
                 text = f'<abbr title="{_e(full)}">{text}</abbr>'
             if col == "nom_zone" and refs is not None:
                 text += f'<br><small class="ref">{_e(refs[i])}</small>'
-            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+            cls = ' class="n"' if numeric else ' class="zone"' if col == "nom_zone" else ""
+            cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -406,7 +408,7 @@ def chart_departement_map(
     ax.set_title(title, fontsize=10)
     fig.canvas.draw()
     adjust_text(texts, ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True)
-    handles = [
+    handles: list[Any] = [
         Patch(
             facecolor=stage(s).colour, alpha=0.8, label=f"{stage(s).label} (stade le plus avancé)"
         )
