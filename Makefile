@@ -192,7 +192,8 @@ SHOT = $(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars --no-
 	--disable-background-networking --proxy-server=127.0.0.1:9 --virtual-time-budget=5000 \
 	--user-data-dir=$(CURDIR)/.chromium-captures
 CAPTURES := reports/capture-carte-$(DEMO_DEP).png reports/capture-fiche-$(DEMO_DEP).png \
-	reports/capture-rapport-$(DEMO_DEP).png
+	reports/capture-rapport-$(DEMO_DEP).png reports/capture-plan.png reports/capture-remontee.png
+PLAN_SHOWN := zone_id,departement,population,situation,option_recommandee,strategie_retenue,cpts_ou_porteur,coordonnateur_finance,date_reunion,echeance,statut,commentaire
 
 $(DEMO_DEP_REPORT): $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(PACKAGE_CODE) | $(STORE)
 	@mkdir -p $(DEMO_DEP_DIR)
@@ -219,6 +220,19 @@ reports/capture-rapport-$(DEMO_DEP).png: $(DEMO_DEP_REPORT)
 		sed 's/@media print{/@media all{/' $< > $(dir $<).apercu.html; \
 		$(SHOT) --window-size=794,1123 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$(dir $<).apercu.html" \
 			2>/dev/null; rm -f $(dir $<).apercu.html; fi
+
+# the demo's plan d'action and remontée as a spreadsheet shows them (first rows)
+reports/capture-plan.png: $(DEMO_PLAN)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		$(PY) -c "from couverture.demo import sheet_preview; sheet_preview('$<', 'zones', 'reports/.apercu-plan.html', title=\"Plan d'action (feuille zones) : la task force saisit les colonnes jaunes\", columns='$(PLAN_SHOWN)'.split(','))" && \
+		$(SHOT) --window-size=1300,260 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/reports/.apercu-plan.html" 2>/dev/null; \
+		rm -f reports/.apercu-plan.html; fi
+
+reports/capture-remontee.png: $(DEMO_REMONTEE)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		$(PY) -c "from couverture.demo import sheet_preview; sheet_preview('$<', 'remontee', 'reports/.apercu-remontee.html', title='Remontée DGOS/CNAM : une ligne par département')" && \
+		$(SHOT) --window-size=1300,230 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/reports/.apercu-remontee.html" 2>/dev/null; \
+		rm -f reports/.apercu-remontee.html; fi
 
 captures: $(CAPTURES) ## screenshots of the printed map, a fiche and a report (reports/*.png)
 .PHONY: captures
