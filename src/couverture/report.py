@@ -42,6 +42,7 @@ from couverture import _format, history
 from couverture._cache import code_version
 from couverture._config import ColumnTitles, stage
 from couverture._output import (
+    IDENTIFIERS,
     FolderSwap,
     neutralise_frame,
     protect_sheet,
@@ -166,7 +167,7 @@ img{max-width:100%}nav ol{columns:2}.note{color:#555;font-size:.85em}
 .jauge{height:.7em;background:#e4e4e4;border:1px solid #999;margin:.3em 0}
 .jauge span{display:block;height:100%;print-color-adjust:exact;-webkit-print-color-adjust:exact}
 td{overflow-wrap:anywhere}th{overflow-wrap:normal;hyphens:auto}
-abbr{text-decoration:none}small.ref{color:#666;font-size:.85em}td.zone{min-width:10em}
+abbr{text-decoration:none}small.ref{color:#666;font-size:.85em}td.zone{min-width:10em}td.id{white-space:nowrap}
 figure.carte{margin:1em 0;text-align:center}figure.carte img{max-height:150mm}
 @page{size:A4;margin:12mm}@page paysage{size:A4 landscape;margin:12mm}
 .paysage,#plan,#plan~*{page:paysage}#plan~table{font-size:.75em}#plan~table th{font-size:.9em;
@@ -203,8 +204,8 @@ def _html_titles() -> dict[str, str]:
         **{f"taux_{s}": f"% {stage(s).short} ou +" for s in STAGES},
         "pop_aci": "Pop. ACI",
         "taux_aci": "% ACI",
-        "n_communes": "Communes",
-        "noms_communes": "Communes",
+        "n_communes": "Nb communes",
+        "noms_communes": "Communes (les plus peuplées d'abord)",
     }
 
 
@@ -250,7 +251,15 @@ def html_table(
                 text = f'<abbr title="{_e(full)}">{text}</abbr>'
             if col == "nom_zone" and refs is not None:
                 text += f'<br><small class="ref">{_e(refs[i])}</small>'
-            cls = ' class="n"' if numeric else ' class="zone"' if col == "nom_zone" else ""
+            cls = (
+                ' class="n"'
+                if numeric
+                else ' class="zone"'
+                if col == "nom_zone"
+                else ' class="id"'
+                if col in IDENTIFIERS  # codes and months: never broken across lines
+                else ""
+            )
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -1393,8 +1402,9 @@ def _html_zones_departement(
 ) -> list[str]:
     """Return the zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
     title = _e(
-        f"{dep} — {dep_name} : {len(group)} zone(s), "
-        f"{fmt_number(int(group['population'].sum()))} habitants"
+        f"{dep} — {dep_name} : "
+        f"{_format.plural(len(group), 'zone blanche', 'zones blanches')}, "
+        f"{_format.plural(int(group['population'].sum()), 'habitant')}"
     )
     if dep_link is not None:
         title += f' · <a href="{_e(dep_link)}">carte</a>'

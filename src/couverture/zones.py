@@ -241,21 +241,28 @@ def zone_names(
 
     from couverture._format import name_list, short_epci
 
-    info = units.drop_duplicates("code").set_index("code")
-    has_epci = "epci" in info.columns and epci_names is not None
-    epci_size = info["epci"].value_counts() if has_epci else None
+    units = units.drop_duplicates("code")
+    codes_all = units["code"].tolist()
+    name_of = dict(zip(codes_all, units["nom"].astype(str).tolist(), strict=True))
+    pop_of = dict(zip(codes_all, units["population"].fillna(0).astype(float), strict=True))
+    has_epci = "epci" in units.columns and epci_names is not None
+    epci_of = dict(zip(codes_all, units["epci"].tolist(), strict=True)) if has_epci else {}
+    epci_size = units["epci"].value_counts().to_dict() if has_epci else {}
+    grouped: dict[Any, list[str]] = {}
+    for zone_id, code in zip(zone_units["zone_id"], zone_units["code"], strict=True):
+        grouped.setdefault(zone_id, []).append(code)
     rows = []
-    for zone_id, group in zone_units.groupby("zone_id", sort=False):
-        codes = [c for c in group["code"] if c in info.index]
-        names = [str(info.at[c, "nom"]) for c in codes] or [str(zone_id)]
-        pops = [float(info.at[c, "population"] or 0) for c in codes] or [0.0]
+    for zone_id, members_ in grouped.items():
+        codes = [c for c in members_ if c in name_of]
+        names = [name_of[c] for c in codes] or [str(zone_id)]
+        pops = [pop_of[c] for c in codes] or [0.0]
         order = sorted(range(len(names)), key=lambda i: (-pops[i], names[i]))
         main = names[order[0]]
         place = main if len(names) == 1 else f"{main} et environs"
         if has_epci and len(codes) > 2:
-            epcis = {info.at[c, "epci"] for c in codes}
-            (epci,) = epcis if len(epcis) == 1 else (None,)
-            whole = epci is not None and epci_size is not None and epci_size.get(epci) == len(codes)
+            epcis = {epci_of[c] for c in codes}
+            epci = next(iter(epcis)) if len(epcis) == 1 else None
+            whole = epci is not None and epci_size.get(epci) == len(codes)
             total = sum(pops) or 1.0
             if whole and pops[order[0]] / total < EPCI_NAME_BELOW and epci in (epci_names or {}):
                 place = short_epci(str((epci_names or {})[epci]))
