@@ -1701,6 +1701,7 @@ def national_map(
         stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
+        bounds=[[b[1], b[0]], [b[3], b[2]]],  # fitted beside the panels
     )
     return page.html()
 

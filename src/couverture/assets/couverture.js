@@ -336,7 +336,7 @@
       el.classList.remove("cv-label-cache");
       el.style.marginTop = ""; el.style.marginLeft = "";
     });
-    if (L.DomUtil.hasClass(cv.map.getContainer(), "cv-labels-off")) { cv.nCaches = 0; return; }
+    // below the label zoom only the towns show (the others are display:none, skipped below)
     labels.sort(function (a, b) { return rank(a) - rank(b); });
     var kept = panelRects(), hidden = 0;
     var free = function (r) {
