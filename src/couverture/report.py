@@ -274,8 +274,13 @@ def _communes_summary(zones: pd.DataFrame, communes: pd.DataFrame) -> pd.Series:
 
     info = communes.drop_duplicates("code").set_index("code")[["nom", "population"]]
     out = []
-    for codes in zones["communes"]:
-        known = [c for c in str(codes).split() if c in info.index]
+    fallback = zones.get("noms_communes", None)
+    for i, codes in enumerate(zones["communes"]):
+        all_codes = str(codes).split() if isinstance(codes, str) else []
+        known = [c for c in all_codes if c in info.index]
+        if len(known) < len(all_codes) and fallback is not None:  # a code of another month
+            out.append(_short_list(str(fallback.iloc[i])))
+            continue
         out.append(
             _format.name_list(
                 [str(info.at[c, "nom"]) for c in known],
@@ -1095,7 +1100,13 @@ def render_html(
         body = [
             *_html_head(a, month, sections=_HTML_SECTIONS, title=month_label(month)),
             *_html_synthesis(tables),
-            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *_html_evolution(
+                month,
+                evolution=evolution,
+                previous=previous,
+                past=past,
+                communes=tables["communes"],
+            ),
             *_html_regions(a, tables["regions"]),
             *_html_departements(tables["departements"], dep_links),
         ]
@@ -1119,7 +1130,13 @@ def render_html(
                 fiches=fiches,
                 figures=figures or {},
             ),
-            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *_html_evolution(
+                month,
+                evolution=evolution,
+                previous=previous,
+                past=past,
+                communes=tables["communes"],
+            ),
             *(_html_regions(a, tables["regions"]) if multi_region else []),
             *(_html_departements(tables["departements"], dep_links) if several else []),
             *_html_epci(tables["epci"]),
@@ -1316,7 +1333,12 @@ def _html_fingerprints(a: Analysis) -> list[str]:
 
 
 def _html_evolution(
-    month: str, *, evolution: pd.DataFrame, previous: str | None, past: pd.DataFrame
+    month: str,
+    *,
+    evolution: pd.DataFrame,
+    previous: str | None,
+    past: pd.DataFrame,
+    communes: pd.DataFrame | None = None,
 ) -> list[str]:
     """Section « Évolution »: changes since the previous month, then the months stored."""
     parts = ['<h2 id="evolution">Évolution depuis le mois précédent</h2>']
@@ -1331,7 +1353,11 @@ def _html_evolution(
             f"{len(evolution)} ligne(s).</p>"
         )
         shown = evolution.drop(columns=["type", "communes"]).copy()
-        shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+        shown["noms_communes"] = (
+            _communes_summary(evolution, communes)
+            if communes is not None
+            else shown["noms_communes"].map(_short_list)
+        )
         parts.append(html_table(shown))
     parts += [
         "<h3>Mois enregistrés</h3>",
