@@ -247,6 +247,8 @@ def test_cards_leave_missing_values_out(layers: maps.MapLayers) -> None:
         else:
             assert card["financement"].endswith("\u00a0€ par an")
     assert all(z["superficie_km2"].endswith("km²") for z in data.zone_cards.values())
+    # zones named by place on their cards (the id shown beside)
+    assert all(z["nom"].startswith("Zone blanche d") for z in data.zone_cards.values())
 
 
 def test_palette_comes_from_the_vocabulary_and_reads_in_grey(built: list[Path]) -> None:

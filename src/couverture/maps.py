@@ -495,6 +495,7 @@ def prepare_layers(
     from concurrent.futures import ThreadPoolExecutor
 
     zones = full.zones()
+    named = full.zone_names()["nom_zone"]  # zones named by place on their cards
     overlaps = full.overlaps().set_index("code")["type"]
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
@@ -503,6 +504,7 @@ def prepare_layers(
     with ThreadPoolExecutor(2) as pool:
         cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
         map_zones = zones if national else zones[zones["departement"].isin(deps)]
+        map_zones = map_zones.assign(nom_zone=map_zones["zone_id"].map(named))
         zone_future = pool.submit(_zone_layer, map_zones, simple)
         unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
         proposal_future = pool.submit(_proposal_layer, suggestions, simple)
@@ -1071,7 +1073,10 @@ def _zone_card(r: Any) -> dict[str, Any]:
     ``None``: row left out).
     """
     area = r["superficie_km2"]
+    name = r.get("nom_zone")
     return {
+        # named by place (« Zone blanche de Vitré et environs »), the id beside it
+        "nom": name if isinstance(name, str) else None,
         "population": f"{_format.integer(r['population'])} hab.",
         "n_communes": _format.integer(r["n_communes"]),
         # None for a zone of units without geometry (four Cantal communes)

@@ -77,7 +77,8 @@
   cv.zoneCard = function (id) {
     var z = (cv.info.zones || {})[id];
     if (!z) { return ""; }
-    return "<div class='cv-card cv-zone-card'><h4>Zone blanche " + esc(id) + "</h4><table>" +
+    var title = z.nom ? esc(z.nom) + " <small>" + esc(id) + "</small>" : "Zone blanche " + esc(id);
+    return "<div class='cv-card cv-zone-card'><h4>" + title + "</h4><table>" +
       rowIf("Population", z.population) +
       rowIf("Communes", z.n_communes) +
       rowIf("Superficie", z.superficie_km2) +
