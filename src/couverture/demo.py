@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -882,6 +883,7 @@ def sheet_preview(
     The header cells keep their fill (the plan's yellow columns to fill in), long texts wrap;
     ``columns`` picks the columns shown (by header), ``max_rows`` the first rows.
     """
+    import datetime as dt
     import html
 
     import openpyxl
@@ -898,8 +900,8 @@ def sheet_preview(
     def cell(c: object, tag: str) -> str:
         fill = getattr(getattr(getattr(c, "fill", None), "fgColor", None), "rgb", None)
         style = f' style="background:#{str(fill)[2:]}"' if fill and str(fill) != "00000000" else ""
-        value = getattr(c, "value", None)
-        text = value.isoformat()[:10] if hasattr(value, "isoformat") else value
+        value: Any = getattr(c, "value", None)
+        text = value.isoformat()[:10] if isinstance(value, dt.date) else value
         return f"<{tag}{style}>{html.escape('' if text is None else str(text))}</{tag}>"
 
     body = "".join(
