@@ -451,7 +451,7 @@ def emit_table(
     output: Path | None,
     title: str,
     caption: str,
-    sheet: str = "donnees",
+    sheet: str = "Données",
 ) -> None:
     """Write a table in ``fmt`` to ``output`` (atomically) or to stdout."""
     if fmt in FILE_ONLY and output is None:
