@@ -214,11 +214,12 @@ reports/capture-fiche-$(DEMO_DEP).png: $(DEMO_DEP_REPORT)
 		$(SHOT) --window-size=794,1123 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$$dir/$$fiche" \
 			2>/dev/null; fi
 
-# the report's first page with its print styles applied (a copy beside it, then removed)
+# the report's first page (title, figures, map) with its print styles applied (a copy beside it,
+# then removed)
 reports/capture-rapport-$(DEMO_DEP).png: $(DEMO_DEP_REPORT)
 	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
 		sed 's/@media print{/@media all{/' $< > $(dir $<).apercu.html; \
-		$(SHOT) --window-size=794,1123 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$(dir $<).apercu.html" \
+		$(SHOT) --window-size=794,840 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$(dir $<).apercu.html" \
 			2>/dev/null; rm -f $(dir $<).apercu.html; fi
 
 # the demo's plan d'action and remontée as a spreadsheet shows them (first rows)
