@@ -108,6 +108,11 @@ def test_report_prints_within_the_page_and_holds_the_map(report: Path, tmp_path:
     page = report / "index.html"
     text = page.read_text(encoding="utf-8")
     assert re.search(r'<figure class="carte"><img src="carte-35\.png"', text)
+    # EPCI names shortened, the legal name on hover; zones named by place, id beside
+    assert '<abbr title="Communauté de communes Bretagne Romantique">CC Bretagne Romantique' in text
+    assert "Communauté de communes" not in re.sub(r'title="[^"]*"', "", text)
+    named = r'Zone blanche de [^<]+(</a>)?<br><small class="ref">ZB-35-\d{5}</small>'
+    assert re.search(named, text)
     # the print rules on screen, at A4's printed width: every element's box within it
     screen = text.replace("@media print{", "@media all{").replace("</body>", _MEASURE + "</body>")
     probe = report / "mesure.html"

@@ -1399,6 +1399,9 @@ def _html_zones(
     if zones.empty:
         parts.append('<p class="note">Aucune zone blanche.</p>')
     dep_names = tables["departements"].set_index("code")["nom"].to_dict()
+    # the communes of the zones shown, summed up once for every département
+    shown = zones.groupby("departement", sort=False).head(MAX_ZONES_PER_DEPARTEMENT)
+    summaries = _communes_summary(shown, tables["communes"])
     for dep_key, group in zones.groupby("departement", sort=True):
         dep = str(dep_key)
         parts += _html_zones_departement(
@@ -1409,7 +1412,7 @@ def _html_zones(
             recommended=bool(recommended),
             xlsx=files["xlsx"],
             fiches=fiches or {},
-            communes=tables["communes"],
+            summaries=summaries,
         )
     parts.append("</div>")
     return parts
@@ -1424,7 +1427,7 @@ def _html_zones_departement(
     recommended: bool,
     xlsx: str,
     fiches: dict[str, str] | None = None,
-    communes: pd.DataFrame,
+    summaries: pd.Series,
 ) -> list[str]:
     """Return the zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
     title = _e(
@@ -1442,7 +1445,7 @@ def _html_zones_departement(
     cols = ["zone_id", "nom_zone", "noms_communes", "n_communes", "population", "superficie_km2"]
     cols += ["cpts_voisines"] + (["option_recommandee"] if recommended else [])
     shown = group[cols].head(MAX_ZONES_PER_DEPARTEMENT).copy()
-    shown["noms_communes"] = _communes_summary(group.head(MAX_ZONES_PER_DEPARTEMENT), communes)
+    shown["noms_communes"] = summaries.reindex(shown.index)
     shown["cpts_voisines"] = shown["cpts_voisines"].str.replace("|", ", ")
     zone_links = {z: fiches[z] for z in shown["zone_id"] if z in fiches}
     parts = [f"<h3>{title}</h3>", html_table(shown, links={"zone_id": zone_links})]
