@@ -140,6 +140,70 @@ def test_report_prints_within_the_page_and_holds_the_map(report: Path, tmp_path:
     assert any(img.image.width > 500 for img in first.images)
 
 
+@pytest.fixture(scope="module")
+def plan_report(demo_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of 53 and 67 with their plan d'action filled as the demo does (wide tables)."""
+    out = tmp_path_factory.mktemp("rapport-plan")
+    deps = ["--departement", "53,67"]
+    empty, filled = out / "plan.xlsx", out / "plan-rempli.xlsx"
+    reg = ["--registre", str(demo_registry)]
+    assert _cli(["plan-action", *reg, *deps, "--date", "2026-11-30", "--sortie", str(empty)]) == 0
+    assert _cli(["demo", "--remplir-plan", str(empty), "--sortie", str(filled)]) == 0
+    args = ["rapport", "--mois", "2026-11", *reg, *deps, "--plan", str(filled)]
+    args += ["--sortie", str(out), "--historique", str(out / "h.duckdb")]
+    assert _cli([*args, "--sans-cartes", "--sans-fiches"]) == 0
+    return out / "2026-11"
+
+
+# the plan d'action's section prints on landscape pages: its boxes are measured at that width
+LANDSCAPE_WIDTH = (297 - 24) * MM
+_LANDSCAPE = (
+    f"<style>#plan,#plan~*{{width:{round(LANDSCAPE_WIDTH)}px;max-width:none;"
+    "box-sizing:border-box}</style></head>"
+)
+
+
+def test_plan_section_prints_within_landscape_pages(plan_report: Path, tmp_path: Path) -> None:
+    """The plan's wide tables (échéance, statut, commentaire…) are not cut at the margin."""
+    page = plan_report / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert '<h2 id="plan">' in text and "#plan,#plan~*{page:paysage}" in text
+    screen = text.replace("@media print{", "@media all{").replace("</head>", _LANDSCAPE, 1)
+    probe = plan_report / "mesure.html"
+    probe.write_text(screen.replace("</body>", _MEASURE_PLAN + "</body>"), encoding="utf-8")
+    dom = chromium(probe.as_uri(), tmp_path, size=(REPORT_WIDTH, 1100))
+    match = re.search(r'data-mesure="([^"]*)"', dom)
+    assert match, "la mesure ne s'est pas exécutée"
+    assert json.loads(match.group(1).replace("&quot;", '"')) == []
+    pdf = tmp_path / "plan.pdf"
+    chromium(page.as_uri(), tmp_path, size=(1200, 900), pdf=pdf)
+    from pypdf import PdfReader
+
+    pages = PdfReader(pdf).pages
+    plan_pages = [p for p in pages if "Plan d'action" in (p.extract_text() or "")]
+    assert plan_pages and all(
+        float(p.mediabox.width) > float(p.mediabox.height) for p in plan_pages
+    )
+
+
+# every element within its page: portrait before the plan section, landscape from it on
+_MEASURE_PLAN = """<script>window.addEventListener("load", function () {
+  var out = [], left = document.body.getBoundingClientRect().left;
+  var plan = document.getElementById("plan");
+  document.querySelectorAll("body *").forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    var wide = plan && (el === plan || (plan.compareDocumentPosition(el) & 4));
+    var limit = left + (wide ? LANDSCAPE : PORTRAIT) + 1;
+    if (r.width && r.right > limit) {
+      out.push([el.tagName, (el.textContent || "").slice(0, 40), Math.round(r.right)]);
+    }
+  });
+  document.documentElement.setAttribute("data-mesure", JSON.stringify(out.slice(0, 10)));
+});</script>""".replace("LANDSCAPE", str(round(LANDSCAPE_WIDTH))).replace(
+    "PORTRAIT", str(round(REPORT_WIDTH))
+)
+
+
 def _state(dom: str) -> dict:
     match = re.search(r'data-couverture="([^"]*)"', dom)
     assert match, "le runtime de la carte ne s'est pas exécuté"
