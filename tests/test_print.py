@@ -240,3 +240,21 @@ def test_map_labels_and_panels(dep_map: Path, tmp_path: Path, mode: str) -> None
         pdf = tmp_path / "carte.pdf"
         chromium(url, tmp_path, size=size, pdf=pdf)
         assert [(round(w), round(h)) for w, h in _pages(pdf)] == [(842, 595)]
+
+
+@pytest.fixture(scope="module")
+def fiches_35(demo_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fiches")
+    porteurs = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
+    args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
+    assert _cli([*args, "--sortie", str(out), "--porteurs", str(porteurs)]) == 0
+    return out / f"departement-{DEP}"
+
+
+def test_each_html_fiche_prints_on_one_a4_page(fiches_35: Path, tmp_path: Path) -> None:
+    pages = sorted(fiches_35.glob("ZB-*.html"))
+    assert pages
+    for page in pages:
+        pdf = tmp_path / f"{page.stem}.pdf"
+        chromium(page.as_uri(), tmp_path, size=(900, 1200), pdf=pdf)
+        assert [(round(w), round(h)) for w, h in _pages(pdf)] == [(595, 842)], page.name

@@ -654,7 +654,7 @@ def _subtitle(fiche: _Fiche) -> str:
 # HTML
 # ------------------------------------------------------------------------------------------
 _CSS = """
-@page{size:A4;margin:11mm}
+@page{size:A4;margin:9mm}
 body{font-family:system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1d1d1d;margin:0 auto;
 max-width:190mm;padding:6mm;font-size:10pt;line-height:1.3}
 h1{font-size:15pt;margin:0 0 .1em}h2{font-size:11pt;margin:.7em 0 .2em;color:#2b5797;
@@ -663,14 +663,16 @@ border-bottom:1px solid #2b5797}.meta{color:#555;font-size:8.5pt;margin:0}
 table{border-collapse:collapse;width:100%;font-size:8.5pt}th,td{border:1px solid #bbb;
 padding:.15em .35em;vertical-align:top}th{background:#eef2f8;text-align:left}
 td.n{text-align:right;white-space:nowrap}tr.reco td{font-weight:bold;background:#fff1e0}
-td.cle{color:#fff;font-weight:bold;text-align:center}.ref{color:#666;font-weight:normal;white-space:nowrap;
-font-size:9pt}
-img{width:100%;border:1px solid #ccc}.cols{display:flex;gap:4mm}.cols>div{flex:1}
+td.cle{color:#fff;font-weight:bold;text-align:center}
+.ref{color:#666;font-weight:normal;white-space:nowrap;font-size:9pt}
+img{width:100%;border:1px solid #ccc;box-sizing:border-box}
+.cols{display:flex;gap:4mm}.cols>div{flex:1}
 .communes{font-size:8pt}.decision p{border-bottom:1px solid #555;height:1.6em;margin:.2em 0;
 font-size:8.5pt;color:#555}.motif{font-size:8pt;color:#333}
 nav{font-size:9pt;margin-bottom:4mm}
-@media print{nav{display:none}body{padding:0;max-width:none}a{color:inherit;
-text-decoration:none}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
+@media print{nav{display:none}body{padding:0;max-width:none}img{width:auto;max-width:100%;
+max-height:78mm;display:block;margin:0 auto}h2{margin-top:.5em}.decision p{height:1.35em}
+a{color:inherit;text-decoration:none}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
 """
 
 
