@@ -421,7 +421,8 @@ def chart_departement_map(
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     fig.canvas.draw()
-    adjust_text(texts, ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True)
+    if texts:
+        adjust_text(texts, ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True)
     handles: list[Any] = [
         Patch(
             facecolor=stage(s).colour, alpha=0.8, label=f"{stage(s).label} (stade le plus avancé)"
