@@ -98,6 +98,8 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory plans
 	$(COUVERTURE) suivi --registre $(DEMO_NEXT_REGISTRY) --plan $(DEMO_NEXT_PLAN) --date $(DEMO_DATE_SUIVANTE)
 	@echo "Plan d'action : $(DEMO_PLAN_FILLED) → $(DEMO_PLAN) → $(DEMO_NEXT_PLAN) ; remontées : $(DEMO_REMONTEE), $(DEMO_NEXT_REMONTEE)"
+	# --- demo: rapport d'un département, fiches, captures d'écran (reports/*.png) ---
+	$(MAKE) --no-print-directory captures
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -211,3 +213,61 @@ $(REPORT_DIR)/index.html: $(REGISTRE) $(UNITS) $(ADJACENCY) $(REPORT_OPTS) $(REP
 report: $(REPORT_DIR)/index.html ## monthly report: make report MOIS=2026-11 REGISTRE=registre.xlsx
 
 FORCE:
+
+# --- targets: a département's report and the screenshots of the documents (README) ---
+# The report of one département (its own history file: the national demo history keeps its
+# périmètre), with its fiches; then the printed map, a fiche and the report's first page as
+# PNG, taken by the system's headless Chromium (skipped, said, when there is none).
+DEMO_DEP := 35
+DEMO_DEP_DIR := reports/departement-$(DEMO_DEP)
+DEMO_DEP_REPORT := $(DEMO_DEP_DIR)/$(DEMO_MOIS)/index.html
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
+SHOT = $(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+	--disable-background-networking --proxy-server=127.0.0.1:9 --virtual-time-budget=5000 \
+	--user-data-dir=$(CURDIR)/.chromium-captures
+CAPTURES := reports/capture-carte-$(DEMO_DEP).png reports/capture-fiche-$(DEMO_DEP).png \
+	reports/capture-rapport-$(DEMO_DEP).png reports/capture-plan.png reports/capture-remontee.png
+PLAN_SHOWN := Projet,Département,Stratégie retenue,CPTS à étendre ou à créer,Porteur,Population,Zones blanches servies,Situation,Statut,Coordonnateur FIR : montant annuel (€),Commentaire
+
+$(DEMO_DEP_REPORT): $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(PACKAGE_CODE) | $(STORE)
+	@mkdir -p $(DEMO_DEP_DIR)
+	$(COUVERTURE) rapport --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --departement $(DEMO_DEP) \
+		--sortie $(DEMO_DEP_DIR) --historique $(DEMO_DEP_DIR)/historique.duckdb
+
+# the map as printed (the print button's layout: A4 landscape, panels in the margin)
+reports/capture-carte-$(DEMO_DEP).png: maps/index.html
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		$(SHOT) --window-size=1062,733 --screenshot=$(CURDIR)/$@ \
+			"file://$(CURDIR)/maps/departement-$(DEMO_DEP).html#impression" 2>/dev/null; fi
+
+# the fiche of the département's first zone blanche (the most populated), A4 portrait
+reports/capture-fiche-$(DEMO_DEP).png: $(DEMO_DEP_REPORT)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		dir=$(DEMO_DEP_DIR)/$(DEMO_MOIS)/fiches/departement-$(DEMO_DEP); \
+		fiche=$$(grep -o 'href="ZB-[^"]*\.html"' $$dir/index.html | head -1 | cut -d'"' -f2); \
+		$(SHOT) --window-size=794,1123 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$$dir/$$fiche" \
+			2>/dev/null; fi
+
+# the report's first page (title, figures, map) with its print styles applied (a copy beside it,
+# then removed)
+reports/capture-rapport-$(DEMO_DEP).png: $(DEMO_DEP_REPORT)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		sed 's/@media print{/@media all{/' $< > $(dir $<).apercu.html; \
+		$(SHOT) --window-size=794,840 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/$(dir $<).apercu.html" \
+			2>/dev/null; rm -f $(dir $<).apercu.html; fi
+
+# the demo's plan d'action and remontée as a spreadsheet shows them (first rows)
+reports/capture-plan.png: $(DEMO_PLAN)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		$(PY) -c "from couverture.demo import sheet_preview; sheet_preview('$<', 'projets', 'reports/.apercu-plan.html', title=\"Plan d'action (feuille projets) : la task force saisit les colonnes jaunes\", columns='$(PLAN_SHOWN)'.split(','))" && \
+		$(SHOT) --window-size=1300,260 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/reports/.apercu-plan.html" 2>/dev/null; \
+		rm -f reports/.apercu-plan.html; fi
+
+reports/capture-remontee.png: $(DEMO_REMONTEE)
+	@if [ -z "$(CHROMIUM)" ]; then echo "captures : Chromium absent, $@ non écrite"; else \
+		$(PY) -c "from couverture.demo import sheet_preview; sheet_preview('$<', 'remontee', 'reports/.apercu-remontee.html', title='Remontée DGOS/CNAM : une ligne par département')" && \
+		$(SHOT) --window-size=1300,230 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/reports/.apercu-remontee.html" 2>/dev/null; \
+		rm -f reports/.apercu-remontee.html; fi
+
+captures: $(CAPTURES) ## screenshots of the printed map, a fiche and a report (reports/*.png)
+.PHONY: captures

@@ -178,7 +178,9 @@ def test_output_guards(tmp_path: Path, demo_registry: Path) -> None:
     import openpyxl
 
     sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
-    assert sheet.cell(row=1, column=1).value == "code"
+    # a workbook is read by people: French titles (machine keys stay in --format csv)
+    assert sheet.cell(row=1, column=1).value == "Code"
+    assert sheet.cell(row=1, column=5).value == "Population couverte (lettre d'intention ou plus)"
     proc = run(*base, "--format", "csv", "--sortie", str(tmp_path / "u.xlsx"), check=False)
     assert proc.returncode == 2 and not (tmp_path / "u.xlsx").exists()
 
@@ -274,3 +276,20 @@ def test_a_maps_folder_named_like_a_file_is_refused(tmp_path: Path, demo_registr
                str(target), check=False)  # fmt: skip
     assert done.returncode == 2 and "un dossier est attendu" in done.stderr
     assert not target.exists()
+
+
+def test_zones_blanches_read_by_place_in_the_terminal(demo_registry: Path) -> None:
+    """The terminal table names each zone by place, communes most populated first; the machine
+    CSV keeps its columns."""
+    import couverture
+
+    with couverture.analyse(demo_registry, departements="35") as a:
+        named = a.zone_names()
+    proc = run("zones-blanches", "--registre", str(demo_registry), "--departement", "35", "-q")
+    assert "Réf. zone" in proc.stdout and "zone_id" not in proc.stdout
+    for zone_id, row in named.iterrows():
+        line = next(x for x in proc.stdout.splitlines() if zone_id in x)
+        assert row["lieu"][:12] in line and row["commune_principale"][:12] in line.split("│")[-2]
+    csv = run("zones-blanches", "--registre", str(demo_registry), "--departement", "35",
+              "--format", "csv").stdout  # fmt: skip
+    assert csv.splitlines()[0].startswith("zone_id,departement,") and "nom_zone" not in csv

@@ -255,3 +255,32 @@ def test_previous_month_shows_an_evolution(tmp_path, units) -> None:
     kinds = changes.groupby("type")["cpts_id"].agg(set)
     assert kinds["cpts_creee"] == created
     assert kinds["changement_stade"] == set(moved)
+
+
+def test_sheet_preview_shows_a_sheet_as_a_spreadsheet_does(tmp_path) -> None:
+    """The README's screenshots of the plan: header fills kept, dates as dates, blank rows out."""
+    import datetime as dt
+
+    import openpyxl
+    from openpyxl.styles import PatternFill
+
+    from couverture.demo import sheet_preview
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "zones"
+    ws.append(["zone_id", "statut", "echeance"])
+    ws.append(["ZB-35-35006", "en cours", dt.date(2026, 11, 15)])
+    ws.append([None, None, None])
+    ws["B1"].fill = PatternFill("solid", fgColor="FFF2CC")
+    wb.save(tmp_path / "plan.xlsx")
+    page = sheet_preview(
+        tmp_path / "plan.xlsx",
+        "zones",
+        tmp_path / "apercu.html",
+        title="Plan",
+        columns=["statut", "echeance"],
+    ).read_text(encoding="utf-8")
+    assert '<th style="background:#FFF2CC">statut</th>' in page
+    assert "<td>2026-11-15</td>" in page and "ZB-35-35006" not in page
+    assert page.count("<tr>") == 2

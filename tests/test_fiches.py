@@ -24,7 +24,8 @@ def expected(demo_registry: Path) -> dict:
         zones = a.zones()
         names = a.unit_table().set_index("code")["nom"]
         cpts = a.national().cpts()
-    return {"zones": zones, "names": names, "cpts": cpts}
+        titles = a.zone_names()["nom_zone"].to_dict()
+    return {"zones": zones, "names": names, "cpts": cpts, "titles": titles}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,10 @@ def test_one_page_per_zone_and_a_booklet(written: Path, expected: dict) -> None:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         assert abs(width - 595) < 2 and abs(height - 842) < 2  # A4 in points
         text = page.extract_text()
-        assert f"Zone blanche {zone_id}" in text
+        assert expected["titles"][zone_id] in text and f"réf. {zone_id}" in text
         assert "Décision de la réunion" in text
+        # tables wrap their cells on words: no cell, no line cut with « … »
+        assert not [line for line in text.splitlines() if line.rstrip().endswith("…")]
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert all(f'href="{z}.html"' in index for z in zones["zone_id"])
     assert f'href="fiches-{DEP}.pdf"' in index
@@ -112,3 +115,49 @@ def test_departement_without_zone_blanche(demo_registry: Path, tmp_path: Path) -
     folder = tmp_path / "departement-28"
     assert [p.name for p in folder.iterdir()] == ["index.html"]
     assert "aucune fiche" in (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
+    """Each recommended part has its colour and number, in the legend as in the table; the
+    legend shows the stages drawn and nothing else; no two visible names overlap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from couverture import fiches
+    from couverture._config import stage
+    from couverture.suggest import suggest
+
+    with couverture.analyse(demo_registry, departements=DEP) as a:
+        found = fiches._fiches_of(a, DEP, proposals=suggest(a), porteurs=None)
+        stages = a.national().cpts()["stade"]
+    several = [f for f in found if len(f.proposal_shapes) > 1]
+    assert several, "une zone du 35 de la démo a une proposition en plusieurs parties"
+    for fiche in found:
+        fig = plt.figure(figsize=(7.2, 4.6))
+        ax = fig.add_axes((0.005, 0.01, 0.70, 0.98))
+        fiches.draw_map(ax, fiche)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        # the stages of the CPTS drawn, exactly
+        drawn = {stage(stages[c]).label for c in fiche.cpts_shapes.index}
+        shown = {lab for lab in labels if lab in {stage(s).label for s in stages.dropna()}}
+        assert shown == drawn
+        assert not any(lab.startswith("Projet (avant") for lab in labels)
+        # one numbered key per recommended part, one colour each, numbered as the table
+        # (the legend wraps its lines: compared without spaces)
+        keys = [lab.replace("\n", "").replace(" ", "") for lab in labels if lab[:1].isdigit()]
+        rows = [r for r in fiches._option_rows(fiche.options) if r[0]]
+        assert keys == [f"{r[0]}.{r[3]}".replace(" ", "") for r in rows]
+        colours = {fiches.proposal_style(int(r[0]))[0] for r in rows}
+        assert len(colours) == len(rows)
+        # names moved apart: the visible ones never overlap
+        renderer = fig.canvas.get_renderer()
+        boxes = [
+            t.get_window_extent(renderer=renderer)
+            for t in ax.texts
+            if t.get_visible() and t.get_text() and t.get_bbox_patch() is None
+        ]
+        for i, b in enumerate(boxes):
+            assert not any(b.overlaps(o) for o in boxes[i + 1 :]), fiche.zone["zone_id"]
+        plt.close(fig)

@@ -223,8 +223,8 @@ def test_proposals_are_labelled_and_read_in_plain_french(
     assert {i["recommandee"] for i in infos} == {True, False}
     targets = dict(zip(mine["cpts_cible_id"], mine["cpts_cible"], strict=True))
     for info in infos:
-        if info["option"] == "creation":
-            assert info["etiquette"] == "nouvelle CPTS"
+        if info["option"] == "creation":  # named: « nouvelle CPTS Vitré »
+            assert info["etiquette"] == f"nouvelle {info['nom']}" and info["nom"]
         else:
             assert info["etiquette"].removesuffix(" (temporaire)") == targets[info["cpts_cible"]]
         # missing values are left out, never printed as a dash or as 0 €
@@ -247,6 +247,8 @@ def test_cards_leave_missing_values_out(layers: maps.MapLayers) -> None:
         else:
             assert card["financement"].endswith("\u00a0€ par an")
     assert all(z["superficie_km2"].endswith("km²") for z in data.zone_cards.values())
+    # zones named by place on their cards (the id shown beside)
+    assert all(z["nom"].startswith("Zone blanche d") for z in data.zone_cards.values())
 
 
 def test_palette_comes_from_the_vocabulary_and_reads_in_grey(built: list[Path]) -> None:
@@ -433,7 +435,9 @@ def test_maps_work_offline_in_chromium(
     assert kinds.count("alternative") == 0
     names = set(layers.cpts.loc[layers.cpts["departement"] == DEP, "nom"])
     assert {html.unescape(t) for k, t in labels if k == "cpts"} <= names
-    assert "nouvelle CPTS" in {html.unescape(t) for k, t in labels if k == "proposition"}
+    # every proposal named: a creation by its proposed name (« nouvelle CPTS Vitré »)
+    proposed = {html.unescape(t) for k, t in labels if k == "proposition"}
+    assert any(t.startswith("nouvelle CPTS ") for t in proposed) and "nouvelle CPTS" not in proposed
     assert state["nEtiquettes"] == (
         state["nCpts"] + state["nProjets"] + state["nPropositions"] + state["nAlternatives"]
     )

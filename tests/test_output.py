@@ -52,7 +52,7 @@ def test_long_cells_are_cut_and_figures_kept(capsys: pytest.CaptureFixture[str])
     assert "…" in rows[0] and LONG_MOTIF not in out
     assert "court" in rows[1]
     # French short titles, not the machine names
-    assert "Zone" in out and "Motif" in out and "zone_id" not in out
+    assert "Réf." in out and "Motif" in out and "zone_id" not in out  # « Réf. zone »
 
 
 def test_width_follows_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

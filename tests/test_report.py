@@ -201,7 +201,11 @@ def test_xlsx_equals_csv_and_taux_command(
     assert csv["Code"].tolist() == [DEP] and csv["Population"].iloc[0] == 140_255
     # frozen header and French titles
     ws = book["Zones blanches"]
-    assert ws.freeze_panes == "A2" and ws["A1"].value == "Zone blanche"
+    assert ws.freeze_panes == "A2" and ws["A1"].value == "Zone blanche (référence)"
+    # zones named by place beside their reference
+    assert ws["B1"].value == "Zone blanche"
+    names = [c.value for c in ws["B"][1:] if c.value is not None]
+    assert all(str(n).startswith("Zone blanche d") for n in names), names
 
 
 def test_interrupted_run_keeps_previous_files_and_history(belfort: dict) -> None:

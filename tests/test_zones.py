@@ -216,3 +216,43 @@ def test_graph_read_ahead_survives_a_close_and_matches_a_direct_read(
         graph = a.graph()
     assert list(graph.codes) == list(direct["code"])
     assert len(graph.indices) == len(direct["a"])
+
+
+def test_zones_are_named_by_place(demo_registry: Path) -> None:
+    """Each zone of Ille-et-Vilaine is named after its most populated commune; its communes
+    are listed most populated first, the rest counted with their inhabitants."""
+    from couverture.zones import zone_names
+
+    with couverture.analyse(demo_registry, departements="35") as a:
+        zones = a.zones()
+        named = a.zone_names()
+        table = a.unit_table().set_index("code")
+        units = a.unit_table()
+        epci = a.territories("epci").set_index("code")["nom"].to_dict()
+    assert list(named.index) == list(zones["zone_id"])
+    for zone_id, codes in zip(zones["zone_id"], zones["communes"], strict=True):
+        members = table.loc[codes.split()].sort_values("population", ascending=False)
+        main = members["nom"].iloc[0]
+        row = named.loc[zone_id]
+        assert row["commune_principale"] == main
+        assert main in row["nom_zone"] and row["nom_zone"].startswith("Zone blanche d")
+        assert row["noms_communes"].split(", ")[0] == main
+        if len(members) > 12:
+            rest = members.iloc[12:]
+            held = int(rest["population"].sum())
+            assert f"et {len(rest)} autres communes" in row["resume_communes"]
+            assert f"{held:,}".replace(",", "\u202f") in row["resume_communes"]
+    # a zone that is a whole EPCI around a small main commune is named after the EPCI
+    # (CC Bretagne Romantique: Combourg holds less than a quarter of its people)
+    codes = units.loc[units["epci"] == "243500733", "code"].tolist()
+    pops = units.set_index("code").loc[codes, "population"]
+    assert pops.max() / pops.sum() < 0.25
+    whole = pd.DataFrame({"zone_id": "Z", "code": codes})
+    assert zone_names(whole, units, epci_names=epci).loc["Z", "nom_zone"] == (
+        "Zone blanche de la CC Bretagne Romantique"
+    )
+    # part of it only: named after its main commune
+    part = whole.iloc[: len(codes) // 2]
+    main = units.set_index("code").loc[part["code"], "population"].idxmax()
+    expected = units.set_index("code").at[main, "nom"]
+    assert zone_names(part, units, epci_names=epci).loc["Z", "lieu"] == f"{expected} et environs"

@@ -174,3 +174,58 @@ def of_date(value: str | dt.date) -> str:
     if text[:1].isdigit() and "-" not in text and " " in text:
         return f"du {text}"
     return f"d'{text}" if text[:1] in "aeiouyâéèêîôûh" else f"de {text}"
+
+
+#: Legal forms of an EPCI, long → short, as people write them (« CC du Pays de Redon »).
+_EPCI_FORMS = (
+    ("communauté de communes", "CC"),
+    ("communauté d'agglomération", "CA"),
+    ("communauté d’agglomération", "CA"),
+    ("communauté urbaine", "CU"),
+    ("métropole", "Métropole"),
+)
+
+
+def short_epci(name: str) -> str:
+    """Shorten the legal form at the start of an EPCI's name (« CC », « CA », « CU »).
+
+    Names that do not start with a legal form (« Rennes Métropole », « Fougères
+    Agglomération ») are kept as they are.
+
+    Examples
+    --------
+    >>> short_epci("Communauté de communes du Pays de Redon")
+    'CC du Pays de Redon'
+    >>> short_epci("Communauté d'agglomération Vitré Communauté"), short_epci("Rennes Métropole")
+    ('CA Vitré Communauté', 'Rennes Métropole')
+    >>> short_epci("Métropole d'Aix-Marseille-Provence")
+    "Métropole d'Aix-Marseille-Provence"
+    """
+    text = str(name).strip()
+    low = text.lower()
+    for long, short in _EPCI_FORMS:
+        if low.startswith(long) and (len(low) == len(long) or low[len(long)] in " -"):
+            return (short + text[len(long) :]).strip()
+    return text
+
+
+def name_list(
+    names: list[str], populations: list[float], *, max_names: int = 12, sep: str = ", "
+) -> str:
+    """List places most populated first, the rest counted with their inhabitants.
+
+    Examples
+    --------
+    >>> name_list(["Lécousse", "Fougères", "Javené"], [3000, 20307, 1900], max_names=2)
+    'Fougères, Lécousse et 1 autre commune (1\\u202f900\\xa0hab.)'
+    >>> name_list(["A", "B"], [1, 2])
+    'B, A'
+    """
+    order = sorted(range(len(names)), key=lambda i: (-float(populations[i] or 0), names[i]))
+    shown = [names[i] for i in order[:max_names]]
+    rest = order[max_names:]
+    if not rest:
+        return sep.join(shown)
+    others = plural(len(rest), "autre commune", "autres communes")
+    held = integer(sum(float(populations[i] or 0) for i in rest))
+    return f"{sep.join(shown)} et {others} ({held}{NBSP}hab.)"

@@ -472,8 +472,28 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def titled(frame: pd.DataFrame, *, kind: str = "titre") -> pd.DataFrame:
+    """Return ``frame`` with its columns renamed to their French titles.
+
+    The one titles table of every document a person reads (``config/titres_colonnes.csv``,
+    :func:`couverture._config.column_titles`): ``titre`` for workbooks and files, ``court``
+    for terminal tables, ``page`` for HTML. Machine keys stay only in ``--format csv`` and
+    ``geojson``. A column without a title keeps its name.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> list(titled(pd.DataFrame(columns=["zone_id", "population", "x"])).columns)
+    ['Zone blanche (référence)', 'Population', 'x']
+    """
+    from couverture._config import column_titles
+
+    titles = column_titles(kind)
+    return frame.rename(columns=lambda c: titles.get(str(c), c))
+
+
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """Write one sheet per table (atomically).
+    """Write one sheet per table (atomically), French column titles (:func:`titled`).
 
     Text that looks like a formula stays text (:func:`protect_sheet`).
     """
@@ -484,7 +504,7 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            titled(frame).to_excel(writer, sheet_name=name[:31], index=False)
             protect_sheet(writer.sheets[name[:31]])
     atomic_write_bytes(path, buffer.getvalue())
 
@@ -513,7 +533,7 @@ def emit_table(
     output: Path | None,
     title: str,
     caption: str,
-    sheet: str = "donnees",
+    sheet: str = "Données",
 ) -> None:
     """Write a table in ``fmt`` to ``output`` (atomically) or to stdout."""
     if fmt in FILE_ONLY and output is None:

@@ -500,6 +500,17 @@ class Analysis:
 
         return members(self.zones(), key="zone_id")
 
+    def zone_names(self) -> pd.DataFrame:
+        """Place names of the zones blanches, by ``zone_id`` (:func:`couverture.zones.zone_names`).
+
+        « Zone blanche de Fougères et environs »: what every document calls a zone, its id
+        kept beside as the stable reference; ``noms_communes`` lists the most populated first.
+        """
+        from couverture.zones import zone_names
+
+        epci = self.territories("epci").set_index("code")["nom"].to_dict()
+        return zone_names(self.zone_units(), self.unit_table(), epci_names=epci)
+
     def zone_geometries(self) -> gpd.GeoSeries:
         """One geometry per zone blanche (the union of its units), indexed by ``zone_id``."""
         return self.member_geometries(self.zone_units(), key="zone_id")

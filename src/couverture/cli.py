@@ -515,6 +515,15 @@ def cmd_zones(args: argparse.Namespace) -> None:
             geoms = a.zone_geometries().reindex(zones["zone_id"]).to_list()
             _emit_geo(args, a, zones, geoms, "zones_blanches")
         else:
+            if args.format != "csv":  # people read it: named by place, communes by name
+                named = a.zone_names().reindex(zones["zone_id"])
+                place = "lieu" if args.format == "tableau" else "nom_zone"  # the title says it
+                zones.insert(1, place, named[place].to_numpy())
+                names = "resume_communes" if args.format == "tableau" else "noms_communes"
+                zones[names] = named[names].to_numpy()
+                if args.format == "tableau":
+                    zones = zones.drop(columns="communes")
+                    zones["cpts_voisines"] = zones["cpts_voisines"].str.replace("|", ", ")
             _emit(args, a, zones, "Zones blanches (par population décroissante)")
             if args.format == "tableau":
                 log.info(

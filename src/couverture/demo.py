@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -983,3 +984,55 @@ def write_demo_annuaire(
         f" ; adhésions fictives : {adhesions}" if adhesions is not None else "",
     )
     return written
+
+
+def sheet_preview(
+    workbook: Path | str,
+    sheet: str,
+    output: Path | str,
+    *,
+    title: str,
+    columns: list[str] | None = None,
+    max_rows: int = 8,
+) -> Path:
+    """Write an HTML page showing a sheet as a spreadsheet shows it (README screenshots).
+
+    The header cells keep their fill (the plan's yellow columns to fill in), long texts wrap;
+    ``columns`` picks the columns shown (by header), ``max_rows`` the first rows.
+    """
+    import datetime as dt
+    import html
+
+    import openpyxl
+
+    ws = openpyxl.load_workbook(workbook, read_only=False)[sheet]
+    rows = [
+        list(r)
+        for r in ws.iter_rows(max_row=max_rows + 1)
+        if any(c.value not in (None, "") for c in r)
+    ]
+    header = [str(c.value or "") for c in rows[0]]
+    keep = [i for i, h in enumerate(header) if columns is None or h in columns]
+
+    def cell(c: object, tag: str) -> str:
+        fill = getattr(getattr(getattr(c, "fill", None), "fgColor", None), "rgb", None)
+        style = f' style="background:#{str(fill)[2:]}"' if fill and str(fill) != "00000000" else ""
+        value: Any = getattr(c, "value", None)
+        text = value.isoformat()[:10] if isinstance(value, dt.date) else value
+        return f"<{tag}{style}>{html.escape('' if text is None else str(text))}</{tag}>"
+
+    body = "".join(
+        "<tr>" + "".join(cell(r[i], "th" if n == 0 else "td") for i in keep) + "</tr>"
+        for n, r in enumerate(rows)
+    )
+    page = (
+        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><style>'
+        "body{font:12px system-ui,Arial,sans-serif;margin:10px}h1{font-size:15px}"
+        "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:3px 5px;"
+        "vertical-align:top;max-width:16em}th{background:#eef2f8;text-align:left}"
+        f"</style></head><body><h1>{html.escape(title)}</h1><table>{body}</table></body></html>"
+    )
+    out = Path(output)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out

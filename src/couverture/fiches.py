@@ -61,8 +61,18 @@ MAX_CPTS = 7
 MAX_PORTEURS = 7
 #: Colours of the zone blanche and of the proposal outline (not stage colours).
 ZONE_EDGE = "#b00020"
-PROPOSAL_EDGE = "#e66101"
 PRE_LI_FILL = "#d9d9d9"
+#: One colour and hatch per part of the recommended proposal, numbered 1, 2… on the map, in
+#: its legend and in the table (colours apart from the stages' yellow, teal and purple).
+PROPOSAL_STYLES = (
+    ("#e66101", "///"),
+    ("#d01c8b", "\\\\\\"),
+    ("#1a9641", "xxx"),
+    ("#0571b0", "..."),
+    ("#a6611a", "---"),
+    ("#b2182b", "|||"),
+    ("#4d4d4d", "+++"),
+)
 _OPTION_WORDS = {
     "extension": "Extension",
     "creation": "Création",
@@ -111,9 +121,10 @@ class _Fiche:
     crs: str
     zone_units: gpd.GeoSeries
     cpts_shapes: gpd.GeoSeries  # indexed by cpts_id
-    proposal_shapes: list[tuple[Any, str]]  # (geometry, label) of the recommended parts
+    proposal_shapes: list[tuple[Any, str, int]]  # (geometry, label, key) of recommended parts
     context: gpd.GeoSeries  # units around, for orientation
     names: dict[str, str]  # names of the units and communes (porteurs outside the zone)
+    title: str = ""  # the zone's place name (« Zone blanche de Fougères et environs »)
 
 
 # ------------------------------------------------------------------------------------------
@@ -153,6 +164,7 @@ def _fiches_of(
         zone_units[zone_units["zone_id"].isin(zones["zone_id"])], key="zone_id"
     )
     dep_name = _departement_name(a, dep)
+    titles = a.zone_names()["nom_zone"].to_dict()
     names = units["nom"].to_dict()
     out = []
     zone_codes = zone_units.groupby("zone_id", sort=False)["code"].agg(list)
@@ -202,6 +214,7 @@ def _fiches_of(
                 proposal_shapes=_proposal_shapes(options, unit_geoms),
                 context=unit_geoms,
                 names=names,
+                title=str(titles.get(zone.zone_id, f"Zone blanche {zone.zone_id}")),
             )
         )
     return out
@@ -238,7 +251,10 @@ def _target(row: Any) -> str:
     return str(row["cpts_cible"])
 
 
-def _proposal_shapes(options: pd.DataFrame, unit_geoms: gpd.GeoSeries) -> list[tuple[Any, str]]:
+def _proposal_shapes(
+    options: pd.DataFrame, unit_geoms: gpd.GeoSeries
+) -> list[tuple[Any, str, int]]:
+    """Shapes of the recommended parts, each with its label and key (1, 2… as in the table)."""
     from couverture._geometry import union_units
 
     shapes = []
@@ -248,8 +264,13 @@ def _proposal_shapes(options: pd.DataFrame, unit_geoms: gpd.GeoSeries) -> list[t
         parts = [unit_geoms.get(c) for c in best_codes.get(i, [])]
         parts = [g for g in parts if g is not None]
         if parts:
-            shapes.append((union_units(parts), _target(row)))
+            shapes.append((union_units(parts), _target(row), i + 1))
     return shapes
+
+
+def proposal_style(key: int) -> tuple[str, str]:
+    """Colour and hatch of the recommended part numbered ``key`` (1, 2…)."""
+    return PROPOSAL_STYLES[(key - 1) % len(PROPOSAL_STYLES)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -264,11 +285,13 @@ def _plt() -> Any:
     return plt
 
 
-def draw_map(ax: Any, fiche: _Fiche) -> None:
+def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
     """Draw the zone, the neighbouring CPTS by stage with names.
 
-    The recommended proposal outlined and the porteurs (numbered as in the table) on a
-    matplotlib axes.
+    Each part of the recommended proposal hatched in its own colour and numbered as in the
+    table, the porteurs (numbered as in their table), and the names placed without overlap
+    (adjustText moves them apart). The legend shows exactly what is drawn, beside the map
+    (``legend_outside``) so that it covers nothing.
     """
     import geopandas as gpd
 
@@ -287,20 +310,66 @@ def draw_map(ax: Any, fiche: _Fiche) -> None:
     gpd.GeoSeries(context, crs=fiche.crs).plot(
         ax=ax, facecolor="#f7f7f7", edgecolor="#c8c8c8", linewidth=0.3
     )
-    _draw_cpts(ax, fiche, inner)
-    _draw_zone(ax, fiche, zone)
-    _draw_proposals(ax, fiche)
-    _draw_commune_names(ax, fiche)
-    _draw_porteurs(ax, fiche)
     ax.set_xlim(box[0], box[2])
     ax.set_ylim(box[1], box[3])
     ax.set_aspect("equal")
+    drawn = _draw_cpts(ax, fiche)
+    _draw_zone(ax, fiche, zone)
+    keys = _draw_proposals(ax, fiche)
+    names = _cpts_names(ax, fiche, inner, zone.union_all())
+    texts = _draw_commune_names(ax, fiche)
+    _draw_porteurs(ax, fiche)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
     _scale_bar(ax, box)
-    _draw_legend(ax, fiche)
+    _place_labels(ax, texts, fixed=[*keys, *names])
+    _draw_legend(ax, fiche, drawn, outside=legend_outside)
+
+
+def _place_labels(ax: Any, texts: list[Any], *, fixed: list[Any]) -> None:
+    """Move the names apart so that no two overlap (adjustText), drop those left overlapping.
+
+    ``fixed`` (the proposals' numbered discs, the CPTS names on their own territory) stay where
+    they are and are avoided (a fixed one overlapping an earlier is hidden); a commune's name
+    moved away from its place is tied to it by a thin line.
+    """
+    if not texts and not fixed:
+        return
+    from adjustText import adjust_text
+
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer=renderer)
+    to_data = ax.transData.inverted()
+    for t in fixed:  # a name near the frame's edge slides in, whole
+        bb = t.get_window_extent(renderer=renderer)
+        dx = max(0.0, frame.x0 + 2 - bb.x0) - max(0.0, bb.x1 - frame.x1 + 2)
+        if dx:
+            x, y = ax.transData.transform(t.get_position())
+            t.set_position(to_data.transform((x + dx, y)))
+    if texts:
+        adjust_text(
+            texts,
+            ax=ax,
+            objects=[t.get_window_extent(renderer=renderer) for t in fixed] or None,
+            expand=(1.08, 1.25),
+            ensure_inside_axes=True,
+            arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.4},
+            min_arrow_len=12,
+        )
+    # what adjustText could not separate is hidden, the more important name kept (CPTS first)
+    kept: list[Any] = []
+    for t in [*fixed, *texts]:
+        bb = t.get_window_extent(renderer=renderer)
+        if any(bb.overlaps(k) for k in kept):
+            t.set_visible(False)
+        else:
+            kept.append(bb)
 
 
 def _halo() -> list[Any]:
@@ -310,27 +379,54 @@ def _halo() -> list[Any]:
     return [pe.withStroke(linewidth=2.2, foreground="white")]
 
 
-def _draw_cpts(ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float]) -> None:
-    """Draw the neighbouring CPTS filled by stage, named where they show inside ``inner``."""
+def _stage_style(code: object) -> tuple[str, str, str]:
+    """Fill, outline and legend label of a CPTS drawn at stage ``code`` (pre-LI: grey)."""
+    if isinstance(code, str) and code in STAGES:
+        s = stage(code)
+        return s.colour, s.outline, s.label
+    return PRE_LI_FILL, "#777777", "Projet (avant lettre d'intention)"
+
+
+def _draw_cpts(ax: Any, fiche: _Fiche) -> list[str]:
+    """Draw the neighbouring CPTS filled by stage; return the stages drawn (legend)."""
     import geopandas as gpd
 
-    halo = _halo()
     stages = fiche.neighbours.set_index("cpts_id")["stade"].to_dict()
-    names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
+    drawn = []
     for cid, geom in fiche.cpts_shapes.items():
         code = stages.get(cid)
-        fill = stage(code).colour if isinstance(code, str) and code in STAGES else PRE_LI_FILL
-        edge = stage(code).outline if isinstance(code, str) and code in STAGES else "#777777"
+        fill, edge, label = _stage_style(code)
         gpd.GeoSeries([geom], crs=fiche.crs).plot(
             ax=ax, facecolor=fill, edgecolor=edge, linewidth=0.8, alpha=0.85
         )
+        if label not in drawn:
+            drawn.append(label)
+    return drawn
+
+
+def _cpts_names(
+    ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float], zone: Any
+) -> list[Any]:
+    """Name the neighbouring CPTS where they show inside ``inner``, on their own territory.
+
+    (Outside the zone blanche, where the proposals' keys and the communes' names are.)
+    """
+    halo = _halo()
+    names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
+    texts = []
+    for cid, geom in fiche.cpts_shapes.items():
         visible = geom.intersection(_box(inner))
+        outside = visible.difference(zone.buffer(1_500))
+        visible = outside if not outside.is_empty else visible
         if not visible.is_empty:
             p = visible.representative_point()
-            ax.text(
-                p.x, p.y, _short(str(names.get(cid, cid)), 28), fontsize=6.5, ha="center",
-                va="center", path_effects=halo, weight="bold",
+            texts.append(
+                ax.text(
+                    p.x, p.y, str(names.get(cid, cid)), fontsize=6.5, ha="center",
+                    va="center", path_effects=halo, weight="bold", zorder=7,
+                )
             )  # fmt: skip
+    return texts
 
 
 def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
@@ -343,33 +439,46 @@ def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
     )
 
 
-def _draw_proposals(ax: Any, fiche: _Fiche) -> None:
-    """Outline each recommended proposal, labelled with who would take it."""
+def _draw_proposals(ax: Any, fiche: _Fiche) -> list[Any]:
+    """Hatch each part of the recommended proposal in its colour, its key in a disc.
+
+    Returns the discs (names are placed around them).
+    """
     import geopandas as gpd
 
-    halo = _halo()
-    for geom, label in fiche.proposal_shapes:
-        gpd.GeoSeries([geom], crs=fiche.crs).boundary.plot(
-            ax=ax, color=PROPOSAL_EDGE, linewidth=2.2, linestyle=(0, (4, 2))
+    discs = []
+    for geom, _label, key in fiche.proposal_shapes:
+        colour, hatch = proposal_style(key)
+        gpd.GeoSeries([geom], crs=fiche.crs).plot(
+            ax=ax, facecolor="none", edgecolor=colour, hatch=hatch, linewidth=1.8, zorder=4
         )
         p = geom.representative_point()
-        ax.text(
-            p.x, p.y, "→ " + _short(label, 30), fontsize=7, ha="center", va="center",
-            color="#7f2704", path_effects=halo, style="italic",
+        discs.append(
+            ax.text(
+                p.x, p.y, str(key), fontsize=7, ha="center", va="center", color="white",
+                weight="bold", zorder=8,
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": "white"},
+            )
         )  # fmt: skip
+    return discs
 
 
-def _draw_commune_names(ax: Any, fiche: _Fiche) -> None:
+def _draw_commune_names(ax: Any, fiche: _Fiche) -> list[Any]:
     """Name the zone's first communes (12 of a large zone, up to 15 of a small one)."""
     halo = _halo()
     labelled = fiche.communes.head(12 if len(fiche.communes) > 15 else 15)
+    texts = []
     for code, name in zip(labelled["code"], labelled["nom"], strict=True):
         geom = fiche.context.get(code)
         if geom is not None:
             p = geom.representative_point()
-            ax.text(
-                p.x, p.y - 900, name, fontsize=5, ha="center", color="#444444", path_effects=halo
-            )
+            texts.append(
+                ax.text(
+                    p.x, p.y, name, fontsize=5, ha="center", va="center", color="#444444",
+                    path_effects=halo, zorder=6,
+                )
+            )  # fmt: skip
+    return texts
 
 
 def _draw_porteurs(ax: Any, fiche: _Fiche) -> None:
@@ -384,31 +493,48 @@ def _draw_porteurs(ax: Any, fiche: _Fiche) -> None:
         pts = gpd.GeoSeries(
             gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326"
         ).to_crs(fiche.crs)
-        ax.scatter(pts.x, pts.y, marker="o", s=42, color="black", zorder=5)
+        ax.scatter(pts.x, pts.y, marker="s", s=42, color="black", zorder=5)
         for n, p in zip(located.index, pts, strict=True):
-            ax.text(p.x, p.y, str(n + 1), fontsize=5.5, color="white", ha="center",
+            ax.text(p.x, p.y, chr(ord("A") + int(n)), fontsize=5.5, color="white", ha="center",
                     va="center", zorder=6, weight="bold")  # fmt: skip
 
 
-def _draw_legend(ax: Any, fiche: _Fiche) -> None:
-    """Add the legend: stages, projects, zone blanche, proposal and porteurs if any."""
+def _draw_legend(ax: Any, fiche: _Fiche, stages_drawn: list[str], *, outside: bool) -> None:
+    """Add the legend of what is drawn: stages present, zone blanche, each proposal part."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    styles = {}
+    for code in (*STAGES, None):
+        fill, edge, label = _stage_style(code)
+        styles[label] = (fill, edge)
     handles: list[Any] = [
-        Patch(facecolor=stage(s).colour, edgecolor=stage(s).outline, label=stage(s).label)
-        for s in STAGES
+        Patch(facecolor=styles[label][0], edgecolor=styles[label][1], label=label)
+        for label in styles
+        if label in stages_drawn
     ]
-    handles += [
-        Patch(facecolor=PRE_LI_FILL, edgecolor="#777777", label="Projet (avant lettre)"),
-        Patch(facecolor="white", edgecolor=ZONE_EDGE, linewidth=1.6, label="Zone blanche"),
-        Line2D([], [], color=PROPOSAL_EDGE, linewidth=2, linestyle="--", label="Proposition"),
-    ]
-    if fiche.porteurs is not None:
+    handles.append(
+        Patch(facecolor="white", edgecolor=ZONE_EDGE, linewidth=1.6, label="Zone blanche")
+    )
+    for _geom, label, key in fiche.proposal_shapes:
+        colour, hatch = proposal_style(key)
         handles.append(
-            Line2D([], [], marker="o", color="black", linestyle="", label="Porteur potentiel")
+            Patch(
+                facecolor="white", edgecolor=colour, hatch=hatch, linewidth=1.4,
+                label="\n".join(wrap_cell(f"{key}. {label}", 30)),
+            )
+        )  # fmt: skip
+    if fiche.porteurs is not None and len(fiche.porteurs):
+        handles.append(
+            Line2D([], [], marker="s", color="black", linestyle="", label="Porteur (A, B… : table)")
         )
-    ax.legend(handles=handles, loc="lower left", fontsize=5.5, framealpha=0.9, ncol=2)
+    if outside:
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6,
+            frameon=False, title="Légende", title_fontsize=7, alignment="left",
+        )  # fmt: skip
+    else:
+        ax.legend(handles=handles, loc="lower left", fontsize=5.5, framealpha=0.9)
 
 
 def _box(bounds: tuple[float, float, float, float]) -> Any:
@@ -426,16 +552,13 @@ def _scale_bar(ax: Any, box: tuple[float, float, float, float]) -> None:
     ax.text(x + km * 500, y + (box[3] - box[1]) * 0.015, f"{km} km", ha="center", fontsize=6)
 
 
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
     """Return the fiche's map as a PNG (for the HTML page)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    fig = plt.figure(figsize=(7.2, 4.6))
+    # the map on the left, its legend in the right column: the legend covers nothing
+    ax = fig.add_axes((0.005, 0.01, 0.70, 0.98))
     draw_map(ax, fiche)
-    fig.tight_layout(pad=0.2)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
@@ -450,11 +573,16 @@ def _stage_text(code: object) -> str:
 
 
 def _option_rows(options: pd.DataFrame) -> list[list[str]]:
+    """Rows of the options table; the first cell is the key of a recommended part (1, 2…)."""
     rows = []
+    key = 0
     for _, row in options.head(MAX_OPTIONS).iterrows():
-        rank = "recommandée" if str(row["recommandee"]) == "oui" else f"alternative {row['rang']}"
+        best = str(row["recommandee"]) == "oui"
+        key += best
+        rank = "recommandée" if best else f"alternative {row['rang']}"
         rows.append(
             [
+                str(key) if best else "",
                 rank,
                 _OPTION_WORDS.get(str(row["option"]), str(row["option"])),
                 _target(row),
@@ -490,7 +618,7 @@ def _porteur_rows(porteurs: pd.DataFrame, names: dict[str, str]) -> list[list[st
     short: dict[str, str] = config().get("libelles_courts", {})
     return [
         [
-            str(n + 1),
+            chr(ord("A") + n),
             str(r["nom"]),
             short.get(str(r["categorie"])) or str(r["libelle_categorie"] or r["categorie"]),
             names.get(r["code_commune"], r["code_commune"]),
@@ -507,6 +635,13 @@ def _communes_text(communes: pd.DataFrame) -> str:
     )
 
 
+def _communes_summary(communes: pd.DataFrame) -> str:
+    """Name the first communes, most populated first, the rest counted with their people."""
+    return _format.name_list(
+        [str(n) for n in communes["nom"]], [float(p) for p in communes["population"]]
+    )
+
+
 def _subtitle(fiche: _Fiche) -> str:
     z = fiche.zone
     return (
@@ -520,7 +655,7 @@ def _subtitle(fiche: _Fiche) -> str:
 # HTML
 # ------------------------------------------------------------------------------------------
 _CSS = """
-@page{size:A4;margin:11mm}
+@page{size:A4;margin:9mm}
 body{font-family:system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1d1d1d;margin:0 auto;
 max-width:190mm;padding:6mm;font-size:10pt;line-height:1.3}
 h1{font-size:15pt;margin:0 0 .1em}h2{font-size:11pt;margin:.7em 0 .2em;color:#2b5797;
@@ -529,12 +664,16 @@ border-bottom:1px solid #2b5797}.meta{color:#555;font-size:8.5pt;margin:0}
 table{border-collapse:collapse;width:100%;font-size:8.5pt}th,td{border:1px solid #bbb;
 padding:.15em .35em;vertical-align:top}th{background:#eef2f8;text-align:left}
 td.n{text-align:right;white-space:nowrap}tr.reco td{font-weight:bold;background:#fff1e0}
-img{width:100%;border:1px solid #ccc}.cols{display:flex;gap:4mm}.cols>div{flex:1}
+td.cle{color:#fff;font-weight:bold;text-align:center}
+.ref{color:#666;font-weight:normal;white-space:nowrap;font-size:9pt}
+img{width:100%;border:1px solid #ccc;box-sizing:border-box}
+.cols{display:flex;gap:4mm}.cols>div{flex:1}
 .communes{font-size:8pt}.decision p{border-bottom:1px solid #555;height:1.6em;margin:.2em 0;
 font-size:8.5pt;color:#555}.motif{font-size:8pt;color:#333}
 nav{font-size:9pt;margin-bottom:4mm}
-@media print{nav{display:none}body{padding:0;max-width:none}a{color:inherit;
-text-decoration:none}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
+@media print{nav{display:none}body{padding:0;max-width:none}img{width:auto;max-width:100%;
+max-height:78mm;display:block;margin:0 auto}h2{margin-top:.5em}.decision p{height:1.35em}
+a{color:inherit;text-decoration:none}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
 """
 
 
@@ -542,15 +681,26 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _html_rows(header: list[str], rows: list[list[str]], *, numeric: set[int], empty: str) -> str:
+def _html_rows(
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    numeric: set[int],
+    empty: str,
+    keyed: bool = False,
+) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
-        cls = ' class="reco"' if row and row[0] == "recommandée" else ""
+        cls = ' class="reco"' if len(row) > 1 and row[1] == "recommandée" else ""
         cells = "".join(
             f'<td class="n">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>"
             for i, v in enumerate(row)
         )
+        if keyed and row and row[0]:
+            colour, _hatch = proposal_style(int(row[0]))
+            swatch = f'<td class="cle" style="background:{colour}">{_e(row[0])}</td>'
+            cells = swatch + cells[cells.index("</td>") + 5 :]
         body.append(f"<tr{cls}>{cells}</tr>")
     if not rows:
         return f'<p class="motif">{_e(empty)}</p>'
@@ -565,13 +715,14 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         "<!DOCTYPE html>",
         '<html lang="fr"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Fiche {_e(z['zone_id'])}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_e(fiche.title)} ({_e(z['zone_id'])})</title><style>{_CSS}</style></head><body>",
         '<nav><a href="index.html">← toutes les fiches du département</a></nav>',
     ]
     if meta.get("fictif"):
         parts.append('<p class="fictif">REGISTRE FICTIF — données de démonstration</p>')
     parts += [
-        f"<h1>Zone blanche {_e(z['zone_id'])} — {_e(fiche.dep_name)} ({_e(z['departement'])})</h1>",
+        f"<h1>{_e(fiche.title)} — {_e(fiche.dep_name)} ({_e(z['departement'])}) "
+        f'<span class="ref">réf. {_e(z["zone_id"])}</span></h1>',
         f'<p class="meta">{_e(_subtitle(fiche))} · registre du '
         f"{_e(_format.date(meta['date_registre']))} · population {_e(meta['population_millesime'])}"
         "</p>",
@@ -580,14 +731,23 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
             if z.get("professionnels_texte")
             else []
         ),
-        f'<img alt="Carte de la zone {_e(z["zone_id"])}" '
+        f'<img alt="Carte : {_e(fiche.title)}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode()}">',
         "<h2>Option recommandée et alternatives</h2>",
         _html_rows(
-            ["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement max/an"],
+            [
+                "Clé",
+                "Rang",
+                "Option",
+                "Qui la porte",
+                "Communes · hab.",
+                "Taille",
+                "Financement max/an",
+            ],
             _option_rows(fiche.options),
-            numeric={3},
+            numeric={4},
             empty="Aucune proposition calculée pour cette zone.",
+            keyed=True,
         ),
     ]
     best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
@@ -602,9 +762,9 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
     parts.append(f'<div class="cols"><div><h2>CPTS voisines</h2>{cpts}</div>')
     if fiche.porteurs is not None:
         porteurs = _html_rows(
-            ["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
+            ["Repère", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
             _porteur_rows(fiche.porteurs, names),
-            numeric={0, 4},
+            numeric={4},
             empty="Aucun porteur potentiel dans la zone ni à moins de 10 km.",
         )
         parts.append(
@@ -629,8 +789,9 @@ def _index_html(
     dep: str, dep_name: str, fiches: list[_Fiche], pdf: str | None, meta: dict[str, Any]
 ) -> str:
     rows = "".join(
-        f'<tr><td><a href="{_e(f.zone["zone_id"])}.html">{_e(f.zone["zone_id"])}</a></td>'
-        f"<td>{_e(_short(_communes_text(f.communes), 120))}</td>"
+        f'<tr><td><a href="{_e(f.zone["zone_id"])}.html">{_e(f.title)}</a><br>'
+        f'<span class="ref">{_e(f.zone["zone_id"])}</span></td>'
+        f"<td>{_e(_communes_summary(f.communes))}</td>"
         f'<td class="n">{_e(_format.integer(f.zone["population"]))}</td></tr>'
         for f in fiches
     )
@@ -647,7 +808,8 @@ def _index_html(
         f"{_e(_format.plural(len(fiches), 'zone blanche', 'zones blanches'))} · "
         + (f'<a href="{_e(pdf)}">livret PDF à imprimer</a>' if pdf else "aucune fiche")
         + "</p>"
-        "<table><thead><tr><th>Zone</th><th>Communes (habitants)</th><th>Population</th></tr>"
+        "<table><thead><tr><th>Zone</th><th>Communes (les plus peuplées d'abord)</th>"
+        "<th>Population</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></body></html>\n"
     )
 
@@ -655,7 +817,22 @@ def _index_html(
 # ------------------------------------------------------------------------------------------
 # PDF (one A4 page per fiche)
 # ------------------------------------------------------------------------------------------
-_ROW = 0.0145  # table row height, figure fraction
+_LINE = 0.0106  # line height in a table cell (6.3 pt type), figure fraction
+_PAD = 0.0042  # padding above and below a cell's lines
+_CHAR_PT = 3.25  # mean width of a character at 6.3 pt (Helvetica-like DejaVu Sans)
+
+
+def wrap_cell(text: str, chars: int) -> list[str]:
+    """Wrap a cell's text on whole words (and after hyphens), never cutting a word.
+
+    Examples
+    --------
+    >>> wrap_cell("Projet de santé validé", 12)
+    ['Projet de', 'santé validé']
+    >>> wrap_cell("Saint-Germain-en-Coglès", 10)
+    ['Saint-', 'Germain-en-', 'Coglès']
+    """
+    return textwrap.wrap(text, chars, break_long_words=False, break_on_hyphens=True) or [""]
 
 
 def _pdf_table(
@@ -668,36 +845,45 @@ def _pdf_table(
     rows: list[list[str]],
     widths: list[float],
     empty: str,
+    keyed: bool = False,
 ) -> float:
-    """Draw a table from ``top`` down; return the new top (figure fraction)."""
+    """Draw a table from ``top`` down, its cells wrapped on words; return the new top.
+
+    Each row is as tall as its longest cell: nothing is cut (the booklet is read on paper).
+    """
+    from matplotlib.patches import Rectangle
+
     if not rows:
         fig.text(left, top - 0.002, empty, fontsize=6.5, va="top")
         return top - 0.014
-    shown = rows
-    # characters that fit in each column at the table's font size (about 3.3 pt a character)
-    cuts = [max(4, int(w * width * A4[0] * 72 / 3.3)) for w in widths]
-    height = _ROW * (len(shown) + 1)
-    ax = fig.add_axes((left, top - height, width, height))
-    ax.set_axis_off()
-    table = ax.table(
-        cellText=[[_short(str(c), n) for c, n in zip(r, cuts, strict=True)] for r in shown],
-        colLabels=header,
-        colWidths=widths,
-        loc="upper left",
-        cellLoc="left",
-        bbox=(0, 0, 1, 1),
-    )
-    table.auto_set_font_size(False)
-    table.set_fontsize(6.3)
-    for (r, _c), cell in table.get_celld().items():
-        cell.set_linewidth(0.3)
-        if r == 0:
-            cell.set_facecolor("#eef2f8")
-            cell.get_text().set_weight("bold")
-        elif shown[r - 1] and shown[r - 1][0] == "recommandée":
-            cell.set_facecolor("#fff1e0")
-            cell.get_text().set_weight("bold")
-    return top - height
+    chars = [max(3, int(w * width * A4[0] * 72 / _CHAR_PT) - 1) for w in widths]
+    xs = [left]
+    for w in widths[:-1]:
+        xs.append(xs[-1] + w * width)
+    y = top
+    for r, row in enumerate([header, *rows]):
+        lines = [wrap_cell(str(c), n) for c, n in zip(row, chars, strict=True)]
+        height = max(map(len, lines)) * _LINE + 2 * _PAD
+        best = r > 0 and len(row) > 1 and row[1] == "recommandée"
+        fill = "#eef2f8" if r == 0 else "#fff1e0" if best else "white"
+        for i, (x, w, cell) in enumerate(zip(xs, widths, lines, strict=True)):
+            colour = fill
+            text_colour = "black"
+            if keyed and r > 0 and i == 0 and row[0]:
+                colour, text_colour = proposal_style(int(row[0]))[0], "white"
+            fig.add_artist(
+                Rectangle(
+                    (x, y - height), w * width, height, transform=fig.transFigure,
+                    facecolor=colour, edgecolor="#999999", linewidth=0.3,
+                )
+            )  # fmt: skip
+            fig.text(
+                x + 0.004, y - _PAD, "\n".join(cell), fontsize=6.3, va="top", ha="left",
+                linespacing=1.3, color=text_colour,
+                weight="bold" if r == 0 or best else "normal",
+            )  # fmt: skip
+        y -= height
+    return y
 
 
 def _pdf_title(fig: Any, text: str, *, left: float, top: float) -> float:
@@ -716,13 +902,14 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         fig.text(0.04, top, "REGISTRE FICTIF — données de démonstration", fontsize=7.5,
                  color="white", weight="bold", backgroundcolor="#b00020", va="top")  # fmt: skip
         top -= 0.018
-    fig.text(0.04, top, f"Zone blanche {z['zone_id']} — {fiche.dep_name} ({z['departement']})",
+    fig.text(0.04, top, f"{fiche.title} — {fiche.dep_name} ({z['departement']})",
              fontsize=13, weight="bold", va="top")  # fmt: skip
-    fig.text(0.04, top - 0.024, f"{_subtitle(fiche)} · registre du "
+    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {_subtitle(fiche)} · registre du "
              f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
-    ax = fig.add_axes((0.04, map_top - 0.40, 0.92, 0.40))
+    # the map on the left, its legend in the right column: the legend covers nothing
+    ax = fig.add_axes((0.04, map_top - 0.40, 0.66, 0.40))
     draw_map(ax, fiche)
     top = _pdf_title(fig, "Option recommandée et alternatives", left=0.04, top=map_top - 0.41)
     top = _pdf_table(
@@ -730,15 +917,23 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         left=0.04,
         top=top,
         width=0.92,
-        header=["Rang", "Option", "Qui la porte", "Communes · hab.", "Taille", "Financement/an"],
+        header=[
+            "Clé",
+            "Rang",
+            "Option",
+            "Qui la porte",
+            "Communes · hab.",
+            "Taille",
+            "Financement/an",
+        ],
         rows=_option_rows(fiche.options),
-        widths=[0.12, 0.14, 0.30, 0.13, 0.10, 0.21],
+        widths=[0.04, 0.12, 0.13, 0.29, 0.12, 0.09, 0.21],
         empty="Aucune proposition calculée pour cette zone.",
+        keyed=True,
     )
     best = fiche.options[fiche.options["recommandee"].astype(str) == "oui"]
     if len(best):
         motif = textwrap.wrap(f"Motif : {best.iloc[0]['motif']}", 150)
-        motif = motif if len(motif) <= 3 else [*motif[:2], motif[2][:140] + " …"]
         fig.text(0.04, top - 0.004, "\n".join(motif), fontsize=6, color="#333333", va="top")
         top -= 0.006 + 0.010 * len(motif)
     block = top
@@ -761,9 +956,9 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
             left=0.43,
             top=right_top,
             width=0.53,
-            header=["N°", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
+            header=["Rep.", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
             rows=_porteur_rows(fiche.porteurs, names),
-            widths=[0.05, 0.47, 0.15, 0.21, 0.12],
+            widths=[0.07, 0.43, 0.17, 0.19, 0.14],
             empty="Aucun dans la zone ni à moins de 10 km.",
         )
     else:
@@ -774,7 +969,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
     top = _pdf_title(fig, f"Communes ({len(fiche.communes)})", left=0.04, top=top - 0.004)
     lines = textwrap.wrap(_communes_text(fiche.communes), 165)
     if len(lines) > 5:
-        lines = [*lines[:4], lines[4][:150] + " …"]
+        lines = textwrap.wrap(_communes_summary(fiche.communes), 165)
     fig.text(0.04, top, "\n".join(lines), fontsize=6.3, va="top", linespacing=1.35)
     top -= 0.0115 * len(lines) + 0.006
     top = _pdf_title(fig, "Décision de la réunion", left=0.04, top=top)

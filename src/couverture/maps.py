@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +174,9 @@ class MapLayers:
     rates: pd.DataFrame
     neighbours: dict[str, set[str]]
     departements: tuple[str, ...]
+    #: main towns named on the maps (``code, nom, departement, population, lat, lon``), from
+    #: the units' own data: no basemap needed (:func:`couverture.zones.main_towns`)
+    towns: pd.DataFrame | None = None
 
 
 def simplify_coverage(
@@ -502,6 +505,7 @@ def prepare_layers(
         from couverture.professionnels import with_texts
 
         cpts, zones = with_texts(full, annuaire, cpts=cpts, zones=zones, adhesions=adhesions)
+    named = full.zone_names()["nom_zone"]  # zones named by place on their cards
     overlaps = full.overlaps().set_index("code")["type"]
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
@@ -510,11 +514,13 @@ def prepare_layers(
     with ThreadPoolExecutor(2) as pool:
         cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
         map_zones = zones if national else zones[zones["departement"].isin(deps)]
+        map_zones = map_zones.assign(nom_zone=map_zones["zone_id"].map(named))
         zone_future = pool.submit(_zone_layer, map_zones, simple)
         unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
         proposal_future = pool.submit(_proposal_layer, suggestions, simple)
         rates = full.rates(niveau="departement").set_index("code")
         porteur_layer = _porteur_layer(porteurs, units)
+        towns = _town_layer(full.unit_table(), unit_layer, deps)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
     return MapLayers(
@@ -528,7 +534,31 @@ def prepare_layers(
         rates=rates,
         neighbours=neighbours,
         departements=deps,
+        towns=towns,
     )
+
+
+#: Towns named on a département map (préfecture, sous-préfectures, pôles by population).
+MAP_TOWNS = 12
+
+
+def _town_layer(
+    table: pd.DataFrame, unit_layer: gpd.GeoDataFrame, deps: Sequence[str]
+) -> pd.DataFrame:
+    """Return the main towns of each mapped département, with the point where names go."""
+    import pandas as pd
+
+    from couverture.zones import main_towns
+
+    table = table[table["departement"].isin(list(deps)) & table["code"].isin(unit_layer.index)]
+    parts = [main_towns(g, limit=MAP_TOWNS) for _, g in table.groupby("departement", sort=True)]
+    if not parts:
+        return pd.DataFrame(columns=["code", "nom", "departement", "population", "lat", "lon"])
+    towns = pd.concat(parts)[["code", "nom", "departement", "population"]]
+    points = unit_layer.geometry.reindex(towns["code"]).representative_point()
+    return towns.assign(
+        lat=np.round(points.y.to_numpy(), DECIMALS), lon=np.round(points.x.to_numpy(), DECIMALS)
+    ).reset_index(drop=True)
 
 
 def _departements_to_map(
@@ -768,14 +798,22 @@ def proposal_text(r: dict[str, Any]) -> str:
     return " ; ".join(parts)
 
 
-def proposal_label(option: Any, target: Any) -> str:
-    """Return the label drawn on a proposal.
+def proposal_label(option: Any, target: Any, proposed: Any = None) -> str:
+    """Return the label drawn on a proposal: every proposal named.
 
-    The CPTS that would take it, or « nouvelle CPTS ».
+    The CPTS that would take it, or « nouvelle CPTS Vitré » (the proposed name).
+
+    Examples
+    --------
+    >>> proposal_label("creation", None, "CPTS Vitré"), proposal_label("extension", "CPTS Redon")
+    ('nouvelle CPTS Vitré', 'CPTS Redon')
     """
     name = _text(target)
+    new = _text(proposed)
     if option == "creation" or name is None:
-        return NEW_CPTS_LABEL
+        if new is None:
+            return NEW_CPTS_LABEL
+        return f"nouvelle {new}" if new.startswith("CPTS") else f"{NEW_CPTS_LABEL} {new}"
     return f"{name} (temporaire)" if option == "rattachement_temporaire" else name
 
 
@@ -1031,7 +1069,7 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
                 "cpts_cible": _text(r.get("cpts_cible_id")),
                 "cible": _text(r["cpts_cible"]),
                 "nom": _text(r["nom_propose"]),
-                "etiquette": proposal_label(r["option"], r["cpts_cible"]),
+                "etiquette": proposal_label(r["option"], r["cpts_cible"], r["nom_propose"]),
                 "texte": proposal_text(r),
                 "priorite": _text(r["priorite"]),
                 "motif": _text(r["motif"]),
@@ -1046,7 +1084,10 @@ def _zone_card(r: Any) -> dict[str, Any]:
     ``None``: row left out).
     """
     area = r["superficie_km2"]
+    name = r.get("nom_zone")
     return {
+        # named by place (« Zone blanche de Vitré et environs »), the id beside it
+        "nom": name if isinstance(name, str) else None,
         "population": f"{_format.integer(r['population'])} hab.",
         "n_communes": _format.integer(r["n_communes"]),
         # None for a zone of units without geometry (four Cantal communes)
@@ -1097,6 +1138,7 @@ class DepartementData:
     porteurs: list[str | None]
     title: str
     legend: str
+    towns: list[list[Any]] = field(default_factory=list)  # [nom, lat, lon, population]
 
 
 UNIT_FIELDS = (
@@ -1198,6 +1240,20 @@ def departement_data(
         for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
     porteur_by = _porteur_features(layers.porteurs)
+    towns = layers.towns
+    town_by = (
+        _group(
+            [
+                [str(n), float(la), float(lo), int(p)]
+                for n, la, lo, p in zip(
+                    towns["nom"], towns["lat"], towns["lon"], towns["population"], strict=True
+                )
+            ],
+            towns["departement"].tolist(),
+        )
+        if towns is not None
+        else {}
+    )
 
     out = []
     for dep in deps:
@@ -1256,6 +1312,7 @@ def departement_data(
                 porteurs=dep_porteurs,
                 title=title,
                 legend=legend,
+                towns=town_by.get(dep, []),
             )
         )
     return out
@@ -1285,6 +1342,7 @@ def render_departement(data: DepartementData) -> str:
         ("cv-propositions", 440, False),
         ("cv-communes", 450, True),
         ("cv-porteurs", 460, True),
+        ("cv-villes", 455, False),
     ]:
         page.pane(name, z, interactive=interactive)
     payload = {
@@ -1292,6 +1350,7 @@ def render_departement(data: DepartementData) -> str:
         "cpts": data.cards,
         "zones": data.zone_cards,
         "propositions": data.proposal_info,
+        "villes": data.towns,
     }
     page.script("couverture.init(" + _js_json(payload) + ");")
     page.geojson(
@@ -1432,7 +1491,8 @@ def render_departement(data: DepartementData) -> str:
             points=True,
         )
     page.control()
-    _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM)
+    # the data fitted beside the panels, labels kept apart, the print layout (runtime)
+    _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM, bounds=data.bounds)
     return page.html()
 
 
@@ -1566,7 +1626,7 @@ def _departement_legend(
         ]
         rows.append(
             "<p class='cv-sub'>Étiquette : la CPTS qui prendrait la zone, ou « "
-            f"{NEW_CPTS_LABEL} ».</p>"
+            f"{NEW_CPTS_LABEL} » et le nom proposé.</p>"
         )
     if alternatives:
         rows.append(
@@ -1658,6 +1718,7 @@ def national_map(
         stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
+        bounds=[[b[1], b[0]], [b[3], b[2]]],  # fitted beside the panels
     )
     return page.html()
 

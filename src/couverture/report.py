@@ -42,6 +42,7 @@ from couverture import _format, history
 from couverture._cache import code_version
 from couverture._config import ColumnTitles, stage
 from couverture._output import (
+    IDENTIFIERS,
     FolderSwap,
     neutralise_frame,
     protect_sheet,
@@ -50,7 +51,7 @@ from couverture._output import (
 )
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import CRS_WEB, STAGES
-from couverture.zones import members
+from couverture.zones import main_towns, members
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,9 +167,18 @@ padding:.5em 1em;min-width:12em}.chiffre b{font-size:1.5em;display:block}
 img{max-width:100%}nav ol{columns:2}.note{color:#555;font-size:.85em}
 .jauge{height:.7em;background:#e4e4e4;border:1px solid #999;margin:.3em 0}
 .jauge span{display:block;height:100%;print-color-adjust:exact;-webkit-print-color-adjust:exact}
-@media print{body{max-width:none;padding:0;font-size:10pt}h2{break-before:page}
-h2:first-of-type{break-before:auto}table,img{break-inside:avoid-page}nav{display:none}
-a{color:inherit;text-decoration:none}}
+td{overflow-wrap:anywhere}th{overflow-wrap:normal;hyphens:auto}
+abbr{text-decoration:none}small.ref{color:#666;font-size:.85em}td.zone{min-width:10em}td.id{white-space:nowrap}
+figure.carte{margin:1em 0;text-align:center}figure.carte img{max-height:150mm}
+@page{size:A4;margin:12mm}@page paysage{size:A4 landscape;margin:12mm}
+.paysage,#plan,#plan~*{page:paysage}#plan~table{font-size:.75em}#plan~table th{font-size:.9em;
+padding:.2em .25em;overflow-wrap:anywhere}
+@media print{body{max-width:none;padding:0;font-size:9.5pt}h2{break-before:page}
+h2:first-of-type{break-before:auto}img{break-inside:avoid-page}tr{break-inside:avoid}
+thead{display:table-header-group}table{font-size:7.5pt;width:100%;max-width:100%}
+nav{display:none}a{color:inherit;text-decoration:none}.chiffres{flex-wrap:nowrap;gap:.5em}
+.chiffre{min-width:0;flex:1;padding:.3em .5em;font-size:8pt}.chiffre b{font-size:1.3em}
+figure.carte{margin:.3em 0}figure.carte img{max-height:118mm}h1{font-size:1.35em}}
 """
 
 
@@ -195,21 +205,40 @@ def _html_titles() -> dict[str, str]:
         **{f"taux_{s}": f"% {stage(s).short} ou +" for s in STAGES},
         "pop_aci": "Pop. ACI",
         "taux_aci": "% ACI",
-        "n_communes": "Communes",
-        "noms_communes": "Communes",
+        "n_communes": "Nb communes",
+        "noms_communes": "Communes (les plus peuplées d'abord)",
     }
 
 
-def html_table(frame: pd.DataFrame, *, links: dict[str, dict[str, str]] | None = None) -> str:
-    """Render a table with French titles; ``links[col][value]`` makes a cell a link."""
+def html_table(
+    frame: pd.DataFrame,
+    *,
+    links: dict[str, dict[str, str]] | None = None,
+    hover: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """Render a table with French titles; ``links[col][value]`` makes a cell a link.
+
+    ``hover[col][value]`` is the full text shown on hover (an EPCI's legal name beside its
+    short one). A zone's place name (``nom_zone``) is shown with its ``zone_id`` under it as a
+    small reference, in one column (linked as ``zone_id`` is).
+    """
     if frame.empty:
         return '<p class="note">Aucune ligne.</p>'
-    links = links or {}
+    links = dict(links or {})
+    hover = hover or {}
+    refs = None
+    if {"nom_zone", "zone_id"} <= set(frame.columns):
+        refs = frame["zone_id"].astype(str).tolist()
+        by_id = links.pop("zone_id", {})
+        links["nom_zone"] = {
+            str(n): by_id[z] for n, z in zip(frame["nom_zone"], refs, strict=True) if z in by_id
+        }
+        frame = frame.drop(columns="zone_id")
     head = "".join(
         f"<th>{_e(_html_titles().get(c, column_titles().get(c, c)))}</th>" for c in frame.columns
     )
     body = []
-    for row in frame.itertuples(index=False):
+    for i, row in enumerate(frame.itertuples(index=False)):
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
             kind = frame[col].dtype.kind
@@ -218,9 +247,49 @@ def html_table(frame: pd.DataFrame, *, links: dict[str, dict[str, str]] | None =
             href = links.get(col, {}).get(str(value))
             if href:
                 text = f'<a href="{_e(href)}">{text}</a>'
-            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+            full = hover.get(col, {}).get(str(value))
+            if full and full != str(value):
+                text = f'<abbr title="{_e(full)}">{text}</abbr>'
+            if col == "nom_zone" and refs is not None:
+                text += f'<br><small class="ref">{_e(refs[i])}</small>'
+            cls = (
+                ' class="n"'
+                if numeric
+                else ' class="zone"'
+                if col == "nom_zone"
+                else ' class="id"'
+                if col in IDENTIFIERS  # codes and months: never broken across lines
+                else ""
+            )
+            cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _communes_summary(zones: pd.DataFrame, communes: pd.DataFrame) -> pd.Series:
+    """Name the communes of each zone, most populated first, the rest counted with their people.
+
+    « Fougères, Lécousse, … et 35 autres communes (23 114 hab.) » (:func:`_format.name_list`).
+    """
+    import pandas as pd
+
+    info = communes.drop_duplicates("code").set_index("code")[["nom", "population"]]
+    out = []
+    fallback = zones.get("noms_communes", None)
+    for i, codes in enumerate(zones["communes"]):
+        all_codes = str(codes).split() if isinstance(codes, str) else []
+        known = [c for c in all_codes if c in info.index]
+        if len(known) < len(all_codes) and fallback is not None:  # a code of another month
+            out.append(_short_list(str(fallback.iloc[i])))
+            continue
+        out.append(
+            _format.name_list(
+                [str(info.at[c, "nom"]) for c in known],
+                [float(info.at[c, "population"]) for c in known],
+                max_names=MAX_NAMES,
+            )
+        )
+    return pd.Series(out, index=zones.index, dtype=object)
 
 
 def _short_list(names: str, sep: str = ", ") -> str:
@@ -284,6 +353,98 @@ def chart_departements(rates: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+#: Towns named on the report's map of a département (:func:`couverture.zones.main_towns`).
+MAP_TOWNS = 10
+#: Zones blanches named on the report's map (the most populated; the table lists them all).
+MAP_ZONES = 10
+
+
+def chart_departement_map(
+    a: Analysis, dep: str, path: Path, *, zone_names: pd.DataFrame, title: str
+) -> None:
+    """Draw a département for the page: units by stage, zones blanches, main towns.
+
+    The figure a printed report carries (the interactive maps need a screen). Zones blanches
+    are outlined in red and the largest named by place; the most populated towns are named
+    from the units' own data (no basemap, no network); names are moved apart (adjustText).
+    """
+    import geopandas as gpd
+    from adjustText import adjust_text
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from couverture._config import metric_crs
+
+    plt = _plt()
+    geoms = a.map_geometries(niveau="unite", departements=[dep])
+    units = a.units().set_index("code")
+    crs = metric_crs(dep)
+    frame = gpd.GeoDataFrame(
+        {"stade": units["stade"].reindex(geoms.index)}, geometry=geoms.geometry, crs="EPSG:4326"
+    ).to_crs(crs)
+    fig, ax = plt.subplots(figsize=(7.6, 6.4))
+    white = frame[frame["stade"].isna()]
+    if len(white):
+        white.plot(ax=ax, facecolor="white", edgecolor="#bbbbbb", lw=0.2)
+    for s in STAGES:
+        part = frame[frame["stade"] == s]
+        if len(part):
+            part.plot(ax=ax, facecolor=stage(s).colour, edgecolor="#ffffff", lw=0.15, alpha=0.8)
+    zones = a.zones()
+    zones = zones[zones["departement"] == dep].head(MAP_ZONES)
+    zone_geoms = (
+        a.member_geometries(members(zones, key="zone_id"), key="zone_id").dropna().to_crs(crs)
+    )
+    if len(zone_geoms):
+        zone_geoms.boundary.plot(ax=ax, color="#b00020", linewidth=1.1)
+    texts = []
+    halo = _halo()
+    for zone_id, geom in zone_geoms.items():
+        p = geom.representative_point()
+        place = str(zone_names["lieu"].get(zone_id, zone_id))
+        texts.append(
+            ax.text(p.x, p.y, place, fontsize=6.5, color="#7a0016", ha="center",
+                    va="center", path_effects=halo, style="italic", zorder=6)
+        )  # fmt: skip
+    table = a.unit_table()
+    towns = main_towns(table[table["departement"] == dep], limit=MAP_TOWNS).set_index("code")
+    for code in towns.index:
+        if code in frame.index:
+            p = frame.geometry[code].representative_point()
+            ax.plot(p.x, p.y, "o", color="black", markersize=2.5, zorder=7)
+            texts.append(
+                ax.text(p.x, p.y, str(towns.at[code, "nom"]), fontsize=7.5, weight="bold",
+                        ha="center", va="center", path_effects=halo, zorder=8)
+            )  # fmt: skip
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    fig.canvas.draw()
+    if texts:
+        adjust_text(texts, ax=ax, expand=(1.1, 1.3), ensure_inside_axes=True)
+    handles: list[Any] = [
+        Patch(
+            facecolor=stage(s).colour, alpha=0.8, label=f"{stage(s).label} (stade le plus avancé)"
+        )
+        for s in STAGES
+    ]
+    handles += [
+        Patch(facecolor="white", edgecolor="#bbbbbb", label="Commune non couverte"),
+        Line2D([], [], color="#b00020", lw=1.2, label="Zone blanche (nommée : les plus peuplées)"),
+        Line2D([], [], marker="o", color="black", lw=0, markersize=3, label="Ville principale"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _halo() -> list[Any]:
+    import matplotlib.patheffects as pe
+
+    return [pe.withStroke(linewidth=2.2, foreground="white")]
 
 
 # ------------------------------------------------------------------------------------------
@@ -444,14 +605,11 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     if a.departements is not None:
         rates["france"]["nom"] = "Périmètre du rapport (" + ", ".join(a.departements) + ")"
     units = a.units()
-    names = units.set_index("code")["nom"]
     zones = a.zones().drop(columns="cpts_voisines_ids").copy()
-    listed = a.zone_units().assign(nom=lambda m: m["code"].map(names).fillna(m["code"]))
-    zones.insert(
-        4,
-        "noms_communes",
-        zones["zone_id"].map(listed.groupby("zone_id", sort=False)["nom"].agg(", ".join)),
-    )
+    # named by place, communes most populated first (one function for every document)
+    named = a.zone_names()
+    zones.insert(1, "nom_zone", zones["zone_id"].map(named["nom_zone"]))
+    zones.insert(5, "noms_communes", zones["zone_id"].map(named["noms_communes"]))
     cpts = a.cpts().reset_index()
     at_stage = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
     if at_stage is not None:
@@ -782,6 +940,21 @@ def _write_files(
     chart_months(past if trend is None else trend, out / "graphique-evolution.png")
     chart_departements(tables["departements"], out / "graphique-departements.png")
 
+    figures: dict[str, str] = {}
+    if a.departements is not None:
+        log.info("rapport %s : carte des départements…", month)
+        named = a.zone_names()
+        dep_names = tables["departements"].set_index("code")["nom"].to_dict()
+        for dep in a.departements:
+            figures[dep] = f"carte-{dep}.png"
+            chart_departement_map(
+                a,
+                dep,
+                out / figures[dep],
+                zone_names=named,
+                title=f"{dep_names.get(dep, dep)} ({dep}) : couverture et zones blanches",
+            )
+
     log.info("rapport %s : écriture des fichiers CSV…", month)
     csv_names = {}
     for name, frame in human.items():
@@ -823,6 +996,7 @@ def _write_files(
         files={"xlsx": workbook, "gpkg": gpkg, **csv_names},
         trend=trend,
         fiches=fiches,
+        figures=figures,
     )
     (out / "index.html").write_text(page, encoding="utf-8")
 
@@ -908,6 +1082,7 @@ def render_html(
     files: dict[str, str],
     trend: pd.DataFrame | None = None,
     fiches: dict[str, str] | None = None,
+    figures: dict[str, str] | None = None,
 ) -> str:
     """Return the report page (French, inline CSS, relative links only).
 
@@ -942,6 +1117,9 @@ def render_html(
     fiches
         Relative links to the fiches: ``{département: index}``, ``{"pdf-<dép>": booklet}``
         and ``{zone_id: page}``.
+    figures
+        Static map of each département of a département report (``{département: PNG}``),
+        shown on the first page: a printed report carries its map.
     """
     dep_links = {d: href for d, href in links.items() if d != "index"}
     fiches = fiches or {}
@@ -949,7 +1127,13 @@ def render_html(
         body = [
             *_html_head(a, month, sections=_HTML_SECTIONS, title=month_label(month)),
             *_html_synthesis(tables),
-            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *_html_evolution(
+                month,
+                evolution=evolution,
+                previous=previous,
+                past=past,
+                communes=tables["communes"],
+            ),
             *_html_regions(a, tables["regions"]),
             *_html_departements(tables["departements"], dep_links),
         ]
@@ -973,8 +1157,15 @@ def render_html(
                 tables=tables,
                 recommended=recommended,
                 fiches=fiches,
+                figures=figures or {},
             ),
-            *_html_evolution(month, evolution=evolution, previous=previous, past=past),
+            *_html_evolution(
+                month,
+                evolution=evolution,
+                previous=previous,
+                past=past,
+                communes=tables["communes"],
+            ),
             *(_html_regions(a, tables["regions"]) if multi_region else []),
             *(_html_departements(tables["departements"], dep_links) if several else []),
             *_html_epci(tables["epci"]),
@@ -1054,6 +1245,7 @@ def _html_target(
     tables: dict[str, pd.DataFrame],
     recommended: dict[str, str],
     fiches: dict[str, str],
+    figures: dict[str, str] | None = None,
 ) -> list[str]:
     """First screen of a département report.
 
@@ -1100,8 +1292,8 @@ def _html_target(
             f"habitants<br>{_e(change)}<br><i>{_e(projection)}</i></div>"
         )
     zones = tables["zones-blanches"]
-    shown = zones[["zone_id", "noms_communes", "population"]].copy()
-    shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+    shown = zones[["zone_id", "nom_zone", "noms_communes", "population"]].copy()
+    shown["noms_communes"] = _communes_summary(zones, tables["communes"])
     if recommended:
         shown["option_recommandee"] = shown["zone_id"].map(recommended).fillna("")
     # each zone links to its fiche
@@ -1113,6 +1305,11 @@ def _html_target(
         "est couverte à un stade quand une CPTS de ce stade ou d'un stade plus avancé la "
         "revendique ; chaque habitant est compté une fois.</p>",
         f'<div class="chiffres">{"".join(cards)}</div>',
+        *(
+            f'<figure class="carte"><img src="{_e(png)}" alt="Carte du département {_e(dep)} : '
+            'couverture par stade et zones blanches"></figure>'
+            for dep, png in (figures or {}).items()
+        ),
         '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
         f"<h3>{_e(_format.plural(len(zones), 'zone blanche', 'zones blanches'))}, "
         f"{_e(_format.plural(int(zones['population'].sum()), 'habitant'))}</h3>",
@@ -1125,11 +1322,15 @@ def _html_epci(epci: pd.DataFrame) -> list[str]:
     shown = epci.drop(columns=[f"pop_{s}" for s in STAGES]).sort_values(
         "population", ascending=False
     )
+    full = shown["nom"].astype(str)
+    shown = shown.assign(nom=full.map(_format.short_epci))
     return [
         '<h2 id="epci">Par EPCI</h2>',
         '<p class="note">Communes du périmètre seulement (un EPCI à cheval sur deux '
-        "départements est compté pour sa partie dans le périmètre).</p>",
-        html_table(shown),
+        "départements est compté pour sa partie dans le périmètre). CC : communauté de "
+        "communes, CA : communauté d'agglomération, CU : communauté urbaine (nom complet au "
+        "survol).</p>",
+        html_table(shown, hover={"nom": dict(zip(shown["nom"], full, strict=True))}),
     ]
 
 
@@ -1184,7 +1385,12 @@ def _html_fingerprints(a: Analysis) -> list[str]:
 
 
 def _html_evolution(
-    month: str, *, evolution: pd.DataFrame, previous: str | None, past: pd.DataFrame
+    month: str,
+    *,
+    evolution: pd.DataFrame,
+    previous: str | None,
+    past: pd.DataFrame,
+    communes: pd.DataFrame | None = None,
 ) -> list[str]:
     """Section « Évolution »: changes since the previous month, then the months stored."""
     parts = ['<h2 id="evolution">Évolution depuis le mois précédent</h2>']
@@ -1199,7 +1405,11 @@ def _html_evolution(
             f"{len(evolution)} ligne(s).</p>"
         )
         shown = evolution.drop(columns=["type", "communes"]).copy()
-        shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+        shown["noms_communes"] = (
+            _communes_summary(evolution, communes)
+            if communes is not None
+            else shown["noms_communes"].map(_short_list)
+        )
         parts.append(html_table(shown))
     parts += [
         "<h3>Mois enregistrés</h3>",
@@ -1236,10 +1446,14 @@ def _html_zones(
 ) -> list[str]:
     """Section « Zones blanches par département »: one sub-section per département."""
     zones = tables["zones-blanches"]
-    parts = ['<h2 id="zones">Zones blanches par département</h2>']
+    # a wide table (communes, neighbours, recommended option): a landscape page in print
+    parts = ['<div class="paysage">', '<h2 id="zones">Zones blanches par département</h2>']
     if zones.empty:
         parts.append('<p class="note">Aucune zone blanche.</p>')
     dep_names = tables["departements"].set_index("code")["nom"].to_dict()
+    # the communes of the zones shown, summed up once for every département
+    shown = zones.groupby("departement", sort=False).head(MAX_ZONES_PER_DEPARTEMENT)
+    summaries = _communes_summary(shown, tables["communes"])
     for dep_key, group in zones.groupby("departement", sort=True):
         dep = str(dep_key)
         parts += _html_zones_departement(
@@ -1250,7 +1464,9 @@ def _html_zones(
             recommended=bool(recommended),
             xlsx=files["xlsx"],
             fiches=fiches or {},
+            summaries=summaries,
         )
+    parts.append("</div>")
     return parts
 
 
@@ -1263,11 +1479,13 @@ def _html_zones_departement(
     recommended: bool,
     xlsx: str,
     fiches: dict[str, str] | None = None,
+    summaries: pd.Series,
 ) -> list[str]:
     """Return the zones blanches of one département, cut at :data:`MAX_ZONES_PER_DEPARTEMENT`."""
     title = _e(
-        f"{dep} — {dep_name} : {len(group)} zone(s), "
-        f"{fmt_number(int(group['population'].sum()))} habitants"
+        f"{dep} — {dep_name} : "
+        f"{_format.plural(len(group), 'zone blanche', 'zones blanches')}, "
+        f"{_format.plural(int(group['population'].sum()), 'habitant')}"
     )
     if dep_link is not None:
         title += f' · <a href="{_e(dep_link)}">carte</a>'
@@ -1276,10 +1494,10 @@ def _html_zones_departement(
         title += f' · <a href="{_e(fiches[dep])}">fiches des zones</a>'
     if f"pdf-{dep}" in fiches:
         title += f' · <a href="{_e(fiches[f"pdf-{dep}"])}">livret PDF</a>'
-    cols = ["zone_id", "noms_communes", "n_communes", "population", "superficie_km2"]
+    cols = ["zone_id", "nom_zone", "noms_communes", "n_communes", "population", "superficie_km2"]
     cols += ["cpts_voisines"] + (["option_recommandee"] if recommended else [])
     shown = group[cols].head(MAX_ZONES_PER_DEPARTEMENT).copy()
-    shown["noms_communes"] = shown["noms_communes"].map(_short_list)
+    shown["noms_communes"] = summaries.reindex(shown.index)
     shown["cpts_voisines"] = shown["cpts_voisines"].str.replace("|", ", ")
     zone_links = {z: fiches[z] for z in shown["zone_id"] if z in fiches}
     parts = [f"<h3>{title}</h3>", html_table(shown, links={"zone_id": zone_links})]

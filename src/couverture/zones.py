@@ -196,3 +196,134 @@ def group_geometries(
             parts[group].append(g)
     values = [union_units(p) if p else None for p in parts.values()]
     return gpd.GeoSeries(values, index=list(parts), crs=unit_geoms.crs, name="geometry")
+
+
+#: A zone is named after its EPCI rather than its main commune when the zone lies in one EPCI,
+#: holds all of it, and its main commune holds less than this share of the zone's people.
+EPCI_NAME_BELOW = 0.25
+
+
+def zone_names(
+    zone_units: pd.DataFrame,
+    units: pd.DataFrame,
+    *,
+    epci_names: dict[str, str] | None = None,
+    max_names: int = 12,
+) -> pd.DataFrame:
+    """Name each zone blanche by place, as people name it.
+
+    « Zone blanche de Fougères » for a one-commune zone, « Zone blanche de Fougères et
+    environs » around its most populated commune, or the EPCI's short name (« Zone blanche de
+    la CC du Pays de Redon ») when the zone is a whole EPCI whose main commune is small beside
+    it (:data:`EPCI_NAME_BELOW`). The ``zone_id`` stays the stable reference.
+
+    Parameters
+    ----------
+    zone_units
+        Columns ``zone_id`` and ``code`` (:func:`members`).
+    units
+        Units with ``code``, ``nom``, ``population`` and ``epci`` (all units of the zones'
+        départements: an EPCI is whole when all its units are in the zone).
+    epci_names
+        EPCI code → name (long or short); without it, zones are named by communes only.
+    max_names
+        Communes named in ``resume_communes`` before « et N autres communes (… hab.) ».
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``zone_id`` in the order of ``zone_units``: ``nom_zone`` (« Zone blanche de
+        … »), ``lieu`` (the place alone), ``commune_principale``, ``noms_communes`` (all,
+        most populated first) and ``resume_communes`` (the first ``max_names``, the rest
+        counted with their inhabitants).
+    """
+    import pandas as pd
+
+    from couverture._format import name_list, short_epci
+
+    units = units.drop_duplicates("code")
+    codes_all = units["code"].tolist()
+    name_of = dict(zip(codes_all, units["nom"].astype(str).tolist(), strict=True))
+    pop_of = dict(zip(codes_all, units["population"].fillna(0).astype(float), strict=True))
+    has_epci = "epci" in units.columns and epci_names is not None
+    epci_of = dict(zip(codes_all, units["epci"].tolist(), strict=True)) if has_epci else {}
+    epci_size = units["epci"].value_counts().to_dict() if has_epci else {}
+    grouped: dict[Any, list[str]] = {}
+    for zone_id, code in zip(zone_units["zone_id"], zone_units["code"], strict=True):
+        grouped.setdefault(zone_id, []).append(code)
+    rows = []
+    for zone_id, members_ in grouped.items():
+        codes = [c for c in members_ if c in name_of]
+        names = [name_of[c] for c in codes] or [str(zone_id)]
+        pops = [pop_of[c] for c in codes] or [0.0]
+        order = sorted(range(len(names)), key=lambda i: (-pops[i], names[i]))
+        main = names[order[0]]
+        place = main if len(names) == 1 else f"{main} et environs"
+        if has_epci and len(codes) > 2:
+            epcis = {epci_of[c] for c in codes}
+            epci = next(iter(epcis)) if len(epcis) == 1 else None
+            whole = epci is not None and epci_size.get(epci) == len(codes)
+            total = sum(pops) or 1.0
+            if whole and pops[order[0]] / total < EPCI_NAME_BELOW and epci in (epci_names or {}):
+                place = short_epci(str((epci_names or {})[epci]))
+        rows.append(
+            {
+                "zone_id": zone_id,
+                "nom_zone": "Zone blanche " + _of(place),
+                "lieu": place,
+                "commune_principale": main,
+                "noms_communes": ", ".join(names[i] for i in order),
+                "resume_communes": name_list(names, pops, max_names=max_names),
+            }
+        )
+    cols = ["zone_id", "nom_zone", "lieu", "commune_principale", "noms_communes"]
+    cols.append("resume_communes")
+    return pd.DataFrame(rows, columns=cols).set_index("zone_id")
+
+
+def _of(place: str) -> str:
+    """« de » before a place, contracted and elided as French does.
+
+    Examples
+    --------
+    >>> _of("Fougères"), _of("Le Mans et environs"), _of("Les Andelys"), _of("Auray")
+    ('de Fougères', 'du Mans et environs', 'des Andelys', "d'Auray")
+    >>> _of("CC du Pays de Redon")
+    'de la CC du Pays de Redon'
+    """
+    first = place.split(" ")[0]
+    if first in ("CC", "CA", "CU"):
+        return f"de la {place}"
+    if first == "Le":
+        return "du " + place[3:]
+    if first == "Les":
+        return "des " + place[4:]
+    if place[:1].lower() in "aeiouyâéèêîôûœ":
+        return f"d'{place}"
+    return f"de {place}"
+
+
+def main_towns(units: pd.DataFrame, *, limit: int = 12) -> pd.DataFrame:
+    """Return the towns a map of these units names, from the units' own data (offline).
+
+    The pôles of the bassins de vie (a commune named as its bassin: the préfecture and the
+    sous-préfectures are among them), most populated first, then the most populated other
+    communes, ``limit`` in all.
+
+    Parameters
+    ----------
+    units
+        Rows of the store's units (``code``, ``nom``, ``population``, ``nom_bassin_vie``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen rows, most populated first, with a boolean column ``pole``.
+    """
+    pole = units["nom"].astype(str).str.casefold() == units["nom_bassin_vie"].astype(
+        str
+    ).str.casefold().str.replace(r"\s*\(.*\)$", "", regex=True)
+    ranked = units.assign(pole=pole).sort_values(
+        ["pole", "population", "nom"], ascending=[False, False, True]
+    )
+    return ranked.head(limit).sort_values("population", ascending=False)

@@ -8,7 +8,7 @@
   var cv = {
     nCommunes: 0, nCpts: 0, nVoisines: 0, nProjets: 0, nZones: 0,
     nChevauchements: 0, nPropositions: 0, nAlternatives: 0, nDepartements: 0,
-    nEtiquettes: 0, nPorteurs: 0,
+    nEtiquettes: 0, nPorteurs: 0, nVilles: 0, nCaches: 0,
     info: {}, communes: [], map: null, lastSearch: null
   };
   window.couverture = cv;
@@ -78,7 +78,8 @@
   cv.zoneCard = function (id) {
     var z = (cv.info.zones || {})[id];
     if (!z) { return ""; }
-    return "<div class='cv-card cv-zone-card'><h4>Zone blanche " + esc(id) + "</h4><table>" +
+    var title = z.nom ? esc(z.nom) + " <small>" + esc(id) + "</small>" : "Zone blanche " + esc(id);
+    return "<div class='cv-card cv-zone-card'><h4>" + title + "</h4><table>" +
       rowIf("Population", z.population) +
       rowIf("Communes", z.n_communes) +
       rowIf("Superficie", z.superficie_km2) +
@@ -233,7 +234,11 @@
       a.setAttribute("aria-label", "Imprimer la carte");
       a.innerHTML = "<svg width='16' height='16' viewBox='0 0 16 16' style='vertical-align:middle'>" +
         "<path d='M4 6V1h8v5M4 12H1V6h14v6h-3M4 9h8v6H4z' fill='none' stroke='#333' stroke-width='1.6'/></svg>";
-      L.DomEvent.on(a, "click", function (e) { L.DomEvent.preventDefault(e); window.print(); });
+      L.DomEvent.on(a, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        cv.printLayout(true);
+        window.print();
+      });
     }).addTo(map);
     // labels only where they can be read: from opts.labelMinZoom on
     if (opts.labelMinZoom) {
@@ -269,10 +274,157 @@
         if (s) { cv.showStage(s); }
       });
     }
+    addTowns(map);
+    cv.bounds = opts.bounds || null;
+    cv.fit();
+    map.on("zoomend moveend overlayadd overlayremove", function () { cv.declutter(); });
+    window.addEventListener("beforeprint", function () { cv.printLayout(true); });
+    window.addEventListener("afterprint", function () { cv.printLayout(false); });
+    // departement-35.html#impression: the printed layout on screen (checks, screenshots)
+    if (/[#&]impression\b/.test(window.location.hash)) { cv.printLayout(true); }
+    cv.declutter();
     // a link to a commune: departement-35.html#recherche=Rennes
     var m = /[#&]recherche=([^&]+)/.exec(window.location.hash);
     if (m) { cv.search(decodeURIComponent(m[1].replace(/\+/g, " "))); }
     cv.publish();
+  };
+
+  // ---- main towns, named offline from the units' own data (no basemap needed) ----
+  function addTowns(map) {
+    var towns = cv.info.villes || [];
+    if (!towns.length || !map.getPane("cv-villes")) { return; }
+    var group = L.featureGroup();
+    towns.forEach(function (t, i) {
+      var m = L.circleMarker([t[1], t[2]], {pane: "cv-villes", radius: i < 3 ? 4 : 3, weight: 1,
+                                             color: "#fff", fillColor: "#111", fillOpacity: 1,
+                                             interactive: false});
+      m.bindTooltip(esc(t[0]), {permanent: true, direction: "right", offset: [4, 0], opacity: 1,
+                                pane: "cv-villes",
+                                className: "cv-label cv-label-ville" + (i < 3 ? " cv-ville-1" : "")});
+      cv.nVilles += 1;
+      group.addLayer(m);
+    });
+    group.addTo(map);
+  }
+
+  // ---- labels without collision at the displayed zoom: the more important kept, others hidden ----
+  // proposals first (each must be read), then the three main towns, CPTS, other towns
+  var PRIORITY = ["proposition", "ville-1", "cpts", "ville", "projet", "alternative"];
+  function rank(el) {
+    for (var i = 0; i < PRIORITY.length; i++) {
+      if (el.classList.contains("cv-label-" + PRIORITY[i]) ||
+          (PRIORITY[i] === "ville-1" && el.classList.contains("cv-ville-1"))) { return i; }
+    }
+    return PRIORITY.length;
+  }
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+  // the panels (title, legend) where they lie over the map: labels under them are hidden too
+  function panelRects() {
+    var out = [];
+    [".cv-title", ".cv-legend", ".leaflet-control-layers"].forEach(function (sel) {
+      var el = document.querySelector(sel);
+      if (el && el.offsetParent !== null && cv.map && cv.map.getContainer().contains(el)) {
+        out.push(el.getBoundingClientRect());
+      }
+    });
+    return out;
+  }
+  cv.declutter = function () {
+    if (!cv.map) { return; }
+    var box = cv.map.getContainer().getBoundingClientRect();
+    var labels = Array.prototype.slice.call(document.querySelectorAll(".leaflet-tooltip.cv-label"));
+    labels.forEach(function (el) {
+      el.classList.remove("cv-label-cache");
+      el.style.marginTop = ""; el.style.marginLeft = "";
+    });
+    // below the label zoom only the towns show (the others are display:none, skipped below)
+    labels.sort(function (a, b) { return rank(a) - rank(b); });
+    var kept = panelRects(), hidden = 0;
+    var free = function (r) {
+      var outside = r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom;
+      return !outside && !kept.some(function (k) { return overlaps(r, k); });
+    };
+    labels.forEach(function (el) {
+      var r0 = el.getBoundingClientRect();
+      if (!r0.width) { return; }
+      // in place, else shifted a line up or down (two lines for a proposal), else hidden
+      var h = r0.height + 1, steps = el.classList.contains("cv-label-proposition") ? 2 : 1;
+      var shifts = [[0, 0]], k, r, placed = null;
+      for (k = 1; k <= steps; k++) { shifts.push([0, -k * h], [0, k * h]); }
+      shifts.push([-r0.width / 2, 0], [r0.width / 2, 0]);
+      for (k = 0; k < shifts.length && !placed; k++) {
+        r = {left: r0.left + shifts[k][0], right: r0.right + shifts[k][0],
+             top: r0.top + shifts[k][1], bottom: r0.bottom + shifts[k][1]};
+        if (free(r)) { placed = shifts[k]; kept.push(r); }
+      }
+      if (!placed) {
+        el.classList.add("cv-label-cache");
+        hidden += 1;
+      } else if (placed[0] || placed[1]) {
+        el.style.marginLeft = placed[0] + "px"; el.style.marginTop = placed[1] + "px";
+      }
+    });
+    cv.nCaches = hidden;
+  };
+
+  // ---- the data fitted in the area the panels leave free ----
+  cv.fit = function () {
+    if (!cv.map || !cv.bounds) { return; }
+    var map = cv.map, size = map.getSize(), left = 10, right = 10;
+    var title = document.querySelector(".cv-title"), legend = document.querySelector(".cv-legend");
+    var inside = function (el) { return el && map.getContainer().contains(el) && el.offsetParent !== null; };
+    if (inside(title)) { left = Math.max(left, title.getBoundingClientRect().right -
+                                         map.getContainer().getBoundingClientRect().left + 10); }
+    if (inside(legend)) { right = Math.max(right, map.getContainer().getBoundingClientRect().right -
+                                           legend.getBoundingClientRect().left + 10); }
+    if (left + right > size.x * 0.6) { left = Math.min(left, size.x * 0.35); right = Math.min(right, size.x * 0.25); }
+    map.fitBounds(cv.bounds, {paddingTopLeft: [left, 10], paddingBottomRight: [right, 10], animate: false});
+  };
+
+  // ---- print: the panels go to a margin column beside the map, never over the data ----
+  cv.printLayout = function (on) {
+    if (!cv.map) { return; }
+    var body = document.body, margin = document.getElementById("cv-marge");
+    var title = document.querySelector(".cv-title"), legend = document.querySelector(".cv-legend");
+    if (on === L.DomUtil.hasClass(body, "cv-imprime")) { return; }
+    if (on) {
+      if (!margin) { margin = L.DomUtil.create("div", "", body); margin.id = "cv-marge"; }
+      cv.homes = [];
+      [title, legend].forEach(function (el) {
+        if (el) { cv.homes.push([el, el.parentNode, el.nextSibling]); margin.appendChild(el); }
+      });
+      L.DomUtil.addClass(body, "cv-imprime");
+    } else {
+      (cv.homes || []).forEach(function (h) { h[1].insertBefore(h[0], h[2]); });
+      L.DomUtil.removeClass(body, "cv-imprime");
+    }
+    cv.map.invalidateSize({animate: false});
+    cv.fit();
+    cv.declutter();
+    cv.publish();
+  };
+
+  // boxes measured in the page (CSS pixels): labels shown, panels, zones blanches, map
+  function rect(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)]; }
+  cv.measure = function () {
+    var q = function (sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); };
+    var shown = function (el) { var r = el.getBoundingClientRect(); return r.width > 0 && getComputedStyle(el).visibility !== "hidden" && getComputedStyle(el).display !== "none"; };
+    var title = document.querySelector(".cv-title"), legend = document.querySelector(".cv-legend");
+    return {
+      etiquettes: q(".leaflet-tooltip.cv-label").filter(shown).map(function (el) {
+        return [el.textContent].concat(rect(el.getBoundingClientRect()));
+      }),
+      propositions: q(".leaflet-tooltip.cv-label-proposition").filter(shown).map(function (el) {
+        return el.textContent;
+      }),
+      zones: q("path.cv-zone").map(function (el) { return rect(el.getBoundingClientRect()); }),
+      titre: title ? rect(title.getBoundingClientRect()) : null,
+      legende: legend ? rect(legend.getBoundingClientRect()) : null,
+      carte: cv.map ? rect(cv.map.getContainer().getBoundingClientRect()) : null,
+      page: [0, 0, document.documentElement.scrollWidth, document.documentElement.scrollHeight]
+    };
   };
 
   // what was drawn, readable from the DOM (the browser test reads it with --dump-dom)
@@ -280,6 +432,7 @@
     var state = {}, k;
     for (k in cv) { if (typeof cv[k] === "number") { state[k] = cv[k]; } }
     state.recherche = cv.lastSearch;
+    state.mesures = cv.measure();
     document.documentElement.setAttribute("data-couverture", JSON.stringify(state));
   };
 })();
