@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.decision import DecisionLayers
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ class MapLayers:
     rates: pd.DataFrame
     neighbours: dict[str, set[str]]
     departements: tuple[str, ...]
+    # the decision mode's data (couverture.decision), None to draw maps without it
+    decision: DecisionLayers | None = None
 
 
 def simplify_coverage(
@@ -469,7 +472,7 @@ def prepare_layers(
         suggestions = suggestions()
         _release_memory()
 
-    cpts = full.cpts()
+    cpts = all_cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
     neighbours = full.graph().across_border(None if national else deps)
 
@@ -507,6 +510,18 @@ def prepare_layers(
         porteur_layer = _porteur_layer(porteurs, units)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
+    from couverture import decision
+
+    decision_layers = decision.prepare(
+        units=units,
+        unit_layer=unit_layer,
+        cpts=all_cpts,
+        cpts_layer=cpts_layer,
+        membership=full.registry.membership,
+        graph=full.graph(),
+        proposals=proposal_layer,
+        rates=rates,
+    )
     return MapLayers(
         meta=dict(analysis.meta),
         units=unit_layer,
@@ -518,6 +533,7 @@ def prepare_layers(
         rates=rates,
         neighbours=neighbours,
         departements=deps,
+        decision=decision_layers,
     )
 
 
@@ -838,6 +854,7 @@ class _Page:
             f"map.fitBounds({_js_json(bounds)});",
         ]
         self.base: list[tuple[str, str]] = []
+        self.head: list[str] = []  # extra <head> content (the decision mode's assets)
         self.overlays: list[tuple[str, str]] = []
         self.n = 0
 
@@ -921,6 +938,7 @@ class _Page:
                 f"<title>{_esc(self.title)}</title>\n",
                 head_html(),
                 "\n",
+                *self.head,
                 style_tag(PAGE_STYLE + _stage_css()),
                 "\n</head>\n<body>\n",
                 HATCH_SVG,
@@ -1085,6 +1103,7 @@ class DepartementData:
     porteurs: list[str | None]
     title: str
     legend: str
+    decision: dict[str, Any] | None = None
 
 
 UNIT_FIELDS = (
@@ -1244,9 +1263,18 @@ def departement_data(
                 porteurs=dep_porteurs,
                 title=title,
                 legend=legend,
+                decision=_decision_payload(layers, dep),
             )
         )
     return out
+
+
+def _decision_payload(layers: MapLayers, departement: str) -> dict[str, Any] | None:
+    from couverture import decision
+
+    if layers.decision is None:
+        return None
+    return decision.payload(layers.decision, departement, meta=layers.meta)
 
 
 def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
@@ -1421,6 +1449,12 @@ def render_departement(data: DepartementData) -> str:
         )
     page.control()
     _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM)
+    if data.decision is not None:
+        from couverture import decision
+
+        # its assets in the head, its data in a call run once the map is ready
+        page.head += decision.assets()
+        page.script("couverture.decision.init(map, " + _js_json(data.decision) + ");")
     return page.html()
 
 
