@@ -607,7 +607,7 @@
     else if (a === "lasso") { D.lasso = !D.lasso; D.message = D.lasso ? "Lasso : tracez autour des communes, bouton enfoncé" : ""; render(); }
     else if (a === "export") { download(); }
     else if (a === "import") { document.getElementById("cv-dec-file").click(); }
-    else if (a === "print") { window.print(); }
+    else if (a === "print") { D.preparePrint(true); setTimeout(function () { window.print(); }, 50); }
     else if (a === "quit") { D.toggle(false); }
     else if (a === "brush-off") { D.brush = null; render(); }
     else if (a === "deselect") { D.selection = []; D.brush = null; render(); }
@@ -737,6 +737,30 @@
     if (e > w) { D.map.fitBounds([[s, w], [n2, e]], {padding: [30, 30]}); }
   }
 
+  // printed: the map over the whole page width (redrawn for it), the projects on the next page
+  D.preparePrint = function (on) {
+    if (!D.on) { return; }
+    L.DomUtil[on ? "addClass" : "removeClass"](document.body, "cv-dec-printing");
+    D.map.invalidateSize({pan: false});
+  };
+  window.addEventListener("beforeprint", function () { D.preparePrint(true); });
+  window.addEventListener("afterprint", function () { D.preparePrint(false); });
+
+  // a link into the mode: departement-35.html#decision=propositions&selection=35001,35002
+  function fromHash() {
+    var h = window.location.hash, m = /[#&]decision(=([^&]*))?/.exec(h);
+    if (!m) { return; }
+    D.toggle(true);
+    if (m[2] === "propositions" && !D.state.projects.length) { D.fromProposals(); }
+    var sel = /[#&]selection=([^&]+)/.exec(h);
+    if (sel) {
+      var units = decodeURIComponent(sel[1]).split(",").map(function (c) { return D.pos[c.trim()]; })
+        .filter(function (u) { return u !== undefined && u < D.data.nIn && D.data.blanche[u]; });
+      select(units, false);
+      render();
+    }
+  }
+
   D.init = function (map, data) {
     var i;
     D.map = map; D.data = data;
@@ -790,6 +814,6 @@
         D.message = "Travail en cours repris (enregistré le " + new Date(k.saved).toLocaleString("fr-FR") + ")";
       }
     } catch (e) { D.state = {projects: [], of: {}, next: 1}; }
-    if (/[#&]decision\b/.test(window.location.hash)) { D.toggle(true); }
+    fromHash();
   };
 })();
