@@ -78,7 +78,7 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	# --- demo: suggestions ---
 	$(COUVERTURE) suggestions --registre $(DEMO_REGISTRY) --departement 35
 	# --- demo: cartes ---
-	$(MAKE) --no-print-directory maps/index.html
+	$(MAKE) --no-print-directory maps/index.html $(DECISION_SHOT)
 	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
 	# --- demo: rapport ---
 	# the month before first, so that the demo report has an evolution section
@@ -126,6 +126,12 @@ maps/index.html: $(DEMO_REGISTRY) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
 
 maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
 .PHONY: maps
+
+# the decision mode in use (README): outside maps/, which cartes replaces whole
+DECISION_SHOT := reports/decision-35.png
+$(DECISION_SHOT): maps/index.html
+	@mkdir -p reports
+	$(PY) -m couverture.decision capture maps/departement-35.html $@
 
 # --- targets: plan d'action ---
 # The demo loop on two départements whose zones change between the two demo months (a zone of

@@ -26,8 +26,10 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture._graph import UnitGraph
+
+log = logging.getLogger(__name__)
 
 # the scenario file: one row per commune (see the plan d'action's scenario reader)
 SCENARIO_COLUMNS = ("projet", "type", "cpts", "code_commune", "cpts_mentor")
@@ -411,3 +415,120 @@ def assets() -> list[str]:
     from couverture._assets import own_asset, script_tag, style_tag
 
     return [style_tag(own_asset("decision.css")), script_tag(own_asset("decision.js"))]
+
+
+# ------------------------------------------------------------------------------------------------
+# a picture of the mode in use (make demo; the README shows it)
+# ------------------------------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+INIT_CALL = "couverture.decision.init(map, "
+
+
+def embedded_payload(html_text: str) -> dict[str, Any]:
+    """Return the decision data embedded in a département map's HTML.
+
+    Raises
+    ------
+    ArgumentError
+        When the page has no decision mode (a national map, or one written by an older version).
+    """
+    import json
+
+    from couverture._errors import ArgumentError
+
+    start = html_text.find(INIT_CALL)
+    if start < 0:
+        raise ArgumentError("carte sans mode décision (carte nationale, ou d'une version antérieure)")
+    data, _ = json.JSONDecoder().raw_decode(html_text, start + len(INIT_CALL))
+    return dict(data)
+
+
+def demo_selection(data: dict[str, Any]) -> list[str]:
+    """Return the white communes a demonstration selects: one of a proposal that borders a CPTS.
+
+    The most populous such commune of the first proposal that has one (the panel then offers
+    extensions of its neighbouring CPTS next to the proposal's own project); else the most
+    populous white commune.
+    """
+    n_in, adj0, adj, cu = data["nIn"], data["adj0"], data["adj"], data["cu"]
+    for p in data["propositions"]:
+        touching = [u for u in p["u"] if any(cu[v] for v in adj[adj0[u] : adj0[u + 1]])]
+        if touching:
+            return [data["code"][max(touching, key=lambda u: (data["pop"][u], -u))]]
+    white = [u for u in range(n_in) if data["blanche"][u]]
+    return [data["code"][max(white, key=lambda u: data["pop"][u])]] if white else []
+
+
+def capture(
+    map_path: Path | str,
+    png: Path | str,
+    *,
+    chromium: str = CHROMIUM,
+    size: tuple[int, int] = (1500, 950),
+) -> Path | None:
+    """Take a screenshot of a département map in decision mode, started from the proposals.
+
+    One commune is selected (:func:`demo_selection`), so that the panel shows the choices a
+    click opens. Headless Chromium runs with no network; the picture is written aside then
+    moved into place. Returns ``None`` (and logs why) when Chromium is not installed.
+    """
+    import subprocess
+    import tempfile
+
+    from couverture._output import atomic_path
+
+    map_path, png = Path(map_path), Path(png)
+    if not Path(chromium).exists():
+        log.warning("chromium absent (%s) : capture du mode décision non produite", chromium)
+        return None
+    data = embedded_payload(map_path.read_text(encoding="utf-8"))
+    url = map_path.resolve().as_uri() + "#decision=propositions"
+    selection = demo_selection(data)
+    if selection:
+        url += "&selection=" + ",".join(selection)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="couverture-capture-") as profile:
+        with atomic_path(png) as tmp:
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    "--proxy-server=127.0.0.1:9",  # offline: no background tiles
+                    "--disable-background-networking",
+                    f"--user-data-dir={profile}",
+                    f"--window-size={size[0]},{size[1]}",
+                    "--virtual-time-budget=5000",
+                    f"--screenshot={tmp}",
+                    url,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+    return png
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m couverture.decision capture MAP PNG``: the picture of ``make demo``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m couverture.decision",
+        description="capture d'écran du mode décision d'une carte de département",
+    )
+    parser.add_argument("action", choices=["capture"])
+    parser.add_argument("carte", type=Path, help="carte de département (departement-XX.html)")
+    parser.add_argument("png", type=Path, help="image à écrire")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    written = capture(args.carte, args.png)
+    if written is not None:
+        print(f"capture du mode décision : {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

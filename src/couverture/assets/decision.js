@@ -22,7 +22,7 @@
     on: false, data: null, map: null, panel: null,
     state: {projects: [], of: {}, next: 1},  // of: unit position → project id
     undo: [], redo: [], selection: [], brush: null, lasso: false,
-    layers: [], labels: [], styleKey: [], message: "", errors: [], lastMs: 0, pos: {}
+    layers: [], labels: {}, styleKey: [], message: "", errors: [], lastMs: 0, pos: {}
   };
   cv.decision = D;
 
@@ -377,7 +377,9 @@
       });
     });
     var cpts = Object.keys(score).map(Number).sort(function (a, b) { return score[b] - score[a] || a - b; });
-    return {cpts: cpts, projects: D.state.projects.filter(function (p) { return projects[p.id]; })};
+    // a project already holding the whole selection is no choice
+    var whole = function (p) { return sel.every(function (u) { return D.state.of[u] === p.id; }); };
+    return {cpts: cpts, projects: D.state.projects.filter(function (p) { return projects[p.id] && !whole(p); })};
   }
   function matureNear(sel) {
     var c = centre(sel), d = D.data;
@@ -445,6 +447,14 @@
     if (sel) { s.color = "#0033cc"; s.weight = 3.5; s.opacity = 1; }
     return [s, (p ? p.id + ":" + p.c : "") + (sel ? "*" : "")];
   }
+  // the commune's tooltip says where the scenario puts it
+  function tip(i, layer) {
+    var t = layer.getTooltip(), pid = D.state.of[i];
+    if (!t) { return; }
+    if (layer._cvTip === undefined) { layer._cvTip = t.getContent(); }
+    t.setContent(layer._cvTip + (pid !== undefined && D.on ?
+      "<p class='cv-sub'>Décision : " + esc(projectName(project(pid))) + "</p>" : ""));
+  }
   function drawUnits() {
     var i, layer, st;
     for (i = 0; i < D.data.nIn; i++) {
@@ -452,21 +462,29 @@
       if (!layer) { continue; }
       st = styleOf(i);
       if (D.styleKey[i] !== st[1]) {
+        if ((D.styleKey[i] || "").split("*")[0] !== st[1].split("*")[0]) { tip(i, layer); }
         layer.setStyle(st[0]);
         if (st[1].indexOf("*") >= 0) { layer.bringToFront(); }
         D.styleKey[i] = st[1];
       }
     }
   }
+  // one permanent label per project, moved or renamed only when its communes or name change
   function drawLabels() {
-    D.labels.forEach(function (l) { l.remove(); });
-    D.labels = [];
+    var keep = {};
     D.state.projects.forEach(function (p) {
-      var c = centre(unitsOf(p.id));
+      var c = centre(unitsOf(p.id)), text = esc(shortName(p)), old = D.labels[p.id];
       if (!c) { return; }
-      D.labels.push(L.tooltip({permanent: true, direction: "center", className: "cv-label cv-label-decision",
-                               opacity: 1, interactive: false})
-        .setLatLng(c).setContent(esc(shortName(p))).addTo(D.map));
+      keep[p.id] = true;
+      if (old && old._cvKey === text + c.join()) { return; }
+      if (old) { old.remove(); }
+      var l = L.tooltip({permanent: true, direction: "center", className: "cv-label cv-label-decision",
+                         opacity: 1, interactive: false}).setLatLng(c).setContent(text).addTo(D.map);
+      l._cvKey = text + c.join();
+      D.labels[p.id] = l;
+    });
+    Object.keys(D.labels).forEach(function (id) {
+      if (!keep[id]) { D.labels[id].remove(); delete D.labels[id]; }
     });
   }
   function button(action, text, extra, title) {
@@ -474,7 +492,8 @@
       (title ? " title='" + esc(title) + "'" : "") + ">" + text + "</button>";
   }
   function swatch(p) { return "<span class='cv-dec-swatch' style='background:" + PALETTE[p.c % PALETTE.length] + "'></span>"; }
-  function money(v) { return v === null ? "—" : n(v) + "\u00a0€"; }
+  // thousands of euros: the table stays narrow (the exact amount is in the cell's data-v)
+  function money(v) { return v === null ? "—" : n(v / 1000) + "\u00a0k€"; }
   function arrow(a, b, f) { return (a === null ? "" : f(a) + " → ") + f(b); }
   function stadeLabel(c) { return c.stade ? (D.data.stades[c.stade] || c.stade) : ""; }
 
@@ -714,12 +733,13 @@
       } else {
         if (layer._cvPopup) { layer.bindPopup(layer._cvPopup); }
         layer.setStyle(BASE_STYLE);
+        tip(i, layer);
         D.styleKey[i] = undefined;
       }
     });
     if (!on) {
-      D.labels.forEach(function (l) { l.remove(); });
-      D.labels = [];
+      Object.keys(D.labels).forEach(function (id) { D.labels[id].remove(); });
+      D.labels = {};
       D.lasso = false; D.brush = null;
       document.documentElement.setAttribute("data-decision", JSON.stringify({off: true}));
     }
