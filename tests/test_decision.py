@@ -478,6 +478,27 @@ def _check_reload_and_import(driver: Any, exported: Path, n_projects: int) -> No
     assert _js(driver, "return D.csv();") == text
 
 
+def _check_lasso(driver: Any, code: str) -> None:
+    """The lasso, drawn with the mouse around a commune, selects it (and changes nothing)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    before = _js(driver, "return D.csv();")
+    _button(driver, "lasso").click()
+    _js(driver, f"var u = D.pos['{code}']; D.map.setView([D.data.lat[u], D.data.lon[u]], 13, "
+        "{animate: false});")  # fmt: skip
+    box = driver.find_element(By.ID, "cv-map")
+    chain = ActionChains(driver).move_to_element_with_offset(box, -40, -40).click_and_hold()
+    for dx, dy in [(80, 0), (0, 80), (-80, 0), (0, -79)]:
+        chain = chain.move_by_offset(dx, dy)
+    chain.release().perform()
+    selected = _js(driver, "return D.selection.map(function (u) { return D.data.code[u]; });")
+    assert code in selected
+    assert _js(driver, "return D.csv();") == before
+    _button(driver, "lasso").click()
+    _button(driver, "deselect").click()
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_decision_mode_in_chromium(
@@ -493,9 +514,10 @@ def test_decision_mode_in_chromium(
     _button(driver, "proposals").click()
     expected = _expected_projects(suggestions, facts)
     assert _state(driver)["projets"] == len(expected)
-    target, _ = _move_three(driver, expected, facts)
+    target, let_go = _move_three(driver, expected, facts)
     # the totals on the page are those computed here
     _check_totals(driver, expected, facts)
+    _check_lasso(driver, let_go)
 
     _button(driver, "export").click()
     exported = _wait_file(downloads / f"scenario-{DEP}.csv")
