@@ -205,7 +205,9 @@ def prepare(
         graph=graph,
         cpts=frame,
         proposals=chosen,
-        rates=rates[["population", f"pop_{first}"]].rename(columns={f"pop_{first}": "pop_li"}),
+        rates=rates[["nom", "population", f"pop_{first}"]].rename(
+            columns={f"pop_{first}": "pop_li"}
+        ),
     )
 
 
@@ -294,6 +296,7 @@ def payload(
     own_rows = rows.iloc[:n_in]
     return {
         "departement": departement,
+        "nomDepartement": str(rate["nom"]) if rate is not None else departement,
         "nIn": n_in,
         "code": codes,
         "nom": [str(n) for n in own_rows["nom"].tolist()],
@@ -424,7 +427,7 @@ CHROMIUM = "/usr/bin/chromium"
 INIT_CALL = "couverture.decision.init(map, "
 
 
-def embedded_payload(html_text: str) -> dict[str, Any]:
+def embedded_payload(html_text: str, *, source: str = "carte") -> dict[str, Any]:
     """Return the decision data embedded in a département map's HTML.
 
     Raises
@@ -438,7 +441,9 @@ def embedded_payload(html_text: str) -> dict[str, Any]:
 
     start = html_text.find(INIT_CALL)
     if start < 0:
-        raise ArgumentError("carte sans mode décision (carte nationale, ou d'une version antérieure)")
+        raise ArgumentError(
+            f"{source} : carte sans mode décision (carte nationale, ou d'une version antérieure)"
+        )
     data, _ = json.JSONDecoder().raw_decode(html_text, start + len(INIT_CALL))
     return dict(data)
 
@@ -481,33 +486,35 @@ def capture(
     if not Path(chromium).exists():
         log.warning("chromium absent (%s) : capture du mode décision non produite", chromium)
         return None
-    data = embedded_payload(map_path.read_text(encoding="utf-8"))
+    data = embedded_payload(map_path.read_text(encoding="utf-8"), source=str(map_path))
     url = map_path.resolve().as_uri() + "#decision=propositions"
     selection = demo_selection(data)
     if selection:
         url += "&selection=" + ",".join(selection)
     png.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="couverture-capture-") as profile:
-        with atomic_path(png) as tmp:
-            subprocess.run(
-                [
-                    chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    "--proxy-server=127.0.0.1:9",  # offline: no background tiles
-                    "--disable-background-networking",
-                    f"--user-data-dir={profile}",
-                    f"--window-size={size[0]},{size[1]}",
-                    "--virtual-time-budget=5000",
-                    f"--screenshot={tmp}",
-                    url,
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="couverture-capture-") as profile,
+        atomic_path(png) as tmp,
+    ):
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--proxy-server=127.0.0.1:9",  # offline: no background tiles
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                f"--window-size={size[0]},{size[1]}",
+                "--virtual-time-budget=5000",
+                f"--screenshot={tmp}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return png
 
 

@@ -586,7 +586,8 @@
     var t0 = performance.now();
     drawUnits();
     drawLabels();
-    var html = "<div class='cv-dec-head'><h2>Décision — " + esc(D.data.departement) + "</h2>" +
+    var html = "<div class='cv-dec-head'><h2>Scénario — " + esc(D.data.nomDepartement) + " (" +
+      esc(D.data.departement) + ")</h2>" +
       button("quit", "×", " class='cv-dec-close'", "Quitter le mode décision") + "</div>" +
       "<div class='cv-dec-tools'>" +
       button("proposals", "Partir des propositions", "", "Remplacer le scénario par les propositions recommandées") +
@@ -754,7 +755,8 @@
       if (d.lon[i] === null) { continue; }
       w = Math.min(w, d.lon[i]); e = Math.max(e, d.lon[i]); s = Math.min(s, d.lat[i]); n2 = Math.max(n2, d.lat[i]);
     }
-    if (e > w) { D.map.fitBounds([[s, w], [n2, e]], {padding: [30, 30]}); }
+    // below the title box (the heading and the registry line in this mode)
+    if (e > w) { D.map.fitBounds([[s, w], [n2, e]], {paddingTopLeft: [20, 90], paddingBottomRight: [20, 20]}); }
   }
 
   // printed: the map over the whole page width (redrawn for it), the projects on the next page
@@ -762,6 +764,7 @@
     if (!D.on) { return; }
     L.DomUtil[on ? "addClass" : "removeClass"](document.body, "cv-dec-printing");
     D.map.invalidateSize({pan: false});
+    fit();
   };
   window.addEventListener("beforeprint", function () { D.preparePrint(true); });
   window.addEventListener("afterprint", function () { D.preparePrint(false); });
