@@ -23,6 +23,7 @@ import pytest
 
 import couverture
 from couverture import decision, maps
+from couverture._errors import ArgumentError
 
 DEP = "35"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -548,3 +549,19 @@ def _print(driver: Any) -> bytes:
     opts.page_width, opts.page_height = 21.0, 29.7  # A4
     opts.background = True
     return base64.b64decode(driver.print_page(opts))
+
+
+def test_embedded_payload_and_demo_selection(analysis, layers, payload: dict[str, Any]) -> None:
+    (data,) = maps.departement_data(layers, [DEP])
+    text = maps.render_departement(data)
+    assert decision.embedded_payload(text) == payload
+    # the demonstration selects a white commune of a proposal that borders a CPTS
+    (code,) = decision.demo_selection(payload)
+    u = payload["code"].index(code)
+    assert payload["blanche"][u]
+    assert any(u in p["u"] for p in payload["propositions"])
+    neighbours = payload["adj"][payload["adj0"][u] : payload["adj0"][u + 1]]
+    assert any(payload["cu"][v] for v in neighbours)
+    national = maps.national_map(analysis, layers=layers)
+    with pytest.raises(ArgumentError, match="sans mode décision"):
+        decision.embedded_payload(national, source="index.html")

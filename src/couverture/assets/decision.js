@@ -66,15 +66,35 @@
     for (k in D.state.of) { if (D.state.of[k] === id) { out.push(+k); } }
     return out.sort(function (a, b) { return a - b; });
   }
+  // kept by commune code and CPTS id, not by position: a map rewritten for the same registry
+  // may order them differently
   function serial() {
-    var of = {}, k;
+    var of = {}, k, cpts = D.data.cpts;
     for (k in D.state.of) { of[D.data.code[k]] = D.state.of[k]; }
-    return JSON.stringify({v: 1, projects: D.state.projects, of: of, next: D.state.next});
+    var projects = D.state.projects.map(function (p) {
+      return {id: p.id, type: p.type, nom: p.nom, c: p.c,
+              cpts: p.cpts === null ? null : cpts[p.cpts].id,
+              mentor: p.mentor === null ? null : cpts[p.mentor].id};
+    });
+    return JSON.stringify({v: 2, projects: projects, of: of, next: D.state.next});
   }
   function restore(text) {
-    var s = JSON.parse(text), of = {}, k;
-    for (k in s.of) { if (D.pos[k] !== undefined) { of[D.pos[k]] = s.of[k]; } }
-    D.state = {projects: s.projects || [], of: of, next: s.next || 1};
+    var s = JSON.parse(text), of = {}, k, index = {}, gone = {};
+    D.data.cpts.forEach(function (c, i) { index[c.id] = i; });
+    var projects = (s.projects || []).filter(function (p) {
+      var keep = p.cpts === null || index[p.cpts] !== undefined;
+      if (!keep) { gone[p.id] = true; }
+      return keep;
+    }).map(function (p) {
+      return {id: p.id, type: p.type, nom: p.nom, c: p.c,
+              cpts: p.cpts === null ? null : index[p.cpts],
+              mentor: p.mentor === null || index[p.mentor] === undefined ? null : index[p.mentor]};
+    });
+    for (k in s.of) {
+      var u = D.pos[k];
+      if (u !== undefined && u < D.data.nIn && D.data.blanche[u] && !gone[s.of[k]]) { of[u] = s.of[k]; }
+    }
+    D.state = {projects: projects, of: of, next: s.next || 1};
   }
   function save() {
     try {
@@ -341,7 +361,9 @@
         var p = targetProject(t);
         pr.u.forEach(function (u) { if (D.data.blanche[u] && D.state.of[u] === undefined) { D.state.of[u] = p.id; } });
       });
-      return "Scénario parti des " + D.data.propositions.length + " propositions recommandées";
+      var k = D.data.propositions.length;
+      return k ? "Scénario parti des " + k + (k > 1 ? " propositions recommandées" : " proposition recommandée")
+        : "Aucune proposition recommandée sur cette carte : cliquez les communes blanches";
     });
   };
   D.clear = function () {
