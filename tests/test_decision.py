@@ -479,6 +479,22 @@ def _check_reload_and_import(driver: Any, exported: Path, n_projects: int) -> No
     assert _js(driver, "return D.csv();") == text
 
 
+def _rename_creation(driver: Any, expected: dict[str, dict[str, Any]]) -> None:
+    """A new CPTS renamed in the table of projects: the scenario carries the new name."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    old = next(k for k, p in expected.items() if p["type"] == "creation")
+    box = driver.find_element(By.CSS_SELECTOR, f"tr[data-projet='{old}'] input.cv-dec-rename")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("CPTS des Marches de Bretagne", Keys.ENTER)
+    new = "CPTS des Marches de Bretagne"
+    p = expected.pop(old)
+    expected[new] = {**p, "cpts": new}
+    assert _state(driver)["projets"] == len(expected)
+    assert driver.find_elements(By.CSS_SELECTOR, f"tr[data-projet='{new}']")
+
+
 def _check_lasso(driver: Any, code: str) -> None:
     """The lasso, drawn with the mouse around a commune, selects it (and changes nothing)."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -516,6 +532,7 @@ def test_decision_mode_in_chromium(
     expected = _expected_projects(suggestions, facts)
     assert _state(driver)["projets"] == len(expected)
     target, let_go = _move_three(driver, expected, facts)
+    _rename_creation(driver, expected)
     # the totals on the page are those computed here
     _check_totals(driver, expected, facts)
     _check_lasso(driver, let_go)
