@@ -392,7 +392,9 @@ def _apart(name: str, p: dict[str, Any], facts: dict[str, Any]) -> bool:
     return any(not _touches(facts["graph"], piece, members) for piece in pieces.values())
 
 
-def _check_totals(driver: Any, expected: dict[str, dict[str, Any]], facts: dict[str, Any]) -> None:
+def _check_totals(
+    driver: Any, expected: dict[str, dict[str, Any]], facts: dict[str, Any], *, white: int
+) -> None:
     shown, dep_shown = _page_totals(driver)
     want, dep_want = _python_totals(expected, facts)
     assert set(shown) == set(want)
@@ -408,7 +410,7 @@ def _check_totals(driver: Any, expected: dict[str, dict[str, Any]], facts: dict[
         apart = _apart(name, expected[name], facts)
         assert any("non contigu" in a for a in s["alertes"]) == apart, (name, s["alertes"])
     assert dep_shown["part_li"] == pytest.approx(dep_want["part_li"], abs=1e-3)
-    assert dep_shown["blanches"] == dep_want["blanches"] == 1  # the commune let go
+    assert dep_shown["blanches"] == dep_want["blanches"] == white
     assert dep_shown["population_blanche"] == dep_want["population_blanche"]
 
 
@@ -424,8 +426,7 @@ def _check_export(
         p = got.setdefault(projet, {"type": TYPE_KEYS[kind], "cpts": cpts_name, "codes": set()})
         assert (p["type"], p["cpts"]) == (TYPE_KEYS[kind], cpts_name)
         p["codes"].add(code)
-        names = set(facts["cpts"]["nom"])
-        assert mentor in names if kind == "rattachement temporaire" else mentor == ""
+        assert mentor == expected[projet].get("mentor", ""), projet
     codes = [r[3] for r in rows[1:]]
     assert len(codes) == len(set(codes)), "une commune dans deux projets"
     assert {k: (p["type"], p["cpts"], p["codes"]) for k, p in got.items()} == {
@@ -495,6 +496,23 @@ def _rename_creation(driver: Any, expected: dict[str, dict[str, Any]]) -> None:
     assert driver.find_elements(By.CSS_SELECTOR, f"tr[data-projet='{new}']")
 
 
+def _attach(
+    driver: Any, code: str, expected: dict[str, dict[str, Any]], facts: dict[str, Any]
+) -> None:
+    """The commune let go, now attached temporarily to the nearest ACI CPTS (its own mentor)."""
+    from selenium.webdriver.support.select import Select
+
+    _click_commune(driver, code)
+    choice = Select(driver.find_element("id", "cv-dec-mature")).first_selected_option.text
+    _button(driver, "temporaire-aci").click()
+    cpts = facts["cpts"]
+    cid = cpts.index[cpts["nom"] == choice][0]
+    assert cpts.loc[cid, "stade"] == "aci"
+    p = {"type": "rattachement_temporaire", "cpts_id": cid, "cpts": choice, "mentor": choice}
+    _move(expected, code, f"Rattachement temporaire à {choice}", p)
+    driver.find_element("css selector", "body").send_keys("\ue00c")  # Escape: brush off
+
+
 def _check_lasso(driver: Any, code: str) -> None:
     """The lasso, drawn with the mouse around a commune, selects it (and changes nothing)."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -534,8 +552,10 @@ def test_decision_mode_in_chromium(
     target, let_go = _move_three(driver, expected, facts)
     _rename_creation(driver, expected)
     # the totals on the page are those computed here
-    _check_totals(driver, expected, facts)
+    _check_totals(driver, expected, facts, white=1)  # the commune let go
     _check_lasso(driver, let_go)
+    _attach(driver, let_go, expected, facts)
+    _check_totals(driver, expected, facts, white=0)
 
     _button(driver, "export").click()
     exported = _wait_file(downloads / f"scenario-{DEP}.csv")
