@@ -65,12 +65,12 @@ class DecisionLayers:
     ----------
     units
         Every unit (index ``code``) with ``nom``, ``population``, ``departement``, ``region``,
-        ``blanche`` (in a zone blanche), ``cpts_ids`` (its CPTS at a stage, ``|``-joined),
+        ``blanche`` (in a zone blanche), ``cpts_ids`` (its CPTS, ``|``-joined),
         ``lon``, ``lat`` (a point inside the unit, for the lasso; NaN without geometry).
     graph
         The rook adjacency of the units.
     cpts
-        CPTS (index ``cpts_id``) at a stage with ``nom``, ``stade``, ``population``,
+        CPTS (index ``cpts_id``) with ``nom``, ``stade`` (empty before the LI), ``population``,
         ``departements`` and ``regions`` (sorted tuples of their units' territories), ``lon``,
         ``lat`` (a point of their perimeter).
     proposals
@@ -165,7 +165,9 @@ def prepare(
     table["lon"] = pd.Series(lon, index=unit_layer.index).reindex(table.index).to_numpy()
     table["lat"] = pd.Series(lat, index=unit_layer.index).reindex(table.index).to_numpy()
 
-    staged = cpts[cpts["stade"].isin(stage_codes)]
+    # every CPTS of the registry: a project before its lettre d'intention may take communes too
+    # (its stage is then empty)
+    staged = cpts.assign(stade=cpts["stade"].where(cpts["stade"].isin(stage_codes), ""))
     m = membership[membership["cpts_id"].isin(staged.index)][["cpts_id", "code"]]
     m = m.drop_duplicates()
     ids_of = m.groupby("code")["cpts_id"].agg(lambda s: "|".join(sorted(s)))
@@ -242,7 +244,8 @@ def payload(
     Units are positions: the département's own first (``nIn`` of them), then the units of
     other départements that border them. The adjacency is in CSR form over those positions
     (``adj0``: offsets, ``adj``: neighbour positions), restricted to edges with one end in
-    the département. CPTS are the staged CPTS holding one of these units or targeted by a
+    the département. CPTS are those holding one of these units (projects before their lettre
+    d'intention included, with an empty ``stade``) or targeted by a
     proposal of the département.
     """
     g = layers.graph
@@ -355,6 +358,9 @@ def project_totals(
     populations: Iterable[float], *, cpts_population: float | None = None
 ) -> ProjectTotals:
     """Return the totals of a project: its communes' population added to a CPTS, or a creation.
+
+    ``populations`` are those of the communes the CPTS does not hold yet (a project before its
+    lettre d'intention already counts its own white communes).
 
     Examples
     --------

@@ -171,12 +171,24 @@
     });
     return parts;
   }
-  function touchesCpts(part, k, pid) {
+  // a piece of an extension touches its CPTS: one of its communes is a member (a project before
+  // its lettre d'intention holds white communes) or borders one
+  function touchesCpts(part, k) {
     return part.some(function (u) {
-      return neighbours(u).some(function (y) {
+      return D.data.cu[u].indexOf(k) >= 0 || neighbours(u).some(function (y) {
         return D.data.cu[y].indexOf(k) >= 0;
       });
     });
+  }
+  // the plan's scenario reader takes two CPTS names for one when, without accents, case,
+  // punctuation nor the word « CPTS », one holds the other (6 letters at least)
+  function cptsKey(name) {
+    return fold(name).replace(/[^a-z0-9]+/g, "_").replace(/(^|_)cpts(_|$)/g, "$1").replace(/^_+|_+$/g, "");
+  }
+  function sameCpts(a, b) {
+    var ka = cptsKey(a), kb = cptsKey(b);
+    if (!ka || !kb) { return false; }
+    return ka === kb || (Math.min(ka.length, kb.length) >= 6 && (ka.indexOf(kb) >= 0 || kb.indexOf(ka) >= 0));
   }
   function distance2(lon1, lat1, lon2, lat2) {
     var dx = (lon1 - lon2) * Math.cos(lat1 * Math.PI / 180), dy = lat1 - lat2;
@@ -195,8 +207,9 @@
   // ---------------------------------------------------------------- totals
   function totals(p) {
     var units = unitsOf(p.id), d = D.data, added = 0, warn = [], c = null, before = null;
-    units.forEach(function (u) { added += d.pop[u]; });
     if (p.type !== "creation") { c = d.cpts[p.cpts]; before = c ? c.pop : 0; }
+    // a project before its LI already counts its own white communes: only the others add
+    units.forEach(function (u) { if (!c || d.cu[u].indexOf(p.cpts) < 0) { added += d.pop[u]; } });
     var after = (before || 0) + added;
     var t = {communes: units.length, population_ajoutee: added,
              population_avant: before, population_apres: after,
@@ -207,6 +220,8 @@
     if (p.type === "creation") {
       if (parts.length > 1) { warn.push("non contigu (" + parts.length + " morceaux)"); }
       if (after < d.plancher) { warn.push("création sous le plancher (" + n(d.plancher) + " hab.)"); }
+      var twin = d.cpts.filter(function (c) { return sameCpts(c.nom, p.nom); })[0];
+      if (twin) { warn.push("nom proche de « " + twin.nom + " » (registre) : renommer, ou choisir l'extension"); }
     } else if (p.type === "extension") {
       var apart = parts.filter(function (part) { return !touchesCpts(part, p.cpts); });
       if (apart.length) {
@@ -389,7 +404,7 @@
     sel.forEach(function (u) {
       neighbours(u).forEach(function (y) {
         if (own[y]) { return; }
-        d.cu[y].forEach(function (k) { if (d.cpts[k].stade) { score[k] = (score[k] || 0) + 1; } });
+        d.cu[y].forEach(function (k) { score[k] = (score[k] || 0) + 1; });
         var pid = D.state.of[y];
         if (pid !== undefined) {
           projects[pid] = true;
@@ -517,7 +532,7 @@
   // thousands of euros: the table stays narrow (the exact amount is in the cell's data-v)
   function money(v) { return v === null ? "—" : n(v / 1000) + "\u00a0k€"; }
   function arrow(a, b, f) { return (a === null ? "" : f(a) + " → ") + f(b); }
-  function stadeLabel(c) { return c.stade ? (D.data.stades[c.stade] || c.stade) : ""; }
+  function stadeLabel(c) { return c.stade ? (D.data.stades[c.stade] || c.stade) : "projet avant lettre d'intention"; }
 
   function selectionHtml() {
     var d = D.data, sel = D.selection;
