@@ -61,30 +61,46 @@ POINT_DECIMALS = 4
 class DecisionLayers:
     """What every département's decision mode needs, computed once per run.
 
+    Plain Python lists aligned with the graph's unit positions, so that slicing them for each
+    of the 101 maps costs no pandas call.
+
     Attributes
     ----------
-    units
-        Every unit (index ``code``) with ``nom``, ``population``, ``departement``, ``region``,
-        ``blanche`` (in a zone blanche), ``cpts_ids`` (its CPTS, ``|``-joined),
-        ``lon``, ``lat`` (a point inside the unit, for the lasso; NaN without geometry).
     graph
-        The rook adjacency of the units.
+        The rook adjacency of the units (positions ``0..n-1`` in its ``codes`` order).
+    codes, nom, population, region
+        Code, name, population and région of each unit.
+    blanche
+        Whether each unit is in a zone blanche.
+    cpts_of
+        The CPTS ids holding each unit (projects before their lettre d'intention included).
+    lon, lat
+        A point inside each unit (for the lasso and labels; ``None`` without geometry).
+    by_departement
+        The positions of each département's units, ascending (so in code order).
     cpts
-        CPTS (index ``cpts_id``) with ``nom``, ``stade`` (empty before the LI), ``population``,
-        ``departements`` and ``regions`` (sorted tuples of their units' territories), ``lon``,
-        ``lat`` (a point of their perimeter).
+        By CPTS id: ``id, nom, stade`` (``""`` before the LI), ``pop``, ``deps`` and ``regs``
+        (sorted territories of its units), ``lon``, ``lat`` (a point of its perimeter).
     proposals
         Recommended proposals: ``id``, ``departement``, ``option``, ``cpts_cible_id``,
         ``nom_propose``, ``codes`` (list of unit codes).
     rates
-        Population and population covered at the first stage, by département.
+        By département: ``nom``, ``population`` and ``pop_li`` (covered at the first stage).
     """
 
-    units: pd.DataFrame
     graph: UnitGraph
-    cpts: pd.DataFrame
+    codes: list[str]
+    nom: list[str]
+    population: list[int]
+    region: list[str]
+    blanche: list[bool]
+    cpts_of: list[list[str]]
+    lon: list[float | None]
+    lat: list[float | None]
+    by_departement: dict[str, np.ndarray]
+    cpts: dict[str, dict[str, Any]]
     proposals: list[dict[str, Any]]
-    rates: pd.DataFrame
+    rates: dict[str, dict[str, Any]]
 
 
 def settings() -> dict[str, Any]:
@@ -136,7 +152,7 @@ def prepare(
     ----------
     units
         Units of all of France (``Analysis.units``: ``code, nom, departement, region,
-        population, stade``).
+        population``).
     unit_layer
         The maps' unit layer (index ``code``, ``zone_id``, simplified geometry).
     cpts
@@ -154,63 +170,95 @@ def prepare(
     """
     import pandas as pd
 
-    from couverture.zones import members
-
-    stage_codes = [s.code for s in _stages()]
-    table = units.set_index("code")[["nom", "population", "departement", "region", "stade"]]
-    table = table.copy()
-    zone_of = unit_layer["zone_id"].reindex(table.index).fillna("")
-    table["blanche"] = (zone_of != "").to_numpy()
-    lon, lat = _points(unit_layer.geometry)
-    table["lon"] = pd.Series(lon, index=unit_layer.index).reindex(table.index).to_numpy()
-    table["lat"] = pd.Series(lat, index=unit_layer.index).reindex(table.index).to_numpy()
+    codes = [str(c) for c in graph.codes.tolist()]
+    table = units.set_index("code").reindex(codes)
+    zone_of = unit_layer["zone_id"].reindex(codes)
+    lon, lat = _points(unit_layer.geometry.reindex(codes))
+    at = {code: i for i, code in enumerate(codes)}
+    deps = graph.departement.astype(str)
+    order = np.argsort(deps, kind="stable")
+    cuts = np.flatnonzero(deps[order][1:] != deps[order][:-1]) + 1
+    by_dep = {str(deps[g[0]]): g for g in np.split(order, cuts) if len(g)}
 
     # every CPTS of the registry: a project before its lettre d'intention may take communes too
-    # (its stage is then empty)
-    staged = cpts.assign(stade=cpts["stade"].where(cpts["stade"].isin(stage_codes), ""))
-    m = membership[membership["cpts_id"].isin(staged.index)][["cpts_id", "code"]]
-    m = m.drop_duplicates()
-    ids_of = m.groupby("code")["cpts_id"].agg(lambda s: "|".join(sorted(s)))
-    table["cpts_ids"] = ids_of.reindex(table.index).fillna("").to_numpy()
-    terr = m.join(table[["departement", "region"]], on="code")
-    deps = terr.groupby("cpts_id")["departement"].agg(lambda s: tuple(sorted(set(s.dropna()))))
-    regs = terr.groupby("cpts_id")["region"].agg(lambda s: tuple(sorted(set(s.dropna()))))
-    frame = staged[["nom", "stade", "population"]].copy()
-    frame["departements"] = deps.reindex(frame.index)
-    frame["regions"] = regs.reindex(frame.index)
+    stage_codes = {s.code for s in _stages()}
+    cpts_of: list[list[str]] = [[] for _ in codes]
+    territories: dict[str, tuple[set[str], set[str]]] = {}
+    region = [r if isinstance(r, str) else "" for r in table["region"].tolist()]
+    pairs = membership[["cpts_id", "code"]].drop_duplicates()
+    for cid, code in zip(pairs["cpts_id"].tolist(), pairs["code"].tolist(), strict=True):
+        i = at.get(str(code))
+        if i is None:
+            continue
+        cpts_of[i].append(str(cid))
+        d, r = territories.setdefault(str(cid), (set(), set()))
+        d.add(str(deps[i]))
+        r.add(region[i])
     c_lon, c_lat = _points(cpts_layer.geometry)
-    frame["lon"] = pd.Series(c_lon, index=cpts_layer.index).reindex(frame.index).to_numpy()
-    frame["lat"] = pd.Series(c_lat, index=cpts_layer.index).reindex(frame.index).to_numpy()
+    points = dict(zip(cpts_layer.index.astype(str), zip(c_lon, c_lat, strict=True), strict=True))
+    info: dict[str, dict[str, Any]] = {}
+    for cid, nom, stade, pop in zip(
+        cpts.index.astype(str), cpts["nom"], cpts["stade"], cpts["population"], strict=True
+    ):
+        d, r = territories.get(cid, (set(), set()))
+        x, y = points.get(cid, (None, None))
+        info[cid] = {
+            "id": cid,
+            "nom": str(nom),
+            "stade": stade if stade in stage_codes else "",
+            "pop": int(pop),
+            "deps": sorted(d),
+            "regs": sorted(r - {""}),
+            "lon": _num(x),
+            "lat": _num(y),
+        }
 
-    chosen: list[dict[str, Any]] = []
-    if len(proposals):
-        rec = proposals[proposals["recommandee"].astype(str).str.lower() == "oui"]
-        long = members(rec, key="proposition")
-        by_id: dict[str, list[str]] = {}
-        for key, code in zip(long["proposition"].tolist(), long["code"].tolist(), strict=True):
-            by_id.setdefault(str(key), []).append(str(code))
-        target = rec["cpts_cible_id"] if "cpts_cible_id" in rec else pd.Series(None, rec.index)
-        for r, cid in zip(rec.to_dict("records"), target.tolist(), strict=True):
-            chosen.append(
-                {
-                    "id": str(r["proposition"]),
-                    "departement": str(r["departement"]),
-                    "option": str(r["option"]),
-                    "cpts_cible_id": cid if isinstance(cid, str) and cid else None,
-                    "nom_propose": r["nom_propose"] if isinstance(r["nom_propose"], str) else None,
-                    "codes": by_id.get(str(r["proposition"]), []),
-                }
-            )
-    first = stage_codes[0]
+    first = _stages()[0].code
     return DecisionLayers(
-        units=table,
         graph=graph,
-        cpts=frame,
-        proposals=chosen,
-        rates=rates[["nom", "population", f"pop_{first}"]].rename(
-            columns={f"pop_{first}": "pop_li"}
-        ),
+        codes=codes,
+        nom=[n if isinstance(n, str) else "" for n in table["nom"].tolist()],
+        population=[int(p) for p in table["population"].fillna(0).tolist()],
+        region=region,
+        blanche=[isinstance(z, str) and z != "" for z in zone_of.tolist()],
+        cpts_of=[sorted(c) if len(c) > 1 else c for c in cpts_of],
+        lon=[_num(v) for v in lon.tolist()],
+        lat=[_num(v) for v in lat.tolist()],
+        by_departement=by_dep,
+        cpts=info,
+        proposals=_recommended(proposals, pd),
+        rates={
+            str(dep): {"nom": str(nom), "population": int(pop), "pop_li": int(li)}
+            for dep, nom, pop, li in zip(
+                rates.index, rates["nom"], rates["population"], rates[f"pop_{first}"], strict=True
+            )
+        },
     )
+
+
+def _recommended(proposals: pd.DataFrame, pd: Any) -> list[dict[str, Any]]:
+    """Return the recommended proposals with the list of their unit codes."""
+    from couverture.zones import members
+
+    if not len(proposals):
+        return []
+    rec = proposals[proposals["recommandee"].astype(str).str.lower() == "oui"]
+    long = members(rec, key="proposition")
+    by_id: dict[str, list[str]] = {}
+    for key, code in zip(long["proposition"].tolist(), long["code"].tolist(), strict=True):
+        by_id.setdefault(str(key), []).append(str(code))
+    target = rec["cpts_cible_id"] if "cpts_cible_id" in rec else pd.Series(None, rec.index)
+    return [
+        {
+            "id": str(r["proposition"]),
+            "departement": str(r["departement"]),
+            "option": str(r["option"]),
+            "cpts_cible_id": cid if isinstance(cid, str) and cid else None,
+            "nom_propose": r["nom_propose"] if isinstance(r["nom_propose"], str) else None,
+            "codes": by_id.get(str(r["proposition"]), []),
+        }
+        for r, cid in zip(rec.to_dict("records"), target.tolist(), strict=True)
+    ]
 
 
 def _num(value: Any) -> int | float | None:
@@ -241,95 +289,70 @@ def payload(
 ) -> dict[str, Any]:
     """Return the data embedded in one département's map for its decision mode.
 
-    Units are positions: the département's own first (``nIn`` of them), then the units of
-    other départements that border them. The adjacency is in CSR form over those positions
-    (``adj0``: offsets, ``adj``: neighbour positions), restricted to edges with one end in
-    the département. CPTS are those holding one of these units (projects before their lettre
-    d'intention included, with an empty ``stade``) or targeted by a
-    proposal of the département.
+    Units are positions: the département's own first (``nIn`` of them, in code order), then
+    the units of other départements that border them. The adjacency is in CSR form over those
+    positions (``adj0``: offsets, ``adj``: neighbour positions), restricted to edges with one
+    end in the département. CPTS are those holding one of these units (projects before their
+    lettre d'intention included, with an empty ``stade``) or targeted by a proposal of the
+    département.
     """
     g = layers.graph
-    table = layers.units
-    own = np.flatnonzero(g.departement == departement)
-    own = own[np.argsort(g.codes[own], kind="stable")]
+    own = layers.by_departement.get(departement, np.zeros(0, dtype=np.int64))
     inside = np.zeros(len(g.codes), dtype=bool)
     inside[own] = True
     a, b, _ = g.edges()
     # neighbours across the border: the other ends of the département's edges
     across = np.unique(b[inside[a] & ~inside[b]])
-    nodes = np.concatenate([own, across])
+    nodes = np.concatenate([own, across]).astype(np.int64)
     local = np.full(len(g.codes), -1, dtype=np.int64)
     local[nodes] = np.arange(len(nodes))
     keep = inside[a] | inside[b]
     la, lb = local[a[keep]], local[b[keep]]
-    keep2 = (la >= 0) & (lb >= 0)
-    la, lb = la[keep2], lb[keep2]
     order = np.lexsort((lb, la))
     la, lb = la[order], lb[order]
     offsets = np.zeros(len(nodes) + 1, dtype=np.int64)
     np.cumsum(np.bincount(la, minlength=len(nodes)), out=offsets[1:])
 
-    codes = [str(c) for c in g.codes[nodes]]
-    rows = table.reindex(codes)
+    pos = nodes.tolist()
     n_in = len(own)
-    cpts_ids = [str(s) if isinstance(s, str) else "" for s in rows["cpts_ids"].tolist()]
-    wanted = {c for s in cpts_ids for c in s.split("|") if c}
+    mine = pos[:n_in]
     props = [p for p in layers.proposals if p["departement"] == departement]
-    wanted |= {p["cpts_cible_id"] for p in props if p["cpts_cible_id"] in layers.cpts.index}
-    cpts = layers.cpts.loc[sorted(wanted)]
-    cpts_pos = {cid: i for i, cid in enumerate(cpts.index)}
-    position = {code: i for i, code in enumerate(codes)}
-
+    wanted = {c for i in pos for c in layers.cpts_of[i]}
+    wanted |= {p["cpts_cible_id"] for p in props if p["cpts_cible_id"] in layers.cpts}
+    ids = sorted(c for c in wanted if c in layers.cpts)
+    cpts_pos = {cid: k for k, cid in enumerate(ids)}
+    codes = [layers.codes[i] for i in pos]
+    position = {code: k for k, code in enumerate(codes)}
     proposals = []
     for p in props:
-        members = [position[c] for c in p["codes"] if c in position and position[c] < n_in]
-        if not members:
-            continue
-        target = cpts_pos.get(p["cpts_cible_id"]) if p["cpts_cible_id"] else None
-        proposals.append(
-            {
-                "id": p["id"],
-                "option": p["option"],
-                "cpts": target,
-                "nom": p["nom_propose"],
-                "u": members,
-            }
-        )
-    rate = layers.rates.loc[departement] if departement in layers.rates.index else None
-    own_rows = rows.iloc[:n_in]
+        units = [position[c] for c in p["codes"] if position.get(c, n_in) < n_in]
+        if units:
+            target = cpts_pos.get(p["cpts_cible_id"]) if p["cpts_cible_id"] else None
+            proposals.append(
+                {"id": p["id"], "option": p["option"], "cpts": target, "nom": p["nom_propose"]}
+                | {"u": units}
+            )
+    rate = layers.rates.get(departement)
+    deps = g.departement
     return {
         "departement": departement,
-        "nomDepartement": str(rate["nom"]) if rate is not None else departement,
+        "nomDepartement": rate["nom"] if rate else departement,
         "nIn": n_in,
         "code": codes,
-        "nom": [str(n) for n in own_rows["nom"].tolist()],
-        "pop": [int(p) for p in own_rows["population"].fillna(0).tolist()],
-        "blanche": [1 if w else 0 for w in own_rows["blanche"].fillna(False).tolist()],
-        "lon": [_num(v) for v in own_rows["lon"].tolist()],
-        "lat": [_num(v) for v in own_rows["lat"].tolist()],
-        "dep": [str(d) if isinstance(d, str) else "" for d in rows["departement"].tolist()],
-        "reg": [str(r) if isinstance(r, str) else "" for r in rows["region"].tolist()],
-        "cu": [[cpts_pos[c] for c in s.split("|") if c in cpts_pos] if s else [] for s in cpts_ids],
+        "nom": [layers.nom[i] for i in mine],
+        "pop": [layers.population[i] for i in mine],
+        "blanche": [1 if layers.blanche[i] else 0 for i in mine],
+        "lon": [layers.lon[i] for i in mine],
+        "lat": [layers.lat[i] for i in mine],
+        "dep": [str(deps[i]) for i in pos],
+        "reg": [layers.region[i] for i in pos],
+        "cu": [[cpts_pos[c] for c in layers.cpts_of[i] if c in cpts_pos] for i in pos],
         "adj0": offsets.tolist(),
         "adj": lb.tolist(),
-        "cpts": [
-            {
-                "id": str(cid),
-                "nom": str(r["nom"]),
-                "stade": str(r["stade"]),
-                "pop": int(r["population"]),
-                "deps": list(r["departements"]) if isinstance(r["departements"], tuple) else [],
-                "regs": list(r["regions"]) if isinstance(r["regions"], tuple) else [],
-                "lon": _num(r["lon"]),
-                "lat": _num(r["lat"]),
-            }
-            for cid, r in cpts.iterrows()
-        ],
+        "cpts": [layers.cpts[c] for c in ids],
         "propositions": proposals,
-        "population": int(rate["population"])
-        if rate is not None
-        else sum(int(p) for p in own_rows["population"].fillna(0)),
-        "popLi": int(rate["pop_li"]) if rate is not None else 0,
+        "population": rate["population"] if rate else sum(layers.population[i] for i in mine),
+        "popLi": rate["pop_li"] if rate else 0,
         "stades": {s.code: s.label for s in _stages()},
         "cle": storage_key(meta or {}, departement),
         "aci": _stages()[-1].code,
