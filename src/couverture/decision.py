@@ -171,7 +171,7 @@ def prepare(
     import pandas as pd
 
     codes = [str(c) for c in graph.codes.tolist()]
-    table = units.set_index("code").reindex(codes)
+    table = units.set_index("code")[["nom", "population", "region"]].reindex(codes)
     zone_of = unit_layer["zone_id"].reindex(codes)
     lon, lat = _points(unit_layer.geometry.reindex(codes))
     at = {code: i for i, code in enumerate(codes)}

@@ -1103,7 +1103,8 @@ class DepartementData:
     porteurs: list[str | None]
     title: str
     legend: str
-    decision: dict[str, Any] | None = None
+    # the decision mode's data as JSON text (couverture.decision.payload), None without it
+    decision: str | None = None
 
 
 UNIT_FIELDS = (
@@ -1269,12 +1270,13 @@ def departement_data(
     return out
 
 
-def _decision_payload(layers: MapLayers, departement: str) -> dict[str, Any] | None:
+def _decision_payload(layers: MapLayers, departement: str) -> str | None:
+    """Return the decision mode's data of a map, as JSON text (held for 101 maps at once)."""
     from couverture import decision
 
     if layers.decision is None:
         return None
-    return decision.payload(layers.decision, departement, meta=layers.meta)
+    return _js_json(decision.payload(layers.decision, departement, meta=layers.meta))
 
 
 def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
@@ -1454,7 +1456,7 @@ def render_departement(data: DepartementData) -> str:
 
         # its assets in the head, its data in a call run once the map is ready
         page.head += decision.assets()
-        page.script("couverture.decision.init(map, " + _js_json(data.decision) + ");")
+        page.script("couverture.decision.init(map, " + data.decision + ");")
     return page.html()
 
 
