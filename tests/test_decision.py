@@ -602,3 +602,16 @@ def test_embedded_payload_and_demo_selection(analysis, layers, payload: dict[str
     national = maps.national_map(analysis, layers=layers)
     with pytest.raises(ArgumentError, match="sans mode décision"):
         decision.embedded_payload(national, source="index.html")
+
+
+@pytest.mark.browser
+def test_capture_of_the_mode_in_use(page: tuple[Any, Path, Path], tmp_path: Path) -> None:
+    """The picture make demo writes: a PNG of the map in decision mode, written whole."""
+    _, path, _ = page
+    png = decision.capture(path, tmp_path / "decision.png")
+    assert png is not None and png.read_bytes().startswith(b"\x89PNG")
+    assert png.stat().st_size > 50_000
+    # a failing browser leaves nothing half-written, and says so
+    assert decision.capture(path, tmp_path / "rate.png", chromium="/bin/false") is None
+    assert not (tmp_path / "rate.png").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["decision.png"]

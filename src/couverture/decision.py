@@ -515,41 +515,53 @@ def capture(
     if not Path(chromium).exists():
         log.warning("chromium absent (%s) : capture du mode décision non produite", chromium)
         return None
-    data = embedded_payload(map_path.read_text(encoding="utf-8"), source=str(map_path))
+    from couverture._errors import ArgumentError
+
+    try:
+        text = map_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArgumentError(f"{map_path} : carte illisible ({exc.__class__.__name__})") from exc
+    data = embedded_payload(text, source=str(map_path))
     url = map_path.resolve().as_uri() + "#decision=propositions"
     selection = demo_selection(data)
     if selection:
         url += "&selection=" + ",".join(selection)
     png.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="couverture-capture-") as profile,
-        atomic_path(png) as tmp,
-    ):
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                "--proxy-server=127.0.0.1:9",  # offline: no background tiles
-                "--disable-background-networking",
-                f"--user-data-dir={profile}",
-                f"--window-size={size[0]},{size[1]}",
-                "--virtual-time-budget=5000",
-                f"--screenshot={tmp}",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="couverture-capture-") as profile,
+            atomic_path(png) as tmp,
+        ):
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    "--proxy-server=127.0.0.1:9",  # offline: no background tiles
+                    "--disable-background-networking",
+                    f"--user-data-dir={profile}",
+                    f"--window-size={size[0]},{size[1]}",
+                    "--virtual-time-budget=5000",
+                    f"--screenshot={tmp}",
+                    url,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        # the picture is an illustration: make demo goes on without it
+        log.warning("chromium a échoué (%s) : capture du mode décision non produite", exc)
+        return None
     return png
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m couverture.decision capture MAP PNG``: the picture of ``make demo``."""
     import argparse
+    import sys
 
     parser = argparse.ArgumentParser(
         prog="python -m couverture.decision",
@@ -559,8 +571,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("carte", type=Path, help="carte de département (departement-XX.html)")
     parser.add_argument("png", type=Path, help="image à écrire")
     args = parser.parse_args(argv)
+    from couverture._errors import CouvertureError
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    written = capture(args.carte, args.png)
+    try:
+        written = capture(args.carte, args.png)
+    except CouvertureError as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
     if written is not None:
         print(f"capture du mode décision : {written}")
     return 0
