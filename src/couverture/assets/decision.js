@@ -805,6 +805,8 @@
   };
   window.addEventListener("beforeprint", function () { D.preparePrint(true); });
   window.addEventListener("afterprint", function () { D.preparePrint(false); });
+  // a link followed from another page of the same map (a fiche, the report) selects its communes
+  window.addEventListener("hashchange", function () { if (D.data) { fromHash(); } });
 
   // a link into the mode: departement-35.html#decision=propositions&selection=35001,35002
   function fromHash() {
