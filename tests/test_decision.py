@@ -206,13 +206,14 @@ def _click_commune(driver: Any, code: str, *, shift: bool = False) -> None:
     chain.perform()
 
 
-def _button(driver: Any, action: str, title: str | None = None) -> Any:
+def _button(driver: Any, action: str, title: str | None = None, project: str = "") -> Any:
     from selenium.webdriver.common.by import By
 
     found = [
         b
         for b in driver.find_elements(By.CSS_SELECTOR, f"#cv-decision button[data-action={action}]")
-        if title is None or title in (b.get_attribute("title") or "")
+        if (title is None or title in (b.get_attribute("title") or ""))
+        and (not project or b.get_attribute("data-p") == project)
     ]
     assert found, f"bouton {action} {title or ''} absent du panneau"
     return found[0]
@@ -556,6 +557,13 @@ def test_decision_mode_in_chromium(
     _check_lasso(driver, let_go)
     _attach(driver, let_go, expected, facts)
     _check_totals(driver, expected, facts, white=0)
+    # a project's swatch shows it and selects its communes
+    name = f"Extension {target}"
+    pid = _js(driver, f"return document.querySelector('tr[data-projet=\"{name}\"]').dataset.id;")
+    _button(driver, "focus", None, pid).click()
+    selected = _js(driver, "return D.selection.map(function (u) { return D.data.code[u]; });")
+    assert set(selected) == expected[name]["codes"]
+    _button(driver, "deselect").click()
 
     _button(driver, "export").click()
     exported = _wait_file(downloads / f"scenario-{DEP}.csv")

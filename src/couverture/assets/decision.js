@@ -596,12 +596,14 @@
         : esc(projectName(p));
       var attrs = function (k, v) { return " data-k='" + k + "' data-v='" + (v === null ? "" : v) + "'"; };
       return "<tr data-projet='" + esc(projectName(p)) + "' data-id='" + p.id + "'>" +
-        "<td>" + swatch(p) + "</td><td>" + name + "<div class='cv-dec-type'>" + esc(TYPES[p.type]) +
+        "<td>" + button("focus", swatch(p), " data-p='" + p.id + "' class='cv-dec-focus'",
+                        "Montrer le projet sur la carte et sélectionner ses communes") + "</td><td>" + name + "<div class='cv-dec-type'>" + esc(TYPES[p.type]) +
         (c ? " · " + esc(stadeLabel(c)) : "") + "</div>" + mentor +
         (t.alertes.length ? "<ul class='cv-dec-warn'>" + t.alertes.map(function (w) { return "<li>" + esc(w) + "</li>"; }).join("") + "</ul>" : "") +
         "</td><td class='n'" + attrs("communes", t.communes) + ">" + t.communes + "</td>" +
         "<td class='n'" + attrs("population_apres", t.population_apres) + " data-ajoutee='" + t.population_ajoutee + "'>" +
-        arrow(t.population_avant, t.population_apres, n) + "<br><small>+" + n(t.population_ajoutee) + "</small></td>" +
+        arrow(t.population_avant, t.population_apres, n) +
+        (c ? "<br><small>+" + n(t.population_ajoutee) + "</small>" : "") + "</td>" +
         "<td class='n'><span" + attrs("taille_apres", t.taille_apres) + " data-avant='" + (t.taille_avant === null ? "" : t.taille_avant) + "'>" +
         "taille " + arrow(t.taille_avant, t.taille_apres, String) + "</span><br><span" +
         attrs("financement_apres", t.financement_apres) + " data-avant='" + (t.financement_avant === null ? "" : t.financement_avant) + "'>" +
@@ -680,7 +682,18 @@
       apply({type: "creation", nom: name});
     }
     else if (a === "project") { apply({project: b.getAttribute("data-p")}); }
+    else if (a === "focus") { focus(b.getAttribute("data-p")); }
     else if (a === "aucune") { apply(null); }
+  }
+  // a project shown whole on the map, its communes selected (to move them together)
+  function focus(pid) {
+    var units = unitsOf(pid), d = D.data, pts = [];
+    units.forEach(function (u) { if (d.lon[u] !== null) { pts.push([d.lat[u], d.lon[u]]); } });
+    if (pts.length) { D.map.fitBounds(pts, {padding: [60, 60], maxZoom: 12}); }
+    D.selection = units.slice();
+    D.brush = null;
+    D.message = "";
+    render();
   }
   function defaultMentor(k) {
     var d = D.data;
