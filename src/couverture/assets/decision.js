@@ -441,7 +441,9 @@
     var t0 = performance.now(), d = D.data;
     D.errors = [];
     if (u >= d.nIn || !d.blanche[u]) {
-      D.message = d.nom[u] ? d.nom[u] + " est déjà couverte par une CPTS : hors décision" : "";
+      var by = (d.cu[u] || []).map(function (k) { return d.cpts[k].nom; }).join(", ");
+      D.message = d.nom[u] ? d.nom[u] + " est déjà couverte" + (by ? " (" + by + ")" : "") +
+        " : hors décision" : "";
       render();
       D.lastMs = performance.now() - t0;
       return;
