@@ -514,6 +514,20 @@ def _attach(
     driver.find_element("css selector", "body").send_keys("\ue00c")  # Escape: brush off
 
 
+def _check_shift_click(driver: Any, expected: dict[str, dict[str, Any]]) -> None:
+    """Shift-click adds a commune to the selection (and a second shift-click takes it out)."""
+    first, second = sorted(set().union(*(p["codes"] for p in expected.values())))[:2]
+    before = _js(driver, "return D.csv();")
+    _click_commune(driver, first)
+    _click_commune(driver, second, shift=True)
+    codes = "return D.selection.map(function (u) { return D.data.code[u]; });"
+    assert _js(driver, codes) == [first, second]
+    _click_commune(driver, second, shift=True)
+    assert _js(driver, codes) == [first]
+    assert _js(driver, "return D.csv();") == before  # selecting decides nothing
+    _button(driver, "deselect").click()
+
+
 def _check_lasso(driver: Any, code: str) -> None:
     """The lasso, drawn with the mouse around a commune, selects it (and changes nothing)."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -554,6 +568,7 @@ def test_decision_mode_in_chromium(
     _rename_creation(driver, expected)
     # the totals on the page are those computed here
     _check_totals(driver, expected, facts, white=1)  # the commune let go
+    _check_shift_click(driver, expected)
     _check_lasso(driver, let_go)
     _attach(driver, let_go, expected, facts)
     _check_totals(driver, expected, facts, white=0)
