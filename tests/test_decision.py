@@ -482,17 +482,30 @@ def _check_reload_and_import(driver: Any, exported: Path, n_projects: int) -> No
 
 
 def _rename_creation(driver: Any, expected: dict[str, dict[str, Any]]) -> None:
-    """A new CPTS renamed in the table of projects: the scenario carries the new name."""
+    """A new CPTS renamed in the table of projects: the scenario carries the new name.
+
+    (Created in place from one commune when the proposals hold no creation.)
+    """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    old = next(k for k, p in expected.items() if p["type"] == "creation")
-    box = driver.find_element(By.CSS_SELECTOR, f"tr[data-projet='{old}'] input.cv-dec-rename")
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys("CPTS des Marches de Bretagne", Keys.ENTER)
     new = "CPTS des Marches de Bretagne"
-    p = expected.pop(old)
-    expected[new] = {**p, "cpts": new}
+    old = next((k for k, p in expected.items() if p["type"] == "creation"), None)
+    if old is None:
+        code = sorted(set().union(*(p["codes"] for p in expected.values())))[0]
+        _click_commune(driver, code)
+        box = driver.find_element(By.ID, "cv-dec-nom")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(new)
+        _button(driver, "creation").click()
+        _move(expected, code, new, {"type": "creation", "cpts_id": None, "cpts": new})
+        driver.find_element("css selector", "body").send_keys("\ue00c")  # Escape: brush off
+    else:
+        box = driver.find_element(By.CSS_SELECTOR, f"tr[data-projet='{old}'] input.cv-dec-rename")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(new, Keys.ENTER)
+        p = expected.pop(old)
+        expected[new] = {**p, "cpts": new}
     assert _state(driver)["projets"] == len(expected)
     assert driver.find_elements(By.CSS_SELECTOR, f"tr[data-projet='{new}']")
 
