@@ -464,6 +464,14 @@ def _check_reload_and_import(driver: Any, exported: Path, n_projects: int) -> No
     _wait_projects(driver)
     assert _js(driver, "return D.csv();") == text
 
+    # the same file saved again by Excel (Windows-1252, no BOM) reads the same
+    excel = exported.with_name("excel.csv")
+    excel.write_bytes(text.lstrip("\ufeff").encode("cp1252"))
+    _button(driver, "clear").click()
+    driver.find_element("id", "cv-dec-file").send_keys(str(excel))
+    _wait_projects(driver)
+    assert _js(driver, "return D.csv();") == text
+
     # a file with a commune outside the département is refused whole, its line named
     bad = exported.with_name("faux.csv")
     bad.write_text(text.rstrip() + "\r\nX;création;CPTS X;29019;\r\n", encoding="utf-8")

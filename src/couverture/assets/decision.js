@@ -707,8 +707,15 @@
     var el = e.target, a = el.getAttribute("data-action");
     if (el.id === "cv-dec-file" && el.files && el.files[0]) {
       var f = el.files[0], reader = new FileReader();
-      reader.onload = function () { D.importCsv(String(reader.result), f.name); };
-      reader.readAsText(f, "utf-8");
+      // UTF-8 (what the export writes), else Windows-1252 (a file saved again by Excel)
+      reader.onload = function () {
+        var bytes = new Uint8Array(reader.result), text;
+        try { text = new TextDecoder("utf-8", {fatal: true}).decode(bytes); }
+        catch (e) { text = new TextDecoder("windows-1252").decode(bytes); }
+        el.value = "";
+        D.importCsv(text, f.name);
+      };
+      reader.readAsArrayBuffer(f);
       return;
     }
     var p = project(el.getAttribute("data-p"));
