@@ -463,7 +463,7 @@
     document.documentElement.setAttribute("data-decision-ms", D.lastMs.toFixed(1));
   }
   // a target chosen in the panel: the selection goes to it, and it becomes the brush
-  function apply(t, label) {
+  function apply(t) {
     var sel = D.selection.slice();
     if (!sel.length) { return; }
     change(function () {
@@ -475,7 +475,7 @@
         (p ? projectName(p) : "sans décision");
     });
   }
-  D.assignSelection = function (t) { apply(t); };
+  D.assignSelection = apply;  // for a console or a script: the panel's buttons call it
 
   // ---------------------------------------------------------------- drawing
   function styleOf(i) {
