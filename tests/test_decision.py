@@ -659,3 +659,42 @@ def test_capture_of_the_mode_in_use(page: tuple[Any, Path, Path], tmp_path: Path
     assert decision.capture(path, tmp_path / "rate.png", chromium="/bin/false") is None
     assert not (tmp_path / "rate.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["decision.png"]
+
+
+@pytest.mark.browser
+def test_import_names_every_bad_line(page: tuple[Any, Path, Path], payload: dict) -> None:
+    """A scenario file read back in the page: each bad line named, nothing changed."""
+    driver, path, _ = page
+    driver.get("about:blank")
+    driver.get(path.as_uri() + "#decision")
+    n_in = payload["nIn"]
+    white = [payload["code"][u] for u in range(n_in) if payload["blanche"][u]]
+    covered = next(payload["code"][u] for u in range(n_in) if not payload["blanche"][u])
+    cpts = payload["cpts"][0]["nom"]
+    lines = [
+        "projet;type;cpts;code_commune;cpts_mentor",
+        f"A;création;CPTS A;{white[0]}",
+        f"B;fusion;CPTS B;{white[1]}",  # 3: unknown type
+        f"C;extension;CPTS Inconnue;{white[2]}",  # 4: unknown CPTS
+        f"A;création;CPTS A;{white[0]}",  # 5: commune twice
+        f"D;création;CPTS D;{covered}",  # 6: covered commune
+        f"E;rattachement temporaire;{cpts};{white[3]};CPTS Personne",  # 7: unknown mentor
+        "F;création;;" + white[4],  # 8: no name
+    ]
+    before = _js(driver, "return D.csv();")
+    text = "\n".join(lines)
+    ok = driver.execute_script("return couverture.decision.importCsv(arguments[0], 's.csv');", text)
+    assert ok is False
+    errors = _js(driver, "return D.errors;")
+    for line, words in [
+        (3, "type inconnu"),
+        (4, "CPTS « CPTS Inconnue » inconnue"),
+        (5, "dans deux projets"),
+        (6, "déjà couverte"),
+        (7, "mentor « CPTS Personne » inconnue"),
+        (8, "colonne cpts vide"),
+    ]:
+        assert any(f"s.csv, ligne {line} : " in e and words in e for e in errors), (line, errors)
+    assert _js(driver, "return D.csv();") == before
+    bad_header = _js(driver, "return D.importCsv('code;nom\\n35001;X', 'h.csv');")
+    assert bad_header is False and "en-tête attendu" in _js(driver, "return D.errors[0];")

@@ -339,8 +339,8 @@
       if (state.of[u] !== undefined) { errors.push(where + "commune « " + code + " » (" + d.nom[u] + ") dans deux projets"); return; }
       var t = {type: type};
       if (type === "creation") {
-        t.nom = get("cpts") || get("projet");
-        if (!t.nom) { errors.push(where + "nom de la nouvelle CPTS manquant (colonne cpts)"); return; }
+        t.nom = get("cpts");
+        if (!t.nom) { errors.push(where + "colonne cpts vide : nom de la nouvelle CPTS"); return; }
       } else {
         t.cpts = byName[fold(get("cpts"))];
         if (t.cpts === undefined) { errors.push(where + "CPTS « " + get("cpts") + " » inconnue sur cette carte"); return; }
