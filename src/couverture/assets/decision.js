@@ -224,7 +224,11 @@
       if (twin) { warn.push("nom proche de « " + twin.nom + " » (registre) : renommer, ou choisir l'extension"); }
     } else if (p.type === "extension") {
       var apart = parts.filter(function (part) { return !touchesCpts(part, p.cpts); });
-      if (apart.length) {
+      if (apart.length && apart.length === parts.length) {
+        // the plan's scenario reader refuses such an extension
+        warn.push("non contigu à la CPTS : ne la touche nulle part (plan-action le refusera : " +
+                  "rattachement temporaire ?)");
+      } else if (apart.length) {
         var k = 0;
         apart.forEach(function (part) { k += part.length; });
         warn.push("non contigu à la CPTS (" + k + (k > 1 ? " communes" : " commune") + ")");
