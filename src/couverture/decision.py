@@ -297,17 +297,23 @@ def payload(
     département.
     """
     g = layers.graph
-    own = layers.by_departement.get(departement, np.zeros(0, dtype=np.int64))
+    own = layers.by_departement.get(departement, np.zeros(0, dtype=np.int64)).astype(np.int64)
     inside = np.zeros(len(g.codes), dtype=bool)
     inside[own] = True
-    a, b, _ = g.edges()
+    # the département's edges, read from its rows of the CSR arrays (no pass over all France)
+    counts = g.indptr[own + 1] - g.indptr[own]
+    first = np.repeat(g.indptr[own] - (np.cumsum(counts) - counts), counts)
+    src = np.repeat(own, counts)
+    dst = g.indices[first + np.arange(int(counts.sum()))]
+    out = ~inside[dst]
     # neighbours across the border: the other ends of the département's edges
-    across = np.unique(b[inside[a] & ~inside[b]])
+    across = np.unique(dst[out])
     nodes = np.concatenate([own, across]).astype(np.int64)
     local = np.full(len(g.codes), -1, dtype=np.int64)
     local[nodes] = np.arange(len(nodes))
-    keep = inside[a] | inside[b]
-    la, lb = local[a[keep]], local[b[keep]]
+    # every edge with one end in the département, in both directions
+    la = np.concatenate([local[src], local[dst[out]]])
+    lb = np.concatenate([local[dst], local[src[out]]])
     order = np.lexsort((lb, la))
     la, lb = la[order], lb[order]
     offsets = np.zeros(len(nodes) + 1, dtype=np.int64)
