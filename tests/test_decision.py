@@ -123,14 +123,7 @@ def _across(payload: dict[str, Any]) -> set[str]:
     return {payload["cpts"][k]["id"] for cu in payload["cu"][n_in:] for k in cu}
 
 
-def test_scenario_rows_and_totals() -> None:
-    rows = decision.scenario_rows(
-        [("CPTS Nouvelle", "creation", "CPTS Nouvelle", ["35003", "35001"], "")]
-    )
-    assert rows == [
-        ("CPTS Nouvelle", "création", "CPTS Nouvelle", "35001", ""),
-        ("CPTS Nouvelle", "création", "CPTS Nouvelle", "35003", ""),
-    ]
+def test_project_totals() -> None:
     t = decision.project_totals([12_000, 3_000], cpts_population=70_000)
     assert (t.population_apres, t.taille_avant, t.taille_apres) == (85_000, 2, 3)
     assert (t.financement_avant, t.financement_apres) == (287_000, 370_000)

@@ -362,6 +362,9 @@ def payload(
         "stades": {s.code: s.label for s in _stages()},
         "cle": storage_key(meta or {}, departement),
         "aci": _stages()[-1].code,
+        # the scenario file the page exports: its header and the words of its types
+        "entete": list(SCENARIO_COLUMNS),
+        "types": dict(SCENARIO_TYPES),
         **settings(),
     }
 
@@ -426,26 +429,6 @@ def covered_share(pop_covered: float, pop_added: float, population: float) -> fl
     75.0
     """
     return 100.0 * (pop_covered + pop_added) / population if population else 0.0
-
-
-def scenario_rows(
-    projects: Sequence[tuple[str, str, str, Sequence[str], str]],
-) -> list[tuple[str, str, str, str, str]]:
-    """Return the rows of a scenario file: one per commune, in the file's column order.
-
-    ``projects`` are ``(projet, type key, cpts, codes, cpts_mentor)``.
-
-    Examples
-    --------
-    >>> rows = scenario_rows([("Ext. A", "extension", "CPTS A", ["35002", "35001"], "")])
-    >>> rows[0], len(rows)
-    (('Ext. A', 'extension', 'CPTS A', '35001', ''), 2)
-    """
-    return [
-        (name, SCENARIO_TYPES[kind], cpts, code, mentor)
-        for name, kind, cpts, codes, mentor in projects
-        for code in sorted(codes)
-    ]
 
 
 def assets() -> list[str]:

@@ -13,9 +13,6 @@
   var PALETTE = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928",
                  "#a6cee3", "#b2df8a", "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99",
                  "#8dd3c7", "#bebada", "#80b1d3", "#fccde5"];
-  var TYPES = {creation: "création", extension: "extension",
-               rattachement_temporaire: "rattachement temporaire"};
-  var HEADER = ["projet", "type", "cpts", "code_commune", "cpts_mentor"];
   var BASE_STYLE = {color: "#4d4d4d", weight: 0.6, opacity: 0.8, fillColor: "#ffffff", fillOpacity: 0};
 
   var D = {
@@ -277,12 +274,12 @@
     return /[;"\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
   }
   D.csv = function () {
-    var lines = [HEADER.join(";")];
+    var lines = [D.data.entete.join(";")];
     D.state.projects.forEach(function (p) {
       var c = p.type === "creation" ? p.nom : (D.data.cpts[p.cpts] || {}).nom;
       var mentor = p.type === "rattachement_temporaire" && p.mentor !== null ? D.data.cpts[p.mentor].nom : "";
       unitsOf(p.id).forEach(function (u) {
-        lines.push([projectName(p), TYPES[p.type], c, D.data.code[u], mentor].map(cell).join(";"));
+        lines.push([projectName(p), D.data.types[p.type], c, D.data.code[u], mentor].map(cell).join(";"));
       });
     });
     return "\ufeff" + lines.join("\r\n") + "\r\n";
@@ -321,15 +318,15 @@
   // a scenario file read back: all or nothing, every problem named with its line
   D.importCsv = function (text, name) {
     var rows = parseCsv(text), errors = [], head = (rows[0] || []).map(fold), col = {}, d = D.data;
-    HEADER.forEach(function (h) { col[h] = head.indexOf(h.replace(/_/g, " ")); });
+    D.data.entete.forEach(function (h) { col[h] = head.indexOf(h.replace(/_/g, " ")); });
     if (col.projet < 0 || col.type < 0 || col.cpts < 0 || col.code_commune < 0) {
-      D.errors = [name + " : en-tête attendu « " + HEADER.join(";") + " » (lu : « " + (rows[0] || []).join(";") + " »)"];
+      D.errors = [name + " : en-tête attendu « " + D.data.entete.join(";") + " » (lu : « " + (rows[0] || []).join(";") + " »)"];
       render();
       return false;
     }
     var byName = {}, types = {}, k;
     d.cpts.forEach(function (c, i) { byName[fold(c.nom)] = i; byName[fold(c.id)] = i; });
-    for (k in TYPES) { types[fold(TYPES[k])] = k; types[fold(k)] = k; }
+    for (k in D.data.types) { types[fold(D.data.types[k])] = k; types[fold(k)] = k; }
     var state = {projects: [], of: {}, next: 1}, keep = D.state;
     D.state = state;
     rows.slice(1).forEach(function (r, j) {
@@ -603,7 +600,7 @@
       var attrs = function (k, v) { return " data-k='" + k + "' data-v='" + (v === null ? "" : v) + "'"; };
       return "<tr data-projet='" + esc(projectName(p)) + "' data-id='" + p.id + "'>" +
         "<td>" + button("focus", swatch(p), " data-p='" + p.id + "' class='cv-dec-focus'",
-                        "Montrer le projet sur la carte et sélectionner ses communes") + "</td><td>" + name + "<div class='cv-dec-type'>" + esc(TYPES[p.type]) +
+                        "Montrer le projet sur la carte et sélectionner ses communes") + "</td><td>" + name + "<div class='cv-dec-type'>" + esc(D.data.types[p.type]) +
         (c ? " · " + esc(stadeLabel(c)) : "") + "</div>" + mentor +
         (t.alertes.length ? "<ul class='cv-dec-warn'>" + t.alertes.map(function (w) { return "<li>" + esc(w) + "</li>"; }).join("") + "</ul>" : "") +
         "</td><td class='n'" + attrs("communes", t.communes) + ">" + t.communes + "</td>" +
