@@ -85,10 +85,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS_PRECEDENT) REGISTRE=$(DEMO_PREVIOUS) STADE_PAR_DEFAUT= DEPARTEMENT=
 	$(MAKE) --no-print-directory report MOIS=$(DEMO_MOIS) REGISTRE=$(DEMO_REGISTRY) STADE_PAR_DEFAUT= DEPARTEMENT=
 	@echo "Rapport : ouvrir reports/$(DEMO_MOIS)/index.html"
-	# --- demo: plan d'action (décidé en octobre, suivi en novembre, remontée) ---
-	$(MAKE) --no-print-directory $(DEMO_REMONTEE)
-	$(COUVERTURE) suivi --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE)
-	@echo "Plan d'action : $(DEMO_PLAN) (décisions d'octobre reprises) ; remontée : $(DEMO_REMONTEE)"
+	# --- demo: plan d'action (projets décidés en octobre, suivis en novembre et décembre) ---
+	$(MAKE) --no-print-directory plans
+	$(COUVERTURE) suivi --registre $(DEMO_NEXT_REGISTRY) --plan $(DEMO_NEXT_PLAN) --date $(DEMO_DATE_SUIVANTE)
+	@echo "Plan d'action : $(DEMO_PLAN_FILLED) → $(DEMO_PLAN) → $(DEMO_NEXT_PLAN) ; remontées : $(DEMO_REMONTEE), $(DEMO_NEXT_REMONTEE)"
 
 # --- quality -----------------------------------------------------------------------------------
 lint: $(INSTALLED) ## ruff check + ruff format --check
@@ -134,32 +134,50 @@ $(DECISION_SHOT): maps/index.html
 	$(PY) -m couverture.decision capture maps/departement-35.html $@
 
 # --- targets: plan d'action ---
-# The demo loop on two départements whose zones change between the two demo months (a zone of
-# 53 shrinks and changes id, a zone of 67 becomes covered): the plan of October, filled by the
-# demo as a task force would, is carried over to November, followed up and sent back.
+# Three months of a task force's plan on two départements (53, 67). October: one project per
+# recommended proposal, filled by the demo as a task force would (statut, FIR coordinator,
+# rétro-planning). November: the projects carried over the demo registry (a new CPTS takes part of
+# a 53 perimeter). December: a registry where a new CPTS claims a decided creation project's
+# perimeter but one commune: the project reads « couverte par la CPTS désignée », the commune left
+# is an undecided row, the lettre d'intention milestone is done. Each month: plan, remontée.
+# A carried plan holds decisions: it is rewritten with --force (it is rebuilt from the filled one).
 PLANS := plans
 DEMO_PLAN_DEPS := 53,67
 DEMO_DATE_PRECEDENT := 2026-10-31
 DEMO_DATE := 2026-11-30
+DEMO_MOIS_SUIVANT := 2026-12
+DEMO_DATE_SUIVANTE := 2026-12-31
 DEMO_PLAN_EMPTY := $(PLANS)/plan-$(DEMO_MOIS_PRECEDENT).xlsx
 DEMO_PLAN_FILLED := $(PLANS)/plan-$(DEMO_MOIS_PRECEDENT)-rempli.xlsx
 DEMO_PLAN := $(PLANS)/plan-$(DEMO_MOIS).xlsx
 DEMO_REMONTEE := $(PLANS)/remontee-$(DEMO_MOIS).xlsx
+DEMO_NEXT_REGISTRY := $(PLANS)/registre_demo_$(DEMO_MOIS_SUIVANT).csv
+DEMO_NEXT_PLAN := $(PLANS)/plan-$(DEMO_MOIS_SUIVANT).xlsx
+DEMO_NEXT_REMONTEE := $(PLANS)/remontee-$(DEMO_MOIS_SUIVANT).xlsx
 
 $(DEMO_PLAN_EMPTY): $(DEMO_PREVIOUS) $(UNITS) $(ADJACENCY) $(PACKAGE_CODE) | $(STORE)
 	@mkdir -p $(PLANS)
-	$(COUVERTURE) plan-action --registre $(DEMO_PREVIOUS) --departement $(DEMO_PLAN_DEPS) --date $(DEMO_DATE_PRECEDENT) --sortie $@
+	$(COUVERTURE) plan-action --registre $(DEMO_PREVIOUS) --departement $(DEMO_PLAN_DEPS) --date $(DEMO_DATE_PRECEDENT) --sortie $@ --force
 
 $(DEMO_PLAN_FILLED): $(DEMO_PLAN_EMPTY)
 	$(COUVERTURE) demo --remplir-plan $< --sortie $@
 
 $(DEMO_PLAN): $(DEMO_REGISTRY) $(DEMO_PLAN_FILLED) $(PACKAGE_CODE) | $(STORE)
-	$(COUVERTURE) plan-action --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE) --sortie $@
+	$(COUVERTURE) plan-action --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN_FILLED) --date $(DEMO_DATE) --sortie $@ --force
 
 $(DEMO_REMONTEE): $(DEMO_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
 	$(COUVERTURE) remontee --mois $(DEMO_MOIS) --registre $(DEMO_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE) --sortie $@
 
-plans: $(DEMO_REMONTEE) ## plan d'action of the demo: October's plan filled, carried to November, remontée
+$(DEMO_NEXT_REGISTRY): $(DEMO_REGISTRY) $(DEMO_PLAN) | $(STORE)
+	$(COUVERTURE) demo --mois-suivant $(DEMO_PLAN) --registre $(DEMO_REGISTRY) --sortie $@
+
+$(DEMO_NEXT_PLAN): $(DEMO_NEXT_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) plan-action --registre $(DEMO_NEXT_REGISTRY) --plan $(DEMO_PLAN) --date $(DEMO_DATE_SUIVANTE) --sortie $@ --force
+
+$(DEMO_NEXT_REMONTEE): $(DEMO_NEXT_REGISTRY) $(DEMO_NEXT_PLAN) $(PACKAGE_CODE) | $(STORE)
+	$(COUVERTURE) remontee --mois $(DEMO_MOIS_SUIVANT) --registre $(DEMO_NEXT_REGISTRY) --plan $(DEMO_NEXT_PLAN) --date $(DEMO_DATE_SUIVANTE) --sortie $@
+
+plans: $(DEMO_REMONTEE) $(DEMO_NEXT_REMONTEE) ## plan d'action of the demo over three months (October filled, November, December), remontées
 .PHONY: plans
 
 # --- targets: rapport ---

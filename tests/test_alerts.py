@@ -72,12 +72,15 @@ def test_stage_alerts_and_months(world: dict) -> None:
         assert alerts.reference_date(a) == dt.date(2026, 6, 1)  # the latest stage date
         assert alerts.reference_date(a, "2026-11-30") == ON
     assert table.loc["A", "mois_au_stade"] == 17
-    assert "lettre d'intention depuis 17 mois (plus de 12)" in table.loc["A", "alerte"]
+    assert (
+        "à risque d'essoufflement : lettre d'intention depuis 17 mois (12 ou plus)"
+        in table.loc["A", "alerte"]
+    )
     assert table.loc["C", "mois_au_stade"] == 22
     assert "projet de santé depuis 22 mois sans ACI" in table.loc["C", "alerte"]
     assert table.loc["B", "mois_au_stade"] == 10
     assert "depuis" not in table.loc["B", "alerte"]
-    assert table.loc["D", "mois_au_stade"] == 5 and table.loc["D", "alerte"] == ""
+    assert table.loc["D", "mois_au_stade"] == 5 and "essoufflement" not in table.loc["D", "alerte"]
     assert table.loc["E", "date_stade"] == "2024-03-01" and table.loc["E", "alerte"] == ""
     assert table.loc["E", "taille"] == 4
     assert table.loc["B", "date_projet_sante"] == "2026-01-15"
@@ -94,14 +97,44 @@ def test_coordinator_pairs_are_small_neighbours(world: dict) -> None:
     assert "mutualiser" not in table.loc["C", "alerte"]
 
 
+def test_abnormal_perimeters_and_shrinking(world: dict, tmp_path: Path) -> None:
+    """One-commune CPTS under the floor are abnormal; a CPTS in two pieces too; a perimeter
+    smaller than in the history's previous month is at risk; Rennes (ACI, taille 4) is not."""
+    store = tmp_path / "historique.duckdb"
+    with couverture.analyse(world["registries"][2], departements=DEP) as a:
+        history.save_snapshot(history.snapshot(a), month="2026-10", path=store)
+    with couverture.analyse(world["registries"][1], departements=DEP) as a:
+        table = alerts.cpts_alerts(a, on=ON, history_path=store).set_index("cpts_id")
+    assert "périmètre anormal : 1 commune seulement" in table.loc["A", "alerte"]
+    assert "(périmètre non arrêté ?)" in table.loc["C", "alerte"]
+    assert "hab., sous le plancher de 20" in table.loc["D", "alerte"]
+    assert "périmètre anormal" not in table.loc["E", "alerte"]
+    assert (
+        "à risque d'essoufflement : périmètre réduit de 5 à 3 communes depuis 2026-10"
+        in table.loc["D", "alerte"]
+    )
+    # a CPTS in two pieces: D's seat and a commune far from it
+    rows = pd.read_csv(world["registries"][0], dtype=str)
+    far_away = rows[rows["cpts_id"] == "C"].iloc[0]["code_insee"]
+    extra = rows[rows["cpts_id"] == "D"].iloc[[0]].assign(code_insee=far_away)
+    path = tmp_path / "morceaux.csv"
+    pd.concat([rows, extra]).to_csv(path, index=False)
+    with couverture.analyse(path, departements=DEP) as a:
+        table = alerts.cpts_alerts(a, on=ON, history_path=tmp_path / "absent.duckdb")
+    d = table.set_index("cpts_id").loc["D", "alerte"]
+    assert "communes en 2 morceaux qui ne se touchent pas" in d
+
+
 def test_plan_cpts_sheet(world: dict, tmp_path: Path) -> None:
     import openpyxl
 
     with couverture.analyse(world["registries"][0], departements=DEP) as a:
         p = plan.build_plan(a, on=ON, proposals=False)
     plan.write_plan(p, tmp_path / "plan.xlsx")
-    frame = pd.read_excel(tmp_path / "plan.xlsx", sheet_name="cpts").set_index("cpts_id")
-    assert list(frame.columns) == alerts.CPTS_COLUMNS[1:]
+    frame = pd.read_excel(tmp_path / "plan.xlsx", sheet_name="cpts")
+    # headers in the meeting's language
+    assert list(frame.columns) == [plan.CPTS_TITLES[c] for c in alerts.CPTS_COLUMNS]
+    frame = frame.rename(columns={t: k for k, t in plan.CPTS_TITLES.items()}).set_index("cpts_id")
     assert frame.loc["C", "mois_au_stade"] == 22
     assert frame.loc["A", "stade"] == "lettre d'intention"
     book = openpyxl.load_workbook(tmp_path / "plan.xlsx")
@@ -153,3 +186,15 @@ def test_projection_window_and_edge_cases() -> None:
     # months missing from the history: the pace is per calendar month
     gap = series.iloc[[3, 7]]
     assert alerts.project(gap)["lettre_intention"]["rythme"] == pytest.approx(1.0)
+
+
+def test_no_coordinator_sharing_with_an_aci_cpts(world: dict, tmp_path: Path) -> None:
+    """An ACI funds its own coordinator: its small neighbour is not told to share one."""
+    rows = pd.read_csv(world["registries"][0], dtype=str, keep_default_na=False)
+    rows.loc[rows["cpts_id"] == "B", ["stade", "date_aci"]] = ["ACI signé", "2026-06-01"]
+    path = tmp_path / "aci.csv"
+    rows.to_csv(path, index=False)
+    with couverture.analyse(path, departements=DEP) as a:
+        assert alerts.coordinator_pairs(a).empty
+        table = alerts.cpts_alerts(a, on=ON, history_path=tmp_path / "absent.duckdb")
+    assert not table["alerte"].str.contains("mutualiser").any()

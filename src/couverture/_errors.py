@@ -54,6 +54,31 @@ class RegistryError(CouvertureError):
         super().__init__(head + "\n  " + "\n  ".join(lines))
 
 
+class ScenarioError(CouvertureError):
+    """A scenario file (projects, one row per commune) cannot be used; names every line.
+
+    ``problems`` are ``(line, value, message)`` as for :class:`RegistryError`.
+    """
+
+    def __init__(
+        self, path: Path | str, problems: Iterable[tuple[int | str | None, str, str]]
+    ) -> None:
+        self.path = Path(path)
+        self.problems = list(problems)
+        lines = []
+        for line, value, message in self.problems:
+            where = self.path.name
+            if isinstance(line, str):
+                where += f", {line}"
+            elif line is not None:
+                where += f", ligne {line}"
+            shown = f" « {value} »" if value else ""
+            lines.append(f"{where}{shown} : {message}")
+        n = len(self.problems)
+        head = f"scénario {self.path} : {n} erreur{'s' if n > 1 else ''}"
+        super().__init__(head + "\n  " + "\n  ".join(lines))
+
+
 class ArgumentError(CouvertureError):
     """An option given on the command line or to a library function is invalid."""
 

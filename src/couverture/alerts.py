@@ -129,8 +129,9 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
     """Pairs of neighbouring CPTS of small taille that could share a coordinator.
 
     Two CPTS are neighbours when one of their units borders (rook adjacency) or is a unit of
-    the other. Both must be of a taille listed in ``[mutualisation] tailles`` (1–2 by default)
-    and past the lettre d'intention stage or at it (projects before it have no coordinator).
+    the other. Both must be of a taille listed in ``[mutualisation] tailles`` (1 by default),
+    at lettre d'intention or projet de santé (projects before it have no coordinator, an ACI
+    funds its own: ``stades_exclus``).
     Pairs crossing a département border are kept when one CPTS is in the analysis's scope.
 
     Returns
@@ -141,9 +142,13 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
     """
     import pandas as pd
 
-    sizes = set(int(t) for t in thresholds()["mutualisation"]["tailles"])
+    settings = thresholds()["mutualisation"]
+    sizes = set(int(t) for t in settings["tailles"])
+    excluded = set(settings.get("stades_exclus", []))
     table = analysis.national().cpts()
-    small = table[table["taille"].isin(sizes) & table["stade"].notna()]
+    small = table[
+        table["taille"].isin(sizes) & table["stade"].notna() & ~table["stade"].isin(excluded)
+    ]
     if small.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     members = analysis.registry.membership[["cpts_id", "code"]]
@@ -176,17 +181,23 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
     return out.sort_values(["departement", "cpts_id_a", "cpts_id_b"]).reset_index(drop=True)
 
 
-def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
+def cpts_alerts(
+    analysis: Analysis, *, on: dt.date, history_path: Path | str | None = None
+) -> pd.DataFrame:
     """One row per CPTS of the scope.
 
     Stage, stage dates, months at the current stage at date ``on``, population, taille and its
-    alert (empty when none).
+    alerts (empty when none), each meaning something a task force acts on:
 
-    Alerts: at lettre d'intention for more than ``lettre_intention_mois_max`` months; at
-    projet de santé for more than ``projet_sante_sans_aci_mois_max`` months (so without ACI);
-    a neighbouring CPTS of small taille to share a coordinator with
-    (:func:`coordinator_pairs`). Months at a stage need the registry's date of that stage:
-    without it, no stage alert and ``mois_au_stade`` is empty.
+    - « à risque d'essoufflement » : at lettre d'intention, or at projet de santé without ACI,
+      for ``lettre_intention_mois_max`` / ``projet_sante_sans_aci_mois_max`` months or more
+      (from the registry's stage dates), or a perimeter smaller than in the latest month of the
+      history store (``history_path``, default ``data/historique.duckdb``) before ``on``;
+    - « périmètre anormal » : ``communes_min`` commune(s) only, a population under the creation
+      floor (``plancher_creation`` of ``sources.toml``), or communes in several pieces that do
+      not touch;
+    - a neighbouring taille-1 CPTS not yet at ACI to share a coordinator with
+      (:func:`coordinator_pairs`).
 
     Returns
     -------
@@ -221,13 +232,20 @@ def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
     alerts: list[list[str]] = [[] for _ in range(len(out))]
     li_max = int(limits["lettre_intention_mois_max"])
     ps_max = int(limits["projet_sante_sans_aci_mois_max"])
+    risk = "à risque d'essoufflement : "
     for i, (stage, n) in enumerate(zip(stage_codes, months, strict=True)):
         if n is None:
             continue
-        if stage == "lettre_intention" and n > li_max:
-            alerts[i].append(f"lettre d'intention depuis {n} mois (plus de {li_max})")
-        elif stage == "projet_sante" and n > ps_max:
-            alerts[i].append(f"projet de santé depuis {n} mois sans ACI (plus de {ps_max})")
+        if stage == "lettre_intention" and n >= li_max:
+            alerts[i].append(f"{risk}lettre d'intention depuis {n} mois ({li_max} ou plus)")
+        elif stage == "projet_sante" and n >= ps_max:
+            alerts[i].append(f"{risk}projet de santé depuis {n} mois sans ACI ({ps_max} ou plus)")
+    shrunk = _shrinking(analysis, table, on=on, history_path=history_path)
+    abnormal = _abnormal_perimeters(analysis, table)
+    for i, cpts_id in enumerate(out["cpts_id"]):
+        if cpts_id in shrunk:
+            alerts[i].append(risk + shrunk[cpts_id])
+        alerts[i] += [f"périmètre anormal : {text}" for text in abnormal.get(cpts_id, [])]
     partners: dict[str, list[str]] = {}
     for p in coordinator_pairs(analysis).itertuples(index=False):
         partners.setdefault(str(p.cpts_id_a), []).append(f"{p.nom_b} (taille {p.taille_b})")
@@ -240,6 +258,82 @@ def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
     out["alerte"] = [" ; ".join(a) for a in alerts]
     out = out.sort_values(["departement", "nom", "cpts_id"], na_position="last")
     return out[CPTS_COLUMNS].reset_index(drop=True)
+
+
+def _abnormal_perimeters(analysis: Analysis, table: pd.DataFrame) -> dict[str, list[str]]:
+    """Return, by CPTS id, what is abnormal in its perimeter (one commune, floor, pieces)."""
+    from couverture._config import sources
+    from couverture._format import integer, plural
+
+    floor = int(sources()["analyse"]["plancher_creation"])
+    few = int(thresholds().get("perimetre", {}).get("communes_min", 1))
+    out: dict[str, list[str]] = {}
+    ids = set(table["cpts_id"])
+    members = analysis.registry.membership[["cpts_id", "code"]].drop_duplicates()
+    members = members[members["cpts_id"].isin(ids)]
+    codes_of = members.groupby("cpts_id")["code"].agg(list).to_dict()
+    adjacency = analysis.adjacency()
+    linked = set(adjacency["code_a"])  # units with at least one neighbour (islands have none)
+    neighbours: dict[str, set[str]] = {}
+    inside = adjacency[adjacency["code_a"].isin(set(members["code"]))]
+    for a, b in zip(inside["code_a"], inside["code_b"], strict=True):
+        neighbours.setdefault(a, set()).add(b)
+    for row in table.itertuples(index=False):
+        cid = str(row.cpts_id)
+        found = []
+        codes = codes_of.get(cid, [])
+        small = int(row.population) < floor  # a city may be a CPTS on its own
+        if 0 < len(codes) <= few and small:
+            found.append(
+                f"{plural(len(codes), 'commune')} seulement, "
+                f"{integer(int(row.population))} hab. (périmètre non arrêté ?)"
+            )
+        elif small:
+            found.append(
+                f"{integer(int(row.population))} hab., sous le plancher de {integer(floor)}"
+            )
+        pieces = _pieces([c for c in codes if c in linked], neighbours)
+        if pieces > 1:
+            found.append(f"communes en {pieces} morceaux qui ne se touchent pas")
+        if found:
+            out[cid] = found
+    return out
+
+
+def _pieces(codes: list[str], neighbours: dict[str, set[str]]) -> int:
+    """Return the number of connected pieces of ``codes`` (rook adjacency)."""
+    todo = set(codes)
+    pieces = 0
+    while todo:
+        pieces += 1
+        stack = [todo.pop()]
+        while stack:
+            for nxt in neighbours.get(stack.pop(), set()) & todo:
+                todo.discard(nxt)
+                stack.append(nxt)
+    return pieces
+
+
+def _shrinking(
+    analysis: Analysis, table: pd.DataFrame, *, on: dt.date, history_path: Path | str | None
+) -> dict[str, str]:
+    """Return, by CPTS id, how its perimeter shrank since the history's month before ``on``."""
+    from couverture import history
+
+    if not thresholds().get("perimetre", {}).get("signaler_reduction", True):
+        return {}
+    fictif = bool(analysis.meta["fictif"])
+    month = history.previous_month(on.isoformat()[:7], path=history_path, fictif=fictif)
+    if month is None:
+        return {}
+    before = history.load_snapshot(month, path=history_path).cpts
+    previous = dict(zip(before["cpts_id"].astype(str), before["n_communes"], strict=True))
+    out = {}
+    for cid, n in zip(table["cpts_id"].astype(str), table["n_communes"], strict=True):
+        old = previous.get(cid)
+        if old is not None and int(n) < int(old):
+            out[cid] = f"périmètre réduit de {int(old)} à {int(n)} communes depuis {month}"
+    return out
 
 
 # ------------------------------------------------------------------------------------------

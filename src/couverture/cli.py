@@ -443,6 +443,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
             raise ArgumentError("--remplir-plan : --sortie PLAN_REMPLI.xlsx est obligatoire")
         fill_demo_plan(args.remplir_plan, args.sortie)
         return
+    if args.mois_suivant is not None:
+        from couverture.demo import next_month_registry
+
+        if args.sortie is None or args.registre is None:
+            raise ArgumentError(
+                "--mois-suivant : --registre et --sortie REGISTRE.csv sont obligatoires"
+            )
+        next_month_registry(args.registre, args.mois_suivant, args.sortie)
+        return
     path = write_demo_registry(args.sortie, seed=args.graine, previous=args.precedent)
     log.info("registre fictif écrit : %s", path)
 
@@ -773,6 +782,10 @@ def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
     from couverture.plan import plan_departements
 
     deps = plan_departements(previous, parse_departements(args.departement))
+    if deps is None and getattr(args, "scenario", None) is not None:
+        from couverture.scenario import scenario_departements
+
+        deps = scenario_departements(args.scenario) or None  # the scenario's scope
     return analyse(
         args.registre,
         default_stage=args.stade_par_defaut,
@@ -781,8 +794,11 @@ def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
     )
 
 
-def _check_xlsx_output(args: argparse.Namespace) -> None:
+def _check_xlsx_output(args: argparse.Namespace, *, replaces_plan: bool = False) -> None:
+    """Refuse an output workbook that is a file the project reads or owns.
 
+    ``replaces_plan``: the output may be the plan read (``--plan``): its decisions are carried.
+    """
     out: Path = args.sortie
     if out.suffix.lower() != ".xlsx":
         raise ArgumentError(f"--sortie {out} : un classeur .xlsx est attendu")
@@ -792,50 +808,96 @@ def _check_xlsx_output(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--sortie {out} : le dossier {out.parent} n'existe pas")
     if out.resolve() == Path(args.registre).resolve():
         raise ArgumentError(f"--sortie {out} : ce fichier est le registre lu, il serait écrasé")
-    reason = _owned_file(out, args)  # the history, a plan read, a DuckDB base, data/raw…
+    owner = argparse.Namespace(**{**vars(args), "plan": None}) if replaces_plan else args
+    reason = _owned_file(out, owner)  # the history, a plan read, a DuckDB base, data/raw…
     if reason is not None:
         raise ArgumentError(f"--sortie {out} : {reason}, il serait écrasé ; choisir un autre nom")
 
     output_target(out)
 
 
+def _check_plan_overwrite(args: argparse.Namespace) -> None:
+    """Refuse to write a plan over a workbook holding decisions (issue 17, item 6).
+
+    Allowed when the workbook is also the plan read (``--plan``: its decisions are carried
+    over) or with ``--force``.
+    """
+    from couverture.plan import decisions_in
+
+    out: Path = args.sortie
+    if args.force or not out.is_file() or out.stat().st_size == 0:
+        return
+    if args.plan is not None and (
+        _same_file(out, Path(args.plan)) or out.resolve() == Path(args.plan).resolve()
+    ):
+        return
+    held = decisions_in(out)
+    if held is None:
+        raise ArgumentError(
+            f"--sortie {out} : ce classeur existe et n'est pas un plan d'action lisible ; "
+            "choisir un autre nom, ou --force pour le remplacer"
+        )
+    if held:
+        raise ArgumentError(
+            f"--sortie {out} : ce plan d'action contient des décisions saisies "
+            f"({plural(held, 'ligne remplie', 'lignes remplies')}), elles seraient perdues ; "
+            f"pour les reprendre : --plan {out} --sortie {out} ; "
+            "pour le remplacer quand même : --force"
+        )
+
+
 def cmd_plan_action(args: argparse.Namespace) -> None:
     """Write the plan d'action workbook, carrying over a previous plan's decisions."""
     from couverture import plan
 
-    _check_xlsx_output(args)
+    _check_xlsx_output(args, replaces_plan=True)
+    _check_plan_overwrite(args)
     previous = plan.read_plan(args.plan) if args.plan is not None else None
     with _plan_analysis(args, previous) as a:
-        result = plan.build_plan(a, previous=previous, on=args.date)
+        projects = None
+        if args.scenario is not None:
+            from couverture.scenario import read_scenario
+
+            projects = read_scenario(args.scenario, a)
+        result = plan.build_plan(
+            a, previous=previous, on=args.date, scenario=projects, history_path=args.historique
+        )
         plan.write_plan(result, args.sortie)
+    rows = result.projects
+    n_projects = int((rows["projet_id"] != "").sum())
     log.info(
-        "plan d'action écrit : %s (%s)",
+        "plan d'action écrit : %s (%s, %s)",
         args.sortie,
-        plural(len(result.zones), "ligne de zone", "lignes de zones"),
+        plural(n_projects, "projet"),
+        plural(len(rows) - n_projects, "zone sans projet", "zones sans projet"),
     )
 
 
 def cmd_suivi(args: argparse.Namespace) -> None:
-    """Print or write the follow-up of a filled plan d'action, one line per zone."""
+    """Print or write the follow-up of a filled plan d'action, one line per project."""
     from couverture import plan
 
     previous = plan.read_plan(args.plan)
     with _plan_analysis(args, previous) as a:
-        frame = plan.follow_up(a, previous, on=args.date)
+        frame = plan.follow_up(a, previous, on=args.date, history_path=args.historique)
+        shown = frame if args.format == "csv" else plan.follow_up_in_words(frame)
         if args.format == "xlsx" and args.sortie is not None:
-            plan.write_xlsx({"suivi": _stamp(frame, a)}, args.sortie)
+            titled = _stamp(shown, a).rename(columns=plan.FOLLOW_UP_TITLES)
+            plan.write_xlsx({"suivi": titled}, args.sortie)
         else:
-            _emit(args, a, frame, "Suivi du plan d'action")
+            _emit(args, a, shown, "Suivi du plan d'action")
         if args.format == "tableau":
+            projects = frame[frame["projet_id"] != ""]
             log.info(
-                "%s ; %s en retard ; %s",
-                plural(len(frame), "ligne"),
-                plural(int((frame["en_retard"] == "oui").sum()), "action"),
+                "%s ; %s en retard ; %s ; %s",
+                plural(len(projects), "projet"),
+                plural(int((projects["en_retard"] == "oui").sum()), "projet"),
                 plural(
-                    int((frame["situation"] == plan.COVERED).sum()),
-                    "zone désormais couverte",
-                    "zones désormais couvertes",
+                    int((projects["situation"] == plan.COVERED).sum()),
+                    "projet couvert par sa CPTS",
+                    "projets couverts par leur CPTS",
                 ),
+                plural(len(frame) - len(projects), "zone sans projet", "zones sans projet"),
             )
 
 
@@ -939,6 +1001,16 @@ def _add_data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="remplir un plan d'action comme le ferait une task force (démonstration), "
         "écrit dans --sortie",
     )
+    p.add_argument(
+        "--mois-suivant",
+        type=Path,
+        default=None,
+        metavar="PLAN.xlsx",
+        help="écrire dans --sortie le registre fictif du mois suivant --registre, où une "
+        "nouvelle CPTS (lettre d'intention) prend le périmètre d'un projet de création du plan, "
+        "sauf une commune",
+    )
+    p.add_argument("--registre", type=Path, default=None, help="registre du mois (--mois-suivant)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -1106,12 +1178,27 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _registry_options(p)
     plan_options(p, required=False)
     p.add_argument("--sortie", type=Path, required=True, help="classeur à écrire (.xlsx)")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="SCENARIO.csv",
+        help="projets décidés (export du mode décision des cartes ou saisi) : "
+        "projet;type;cpts;code_commune[;cpts_mentor], une ligne par commune",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remplacer --sortie même s'il contient des décisions saisies (elles sont perdues)",
+    )
+    _history_option(p)
     p.set_defaults(func=cmd_plan_action)
 
     p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")
     _registry_options(p)
     plan_options(p, required=True)
     _format_options(p, ("tableau", "csv", "xlsx"))
+    _history_option(p)
     p.set_defaults(func=cmd_suivi)
 
     p = add("remontee", help="remontée DGOS/CNAM : une ligne par département (XLSX)")

@@ -794,11 +794,15 @@ def write_demo_registry(
     return path
 
 
-def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_zones: int = 4) -> Path:
+def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_projects: int = 4) -> Path:
     """Fill a plan d'action as a task force would, for the demonstration.
 
-    Decisions on the ``n_zones`` most populous zones (one échéance a fortnight after the plan's
-    reference date, so that it is late a month later), the other zones left without decision.
+    The ``n_projects`` most populous projects are decided (statut, porteur, coordinator funded
+    by the FIR, follow-up modalities, actors) and get their rétro-planning: the réunion
+    opérationnelle held a fortnight before the plan's reference date, the lettre d'intention due
+    a fortnight after it (late a month later, unless the registry shows it), the coordinator,
+    the projet de santé and the ACI later. One more project is abandoned; the others stay
+    proposed.
 
     Parameters
     ----------
@@ -816,53 +820,133 @@ def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_zones: int = 
     book = openpyxl.load_workbook(plan_path)
     readme = {r[0].value: r[1].value for r in book[plan.SHEET_README].iter_rows() if len(r) > 1}
     on = dt.date.fromisoformat(str(readme[plan.REFERENCE_DATE_LABEL]))
-    ws = book[plan.SHEET_ZONES]
-    column = {str(c.value): c.column for c in ws[1] if c.value is not None}
-    rows = [r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value]
+    ws = book[plan.SHEET_PROJECTS]
+    titles = {t: k for k, t in plan.PROJECT_TITLES.items()}
+    column = {titles[str(c.value)]: c.column for c in ws[1] if str(c.value) in titles}
+    rows = [
+        r
+        for r in range(2, ws.max_row + 1)
+        if ws.cell(row=r, column=column["projet_id"]).value
+        and ws.cell(row=r, column=column["type"]).value != "autre"
+    ]
+    rows.sort(key=lambda r: -int(ws.cell(row=r, column=column["population"]).value or 0))
     days = dt.timedelta
-    for k, r in enumerate(rows[:n_zones]):
-        option = str(ws.cell(row=r, column=column["option_recommandee"]).value or "autre")
-        target = str(ws.cell(row=r, column=column["cpts_cible"]).value or "").split(", ")[0]
-        target = target.removesuffix(" (à créer)")
-        decision = [
-            {
-                "strategie_retenue": option.split(" + ")[0],
-                "cpts_ou_porteur": target,
-                "coordonnateur_finance": "oui",
-                "date_reunion": on - days(30),
-                "actions": "réunion des professionnels de santé ; courrier aux maires",
-                "echeance": on + days(15),
-                "statut": "en cours",
-            },
-            {
-                "strategie_retenue": option.split(" + ")[0],
-                "cpts_ou_porteur": target,
-                "coordonnateur_finance": "à étudier",
-                "actions": "appel à porteur de projet",
-                "echeance": on + days(90),
-                "statut": "à lancer",
-            },
-            {
-                "strategie_retenue": "rattachement_temporaire",
-                "cpts_mentor": target,
-                "coordonnateur_finance": "non",
-                "date_reunion": on - days(10),
-                "actions": "convention de rattachement avec la CPTS mentor",
-                "echeance": on + days(45),
-                "statut": "en cours",
-            },
-            {
-                "strategie_retenue": "autre",
-                "actions": "diagnostic territorial partagé",
-                "echeance": on - days(20),
-                "statut": "réalisé",
-            },
-        ][k % 4]
-        decision["commentaire"] = "exemple fictif (démonstration)"
-        for name, value in decision.items():
+    decided: dict[str, int] = {}
+    for k, r in enumerate(rows[: n_projects + 1]):
+        pid = str(ws.cell(row=r, column=column["projet_id"]).value)
+        if k == n_projects:
+            ws.cell(row=r, column=column["statut"]).value = "abandonné"
+            ws.cell(
+                row=r, column=column["commentaire"]
+            ).value = "abandonné : pas de porteur (exemple fictif)"
+            continue
+        values = {
+            "statut": "en cours" if k % 2 == 0 else "à lancer",
+            "porteur": ["MSP du territoire", "centre hospitalier", "", "maison de santé"][k % 4],
+            "fir_montant": [50000, 30000, 0, 45000][k % 4] or None,
+            "fir_etp": [0.5, 0.3, None, 0.5][k % 4],
+            "fir_debut": on + days(60) if k % 4 != 2 else None,
+            "fir_duree": 36 if k % 4 != 2 else None,
+            "modalites_suivi": "comité de pilotage mensuel ARS-CPAM",
+            "acteurs": ["URPS, élus, CPAM, ARS", "FCPTS, CLS, ARS", "élus, CPAM", "URPS, ARS"][
+                k % 4
+            ],
+            "actions": "réunion des professionnels de santé ; courrier aux maires",
+            "commentaire": "exemple fictif (démonstration)",
+        }
+        for name, value in values.items():
             ws.cell(row=r, column=column[name]).value = value
+        decided[pid] = k
+    jalons = book[plan.SHEET_MILESTONES]
+    mtitles = {t: k for k, t in plan.MILESTONE_TITLES.items()}
+    mcol = {mtitles[str(c.value)]: c.column for c in jalons[1] if str(c.value) in mtitles}
+    names = plan.vocabulary()["jalons"]
+    plan_dates = {
+        names[0]: (on - days(15), on - days(15)),
+        names[1]: (on + days(15), None),
+        names[2]: (on + days(75), None),
+        names[3]: (on + days(200), None),
+        names[4]: (on + days(380), None),
+    }
+    for r in range(2, jalons.max_row + 1):
+        pid = str(jalons.cell(row=r, column=mcol["projet_id"]).value or "")
+        name = str(jalons.cell(row=r, column=mcol["jalon"]).value or "")
+        if pid not in decided or name not in plan_dates:
+            continue
+        prevue, realisee = plan_dates[name]
+        jalons.cell(row=r, column=mcol["prevue"]).value = prevue
+        jalons.cell(row=r, column=mcol["realisee"]).value = realisee
+        jalons.cell(row=r, column=mcol["responsable"]).value = "délégation départementale ARS"
     output = Path(output)
     with atomic_path(output) as tmp:
         book.save(tmp)
     log.info("plan d'action rempli pour la démonstration : %s", output)
+    return output
+
+
+def next_month_registry(registry: Path | str, plan_path: Path | str, output: Path | str) -> Path:
+    """Write next month's demo registry: a new CPTS claims a creation project's perimeter.
+
+    The most populous decided creation project of the plan still white gets a new CPTS at
+    lettre d'intention, under a name of its own (« CPTS Cœur de … », not the project's), on
+    every commune of its perimeter but the least populous one: what a task force sees when a
+    project succeeds (the plan then reads « couverte par la CPTS désignée », the commune left
+    out an undecided row, the lettre d'intention milestone done).
+
+    Raises
+    ------
+    ArgumentError
+        When the plan has no decided creation project still white.
+    """
+    import pandas as pd
+
+    import couverture
+    from couverture import plan
+    from couverture._errors import ArgumentError
+
+    previous = plan.read_plan(plan_path)
+    with couverture.analyse(registry, departements=previous.departements or None) as a:
+        suivi = plan.follow_up(a, previous)
+        units = a.units().set_index("code")
+    decided = suivi[
+        (suivi["type"] == "creation")
+        & suivi["statut"].isin([plan.key("en cours"), plan.key("à lancer")])
+        & (suivi["situation"] == plan.WHITE)
+    ].sort_values("population", ascending=False)
+    if decided.empty:
+        raise ArgumentError(
+            f"--mois-suivant {plan_path} : aucun projet de création décidé encore blanc"
+        )
+    project = decided.iloc[0]
+    codes = project["communes"].split()
+    left = min(codes, key=lambda c: int(units.loc[c, "population"]))
+    biggest = max(codes, key=lambda c: int(units.loc[c, "population"]))
+    frame = pd.read_csv(registry, dtype=str, keep_default_na=False)
+    dep = str(project["departement"])
+    new = pd.DataFrame(
+        [
+            {
+                **{c: "" for c in frame.columns},
+                "cpts_id": f"DEMO-{dep}-901",
+                "nom_cpts": f"CPTS Cœur de {units.loc[biggest, 'nom']}",
+                "stade": "Lettre d'intention validée",
+                "code_commune": c,
+                "nom_commune": str(units.loc[c, "nom"]),
+                "departement": dep,
+                "fictif": "oui",
+            }
+            for c in codes
+            if c != left
+        ]
+    )
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        pd.concat([frame, new]).to_csv(tmp, index=False)
+    log.info(
+        "registre fictif du mois suivant écrit : %s (%s prend le projet %s, sauf %s)",
+        output,
+        new["nom_cpts"].iloc[0],
+        project["projet_id"],
+        left,
+    )
     return output

@@ -458,6 +458,26 @@ def months(*, path: Path | str | None = None) -> pd.DataFrame:
         return query(con, "SELECT * FROM mois ORDER BY mois")
 
 
+def stage_months(*, fictif: bool, path: Path | str | None = None) -> dict[tuple[str, str], str]:
+    """Return the first month each CPTS (by id) was recorded at each stage.
+
+    ``(cpts_id, stage code) → "AAAA-MM"``, for months of the same kind of registry (demo or
+    real); empty when the history store does not exist or holds no month.
+    """
+    path = _path(path)
+    if not path.exists():
+        return {}
+    with _open_existing(path) as con:
+        if not _has_months(con):
+            return {}
+        rows = con.execute(
+            "SELECT c.cpts_id, c.stade, min(c.mois) FROM cpts c JOIN mois m USING (mois) "
+            "WHERE m.fictif = ? AND c.stade IS NOT NULL GROUP BY ALL",
+            [fictif],
+        ).fetchall()
+    return {(str(a), str(b)): str(c) for a, b, c in rows}
+
+
 def holds(month: str, *, empreinte: str, written_at: str, path: Path | str | None = None) -> bool:
     """Tell whether the history holds ``month`` as written by one particular run.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,25 +42,27 @@ COLUMNS = [
     *(f"taux_{s}" for s in STAGES),
     "n_zones_blanches",
     "population_zones_blanches",
-    *(f"n_{s}" for s in ("extension", "creation", "rattachement_temporaire", "autre")),
-    "n_zones_sans_decision",
-    "n_coordonnateurs_finances",
-    "n_actions",
-    "n_actions_realisees",
-    "n_actions_en_retard",
+    "n_projets",
+    *(f"n_{s}" for s in ("creation", "extension", "rattachement_temporaire", "autre")),
+    "n_projets_proposes",
+    "n_projets_abandonnes",
+    "n_projets_couverts",
+    "population_projets",
+    "n_zones_sans_projet",
+    "population_sans_projet",
+    "n_coordonnateurs",
+    "fir_montant_annuel",
+    "fir_etp",
+    "n_reunions_tenues",
+    "n_jalons_realises_mois",
+    "n_jalons_trois_mois",
+    "n_jalons_en_retard",
+    "n_projets_en_retard",
     "prochaine_echeance",
-    "derniere_echeance",
-    "n_zones_couvertes_depuis_plan",
+    "modalites_suivi",
+    "acteurs",
     "projection_lettre_intention",
     "projection_aci",
-]
-ACTION_COLUMNS = [
-    "departement",
-    "zone_id",
-    "population",
-    "situation",
-    *plan_mod.DECISION_COLUMNS,
-    "en_retard",
 ]
 TITLES = {
     "departement": "Département",
@@ -75,25 +78,65 @@ TITLES = {
     "taux_aci": "% ACI",
     "n_zones_blanches": "Zones blanches",
     "population_zones_blanches": "Population des zones blanches",
-    "n_extension": "Stratégie : extension",
-    "n_creation": "Stratégie : création",
-    "n_rattachement_temporaire": "Stratégie : rattachement temporaire",
-    "n_autre": "Stratégie : autre",
-    "n_zones_sans_decision": "Zones sans décision",
-    "n_coordonnateurs_finances": "Coordonnateurs financés",
-    "n_actions": "Actions",
-    "n_actions_realisees": "Actions réalisées",
-    "n_actions_en_retard": "Actions en retard",
+    "n_projets": "Projets",
+    "n_creation": "Projets : création",
+    "n_extension": "Projets : extension",
+    "n_rattachement_temporaire": "Projets : rattachement temporaire",
+    "n_autre": "Projets : autre",
+    "n_projets_proposes": "Projets encore à décider (proposés)",
+    "n_projets_abandonnes": "Projets abandonnés",
+    "n_projets_couverts": "Projets couverts par la CPTS désignée",
+    "population_projets": "Population des projets",
+    "n_zones_sans_projet": "Zones (ou restes) sans projet",
+    "population_sans_projet": "Population sans projet",
+    "n_coordonnateurs": "Coordonnateurs financés (FIR)",
+    "fir_montant_annuel": "FIR coordonnateurs : montant annuel (€)",
+    "fir_etp": "FIR coordonnateurs : ETP",
+    "n_reunions_tenues": "Réunions opérationnelles tenues",
+    "n_jalons_realises_mois": "Jalons réalisés ce mois",
+    "n_jalons_trois_mois": "Jalons prévus dans les 3 mois",
+    "n_jalons_en_retard": "Jalons en retard",
+    "n_projets_en_retard": "Projets en retard",
     "prochaine_echeance": "Prochaine échéance",
-    "derniere_echeance": "Dernière échéance",
-    "n_zones_couvertes_depuis_plan": "Zones du plan désormais couvertes",
+    "modalites_suivi": "Modalités de suivi envisagées",
+    "acteurs": "Acteurs impliqués",
     "projection_lettre_intention": "100 % ≥ lettre d'intention (projection)",
     "projection_aci": "100 % ACI (projection)",
 }
+#: The projects sheet of the remontée (the follow-up, in words).
+ACTION_COLUMNS = plan_mod.FOLLOW_UP_COLUMNS
 
 
 def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, dt.date) else ""
+
+
+def _add_months(day: dt.date, n: int) -> dt.date:
+    month = day.month - 1 + n
+    year = day.year + month // 12
+    month = month % 12 + 1
+    import calendar
+
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _actors(values: list[str]) -> str:
+    """Distinct actors typed (« URPS, élus »), in the order of ``config/plan.toml``."""
+    known = {plan_mod.key(a): a for a in plan_mod.vocabulary().get("acteurs", [])}
+    found: dict[str, str] = {}
+    for text in values:
+        for part in re.split(r"[,;/]+", text):
+            part = part.strip()
+            if part:
+                found.setdefault(plan_mod.key(part), known.get(plan_mod.key(part), part))
+    order = list(known)
+    return ", ".join(
+        v
+        for _, v in sorted(
+            found.items(),
+            key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[1]),
+        )
+    )
 
 
 def remontee(
@@ -104,9 +147,9 @@ def remontee(
     on: str | dt.date | None = None,
     history_path: Path | str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the remontée table (one row per département, :data:`COLUMNS`) and the actions.
+    """Return the remontée table (one row per département, :data:`COLUMNS`) and the projects.
 
-    (one row per typed row of the plan, :data:`ACTION_COLUMNS`).
+    The projects are the follow-up of the plan (:func:`couverture.plan.follow_up`, in words).
 
     Parameters
     ----------
@@ -115,7 +158,7 @@ def remontee(
     previous
         The plan d'action filled by the task force (:func:`couverture.plan.read_plan`).
     month
-        The month reported, ``AAAA-MM`` (a label: figures are those of the registry).
+        The month reported, ``AAAA-MM`` (milestones done this month, due in the next three).
     on
         Date of the delays (default: the registry's date).
     history_path
@@ -123,10 +166,10 @@ def remontee(
 
     Notes
     -----
-    Strategies and zones without decision count the zones blanches of the registry (a zone
-    counts once per strategy retained on one of its rows); coordinators funded count the zones
-    of the plan (covered since or not); actions count every row of the plan with an action or
-    an échéance, covered zones included.
+    Everything counts projects (one row of sheet ``projets`` each) or zones, never rows:
+    a zone with several projects counts once among the zones; coordinators are the projects
+    with a FIR amount or ETP typed, their amounts and ETP summed; meetings held are the
+    réunion opérationnelle milestones done.
     """
     import pandas as pd
 
@@ -134,25 +177,37 @@ def remontee(
 
     month = check_month(month)
     date = reference_date(analysis, on)
-    rows = plan_mod.reconcile(analysis, previous)
-    rows["en_retard"] = ["oui" if plan_mod.late(r, date) else "non" for _, r in rows.iterrows()]
+    rec = plan_mod.reconcile(analysis, previous, on=date, history_path=history_path)
+    follow = plan_mod.follow_up(analysis, previous, on=date, reconciled=rec)
+    projects = rec.projects
+    milestones = rec.milestones
     rates = analysis.rates(niveau="departement").set_index("code")
     zones = analysis.zones()
-    white = set(zones["zone_id"])
-    done = {plan_mod._key(s) for s in plan_mod.vocabulary()["statuts_clos"]}
+    first = dt.date.fromisoformat(month + "-01")
+    month_end = _add_months(first, 1)
+    horizon = _add_months(date, 3)
+    meeting = plan_mod.vocabulary()["jalons"][0]
+    inactive = {plan_mod.key(s) for s in plan_mod.vocabulary().get("statuts_inactifs", [])}
     records = []
     for dep, rate in rates.iterrows():
         z = zones[zones["departement"] == dep]
-        r = rows[rows["departement"] == dep]
-        current = r[r["zone_id"].isin(white)]
-        decided = current[current["strategie_retenue"] != ""]
-        actions = r[(r["actions"] != "") | r["echeance"].notna()]
-        open_dues = [
+        rows = projects[projects["departement"] == dep]
+        mine = rows[rows["projet_id"] != ""]
+        active = mine[~mine["statut"].isin(inactive)]
+        undecided = rows[rows["projet_id"] == ""]
+        decided = active[active["statut"] != plan_mod.PROPOSED]  # proposals plan nothing yet
+        ms = milestones[milestones["projet_id"].isin(set(decided["projet_id"]))]
+        done = [d for d in ms["realisee"] if isinstance(d, dt.date)]
+        funded = active[(active["fir_montant"].fillna(0) > 0) | (active["fir_etp"].fillna(0) > 0)]
+        late = [
+            1 for _, m in ms.iterrows() if plan_mod.late(m, date)
+            and bool(active.loc[active["projet_id"] == m["projet_id"], "en_retard"].any())
+        ]  # fmt: skip
+        due = [
             d
-            for d, s in zip(actions["echeance"], actions["statut"], strict=True)
-            if isinstance(d, dt.date) and plan_mod._key(str(s)) not in done
+            for d, r in zip(ms["prevue"], ms["realisee"], strict=True)
+            if isinstance(d, dt.date) and not isinstance(r, dt.date) and date <= d <= horizon
         ]
-        dues = [d for d in actions["echeance"] if isinstance(d, dt.date)]
         series = history_series(analysis, departement=str(dep), history_path=history_path)
         projection = project(series)
         record: dict[str, Any] = {
@@ -165,34 +220,42 @@ def remontee(
             **{f"taux_{s}": float(rate[f"taux_{s}"]) for s in STAGES},
             "n_zones_blanches": len(z),
             "population_zones_blanches": int(z["population"].sum()),
+            "n_projets": len(active),
+            **{
+                f"n_{kind}": int((active["type"] == kind).sum())
+                for kind in ("creation", "extension", "rattachement_temporaire", "autre")
+            },
+            "n_projets_proposes": int((active["statut"] == plan_mod.PROPOSED).sum()),
+            "n_projets_abandonnes": len(mine) - len(active),
+            "n_projets_couverts": int((active["situation"] == plan_mod.COVERED).sum()),
+            "population_projets": int(active["population"].sum()),
+            "n_zones_sans_projet": int(undecided["zone_id"].nunique()),
+            "population_sans_projet": int(undecided["population"].sum()),
+            "n_coordonnateurs": len(funded),
+            "fir_montant_annuel": float(funded["fir_montant"].fillna(0).sum()),
+            "fir_etp": float(funded["fir_etp"].fillna(0).sum()),
+            "n_reunions_tenues": int(
+                sum(
+                    1
+                    for j, r in zip(ms["jalon"], ms["realisee"], strict=True)
+                    if j == meeting and isinstance(r, dt.date)
+                )
+            ),
+            "n_jalons_realises_mois": sum(1 for d in done if first <= d < month_end),
+            "n_jalons_trois_mois": len(due),
+            "n_jalons_en_retard": len(late),
+            "n_projets_en_retard": int(active["en_retard"].sum()),
+            "prochaine_echeance": _iso(min(due)) if due else "",
+            "modalites_suivi": " ; ".join(
+                dict.fromkeys(str(v) for v in active["modalites_suivi"] if str(v or ""))
+            ),
+            "acteurs": _actors([str(v) for v in active["acteurs"] if str(v or "")]),
+            "projection_lettre_intention": projection["lettre_intention"]["texte"],
+            "projection_aci": projection["aci"]["texte"],
         }
-        for kind in ("extension", "creation", "rattachement_temporaire", "autre"):
-            record[f"n_{kind}"] = int(
-                decided.loc[decided["strategie_retenue"] == kind, "zone_id"].nunique()
-            )
-        record["n_zones_sans_decision"] = len(set(z["zone_id"]) - set(decided["zone_id"]))
-        record["n_coordonnateurs_finances"] = int(
-            r.loc[r["coordonnateur_finance"] == "oui", "zone_id"].nunique()
-        )
-        record["n_actions"] = len(actions)
-        record["n_actions_realisees"] = int(
-            (actions["statut"].map(lambda s: plan_mod._key(str(s))) == "realise").sum()
-        )
-        record["n_actions_en_retard"] = int((actions["en_retard"] == "oui").sum())
-        record["prochaine_echeance"] = _iso(min(open_dues)) if open_dues else ""
-        record["derniere_echeance"] = _iso(max(dues)) if dues else ""
-        record["n_zones_couvertes_depuis_plan"] = int(
-            (r.loc[~r["zone_id"].isin(white), "situation"] == plan_mod.COVERED).sum()
-        )
-        record["projection_lettre_intention"] = projection["lettre_intention"]["texte"]
-        record["projection_aci"] = projection["aci"]["texte"]
         records.append(record)
     table = pd.DataFrame.from_records(records, columns=COLUMNS)
-    detail = rows[rows.apply(plan_mod.typed, axis=1)] if len(rows) else rows
-    detail = detail[ACTION_COLUMNS].copy()
-    for c in plan_mod.DATE_COLUMNS:
-        detail[c] = detail[c].map(_iso)
-    return table, detail.reset_index(drop=True)
+    return table, plan_mod.follow_up_in_words(follow)
 
 
 def write_remontee(
@@ -200,7 +263,7 @@ def write_remontee(
 ) -> Path:
     """Write the remontée workbook atomically.
 
-    Sheets ``remontee`` (French titles), ``actions`` and ``informations``; text starting like a
+    Sheets ``remontee`` (French titles), ``projets`` and ``informations``; text starting like a
     formula is written as text.
     """
     import openpyxl
@@ -210,7 +273,12 @@ def write_remontee(
     ws = book.active
     ws.title = "remontee"
     plan_mod._write_table(ws, table.rename(columns=TITLES), widths={})
-    plan_mod._write_table(book.create_sheet("actions"), actions, widths={"actions": 40})
+    plan_mod._write_table(
+        book.create_sheet("projets"),
+        actions,
+        widths={"communes": 30, "cpts": 30},
+        titles=plan_mod.FOLLOW_UP_TITLES,
+    )
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
     plan_mod._write_table(book.create_sheet("informations"), meta, widths={"valeur": 50})
     with atomic_path(Path(path)) as tmp:
@@ -279,7 +347,7 @@ def report_section(
     if analysis.departements is None:  # a national report: the plan's départements only
         table = table[table["departement"].isin(previous.departements)]
     date = reference_date(analysis)
-    alerts = cpts_alerts(analysis, on=date)
+    alerts = cpts_alerts(analysis, on=date, history_path=history_path)
     alerts = alerts[alerts["alerte"] != ""][["departement", "nom", "stade", "alerte"]]
     name = f"remontee-{month}.xlsx"
     about = remontee_info(analysis, previous, month=month)
@@ -291,14 +359,16 @@ def report_section(
         shown[c] = shown[c].map(integer)
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
+    late = late[["projet_id", "departement", "type", "cpts", "prochain_jalon", "echeance"]]
+    late = late.rename(columns=plan_mod.FOLLOW_UP_TITLES)
     parts = [
         '<h2 id="plan">Plan d\'action</h2>',
         f'<p class="note">Plan {_e(previous.path.name)} ; retards à la date du registre '
         f"({_e(french_date(date))}). Remontée DGOS/CNAM : "
         f'<a href="{_e(name)}">{_e(name)}</a>.</p>',
         _table(shown.rename(columns=TITLES)),
-        "<h3>Actions en retard</h3>",
-        _table(late) if len(late) else "<p>Aucune action en retard.</p>",
+        "<h3>Projets en retard</h3>",
+        _table(late) if len(late) else "<p>Aucun projet en retard.</p>",
         "<h3>Alertes sur les CPTS</h3>",
         _table(alerts) if len(alerts) else "<p>Aucune alerte.</p>",
     ]
