@@ -4,7 +4,8 @@ The data the page embeds is checked against the analysis (units, rook adjacency,
 proposals); the page itself is driven in headless Chromium (Selenium and the system
 chromium-driver, no browser download, no network) as a task force would use it: start from the
 proposals, move three communes by clicking them, read the totals and compare them with the same
-figures computed here, export the scenario, reload, undo, import it back, print.
+figures computed here, export the scenario, read it with ``plan-action --scenario`` and find the
+same projects and perimeters in the plan, reload, undo, import it back, print.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def facts(analysis) -> dict[str, Any]:
         "graph": full.graph(),
         "rate": analysis.rates().set_index("code").loc[DEP],
         "membership": full.registry.membership,
+        "registry": analysis.registry_path,
     }
 
 
@@ -434,6 +436,22 @@ def _check_export(
             assert _touches(facts["graph"], p["codes"], members)
 
 
+def _check_plan(exported: Path, expected: dict[str, dict[str, Any]], facts: dict[str, Any]) -> None:
+    """The exported file, read by ``plan-action --scenario``: the same projects and perimeters."""
+    from couverture import plan
+    from couverture.cli import main
+
+    out = exported.with_name("plan.xlsx")
+    args = ["--registre", str(facts["registry"]), "--departement", DEP, "-q"]
+    code = main(["plan-action", *args, "--scenario", str(exported), "--sortie", str(out)])
+    assert code == 0
+    rows = [r for r in plan.read_plan(out).rows if r["projet_id"]]
+    got = {r["projet_id"]: (r["type"], r["cpts"], set(r["communes"])) for r in rows}
+    assert got == {k: (p["type"], p["cpts"], p["codes"]) for k, p in expected.items()}
+    for r in rows:
+        assert (r.get("cpts_mentor") or "") == expected[r["projet_id"]].get("mentor", "")
+
+
 def _wait_projects(driver: Any) -> None:
     for _ in range(50):
         if _state(driver)["projets"]:
@@ -597,6 +615,7 @@ def test_decision_mode_in_chromium(
     _button(driver, "export").click()
     exported = _wait_file(downloads / f"scenario-{DEP}.csv")
     _check_export(_read_scenario(exported), expected, facts)
+    _check_plan(exported, expected, facts)
     _check_reload_and_import(driver, exported, len(expected))
 
     # printed: the map, then the table of projects
