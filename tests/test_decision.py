@@ -515,8 +515,7 @@ def _rename_creation(driver: Any, expected: dict[str, dict[str, Any]]) -> None:
         _click_commune(driver, code)
         box = driver.find_element(By.ID, "cv-dec-nom")
         box.send_keys(Keys.CONTROL, "a")
-        box.send_keys(new)
-        _button(driver, "creation").click()
+        box.send_keys(new, Keys.ENTER)  # Enter creates it, as the button does
         _move(expected, code, new, {"type": "creation", "cpts_id": None, "cpts": new})
         driver.find_element("css selector", "body").send_keys("\ue00c")  # Escape: brush off
     else:

@@ -868,6 +868,14 @@
     D.panel = panel;
     panel.addEventListener("click", onPanelClick);
     panel.addEventListener("change", onPanelChange);
+    // Enter in the new CPTS's name creates it
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && e.target.id === "cv-dec-nom") {
+        e.preventDefault();
+        var b = panel.querySelector("button[data-action=creation]");
+        if (b) { b.click(); }
+      }
+    });
     // the toggle button, under the print button
     var C = L.Control.extend({
       options: {position: "topleft"},
