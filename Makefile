@@ -87,7 +87,7 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --departement 35
 	$(COUVERTURE) professionnels --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --par zone --departement 35
 	# --- demo: cartes ---
-	$(MAKE) --no-print-directory maps/index.html
+	$(MAKE) --no-print-directory maps/index.html $(DECISION_SHOT)
 	@echo "Cartes : ouvrir maps/index.html dans un navigateur (fonctionne sans réseau)"
 	# --- demo: rapport ---
 	# the month before first, so that the demo report has an evolution section
@@ -141,6 +141,12 @@ maps/index.html: $(DEMO_REGISTRY) $(DEMO_ANNUAIRE) $(UNITS) $(ADJACENCY) $(MAPS_
 
 maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
 .PHONY: maps
+
+# the decision mode in use (README): outside maps/, which cartes replaces whole
+DECISION_SHOT := reports/decision-35.png
+$(DECISION_SHOT): maps/index.html
+	@mkdir -p reports
+	$(PY) -m couverture.decision capture maps/departement-35.html $@
 
 # --- targets: plan d'action ---
 # Three months of a task force's plan on two départements (53, 67). October: one project per

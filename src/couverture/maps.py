@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture.analysis import Analysis
+    from couverture.decision import DecisionLayers
     from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,8 @@ class MapLayers:
     #: main towns named on the maps (``code, nom, departement, population, lat, lon``), from
     #: the units' own data: no basemap needed (:func:`couverture.zones.main_towns`)
     towns: pd.DataFrame | None = None
+    # the decision mode's data (couverture.decision), None to draw maps without it
+    decision: DecisionLayers | None = None
 
 
 def simplify_coverage(
@@ -478,7 +481,7 @@ def prepare_layers(
         suggestions = suggestions()
         _release_memory()
 
-    cpts = full.cpts()
+    cpts = all_cpts = full.cpts()
     membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
     neighbours = full.graph().across_border(None if national else deps)
 
@@ -523,6 +526,18 @@ def prepare_layers(
         towns = _town_layer(full.unit_table(), unit_layer, deps)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
+    from couverture import decision
+
+    decision_layers = decision.prepare(
+        units=units,
+        unit_layer=unit_layer,
+        cpts=all_cpts,
+        cpts_layer=cpts_layer,
+        membership=full.registry.membership,
+        graph=full.graph(),
+        proposals=proposal_layer,
+        rates=rates,
+    )
     return MapLayers(
         meta=dict(analysis.meta),
         units=unit_layer,
@@ -535,6 +550,7 @@ def prepare_layers(
         neighbours=neighbours,
         departements=deps,
         towns=towns,
+        decision=decision_layers,
     )
 
 
@@ -886,6 +902,7 @@ class _Page:
             f"map.fitBounds({_js_json(bounds)});",
         ]
         self.base: list[tuple[str, str]] = []
+        self.head: list[str] = []  # extra <head> content (the decision mode's assets)
         self.overlays: list[tuple[str, str]] = []
         self.n = 0
 
@@ -969,6 +986,7 @@ class _Page:
                 f"<title>{_esc(self.title)}</title>\n",
                 head_html(),
                 "\n",
+                *self.head,
                 style_tag(PAGE_STYLE + _stage_css()),
                 "\n</head>\n<body>\n",
                 HATCH_SVG,
@@ -1139,6 +1157,8 @@ class DepartementData:
     title: str
     legend: str
     towns: list[list[Any]] = field(default_factory=list)  # [nom, lat, lon, population]
+    # the decision mode's data as JSON text (couverture.decision.payload), None without it
+    decision: str | None = None
 
 
 UNIT_FIELDS = (
@@ -1313,9 +1333,19 @@ def departement_data(
                 title=title,
                 legend=legend,
                 towns=town_by.get(dep, []),
+                decision=_decision_payload(layers, dep),
             )
         )
     return out
+
+
+def _decision_payload(layers: MapLayers, departement: str) -> str | None:
+    """Return the decision mode's data of a map, as JSON text (held for 101 maps at once)."""
+    from couverture import decision
+
+    if layers.decision is None:
+        return None
+    return _js_json(decision.payload(layers.decision, departement, meta=layers.meta))
 
 
 def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
@@ -1493,6 +1523,12 @@ def render_departement(data: DepartementData) -> str:
     page.control()
     # the data fitted beside the panels, labels kept apart, the print layout (runtime)
     _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM, bounds=data.bounds)
+    if data.decision is not None:
+        from couverture import decision
+
+        # its assets in the head, its data in a call run once the map is ready
+        page.head += decision.assets()
+        page.script("couverture.decision.init(map, " + data.decision + ");")
     return page.html()
 
 
