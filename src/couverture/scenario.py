@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture._errors import ScenarioError
+from couverture.decision import SCENARIO_COLUMNS, SCENARIO_TYPES
 
 if TYPE_CHECKING:
     from couverture.analysis import Analysis
 
 #: The columns of a scenario (``cpts_mentor`` optional).
-COLUMNS = ("projet", "type", "cpts", "code_commune")
-OPTIONAL = ("cpts_mentor",)
-#: The strategies a scenario may state (machine keys).
-TYPES = ("creation", "extension", "rattachement_temporaire")
+COLUMNS = SCENARIO_COLUMNS[:4]
+OPTIONAL = SCENARIO_COLUMNS[4:]
+#: The strategies a scenario may state (machine keys), as the map's decision mode writes them.
+TYPES = tuple(SCENARIO_TYPES)
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
