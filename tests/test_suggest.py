@@ -19,7 +19,8 @@ from couverture.cli import main
 from couverture.suggest import COLUMNS, proposal_geometries, suggest
 
 CEILING = 100_000
-FLOOR = int(toml("propositions.toml")["creation"]["plancher"])  # the default plancher
+FLOOR = int(toml("sources.toml")["analyse"]["plancher_creation"])  # the default plancher
+MINIMUM = int(toml("propositions.toml")["calibration"]["plancher_minimum"])
 CONTRACT = [
     "zone_id",
     "departement",
@@ -160,6 +161,12 @@ def band_of(motif: str) -> tuple[int, int]:
     return low, high
 
 
+def plancher_of(details: str) -> int:
+    """The effective plancher of a creation: the default one unless its details lower it."""
+    found = re.search(r"plancher abaissé à (\d[\d\u202f]*) hab\.", details)
+    return int(found.group(1).replace("\u202f", "")) if found else FLOOR
+
+
 def test_creations_respect_the_bounds_or_say_why(world: World) -> None:
     created = world.props[world.props["option"] == "creation"]
     assert len(created) > 0
@@ -178,7 +185,7 @@ def test_creations_respect_the_bounds_or_say_why(world: World) -> None:
             assert "sous la taille visée" in row.motif, row.motif
             assert "plancher" in row.details, row.details
             if "EPCI entier" in row.motif:
-                assert row.population_ajoutee >= FLOOR
+                assert row.population_ajoutee >= plancher_of(row.details)
     # named after their most populous commune
     names = world.units.set_index("code")
     for row in created.head(50).itertuples():
@@ -451,6 +458,40 @@ def test_new_cpts_are_sized_like_the_registry_s_own(
         assert sizes.min() - 100 <= low < high <= max(sizes.max(), 2 * low) + 100, label
 
 
+def test_the_default_plancher_follows_the_registry_s_cpts(
+    units: pd.DataFrame, write_registry, tmp_path: Path
+) -> None:
+    # the same communes of Aveyron covered by nine CPTS of one EPCI each (6,345 to 26,508
+    # inhabitants) or by three of three EPCIs each (36,830 to 59,342): without --plancher, the
+    # plancher of the rest of the département is lowered to the small CPTS' lower quartile,
+    # and stays the default one beside the large CPTS
+    aveyron = units[units["departement"] == "12"]
+    epcis = sorted(aveyron["epci"].unique())[:9]
+    covered = aveyron[aveyron["epci"].isin(epcis)]
+    for label, group in (("petites", lambda i: i), ("grandes", lambda i: i // 3)):
+        cpts = [f"C{group(epcis.index(e))}" for e in covered["epci"]]
+        rows = [_row(c, code) for c, code in zip(cpts, covered["code"], strict=True)]
+        sizes = covered.groupby(cpts)["population"].sum()
+        path = write_registry(tmp_path / f"{label}.csv", rows)
+        with couverture.analyse(path, departements="12") as a:
+            props = suggest(a)
+        created = _under_the_plancher(props)
+        assert len(created) >= 1, label
+        lowered = created["details"].str.contains("plancher abaissé")
+        if label == "grandes":
+            assert sizes.quantile(0.25) >= FLOOR
+            assert not lowered.any(), created["details"].tolist()
+            continue
+        assert sizes.quantile(0.25) < FLOOR
+        assert lowered.all(), created["details"].tolist()
+        assert created["details"].str.contains(r"hab\. : CPTS (?:peu denses )?du département").all()
+        plancher = created["details"].map(plancher_of)
+        assert plancher.nunique() == 1
+        assert sizes.min() <= plancher.iloc[0] <= sizes.quantile(0.5)
+        # creations the default plancher would have refused
+        assert (created["population_ajoutee"] < FLOOR).any()
+
+
 def test_white_commune_goes_to_the_cpts_holding_its_epci(
     units: pd.DataFrame, adjacency: pd.DataFrame, write_registry, tmp_path: Path
 ) -> None:
@@ -545,15 +586,24 @@ def test_crossing_a_region_boundary_only_when_nothing_else_fits(
 def test_calibrated_band_holds_its_bounds_on_any_reference_set() -> None:
     from couverture.suggest import _Context, _params
 
-    def context(floor: int) -> _Context:
+    def context(floor: int, *, explicit: bool = True) -> _Context:
         empty: Any = None
-        return _Context(empty, empty, floor=floor, ceiling=CEILING, funding={}, params=_params())
+        return _Context(
+            empty, empty, floor=floor, ceiling=CEILING, funding={}, params=_params(),
+            explicit=explicit,
+        )  # fmt: skip
 
-    ctx = context(FLOOR)
+    given, default = context(FLOOR), context(FLOOR, explicit=False)
     for pops in ([], [1.0], [150.0, 150.0], [0.5, 80.0, 90.0], [1e9] * 5, [300.0] * 3):
-        band = ctx._calibrated(pops, "x")
-        assert FLOOR <= band.low < band.high <= CEILING, pops
+        band = given._calibrated(pops, "x")
+        assert FLOOR == band.plancher <= band.low < band.high <= CEILING, pops
         assert band.low <= band.target <= band.high, pops
+        # the default plancher is lowered by small references, never below the minimum
+        band = default._calibrated(pops, "x")
+        assert MINIMUM <= band.plancher <= band.low < band.high <= CEILING, pops
+        assert band.low <= band.target <= band.high, pops
+        assert (band.plancher < FLOOR) == (len(pops) > 0 and max(pops) < FLOOR), pops
+    assert default._calibrated([12_345.0, 15_000.0, 40_000.0], "x").plancher == 13_600
     # a plancher near the plafond leaves the band between them
     tight = context(99_950)
     band = tight._calibrated([10_000.0, 20_000.0, 30_000.0], "x")
@@ -599,9 +649,11 @@ def test_one_commune_cpts_do_not_crash_and_the_plancher_holds(
         assert set(rec["departement"]) == {dep}
         covered = {c for cs in rec["communes"] for c in cs.split()}
         assert covered == {c for cs in zones["communes"] for c in cs.split()}
-        small = rec[(rec["option"] == "creation") & (rec["population_ajoutee"] < FLOOR)]
+        created = rec[rec["option"] == "creation"]
+        plancher = created["details"].map(plancher_of)
+        small = created[created["population_ajoutee"] < plancher]
         # a creation under the plancher only for a zone itself under it
-        assert (small["population_zone"] < FLOOR).all(), small[["zone_id", "motif"]]
+        assert (small["population_zone"] < plancher[small.index]).all(), small["motif"]
     code, out = _cli(["suggestions", "--registre", str(path), "--departement", "01"])
     assert code == 0 and "ZeroDivisionError" not in out
 
@@ -718,11 +770,34 @@ def test_every_extension_touches_its_cpts_and_names_its_mentor(world: World) -> 
     assert (rec.loc[rec["option"] != "rattachement_temporaire", "cpts_mentor"] == "").all()
 
 
+def _under_the_plancher(props: pd.DataFrame) -> pd.DataFrame:
+    """Recommended creations under their effective plancher: only zones themselves under it
+    that no CPTS can take (the motif says so)."""
+    rec = _recommended(props)
+    created = rec[rec["option"] == "creation"]
+    plancher = created["details"].map(plancher_of)
+    assert (plancher >= MINIMUM).all() and (plancher <= FLOOR).all()
+    small = created[created["population_ajoutee"] < plancher]
+    assert (small["population_zone"] < plancher[small.index]).all()
+    assert small["motif"].str.contains("faute de CPTS").all(), small["motif"]
+    return created
+
+
 def test_no_recommended_creation_under_the_plancher(world: World) -> None:
-    rec = _recommended(world.props)
-    small = rec[(rec["option"] == "creation") & (rec["population_ajoutee"] < FLOOR)]
-    # only a zone itself under the plancher that no CPTS can take (the motif says so)
-    assert (small["population_zone"] < FLOOR).all()
+    _under_the_plancher(world.props)
+
+
+def test_an_explicit_plancher_holds(demo_registry: Path) -> None:
+    # --plancher given: it holds as given, the registry lowers nothing
+    with couverture.analyse(demo_registry, departements="35") as a:
+        props = suggest(a, floor=30_000)
+    created = _recommended(props)
+    created = created[created["option"] == "creation"]
+    assert len(created) > 0
+    assert not props["details"].str.contains("plancher abaissé").any()
+    assert (created["motif"].map(band_of).str[0] >= 30_000).all()
+    small = created[created["population_ajoutee"] < 30_000]
+    assert (small["population_zone"] < 30_000).all(), small["motif"]
     assert small["motif"].str.contains("faute de CPTS").all(), small["motif"]
 
 

@@ -1135,7 +1135,7 @@ def _add_proposal_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         type=_inhabitants,
         default=None,
         metavar="HABITANTS",
-        help="population minimale d'une CPTS nouvelle (défaut 10000)",
+        help="population minimale d'une CPTS nouvelle (défaut 20000, abaissé selon le registre)",
     )
     p.add_argument(
         "--plafond",

@@ -33,16 +33,23 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 
 No creation is recommended under the plancher, unless a zone itself is smaller and no CPTS
 can take it; a zone over the plancher is a creation rather than an extension from across a
-border.
+border. The plancher is the ``floor`` option when given (it then holds as given); by default
+it is ``plancher_creation`` of ``sources.toml`` (20,000, a typical CPTS covering 20,000 to
+100,000 people), lowered zone by zone where the registry's own reference CPTS (those the band
+is calibrated on, below) are smaller: to their lower quartile, never below ``plancher_minimum``
+of ``[calibration]`` (the ``details`` of a creation say « plancher abaissé à … : CPTS peu
+denses du département »). Every rule that uses the plancher (the band, an EPCI kept whole,
+the creation preferred to an extension across a border, the remnants agglomerated) uses the
+zone's effective one.
 
 **Calibration.** The band of a new CPTS (floor, aim, upper bound) is read at run time from the
 registry itself: the quartiles of the populations of the existing CPTS of the same
 département and density class (inhabitants per km², classes of ``[calibration]`` in
 ``propositions.toml``), else of the région and density class, else of the département, else
 of the région; outliers are left out first (Tukey's fences on the logarithm of the
-populations: a CPTS listed with its seat commune only calibrates nothing). The
-``floor``/``ceiling`` options are the fallback when fewer than ``min_cpts`` CPTS are found,
-and always bound the band: ``floor <= low < high <= ceiling`` whatever the registry. Nothing
+populations: a CPTS listed with its seat commune only calibrates nothing). The plancher and
+``ceiling`` are the fallback when fewer than ``min_cpts`` CPTS are found, and always bound
+the band: ``plancher <= low < high <= ceiling`` whatever the registry. Nothing
 is set for a département or a région: another registry gets the same treatment. ``make
 bench-propositions`` measures the result against the real PACA CPTS, one département left
 out at a time.
@@ -311,13 +318,17 @@ class _Band:
     """Population aimed at for a new CPTS.
 
     ``low`` to ``high`` around ``target``, calibrated on the existing CPTS described by
-    ``source`` (``""`` for the default bounds).
+    ``source`` (``""`` for the default bounds). ``plancher`` is the effective plancher of the
+    zone (no recommended creation under it, an EPCI without CPTS kept whole from it up):
+    the default one, lowered to ``low`` where the reference CPTS (``lowered``) are smaller.
     """
 
     low: float
     target: float
     high: float
     source: str = ""
+    plancher: float = 0.0
+    lowered: str = ""
 
     def text(self) -> str:
         return f"{integer(self.low)} à {integer(self.high)} hab."
@@ -361,6 +372,7 @@ class _Context:
     ceiling: int
     funding: dict[int, int]
     params: dict[str, Any]
+    explicit: bool = False
     _trees: dict[str, Any] = field(default_factory=dict)
     _bands: dict[tuple[str, str, int], _Band] = field(default_factory=dict)
     _refs: list[tuple[float, str, str, int]] | None = None
@@ -416,23 +428,42 @@ class _Context:
         ):
             pops = _inliers([r[0] for r in refs if keep(r)], float(p["barriere_tukey"]))
             if len(pops) >= int(p["min_cpts"]):
-                band = self._calibrated(pops, f"{label} ({len(pops)})")
+                band = self._calibrated(pops, f"{label} ({len(pops)})", label)
                 break
         if band is None:
             band = self._calibrated([], "")
         self._bands[key] = band
         return band
 
-    def _calibrated(self, pops: list[float], source: str) -> _Band:
+    def plancher(self, pops: list[float]) -> float:
+        """Effective plancher of a new CPTS calibrated on ``pops``.
+
+        An explicit plancher (``floor=``, ``--plancher``) holds as given. The default one
+        (``plancher_creation`` of ``sources.toml``) is lowered where the reference CPTS are
+        smaller, to their lower quantile (``quantiles``), in hundreds, never below
+        ``plancher_minimum``.
+        """
+        floor = float(self.floor)
+        if self.explicit or not pops:
+            return floor
+        p = self.params["calibration"]
+        w = bool(p["ponderation_population"])
+        lower = math.floor(_quantile(pops, p["quantiles"][0], weighted=w) / 100) * 100.0
+        return min(floor, max(float(p["plancher_minimum"]), lower))
+
+    def _calibrated(self, pops: list[float], source: str, label: str = "") -> _Band:
         """Band from reference populations (the default bounds without any).
 
-        The plancher and the plafond always hold: ``floor <= low < high <= ceiling``, and
-        ``low <= target <= high``, whatever the references (none, one, all alike, zero).
+        The plancher and the plafond always hold: ``plancher <= low < high <= ceiling``, and
+        ``low <= target <= high``, whatever the references (none, one, all alike, zero); the
+        plancher is :meth:`plancher` (``label`` names the CPTS that lowered it).
         """
-        floor, ceiling = float(self.floor), float(self.ceiling)
+        ceiling = float(self.ceiling)
+        floor = self.plancher(pops)
+        lowered = (label or "CPTS de référence") if floor < self.floor else ""
         if not pops:
             target = floor + float(self.params["creation"]["cible"]) * (ceiling - floor)
-            return _Band(floor, target, ceiling)
+            return _Band(floor, target, ceiling, plancher=floor)
         p = self.params["calibration"]
         q_low, q_high = p["quantiles"]
         w = bool(p["ponderation_population"])
@@ -445,7 +476,7 @@ class _Context:
         if high <= low:  # a plancher near the plafond: the band is what is left between them
             low, high = floor, ceiling
         target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
-        return _Band(low, target, high, source)
+        return _Band(low, target, high, source, floor, lowered)
 
     # ----------------------------------------------------------------- helpers
     def size(self, population: float) -> int:
@@ -535,11 +566,11 @@ class _Context:
         """Whether a block of a new CPTS must be agglomerated.
 
         Under the calibrated floor, unless it is a whole EPCI no CPTS holds (a CPTS of its own
-        from the plancher up).
+        from the zone's effective plancher up).
         """
         if population >= band.low:
             return False
-        return population < self.floor or not self.whole_epci(block)
+        return population < band.plancher or not self.whole_epci(block)
 
     def whole_epci(self, piece: list[int]) -> bool:
         """Whether ``piece`` is all of an EPCI that no CPTS covers, for one new CPTS.
@@ -1198,6 +1229,11 @@ def _creation_row(
     short.append(_band_text(band))
     if band.source:
         motif.append(f"taille calibrée sur les {band.source} : {band.text()}")
+    if band.lowered:
+        lowered = f"plancher abaissé à {integer(band.plancher)} hab. : {band.lowered}"
+        motif.append(f"{lowered} (plancher par défaut {integer(ctx.floor)} hab.)")
+        if population < ctx.floor:
+            short.append(lowered)
     if population < band.low:
         motif.append(f"sous le plancher de {integer(band.low)} habitants")
         short.append(why or "sous la taille visée")
@@ -1425,7 +1461,7 @@ def _extension_scenario(
             "partie que les CPTS voisines ne peuvent prendre sans changer de taille "
             "au-delà du plafond"
         )
-        if g.population(piece) >= ctx.floor and all(
+        if g.population(piece) >= ctx.band(piece).plancher and all(
             str(g.epci[v]) in ctx.intact_epcis() for v in piece
         ):
             note = "intercommunalité sans CPTS que les CPTS voisines ne peuvent prendre entière"
@@ -1492,7 +1528,7 @@ def _creation_scenario(ctx: _Context, units: list[int]) -> _Scenario:
                     "(découpage contigu dans les bornes impossible)"
                 )
                 why = "au-delà du plafond : pas de découpage contigu dans les bornes"
-        elif population < band.low and population >= ctx.floor and ctx.whole_epci(r):
+        elif population < band.low and population >= band.plancher and ctx.whole_epci(r):
             extra.append("intercommunalité sans CPTS gardée entière (au-dessus du plancher)")
             why = "sous la taille visée pour garder l'EPCI entier"
         elif population < band.low:
@@ -1533,7 +1569,7 @@ def _inside_first(ctx: _Context, units: list[int], split: _Scenario) -> list[_Sc
     Crossing a border is never preferred to an equivalent inside: a zone over the plancher
     becomes a CPTS of its own territory rather than an extension from outside it.
     """
-    if ctx.graph.population(units) < ctx.floor or not any(
+    if ctx.graph.population(units) < ctx.band(units).plancher or not any(
         r["hors_territoire"] for r in split.rows if r["option"] != "creation"
     ):
         return [split]
@@ -1609,7 +1645,9 @@ def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
 # ------------------------------------------------------------------------------------------------
 # public API
 # ------------------------------------------------------------------------------------------------
-def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -> pd.DataFrame:
+def _compute(
+    analysis: Analysis, floor: int, ceiling: int, funding_scale: str, *, explicit: bool
+) -> pd.DataFrame:
     a = analysis.national()
     zones = a.zones()
     table = a.cpts()
@@ -1622,6 +1660,7 @@ def _compute(analysis: Analysis, floor: int, ceiling: int, funding_scale: str) -
         ceiling=ceiling,
         funding=funding_table(funding_scale),
         params=_params(),
+        explicit=explicit,
     )
     records = []
     for zone_id, departement, zone_pop, communes in zip(
@@ -1678,10 +1717,13 @@ def suggest(
         An open :class:`~couverture.analysis.Analysis`; its ``departements`` filter applies
         to the result (the proposals themselves are computed for all France once and cached).
     floor
-        Minimum population of a new CPTS where the registry has too few CPTS to calibrate
-        the band on, and the plancher no recommended creation goes under unless its zone is
-        smaller and no CPTS can take it (``plancher`` of ``[creation]`` in
-        ``propositions.toml``, 10,000 by default).
+        The plancher: minimum population of a new CPTS, no recommended creation under it
+        unless its zone is smaller and no CPTS can take it; also the lower bound of the band
+        where the registry has too few CPTS to calibrate it on. Given, it holds as given.
+        Without it, the default (``plancher_creation`` of ``sources.toml``, 20,000) is
+        lowered zone by zone where the registry's reference CPTS are smaller, to their lower
+        quartile, never below ``plancher_minimum`` of ``[calibration]`` in
+        ``propositions.toml`` (5,000); the ``details`` say so.
     ceiling
         "Taille cohérente": no extension or new CPTS should go beyond it; also the upper
         bound of the fallback band (``plafond_taille_coherente``, 100,000 by default).
@@ -1710,15 +1752,18 @@ def suggest(
         When the bounds are not positive or ``floor >= ceiling``, or the scale is unknown.
     """
     settings = sources()["analyse"]
-    floor = int(_params()["creation"]["plancher"]) if floor is None else floor
+    explicit = floor is not None
+    floor = int(settings["plancher_creation"]) if floor is None else floor
     ceiling = int(settings["plafond_taille_coherente"]) if ceiling is None else ceiling
     funding_scale = funding_scale or str(settings["bareme_financement"])
     check_bounds(floor, ceiling)
     funding_table(funding_scale)
     analysis.check_departements()
     # the cache key already follows the code and config/propositions.toml (_cache.code_version)
-    name = f"suggestions_{floor}_{ceiling}_{funding_scale}"
-    frame = analysis.cached(name, lambda: _compute(analysis, floor, ceiling, funding_scale))
+    name = f"suggestions_{floor if explicit else 'auto'}_{ceiling}_{funding_scale}"
+    frame = analysis.cached(
+        name, lambda: _compute(analysis, floor, ceiling, funding_scale, explicit=explicit)
+    )
     if analysis.departements is not None:
         frame = frame[frame["departement"].isin(analysis.departements)]
     frame = frame.reset_index(drop=True)
