@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format
-from couverture._config import metric_crs, stage
+from couverture._config import STAGES, metric_crs, stage
 from couverture._errors import ArgumentError
 from couverture._output import recover_folders, staged_folder
-from couverture.settings import STAGES
 from couverture.zones import members as row_members
 
 if TYPE_CHECKING:
@@ -255,12 +254,9 @@ def _proposal_shapes(options: pd.DataFrame, unit_geoms: gpd.GeoSeries) -> list[t
 # the map (matplotlib, shared by the HTML page and the PDF)
 # ------------------------------------------------------------------------------------------
 def _plt() -> Any:
-    import matplotlib
+    from couverture import _figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _figure
 
 
 def draw_map(ax: Any, fiche: _Fiche) -> None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import _format, history
 from couverture._cache import code_version
-from couverture._config import ColumnTitles, stage
+from couverture._config import STAGES, ColumnTitles, stage
 from couverture._output import (
     FolderSwap,
     neutralise_frame,
@@ -49,7 +49,7 @@ from couverture._output import (
     staged_folder,
 )
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
-from couverture.settings import CRS_WEB, STAGES
+from couverture.settings import CRS_WEB
 from couverture.zones import members
 
 if TYPE_CHECKING:
@@ -230,15 +230,12 @@ def _short_list(names: str, sep: str = ", ") -> str:
 
 
 # ------------------------------------------------------------------------------------------
-# charts (matplotlib, Agg backend: no display needed)
+# charts (matplotlib figures without pyplot: no backend switched, couverture._figure)
 # ------------------------------------------------------------------------------------------
 def _plt() -> Any:
-    import matplotlib
+    from couverture import _figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _figure
 
 
 def chart_months(months: pd.DataFrame, path: Path) -> None:
@@ -828,8 +825,7 @@ def _write_gpkg(
 ) -> None:
     import geopandas as gpd
 
-    # pyogrio logs every layer written at INFO: not news for the user
-    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    # (pyogrio logs every layer written at INFO: the CLI's handler shows only our messages)
     layers = {"zones_blanches": zones}
     if proposals is not None and not proposals.empty:
         layers["propositions"] = proposals
