@@ -91,9 +91,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	@echo "Plan d'action : $(DEMO_PLAN) (décisions d'octobre reprises) ; remontée : $(DEMO_REMONTEE)"
 
 # --- quality -----------------------------------------------------------------------------------
-lint: $(INSTALLED) ## ruff check + ruff format --check
+lint: $(INSTALLED) ## ruff check + ruff format --check + the layer map (import-linter)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(INSTALLED) ## mypy on src/
 	$(BIN)/mypy src
