@@ -163,6 +163,10 @@ def test_stage_vocabulary_is_one_table() -> None:
     assert [s.code for s in stages] == ["lettre_intention", "projet_sante", "aci"]
     assert [s.rank for s in stages] == [1, 2, 3]
     assert _config.stage("aci").label == "ACI signé"
+    # rank 0: a project before its lettre d'intention, one spelling for every document
+    assert _config.pre_stage().code == "" and _config.pre_stage().rank == 0
+    assert _config.pre_stage().label == "Projet avant lettre d'intention"
+    assert [_config.stage_rank(c) for c in ("", None, "aci", "inconnu")] == [0, 0, 3, 0]
     # the live view the modules import
     assert _config.stage_codes() == tuple(_config.STAGES)
     assert "aci" in _config.STAGES and list(_config.STAGES)[-1] == "aci"
@@ -260,3 +264,9 @@ def test_every_module_reads_its_table_where_config_dir_points(
     finally:
         monkeypatch.undo()
         _config.clear_caches()
+
+
+def test_stage_vocabulary_needs_its_rank_0(config_copy: Path) -> None:
+    _edit(config_copy / "vocabulaire_stades.csv", ",0,Projet avant lettre d'intention,", ",9,x,")
+    with pytest.raises(ConfigError, match=r"vocabulaire_stades\.csv : les rangs des stades"):
+        _config.stages()

@@ -88,14 +88,8 @@ class Stage(NamedTuple):
 
 
 @cache
-def stages() -> tuple[Stage, ...]:
-    """Return the stages ordered from the least to the most advanced.
-
-    Examples
-    --------
-    >>> [s.code for s in stages()]
-    ['lettre_intention', 'projet_sante', 'aci']
-    """
+def _stage_rows() -> tuple[Stage, ...]:
+    """Every row of the stage vocabulary, rank 0 (before the lettre d'intention) first."""
     rows = [
         Stage(
             code=r["stade"],
@@ -108,12 +102,51 @@ def stages() -> tuple[Stage, ...]:
         for r in _rows("vocabulaire_stades.csv")
     ]
     ranked = tuple(sorted(rows, key=lambda s: s.rank))
-    if [s.rank for s in ranked] != list(range(1, len(ranked) + 1)):
+    if [s.rank for s in ranked] != list(range(len(ranked))) or ranked[0].code != "":
         raise ConfigError(
-            f"{_path('vocabulaire_stades.csv')} : les rangs des stades doivent être 1, 2, 3… "
-            f"(reçu {', '.join(str(s.rank) for s in rows)})"
+            f"{_path('vocabulaire_stades.csv')} : les rangs des stades doivent être 0 (sans "
+            f"code : avant la lettre d'intention), 1, 2, 3… (reçu "
+            f"{', '.join(str(s.rank) for s in rows)})"
         )
     return ranked
+
+
+def stages() -> tuple[Stage, ...]:
+    """Return the stages ordered from the least to the most advanced (rank 1, 2, 3…).
+
+    Examples
+    --------
+    >>> [s.code for s in stages()]
+    ['lettre_intention', 'projet_sante', 'aci']
+    """
+    return _stage_rows()[1:]
+
+
+def pre_stage() -> Stage:
+    """Return rank 0: a CPTS project before its lettre d'intention (code ``""``).
+
+    Examples
+    --------
+    >>> pre_stage().rank, pre_stage().label
+    (0, "Projet avant lettre d'intention")
+    """
+    return _stage_rows()[0]
+
+
+@cache
+def _ranks() -> dict[str, int]:
+    return {s.code: s.rank for s in _stage_rows()}
+
+
+def stage_rank(code: object) -> int:
+    """Return the rank of a stage code: 0 before a lettre d'intention (``""``, ``None``, unknown).
+
+    Examples
+    --------
+    >>> stage_rank("aci"), stage_rank(""), stage_rank(None)
+    (3, 0, 0)
+    """
+    return _ranks().get(code, 0) if isinstance(code, str) else 0
 
 
 def stage_codes() -> tuple[str, ...]:

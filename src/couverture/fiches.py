@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format
-from couverture._config import STAGES, metric_crs, stage
+from couverture._config import STAGES, metric_crs, pre_stage, stage
 from couverture._errors import ArgumentError
 from couverture._output import recover_folders, staged_folder
 from couverture.zones import members as row_members
@@ -60,7 +60,6 @@ MAX_PORTEURS = 7
 #: Colours of the zone blanche and of the proposal outline (not stage colours).
 ZONE_EDGE = "#b00020"
 PROPOSAL_EDGE = "#e66101"
-PRE_LI_FILL = "#d9d9d9"
 _OPTION_WORDS = {
     "extension": "Extension",
     "creation": "Création",
@@ -314,8 +313,8 @@ def _draw_cpts(ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float])
     names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
     for cid, geom in fiche.cpts_shapes.items():
         code = stages.get(cid)
-        fill = stage(code).colour if isinstance(code, str) and code in STAGES else PRE_LI_FILL
-        edge = stage(code).outline if isinstance(code, str) and code in STAGES else "#777777"
+        look = stage(code) if isinstance(code, str) and code in STAGES else pre_stage()
+        fill, edge = look.colour, look.outline
         gpd.GeoSeries([geom], crs=fiche.crs).plot(
             ax=ax, facecolor=fill, edgecolor=edge, linewidth=0.8, alpha=0.85
         )
@@ -395,7 +394,7 @@ def _draw_legend(ax: Any, fiche: _Fiche) -> None:
         for s in STAGES
     ]
     handles += [
-        Patch(facecolor=PRE_LI_FILL, edgecolor="#777777", label="Projet (avant lettre)"),
+        Patch(facecolor=pre_stage().colour, edgecolor=pre_stage().outline, label=pre_stage().label),
         Patch(facecolor="white", edgecolor=ZONE_EDGE, linewidth=1.6, label="Zone blanche"),
         Line2D([], [], color=PROPOSAL_EDGE, linewidth=2, linestyle="--", label="Proposition"),
     ]
@@ -441,7 +440,7 @@ def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
 # rows shown in both formats (French text)
 # ------------------------------------------------------------------------------------------
 def _stage_text(code: object) -> str:
-    return stage(code).label if isinstance(code, str) and code in STAGES else "Projet (avant LI)"
+    return stage(code).label if isinstance(code, str) and code in STAGES else pre_stage().label
 
 
 def _option_rows(options: pd.DataFrame) -> list[list[str]]:

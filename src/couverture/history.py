@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import settings
-from couverture._config import stage_codes, stages
+from couverture._config import pre_stage, stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
 from couverture.store import has_table, query
@@ -113,8 +113,6 @@ CHANGE_COLUMNS = [
     "communes",
     "noms_communes",
 ]
-#: How a change row names a CPTS that has no stage yet (the stages use their short label).
-PRE_STAGE_WORD = "projet (avant lettre d'intention)"
 
 
 @dataclass
@@ -533,13 +531,33 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
         )
 
 
+def history_series(
+    analysis: Analysis, *, departement: str | None = None, history_path: Path | str | None = None
+) -> pd.DataFrame:
+    """Return recorded months of one département.
+
+    (or of France when ``None``) from the history store, for the same kind of registry (demo or
+    real) as ``analysis``: ``mois, population, pop_<stage>…``. Empty when the store does not
+    exist.
+    """
+    niveau = "france" if departement is None else "departement"
+    frame = series(path=history_path, niveau=niveau)
+    if frame.empty:
+        return frame
+    if departement is not None:
+        frame = frame[frame["code"] == departement]
+    if "fictif" in frame:
+        frame = frame[frame["fictif"] == bool(analysis.meta["fictif"])]
+    return frame.drop_duplicates("mois", keep="last").reset_index(drop=True)
+
+
 # ------------------------------------------------------------------------------------------
 # changes
 # ------------------------------------------------------------------------------------------
 def _stage_word(stage: object) -> str:
-    """Return the short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
+    """Return the short French label of a stage code (rank 0's for none)."""
     if not isinstance(stage, str):
-        return PRE_STAGE_WORD
+        return pre_stage().short
     return next((s.short for s in stages() if s.code == stage), stage)
 
 

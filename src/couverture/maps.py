@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from couverture import _format
+from couverture._config import pre_stage as _pre_stage
 from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
@@ -717,7 +718,7 @@ def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
     funding = _positive(r["financement_max"]) if stage else None
     return {
         "nom": r["nom"],
-        "stade": _stage(stage).label if stage else "Projet avant lettre d'intention",
+        "stade": _stage(stage).label if stage else _pre_stage().label,
         "stade_code": stage or "projet",
         "population": f"{_format.integer(r['population'])} hab.",
         "taille": None if taille is None else str(taille),

@@ -130,7 +130,8 @@ def remontee(
     """
     import pandas as pd
 
-    from couverture.alerts import history_series, project, reference_date
+    from couverture.alerts import project, reference_date
+    from couverture.history import history_series
 
     month = check_month(month)
     date = reference_date(analysis, on)

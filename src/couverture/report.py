@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import _format, history
 from couverture._cache import code_version
-from couverture._config import STAGES, ColumnTitles, stage
+from couverture._config import STAGES, ColumnTitles, pre_stage, stage
 from couverture._output import (
     FolderSwap,
     neutralise_frame,
@@ -71,9 +71,6 @@ def column_titles() -> Mapping[str, str]:
 
 def _stage_labels() -> dict[str, str]:
     return {s: stage(s).label for s in STAGES}
-
-
-_PRE_LI = "Projet (avant lettre d'intention)"
 
 
 RATE_COLUMNS = [
@@ -441,7 +438,7 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     at_stage = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
     if at_stage is not None:
         cpts.insert(cpts.columns.get_loc("stade") + 1, "mois_au_stade", at_stage)
-    cpts["stade"] = cpts["stade"].astype(object).map(_stage_labels()).fillna(_PRE_LI)
+    cpts["stade"] = cpts["stade"].astype(object).map(_stage_labels()).fillna(pre_stage().label)
     cpts = cpts.merge(snap.cpts[["cpts_id", "communes"]], on="cpts_id", how="left")
     communes = units[[c for c in UNIT_OUTPUT_COLUMNS if c != "n_cpts"]].copy()
     communes["stade"] = communes["stade"].map(_stage_labels()).fillna("Non couverte")
