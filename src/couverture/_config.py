@@ -2,8 +2,8 @@
 
 Every vocabulary a user reads (stages, size classes, funding, column titles) and every source
 file name lives in ``config/`` and is read here, never copied in code. The directory is
-:data:`couverture.settings.CONFIG_DIR`, looked up at each first read: tests point it at a copy
-and call :func:`clear_caches`.
+:data:`couverture.settings.CONFIG_DIR` (``$COUVERTURE_CONFIG`` when set), looked up at each
+first read: tests and notebooks point it at a copy and call :func:`clear_caches`.
 """
 
 from __future__ import annotations

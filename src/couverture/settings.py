@@ -13,12 +13,14 @@ Examples
 --------
 >>> import os
 >>> from couverture import settings
+>>> before = os.environ.get("COUVERTURE_DATA")
 >>> os.environ["COUVERTURE_DATA"] = "/tmp/ailleurs"
 >>> settings.STORE_PATH.as_posix()
 '/tmp/ailleurs/processed/couverture.duckdb'
->>> del os.environ["COUVERTURE_DATA"]
->>> settings.STORE_PATH == settings.PROJECT_ROOT / "data/processed/couverture.duckdb"
-True
+>>> if before is None:
+...     del os.environ["COUVERTURE_DATA"]
+... else:
+...     os.environ["COUVERTURE_DATA"] = before
 """
 
 from __future__ import annotations
