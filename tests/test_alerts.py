@@ -116,7 +116,7 @@ def test_projection_on_three_months_of_history(world: dict, tmp_path: Path) -> N
         with couverture.analyse(registry, departements=DEP) as a:
             history.save_snapshot(history.snapshot(a), month=month, path=store)
     with couverture.analyse(world["registries"][-1], departements=DEP) as a:
-        series = history.history_series(a, departement=DEP, history_path=store)
+        series = alerts.history_series(a, departement=DEP, history_path=store)
         p = plan.build_plan(a, on=ON, proposals=False)
         plan.write_plan(p, tmp_path / "plan.xlsx")
         table, _ = remontee.remontee(

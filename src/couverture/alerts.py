@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _config, _format
@@ -54,6 +55,13 @@ PAIR_COLUMNS = [
     "nom_b",
     "taille_b",
 ]
+
+
+def _stage_word(code: object) -> str:
+    """Return the short label of a stage code, rank 0's for a project before it."""
+    if isinstance(code, str) and code in _config.stage_codes():
+        return _config.stage(code).short
+    return _config.pre_stage().short
 
 
 def thresholds() -> dict[str, Any]:
@@ -170,13 +178,6 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
     return out.sort_values(["departement", "cpts_id_a", "cpts_id_b"]).reset_index(drop=True)
 
 
-def _stage_word(code: object) -> str:
-    """Return the short label of a stage code, rank 0's for a project before it."""
-    if isinstance(code, str) and code in _config.stage_codes():
-        return _config.stage(code).short
-    return _config.pre_stage().short
-
-
 def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
     """One row per CPTS of the scope.
 
@@ -202,17 +203,17 @@ def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
     dates = analysis.registry.cpts
     out = pd.DataFrame({"cpts_id": table["cpts_id"], "nom": table["nom"]})
     out["departement"] = table["departement"]
-    codes = table["stade"].astype(object).where(table["stade"].notna(), None)
-    out["stade"] = codes.map(_stage_word)
-    for code in _config.stage_codes():
-        column = f"date_{code}"
+    stage_codes = table["stade"].astype(object).where(table["stade"].notna(), None)
+    out["stade"] = stage_codes.map(_stage_word)
+    for stage in ("lettre_intention", "projet_sante", "aci"):
+        column = f"date_{stage}"
         values = table["cpts_id"].map(dates[column]) if column in dates else None
         out[column] = (
             [d.isoformat() if (d := _iso(v)) else "" for v in values] if values is not None else ""
         )
     since = [
         _iso(row[f"date_{s}"]) if isinstance(s, str) else None
-        for s, (_, row) in zip(codes, out.iterrows(), strict=True)
+        for s, (_, row) in zip(stage_codes, out.iterrows(), strict=True)
     ]
     out["date_stade"] = [d.isoformat() if d else "" for d in since]
     months = [months_between(d, on) if d else None for d in since]
@@ -222,7 +223,7 @@ def cpts_alerts(analysis: Analysis, *, on: dt.date) -> pd.DataFrame:
     alerts: list[list[str]] = [[] for _ in range(len(out))]
     li_max = int(limits["lettre_intention_mois_max"])
     ps_max = int(limits["projet_sante_sans_aci_mois_max"])
-    for i, (stage, n) in enumerate(zip(codes, months, strict=True)):
+    for i, (stage, n) in enumerate(zip(stage_codes, months, strict=True)):
         if n is None:
             continue
         if stage == "lettre_intention" and n > li_max:
@@ -316,3 +317,25 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
         text = f"{french_month(target)} (au rythme de {rhythm} point par mois)"
         out[stage] = {"taux": last, "rythme": pace, "mois": target, "texte": text}
     return out
+
+
+def history_series(
+    analysis: Analysis, *, departement: str | None = None, history_path: Path | str | None = None
+) -> pd.DataFrame:
+    """Return recorded months of one département.
+
+    (or of France when ``None``) from the history store, for the same kind of registry (demo or
+    real) as ``analysis``: ``mois, population, pop_<stage>…``. Empty when the store does not
+    exist.
+    """
+    from couverture import history
+
+    niveau = "france" if departement is None else "departement"
+    frame = history.series(path=history_path, niveau=niveau)
+    if frame.empty:
+        return frame
+    if departement is not None:
+        frame = frame[frame["code"] == departement]
+    if "fictif" in frame:
+        frame = frame[frame["fictif"] == bool(analysis.meta["fictif"])]
+    return frame.drop_duplicates("mois", keep="last").reset_index(drop=True)

@@ -60,6 +60,7 @@ MAX_PORTEURS = 7
 #: Colours of the zone blanche and of the proposal outline (not stage colours).
 ZONE_EDGE = "#b00020"
 PROPOSAL_EDGE = "#e66101"
+PRE_LI_FILL = "#d9d9d9"
 _OPTION_WORDS = {
     "extension": "Extension",
     "creation": "Création",
@@ -313,8 +314,8 @@ def _draw_cpts(ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float])
     names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
     for cid, geom in fiche.cpts_shapes.items():
         code = stages.get(cid)
-        look = stage(code) if isinstance(code, str) and code in STAGES else pre_stage()
-        fill, edge = look.colour, look.outline
+        fill = stage(code).colour if isinstance(code, str) and code in STAGES else PRE_LI_FILL
+        edge = stage(code).outline if isinstance(code, str) and code in STAGES else "#777777"
         gpd.GeoSeries([geom], crs=fiche.crs).plot(
             ax=ax, facecolor=fill, edgecolor=edge, linewidth=0.8, alpha=0.85
         )
@@ -394,7 +395,7 @@ def _draw_legend(ax: Any, fiche: _Fiche) -> None:
         for s in STAGES
     ]
     handles += [
-        Patch(facecolor=pre_stage().colour, edgecolor=pre_stage().outline, label=pre_stage().label),
+        Patch(facecolor=PRE_LI_FILL, edgecolor="#777777", label="Projet (avant lettre)"),
         Patch(facecolor="white", edgecolor=ZONE_EDGE, linewidth=1.6, label="Zone blanche"),
         Line2D([], [], color=PROPOSAL_EDGE, linewidth=2, linestyle="--", label="Proposition"),
     ]

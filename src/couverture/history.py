@@ -531,26 +531,6 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
         )
 
 
-def history_series(
-    analysis: Analysis, *, departement: str | None = None, history_path: Path | str | None = None
-) -> pd.DataFrame:
-    """Return recorded months of one département.
-
-    (or of France when ``None``) from the history store, for the same kind of registry (demo or
-    real) as ``analysis``: ``mois, population, pop_<stage>…``. Empty when the store does not
-    exist.
-    """
-    niveau = "france" if departement is None else "departement"
-    frame = series(path=history_path, niveau=niveau)
-    if frame.empty:
-        return frame
-    if departement is not None:
-        frame = frame[frame["code"] == departement]
-    if "fictif" in frame:
-        frame = frame[frame["fictif"] == bool(analysis.meta["fictif"])]
-    return frame.drop_duplicates("mois", keep="last").reset_index(drop=True)
-
-
 # ------------------------------------------------------------------------------------------
 # changes
 # ------------------------------------------------------------------------------------------

@@ -130,8 +130,7 @@ def remontee(
     """
     import pandas as pd
 
-    from couverture.alerts import project, reference_date
-    from couverture.history import history_series
+    from couverture.alerts import history_series, project, reference_date
 
     month = check_month(month)
     date = reference_date(analysis, on)
