@@ -51,6 +51,7 @@ from couverture._config import pre_stage as _pre_stage
 from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
+from couverture._geometry import DECIMALS as DECIMALS  # the coordinates the maps write
 from couverture._geometry import SIMPLIFY_TOLERANCE_M, geojson_geometries, simplify_coverage
 from couverture._geometry import group_unions as _group_unions
 from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
