@@ -102,9 +102,10 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory captures
 
 # --- quality -----------------------------------------------------------------------------------
-lint: $(INSTALLED) ## ruff check + ruff format --check
+lint: $(INSTALLED) ## ruff check + ruff format --check + the layer map (import-linter)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(INSTALLED) ## mypy on src/
 	$(BIN)/mypy src

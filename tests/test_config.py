@@ -34,7 +34,7 @@ def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     """A private copy of the package's ``config/``, in use until the end of the test."""
     copy = tmp_path / "config"
     shutil.copytree(settings.CONFIG_DIR, copy)
-    monkeypatch.setattr(settings, "CONFIG_DIR", copy)
+    monkeypatch.setenv("COUVERTURE_CONFIG", str(copy))
     _config.clear_caches()
     yield copy
     monkeypatch.undo()
@@ -163,9 +163,13 @@ def test_stage_vocabulary_is_one_table() -> None:
     assert [s.code for s in stages] == ["lettre_intention", "projet_sante", "aci"]
     assert [s.rank for s in stages] == [1, 2, 3]
     assert _config.stage("aci").label == "ACI signé"
-    # the derived names kept for the modules not yet reading _config
-    assert _config.stage_codes() == settings.STAGES
-    assert settings.STAGE_LABELS["projet_sante"] == "Projet de santé validé"
+    # rank 0: a project before its lettre d'intention, one spelling for every document
+    assert _config.pre_stage().code == "" and _config.pre_stage().rank == 0
+    assert _config.pre_stage().label == "Projet avant lettre d'intention"
+    assert [_config.stage_rank(c) for c in ("", None, "aci", "inconnu")] == [0, 0, 3, 0]
+    # the live view the modules import
+    assert _config.stage_codes() == tuple(_config.STAGES)
+    assert "aci" in _config.STAGES and list(_config.STAGES)[-1] == "aci"
     with pytest.raises(AttributeError):
         _ = settings.NOT_A_SETTING
 
@@ -234,7 +238,7 @@ def test_source_file_names_come_from_sources_toml() -> None:
 def test_every_module_reads_its_table_where_config_dir_points(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """alerts, plan, porteurs and suggest follow `settings.CONFIG_DIR` and `clear_caches()`,
+    """alerts, plan, porteurs and suggest follow `COUVERTURE_CONFIG` and `clear_caches()`,
     even when they were imported and read before it moved (a notebook, the test session)."""
     from couverture import alerts, plan, porteurs, suggest
 
@@ -242,7 +246,7 @@ def test_every_module_reads_its_table_where_config_dir_points(
     assert all(read() for read in readers)  # read once from the package's own config/
     copy = tmp_path / "config"
     shutil.copytree(settings.CONFIG_DIR, copy)
-    monkeypatch.setattr(settings, "CONFIG_DIR", copy)
+    monkeypatch.setenv("COUVERTURE_CONFIG", str(copy))
     try:
         text = (copy / "alertes.toml").read_text(encoding="utf-8")
         (copy / "alertes.toml").write_text(
@@ -260,3 +264,9 @@ def test_every_module_reads_its_table_where_config_dir_points(
     finally:
         monkeypatch.undo()
         _config.clear_caches()
+
+
+def test_stage_vocabulary_needs_its_rank_0(config_copy: Path) -> None:
+    _edit(config_copy / "vocabulaire_stades.csv", ",0,Projet avant lettre d'intention,", ",9,x,")
+    with pytest.raises(ConfigError, match=r"vocabulaire_stades\.csv : les rangs des stades"):
+        _config.stages()

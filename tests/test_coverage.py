@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import couverture
-from couverture.settings import STAGES
+from couverture._config import STAGES
 
 
 @pytest.fixture(scope="module")

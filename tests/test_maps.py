@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 import couverture
-from couverture import _config, maps, settings
+from couverture import _config, _geometry, maps
 from couverture._errors import ArgumentError
 from couverture.cli import main
 
@@ -83,7 +83,7 @@ def expected(analysis, suggestions) -> dict[str, int]:
     units = analysis.units()
     ids = {i for s in units.loc[units["stade"].notna(), "cpts_ids"] for i in s.split("|") if i}
     stages = analysis.registry.cpts["stade"]
-    n_cpts = sum(1 for i in ids if stages.get(i) in settings.STAGES)
+    n_cpts = sum(1 for i in ids if stages.get(i) in _config.STAGES)
     n_props = n_alt = 0
     if suggestions is not None:
         mine = suggestions[suggestions["departement"] == DEP]
@@ -126,7 +126,7 @@ def test_simplified_coverage_keeps_shared_borders(layers: maps.MapLayers) -> Non
     assert abs(total - union) / union < 1e-3
     # rounded to 5 decimals in WGS84
     xy = shapely.get_coordinates(layers.units.geometry.to_numpy())
-    assert np.allclose(xy, np.round(xy, maps.DECIMALS), atol=1e-9)
+    assert np.allclose(xy, np.round(xy, _geometry.DECIMALS), atol=1e-9)
 
 
 def test_cpts_perimeter_is_the_union_of_its_units(layers: maps.MapLayers) -> None:
@@ -148,7 +148,7 @@ def test_pinholes_are_dropped_but_enclaves_kept() -> None:
     pin = shapely.box(0.1, 0.1, 0.1001, 0.1001)
     enclave = shapely.box(0.5, 0.5, 0.7, 0.7)
     holed = shapely.Polygon(outer.exterior, [pin.exterior, enclave.exterior])
-    kept = maps.drop_pinholes(holed)
+    kept = _geometry.drop_pinholes(holed)
     assert len(kept.interiors) == 1
     assert kept.area == pytest.approx(1 - 0.04)
 

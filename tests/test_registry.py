@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from couverture import _cache
+from couverture import _cache, _config
 from couverture._errors import ArgumentError, RegistryError
-from couverture.registry import STAGE_ORDER, normalise_stage, read_registry
+from couverture.registry import normalise_stage, read_registry
 
 HEADER = ["cpts_id", "nom_cpts", "stade", "code_insee", "nom_commune"]
 RENNES = [
@@ -200,7 +200,12 @@ def test_normalise_stage(wording, stage):
 
 
 def test_stage_order():
-    assert sorted(STAGE_ORDER, key=STAGE_ORDER.get) == ["lettre_intention", "projet_sante", "aci"]
+    assert sorted(_config.stage_codes(), key=_config.stage_rank) == [
+        "lettre_intention",
+        "projet_sante",
+        "aci",
+    ]
+    assert _config.stage_rank("") == 0 == _config.pre_stage().rank
 
 
 def test_pre_li_and_inconsistent_stages(read, tmp_path):

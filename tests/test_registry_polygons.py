@@ -128,7 +128,7 @@ def test_shared_unit_slivers_and_gaps(read, unit_geometries, tmp_path):
     assert "partagée entre périmètres" in notes["35238"]
     share = third.area / chantepie.area
     assert limits.negligible <= share < limits.majority
-    assert f"couverte à {share * 100:.0f} % par CPTS B (C2)" in notes["35055"]
+    assert f"couverte à {share * 100:.0f}\u00a0% par CPTS B (C2)" in notes["35055"]
     assert "non rattachée" in notes["35055"]
 
 

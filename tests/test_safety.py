@@ -259,10 +259,8 @@ def test_killed_donnees_leaves_a_store_commands_refuse(
     processed.mkdir()
     for name in ("units.parquet", "adjacency.parquet", "couverture.duckdb"):
         shutil.copy2(settings.PROCESSED_DIR / name, processed / name)
-    monkeypatch.setattr(settings, "PROCESSED_DIR", processed)
-    monkeypatch.setattr(settings, "UNITS_PATH", processed / "units.parquet")
-    monkeypatch.setattr(settings, "ADJACENCY_PATH", processed / "adjacency.parquet")
-    monkeypatch.setattr(settings, "STORE_PATH", processed / "couverture.duckdb")
+    monkeypatch.setenv("COUVERTURE_DATA", str(tmp_path))  # paths follow it (settings)
+    assert settings.STORE_PATH.parent == processed
 
     # the new population is read and the parquet files replaced, then the run is killed
     def read_units(**kwargs: object) -> gpd.GeoDataFrame:

@@ -7,6 +7,7 @@ The public API re-exported here is what notebooks use; each stage lives in its o
 
 from typing import TYPE_CHECKING, Any
 
+from couverture._config import clear_caches
 from couverture._errors import (
     ArgumentError,
     CouvertureError,
@@ -41,5 +42,6 @@ __all__ = [
     "RegistryError",
     "StoreError",
     "analyse",
+    "clear_caches",
 ]
 __version__ = "0.1.0"

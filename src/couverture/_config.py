@@ -2,8 +2,8 @@
 
 Every vocabulary a user reads (stages, size classes, funding, column titles) and every source
 file name lives in ``config/`` and is read here, never copied in code. The directory is
-:data:`couverture.settings.CONFIG_DIR`, looked up at each first read: tests point it at a copy
-and call :func:`clear_caches`.
+:data:`couverture.settings.CONFIG_DIR` (``$COUVERTURE_CONFIG`` when set), looked up at each
+first read: tests and notebooks point it at a copy and call :func:`clear_caches`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -88,14 +88,8 @@ class Stage(NamedTuple):
 
 
 @cache
-def stages() -> tuple[Stage, ...]:
-    """Return the stages ordered from the least to the most advanced.
-
-    Examples
-    --------
-    >>> [s.code for s in stages()]
-    ['lettre_intention', 'projet_sante', 'aci']
-    """
+def _stage_rows() -> tuple[Stage, ...]:
+    """Every row of the stage vocabulary, rank 0 (before the lettre d'intention) first."""
     rows = [
         Stage(
             code=r["stade"],
@@ -108,12 +102,51 @@ def stages() -> tuple[Stage, ...]:
         for r in _rows("vocabulaire_stades.csv")
     ]
     ranked = tuple(sorted(rows, key=lambda s: s.rank))
-    if [s.rank for s in ranked] != list(range(1, len(ranked) + 1)):
+    if [s.rank for s in ranked] != list(range(len(ranked))) or ranked[0].code != "":
         raise ConfigError(
-            f"{_path('vocabulaire_stades.csv')} : les rangs des stades doivent être 1, 2, 3… "
-            f"(reçu {', '.join(str(s.rank) for s in rows)})"
+            f"{_path('vocabulaire_stades.csv')} : les rangs des stades doivent être 0 (sans "
+            f"code : avant la lettre d'intention), 1, 2, 3… (reçu "
+            f"{', '.join(str(s.rank) for s in rows)})"
         )
     return ranked
+
+
+def stages() -> tuple[Stage, ...]:
+    """Return the stages ordered from the least to the most advanced (rank 1, 2, 3…).
+
+    Examples
+    --------
+    >>> [s.code for s in stages()]
+    ['lettre_intention', 'projet_sante', 'aci']
+    """
+    return _stage_rows()[1:]
+
+
+def pre_stage() -> Stage:
+    """Return rank 0: a CPTS project before its lettre d'intention (code ``""``).
+
+    Examples
+    --------
+    >>> pre_stage().rank, pre_stage().label
+    (0, "Projet avant lettre d'intention")
+    """
+    return _stage_rows()[0]
+
+
+@cache
+def _ranks() -> dict[str, int]:
+    return {s.code: s.rank for s in _stage_rows()}
+
+
+def stage_rank(code: object) -> int:
+    """Return the rank of a stage code: 0 before a lettre d'intention (``""``, ``None``, unknown).
+
+    Examples
+    --------
+    >>> stage_rank("aci"), stage_rank(""), stage_rank(None)
+    (3, 0, 0)
+    """
+    return _ranks().get(code, 0) if isinstance(code, str) else 0
 
 
 def stage_codes() -> tuple[str, ...]:
@@ -125,6 +158,35 @@ def stage_codes() -> tuple[str, ...]:
     ('lettre_intention', 'projet_sante', 'aci')
     """
     return tuple(s.code for s in stages())
+
+
+class _StageCodes(Sequence[str]):
+    """The stage codes of :func:`stage_codes`, read again at every use (never frozen)."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return stage_codes()[index]
+
+    def __len__(self) -> int:
+        return len(stage_codes())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(stage_codes())
+
+    def __contains__(self, code: object) -> bool:
+        return code in stage_codes()
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(stage_codes())
+
+
+#: The stage codes, least advanced first, as a live view of ``config/``: ``from
+#: couverture._config import STAGES`` never freezes the vocabulary of a notebook.
+STAGES: Sequence[str] = _StageCodes()
 
 
 @cache
@@ -311,25 +373,24 @@ def digest() -> str:
 
 
 def clear_caches() -> None:
-    """Forget every table read (after :data:`couverture.settings.CONFIG_DIR` moved or changed).
+    """Forget every cached reading of the package: ``couverture.clear_caches()``.
 
-    And the code version of the cache key, which digests them.
+    Every ``functools.cache`` / ``lru_cache`` of every loaded ``couverture`` module — the
+    configuration tables, the vocabularies derived from them, the code version of the result
+    cache key (an edited module or table is never answered from an older result) — wherever
+    they live, so that a cache added in a module is cleared without being listed here. Call it
+    after :data:`couverture.settings.CONFIG_DIR` moved or a table changed. Results cached on
+    disk are keyed by the code and configuration version, so they are not removed.
     """
-    for reader in (
-        toml,
-        stages,
-        stage,
-        stage_wordings,
-        size_classes,
-        funding_table,
-        column_titles,
-        digest,
-    ):
-        reader.cache_clear()
-    # imported here: _cache imports this module
-    from couverture import _cache
+    import sys
 
-    _cache.code_version.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "couverture" or name.startswith("couverture.")):
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == name:
+                clear()
 
 
 # Metric CRS per territory: Lambert-93 for metropolitan France, local UTM for the DROM

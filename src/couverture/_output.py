@@ -861,3 +861,17 @@ def _undo_swapped(target: Path, old: Path | None, *, pid: int, token: str) -> No
     else:
         _log.warning("interruption précédente : dossier inachevé retiré : %s", target)
     shutil.rmtree(rejected, ignore_errors=True)
+
+
+#: File left in the processed data folder while ``couverture donnees`` replaces its files; it
+#: is removed once the store is rebuilt, so a killed build is never used as if it were whole.
+BUILD_MARKER = ".donnees-en-cours"
+
+
+def mark_building(directory: Path) -> None:
+    """Mark the processed data in ``directory`` as being rebuilt (before a first file is replaced).
+
+    :func:`couverture.store.build_store` removes the mark once the store is in place.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")

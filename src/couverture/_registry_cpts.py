@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from couverture import settings
-from couverture._config import stage_wordings
+from couverture import _format, settings
+from couverture._config import pre_stage, stage_codes, stage_rank, stage_wordings
 from couverture._errors import ArgumentError
 from couverture._registry_common import (
     _DATE_ROLES,
@@ -27,7 +27,6 @@ from couverture._registry_common import (
     _plural,
 )
 
-STAGE_ORDER: dict[str, int] = {"lettre_intention": 1, "projet_sante": 2, "aci": 3}
 EXCLUDED = "exclu"  # stage of the wordings meaning "CPTS abandoned or dissolved: ignore it"
 _TRUTHY = frozenset({"oui", "o", "1", "true", "vrai", "yes", "x"})
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
@@ -76,13 +75,11 @@ def _stage_of(wording: str) -> str | None:
 @functools.cache
 def _accepted_stages() -> str:
     """Every accepted wording, grouped by stage (for the unknown-stage message)."""
-    groups: dict[str, dict[str, str]] = {
-        label: {} for label in ("lettre_intention", "projet_sante", "aci", "", EXCLUDED)
-    }
+    groups: dict[str, dict[str, str]] = {label: {} for label in (*stage_codes(), "", EXCLUDED)}
     for wording, stage in stage_wordings().items():
         if wording != stage:  # the stage codes themselves head their group
             groups.setdefault(stage, {}).setdefault(_compact(wording), wording)
-    names = {"": "avant lettre d'intention", EXCLUDED: "CPTS ignorée"}
+    names = {"": pre_stage().short, EXCLUDED: "CPTS ignorée"}
     return " ; ".join(
         f"{names.get(stage, stage)} : {', '.join(wordings.values())}"
         for stage, wordings in groups.items()
@@ -94,7 +91,7 @@ def _default_stage(default_stage: str | None) -> str | None:
     if default_stage is None:
         return None
     stage = normalise_stage(default_stage)
-    if stage not in STAGE_ORDER:
+    if stage not in stage_codes():
         raise ArgumentError(
             f"stade par défaut inconnu : « {default_stage} » (attendu : lettre_intention, "
             "projet_sante ou aci, ou un libellé comme « ACI signé »)"
@@ -435,7 +432,7 @@ def _check_share_sums(
         for code in sums.index[(sums["sum"] > 1 + 1e-9) & (sums["count"] > 1)]:
             rows = shared[shared["code"] == code]
             listed = ", ".join(map(label, rows["cpts_id"]))
-            total = f"{sums.at[code, 'sum']:.2f}".replace(".", ",")
+            total = _format.number(sums.at[code, "sum"], decimals=2)
             notes.add(
                 int(rows["ligne"].min()),
                 share_col,
@@ -458,12 +455,10 @@ def _cpts_table(
         stages: dict[tuple[str, str], int] = entry["stages"]
         if stages:
             # the most advanced stage wins (stale rows lag behind), first line on ties
-            (stage, wording), _ = max(
-                stages.items(), key=lambda s: (STAGE_ORDER.get(s[0][0], 0), -s[1])
-            )
+            (stage, wording), _ = max(stages.items(), key=lambda s: (stage_rank(s[0][0]), -s[1]))
             distinct = {st for st, _ in stages}
             if len(distinct) > 1:
-                listed = ", ".join(sorted(st or "avant LI" for st in distinct))
+                listed = ", ".join(sorted(st or pre_stage().short for st in distinct))
                 notes.add(
                     min(stages.values()),
                     stage_col,

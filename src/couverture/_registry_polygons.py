@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from couverture import settings
-from couverture._config import metric_crs, sources
+from couverture import _format, settings
+from couverture._config import metric_crs, sources, stage_rank
 from couverture._registry_common import _compact, log, printable, registry_error
-from couverture._registry_cpts import STAGE_ORDER, _stage_of
+from couverture._registry_cpts import _stage_of
 from couverture._registry_read import Note, Table, _cell_text, _layout_problems, _match_columns
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def _features(path: Path, layer: gpd.GeoDataFrame, attribute_columns: list[str])
 
     def rank(i: int) -> tuple[int, int]:
         stage = _stage_of(values[i][stage_at]) if stage_at is not None else None
-        return (STAGE_ORDER.get(stage or "", 0), -i)
+        return (stage_rank(stage), -i)
 
     keys = list(groups)
     speaker = {k: max(groups[k], key=rank) for k in keys}
@@ -583,4 +583,4 @@ def _partial(
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.0f} %"
+    return _format.percent(share * 100, decimals=0)

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from couverture import _config, _format
 from couverture._config import toml
 from couverture._errors import ArgumentError
 from couverture._format import month as french_month
@@ -54,12 +55,13 @@ PAIR_COLUMNS = [
     "nom_b",
     "taille_b",
 ]
-STAGE_WORDS = {
-    "lettre_intention": "lettre d'intention",
-    "projet_sante": "projet de santé",
-    "aci": "ACI signé",
-}
-PRE_LI = "projet (avant lettre d'intention)"
+
+
+def _stage_word(code: object) -> str:
+    """Return the short label of a stage code, rank 0's for a project before it."""
+    if isinstance(code, str) and code in _config.stage_codes():
+        return _config.stage(code).short
+    return _config.pre_stage().short
 
 
 def thresholds() -> dict[str, Any]:
@@ -213,7 +215,7 @@ def cpts_alerts(
     out = pd.DataFrame({"cpts_id": table["cpts_id"], "nom": table["nom"]})
     out["departement"] = table["departement"]
     stage_codes = table["stade"].astype(object).where(table["stade"].notna(), None)
-    out["stade"] = stage_codes.map(lambda s: STAGE_WORDS.get(s, PRE_LI) if s else PRE_LI)
+    out["stade"] = stage_codes.map(_stage_word)
     for stage in ("lettre_intention", "projet_sante", "aci"):
         column = f"date_{stage}"
         values = table["cpts_id"].map(dates[column]) if column in dates else None
@@ -405,7 +407,8 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
             continue
         needed = math.ceil((100.0 - last) / pace - 1e-9)
         target = _add_months(months[-1], needed)
-        text = f"{french_month(target)} (au rythme de {pace:.2f} point par mois)".replace(".", ",")
+        rhythm = _format.number(pace, decimals=2)
+        text = f"{french_month(target)} (au rythme de {rhythm} point par mois)"
         out[stage] = {"taux": last, "rythme": pace, "mois": target, "texte": text}
     return out
 

@@ -484,12 +484,10 @@ class Analysis:
     ) -> gpd.GeoDataFrame:
         """Return the maps' simplified geometry, stored once per store at ``make data``.
 
-        See :func:`couverture.maps.map_geometries`: index ``code``, columns ``departement``,
+        See :func:`couverture.store.map_geometries`: index ``code``, columns ``departement``,
         ``geojson`` and ``geometry``; ``niveau`` is ``unite`` or ``departement``.
         """
-        from couverture.maps import map_geometries
-
-        return map_geometries(self._connection(), niveau=niveau, departements=departements)
+        return store.map_geometries(self._connection(), niveau=niveau, departements=departements)
 
     def zone_units(self) -> pd.DataFrame:
         """Return the members of the zones blanches as a long table.

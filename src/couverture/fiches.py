@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import _format
-from couverture._config import metric_crs, stage
+from couverture._config import STAGES, metric_crs, pre_stage, stage
 from couverture._errors import ArgumentError
 from couverture._output import recover_folders, staged_folder
-from couverture.settings import STAGES
 from couverture.zones import members as row_members
 
 if TYPE_CHECKING:
@@ -277,12 +276,9 @@ def proposal_style(key: int) -> tuple[str, str]:
 # the map (matplotlib, shared by the HTML page and the PDF)
 # ------------------------------------------------------------------------------------------
 def _plt() -> Any:
-    import matplotlib
+    from couverture import _figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _figure
 
 
 def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
@@ -569,7 +565,7 @@ def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
 # rows shown in both formats (French text)
 # ------------------------------------------------------------------------------------------
 def _stage_text(code: object) -> str:
-    return stage(code).label if isinstance(code, str) and code in STAGES else "Projet (avant LI)"
+    return stage(code).label if isinstance(code, str) and code in STAGES else pre_stage().label
 
 
 def _option_rows(options: pd.DataFrame) -> list[list[str]]:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import settings
-from couverture._config import stage_codes, stages
+from couverture._config import pre_stage, stage_codes, stages
 from couverture._errors import HistoryError
 from couverture._validate import check_month
 from couverture.store import has_table, query
@@ -113,8 +113,6 @@ CHANGE_COLUMNS = [
     "communes",
     "noms_communes",
 ]
-#: How a change row names a CPTS that has no stage yet (the stages use their short label).
-PRE_STAGE_WORD = "projet (avant lettre d'intention)"
 
 
 @dataclass
@@ -557,9 +555,9 @@ def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.Data
 # changes
 # ------------------------------------------------------------------------------------------
 def _stage_word(stage: object) -> str:
-    """Return the short French label of a stage code (:data:`PRE_STAGE_WORD` for none)."""
+    """Return the short French label of a stage code (rank 0's for none)."""
     if not isinstance(stage, str):
-        return PRE_STAGE_WORD
+        return pre_stage().short
     return next((s.short for s in stages() if s.code == stage), stage)
 
 

@@ -10,8 +10,8 @@ commune opens the cards of its CPTS and of its zone blanche. The national map co
 départements by the share of their population covered, at the stage chosen in the layer
 control.
 
-Geometry is simplified once per store, not per run (:func:`store_map_geometries`, called when
-the store is built; a store without it has the table computed for each run): the units'
+Geometry is simplified once per store, not per run (``couverture.store.store_map_geometries``,
+called when the store is built; a store without it has the table computed for each run): the units'
 polygons are simplified together as a coverage (``shapely.coverage_simplify`` in a metric
 CRS, so that neighbouring communes keep a common border), rounded to 5 decimals (about 1 m)
 and kept with their GeoJSON text in the store table ``carte_geometries_v1``, with the
@@ -47,10 +47,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from couverture import _format
-from couverture._config import metric_crs
+from couverture._config import pre_stage as _pre_stage
 from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
+from couverture._geometry import DECIMALS as DECIMALS  # the coordinates the maps write
+from couverture._geometry import SIMPLIFY_TOLERANCE_M, geojson_geometries, simplify_coverage
+from couverture._geometry import group_unions as _group_unions
 from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
 from couverture._validate import check_departements
 from couverture.settings import CRS_WEB
@@ -100,14 +103,6 @@ RATE_CLASSES = [
     (60, "#2171b5"),
     (80, "#08306b"),
 ]
-
-# geometry: tolerance of the coverage simplification (metres, metric CRS) and decimals kept
-SIMPLIFY_TOLERANCE_M = 60.0
-NATIONAL_TOLERANCE_M = 1500.0
-DECIMALS = 5
-# holes smaller than this (square degrees, about 900 m² in France) are source gaps, not enclaves
-PINHOLE_AREA = 1e-7
-ENCLAVE_AREA = 2e-3
 
 TILES = "OpenStreetMap"
 # a failed tile (offline) shows this transparent pixel instead of a broken image
@@ -182,262 +177,12 @@ class MapLayers:
     decision: DecisionLayers | None = None
 
 
-def simplify_coverage(
-    geoms: gpd.GeoSeries,
-    departement: pd.Series,
-    *,
-    tolerance: float = SIMPLIFY_TOLERANCE_M,
-    decimals: int = DECIMALS,
-) -> gpd.GeoSeries:
-    """Simplify unit polygons together, as a coverage, and round their coordinates.
-
-    Each territory is simplified in its own metric CRS (Lambert-93, local UTM for the DROM)
-    with ``shapely.coverage_simplify``: a border shared by two units is simplified once, so
-    that neighbours still meet without gaps or overlaps. Coordinates are then rounded in
-    WGS84, which keeps shared vertices shared.
-
-    Parameters
-    ----------
-    geoms
-        Unit geometries (WGS84) indexed by code.
-    departement
-        The département of each unit (same index).
-    tolerance
-        Simplification tolerance in metres.
-    decimals
-        Decimals kept in WGS84 (5 ≈ 1 m).
-    """
-    import geopandas as gpd
-    import shapely
-
-    crs = departement.reindex(geoms.index).map(metric_crs).fillna("EPSG:2154")
-    out = np.empty(len(geoms), dtype=object)
-    for name, positions in crs.groupby(crs.to_numpy()).indices.items():
-        part = geoms.iloc[positions].to_crs(name)
-        simple = shapely.coverage_simplify(part.to_numpy(), tolerance)
-        back = gpd.GeoSeries(simple, crs=name).to_crs(CRS_WEB).to_numpy()
-        out[positions] = back
-    rounded = shapely.transform(out, lambda xy: np.round(xy, decimals))
-    rounded = shapely.remove_repeated_points(rounded)
-    # rounding can fold a spike onto itself: repair the few such polygons, keeping areas only
-    bad = ~shapely.is_valid(rounded)
-    if bad.any():
-        rounded[bad] = shapely.make_valid(rounded[bad], method="structure", keep_collapsed=False)
-    return gpd.GeoSeries(rounded, index=geoms.index, crs=CRS_WEB)
-
-
-def _group_unions(keys: np.ndarray, codes: np.ndarray, geoms: gpd.GeoSeries) -> dict[str, Any]:
-    """Coverage union of the unit geometries of each key (units without geometry skipped)."""
-    position = geoms.index.get_indexer(codes)
-    have = position >= 0
-    keys, position = keys[have], position[have]
-    order = np.argsort(keys, kind="stable")
-    keys, position = keys[order], position[order]
-    parts = geoms.to_numpy()[position]
-    out: dict[str, Any] = {}
-    if len(keys) == 0:
-        return out
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
-    for s, e in zip(starts, ends, strict=True):
-        out[str(keys[s])] = _union(parts[s:e])
-    return out
-
-
-def _union(parts: np.ndarray) -> Any:
-    """Coverage union of unit polygons, without the pinholes left by gaps in the sources."""
-    from couverture._geometry import union_units
-
-    return drop_pinholes(union_units(parts))
-
-
-def drop_pinholes(geom: Any, *, min_area: float = PINHOLE_AREA) -> Any:
-    """Remove the holes smaller than ``min_area`` (square degrees) from a polygonal geometry.
-
-    Gaps of a few metres between source polygons survive a union as tiny holes; they are
-    invisible but weigh in the file and make a later coverage simplification fail.
-    """
-    import shapely
-
-    if geom is None or geom.is_empty:
-        return geom
-    polygons = []
-    for poly in shapely.get_parts(geom):
-        if poly.geom_type != "Polygon":
-            continue
-        holes = [r for r in poly.interiors if shapely.Polygon(r).area >= min_area]
-        polygons.append(shapely.Polygon(poly.exterior, holes))
-    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
-
-
 def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``(key, code)`` arrays of a ``communes`` column (:func:`zones.members`)."""
     from couverture.zones import members
 
     long = members(frame, key=key)
     return long[key].astype(str).to_numpy(dtype=object), long["code"].to_numpy(dtype=object)
-
-
-# ------------------------------------------------------------------------------------------------
-# simplified geometry, computed once per store
-# ------------------------------------------------------------------------------------------------
-MAP_GEOMETRY_TABLE = "carte_geometries_v1"
-
-
-def map_geometry_table(con: Any) -> pd.DataFrame:
-    """Compute the simplified geometry of every unit and of every département's outline.
-
-    Registry-independent, so computed once per store (:func:`store_map_geometries`): units
-    simplified together as a coverage (:data:`SIMPLIFY_TOLERANCE_M`), départements as the
-    union of their simplified units simplified again (:data:`NATIONAL_TOLERANCE_M`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``niveau`` (``unite`` or ``departement``), ``code``, ``departement``, ``wkb``
-        (WGS84, 5 decimals) and ``geojson`` (the compact GeoJSON text the maps paste).
-    """
-    import pandas as pd
-    import shapely
-
-    from couverture.store import query, unit_geometries
-
-    unit_dep = query(con, "SELECT code, departement FROM units")
-    unit_dep = unit_dep.set_index("code")["departement"]
-    geoms = unit_geometries(con).geometry
-    simple = simplify_coverage(geoms, unit_dep)
-    deps = _departement_outlines(simple, unit_dep.reindex(simple.index))
-    frames = []
-    for niveau, series, dep in [
-        ("unite", simple, unit_dep.reindex(simple.index).to_numpy()),
-        ("departement", deps, deps.index.to_numpy()),
-    ]:
-        values = series.to_numpy()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "niveau": niveau,
-                    "code": series.index.astype(str),
-                    "departement": dep,
-                    "wkb": shapely.to_wkb(values),
-                    "geojson": geojson_geometries(values),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def store_map_geometries(con: Any) -> None:
-    """Write :func:`map_geometry_table` into the store.
-
-    (``make data`` calls it through ``store.build_store``; without it, :func:`map_geometries`
-    computes the table for the run and stores it when the store is writable).
-    """
-    _write_map_geometries(con, map_geometry_table(con))
-
-
-def _write_map_geometries(con: Any, frame: pd.DataFrame) -> None:
-    con.register("carte_geometries_df", frame)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {MAP_GEOMETRY_TABLE} AS "
-            "SELECT * FROM carte_geometries_df ORDER BY niveau DESC, code"
-        )
-    finally:
-        con.unregister("carte_geometries_df")
-
-
-def map_geometries(
-    con: Any, *, niveau: str = "unite", departements: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Return the stored simplified geometry (index ``code``.
-
-    ``departement``, ``geometry``, ``geojson``), computing and storing it first if the store
-    lacks it (a read-only store computes it for this run only).
-    """
-    import duckdb
-    import shapely
-
-    from couverture.store import apart, has_table
-
-    if not has_table(con, MAP_GEOMETRY_TABLE):
-        # a store built before this table: computed for this run (``make data`` stores it)
-        log.info("géométrie simplifiée absente de la base : calculée pour cette exécution")
-        frame = map_geometry_table(con)
-        with contextlib.suppress(duckdb.Error):  # a read-only store keeps it for this run
-            _write_map_geometries(con, frame)
-        frame = frame[frame["niveau"] == niveau]
-        if departements is not None:
-            frame = frame[frame["departement"].isin(list(departements))]
-        return _geometry_frame(
-            frame["code"].tolist(),
-            frame["departement"].tolist(),
-            shapely.from_wkb(frame["wkb"].to_numpy()),
-            frame["geojson"].tolist(),
-        )
-    deps = None if departements is None else list(departements)
-    codes: list[str] = []
-    deps_of: list[str] = []
-    geojson: list[str] = []
-    parts = []
-    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
-    # never holds the whole result besides the Python objects built from it; read apart, so
-    # that DuckDB's copy of the blocks goes once they are Python objects
-    with apart(con) as side:
-        reader = side.execute(
-            f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} WHERE niveau = ? "
-            "AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
-            [niveau, deps, deps],
-        ).to_arrow_reader(4096)
-        for batch in reader:
-            codes.extend(batch.column("code").to_pylist())
-            deps_of.extend(batch.column("departement").to_pylist())
-            geojson.extend(batch.column("geojson").to_pylist())
-            parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
-        del reader
-    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
-    return _geometry_frame(codes, deps_of, geoms, geojson)
-
-
-def _geometry_frame(
-    codes: Sequence[str], departements: Sequence[str], geoms: Any, geojson: Sequence[str]
-) -> gpd.GeoDataFrame:
-    """Return a frame indexed by code, in code order.
-
-    ``departement``, ``geojson``, ``geometry``.
-    """
-    import geopandas as gpd
-    import pandas as pd
-
-    index = pd.Index(np.asarray(codes, dtype=object))
-    out = gpd.GeoDataFrame(
-        {
-            "departement": np.asarray(departements, dtype=object),
-            # the pasted text stays the Python strings read from the store (object dtype):
-            # a string column would copy the 21 MiB of national GeoJSON into Arrow, and every
-            # map's rows would copy it back out
-            "geojson": pd.Series(geojson, index=index, dtype=object),
-        },
-        geometry=geoms,
-        index=index,
-        crs=CRS_WEB,
-    )
-    out.index.name = "code"
-    return out if out.index.is_monotonic_increasing else out.sort_index()
-
-
-def _departement_outlines(simple: gpd.GeoSeries, departement: pd.Series) -> gpd.GeoSeries:
-    """One polygon per département: coverage union of its simplified units, simplified again."""
-    import geopandas as gpd
-
-    unions = _group_unions(
-        departement.to_numpy(dtype=str), simple.index.to_numpy(dtype=str), simple
-    )
-    # at this scale, holes under ~15 km² are gaps between source polygons, not enclaves (the
-    # Enclave des papes, 300 km², stays)
-    unions = {d: drop_pinholes(g, min_area=ENCLAVE_AREA) for d, g in unions.items()}
-    geoms = gpd.GeoSeries(unions, crs=CRS_WEB)
-    return simplify_coverage(geoms, geoms.index.to_series(), tolerance=NATIONAL_TOLERANCE_M)
 
 
 def prepare_layers(
@@ -847,22 +592,6 @@ def _stage_label(stage: Any) -> str:
     return _stage(stage).label if stage in _codes() else "Non couverte"
 
 
-def geojson_geometries(geoms: Any) -> list[str | None]:
-    """Compact GeoJSON text of each geometry (``None`` for a missing or empty one).
-
-    Computed once per geometry in :func:`prepare_layers`, then pasted into every map that
-    draws it (no per-map serialisation).
-    """
-    import shapely
-
-    geoms = np.asarray(geoms, dtype=object)
-    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    out: list[str | None] = [None] * len(geoms)
-    for i, text in zip(np.flatnonzero(keep), shapely.to_geojson(geoms[keep]), strict=True):
-        out[i] = str(text)
-    return out
-
-
 # ------------------------------------------------------------------------------------------------
 # page template: Leaflet calls written from the layers' JSON
 # ------------------------------------------------------------------------------------------------
@@ -1056,7 +785,7 @@ def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
     funding = _positive(r["financement_max"]) if stage else None
     return {
         "nom": r["nom"],
-        "stade": _stage(stage).label if stage else "Projet avant lettre d'intention",
+        "stade": _stage(stage).label if stage else _pre_stage().label,
         "stade_code": stage or "projet",
         "population": f"{_format.integer(r['population'])} hab.",
         "taille": None if taille is None else str(taille),

@@ -28,7 +28,6 @@ from couverture._errors import ArgumentError
 from couverture._registry_common import _Body, collector_paused, registry_error, with_sheets
 from couverture._registry_cpts import (
     EXCLUDED,
-    STAGE_ORDER,
     _check_share_sums,
     _cpts_ids,
     _cpts_table,
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXCLUDED",
-    "STAGE_ORDER",
     "Registry",
     "is_polygon_layer",
     "normalise_stage",

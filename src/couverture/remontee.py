@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture import plan as plan_mod
+from couverture._config import STAGES
 from couverture._format import date as french_date
 from couverture._format import integer, percent
 from couverture._output import atomic_path
 from couverture._validate import check_month
-from couverture.settings import STAGES
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from couverture import _format, history
 from couverture._cache import code_version
-from couverture._config import ColumnTitles, stage
+from couverture._config import STAGES, ColumnTitles, pre_stage, stage
 from couverture._output import (
     IDENTIFIERS,
     FolderSwap,
@@ -50,7 +50,7 @@ from couverture._output import (
     staged_folder,
 )
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
-from couverture.settings import CRS_WEB, STAGES
+from couverture.settings import CRS_WEB
 from couverture.zones import main_towns, members
 
 if TYPE_CHECKING:
@@ -73,9 +73,6 @@ def column_titles() -> Mapping[str, str]:
 
 def _stage_labels() -> dict[str, str]:
     return {s: stage(s).label for s in STAGES}
-
-
-_PRE_LI = "Projet (avant lettre d'intention)"
 
 
 RATE_COLUMNS = [
@@ -300,15 +297,12 @@ def _short_list(names: str, sep: str = ", ") -> str:
 
 
 # ------------------------------------------------------------------------------------------
-# charts (matplotlib, Agg backend: no display needed)
+# charts (matplotlib figures without pyplot: no backend switched, couverture._figure)
 # ------------------------------------------------------------------------------------------
 def _plt() -> Any:
-    import matplotlib
+    from couverture import _figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _figure
 
 
 def chart_months(months: pd.DataFrame, path: Path) -> None:
@@ -614,7 +608,7 @@ def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     at_stage = months_at_stage(a.registry.cpts, cpts, registry_date=a.meta["date_registre"])
     if at_stage is not None:
         cpts.insert(cpts.columns.get_loc("stade") + 1, "mois_au_stade", at_stage)
-    cpts["stade"] = cpts["stade"].astype(object).map(_stage_labels()).fillna(_PRE_LI)
+    cpts["stade"] = cpts["stade"].astype(object).map(_stage_labels()).fillna(pre_stage().label)
     cpts = cpts.merge(snap.cpts[["cpts_id", "communes"]], on="cpts_id", how="left")
     communes = units[[c for c in UNIT_OUTPUT_COLUMNS if c != "n_cpts"]].copy()
     communes["stade"] = communes["stade"].map(_stage_labels()).fillna("Non couverte")
@@ -1027,8 +1021,7 @@ def _write_gpkg(
 ) -> None:
     import geopandas as gpd
 
-    # pyogrio logs every layer written at INFO: not news for the user
-    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    # (pyogrio logs every layer written at INFO: the CLI's handler shows only our messages)
     layers = {"zones_blanches": zones}
     if proposals is not None and not proposals.empty:
         layers["propositions"] = proposals

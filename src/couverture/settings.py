@@ -1,21 +1,35 @@
-"""Paths and constants of the project (no I/O at import).
+"""Paths and constants of the project (no I/O at import), resolved when used.
 
-Every path is a :class:`pathlib.Path` constant. The data directory can be moved with the
-``COUVERTURE_DATA`` environment variable (tests and notebooks point it at a temporary copy);
-it defaults to ``./data`` of the project checkout, or of the current directory when the package
-is installed elsewhere. The names of the reference files of ``data/raw`` are in
-``config/sources.toml`` (:func:`couverture._config.source_path`), the vocabularies (stages,
-sizes, funding, column titles) in ``config/`` (:mod:`couverture._config`).
+The data directory can be moved with the ``COUVERTURE_DATA`` environment variable (tests and
+notebooks point it at a temporary copy), the configuration tables with ``COUVERTURE_CONFIG``;
+both are read again at every use, so that changing them within one process (a notebook) takes
+effect at once — call :func:`couverture.clear_caches` after moving the configuration, which is
+read once. The data directory defaults to ``./data`` of the project checkout, or of the current
+directory when the package is installed elsewhere. The names of the reference files of
+``data/raw`` are in ``config/sources.toml`` (:func:`couverture._config.source_path`), the
+vocabularies (stages, sizes, funding, column titles) in ``config/`` (:mod:`couverture._config`).
+
+Examples
+--------
+>>> import os
+>>> from couverture import settings
+>>> before = os.environ.get("COUVERTURE_DATA")
+>>> os.environ["COUVERTURE_DATA"] = "/tmp/ailleurs"
+>>> settings.STORE_PATH.as_posix()
+'/tmp/ailleurs/processed/couverture.duckdb'
+>>> if before is None:
+...     del os.environ["COUVERTURE_DATA"]
+... else:
+...     os.environ["COUVERTURE_DATA"] = before
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CONFIG_DIR = PACKAGE_DIR / "config"
 
 
 def _project_root() -> Path:
@@ -27,16 +41,6 @@ def _project_root() -> Path:
 
 
 PROJECT_ROOT = _project_root()
-DATA_DIR = Path(os.environ.get("COUVERTURE_DATA", PROJECT_ROOT / "data"))
-RAW_DIR = DATA_DIR / "raw"
-PROCESSED_DIR = DATA_DIR / "processed"
-STORE_PATH = PROCESSED_DIR / "couverture.duckdb"
-HISTORY_PATH = DATA_DIR / "historique.duckdb"
-UNITS_PATH = PROCESSED_DIR / "units.parquet"
-ADJACENCY_PATH = PROCESSED_DIR / "adjacency.parquet"
-# DuckDB extensions are installed here, never in ~/.duckdb
-EXTENSION_DIR = PROCESSED_DIR / "duckdb_extensions"
-DEMO_REGISTRY_PATH = RAW_DIR / "registre_demo.csv"
 MAPS_DIR = PROJECT_ROOT / "maps"
 
 # Projected CRS for every measure (Lambert-93); WGS84 only for web maps.
@@ -47,16 +51,39 @@ CRS_WEB = "EPSG:4326"
 PLM_CITIES = ("75056", "69123", "13055")
 
 
-def __getattr__(name: str) -> Any:
-    """``STAGES`` and ``STAGE_LABELS``.
+def data_dir() -> Path:
+    """Return the data directory: ``$COUVERTURE_DATA``, else ``data/`` of the project."""
+    return Path(os.environ.get("COUVERTURE_DATA") or PROJECT_ROOT / "data")
 
-    Derived on first use from ``config/`` (kept for the modules not yet reading
-    :func:`couverture._config.stages` themselves).
+
+def config_dir() -> Path:
+    """Return the configuration directory: ``$COUVERTURE_CONFIG``, else the package's own."""
+    return Path(os.environ.get("COUVERTURE_CONFIG") or PACKAGE_DIR / "config")
+
+
+#: the paths that follow the environment, each computed at every use
+_RESOLVED: dict[str, Callable[[], Path]] = {
+    "DATA_DIR": data_dir,
+    "CONFIG_DIR": config_dir,
+    "RAW_DIR": lambda: data_dir() / "raw",
+    "PROCESSED_DIR": lambda: data_dir() / "processed",
+    "STORE_PATH": lambda: data_dir() / "processed" / "couverture.duckdb",
+    "HISTORY_PATH": lambda: data_dir() / "historique.duckdb",
+    "UNITS_PATH": lambda: data_dir() / "processed" / "units.parquet",
+    "ADJACENCY_PATH": lambda: data_dir() / "processed" / "adjacency.parquet",
+    # DuckDB extensions are installed here, never in ~/.duckdb
+    "EXTENSION_DIR": lambda: data_dir() / "processed" / "duckdb_extensions",
+    "DEMO_REGISTRY_PATH": lambda: data_dir() / "raw" / "registre_demo.csv",
+}
+
+
+def __getattr__(name: str) -> Path:
+    """``DATA_DIR``, ``CONFIG_DIR``, ``STORE_PATH``… resolved from the environment when used.
+
+    A test may still set one of them (``monkeypatch.setattr``): the module attribute then
+    shadows this function until it is deleted.
     """
-    if name in ("STAGES", "STAGE_LABELS"):
-        from couverture import _config
-
-        if name == "STAGES":
-            return _config.stage_codes()
-        return {s.code: s.label for s in _config.stages()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return _RESOLVED[name]()
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

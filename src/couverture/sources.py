@@ -24,7 +24,7 @@ from couverture._config import metric_crs, source_path, sources
 from couverture._errors import DataSourceError
 from couverture._format import plural
 from couverture._geometry import union_units
-from couverture._output import atomic_path
+from couverture._output import atomic_path, mark_building
 from couverture._validate import check_units
 
 if TYPE_CHECKING:
@@ -479,8 +479,6 @@ def build_all(
     meta_cog = sources()["communes"]["cog"] if admin_express is None else "ADMIN EXPRESS"
     units["cog"] = str(meta_cog)
     # from the first file replaced until the store is rebuilt, commands refuse the store
-    from couverture.store import mark_building
-
     for folder in {units_path.parent, adjacency_path.parent}:
         mark_building(folder)
     _atomic_parquet(units.to_wkb(), units_path)

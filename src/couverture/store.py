@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from couverture import _cache, settings
 from couverture._config import sources
 from couverture._errors import StoreError
-from couverture._output import process_alive
+from couverture._geometry import departement_outlines, geojson_geometries, simplify_coverage
+from couverture._output import BUILD_MARKER, process_alive
 from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
@@ -42,20 +43,6 @@ log = logging.getLogger(__name__)
 SPATIAL_VERSION = "v1.5.5"
 # how long a command waits for another process holding the store's write lock
 LOCK_WAIT_SECONDS = 30.0
-
-
-#: File left in the processed data folder while ``couverture donnees`` replaces its files; it
-#: is removed once the store is rebuilt, so a killed build is never used as if it were whole.
-BUILD_MARKER = ".donnees-en-cours"
-
-
-def mark_building(directory: Path) -> None:
-    """Mark the processed data in ``directory`` as being rebuilt (before a first file is replaced).
-
-    :func:`build_store` removes the mark once the store is in place.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / BUILD_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
 
 
 def check_complete(path: Path | None = None) -> None:
@@ -264,8 +251,6 @@ def build_store(
             ],
         )
         # the maps' simplified geometry depends on the units only: computed once, here
-        from couverture.maps import store_map_geometries
-
         store_map_geometries(con)
         con.execute("CHECKPOINT")
     finally:
@@ -444,3 +429,143 @@ def unit_geometries(
     )
     geoms = shapely.from_wkb(df["wkb"].map(bytes).to_numpy())
     return gpd.GeoDataFrame({"code": df["code"]}, geometry=geoms, crs=CRS_WEB).set_index("code")
+
+
+# ------------------------------------------------------------------------------------------------
+# simplified geometry, computed once per store
+# ------------------------------------------------------------------------------------------------
+MAP_GEOMETRY_TABLE = "carte_geometries_v1"
+
+
+def map_geometry_table(con: Any) -> pd.DataFrame:
+    """Compute the simplified geometry of every unit and of every département's outline.
+
+    Registry-independent, so computed once per store (:func:`store_map_geometries`): units
+    simplified together as a coverage (:data:`couverture._geometry.SIMPLIFY_TOLERANCE_M`),
+    départements as the union of their simplified units simplified again
+    (:data:`couverture._geometry.NATIONAL_TOLERANCE_M`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``niveau`` (``unite`` or ``departement``), ``code``, ``departement``, ``wkb``
+        (WGS84, 5 decimals) and ``geojson`` (the compact GeoJSON text the maps paste).
+    """
+    import pandas as pd
+    import shapely
+
+    unit_dep = query(con, "SELECT code, departement FROM units")
+    unit_dep = unit_dep.set_index("code")["departement"]
+    geoms = unit_geometries(con).geometry
+    simple = simplify_coverage(geoms, unit_dep)
+    deps = departement_outlines(simple, unit_dep.reindex(simple.index))
+    frames = []
+    for niveau, series, dep in [
+        ("unite", simple, unit_dep.reindex(simple.index).to_numpy()),
+        ("departement", deps, deps.index.to_numpy()),
+    ]:
+        values = series.to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "niveau": niveau,
+                    "code": series.index.astype(str),
+                    "departement": dep,
+                    "wkb": shapely.to_wkb(values),
+                    "geojson": geojson_geometries(values),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def store_map_geometries(con: Any) -> None:
+    """Write :func:`map_geometry_table` into the store being built.
+
+    (``make data`` calls it through :func:`build_store`, the only writer of the store; a store
+    built before this table has it computed for each run by :func:`map_geometries`).
+    """
+    frame = map_geometry_table(con)
+    con.register("carte_geometries_df", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {MAP_GEOMETRY_TABLE} AS "
+            "SELECT * FROM carte_geometries_df ORDER BY niveau DESC, code"
+        )
+    finally:
+        con.unregister("carte_geometries_df")
+
+
+def map_geometries(
+    con: Any, *, niveau: str = "unite", departements: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Return the stored simplified geometry (index ``code``.
+
+    ``departement``, ``geometry``, ``geojson``), computed for this run when the store lacks it
+    (a store built before the table: the store is read-only, ``make data`` stores it).
+    """
+    import numpy as np
+    import shapely
+
+    if not has_table(con, MAP_GEOMETRY_TABLE):
+        log.info("géométrie simplifiée absente de la base : calculée pour cette exécution")
+        frame = map_geometry_table(con)
+        frame = frame[frame["niveau"] == niveau]
+        if departements is not None:
+            frame = frame[frame["departement"].isin(list(departements))]
+        return _geometry_frame(
+            frame["code"].tolist(),
+            frame["departement"].tolist(),
+            shapely.from_wkb(frame["wkb"].to_numpy()),
+            frame["geojson"].tolist(),
+        )
+    deps = None if departements is None else list(departements)
+    codes: list[str] = []
+    deps_of: list[str] = []
+    geojson: list[str] = []
+    parts = []
+    # streamed in batches (no ORDER BY: the table is stored in code order), so that the store
+    # never holds the whole result besides the Python objects built from it; read apart, so
+    # that DuckDB's copy of the blocks goes once they are Python objects
+    with apart(con) as side:
+        reader = side.execute(
+            f"SELECT code, departement, wkb, geojson FROM {MAP_GEOMETRY_TABLE} WHERE niveau = ? "
+            "AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], departement))",
+            [niveau, deps, deps],
+        ).to_arrow_reader(4096)
+        for batch in reader:
+            codes.extend(batch.column("code").to_pylist())
+            deps_of.extend(batch.column("departement").to_pylist())
+            geojson.extend(batch.column("geojson").to_pylist())
+            parts.append(shapely.from_wkb(batch.column("wkb").to_numpy(zero_copy_only=False)))
+        del reader
+    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return _geometry_frame(codes, deps_of, geoms, geojson)
+
+
+def _geometry_frame(
+    codes: Sequence[str], departements: Sequence[str], geoms: Any, geojson: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """Return a frame indexed by code, in code order.
+
+    ``departement``, ``geojson``, ``geometry``.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    index = pd.Index(np.asarray(codes, dtype=object))
+    out = gpd.GeoDataFrame(
+        {
+            "departement": np.asarray(departements, dtype=object),
+            # the pasted text stays the Python strings read from the store (object dtype):
+            # a string column would copy the 21 MiB of national GeoJSON into Arrow, and every
+            # map's rows would copy it back out
+            "geojson": pd.Series(geojson, index=index, dtype=object),
+        },
+        geometry=geoms,
+        index=index,
+        crs=CRS_WEB,
+    )
+    out.index.name = "code"
+    return out if out.index.is_monotonic_increasing else out.sort_index()
