@@ -826,7 +826,7 @@ def wrap_cell(text: str, chars: int) -> list[str]:
     >>> wrap_cell("Projet de santé validé", 12)
     ['Projet de', 'santé validé']
     >>> wrap_cell("Saint-Germain-en-Coglès", 10)
-    ['Saint-', 'Germain-en-', 'Coglès']
+    ['Saint-', 'Germain-', 'en-Coglès']
     """
     return textwrap.wrap(text, chars, break_long_words=False, break_on_hyphens=True) or [""]
 
