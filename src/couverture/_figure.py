@@ -14,6 +14,8 @@ Examples
 >>> fig.savefig(buffer, format="png")
 >>> buffer.getvalue()[:4] == b"\\x89PNG"
 True
+>>> hasattr(fig.canvas, "get_renderer")  # text measured for label placement
+True
 >>> close(fig)
 """
 
@@ -23,10 +25,18 @@ from typing import Any
 
 
 def figure(figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
-    """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot)."""
+    """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot).
+
+    It is given its own Agg canvas (no global backend change): label placement
+    (adjustText) measures text through ``fig.canvas.get_renderer()``, which a bare figure's
+    base canvas does not have.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, **kwargs)
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def subplots(figsize: tuple[float, float] | None = None, **kwargs: Any) -> tuple[Any, Any]:
