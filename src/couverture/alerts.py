@@ -378,6 +378,8 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
     ...                   "pop_aci": [40, 40, 40]})
     >>> project(s)["lettre_intention"]["mois"], project(s)["aci"]["mois"]
     ('2027-07', 'pas de progression')
+    >>> project(s)["lettre_intention"]["texte"]
+    'juillet 2027 (au rythme de 5,00 points par mois)'
     """
     window = int(thresholds()["projection"]["fenetre_mois"]) if window is None else window
     out: dict[str, dict[str, Any]] = {}
@@ -408,7 +410,9 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
         needed = math.ceil((100.0 - last) / pace - 1e-9)
         target = _add_months(months[-1], needed)
         rhythm = _format.number(pace, decimals=2)
-        text = f"{french_month(target)} (au rythme de {rhythm} point par mois)"
+        # French plural from 2 on: « 0,85 point », « 20,43 points »
+        points = "points" if pace >= 2 else "point"
+        text = f"{french_month(target)} (au rythme de {rhythm} {points} par mois)"
         out[stage] = {"taux": last, "rythme": pace, "mois": target, "texte": text}
     return out
 

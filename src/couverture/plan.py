@@ -810,7 +810,8 @@ def plan_departements(
                     sheet,
                     first["ligne"],
                     first["departement"],
-                    f"le plan concerne le département {', '.join(deps)}, pas --departement "
+                    f"le plan concerne {'les départements' if len(deps) > 1 else 'le département'}"
+                    f" {', '.join(deps)}, pas --departement "
                     + ",".join(requested)
                     + f" ({len(outside)} ligne{'s' if len(outside) > 1 else ''})",
                 )
