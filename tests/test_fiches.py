@@ -161,3 +161,48 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
         for i, b in enumerate(boxes):
             assert not any(b.overlaps(o) for o in boxes[i + 1 :]), fiche.zone["zone_id"]
         plt.close(fig)
+
+
+def test_pre_stage_style_is_the_vocabulary_s(
+    demo_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPTS before its lettre d'intention is drawn and named as rank 0 of
+    ``config/vocabulaire_stades.csv`` says (one vocabulary with the map and the report)."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from couverture import _config, fiches, settings
+
+    copy = tmp_path / "config"
+    shutil.copytree(settings.CONFIG_DIR, copy)
+    path = copy / "vocabulaire_stades.csv"
+    text = path.read_text(encoding="utf-8")
+    old = ",0,Projet avant lettre d'intention,projet avant lettre d'intention,#d9d9d9,#777777"
+    assert old in text
+    new = ",0,CPTS en émergence,en émergence,#aabbcc,#112233"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    monkeypatch.setenv("COUVERTURE_CONFIG", str(copy))
+    _config.clear_caches()
+    try:
+        assert fiches._stage_style("") == ("#aabbcc", "#112233", "CPTS en émergence")
+        assert fiches._stage_style(None) == fiches._stage_style("")
+        with couverture.analyse(demo_registry, departements=DEP) as a:
+            fiche = fiches._fiches_of(a, DEP, proposals=None, porteurs=None)[0]
+        first = fiche.cpts_shapes.index[0]
+        fiche.neighbours.loc[fiche.neighbours["cpts_id"] == first, "stade"] = ""  # pre-LI
+        fig = plt.figure(figsize=(7.2, 4.6))
+        ax = fig.add_axes((0.005, 0.01, 0.70, 0.98))
+        fiches.draw_map(ax, fiche)
+        legend = ax.get_legend()
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert "CPTS en émergence" in labels
+        patch = legend.get_patches()[labels.index("CPTS en émergence")]
+        assert matplotlib.colors.to_hex(patch.get_facecolor()) == "#aabbcc"
+        plt.close(fig)
+    finally:
+        monkeypatch.undo()
+        _config.clear_caches()
