@@ -9,6 +9,8 @@ Examples
 --------
 >>> fig, ax = subplots(figsize=(2, 1))
 >>> _ = ax.plot([0, 1], [1, 0])
+>>> fig.canvas.get_renderer() is not None  # text extents measurable (labels moved apart)
+True
 >>> import io
 >>> buffer = io.BytesIO()
 >>> fig.savefig(buffer, format="png")
@@ -23,10 +25,17 @@ from typing import Any
 
 
 def figure(figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
-    """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot)."""
+    """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot).
+
+    Drawn on an Agg canvas of its own (not the base canvas, which has no renderer): text
+    extents can be measured (labels moved apart) whatever the backend of the session.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, **kwargs)
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def subplots(figsize: tuple[float, float] | None = None, **kwargs: Any) -> tuple[Any, Any]:
