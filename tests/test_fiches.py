@@ -206,3 +206,32 @@ def test_pre_stage_style_is_the_vocabulary_s(
     finally:
         monkeypatch.undo()
         _config.clear_caches()
+
+
+def test_booklet_names_the_professionals_present(
+    demo_registry: Path, expected: dict, tmp_path: Path
+) -> None:
+    """With --annuaire, each PDF page says the professionals present in the zone, as the
+    HTML fiche does (issue 23)."""
+    zones = expected["zones"]
+    with couverture.analyse(demo_registry, departements=DEP) as a:
+        units = a.zone_units()
+    first = str(zones.iloc[0]["zone_id"])
+    code = str(units.loc[units["zone_id"] == first, "code"].iloc[0])
+    annuaire = tmp_path / "annuaire.csv"
+    annuaire.write_text(
+        f"code_commune;profession;effectif;mode\n{code};Médecin généraliste;3;L\n"
+        f"{code};infirmier;2;L\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "fiches"
+    args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
+    assert _cli([*args, "--sortie", str(out), "--annuaire", str(annuaire)]) == 0
+    folder = out / f"departement-{DEP}"
+    (pdf,) = folder.glob("*.pdf")
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(pdf).pages]
+    said = [p for p in pages if "Professionnels présents" in p]
+    page = next(p for p in pages if first in p)
+    assert page in said and "5 professionnels de santé dont 3 médecins généralistes" in page
+    html_page = (folder / f"{first}.html").read_text(encoding="utf-8")
+    assert "Professionnels présents : 5 professionnels" in html_page

@@ -905,6 +905,10 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
              f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
+    if z.get("professionnels_texte"):  # issue 23: the professionals present (--annuaire)
+        fig.text(0.04, map_top + 0.002, f"Professionnels présents : {z['professionnels_texte']}",
+                 fontsize=7.5, color="#555555", va="top")  # fmt: skip
+        map_top -= 0.014
     # the map on the left, its legend in the right column: the legend covers nothing
     ax = fig.add_axes((0.04, map_top - 0.40, 0.66, 0.40))
     draw_map(ax, fiche)
