@@ -7,6 +7,7 @@ refusal, plans written before projects."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import openpyxl
@@ -381,6 +382,36 @@ def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) ->
     late = page[page.index("<h3>Projets en retard</h3>") : page.index("<h3>Alertes")]
     assert world["other"] in late and world["claimed"] not in late
     assert (target / "remontee-2026-11.xlsx").exists()
+
+
+def test_report_plan_section_speaks_french(world: dict, months: dict, tmp_path: Path) -> None:
+    """The plan section's tables (late projects, alerts on the CPTS) have French headers:
+    no machine key (snake_case) as a column header anywhere in the report."""
+    from couverture.report import build_report
+
+    rows = pd.read_csv(world["reg2"], dtype=str, keep_default_na=False)
+    lone = {**rows.iloc[0].to_dict(), "cpts_id": "SEULE-35", "nom_cpts": "CPTS Isolée",
+            "stade": "Lettre d'intention validée", "code_commune": world["left"],
+            "nom_commune": ""}  # fmt: skip
+    registry = tmp_path / "registre_2026-11-30.csv"
+    pd.concat([rows, pd.DataFrame([lone])]).to_csv(registry, index=False)  # a one-commune CPTS
+    target = build_report(
+        registry,
+        month="2026-11",
+        output_dir=tmp_path / "rapports",
+        departements=DEP,
+        history_path=tmp_path / "historique.duckdb",
+        suggestions=False,
+        maps=False,
+        fiches=False,
+        plan=months["nov_path"],
+    )
+    page = (target / "index.html").read_text(encoding="utf-8")
+    alerts = page[page.index("<h3>Alertes") :]
+    assert "CPTS Isolée" in alerts
+    assert "<th>Alerte</th>" in alerts and "<th>Département</th>" in alerts
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert headers and not [h for h in headers if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", h)]
 
 
 def test_report_with_a_bad_plan_writes_nothing(
