@@ -471,3 +471,43 @@ def test_leftover_taken_by_a_neighbour_is_still_a_success(
     claimed = suivi.loc[world["claimed"]]
     assert claimed["situation"] == plan.COVERED and claimed["en_retard"] == "non"
     assert world["left"] in claimed["communes"].split()  # nothing released: nothing is white
+
+
+def test_porteurs_join_the_drop_down(
+    world: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20 item 7: `plan-action --porteurs FINESS` lists the département's MSP and centres
+    de santé in the drop-down, after the CPTS and the proposed new CPTS, before the CPTS of
+    other départements; those of other départements are not listed."""
+    from couverture.porteurs import read_porteurs
+
+    finess = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
+    read = read_porteurs(finess)
+    assert (read["code_commune"].str[:2] == DEP).any()
+    out = tmp_path / "plan.xlsx"
+    base = ["plan-action", "--registre", str(world["reg1"]), "--departement", DEP, "-q"]
+    code, _, err = _cli(capsys, *base, "--sortie", str(out), "--porteurs", str(finess))
+    assert code == 0, err
+    ws = openpyxl.load_workbook(out)[plan.SHEET_LISTS]
+    (col,) = [c.column for c in ws[1] if c.value == "CPTS"]
+    names = [
+        str(r[0])
+        for r in ws.iter_rows(min_row=2, min_col=col, max_col=col, values_only=True)
+        if r[0]
+    ]
+    here = sorted(set(read.loc[read["code_commune"].str[:2] == DEP, "nom"]))
+    assert "MAISON DE SANTE PLURIPROFESSIONNELLE DU PAYS DE VITRE" in here
+    assert "CENTRE DE SANTE D'ARGENTRE-DU-PLESSIS" in here
+    assert [n for n in names if n in here] == here
+    with couverture.analyse(world["reg1"], departements=DEP) as a:
+        table = a.cpts()
+    own = set(table.loc[table["departement"] == DEP, "nom"])
+    rest = set(table["nom"]) - own
+    assert own
+    first = names.index(here[0])
+    assert all(names.index(n) < first for n in own)
+    assert all(names.index(n) > names.index(here[-1]) for n in rest)
+    elsewhere = set(read.loc[read["code_commune"].str[:2] != DEP, "nom"]) - set(here)
+    assert not elsewhere & set(names)
+    # without the file: no porteur listed
+    assert not set(here) & set(world["first"].cpts_names)
