@@ -161,3 +161,77 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
         for i, b in enumerate(boxes):
             assert not any(b.overlaps(o) for o in boxes[i + 1 :]), fiche.zone["zone_id"]
         plt.close(fig)
+
+
+def test_pre_stage_style_is_the_vocabulary_s(
+    demo_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPTS before its lettre d'intention is drawn and named as rank 0 of
+    ``config/vocabulaire_stades.csv`` says (one vocabulary with the map and the report)."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from couverture import _config, fiches, settings
+
+    copy = tmp_path / "config"
+    shutil.copytree(settings.CONFIG_DIR, copy)
+    path = copy / "vocabulaire_stades.csv"
+    text = path.read_text(encoding="utf-8")
+    old = ",0,Projet avant lettre d'intention,projet avant lettre d'intention,#d9d9d9,#777777"
+    assert old in text
+    new = ",0,CPTS en émergence,en émergence,#aabbcc,#112233"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    monkeypatch.setenv("COUVERTURE_CONFIG", str(copy))
+    _config.clear_caches()
+    try:
+        assert fiches._stage_style("") == ("#aabbcc", "#112233", "CPTS en émergence")
+        assert fiches._stage_style(None) == fiches._stage_style("")
+        with couverture.analyse(demo_registry, departements=DEP) as a:
+            fiche = fiches._fiches_of(a, DEP, proposals=None, porteurs=None)[0]
+        first = fiche.cpts_shapes.index[0]
+        fiche.neighbours.loc[fiche.neighbours["cpts_id"] == first, "stade"] = ""  # pre-LI
+        fig = plt.figure(figsize=(7.2, 4.6))
+        ax = fig.add_axes((0.005, 0.01, 0.70, 0.98))
+        fiches.draw_map(ax, fiche)
+        legend = ax.get_legend()
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert "CPTS en émergence" in labels
+        patch = legend.get_patches()[labels.index("CPTS en émergence")]
+        assert matplotlib.colors.to_hex(patch.get_facecolor()) == "#aabbcc"
+        plt.close(fig)
+    finally:
+        monkeypatch.undo()
+        _config.clear_caches()
+
+
+def test_booklet_names_the_professionals_present(
+    demo_registry: Path, expected: dict, tmp_path: Path
+) -> None:
+    """With --annuaire, each PDF page says the professionals present in the zone, as the
+    HTML fiche does (issue 23)."""
+    zones = expected["zones"]
+    with couverture.analyse(demo_registry, departements=DEP) as a:
+        units = a.zone_units()
+    first = str(zones.iloc[0]["zone_id"])
+    code = str(units.loc[units["zone_id"] == first, "code"].iloc[0])
+    annuaire = tmp_path / "annuaire.csv"
+    annuaire.write_text(
+        f"code_commune;profession;effectif;mode\n{code};Médecin généraliste;3;L\n"
+        f"{code};infirmier;2;L\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "fiches"
+    args = ["fiches", "--registre", str(demo_registry), "--departement", DEP]
+    assert _cli([*args, "--sortie", str(out), "--annuaire", str(annuaire)]) == 0
+    folder = out / f"departement-{DEP}"
+    (pdf,) = folder.glob("*.pdf")
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(pdf).pages]
+    said = [p for p in pages if "Professionnels présents" in p]
+    page = next(p for p in pages if first in p)
+    assert page in said and "5 professionnels de santé dont 3 médecins généralistes" in page
+    html_page = (folder / f"{first}.html").read_text(encoding="utf-8")
+    assert "Professionnels présents : 5 professionnels" in html_page

@@ -7,6 +7,7 @@ refusal, plans written before projects."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import openpyxl
@@ -383,6 +384,36 @@ def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) ->
     assert (target / "remontee-2026-11.xlsx").exists()
 
 
+def test_report_plan_section_speaks_french(world: dict, months: dict, tmp_path: Path) -> None:
+    """The plan section's tables (late projects, alerts on the CPTS) have French headers:
+    no machine key (snake_case) as a column header anywhere in the report."""
+    from couverture.report import build_report
+
+    rows = pd.read_csv(world["reg2"], dtype=str, keep_default_na=False)
+    lone = {**rows.iloc[0].to_dict(), "cpts_id": "SEULE-35", "nom_cpts": "CPTS Isolée",
+            "stade": "Lettre d'intention validée", "code_commune": world["left"],
+            "nom_commune": ""}  # fmt: skip
+    registry = tmp_path / "registre_2026-11-30.csv"
+    pd.concat([rows, pd.DataFrame([lone])]).to_csv(registry, index=False)  # a one-commune CPTS
+    target = build_report(
+        registry,
+        month="2026-11",
+        output_dir=tmp_path / "rapports",
+        departements=DEP,
+        history_path=tmp_path / "historique.duckdb",
+        suggestions=False,
+        maps=False,
+        fiches=False,
+        plan=months["nov_path"],
+    )
+    page = (target / "index.html").read_text(encoding="utf-8")
+    alerts = page[page.index("<h3>Alertes") :]
+    assert "CPTS Isolée" in alerts
+    assert "<th>Alerte</th>" in alerts and "<th>Département</th>" in alerts
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert headers and not [h for h in headers if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", h)]
+
+
 def test_report_with_a_bad_plan_writes_nothing(
     world: dict, filled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -440,3 +471,43 @@ def test_leftover_taken_by_a_neighbour_is_still_a_success(
     claimed = suivi.loc[world["claimed"]]
     assert claimed["situation"] == plan.COVERED and claimed["en_retard"] == "non"
     assert world["left"] in claimed["communes"].split()  # nothing released: nothing is white
+
+
+def test_porteurs_join_the_drop_down(
+    world: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20 item 7: `plan-action --porteurs FINESS` lists the département's MSP and centres
+    de santé in the drop-down, after the CPTS and the proposed new CPTS, before the CPTS of
+    other départements; those of other départements are not listed."""
+    from couverture.porteurs import read_porteurs
+
+    finess = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
+    read = read_porteurs(finess)
+    assert (read["code_commune"].str[:2] == DEP).any()
+    out = tmp_path / "plan.xlsx"
+    base = ["plan-action", "--registre", str(world["reg1"]), "--departement", DEP, "-q"]
+    code, _, err = _cli(capsys, *base, "--sortie", str(out), "--porteurs", str(finess))
+    assert code == 0, err
+    ws = openpyxl.load_workbook(out)[plan.SHEET_LISTS]
+    (col,) = [c.column for c in ws[1] if c.value == "CPTS"]
+    names = [
+        str(r[0])
+        for r in ws.iter_rows(min_row=2, min_col=col, max_col=col, values_only=True)
+        if r[0]
+    ]
+    here = sorted(set(read.loc[read["code_commune"].str[:2] == DEP, "nom"]))
+    assert "MAISON DE SANTE PLURIPROFESSIONNELLE DU PAYS DE VITRE" in here
+    assert "CENTRE DE SANTE D'ARGENTRE-DU-PLESSIS" in here
+    assert [n for n in names if n in here] == here
+    with couverture.analyse(world["reg1"], departements=DEP) as a:
+        table = a.cpts()
+    own = set(table.loc[table["departement"] == DEP, "nom"])
+    rest = set(table["nom"]) - own
+    assert own
+    first = names.index(here[0])
+    assert all(names.index(n) < first for n in own)
+    assert all(names.index(n) > names.index(here[-1]) for n in rest)
+    elsewhere = set(read.loc[read["code_commune"].str[:2] != DEP, "nom"]) - set(here)
+    assert not elsewhere & set(names)
+    # without the file: no porteur listed
+    assert not set(here) & set(world["first"].cpts_names)

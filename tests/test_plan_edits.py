@@ -201,18 +201,23 @@ def test_plan_without_rows_keeps_its_departement(
 def test_other_formats_are_refused_in_french(base: dict, tmp_path: Path) -> None:
     (tmp_path / "plan.csv").write_text("Projet;Statut\n", encoding="utf-8")
     (tmp_path / "plan.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
-    with zipfile.ZipFile(tmp_path / "plan.ods", "w") as ods:
-        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    with zipfile.ZipFile(tmp_path / "texte.odt", "w") as odt:
+        odt.writestr("mimetype", "application/vnd.oasis.opendocument.text")
     (tmp_path / "plan").write_text("Projet;Statut\n", encoding="utf-8")
     for name, said in (
         ("plan.csv", "fichier texte CSV"),
         ("plan.xls", "classeur Excel 97-2003 (.xls)"),
-        ("plan.ods", "classeur OpenDocument (.ods"),
+        ("texte.odt", "document OpenDocument qui n'est pas un classeur"),
         ("plan", "fichier texte CSV"),
     ):
         with pytest.raises(PlanError) as err:
             plan.read_plan(tmp_path / name)
-        assert said in str(err.value) and "classeur Excel .xlsx est attendu" in str(err.value)
+        assert said in str(err.value) and "classeur Excel .xlsx" in str(err.value)
+    # a damaged .ods (no content): named, no traceback
+    with zipfile.ZipFile(tmp_path / "plan.ods", "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    with pytest.raises(PlanError, match="classeur ODS illisible"):
+        plan.read_plan(tmp_path / "plan.ods")
     # an XLSX without its extension is read
     shutil.copy(base["plan"], tmp_path / "sans_extension")
     assert plan.read_plan(tmp_path / "sans_extension").rows
@@ -278,3 +283,115 @@ def test_free_milestones_are_carried_and_late(base: dict, tmp_path: Path) -> Non
         pytest.raises(PlanError, match=r"feuille « jalons », ligne \d+ « P-35-999 » : jalon saisi"),
     ):
         plan.build_plan(a, previous=plan.read_plan(orphan), on=ON, proposals=False)
+
+
+def _as_ods(xlsx: Path, ods: Path) -> None:
+    """Save a workbook as LibreOffice would: every sheet, values only, in OpenDocument."""
+    sheets = pd.read_excel(xlsx, sheet_name=None, header=None, dtype=object)
+    with pd.ExcelWriter(ods, engine="odf") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, header=False, index=False)
+
+
+def _project_keys(read: plan.PlanFile) -> list[tuple]:
+    keys = ("projet_id", "zone_id", "type", "cpts", "communes", "statut", "echeance")
+    return [tuple(str(r.get(k, "")) for k in keys) for r in read.rows]
+
+
+def test_plan_saved_as_ods_is_read_like_the_xlsx(
+    base: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A plan saved by LibreOffice (.ods) is read with the same checks as the XLSX."""
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    ws.cell(row=2, column=col["statut"], value="en cours")
+    edited = _save(book, tmp_path / "edite.xlsx")
+    ods = tmp_path / "plan.ods"
+    _as_ods(edited, ods)
+    read, expected = plan.read_plan(ods), plan.read_plan(edited)
+    assert _project_keys(read) == _project_keys(expected)
+    assert read.rows[0]["statut"] == expected.rows[0]["statut"] == "en_cours"
+    assert read.departements == (DEP,)
+    code = main(["suivi", "--registre", str(base["registry"]), "--plan", str(ods), "-q",
+                 "--format", "csv"])  # fmt: skip
+    assert code == 0 and capsys.readouterr().out.count("\n") == len(expected.rows) + 1
+
+
+def _ods_with(tmp_path: Path, name: str, rows_xml: str) -> Path:
+    """A hand-written .ods of one sheet « projets » (the XML a spreadsheet writes)."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="projets">'
+        f"{rows_xml}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+        '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", manifest)
+    return path
+
+
+def _cell(text: str, extra: str = "") -> str:
+    cell = f'<table:table-cell office:value-type="string" {extra}>'
+    return f"{cell}<text:p>{text}</text:p></table:table-cell>"
+
+
+def test_ods_merged_cells_formulas_and_bounds(tmp_path: Path) -> None:
+    from couverture import _plan_book
+
+    # a merged range covers two rows: both read its value; a date and a number typed
+    merged = _ods_with(
+        tmp_path,
+        "fusion.ods",
+        "<table:table-row>" + _cell("Projet") + _cell("Statut") + "</table:table-row>"
+        "<table:table-row>" + _cell("P-35-1")
+        + _cell("en cours", 'table:number-rows-spanned="2"') + "</table:table-row>"
+        "<table:table-row>" + _cell("P-35-2") + "<table:covered-table-cell/></table:table-row>"
+        '<table:table-row><table:table-cell office:value-type="date" '
+        'office:date-value="2027-03-31"/><table:table-cell office:value-type="float" '
+        'office:value="3"/></table:table-row>',
+    )  # fmt: skip
+    (sheet,) = _plan_book.load(merged)
+    assert sheet.title == "projets"
+    assert [r[1] for r in sheet.rows] == ["Statut", "en cours", "en cours", 3]
+    assert sheet.rows[3][0] == dt.date(2027, 3, 31)
+    # a formula never computed: named by sheet and cell
+    formula = _ods_with(
+        tmp_path,
+        "formule.ods",
+        "<table:table-row>" + _cell("Projet")
+        + '<table:table-cell table:formula="of:=EDATE([.A1];3)"/></table:table-row>',
+    )  # fmt: skip
+    with pytest.raises(PlanError, match="cellule B1 : formule sans valeur calculée"):
+        _plan_book.load(formula)
+    # empty cells formatted to the last one cost nothing; a value repeated over the whole
+    # sheet is refused before it is spread (17 G cells)
+    far = _ods_with(
+        tmp_path,
+        "loin.ods",
+        "<table:table-row>" + _cell("Projet") + "</table:table-row>"
+        '<table:table-row table:number-rows-repeated="1048575"><table:table-cell '
+        'table:number-columns-repeated="16384"/></table:table-row>',
+    )
+    (sheet,) = _plan_book.load(far)
+    assert sheet.rows == [["Projet"]]
+    huge = _ods_with(
+        tmp_path,
+        "enorme.ods",
+        '<table:table-row table:number-rows-repeated="1048576">'
+        + _cell("x", 'table:number-columns-repeated="16384"')
+        + "</table:table-row>",
+    )
+    with pytest.raises(PlanError, match="feuille trop grande"):
+        _plan_book.load(huge)

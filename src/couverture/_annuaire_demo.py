@@ -201,9 +201,9 @@ def write_demo_files(
     """Write the fictitious annuaire of ``departements`` and, optionally, adhesions.
 
     The adhesions CSV (``cpts;adherents;actifs``) gives most CPTS of these départements 5 to
-    30 % of their professionals as adherents, a part of them active; a few CPTS give nothing
-    (not yet reported), and one more adherents than professionals of its territory (members
-    practising next door), which the command names in a warning.
+    30 % of their professionals as adherents, a part of them active, never more than the
+    professionals counted (no warning on a demo run); a few CPTS give nothing (not yet
+    reported).
     """
     units = units[units["departement"].astype(str).isin(departements)]
     path, lines = write_annuaire(annuaire, units, seed=seed)
@@ -212,14 +212,11 @@ def write_demo_files(
     rng = np.random.default_rng(seed + 1)
     counts = _persons_by_cpts(path, registry)
     rows = ["cpts;adherents;actifs"]
-    smallest = counts.idxmin() if len(counts) else None
     for cpts_id, n in counts.sort_index().items():
         draw = rng.random()
-        if draw < 0.15 and cpts_id != smallest:
+        if draw < 0.15:
             continue  # not reported yet
-        adherents = round(n * (0.05 + 0.25 * rng.random()))
-        if cpts_id == smallest:
-            adherents = n + 7  # members practising outside the territory
+        adherents = min(round(n * (0.05 + 0.25 * rng.random())), int(n))
         actifs = round(adherents * (0.3 + 0.4 * rng.random()))
         rows.append(f"{cpts_id};{adherents};{actifs}")
     with atomic_path(Path(adhesions)) as tmp:

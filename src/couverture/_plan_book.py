@@ -2,7 +2,8 @@
 
 The cells of each sheet, bounded by the cells that hold a value (a cell formatted at
 XFD1048576 costs nothing), merged ranges read as the value of every cell they cover, formulas
-read as the value the spreadsheet cached. Formats that are not XLSX are refused in French,
+read as the value the spreadsheet cached. An XLSX workbook (Excel) or an OpenDocument one
+(.ods, LibreOffice: read with odfpy, the same checks); other formats are refused in French,
 naming the format. The bytes come through the registry's checked door (regular file, bounded
 size).
 """
@@ -38,11 +39,20 @@ def column_letter(index: int) -> str:
     return letters
 
 
+ODS = "classeur OpenDocument (.ods, LibreOffice)"
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
 def _format_of(path: Path, data: bytes) -> str | None:
-    """Return the name of a format that is not XLSX, or ``None`` for a ZIP that may be XLSX."""
+    """Return the name of a format that is not XLSX, or ``None`` for a ZIP that may be XLSX.
+
+    :data:`ODS` for an OpenDocument spreadsheet (read by :func:`_load_ods`).
+    """
     if data.startswith(b"PK"):
+        if _ODS_MIME in data[:200]:
+            return ODS
         if b"application/vnd.oasis.opendocument" in data[:200]:
-            return "classeur OpenDocument (.ods, LibreOffice)"
+            return "document OpenDocument qui n'est pas un classeur"
         return None
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return "classeur Excel 97-2003 (.xls)"
@@ -69,8 +79,8 @@ def load(path: Path | str) -> list[Sheet]:
     Raises
     ------
     PlanError
-        Missing or special file, a format that is not XLSX (named), a damaged workbook, a
-        formula whose value was never computed.
+        Missing or special file, a format that is neither XLSX nor ODS (named), a damaged
+        workbook, a formula whose value was never computed, a sheet too large.
     """
     import openpyxl
 
@@ -79,6 +89,8 @@ def load(path: Path | str) -> list[Sheet]:
     path = Path(path)
     data = _read_bytes(path)
     other = _format_of(path, data)
+    if other == ODS:
+        return _load_ods(path, data)
     if other is not None:
         raise PlanError(
             path,
@@ -87,8 +99,8 @@ def load(path: Path | str) -> list[Sheet]:
                     None,
                     None,
                     "",
-                    f"{other} : un classeur Excel .xlsx est attendu (l'enregistrer au "
-                    "format « Classeur Excel (.xlsx) » depuis le tableur)",
+                    f"{other} : un classeur Excel .xlsx (ou LibreOffice .ods) est attendu "
+                    "(l'enregistrer au format « Classeur Excel (.xlsx) » depuis le tableur)",
                 )
             ],
         )
@@ -152,3 +164,161 @@ def _sheet(ws: Any, source: Any, problems: list[tuple[str | None, int | None, st
             value = value.date()
         rows[r - 1][c - 1] = value
     return Sheet(ws.title, rows)
+
+
+# ------------------------------------------------------------------------------------------
+# OpenDocument (.ods): odfpy, the same bounds and checks as the XLSX reader
+# ------------------------------------------------------------------------------------------
+Problems = list[tuple[str | None, int | None, str, str]]
+
+
+def _load_ods(path: Path, data: bytes) -> list[Sheet]:
+    """Return the sheets of an OpenDocument workbook, like :func:`load` for an XLSX one."""
+    import zipfile
+    from xml.parsers.expat import ExpatError
+
+    from odf.opendocument import load as load_odf
+    from odf.table import Table
+
+    try:
+        document = load_odf(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, ExpatError, OSError) as exc:
+        raise PlanError(
+            path, [(None, None, "", f"classeur ODS illisible ({type(exc).__name__})")]
+        ) from exc
+    problems: Problems = []
+    sheets = [_ods_sheet(t, problems) for t in document.spreadsheet.getElementsByType(Table)]
+    if problems:
+        raise PlanError(path, problems)
+    return sheets
+
+
+def _ods_attr(element: Any, name: str) -> str | None:
+    from odf.namespaces import TABLENS
+
+    value = element.attributes.get((TABLENS, name))
+    return str(value) if value is not None else None
+
+
+def _ods_count(element: Any, name: str) -> int:
+    text = _ods_attr(element, name)
+    try:
+        return max(int(text), 1) if text else 1
+    except ValueError:
+        return 1
+
+
+def _ods_sheet(table: Any, problems: Problems) -> Sheet:
+    title = _ods_attr(table, "name") or ""
+    cells: dict[tuple[int, int], Any] = {}
+    spans: list[tuple[int, int, int, int]] = []
+    r = 0
+    for row in _ods_rows(table):
+        repeat = _ods_count(row, "number-rows-repeated")
+        if not _ods_row(title, row, (r, repeat), cells, spans, problems):
+            return Sheet(title)
+        r += repeat
+    if not cells:
+        return Sheet(title)
+    n_rows = max(i for i, _ in cells)
+    n_cols = max(j for _, j in cells)
+    for top_r, top_c, end_r, end_c in spans:
+        top = cells.get((top_r, top_c))
+        for i in range(top_r, min(end_r, n_rows) + 1):
+            for j in range(top_c, min(end_c, n_cols) + 1):
+                cells.setdefault((i, j), top)
+    if n_rows * n_cols > MAX_CELLS:
+        problems.append(
+            (title, None, "", f"feuille trop grande ({n_rows} lignes × {n_cols} colonnes)")
+        )
+        return Sheet(title)
+    rows: list[list[Any]] = [[None] * n_cols for _ in range(n_rows)]
+    for (i, j), value in cells.items():
+        rows[i - 1][j - 1] = value
+    return Sheet(title, rows)
+
+
+def _ods_row(
+    title: str,
+    row: Any,
+    at: tuple[int, int],
+    cells: dict[tuple[int, int], Any],
+    spans: list[tuple[int, int, int, int]],
+    problems: Problems,
+) -> bool:
+    """Read one (repeated) row into ``cells``; ``False`` when the sheet is too large."""
+    from odf.namespaces import TABLENS
+
+    r, repeat = at
+    c = 0
+    for cell in row.childNodes:
+        if cell.qname not in ((TABLENS, "table-cell"), (TABLENS, "covered-table-cell")):
+            continue
+        across = _ods_count(cell, "number-columns-repeated")
+        value = _ods_value(cell)
+        formula = _ods_attr(cell, "formula")
+        if value is None and formula:
+            problems.append(
+                (
+                    title,
+                    r + 1,
+                    formula[:40],
+                    f"cellule {column_letter(c + 1)}{r + 1} : formule sans valeur calculée "
+                    "(ouvrir le classeur dans le tableur et l'enregistrer)",
+                )
+            )
+        elif value is not None:
+            # a value repeated over a block: the block is bounded before it is spread
+            block = repeat * across
+            if (r + repeat) * (c + across) > MAX_CELLS or len(cells) + block > MAX_CELLS:
+                problems.append(
+                    (title, None, "", f"feuille trop grande ({r + repeat} lignes × "
+                     f"{c + across} colonnes)")
+                )  # fmt: skip
+                return False
+            for dr in range(repeat):
+                for dc in range(across):
+                    cells[(r + dr + 1, c + dc + 1)] = value
+            down = _ods_count(cell, "number-rows-spanned")
+            wide = _ods_count(cell, "number-columns-spanned")
+            if down > 1 or wide > 1:
+                spans.append((r + 1, c + 1, r + down, c + wide))
+        c += across
+    return True
+
+
+def _ods_rows(table: Any) -> list[Any]:
+    """Return the rows of a table in order, those of header and row groups included."""
+    from odf.namespaces import TABLENS
+
+    rows: list[Any] = []
+    for child in table.childNodes:
+        if child.qname == (TABLENS, "table-row"):
+            rows.append(child)
+        elif child.qname in (
+            (TABLENS, "table-header-rows"),
+            (TABLENS, "table-rows"),
+            (TABLENS, "table-row-group"),
+        ):
+            rows.extend(_ods_rows(child))
+    return rows
+
+
+def _ods_value(cell: Any) -> Any:
+    """Return the value a cell shows: number, date, boolean, text (``None``: empty)."""
+    from odf.namespaces import OFFICENS, TEXTNS
+    from odf.teletype import extractText
+
+    kind = cell.attributes.get((OFFICENS, "value-type"))
+    if kind in ("float", "percentage", "currency"):
+        number = float(str(cell.attributes.get((OFFICENS, "value"))))
+        return int(number) if number.is_integer() else number
+    if kind == "date":
+        text = str(cell.attributes.get((OFFICENS, "date-value")))
+        moment = dt.datetime.fromisoformat(text)
+        return moment.date() if moment.time() == dt.time() else moment
+    if kind == "boolean":
+        return str(cell.attributes.get((OFFICENS, "boolean-value"))).lower() == "true"
+    lines = [extractText(p) for p in cell.childNodes if p.qname == (TEXTNS, "p")]
+    text = "\n".join(lines)
+    return text if text.strip() else None

@@ -891,6 +891,7 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
     _check_plan_overwrite(args)
     _check_annuaire_files(args)
     previous = plan.read_plan(args.plan) if args.plan is not None else None
+    porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _plan_analysis(args, previous) as a:
         projects = None
         if args.scenario is not None:
@@ -898,7 +899,12 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
 
             projects = read_scenario(args.scenario, a)
         result = plan.build_plan(
-            a, previous=previous, on=args.date, scenario=projects, history_path=args.historique
+            a,
+            previous=previous,
+            on=args.date,
+            scenario=projects,
+            history_path=args.historique,
+            porteurs=porteurs,
         )
         annuaire = _read_annuaire(args, a)
         if annuaire is not None:  # issue 23: the professionals of each CPTS, a column
@@ -1265,6 +1271,7 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     _history_option(p)
     _annuaire_options(p)
+    _porteurs_option(p)
     p.set_defaults(func=cmd_plan_action)
 
     p = add("suivi", help="suivi du plan d'action : retards, zones désormais couvertes")

@@ -60,7 +60,6 @@ MAX_CPTS = 7
 MAX_PORTEURS = 7
 #: Colours of the zone blanche and of the proposal outline (not stage colours).
 ZONE_EDGE = "#b00020"
-PRE_LI_FILL = "#d9d9d9"
 #: One colour and hatch per part of the recommended proposal, numbered 1, 2… on the map, in
 #: its legend and in the table (colours apart from the stages' yellow, teal and purple).
 PROPOSAL_STYLES = (
@@ -376,11 +375,13 @@ def _halo() -> list[Any]:
 
 
 def _stage_style(code: object) -> tuple[str, str, str]:
-    """Fill, outline and legend label of a CPTS drawn at stage ``code`` (pre-LI: grey)."""
-    if isinstance(code, str) and code in STAGES:
-        s = stage(code)
-        return s.colour, s.outline, s.label
-    return PRE_LI_FILL, "#777777", "Projet (avant lettre d'intention)"
+    """Fill, outline and legend label of a CPTS drawn at stage ``code``.
+
+    A CPTS before its lettre d'intention (no code, unknown code) takes rank 0 of the stage
+    vocabulary (``config/vocabulaire_stades.csv``), like the map and the report.
+    """
+    s = stage(code) if isinstance(code, str) and code in STAGES else pre_stage()
+    return s.colour, s.outline, s.label
 
 
 def _draw_cpts(ax: Any, fiche: _Fiche) -> list[str]:
@@ -904,6 +905,10 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
              f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
+    if z.get("professionnels_texte"):  # issue 23: the professionals present (--annuaire)
+        fig.text(0.04, map_top + 0.002, f"Professionnels présents : {z['professionnels_texte']}",
+                 fontsize=7.5, color="#555555", va="top")  # fmt: skip
+        map_top -= 0.014
     # the map on the left, its legend in the right column: the legend covers nothing
     ax = fig.add_axes((0.04, map_top - 0.40, 0.66, 0.40))
     draw_map(ax, fiche)

@@ -1479,6 +1479,7 @@ def build_plan(
     proposals: bool = True,
     scenario: list[dict[str, Any]] | None = None,
     history_path: Path | str | None = None,
+    porteurs: pd.DataFrame | None = None,
 ) -> Plan:
     """Build the plan d'action of an analysis, carrying over ``previous``.
 
@@ -1497,6 +1498,9 @@ def build_plan(
         Projects of a scenario file (:func:`couverture.scenario.read_scenario`).
     history_path
         History store (default ``data/historique.duckdb``, see :func:`reconcile`).
+    porteurs
+        Potential porteurs (:func:`couverture.porteurs.read_porteurs`, a FINESS extract): those
+        of the plan's départements (MSP, centres de santé…) join the drop-down of porteurs.
     """
     from couverture.alerts import cpts_alerts, reference_date
 
@@ -1519,7 +1523,7 @@ def build_plan(
     if previous is not None and previous.cpts_extra:
         for header in dict.fromkeys(h for v in previous.cpts_extra.values() for h in v):
             cpts[header] = [previous.cpts_extra.get(n, {}).get(header, "") for n in cpts["nom"]]
-    names = _drop_down_names(analysis, rec.projects, suggestions)
+    names = _drop_down_names(analysis, rec.projects, suggestions, porteurs)
     meta = analysis.meta
     deps = analysis.departements or tuple(sorted(set(rec.projects["departement"])))
     info = {
@@ -1546,9 +1550,16 @@ def build_plan(
 
 
 def _drop_down_names(
-    analysis: Analysis, projects: pd.DataFrame, proposals: pd.DataFrame | None
+    analysis: Analysis,
+    projects: pd.DataFrame,
+    proposals: pd.DataFrame | None,
+    finess: pd.DataFrame | None = None,
 ) -> list[str]:
-    """Return the CPTS drop-down: the département's CPTS, the proposed new CPTS, the porteurs."""
+    """Return the CPTS drop-down: the département's CPTS, the proposed new CPTS, the porteurs.
+
+    The porteurs: those the projects name, then the potential porteurs of ``finess``
+    (:func:`couverture.porteurs.read_porteurs`) in the plan's départements.
+    """
     table = analysis.cpts()
     deps = set(analysis.departements or [])
     own = table[table["departement"].isin(deps)] if deps else table
@@ -1561,9 +1572,16 @@ def _drop_down_names(
         for c, t in zip(projects["cpts"], projects["type"], strict=True)
         if t == "creation" and c
     ]
-    porteurs = [str(p) for p in projects["porteur"] if p]
+    porteurs = sorted({str(p) for p in projects["porteur"] if p})
+    if finess is not None and len(finess):
+        units = analysis.units()
+        codes = set(units["code"].astype(str))
+        if "commune" in units:
+            codes |= set(units["commune"].dropna().astype(str))
+        here = finess[finess["code_commune"].astype(str).isin(codes)]
+        porteurs += sorted(set(here["nom"].astype(str)) - set(porteurs) - {""})
     rest = sorted(set(table["nom"].astype(str)) - set(names))  # neighbours across a border
-    return list(dict.fromkeys([*names, *sorted(set(proposed)), *sorted(set(porteurs)), *rest]))
+    return list(dict.fromkeys([*names, *sorted(set(proposed)), *porteurs, *rest]))
 
 
 README_LINES = [

@@ -22,7 +22,7 @@ from couverture import plan as plan_mod
 from couverture._config import STAGES
 from couverture._format import date as french_date
 from couverture._format import integer, percent
-from couverture._output import atomic_path
+from couverture._output import atomic_path, titled
 from couverture._validate import check_month
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ def report_section(
         "<h3>Projets en retard</h3>",
         _table(late) if len(late) else "<p>Aucun projet en retard.</p>",
         "<h3>Alertes sur les CPTS</h3>",
-        _table(alerts) if len(alerts) else "<p>Aucune alerte.</p>",
+        _table(titled(alerts, kind="page")) if len(alerts) else "<p>Aucune alerte.</p>",
     ]
     page = out_dir / "index.html"
     text = page.read_text(encoding="utf-8")
