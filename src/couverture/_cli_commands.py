@@ -418,7 +418,8 @@ _TEMPORARY = "rattachements temporaires"
 
 def cmd_suggestions(args: argparse.Namespace) -> None:
     """Print or write the proposals covering each zone blanche."""
-    from couverture.suggest import proposal_geometries, suggest
+    from couverture.porteurs import proposals_of
+    from couverture.suggest import proposal_geometries
 
     if args.format in FILE_ONLY and args.sortie is None:
         # said before the national computation, not after
@@ -427,11 +428,7 @@ def cmd_suggestions(args: argparse.Namespace) -> None:
         )
     porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
     with _analysis(args) as a:
-        frame = suggest(a, floor=args.plancher, ceiling=args.plafond)
-        if porteurs is not None:
-            from couverture.porteurs import name_porteurs
-
-            frame = name_porteurs(a, frame, porteurs)
+        frame = proposals_of(a, porteurs, floor=args.plancher, ceiling=args.plafond)
         if args.format in ("geojson", "gpkg"):
             geoms = proposal_geometries(a, frame)
             _emit_geo(args, a, frame, geoms.geometry.to_numpy(), "propositions")
@@ -477,7 +474,7 @@ def _check_folder(folder: Path) -> None:
 def cmd_cartes(args: argparse.Namespace) -> None:
     """Write the HTML maps of the départements and the national map."""
     from couverture.maps import INDEX_NAME, build_maps
-    from couverture.suggest import suggest
+    from couverture.porteurs import proposals_of
 
     _check_folder(args.sortie)
     porteurs = _read_porteurs(args)  # a malformed file is refused before the computation
@@ -486,7 +483,7 @@ def cmd_cartes(args: argparse.Namespace) -> None:
         _warn_regional(a)
         annuaire = _read_annuaire(args, a)
         # computed by build_maps before it loads the geometry (the memory peak otherwise)
-        suggestions = functools.partial(suggest, a)
+        suggestions = functools.partial(proposals_of, a)
         paths = build_maps(
             a,
             args.sortie,

@@ -444,11 +444,11 @@ def _halo() -> list[Any]:
 # ------------------------------------------------------------------------------------------
 # the later stages the report includes (proposals, maps, fiches), each can be left out
 # ------------------------------------------------------------------------------------------
-def _suggestions(a: Analysis) -> pd.DataFrame:
-    from couverture.suggest import suggest
+def _suggestions(a: Analysis, porteurs: pd.DataFrame | None) -> pd.DataFrame:
+    from couverture.porteurs import proposals_of
 
     log.info("propositions pour les zones blanches…")
-    return suggest(a)
+    return proposals_of(a, porteurs)
 
 
 _OPTION_WORDS = {
@@ -854,11 +854,7 @@ def build_report(
                 else None
             )
             found = _read_porteurs(porteurs)
-            proposals = _suggestions(a) if suggestions else None
-            if proposals is not None and found is not None:
-                from couverture.porteurs import name_porteurs
-
-                proposals = name_porteurs(a, proposals, found)
+            proposals = _suggestions(a, found) if suggestions else None
             links = _maps(a, tmp, proposals, annuaire=read, adhesions=adhesions) if maps else {}
             fiche_links = (
                 _fiches(a, tmp, proposals, found, read)
