@@ -24,9 +24,12 @@ from typing import Any
 
 def figure(figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
     """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, **kwargs)
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)  # its own canvas (text extents for the labels), no global backend
+    return fig
 
 
 def subplots(figsize: tuple[float, float] | None = None, **kwargs: Any) -> tuple[Any, Any]:
