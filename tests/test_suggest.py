@@ -584,7 +584,8 @@ def test_crossing_a_region_boundary_only_when_nothing_else_fits(
 # degenerate registries (issue 17, item 1): every division, quantile and band has a result
 # ------------------------------------------------------------------------------------------------
 def test_calibrated_band_holds_its_bounds_on_any_reference_set() -> None:
-    from couverture.suggest import _Context, _params
+    from couverture._suggest_context import _Context
+    from couverture.suggest import _params
 
     def context(floor: int, *, explicit: bool = True) -> _Context:
         empty: Any = None
@@ -611,7 +612,7 @@ def test_calibrated_band_holds_its_bounds_on_any_reference_set() -> None:
 
 
 def test_outliers_do_not_calibrate_the_band() -> None:
-    from couverture.suggest import _inliers
+    from couverture._suggest_context import _inliers
 
     # Tukey's outer fences on the log populations: a seat-commune-only CPTS of 300
     # inhabitants and a federation of five million say nothing of a new CPTS's size

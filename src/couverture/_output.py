@@ -492,20 +492,53 @@ def titled(frame: pd.DataFrame, *, kind: str = "titre") -> pd.DataFrame:
     return frame.rename(columns=lambda c: titles.get(str(c), c))
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame],
+    path: Path,
+    *,
+    freeze_header: bool = False,
+    readable_widths: bool = False,
+    float_format: str | None = None,
+) -> None:
     """Write one sheet per table (atomically), French column titles (:func:`titled`).
 
     Text that looks like a formula stays text (:func:`protect_sheet`).
+
+    Parameters
+    ----------
+    sheets
+        Tables by sheet name (cut to Excel's 31 characters).
+    path
+        The workbook to write.
+    freeze_header
+        Keep the title row in view when scrolling.
+    readable_widths
+        Size each column to its longest text (title included), between 8 and 60 characters.
+    float_format
+        Excel number format of the columns of floats (e.g. ``0.00``); ``None``: Excel's own.
     """
     import pandas as pd
+    from openpyxl.utils import get_column_letter
 
     # built in memory, then written: a full disk fails the one write (a workbook saved
     # straight to disk leaves a half-closed archive that complains again at exit)
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            titled(frame).to_excel(writer, sheet_name=name[:31], index=False)
-            protect_sheet(writer.sheets[name[:31]])
+            out = titled(frame)
+            freeze = (1, 0) if freeze_header else None
+            out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=freeze)
+            ws = writer.sheets[name[:31]]
+            protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
+            for i, col in enumerate(out.columns, start=1):
+                if readable_widths:
+                    values = out[col].astype(str).str.len()
+                    width = max(len(str(col)), int(values.max()) if len(values) else 0)
+                    ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
+                if float_format and frame[frame.columns[i - 1]].dtype.kind == "f":
+                    for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
+                        for c in cell:
+                            c.number_format = float_format
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -351,6 +351,34 @@ def _month_index(month: str) -> int:
     return int(month[:4]) * 12 + int(month[5:7]) - 1
 
 
+def linear_projection(
+    months: list[str], rates: list[float], *, target: float = 100.0
+) -> tuple[float | None, str | None]:
+    """Return the pace of ``rates`` and the month (``AAAA-MM``) it reaches ``target`` at it.
+
+    The one projection to 100 % (the alerts' :func:`project`, the report's
+    :func:`couverture.report.projected_full_coverage`): the pace is the linear one between the
+    first and the last of ``months`` (percentage points per month; months need not be
+    consecutive). Returns ``(None, None)`` with fewer than two months and ``(pace, None)``
+    without progress.
+
+    Examples
+    --------
+    >>> linear_projection(["2026-09", "2026-11"], [80.0, 90.0])
+    (5.0, '2027-01')
+    >>> linear_projection(["2026-09", "2026-11"], [80.0, 80.0])
+    (0.0, None)
+    """
+    if len(months) < 2:
+        return None, None
+    span = _month_index(months[-1]) - _month_index(months[0])
+    pace = (rates[-1] - rates[0]) / span if span > 0 else 0.0
+    if pace <= 1e-9:
+        return pace, None
+    needed = math.ceil((target - rates[-1]) / pace - 1e-9)
+    return pace, _add_months(months[-1], needed)
+
+
 def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dict[str, Any]]:
     """Project the month at which each stage of :data:`PROJECTED_STAGES` reaches 100 %.
 
@@ -402,13 +430,10 @@ def project(series: pd.DataFrame, *, window: int | None = None) -> dict[str, dic
         if len(rates) < 2:
             out[stage] = {"taux": last, "rythme": None, "mois": TOO_SHORT, "texte": TOO_SHORT}
             continue
-        span = _month_index(months[-1]) - _month_index(months[0])
-        pace = (last - rates[0]) / span if span > 0 else 0.0
-        if pace <= 1e-9:
+        pace, target = linear_projection(months, rates)
+        if pace is None or target is None:
             out[stage] = {"taux": last, "rythme": pace, "mois": NO_PROGRESS, "texte": NO_PROGRESS}
             continue
-        needed = math.ceil((100.0 - last) / pace - 1e-9)
-        target = _add_months(months[-1], needed)
         rhythm = _format.number(pace, decimals=2)
         # French plural from 2 on: « 0,85 point », « 20,43 points »
         points = "points" if pace >= 2 else "point"

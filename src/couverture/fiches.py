@@ -1068,11 +1068,11 @@ def build_fiches(
         raise ArgumentError("fiches : préciser le ou les départements (--departement 35)")
     a.check_departements()
     if proposals is None:
-        from couverture.suggest import suggest
+        from couverture.porteurs import proposals_of
 
         log.info("fiches : propositions pour les zones blanches…")
-        proposals = suggest(a)
-    if porteurs is not None and "porteur_potentiel" not in proposals:
+        proposals = proposals_of(a, porteurs)
+    elif porteurs is not None and "porteur_potentiel" not in proposals:
         from couverture.porteurs import name_porteurs
 
         proposals = name_porteurs(a, proposals, porteurs)

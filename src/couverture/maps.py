@@ -32,14 +32,11 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import html
-import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,76 +44,55 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from couverture import _format
-from couverture._config import pre_stage as _pre_stage
-from couverture._config import stage as _stage
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
 from couverture._geometry import DECIMALS as DECIMALS  # the coordinates the maps write
-from couverture._geometry import SIMPLIFY_TOLERANCE_M, geojson_geometries, simplify_coverage
-from couverture._geometry import group_unions as _group_unions
+from couverture._map_layers import UNIT_FIELDS, _release_memory
+from couverture._map_layers import MapLayers as MapLayers
+from couverture._map_layers import prepare_layers as prepare_layers
+from couverture._map_page import INDEX_NAME as INDEX_NAME
+from couverture._map_page import (
+    LABEL_MIN_ZOOM,
+    NEIGHBOUR_FILL,
+    NEIGHBOUR_OUTLINE,
+    OVERLAP_COLOURS,
+    PORTEUR_COLOUR,
+    PROJECT_COLOUR,
+    PROPOSAL_COLOURS,
+    RATE_CLASSES,
+    ZONE_COLOUR,
+    _codes,
+    _collection,
+    _esc,
+    _feature,
+    _js_json,
+    _Page,
+    _point,
+    _ready,
+    _stage_styles,
+)
+from couverture._map_page import STAGE_OPACITY as STAGE_OPACITY
+from couverture._map_texts import (
+    _cpts_card,
+    _departement_title_and_legend,
+    _int,
+    _national_legend,
+    _proposal_info,
+    _stage_label,
+    _text,
+    _title_html,
+    _zone_card,
+)
 from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
-from couverture._validate import check_departements
-from couverture.settings import CRS_WEB
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
     from couverture.analysis import Analysis
-    from couverture.decision import DecisionLayers
     from couverture.professionnels import Annuaire
 
 log = logging.getLogger(__name__)
-
-# ------------------------------------------------------------------------------------------------
-# presentation constants: the stages' colours come from config/vocabulaire_stades.csv (a
-# viridis-like ramp, distinct in greyscale and for colour-blind readers); red for zones blanches
-# ------------------------------------------------------------------------------------------------
-# fill opacity of the département's CPTS, by stage rank: grows with the stage
-STAGE_OPACITY = (0.45, 0.45, 0.65)
-# CPTS across the border: neutral grey, whatever their stage (never mistaken for a stage)
-NEIGHBOUR_FILL = "#969696"
-NEIGHBOUR_OUTLINE = "#525252"
-# CPTS names are permanent labels from this zoom level on (a département fits in 8 to 9)
-LABEL_MIN_ZOOM = 8
-PORTEUR_COLOUR = "#e7298a"
-PROJECT_COLOUR = "#555555"
-ZONE_COLOUR = "#d7191c"
-OVERLAP_COLOURS = {"chevauchement": "#ff7f00", "partage": "#6a3d9a"}
-OVERLAP_LABELS = {"chevauchement": "Chevauchement à arbitrer", "partage": "Commune partagée"}
-PROPOSAL_COLOURS = {
-    "extension": "#1b9e77",
-    "creation": "#111111",
-    "rattachement_temporaire": "#a6761d",
-}
-PROPOSAL_LABELS = {
-    "extension": "Extension d'une CPTS",
-    "creation": "Création d'une CPTS",
-    "rattachement_temporaire": "Rattachement temporaire",
-}
-NEW_CPTS_LABEL = "nouvelle CPTS"
-# national choropleth: lower bound of each class (% of the population covered) and its colour
-RATE_CLASSES = [
-    (0, "#f7fbff"),
-    (20, "#c6dbef"),
-    (40, "#6baed6"),
-    (60, "#2171b5"),
-    (80, "#08306b"),
-]
-
-TILES = "OpenStreetMap"
-# a failed tile (offline) shows this transparent pixel instead of a broken image
-BLANK_TILE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
-
-INDEX_NAME = "index.html"
-
-HATCH_SVG = (
-    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
-    '<pattern id="cv-hachures" patternUnits="userSpaceOnUse" width="9" height="9" '
-    'patternTransform="rotate(45)"><rect width="9" height="9" fill="#d7191c" '
-    'fill-opacity="0.12"/><rect width="3.5" height="9" fill="#d7191c" fill-opacity="0.75"/>'
-    "</pattern></defs></svg>"
-)
 
 
 def departement_filename(departement: str) -> str:
@@ -125,740 +101,8 @@ def departement_filename(departement: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# layers computed once for every map
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class MapLayers:
-    """Everything the maps draw, computed once and sliced per département.
-
-    Attributes
-    ----------
-    meta
-        The analysis' vintages and registry label (``Analysis.meta``).
-    units
-        Units (index ``code``) with ``departement``, ``nom``, ``population``, ``stade``,
-        ``cpts``, ``cpts_ids``, ``projets``, ``zone_id``, ``chevauchement`` (``""``,
-        ``chevauchement`` or ``partage``), ``geojson`` and simplified WGS84 geometry.
-    cpts
-        CPTS (index ``cpts_id``) with ``nom, stade, n_communes, population, taille,
-        financement_max, departement`` and the coverage union of their units; pre-LI
-        projects have ``stade`` ``None``.
-    membership
-        ``cpts_id, code`` pairs of the registry.
-    zones
-        Zones blanches (index ``zone_id``) with their geometry.
-    proposals
-        Every proposal with its geometry (empty when none were given): recommended ones
-        (``proposition`` ``P0``, ``P1``…) then the alternatives (``A0``…).
-    porteurs
-        Potential porteurs with coordinates and their ``departement`` (may be empty).
-    rates
-        Coverage rates by département (index ``code``).
-    neighbours
-        For each département, the codes of the units outside it that border it.
-    departements
-        The départements to map.
-    """
-
-    meta: dict[str, Any]
-    units: gpd.GeoDataFrame
-    cpts: gpd.GeoDataFrame
-    membership: pd.DataFrame
-    zones: gpd.GeoDataFrame
-    proposals: gpd.GeoDataFrame
-    porteurs: pd.DataFrame
-    rates: pd.DataFrame
-    neighbours: dict[str, set[str]]
-    departements: tuple[str, ...]
-    #: main towns named on the maps (``code, nom, departement, population, lat, lon``), from
-    #: the units' own data: no basemap needed (:func:`couverture.zones.main_towns`)
-    towns: pd.DataFrame | None = None
-    # the decision mode's data (couverture.decision), None to draw maps without it
-    decision: DecisionLayers | None = None
-
-
-def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return the ``(key, code)`` arrays of a ``communes`` column (:func:`zones.members`)."""
-    from couverture.zones import members
-
-    long = members(frame, key=key)
-    return long[key].astype(str).to_numpy(dtype=object), long["code"].to_numpy(dtype=object)
-
-
-def prepare_layers(
-    analysis: Analysis,
-    *,
-    suggestions: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
-    departements: Sequence[str] | None = None,
-    tolerance: float = SIMPLIFY_TOLERANCE_M,
-    porteurs: pd.DataFrame | None = None,
-    annuaire: Annuaire | None = None,
-    adhesions: Path | str | None = None,
-) -> MapLayers:
-    """Compute, once, the geometry and attributes every map of ``departements`` needs.
-
-    Parameters
-    ----------
-    analysis
-        An open analysis.
-    suggestions
-        Output of ``couverture.suggest.suggest`` (only ``recommandee == "oui"`` rows are drawn),
-        or a function returning it: it is then called first, its working memory handed back
-        before the geometry is loaded.
-    departements
-        The départements to map (default: those of the analysis, else all of France).
-    tolerance
-        Coverage simplification tolerance in metres.
-    porteurs
-        Potential porteurs (``couverture.porteurs.read_porteurs``: ``finess``, ``nom``,
-        ``categorie``, ``libelle_categorie``, ``code_commune``, ``lon``, ``lat``), drawn as
-        circle markers; those without coordinates are left out.
-    annuaire, adhesions
-        The professionals of each CPTS and zone blanche, in their cards
-        (:func:`couverture.professionnels.with_texts`).
-    """
-    full = analysis.national()
-    units = full.units()
-    deps, national = _departements_to_map(analysis, units, departements)
-    if callable(suggestions):
-        # computed before the geometry is loaded, their working memory handed back first:
-        # the two together were the peak of a national run
-        suggestions = suggestions()
-        _release_memory()
-
-    cpts = all_cpts = full.cpts()
-    membership = full.registry.membership[["cpts_id", "code"]].drop_duplicates()
-    neighbours = full.graph().across_border(None if national else deps)
-
-    unit_dep = units.set_index("code")["departement"]
-    if national:
-        load_deps = None
-    else:
-        load_deps, shown = _units_to_load(units, unit_dep, membership, neighbours, deps)
-        membership = membership[membership["cpts_id"].isin(shown)]
-        cpts = cpts[cpts.index.isin(shown)]
-
-    if tolerance == SIMPLIFY_TOLERANCE_M:
-        stored = full.map_geometries(departements=load_deps)
-        simple, geojson = stored.geometry, stored["geojson"]
-    else:
-        geoms = full.geometries(departements=load_deps, national=load_deps is None).geometry
-        simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
-        geojson = None
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    zones = full.zones()
-    if annuaire is not None:  # issue 23: a line on the professionals in the cards
-        from couverture.professionnels import with_texts
-
-        cpts, zones = with_texts(full, annuaire, cpts=cpts, zones=zones, adhesions=adhesions)
-    named = full.zone_names()["nom_zone"]  # zones named by place on their cards
-    overlaps = full.overlaps().set_index("code")["type"]
-    simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
-    # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
-    # thread builds the unit layer (the proposals, computed first, no longer overlap them:
-    # computing them beside the geometry was the memory peak of a national run)
-    with ThreadPoolExecutor(2) as pool:
-        cpts_future = pool.submit(_cpts_layer, cpts, membership, simple)
-        map_zones = zones if national else zones[zones["departement"].isin(deps)]
-        map_zones = map_zones.assign(nom_zone=map_zones["zone_id"].map(named))
-        zone_future = pool.submit(_zone_layer, map_zones, simple)
-        unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
-        proposal_future = pool.submit(_proposal_layer, suggestions, simple)
-        rates = full.rates(niveau="departement").set_index("code")
-        porteur_layer = _porteur_layer(porteurs, units)
-        towns = _town_layer(full.unit_table(), unit_layer, deps)
-        cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
-        proposal_layer = proposal_future.result()
-    from couverture import decision
-
-    decision_layers = decision.prepare(
-        units=units,
-        unit_layer=unit_layer,
-        cpts=all_cpts,
-        cpts_layer=cpts_layer,
-        membership=full.registry.membership,
-        graph=full.graph(),
-        proposals=proposal_layer,
-        rates=rates,
-    )
-    return MapLayers(
-        meta=dict(analysis.meta),
-        units=unit_layer,
-        cpts=cpts_layer,
-        membership=membership.reset_index(drop=True),
-        zones=zone_layer,
-        proposals=proposal_layer,
-        porteurs=porteur_layer,
-        rates=rates,
-        neighbours=neighbours,
-        departements=deps,
-        towns=towns,
-        decision=decision_layers,
-    )
-
-
-#: Towns named on a département map (préfecture, sous-préfectures, pôles by population).
-MAP_TOWNS = 12
-
-
-def _town_layer(
-    table: pd.DataFrame, unit_layer: gpd.GeoDataFrame, deps: Sequence[str]
-) -> pd.DataFrame:
-    """Return the main towns of each mapped département, with the point where names go."""
-    import pandas as pd
-
-    from couverture.zones import main_towns
-
-    table = table[table["departement"].isin(list(deps)) & table["code"].isin(unit_layer.index)]
-    parts = [main_towns(g, limit=MAP_TOWNS) for _, g in table.groupby("departement", sort=True)]
-    if not parts:
-        return pd.DataFrame(columns=["code", "nom", "departement", "population", "lat", "lon"])
-    towns = pd.concat(parts)[["code", "nom", "departement", "population"]]
-    points = unit_layer.geometry.reindex(towns["code"]).representative_point()
-    return towns.assign(
-        lat=np.round(points.y.to_numpy(), DECIMALS), lon=np.round(points.x.to_numpy(), DECIMALS)
-    ).reset_index(drop=True)
-
-
-def _departements_to_map(
-    analysis: Analysis, units: pd.DataFrame, departements: Sequence[str] | None
-) -> tuple[tuple[str, ...], bool]:
-    """Return the sorted départements to map, and whether they are the whole of France.
-
-    Raises
-    ------
-    ArgumentError
-        If a requested département has no unit.
-    """
-    known = sorted(units["departement"].dropna().unique())
-    wanted = tuple(departements) if departements else analysis.departements
-    deps = tuple(sorted(wanted)) if wanted else tuple(known)
-    check_departements(deps, known)
-    return deps, set(deps) == set(known)
-
-
-def _units_to_load(
-    units: pd.DataFrame,
-    unit_dep: pd.Series,
-    membership: pd.DataFrame,
-    neighbours: dict[str, set[str]],
-    deps: Sequence[str],
-) -> tuple[tuple[str, ...], set[str]]:
-    """Return the départements whose unit geometries a partial run must load.
-
-    And the CPTS it shows.
-
-    A map draws more than its own units: the neighbouring units across its border, and the
-    whole perimeter of every CPTS touching either, which may reach further départements.
-    """
-    needed = set(units.loc[units["departement"].isin(deps), "code"])
-    for dep in deps:
-        needed |= neighbours.get(dep, set())
-    shown = set(membership.loc[membership["code"].isin(needed), "cpts_id"])
-    needed |= set(membership.loc[membership["cpts_id"].isin(shown), "code"])
-    load_deps = tuple(sorted(set(unit_dep.reindex(sorted(needed)).dropna())))
-    return load_deps, shown
-
-
-def _unit_layer(
-    units: pd.DataFrame,
-    zones: pd.DataFrame,
-    overlaps: pd.Series,
-    simple: gpd.GeoSeries,
-    geojson: pd.Series | None = None,
-) -> gpd.GeoDataFrame:
-    """Units with a simplified geometry, their ``zone_id`` and ``chevauchement`` type.
-
-    ``zones`` must be every zone blanche, not only those of the mapped départements: a
-    neighbouring unit shown on a map keeps the zone it belongs to.
-    """
-    import geopandas as gpd
-    import pandas as pd
-
-    zone_keys, zone_codes = _split_codes(zones, "zone_id")
-    zone_of = pd.Series(zone_keys, index=zone_codes)
-    # only what the maps draw: a map holds no copy of the other coverage columns
-    kept = ["code", "departement", *(c for c in UNIT_FIELDS if c in units.columns)]
-    table = units[kept].set_index("code")
-    table = table[table.index.isin(simple.index)]
-    table["zone_id"] = zone_of.reindex(table.index).fillna("").to_numpy()
-    table["chevauchement"] = overlaps.reindex(table.index).fillna("").to_numpy()
-    layer = gpd.GeoDataFrame(table, geometry=simple.reindex(table.index), crs=CRS_WEB)
-    if geojson is None:
-        layer["geojson"] = geojson_geometries(layer.geometry)
-    else:
-        layer["geojson"] = geojson.reindex(table.index)  # object dtype kept: no copy
-    return layer
-
-
-def _cpts_layer(
-    cpts: pd.DataFrame, membership: pd.DataFrame, simple: gpd.GeoSeries
-) -> gpd.GeoDataFrame:
-    """CPTS with the coverage union of their units; ``stade`` is ``None`` before the LI."""
-    import geopandas as gpd
-
-    unions = _group_unions(
-        membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
-    )
-    cpts = cpts.copy()
-    cpts["stade"] = cpts["stade"].where(cpts["stade"].isin(_codes()), None)
-    layer = gpd.GeoDataFrame(cpts, geometry=[unions.get(i) for i in cpts.index], crs=CRS_WEB)
-    layer["geojson"] = geojson_geometries(layer.geometry)
-    return layer
-
-
-def _zone_layer(zones: pd.DataFrame, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
-    """Zones blanches (index ``zone_id``) with the coverage union of their units."""
-    import geopandas as gpd
-
-    unions = _group_unions(*_split_codes(zones, "zone_id"), simple)
-    layer = gpd.GeoDataFrame(
-        zones.set_index("zone_id"),
-        geometry=[unions.get(z) for z in zones["zone_id"]],
-        crs=CRS_WEB,
-    )
-    layer["geojson"] = geojson_geometries(layer.geometry)
-    return layer
-
-
-PORTEUR_COLUMNS = ["finess", "nom", "categorie", "libelle_categorie", "code_commune", "lon", "lat"]
-
-
-def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataFrame:
-    """Porteurs with coordinates, with the département of their commune.
-
-    Raises
-    ------
-    ArgumentError
-        When a column of :data:`PORTEUR_COLUMNS` is missing.
-    """
-    import pandas as pd
-
-    if porteurs is None:
-        return pd.DataFrame(columns=[*PORTEUR_COLUMNS, "departement"])
-    missing = [c for c in PORTEUR_COLUMNS if c not in porteurs.columns]
-    if missing:
-        raise ArgumentError(f"porteurs : colonnes absentes « {', '.join(missing)} »")
-    frame = porteurs[PORTEUR_COLUMNS].copy()
-    frame["lon"] = pd.to_numeric(frame["lon"], errors="coerce")
-    frame["lat"] = pd.to_numeric(frame["lat"], errors="coerce")
-    frame = frame[np.isfinite(frame["lon"]) & np.isfinite(frame["lat"])]
-    # a commune code (or an arrondissement's) gives the département; else its prefix
-    dep_of = dict(zip(units["code"].astype(str), units["departement"], strict=True))
-    if "commune" in units.columns:
-        for commune, dep in zip(units["commune"].astype(str), units["departement"], strict=True):
-            dep_of.setdefault(commune, dep)
-    codes = frame["code_commune"].astype(str).str.strip()
-    frame["departement"] = [dep_of.get(c, c[:3] if c.startswith("97") else c[:2]) for c in codes]
-    return frame.reset_index(drop=True)
-
-
-PROPOSAL_COLUMNS = [
-    "zone_id",
-    "departement",
-    "option",
-    "recommandee",
-    "cpts_cible",
-    "nom_propose",
-    "communes",
-    "population_ajoutee",
-    "population_resultante",
-    "taille_avant",
-    "taille_apres",
-    "financement_max_avant",
-    "financement_max_apres",
-    "priorite",
-    "motif",
-]
-
-
-def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
-    import geopandas as gpd
-    import pandas as pd
-
-    if suggestions is None or suggestions.empty:
-        return gpd.GeoDataFrame(
-            columns=["proposition", *PROPOSAL_COLUMNS, "geojson", "geometry"], crs=CRS_WEB
-        )
-    missing = [c for c in PROPOSAL_COLUMNS if c not in suggestions.columns]
-    if missing:
-        raise ArgumentError(f"propositions : colonnes absentes « {', '.join(missing)} »")
-    recommended = suggestions["recommandee"].astype(str).str.lower() == "oui"
-    extra = ["cpts_cible_id"] if "cpts_cible_id" in suggestions.columns else []
-    parts = []
-    for prefix, rows in (("P", suggestions[recommended]), ("A", suggestions[~recommended])):
-        rows = rows[PROPOSAL_COLUMNS + extra].reset_index(drop=True)
-        rows.insert(0, "proposition", [f"{prefix}{i}" for i in range(len(rows))])
-        parts.append(rows)
-    rec = pd.concat(parts, ignore_index=True)
-    unions = _group_unions(*_split_codes(rec, "proposition"), simple)
-    geometry = [unions.get(p) for p in rec["proposition"]]
-    layer = gpd.GeoDataFrame(pd.DataFrame(rec), geometry=geometry, crs=CRS_WEB)
-    layer["geojson"] = geojson_geometries(layer.geometry)
-    return layer
-
-
-# ------------------------------------------------------------------------------------------------
-# formatting helpers (French)
-# ------------------------------------------------------------------------------------------------
-def _int(value: Any) -> int | None:
-    try:
-        if value is None or value != value:  # None or NaN
-            return None
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _codes() -> tuple[str, ...]:
-    """Return the stage codes.
-
-    From the least to the most advanced (``config/vocabulaire_stades.csv``).
-    """
-    return tuple(s.code for s in _stages())
-
-
-def _positive(value: Any) -> int | None:
-    """Return an integer above 0, else ``None`` (a taille or funding of 0 means "none yet")."""
-    n = _int(value)
-    return n if n else None
-
-
-def proposal_text(r: dict[str, Any]) -> str:
-    """Return the plain-French effect of a proposal, missing values left out.
-
-    Examples
-    --------
-    >>> proposal_text({"population_ajoutee": 1200, "population_resultante": 41000,
-    ...     "taille_avant": 1, "taille_apres": 2, "financement_max_avant": 220000,
-    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
-    '+1 200 hab. → 41 000 hab. ; taille 1 → 2 ; financement maximal 220 000 € → 287 000 € par an'
-    >>> proposal_text({"taille_avant": 0, "taille_apres": 2, "financement_max_avant": 0,
-    ...     "financement_max_apres": 287000}).replace("\u202f", " ").replace("\xa0", " ")
-    'taille 2 ; financement maximal 287 000 € par an'
-    """
-    parts = []
-    added, result = _int(r.get("population_ajoutee")), _int(r.get("population_resultante"))
-    if added is not None and result is not None:
-        parts.append(f"+{_format.integer(added)} hab. → {_format.integer(result)} hab.")
-    before, after = _positive(r.get("taille_avant")), _positive(r.get("taille_apres"))
-    if before and after:
-        parts.append(f"taille {before} → {after}")
-    elif after:
-        parts.append(f"taille {after}")
-    f_before = _positive(r.get("financement_max_avant"))
-    f_after = _positive(r.get("financement_max_apres"))
-    if f_before and f_after:
-        parts.append(
-            f"financement maximal {_format.euros(f_before)} → {_format.euros(f_after)} par an"
-        )
-    elif f_after:
-        parts.append(f"financement maximal {_format.euros(f_after)} par an")
-    return " ; ".join(parts)
-
-
-def proposal_label(option: Any, target: Any, proposed: Any = None) -> str:
-    """Return the label drawn on a proposal: every proposal named.
-
-    The CPTS that would take it, or « nouvelle CPTS Vitré » (the proposed name).
-
-    Examples
-    --------
-    >>> proposal_label("creation", None, "CPTS Vitré"), proposal_label("extension", "CPTS Redon")
-    ('nouvelle CPTS Vitré', 'CPTS Redon')
-    """
-    name = _text(target)
-    new = _text(proposed)
-    if option == "creation" or name is None:
-        if new is None:
-            return NEW_CPTS_LABEL
-        return f"nouvelle {new}" if new.startswith("CPTS") else f"{NEW_CPTS_LABEL} {new}"
-    return f"{name} (temporaire)" if option == "rattachement_temporaire" else name
-
-
-def _esc(value: Any) -> str:
-    return html.escape("" if value is None or value != value else str(value))
-
-
-def _js_json(data: Any) -> str:
-    """JSON safe to embed in a ``<script>`` (no ``</script>``, no HTML comment)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _stage_label(stage: Any) -> str:
-    return _stage(stage).label if stage in _codes() else "Non couverte"
-
-
-# ------------------------------------------------------------------------------------------------
-# page template: Leaflet calls written from the layers' JSON
-# ------------------------------------------------------------------------------------------------
-TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-TILE_OPTIONS = {
-    "minZoom": 0,
-    "maxZoom": 19,
-    "maxNativeZoom": 19,
-    "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-    " contributors",
-    "errorTileUrl": BLANK_TILE,
-}
-PAGE_STYLE = (
-    "html,body{width:100%;height:100%;margin:0;padding:0}"
-    "#cv-map{position:absolute;top:0;bottom:0;right:0;left:0}"
-)
-
-
-def _stage_css() -> str:
-    """Return the stage colours of the cards' headings (from the vocabulary, not the stylesheet)."""
-    return "".join(f".cv-card h4.cv-stade-{s.code}{{border-color:{s.outline}}}" for s in _stages())
-
-
-class _Page:
-    """One map page.
-
-    The Leaflet calls are appended in drawing order, then :meth:`html` fills the template
-    (assets inlined once per process, data pasted as JSON text).
-    """
-
-    def __init__(self, bounds: Sequence[Sequence[float]], *, title: str) -> None:
-        self.title = title
-        self.js: list[str] = [
-            'var map = L.map("cv-map", {center: [0, 0], zoom: 1, zoomControl: false, '
-            "preferCanvas: false, zoomSnap: 0.25});",
-            "L.control.scale({imperial: false}).addTo(map);",
-            f"map.fitBounds({_js_json(bounds)});",
-        ]
-        self.base: list[tuple[str, str]] = []
-        self.head: list[str] = []  # extra <head> content (the decision mode's assets)
-        self.overlays: list[tuple[str, str]] = []
-        self.n = 0
-
-    def _var(self) -> str:
-        self.n += 1
-        return f"cv_l{self.n}"
-
-    def tiles(self, *, overlay: bool) -> None:
-        var = self._var()
-        self.js.append(f"var {var} = L.tileLayer({_js_json(TILE_URL)}, {_js_json(TILE_OPTIONS)});")
-        self.js.append(f"{var}.addTo(map);")
-        (self.overlays if overlay else self.base).append(("Fond de carte (en ligne)", var))
-
-    def empty_layer(self, name: str, *, show: bool) -> None:
-        """Return an empty base layer (``Sans fond de carte``, the national map's stage choice)."""
-        var = self._var()
-        self.js.append(f"var {var} = L.featureGroup();")
-        if show:
-            self.js.append(f"{var}.addTo(map);")
-        self.base.append((name, var))
-
-    def pane(self, name: str, z_index: int, *, interactive: bool) -> None:
-        code = f"map.createPane({_js_json(name)}).style.zIndex = {z_index};"
-        if not interactive:
-            code += f' map.getPane({_js_json(name)}).style.pointerEvents = "none";'
-        self.js.append(code)
-
-    def script(self, code: str) -> None:
-        self.js.append(code)
-
-    def geojson(
-        self,
-        data: tuple[str, int],
-        *,
-        name: str,
-        pane: str,
-        style: dict[str, Any],
-        hook: str,
-        class_name: str,
-        interactive: bool = False,
-        show: bool = True,
-        points: bool = False,
-    ) -> str:
-        """Add a GeoJSON layer.
-
-        ``style`` is ``{"by": property, "styles": {value: style}, "default": style}`` (see
-        ``couverture.styler`` in the runtime); ``points`` draws point features as circle
-        markers. Returns its variable.
-        """
-        text, count = data
-        var = self._var()
-        self.js.append(
-            f"var {var} = L.geoJson({text}, {{pane: {_js_json(pane)}, "
-            f"interactive: {_js_json(interactive)}, className: {_js_json(class_name)}, "
-            f"smoothFactor: 0.5, style: couverture.styler({_js_json(style)}), "
-            f"onEachFeature: couverture.{hook}"
-            + (", pointToLayer: couverture.circle" if points else "")
-            + "});"
-        )
-        if show:
-            self.js.append(f"{var}.addTo(map);")
-        self.overlays.append((f"{name} ({count})", var))
-        return var
-
-    def control(self) -> None:
-        def obj(pairs: list[tuple[str, str]]) -> str:
-            return "{" + ", ".join(f"{_js_json(k)}: {v}" for k, v in pairs) + "}"
-
-        self.js.append(
-            f"L.control.layers({obj(self.base)}, {obj(self.overlays)}, "
-            '{position: "topright", collapsed: false, autoZIndex: true}).addTo(map);'
-        )
-
-    def html(self) -> str:
-        from couverture._assets import head_html, script_tag, style_tag
-
-        return "".join(
-            [
-                '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n',
-                '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n',
-                f"<title>{_esc(self.title)}</title>\n",
-                head_html(),
-                "\n",
-                *self.head,
-                style_tag(PAGE_STYLE + _stage_css()),
-                "\n</head>\n<body>\n",
-                HATCH_SVG,
-                '\n<div id="cv-map"></div>\n',
-                script_tag("\n".join(self.js)),
-                "\n</body>\n</html>\n",
-            ]
-        )
-
-
-def _swatch(
-    fill: str, stroke: str, *, opacity: float = 0.6, dash: str = "", hatch: bool = False
-) -> str:
-    fill_attr = "url(#cv-hachures)" if hatch else fill
-    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-    return (
-        f'<svg width="22" height="14"><rect x="1.5" y="1.5" width="19" height="11" '
-        f'fill="{fill_attr}" fill-opacity="{1 if hatch else opacity}" stroke="{stroke}" '
-        f'stroke-width="2"{dash_attr}/></svg>'
-    )
-
-
-def _title_html(
-    meta: dict[str, Any], heading: str, rows: Sequence[tuple[str, str]], extra: str
-) -> str:
-    banner = (
-        '<div class="cv-fictif">REGISTRE FICTIF — données de démonstration</div>'
-        if meta.get("fictif")
-        else ""
-    )
-    sub = (
-        f"registre {_esc(meta.get('registre'))} du {_esc(_registry_date(meta))}"
-        f" · population {_esc(meta.get('population_millesime'))}"
-        f" · COG {_esc(meta.get('cog'))}"
-    )
-    table = "".join(f"<tr><th>{_esc(k)}</th><td class='n'>{v}</td></tr>" for k, v in rows)
-    return (
-        f"{banner}<h1>{_esc(heading)}</h1><p class='cv-sub'>{sub}</p><table>{table}</table>{extra}"
-    )
-
-
-def _registry_date(meta: dict[str, Any]) -> str:
-    """Return the registry's date in French (« 29 novembre 2026 »), as given when not a date."""
-    value = meta.get("date_registre")
-    if not value:
-        return ""
-    try:
-        return _format.date(str(value))
-    except (ValueError, IndexError):
-        return str(value)
-
-
-def _ready(page: _Page, title: str, legend: str, **extra: Any) -> None:
-    opts = {"title": title, "legend": legend, **extra}
-    page.script("couverture.ready(map, " + _js_json(opts) + ");")
-
-
-# ------------------------------------------------------------------------------------------------
 # département map
 # ------------------------------------------------------------------------------------------------
-def _cpts_card(r: Any, stage: str | None) -> dict[str, Any]:
-    """Return the card of a CPTS, as the texts the popup shows (``None``.
-
-    Row left out); ``voisine`` is added per map.
-    """
-    taille = _positive(r["taille"])
-    funding = _positive(r["financement_max"]) if stage else None
-    return {
-        "nom": r["nom"],
-        "stade": _stage(stage).label if stage else _pre_stage().label,
-        "stade_code": stage or "projet",
-        "population": f"{_format.integer(r['population'])} hab.",
-        "taille": None if taille is None else str(taille),
-        "financement": None if funding is None else f"{_format.euros(funding)} par an",
-        "n_communes": _format.integer(r["n_communes"]),
-        "departement": None if r["departement"] != r["departement"] else r["departement"],
-        **({"professionnels": t} if (t := _text(r.get("professionnels_texte"))) else {}),
-    }
-
-
-def _text(value: Any) -> str | None:
-    """Return a non-empty string, or ``None`` for a missing or empty value."""
-    if value is None or value != value or str(value) == "":
-        return None
-    return str(value)
-
-
-def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for r in proposals.to_dict("records"):
-        out.append(
-            {
-                "id": r["proposition"],
-                "zone_id": r["zone_id"],
-                "option": r["option"],
-                "libelle": PROPOSAL_LABELS.get(r["option"], str(r["option"])),
-                "recommandee": str(r["recommandee"]).lower() == "oui",
-                "cpts_cible": _text(r.get("cpts_cible_id")),
-                "cible": _text(r["cpts_cible"]),
-                "nom": _text(r["nom_propose"]),
-                "etiquette": proposal_label(r["option"], r["cpts_cible"], r["nom_propose"]),
-                "texte": proposal_text(r),
-                "priorite": _text(r["priorite"]),
-                "motif": _text(r["motif"]),
-            }
-        )
-    return out
-
-
-def _zone_card(r: Any) -> dict[str, Any]:
-    """Return the card of a zone blanche (texts.
-
-    ``None``: row left out).
-    """
-    area = r["superficie_km2"]
-    name = r.get("nom_zone")
-    return {
-        # named by place (« Zone blanche de Vitré et environs »), the id beside it
-        "nom": name if isinstance(name, str) else None,
-        "population": f"{_format.integer(r['population'])} hab.",
-        "n_communes": _format.integer(r["n_communes"]),
-        # None for a zone of units without geometry (four Cantal communes)
-        "superficie_km2": None
-        if area is None or area != area
-        else f"{_format.number(area, decimals=1)}\u00a0km²",
-        "cpts_voisines": str(r["cpts_voisines"]).replace("|", ", "),
-        **({"professionnels": t} if (t := _text(r.get("professionnels_texte"))) else {}),
-    }
-
-
-def _feature(properties: dict[str, Any], geometry: Any) -> str | None:
-    """One GeoJSON Feature (text), or ``None`` without geometry."""
-    if not isinstance(geometry, str):
-        return None
-    return (
-        '{"type":"Feature","properties":' + _js_json(properties) + ',"geometry":' + geometry + "}"
-    )
-
-
-def _collection(features: Iterable[str | None]) -> tuple[str, int]:
-    """Return a FeatureCollection (text) of the features that have a geometry, and their number."""
-    kept = [f for f in features if f is not None]
-    return '{"type":"FeatureCollection","features":[' + ",".join(kept) + "]}", len(kept)
 
 
 @dataclass
@@ -888,23 +132,6 @@ class DepartementData:
     towns: list[list[Any]] = field(default_factory=list)  # [nom, lat, lon, population]
     # the decision mode's data as JSON text (couverture.decision.payload), None without it
     decision: str | None = None
-
-
-UNIT_FIELDS = (
-    "nom",
-    "population",
-    "stade",
-    "cpts",
-    "cpts_ids",
-    "zone_id",
-    "chevauchement",
-    "projets",
-    "geojson",
-)
-
-
-def _point(lon: float, lat: float) -> str:
-    return '{"type":"Point","coordinates":[' + f"{round(lon, 6)},{round(lat, 6)}" + "]}"
 
 
 def _group(keys: list[Any], by: list[Any]) -> dict[Any, list[Any]]:
@@ -1075,15 +302,6 @@ def _decision_payload(layers: MapLayers, departement: str) -> str | None:
     if layers.decision is None:
         return None
     return _js_json(decision.payload(layers.decision, departement, meta=layers.meta))
-
-
-def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
-    """Leaflet style of each stage (fill and outline from the vocabulary)."""
-    return {
-        s.code: {"fillColor": s.colour, "color": s.outline}
-        | ({"fillOpacity": STAGE_OPACITY[min(s.rank, len(STAGE_OPACITY)) - 1]} if opacity else {})
-        for s in _stages()
-    }
 
 
 def render_departement(data: DepartementData) -> str:
@@ -1317,99 +535,9 @@ def departement_map(
     return render_departement(data)
 
 
-def _departement_title_and_legend(
-    layers: MapLayers,
-    departement: str,
-    *,
-    n_chev: int,
-    n_part: int,
-    n_zones: int,
-    zone_population: int,
-    n_covering: int,
-    has_projects: bool,
-    options: Sequence[str],
-    n_proposals: int,
-    n_alternatives: int,
-    n_porteurs: int,
-    national_link: bool,
-) -> tuple[str, str]:
-    """Return the HTML of the title box (key figures of the département) and of the legend."""
-    rate = layers.rates.loc[departement]
-    heading = f"Couverture CPTS — {rate['nom']} ({departement})"
-    rows = [
-        ("Population", _format.integer(rate["population"]) + " hab."),
-        *[(f"Couverte ≥ {s.short}", _format.percent(rate[f"taux_{s.code}"])) for s in _stages()],
-        ("Zones blanches", f"{n_zones} ({_format.integer(zone_population)} hab.)"),
-        ("CPTS (hors projets)", _format.integer(n_covering)),
-        ("Chevauchements / partagées", f"{n_chev} / {n_part}"),
-        ("Propositions recommandées", _format.integer(n_proposals)),
-    ]
-    link = (
-        f"<p class='cv-sub'><a href='{INDEX_NAME}'>← carte nationale</a></p>"
-        if national_link
-        else ""
-    )
-    legend = _departement_legend(
-        has_projects=has_projects,
-        options=options,
-        alternatives=n_alternatives > 0,
-        porteurs=n_porteurs > 0,
-    )
-    return _title_html(layers.meta, heading, rows, link), legend
-
-
-def _departement_legend(
-    *, has_projects: bool, options: Sequence[str], alternatives: bool, porteurs: bool
-) -> str:
-    rows = ["<h4>Périmètres des CPTS</h4>"]
-    rows += [
-        f"<div>{_swatch(s.colour, s.outline, opacity=STAGE_OPACITY[min(s.rank, 3) - 1])}"
-        f"{_esc(s.label)}</div>"
-        for s in _stages()
-    ]
-    rows.append(
-        f"<div>{_swatch(NEIGHBOUR_FILL, NEIGHBOUR_OUTLINE, opacity=0.15, dash='3 3')}"
-        "CPTS voisine (hors département)</div>"
-    )
-    if has_projects:
-        rows.append(
-            f"<div>{_swatch('none', PROJECT_COLOUR, opacity=0, dash='2 4')}"
-            "Projet avant lettre d'intention</div>"
-        )
-    rows.append(f"<div>{_swatch(ZONE_COLOUR, ZONE_COLOUR, hatch=True)}Zone blanche</div>")
-    rows += [
-        f"<div>{_swatch(c, c, opacity=0.25, dash='6 3' if k == 'partage' else '')}"
-        f"{OVERLAP_LABELS[k]}</div>"
-        for k, c in OVERLAP_COLOURS.items()
-    ]
-    if options:
-        rows.append("<h4>Propositions recommandées</h4>")
-        rows += [
-            f"<div>{_swatch('none', PROPOSAL_COLOURS.get(o, '#333333'), opacity=0, dash='6 3')}"
-            f"{_esc(PROPOSAL_LABELS.get(o, o))}</div>"
-            for o in options
-        ]
-        rows.append(
-            "<p class='cv-sub'>Étiquette : la CPTS qui prendrait la zone, ou « "
-            f"{NEW_CPTS_LABEL} » et le nom proposé.</p>"
-        )
-    if alternatives:
-        rows.append(
-            f"<div>{_swatch('none', '#333333', opacity=0, dash='2 5')}"
-            "Proposition alternative (calque à cocher)</div>"
-        )
-    if porteurs:
-        rows.append(
-            f"<div><svg width='22' height='14'><circle cx='11' cy='7' r='5' "
-            f"fill='{PORTEUR_COLOUR}' stroke='#ffffff' stroke-width='1.5'/></svg>"
-            "Porteur potentiel (MSP, centre de santé)</div>"
-        )
-    rows.append("<p class='cv-sub'>Cliquez sur une commune : fiches CPTS et zone blanche.</p>")
-    return "".join(rows)
-
-
 # ------------------------------------------------------------------------------------------------
 # national map
+# ------------------------------------------------------------------------------------------------
 def departement_geometries(layers: MapLayers, analysis: Analysis) -> gpd.GeoDataFrame:
     """Return the stored outline of each département drawn in ``layers``.
 
@@ -1542,23 +670,6 @@ def _departement_chooser(rates: pd.DataFrame, linked: Collection[str]) -> str:
     )
 
 
-def _national_legend() -> str:
-    """Return the legend of the choropleth classes."""
-    legend = "<h4>Population couverte</h4>" + "".join(
-        f"<div>{_swatch(c, '#444444', opacity=0.85)}"
-        + (
-            f"{lo} à {RATE_CLASSES[i + 1][0]}\u00a0%"
-            if i + 1 < len(RATE_CLASSES)
-            else f"{lo}\u00a0% et plus"
-        )
-        + "</div>"
-        for i, (lo, c) in enumerate(RATE_CLASSES)
-    )
-    return legend + "<p class='cv-sub'>Cliquez sur un département pour ouvrir sa carte.</p>"
-
-
-# ------------------------------------------------------------------------------------------------
-# writing
 # ------------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------------
@@ -1566,23 +677,6 @@ def _write_departement(data: DepartementData, path: Path) -> Path:
     """Render and write one département map (run in a worker process)."""
     atomic_write_text(path, render_departement(data))
     return path
-
-
-def _release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the system (glibc only.
-
-    Elsewhere the collection alone).
-    """
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name).malloc_trim(0)
 
 
 def _workers(n_maps: int, workers: int | None) -> int:

@@ -1508,9 +1508,9 @@ def build_plan(
     date = reference_date(analysis, on)
     suggestions = None
     if proposals:
-        from couverture.suggest import suggest
+        from couverture.porteurs import proposals_of
 
-        suggestions = suggest(analysis)
+        suggestions = proposals_of(analysis)
     rec = reconcile(
         analysis,
         previous,

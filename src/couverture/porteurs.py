@@ -14,7 +14,8 @@
 The result is one row per porteur: ``finess``, ``nom``, ``categorie`` (code string),
 ``libelle_categorie``, ``code_commune``, ``lon``, ``lat`` (WGS84, NaN when unknown).
 :func:`porteurs_near` lists the porteurs in or near a zone; :func:`name_porteurs` names the
-largest nearby one in each creation proposal (``porteur_potentiel``).
+largest nearby one in each creation proposal (``porteur_potentiel``); :func:`proposals_of`, the
+documents' one door to the proposals, computes them and names their porteurs.
 
 Examples
 --------
@@ -794,6 +795,37 @@ def porteurs_near(
     out["distance_m"] = np.where(out["dans_zone"], 0.0, distance)
     near = out[out["dans_zone"] | (out["distance_m"] <= radius)]
     return near.sort_values(["dans_zone", "distance_m", "nom"], ascending=[False, True, True])
+
+
+def proposals_of(
+    analysis: Analysis,
+    porteurs: pd.DataFrame | None = None,
+    *,
+    floor: int | None = None,
+    ceiling: int | None = None,
+    funding_scale: str | None = None,
+) -> pd.DataFrame:
+    """Return the proposals of an analysis, with their porteur column when porteurs are given.
+
+    The one door of the documents (the ``suggestions`` command, the report, the fiches, the plan
+    d'action, the maps) to the proposals: :func:`couverture.suggest.suggest` with its options,
+    then :func:`name_porteurs` (``porteur_potentiel``) when ``porteurs`` is given. It lives here,
+    in the features layer, because naming porteurs is a feature: :mod:`couverture.analysis`,
+    below the features, may not import it.
+
+    Parameters
+    ----------
+    analysis
+        An open :class:`~couverture.analysis.Analysis`.
+    porteurs
+        Output of :func:`read_porteurs`; ``None``: no ``porteur_potentiel`` column.
+    floor, ceiling, funding_scale
+        The options of :func:`couverture.suggest.suggest`.
+    """
+    from couverture.suggest import suggest
+
+    frame = suggest(analysis, floor=floor, ceiling=ceiling, funding_scale=funding_scale)
+    return frame if porteurs is None else name_porteurs(analysis, frame, porteurs)
 
 
 def name_porteurs(

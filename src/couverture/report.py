@@ -33,22 +33,21 @@ import contextlib
 import functools
 import html
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import _format, history
+from couverture import _format, _output, history
 from couverture._cache import code_version
 from couverture._config import STAGES, ColumnTitles, pre_stage, stage
 from couverture._output import (
     IDENTIFIERS,
     FolderSwap,
     neutralise_frame,
-    protect_sheet,
     recover_folders,
     staged_folder,
 )
+from couverture.alerts import linear_projection
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import CRS_WEB
 from couverture.zones import main_towns, members
@@ -125,24 +124,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """Write one sheet per table: French titles, frozen header row, readable widths."""
-    import pandas as pd
-    from openpyxl.utils import get_column_letter
+    """Write one sheet per table: French titles, frozen header row, readable widths.
 
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            out = french_titles(frame)
-            out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=(1, 0))
-            ws = writer.sheets[name[:31]]
-            protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
-            for i, col in enumerate(out.columns, start=1):
-                values = out[col].astype(str).str.len()
-                width = max(len(str(col)), int(values.max()) if len(values) else 0)
-                ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
-                if frame[frame.columns[i - 1]].dtype.kind == "f":
-                    for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
-                        for c in cell:
-                            c.number_format = "0.00"
+    The one spreadsheet writer (:func:`couverture._output.write_xlsx`), with the report's options.
+    """
+    _output.write_xlsx(sheets, path, freeze_header=True, readable_widths=True, float_format="0.00")
 
 
 # ------------------------------------------------------------------------------------------
@@ -444,11 +430,11 @@ def _halo() -> list[Any]:
 # ------------------------------------------------------------------------------------------
 # the later stages the report includes (proposals, maps, fiches), each can be left out
 # ------------------------------------------------------------------------------------------
-def _suggestions(a: Analysis) -> pd.DataFrame:
-    from couverture.suggest import suggest
+def _suggestions(a: Analysis, porteurs: pd.DataFrame | None) -> pd.DataFrame:
+    from couverture.porteurs import proposals_of
 
     log.info("propositions pour les zones blanches…")
-    return suggest(a)
+    return proposals_of(a, porteurs)
 
 
 _OPTION_WORDS = {
@@ -666,10 +652,6 @@ def months_at_stage(
     return pd.Series(out, index=cpts.index, dtype="Int64")
 
 
-def _month_index(month: str) -> int:
-    return int(month[:4]) * 12 + int(month[5:7]) - 1
-
-
 def projected_full_coverage(
     months: list[str], rates: list[float], *, target: float = 100.0
 ) -> str | None:
@@ -679,7 +661,7 @@ def projected_full_coverage(
 
     Returns the last month when the target is already reached, ``None`` with fewer than two
     months or without progress. (A deliberately simple projection: the plan module gives a
-    richer one.)
+    richer one.) The pace and month are :func:`couverture.alerts.linear_projection`'s.
 
     Examples
     --------
@@ -692,15 +674,7 @@ def projected_full_coverage(
         return None
     if rates[-1] >= target:
         return months[-1]
-    if len(months) < 2:
-        return None
-    span = _month_index(months[-1]) - _month_index(months[0])
-    pace = (rates[-1] - rates[0]) / span if span > 0 else 0.0
-    if pace <= 0:
-        return None
-    ahead = math.ceil((target - rates[-1]) / pace - 1e-9)
-    end = _month_index(months[-1]) + ahead
-    return f"{end // 12:04d}-{end % 12 + 1:02d}"
+    return linear_projection(months, rates, target=target)[1]
 
 
 def _perimeter_trend(
@@ -854,11 +828,7 @@ def build_report(
                 else None
             )
             found = _read_porteurs(porteurs)
-            proposals = _suggestions(a) if suggestions else None
-            if proposals is not None and found is not None:
-                from couverture.porteurs import name_porteurs
-
-                proposals = name_porteurs(a, proposals, found)
+            proposals = _suggestions(a, found) if suggestions else None
             links = _maps(a, tmp, proposals, annuaire=read, adhesions=adhesions) if maps else {}
             fiche_links = (
                 _fiches(a, tmp, proposals, found, read)
