@@ -382,13 +382,13 @@ def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataF
         ("T90-B", "CPTS B", "lettre d'intention", "2026-05-30", "", codes[10:20]),
         # ACI without a date: unknown
         ("T90-C", "CPTS C", "ACI signé", "", "", codes[20:30]),
-        # the latest date of the file is the registry's date
+        # a lettre d'intention of the registry's day
         ("T90-D", "CPTS D", "lettre d'intention", "2026-11-29", "", codes[30:40]),
     ]
     frame = pd.DataFrame(
         [(c, n, s, li, aci, code) for c, n, s, li, aci, cs in rows for code in cs],
         columns=["cpts_id", "nom_cpts", "stade", "date_lettre_intention", "date_aci", "code_insee"],
-    )
+    ).assign(date_extraction="29/11/2026")  # the registry's date, stated in it
     path = tmp_path / "registre-date.csv"
     frame.to_csv(path, index=False)
     with couverture.analyse(path, departements=DEP) as a:

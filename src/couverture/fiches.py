@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from couverture import _format
 from couverture._config import metric_crs, stage
 from couverture._errors import ArgumentError
-from couverture._output import recover_folders, staged_folder
+from couverture._output import new_folder, recover_folders, staged_folder
 from couverture.settings import STAGES
 from couverture.zones import members as row_members
 
@@ -118,6 +118,15 @@ class _Fiche:
 # ------------------------------------------------------------------------------------------
 # data of the fiches
 # ------------------------------------------------------------------------------------------
+
+
+def _date_text(meta: dict[str, Any]) -> str:
+    """Return the registry's date and its source (« registre du 30 novembre 2026 (…) »)."""
+    return str(
+        meta.get("date_registre_texte") or f"registre du {_format.date(meta['date_registre'])}"
+    )
+
+
 def _fiches_of(
     a: Analysis,
     dep: str,
@@ -571,8 +580,8 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         parts.append('<p class="fictif">REGISTRE FICTIF — données de démonstration</p>')
     parts += [
         f"<h1>Zone blanche {_e(z['zone_id'])} — {_e(fiche.dep_name)} ({_e(z['departement'])})</h1>",
-        f'<p class="meta">{_e(_subtitle(fiche))} · registre du '
-        f"{_e(_format.date(meta['date_registre']))} · population {_e(meta['population_millesime'])}"
+        f'<p class="meta">{_e(_subtitle(fiche))} · {_e(_date_text(meta))}'
+        f" · population {_e(meta['population_millesime'])}"
         "</p>",
         f'<img alt="Carte de la zone {_e(z["zone_id"])}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode()}">',
@@ -637,7 +646,7 @@ def _index_html(
         '<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8">'
         f"<title>Fiches des zones blanches — {_e(dep_name)}</title><style>{_CSS}</style></head>"
         f"<body>{fictif}<h1>Fiches des zones blanches — {_e(dep_name)} ({_e(dep)})</h1>"
-        f'<p class="meta">Registre du {_e(_format.date(meta["date_registre"]))} · '
+        f'<p class="meta">{_e(_date_text(meta).capitalize())} · '
         f"{_e(_format.plural(len(fiches), 'zone blanche', 'zones blanches'))} · "
         + (f'<a href="{_e(pdf)}">livret PDF à imprimer</a>' if pdf else "aucune fiche")
         + "</p>"
@@ -712,8 +721,8 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         top -= 0.018
     fig.text(0.04, top, f"Zone blanche {z['zone_id']} — {fiche.dep_name} ({z['departement']})",
              fontsize=13, weight="bold", va="top")  # fmt: skip
-    fig.text(0.04, top - 0.024, f"{_subtitle(fiche)} · registre du "
-             f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
+    fig.text(0.04, top - 0.024, f"{_subtitle(fiche)} · {_date_text(meta)}"
+             f" · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
     ax = fig.add_axes((0.04, map_top - 0.40, 0.92, 0.40))
@@ -870,19 +879,19 @@ def build_fiches(
         from couverture.porteurs import name_porteurs
 
         proposals = name_porteurs(a, proposals, porteurs)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     meta = a.meta
     written = {}
-    for dep in a.departements:
-        fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
-        target = out / f"departement-{dep}"
-        written[dep] = _write_departement(dep, fiches, target, meta=meta)
-        booklet = written[dep].pdf
-        log.info(
-            "fiches %s : %s%s",
-            dep,
-            _format.plural(len(fiches), "fiche"),
-            f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
-        )
+    # a failed run leaves no empty folder behind (one written before the failure stays)
+    with new_folder(Path(output_dir)) as out:
+        for dep in a.departements:
+            fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
+            target = out / f"departement-{dep}"
+            written[dep] = _write_departement(dep, fiches, target, meta=meta)
+            booklet = written[dep].pdf
+            log.info(
+                "fiches %s : %s%s",
+                dep,
+                _format.plural(len(fiches), "fiche"),
+                f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
+            )
     return written

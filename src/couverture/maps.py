@@ -91,6 +91,8 @@ PROPOSAL_LABELS = {
 }
 NEW_CPTS_LABEL = "nouvelle CPTS"
 # national choropleth: lower bound of each class (% of the population covered) and its colour
+#: fill of the départements outside a regional registry (« hors registre »), off the scale
+OUTSIDE_FILL = "#d9d9d9"
 RATE_CLASSES = [
     (0, "#f7fbff"),
     (20, "#c6dbef"),
@@ -952,7 +954,7 @@ def _title_html(
         else ""
     )
     sub = (
-        f"registre {_esc(meta.get('registre'))} du {_esc(_registry_date(meta))}"
+        f"registre {_esc(meta.get('registre'))} · {_esc(_registry_date_text(meta))}"
         f" · population {_esc(meta.get('population_millesime'))}"
         f" · COG {_esc(meta.get('cog'))}"
     )
@@ -960,6 +962,11 @@ def _title_html(
     return (
         f"{banner}<h1>{_esc(heading)}</h1><p class='cv-sub'>{sub}</p><table>{table}</table>{extra}"
     )
+
+
+def _registry_date_text(meta: dict[str, Any]) -> str:
+    """« registre du 30 novembre 2026 », « fichier modifié le … »: the date and its source."""
+    return str(meta.get("date_registre_texte") or f"du {_registry_date(meta)}")
 
 
 def _registry_date(meta: dict[str, Any]) -> str:
@@ -1085,6 +1092,8 @@ class DepartementData:
     porteurs: list[str | None]
     title: str
     legend: str
+    # the neighbouring départements a regional registry does not cover (« 56, 29 hors registre »)
+    neighbours_note: str = ""
 
 
 UNIT_FIELDS = (
@@ -1186,6 +1195,8 @@ def departement_data(
         for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
     porteur_by = _porteur_features(layers.porteurs)
+    dep_of = dict(zip(codes.tolist(), unit_deps.tolist(), strict=True))
+    regional = layers.meta.get("perimetre_source") == "registre"
 
     out = []
     for dep in deps:
@@ -1244,9 +1255,17 @@ def departement_data(
                 porteurs=dep_porteurs,
                 title=title,
                 legend=legend,
+                neighbours_note=_neighbours_note(layers, dep, dep_of) if regional else "",
             )
         )
     return out
+
+
+def _neighbours_note(layers: MapLayers, dep: str, dep_of: dict[str, str]) -> str:
+    """« ; 56, 29 hors registre »: the bordering départements a regional registry leaves out."""
+    around = {dep_of.get(c) for c in layers.neighbours.get(dep, ())} - {None, dep}
+    outside = sorted(str(d) for d in around if d not in layers.departements)
+    return f" ; {', '.join(outside)} hors registre" if outside else ""
 
 
 def _stage_styles(opacity: bool) -> dict[str, dict[str, Any]]:
@@ -1284,7 +1303,7 @@ def render_departement(data: DepartementData) -> str:
     page.script("couverture.init(" + _js_json(payload) + ");")
     page.geojson(
         _collection(data.voisines),
-        name="CPTS voisines (hors département)",
+        name=f"CPTS voisines (hors département{data.neighbours_note})",
         pane="cv-voisines",
         style={
             "default": {
@@ -1578,8 +1597,9 @@ def departement_geometries(layers: MapLayers, analysis: Analysis) -> gpd.GeoData
 
     Index ``code``, columns ``geometry`` and ``geojson`` (see :func:`map_geometry_table`).
     """
-    shown = sorted(set(layers.units["departement"].dropna()))
-    return analysis.map_geometries(niveau="departement", departements=shown)
+    # every département is drawn: those outside the map's départements as « hors registre »
+    # (or « hors périmètre »), never as uncovered
+    return analysis.map_geometries(niveau="departement")
 
 
 def national_map(
@@ -1607,7 +1627,10 @@ def national_map(
     deps_geom = departement_geometries(layers, analysis)
     rates = layers.rates.reindex(deps_geom.index)
     linked = set(layers.departements if linked is None else linked)
-    props = _departement_properties(rates, layers.zones, linked)
+    outside = _outside(layers, deps_geom.index)
+    props = _departement_properties(
+        rates, layers.zones, linked, outside=outside, label=_outside_label(layers.meta)
+    )
     # metropolitan France first: DROM are reached through the list in the title box
     metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
     b = (metro if len(metro) else deps_geom).total_bounds
@@ -1632,17 +1655,22 @@ def national_map(
         class_name="cv-departement",
         interactive=True,
     )
-    page.script(f"couverture.choropleth({layer}, " + _js_json(RATE_CLASSES) + ");")
+    page.script(
+        f"couverture.choropleth({layer}, "
+        + _js_json(RATE_CLASSES)
+        + ("" if not outside else ", " + _js_json(OUTSIDE_FILL))
+        + ");"
+    )
     page.control()
     _ready(
         page,
         _title_html(
             layers.meta,
             "Couverture de la population par les CPTS",
-            _national_rows(layers),
+            _national_rows(layers, outside=outside),
             _departement_chooser(rates, linked),
         ),
-        _national_legend(),
+        _national_legend(_outside_label(layers.meta) if outside else None),
         stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
@@ -1650,13 +1678,48 @@ def national_map(
     return page.html()
 
 
+def _outside(layers: MapLayers, drawn: Collection[str]) -> set[str]:
+    """Return the départements drawn outside the maps' extent (the registry's, or --departement)."""
+    if layers.meta.get("perimetre") is None:
+        return set()
+    return set(drawn) - set(layers.departements)
+
+
+def _outside_label(meta: dict[str, Any]) -> str:
+    return "hors registre" if meta.get("perimetre_source") == "registre" else "hors périmètre"
+
+
 def _departement_properties(
-    rates: pd.DataFrame, zones: pd.DataFrame, linked: Collection[str]
+    rates: pd.DataFrame,
+    zones: pd.DataFrame,
+    linked: Collection[str],
+    *,
+    outside: Collection[str] = (),
+    label: str = "hors registre",
 ) -> list[dict[str, Any]]:
-    """Return the tooltip and choropleth data of each département of ``rates``, in its order."""
+    """Return the tooltip and choropleth data of each département of ``rates``, in its order.
+
+    A département of ``outside`` has no figures: it is « hors registre » (``hors``), drawn
+    apart from the colour scale.
+    """
     by_dep = zones.groupby("departement").agg(n=("population", "size"), pop=("population", "sum"))
     props = []
     for dep, r in rates.iterrows():
+        if dep in outside:
+            props.append(
+                {
+                    "id": dep,
+                    "code": dep,
+                    "nom": f"{r['nom']} ({dep})",
+                    "population": _format.integer(r["population"]),
+                    "zones": label,
+                    "lien": "",
+                    "hors": label,
+                    **{f"taux_{s}": None for s in _codes()},
+                    **{f"txt_{s}": label for s in _codes()},
+                }
+            )
+            continue
         n_zones, pop_zones = by_dep.loc[dep] if dep in by_dep.index else (0, 0)
         p: dict[str, Any] = {
             "id": dep,
@@ -1673,19 +1736,29 @@ def _departement_properties(
     return props
 
 
-def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
-    """Key figures of France for the title box (population, shares covered, zones)."""
-    france = layers.rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
-    rows = [("Population", _format.integer(france["population"]) + " hab.")]
+def _national_rows(layers: MapLayers, *, outside: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Key figures for the title box (population, shares covered, zones).
+
+    Those of France, or of the maps' départements when others are drawn outside them (a
+    regional registry): never a national headline for a regional registry.
+    """
+    rates, zones = layers.rates, layers.zones
+    rows = []
+    if outside:
+        rates = rates[rates.index.isin(layers.departements)]
+        zones = zones[zones["departement"].isin(layers.departements)]
+        where = "Registre" if layers.meta.get("perimetre_source") == "registre" else "Périmètre"
+        deps = list(layers.departements)
+        shown = ", ".join(deps[:8]) + (" …" if len(deps) > 8 else "")
+        rows.append((where, _format.plural(len(deps), "département") + f" ({shown})"))
+    france = rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
+    rows.append(("Population", _format.integer(france["population"]) + " hab."))
     for s in _stages():
         pop = france[f"pop_{s.code}"]
         share = 100 * pop / france["population"] if france["population"] else 0
         rows.append((f"Couverte ≥ {s.short}", _format.percent(share)))
     rows.append(
-        (
-            "Zones blanches",
-            f"{len(layers.zones)} ({_format.integer(layers.zones['population'].sum())} hab.)",
-        )
+        ("Zones blanches", f"{len(zones)} ({_format.integer(zones['population'].sum())} hab.)")
     )
     return rows
 
@@ -1704,8 +1777,8 @@ def _departement_chooser(rates: pd.DataFrame, linked: Collection[str]) -> str:
     )
 
 
-def _national_legend() -> str:
-    """Return the legend of the choropleth classes."""
+def _national_legend(outside: str | None = None) -> str:
+    """Return the legend of the choropleth classes (and of the départements ``outside``)."""
     legend = "<h4>Population couverte</h4>" + "".join(
         f"<div>{_swatch(c, '#444444', opacity=0.85)}"
         + (
@@ -1716,6 +1789,8 @@ def _national_legend() -> str:
         + "</div>"
         for i, (lo, c) in enumerate(RATE_CLASSES)
     )
+    if outside:
+        legend += f"<div>{_swatch(OUTSIDE_FILL, '#888888', opacity=0.6)}{_esc(outside)}</div>"
     return legend + "<p class='cv-sub'>Cliquez sur un département pour ouvrir sa carte.</p>"
 
 

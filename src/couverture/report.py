@@ -44,6 +44,7 @@ from couverture._config import ColumnTitles, stage
 from couverture._output import (
     FolderSwap,
     neutralise_frame,
+    new_folder,
     protect_sheet,
     recover_folders,
     staged_folder,
@@ -638,8 +639,9 @@ def build_report(
     month = history.check_month(month)
     target = Path(output_dir if output_dir is not None else Path.cwd() / "reports") / month
     # one order for every run: the report is written aside, swapped in, then the month is
-    # committed to the history; a failure or a kill at any step leaves both as they were
-    with _staging(target) as stage:
+    # committed to the history; a failure or a kill at any step leaves both as they were (and
+    # no empty reports/ folder)
+    with new_folder(target.parent), _staging(target) as stage:
         tmp = stage.new
         with analyse(
             registry,
@@ -648,6 +650,7 @@ def build_report(
             shared_threshold=shared_threshold,
         ) as a:
             a.check_departements()
+            a.limit_to_registry()  # a regional registry: its départements, the rest hors registre
             # refuse before computing anything, not after (save_snapshot checks again)
             history.check_scope(
                 month,
@@ -809,6 +812,7 @@ def _summary(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:
         ("Mois du rapport", month),
         ("Registre", a.meta["registre"]),
         ("Date du registre", a.meta["date_registre"]),
+        ("Source de la date du registre", a.meta.get("date_registre_texte", "")),
         ("Registre fictif (démonstration)", "oui" if a.meta["fictif"] else "non"),
         ("Empreinte du registre (sha256)", a.registry_digest),
         ("Périmètre", "France entière" if a.departements is None else ", ".join(a.departements)),
@@ -986,8 +990,9 @@ def _html_head(
             "décrit pas la situation réelle des CPTS.</div>"
         )
     parts.append(
-        f'<p class="meta">Source : {_e(meta["libelle_registre"])} (registre du '
-        f"{_e(_format.date(meta['date_registre']))}) · périmètre : {_e(scope)} · "
+        f'<p class="meta">Source : {_e(meta["libelle_registre"])} '
+        f"({_e(meta.get('date_registre_texte') or meta['date_registre'])}) · "
+        f"périmètre : {_e(scope)} · "
         f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])}</p>"
     )
     parts.append(
