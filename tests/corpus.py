@@ -312,6 +312,9 @@ def _old_codes() -> dict[str, str]:
     frame = pd.read_csv(settings.PROJECT_ROOT / "data" / "raw" / "cog_anciens_codes.csv", dtype=str)
     known = set(units()["code"])
     pairs = frame[frame["code_actuel"].isin(known) & ~frame["code_ancien"].isin(known)]
+    # an old code of another département (Seine-et-Oise, 1968) is refused as ambiguous
+    same = pairs["code_actuel"].str[:2] == pairs["code_ancien"].str[:2]
+    pairs = pairs[same]
     return dict(zip(pairs["code_actuel"], pairs["code_ancien"], strict=True))
 
 

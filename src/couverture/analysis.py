@@ -611,7 +611,8 @@ class Analysis:
         rates = coverage_rates(self._connection(), self.units(), niveau=niveau)
         if self.departements is not None and niveau in ("france", "region"):
             # figures of the selected départements only: say so where the name is read
-            rates["nom"] = rates["nom"] + " (périmètre : " + ", ".join(self.departements) + ")"
+            of = "périmètre du registre" if self.extent_source == "registre" else "périmètre"
+            rates["nom"] = rates["nom"] + f" ({of} : " + ", ".join(self.departements) + ")"
         return rates
 
     def zones(self) -> pd.DataFrame:
