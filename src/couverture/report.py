@@ -651,6 +651,14 @@ def build_report(
         ) as a:
             a.check_departements()
             a.limit_to_registry()  # a regional registry: its départements, the rest hors registre
+            if a.extent_source == "registre" and a.departements is not None:
+                log.warning(
+                    "rapport %s : le registre ne porte que sur %s (%s) : rapport de ce "
+                    "périmètre, le reste de la France est hors registre",
+                    month,
+                    _format.plural(len(a.departements), "département"),
+                    ", ".join(a.departements),
+                )
             # refuse before computing anything, not after (save_snapshot checks again)
             history.check_scope(
                 month,
