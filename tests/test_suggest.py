@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -409,7 +410,8 @@ def test_new_cpts_are_sized_like_the_registry_s_own(
         ]
         path = write_registry(tmp_path / f"{label}.csv", rows)
         with couverture.analyse(path, departements="12") as a:
-            props = suggest(a)
+            # a plancher below the smallest CPTS: the band is the registry's own
+            props = suggest(a, floor=1_000)
         rec = props[(props["recommandee"] == "oui") & (props["option"] == "creation")]
         assert len(rec) >= 1, label
         # calibrated on the CPTS of the département (of the same density class where enough)
@@ -501,3 +503,107 @@ def test_crossing_a_region_boundary_only_when_nothing_else_fits(
         else:
             assert row["cpts_cible_id"].startswith("B")
             assert "hors" not in row["motif"]
+
+
+# ------------------------------------------------------------------------------------------------
+# degenerate registries (issue 17, item 1): every division, quantile and band has a result
+# ------------------------------------------------------------------------------------------------
+def test_calibrated_band_holds_its_bounds_on_any_reference_set() -> None:
+    from couverture.suggest import _Context, _params
+
+    def context(floor: int) -> _Context:
+        empty: Any = None
+        return _Context(empty, empty, floor=floor, ceiling=CEILING, funding={}, params=_params())
+
+    ctx = context(FLOOR)
+    for pops in ([], [1.0], [150.0, 150.0], [0.5, 80.0, 90.0], [1e9] * 5, [300.0] * 3):
+        band = ctx._calibrated(pops, "x")
+        assert FLOOR <= band.low < band.high <= CEILING, pops
+        assert band.low <= band.target <= band.high, pops
+    # a plancher near the plafond leaves the band between them
+    tight = context(99_950)
+    band = tight._calibrated([10_000.0, 20_000.0, 30_000.0], "x")
+    assert 99_950 <= band.low < band.high <= CEILING
+
+
+def test_outliers_do_not_calibrate_the_band() -> None:
+    from couverture.suggest import _inliers
+
+    sizes = [25_000.0, 30_000.0, 35_000.0, 40_000.0, 45_000.0, 50_000.0]
+    assert _inliers([*sizes, 1_100.0, 900.0, 0.0]) == sizes
+    assert _inliers([1_100.0, 0.0, float("nan")]) == [1_100.0]
+
+
+TINY = [
+    ("A", "CPTS Armix", "01019"),
+    ("B", "CPTS Premillieu", "01311"),
+    ("C", "CPTS Belley", "01034"),
+    ("D", "CPTS Bourg", "01053"),
+]
+
+
+def _tiny_rows() -> list[dict[str, str]]:
+    return [{"cpts_id": i, "nom_cpts": n, "stade": "aci", "code_insee": c} for i, n, c in TINY]
+
+
+def _recommended(props: pd.DataFrame) -> pd.DataFrame:
+    return props[props["recommandee"] == "oui"]
+
+
+def test_one_commune_cpts_do_not_crash_and_the_plancher_holds(
+    write_registry, tmp_path: Path
+) -> None:
+    # the repro of issue 17: four one-commune CPTS of the Ain (Armix: a few dozen inhabitants)
+    path = write_registry(tmp_path / "tiny.csv", _tiny_rows())
+    for dep in ("01", "35"):
+        with couverture.analyse(path, departements=dep) as a:
+            props = suggest(a)
+            zones = a.zones()
+        rec = _recommended(props)
+        assert set(rec["departement"]) == {dep}
+        covered = {c for cs in rec["communes"] for c in cs.split()}
+        assert covered == {c for cs in zones["communes"] for c in cs.split()}
+        small = rec[(rec["option"] == "creation") & (rec["population_ajoutee"] < FLOOR)]
+        # a creation under the plancher only for a zone itself under it
+        assert (small["population_zone"] < FLOOR).all(), small[["zone_id", "motif"]]
+    code, out = _cli(["suggestions", "--registre", str(path), "--departement", "01"])
+    assert code == 0 and "ZeroDivisionError" not in out
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        code = main(args)
+    return code, buffer.getvalue()
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_or_two_reference_cpts(n: int, write_registry, tmp_path: Path) -> None:
+    path = write_registry(tmp_path / f"r{n}.csv", _tiny_rows()[:n])
+    with couverture.analyse(path, departements="01") as a:
+        props = suggest(a)
+    rec = _recommended(props)
+    assert len(rec) > 0
+    # too few CPTS to calibrate on: the default bounds, said so
+    creations = rec[rec["option"] == "creation"]
+    assert creations["motif"].str.contains("bornes par défaut").all()
+
+
+def test_zero_population_cpts_and_a_covered_departement(
+    units: pd.DataFrame, dep_rows, write_registry, tmp_path: Path
+) -> None:
+    # the villages of the Meuse destroyed in 1916 have no inhabitant: a young CPTS made of them
+    # has no population to grow from; the Ain entirely covered has no zone and no proposal
+    dead = units[(units["departement"] == "55") & (units["population"] == 0)]["code"]
+    assert len(dead) >= 3
+    rows = [
+        {"cpts_id": "Z", "nom_cpts": "CPTS Zéro", "stade": "lettre_intention", "code_insee": c}
+        for c in dead
+    ]
+    path = write_registry(tmp_path / "z.csv", rows + dep_rows("01", "AIN", "aci"))
+    with couverture.analyse(path, departements="01,55") as a:
+        props = suggest(a)
+    assert "01" not in set(props["departement"])
+    rec = _recommended(props)
+    assert set(rec["departement"]) == {"55"}
+    assert np.isfinite(rec[["population_ajoutee", "population_resultante"]].to_numpy()).all()

@@ -30,9 +30,11 @@ For each zone blanche (see :mod:`couverture.zones`), in order of priority (popul
 registry itself: the quartiles of the populations of the existing CPTS of the same
 département and density class (inhabitants per km², classes of ``[calibration]`` in
 ``propositions.toml``), else of the région and density class, else of the département, else
-of the région; the ``floor``/``ceiling`` options are the fallback when fewer than
-``min_cpts`` CPTS are found, and the ceiling always bounds the band. Nothing is set for a
-département or a région: another registry gets the same treatment. ``make
+of the région; outliers are left out first (Tukey's fences on the logarithm of the
+populations: a CPTS listed with its seat commune only calibrates nothing). The
+``floor``/``ceiling`` options are the fallback when fewer than ``min_cpts`` CPTS are found,
+and always bound the band: ``floor <= low < high <= ceiling`` whatever the registry. Nothing
+is set for a département or a région: another registry gets the same treatment. ``make
 bench-propositions`` measures the result against the real PACA CPTS, one département left
 out at a time.
 
@@ -323,6 +325,22 @@ def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
     return float(np.interp(q * v.sum(), cum, v))
 
 
+def _inliers(values: Iterable[float]) -> list[float]:
+    """Return the reference populations without outliers.
+
+    Positive populations within Tukey's fences on their logarithm (1.5 interquartile range
+    beyond the quartiles): a CPTS listed with its seat commune only, or a federation of a
+    whole département, says nothing of the size of a new CPTS.
+    """
+    v = np.array([x for x in values if np.isfinite(x) and x > 0], dtype=float)
+    if len(v) < 4:
+        return [float(x) for x in v]
+    logs = np.log(v)
+    q1, q3 = np.quantile(logs, [0.25, 0.75])
+    spread = 1.5 * (q3 - q1)
+    return [float(x) for x, lg in zip(v, logs, strict=True) if q1 - spread <= lg <= q3 + spread]
+
+
 @dataclass
 class _Context:
     graph: _Graph
@@ -382,26 +400,38 @@ class _Context:
             ("CPTS du département", lambda r: r[1] == dep),
             ("CPTS de la région", lambda r: r[2] == region),
         ):
-            pops = [r[0] for r in refs if keep(r) and r[0] > 0]
-            if len(pops) < int(p["min_cpts"]):
-                continue
-            q_low, q_high = p["quantiles"]
-            w = bool(p["ponderation_population"])
-            low = _quantile(pops, q_low, weighted=w)
-            high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), float(self.ceiling))
-            low = min(low, high / 2)
-            target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
-            # bounds said in hundreds of inhabitants
-            low, high = math.floor(low / 100) * 100.0, math.ceil(high / 100) * 100.0
-            band = _Band(low, target, min(high, float(self.ceiling)), f"{label} ({len(pops)})")
-            break
+            pops = _inliers([r[0] for r in refs if keep(r)])
+            if len(pops) >= int(p["min_cpts"]):
+                band = self._calibrated(pops, f"{label} ({len(pops)})")
+                break
         if band is None:
-            target = self.floor + float(self.params["creation"]["cible"]) * (
-                self.ceiling - self.floor
-            )
-            band = _Band(float(self.floor), target, float(self.ceiling))
+            band = self._calibrated([], "")
         self._bands[key] = band
         return band
+
+    def _calibrated(self, pops: list[float], source: str) -> _Band:
+        """Band from reference populations (the default bounds without any).
+
+        The plancher and the plafond always hold: ``floor <= low < high <= ceiling``, and
+        ``low <= target <= high``, whatever the references (none, one, all alike, zero).
+        """
+        floor, ceiling = float(self.floor), float(self.ceiling)
+        if not pops:
+            target = floor + float(self.params["creation"]["cible"]) * (ceiling - floor)
+            return _Band(floor, target, ceiling)
+        p = self.params["calibration"]
+        q_low, q_high = p["quantiles"]
+        w = bool(p["ponderation_population"])
+        low = max(_quantile(pops, q_low, weighted=w), floor)
+        high = min(max(_quantile(pops, q_high, weighted=w), 2 * low), ceiling)
+        low = max(min(low, high / 2), floor)  # the upper bound is twice the lower one
+        # bounds said in hundreds of inhabitants, never across the plancher or the plafond
+        low = max(math.floor(low / 100) * 100.0, floor)
+        high = min(math.ceil(high / 100) * 100.0, ceiling)
+        if high <= low:  # a plancher near the plafond: the band is what is left between them
+            low, high = floor, ceiling
+        target = min(max(_quantile(pops, 0.5, weighted=w), low), high)
+        return _Band(low, target, high, source)
 
     # ----------------------------------------------------------------- helpers
     def size(self, population: float) -> int:
@@ -735,9 +765,10 @@ def _partition(ctx: _Context, comp: list[int], band: _Band, depth: int = 0) -> l
     total = g.population(comp)
     if total <= band.high or len(comp) == 1:
         return [comp]
-    k_min = math.ceil(total / band.high)
-    k_max = max(1, math.floor(total / band.low))
-    k = min(max(round(total / band.target), k_min), k_max, len(comp))
+    # the band's bounds are positive (_Context._calibrated); the guards keep it so
+    k_min = math.ceil(total / max(band.high, 1.0))
+    k_max = max(1, math.floor(total / max(band.low, 1.0)))
+    k = min(max(round(total / max(band.target, 1.0)), k_min), k_max, len(comp))
     if k <= 1:
         return [comp]
     regions, rest = _best_growth(ctx, comp, sorted({k, min(k + 1, k_max, len(comp))}), band)
