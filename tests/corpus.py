@@ -466,7 +466,10 @@ def _ok(case: Generated, args: list[str]) -> str:
 
 def _csv(text: str) -> pd.DataFrame:
     return pd.read_csv(
-        io.StringIO(text), dtype={"code": str, "departement": str}, keep_default_na=False
+        io.StringIO(text),
+        dtype={"code": str, "departement": str, "epci": str, "region": str},
+        keep_default_na=False,
+        low_memory=False,
     )
 
 

@@ -322,8 +322,20 @@ class Analysis:
         for col in late["colonne"].unique():
             values = cpts[col]
             cpts[col] = values.mask(values.notna() & (values.astype(str) > limit))
-        for message in late["action"]:
-            log.warning("%s : %s", self.registry_path.name, message)
+        if len(late) == 1:
+            log.warning("%s : %s", self.registry_path.name, late["action"].iloc[0])
+        else:
+            from couverture import _format
+
+            items = [f"{c} {v}" for c, v in zip(late["colonne"], late["valeur"], strict=True)]
+            log.warning(
+                "%s : %s postérieures à la date du registre (%s), ignorées : %s "
+                "(couverture verifier les liste)",
+                self.registry_path.name,
+                _format.plural(len(late), "date de stade", "dates de stade"),
+                _format.date(self.registry_date.iso),
+                ", ".join(items[:5]) + (" …" if len(items) > 5 else ""),
+            )
         return dataclasses.replace(raw, cpts=cpts)
 
     @cached_property
