@@ -125,7 +125,7 @@ def _fold(text: str) -> str:
 def _extent(rng: random.Random, shape: list[str]) -> tuple[str, ...]:
     deps = sorted(_by_departement())
     kind = rng.choices(
-        ["un", "region", "quelques", "national", "drom", "corse", "plm"], [3, 3, 2, 2, 2, 1, 2]
+        ["un", "region", "quelques", "national", "drom", "corse", "plm"], [3, 3, 2, 1, 2, 1, 2]
     )[0]
     if kind == "un":
         chosen = [rng.choice(deps)]
