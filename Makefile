@@ -105,7 +105,7 @@ test: lint typecheck data ## ruff, mypy, then the test suite on real data
 FUZZ_N ?= 300
 FUZZ_START ?= 1000
 fuzz: data ## every command on FUZZ_N generated registries (tests/corpus.py; FUZZ_START: first seed)
-	FUZZ_N=$(FUZZ_N) FUZZ_START=$(FUZZ_START) $(BIN)/pytest -q -p no:cacheprovider tests/test_corpus.py -k test_fuzz
+	FUZZ_N=$(FUZZ_N) FUZZ_START=$(FUZZ_START) FUZZ_LOG=$(abspath fuzz-echecs.txt) $(BIN)/pytest -v -p no:cacheprovider tests/test_corpus.py -k test_fuzz
 
 bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 12 table), then own targets
 	$(PY) benchmarks/bench.py

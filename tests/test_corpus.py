@@ -8,6 +8,7 @@ in :data:`FOUND` and runs with every command.
 from __future__ import annotations
 
 import os
+import traceback
 from pathlib import Path
 
 import pytest
@@ -39,4 +40,12 @@ def test_generated_registry_every_command(tmp_path: Path, seed: int) -> None:
 @pytest.mark.parametrize("seed", range(FUZZ_START, FUZZ_START + FUZZ_N))
 def test_fuzz(tmp_path: Path, seed: int) -> None:
     case = generate(seed, tmp_path)
-    run_corpus_case(case, tmp_path, full=True)
+    try:
+        run_corpus_case(case, tmp_path, full=True)
+    except BaseException as exc:
+        # each failure written as it happens (FUZZ_LOG): a long run stopped midway keeps them
+        if log := os.environ.get("FUZZ_LOG"):
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"--- {case.describe()}\n{type(exc).__name__}: {exc}\n")
+                fh.write("".join(traceback.format_exception(exc)[-3:]) + "\n")
+        raise

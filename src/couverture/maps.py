@@ -1631,9 +1631,11 @@ def national_map(
     props = _departement_properties(
         rates, layers.zones, linked, outside=outside, label=_outside_label(layers.meta)
     )
-    # metropolitan France first: DROM are reached through the list in the title box
-    metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
-    b = (metro if len(metro) else deps_geom).total_bounds
+    # metropolitan France first: DROM are reached through the list in the title box; a map
+    # of a few départements opens on them, the rest of France around them
+    shown = deps_geom[~deps_geom.index.isin(outside)] if outside else deps_geom
+    metro = shown[[len(d) == 2 for d in shown.index]]
+    b = (metro if len(metro) else shown).total_bounds
     page = _Page([[b[1], b[0]], [b[3], b[2]]], title="Couverture de la population par les CPTS")
     stage_layers = {}
     codes = _codes()
