@@ -121,3 +121,16 @@ def test_failed_report_and_fiches_leave_no_empty_folder(
     assert run_cli(args) == 2
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["registre.csv"]
+
+
+def test_a_folder_written_before_manifests_drops_the_names_its_writer_recognises(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "departement-35"
+    target.mkdir()
+    (target / "ZB-35-35001.html").write_text("fiche d'une zone disparue", encoding="utf-8")
+    (target / "cr.docx").write_bytes(b"compte rendu")
+    with staged_folder(target, ours=lambda name: name.startswith("ZB-")) as stage:
+        (stage.new / "index.html").write_text("nouveau", encoding="utf-8")
+        stage.swap_in()
+    assert sorted(p.name for p in target.iterdir()) == [MANIFEST_NAME, "cr.docx", "index.html"]

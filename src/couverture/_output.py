@@ -541,8 +541,10 @@ class FolderSwap:
     with its token proves that a run of ``couverture`` created it.
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, *, ours: Callable[[str], bool] | None = None) -> None:
         self.target = Path(target)
+        # the names this program writes there, for a folder written before manifests existed
+        self.ours = ours
         self.pid = os.getpid()
         self.token = secrets.token_hex(6)
         self.new = self._aux("neuf")
@@ -595,9 +597,9 @@ class FolderSwap:
         """Link (or copy) into the new folder the files of the target this program did not write.
 
         Ours are those its manifest lists (a folder written before manifests existed: those
-        written again now). Returns the relative paths carried.
+        written again now, and those ``ours`` recognises). Returns the relative paths carried.
         """
-        ours = _manifest(self.target)
+        listed = _manifest(self.target)
         carried = []
         for path in sorted(self.target.rglob("*")):
             rel = path.relative_to(self.target).as_posix()
@@ -606,8 +608,10 @@ class FolderSwap:
             if path.is_dir() and not path.is_symlink():
                 (self.new / rel).mkdir(parents=True, exist_ok=True)  # a folder of the user's
                 continue
-            if rel in (ours if ours is not None else written):
+            if listed is not None and rel in listed:
                 continue  # ours: replaced by this run's file, or dropped
+            if listed is None and (rel in written or (self.ours is not None and self.ours(rel))):
+                continue
             dest = self.new / rel
             if dest.exists() or dest.is_symlink():
                 if _same_file(path, dest):
@@ -643,8 +647,13 @@ class FolderSwap:
 
 
 @contextlib.contextmanager
-def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
+def staged_folder(
+    target: Path, *, ours: Callable[[str], bool] | None = None, **notes: Any
+) -> Iterator[FolderSwap]:
     """Yield a :class:`FolderSwap` whose new folder is empty but for its stamp.
+
+    ``ours`` tells the names (relative paths) this program writes in ``target``: used only for
+    a folder written before manifests existed, whose stale files would otherwise be kept.
 
     The caller writes into ``swap.new`` and calls ``swap.swap_in()``, then whatever must
     follow the swap (a history commit). On success the swap is finished (the previous folder
@@ -655,7 +664,7 @@ def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
     if target.is_symlink():
         target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    swap = FolderSwap(target)
+    swap = FolderSwap(target, ours=ours)
     swap.new.mkdir()
     try:
         swap.note(**notes)

@@ -492,11 +492,6 @@ class Analysis:
             self.extent_source = "registre"
         return self
 
-    @property
-    def outside_label(self) -> str:
-        """How outputs name what lies outside the analysis's départements."""
-        return "hors registre" if self.extent_source == "registre" else "hors périmètre"
-
     def registry_departements(self) -> tuple[tuple[str, ...], int]:
         """Départements where the registry's CPTS (projects included) claim at least one unit.
 

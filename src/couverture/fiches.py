@@ -32,6 +32,7 @@ import base64
 import html
 import io
 import logging
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -806,7 +807,7 @@ def _write_departement(
     pdf_name = f"fiches-{dep}.pdf"
     dep_name = fiches[0].dep_name if fiches else dep
     pages: dict[str, Path] = {}
-    with staged_folder(target) as stage:
+    with staged_folder(target, ours=_is_fiche_name) as stage:
         tmp = stage.new
         if fiches:
             with PdfPages(tmp / pdf_name) as pdf:
@@ -833,6 +834,11 @@ def _write_departement(
         pdf=target / pdf_name if fiches else None,
         pages=pages,
     )
+
+
+def _is_fiche_name(name: str) -> bool:
+    """Whether ``name`` is one fiches write (a folder of fiches written before manifests)."""
+    return name == "index.html" or re.fullmatch(r"fiches-.+\.pdf|ZB-.+\.html", name) is not None
 
 
 def build_fiches(

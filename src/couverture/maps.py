@@ -1889,7 +1889,7 @@ def build_maps(
     names = [departement_filename(d.departement) for d in data] + [INDEX_NAME]
     # the maps are written into a fresh folder swapped in whole: a run killed midway leaves
     # the previous maps as they were, never a mix of old and new
-    with staged_folder(output_dir) as stage:
+    with staged_folder(output_dir, ours=_is_map_name) as stage:
         targets = [stage.new / name for name in names[:-1]]
         n = _workers(len(data), workers)
         if n == 1:
@@ -1927,6 +1927,10 @@ def build_maps(
     return [output_dir / name for name in names]
 
 
+def _is_map_name(name: str) -> bool:
+    return name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name) is not None
+
+
 def _check_maps_folder(folder: Path) -> list[Path]:
     """Refuse a folder holding anything but maps (it is replaced whole).
 
@@ -1937,7 +1941,7 @@ def _check_maps_folder(folder: Path) -> list[Path]:
     others, kept = [], []
     for entry in sorted(folder.iterdir()):
         name = entry.name
-        if entry.is_file() and (name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name)):
+        if entry.is_file() and _is_map_name(name):
             continue
         if name.startswith(".") and entry.is_file() and not entry.is_symlink():
             if name != STAMP_NAME and not name.startswith(".tmp-"):
