@@ -397,3 +397,13 @@ def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataF
     months = dict(zip(cpts["cpts_id"], got, strict=True))
     assert months["T90-A"] == 8 and months["T90-B"] == 5 and months["T90-D"] == 0
     assert pd.isna(months["T90-C"])
+
+
+def test_workbook_with_a_text_column_of_missing_values_only(tmp_path: Path) -> None:
+    """Found by make fuzz (seed 1003): every date_aci of the report's CPTS left out (after the
+    registry's date) made a text column of NA only, and the column width a NaN."""
+    from couverture.report import write_xlsx
+
+    frame = pd.DataFrame({"cpts_id": ["A", "B"], "date_aci": pd.array([None, None], "string")})
+    write_xlsx({"cpts": frame}, tmp_path / "rapport.xlsx")
+    assert (tmp_path / "rapport.xlsx").stat().st_size > 0

@@ -138,7 +138,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             ws = writer.sheets[name[:31]]
             protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
             for i, col in enumerate(out.columns, start=1):
-                values = out[col].astype(str).str.len()
+                # (a text column of missing values only has no length: NA, not 0)
+                values = out[col].astype(str).str.len().fillna(0)
                 width = max(len(str(col)), int(values.max()) if len(values) else 0)
                 ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
                 if frame[frame.columns[i - 1]].dtype.kind == "f":
