@@ -471,7 +471,11 @@ class Analysis:
         """Raise :class:`ArgumentError` for a ``departements`` code that is not in the store."""
         if self.departements is None:
             return
-        check_departements(self.departements, set(self.territories("departement")["code"]))
+        known = self.__dict__.get("_known_departements")
+        if known is None:  # asked by every result: the store's départements queried once
+            known = set(self.territories("departement")["code"])
+            self.__dict__["_known_departements"] = known
+        check_departements(self.departements, known)
 
     def limit_to_registry(self) -> Analysis:
         """Restrict a regional registry read for all of France to its extent; return self.
