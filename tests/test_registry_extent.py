@@ -112,3 +112,17 @@ def test_given_departements_are_kept(
     population = int(units.loc[units["departement"] == "35", "population"].sum())
     assert int(france["population"].sum()) == population
     assert "hors registre" not in err
+
+
+def test_report_of_a_regional_registry_is_that_of_its_departements(
+    regional: Path, units: pd.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from couverture import history
+
+    args = ["rapport", "--mois", "2026-11", "--registre", str(regional), "--sortie"]
+    args += [str(tmp_path / "reports"), "--historique", str(tmp_path / "h.duckdb")]
+    assert run_cli([*args, "--sans-cartes", "--sans-propositions", "-q"]) == 0
+    months = history.months(path=tmp_path / "h.duckdb")
+    assert months["perimetre"].tolist() == [",".join(DEPS)]
+    population = int(units.loc[units["departement"].isin(DEPS), "population"].sum())
+    assert int(months["population"].iloc[0]) == population
