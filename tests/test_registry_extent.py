@@ -115,7 +115,7 @@ def test_given_departements_are_kept(
 
 
 def test_report_of_a_regional_registry_is_that_of_its_departements(
-    regional: Path, units: pd.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    regional: Path, units: pd.DataFrame, tmp_path: Path
 ) -> None:
     from couverture import history
 
