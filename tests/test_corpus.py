@@ -17,6 +17,7 @@ from corpus import generate, run_corpus_case
 #: seeds ``make fuzz`` found failing once (and the bug they found), run with every command
 FOUND: dict[int, str] = {
     1003: "rapport : ValueError dans report.write_xlsx, colonne date_aci toute vide (dates 2042)",
+    1014: "rapport : la même ValueError, sur une colonne de texte toute vide sans date de stade",
 }
 
 #: a few shapes of each kind, analysis commands only (the documents run on FOUND and in fuzz)
