@@ -32,7 +32,7 @@ STADE_PAR_DEFAUT ?=
 STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres bench-annuaire clean report
+.PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres bench-annuaire clean report fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -112,6 +112,12 @@ typecheck: $(INSTALLED) ## mypy on src/
 
 test: lint typecheck data ## ruff, mypy, then the test suite on real data
 	$(BIN)/pytest -q
+
+# generated registries through every command (tests/corpus.py): make fuzz FUZZ_N=300
+FUZZ_N ?= 300
+FUZZ_START ?= 1000
+fuzz: data ## every command on FUZZ_N generated registries (tests/corpus.py; FUZZ_START: first seed)
+	FUZZ_N=$(FUZZ_N) FUZZ_START=$(FUZZ_START) FUZZ_LOG=$(abspath fuzz-echecs.txt) $(BIN)/pytest -v -p no:cacheprovider tests/test_corpus.py -k test_fuzz
 
 bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 12 table), then own targets
 	$(PY) benchmarks/bench.py

@@ -69,7 +69,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, units: pd.DataFrame) -> dict
 def test_stage_alerts_and_months(world: dict) -> None:
     with couverture.analyse(world["registries"][0], departements=DEP) as a:
         table = alerts.cpts_alerts(a, on=ON).set_index("cpts_id")
-        assert alerts.reference_date(a) == dt.date(2026, 6, 1)  # the latest stage date
+        # a registry without a date: its file's date, never its latest stage date (issue 17)
+        mtime = dt.date.fromtimestamp(world["registries"][0].stat().st_mtime)
+        assert alerts.reference_date(a) == mtime
         assert alerts.reference_date(a, "2026-11-30") == ON
     assert table.loc["A", "mois_au_stade"] == 17
     assert (

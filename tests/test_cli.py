@@ -252,7 +252,11 @@ def test_console_script_quick_exit_keeps_output_and_exit_codes(
 def test_a_regional_registry_read_for_all_of_france_is_told(paca_registry: Path) -> None:
     national = run("taux", "--registre", str(paca_registry), "--stade-par-defaut", "aci")
     assert "ne porte que sur 6 départements (04, 05, 06, 13, 83, 84)" in national.stderr
-    assert "--departement 04,05,06,13,83,84" in national.stderr
+    # its figures are those of its départements (issue 17 item 4), the rest hors registre
+    assert "le reste de la France est hors registre" in national.stderr
+    shown = " ".join(national.stdout.split())
+    assert "périmètre : départements du registre 04,05,06,13,83,84" in shown
+    assert "Ille-et-Vilaine" not in shown
     scoped = run(
         "taux", "--registre", str(paca_registry), "--stade-par-defaut", "aci", "--departement", "13"
     )

@@ -156,9 +156,13 @@ def test_registry_date(tmp_path: Path, write_registry, paca_registry: Path) -> N
          "date_aci": "2025-06-30"},
     ]  # fmt: skip
     with couverture.analyse(write_registry(tmp_path / "r.csv", rows)) as a:
-        assert a.meta["date_registre"] == "2025-06-30"  # latest date of the registry
+        # a stage date is not the registry's date (issue 17 item 5): the file's, and said so
+        assert a.meta["date_registre"] != "2025-06-30"
+        assert a.meta["date_registre_source"] == "fichier"
+        assert a.meta["date_registre_texte"].startswith("fichier modifié le ")
     with couverture.analyse(paca_registry, default_stage="aci") as a:
-        assert registry_date(paca_registry, a.registry.cpts) == "2026-01"  # from the file name
+        when = registry_date(a.registry)
+        assert (when.iso, when.source) == ("2026-01", "nom_fichier")  # from the file name
 
 
 def test_paris_whole_city_expands_to_arrondissements(

@@ -4,6 +4,7 @@ zone and a PDF booklet of one A4 page per zone, read back with pypdf."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from _helpers import run_cli as _cli
 from pypdf import PdfReader
 
 import couverture
-from couverture._output import STAMP_NAME
+from couverture._output import MANIFEST_NAME, STAMP_NAME
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
 DEP = "35"
@@ -91,7 +92,11 @@ def test_fiches_needs_a_departement(
 
 def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected: dict) -> None:
     folder = written / f"departement-{DEP}"
+    # a fiche of an earlier run (listed as written by it) goes, a file of the user's stays
     (folder / "ZB-35-00000.html").write_text("ancienne fiche", encoding="utf-8")
+    listed = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    (folder / MANIFEST_NAME).write_text(json.dumps([*listed, "ZB-35-00000.html"]), "utf-8")
+    (folder / "cr.docx").write_bytes(b"compte rendu")
     # what a run killed before its swap left: its new folder, stamped with its pid and token
     dead, token = 4_194_305, "0123456789ab"  # above Linux's largest pid
     stale = written / f".departement-{DEP}.couverture-neuf-{dead}-{token}"
@@ -102,6 +107,7 @@ def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected:
     assert sorted(p.name for p in written.iterdir()) == [f"departement-{DEP}"]
     assert sorted(p.stem for p in folder.glob("ZB-*.html")) == sorted(expected["zones"]["zone_id"])
     assert not (folder / STAMP_NAME).exists()
+    assert (folder / "cr.docx").read_bytes() == b"compte rendu"
     # without --porteurs the fiche says so
     page = (folder / f"{expected['zones']['zone_id'].iloc[0]}.html").read_text(encoding="utf-8")
     assert "Fichier des porteurs non fourni" in page
@@ -113,7 +119,7 @@ def test_departement_without_zone_blanche(demo_registry: Path, tmp_path: Path) -
     args = ["fiches", "--registre", str(demo_registry), "--departement", "28", "-q"]
     assert _cli([*args, "--sortie", str(tmp_path)]) == 0
     folder = tmp_path / "departement-28"
-    assert [p.name for p in folder.iterdir()] == ["index.html"]
+    assert [p.name for p in folder.iterdir() if p.name != MANIFEST_NAME] == ["index.html"]
     assert "aucune fiche" in (folder / "index.html").read_text(encoding="utf-8")
 
 

@@ -193,7 +193,8 @@ def test_rerun_replaces_maps_atomically(
     monkeypatch.undo()
     again = maps.build_maps(analysis, folder, suggestions=suggestions)
     assert again == built
-    assert sorted(p.name for p in folder.iterdir()) == [f"departement-{DEP}.html", "index.html"]
+    shown = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert shown == [f"departement-{DEP}.html", "index.html"]
 
 
 def test_maps_render_without_suggestions(

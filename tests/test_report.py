@@ -353,7 +353,7 @@ def test_rapport_departement_35_on_demo(
     # every EPCI with communes in 35 is listed, and every CPTS of the département
     with couverture.analyse(demo_registry, departements="35") as a:
         units, cpts, zones = a.units(), a.cpts(), a.zones()
-        date, digest = a.meta["date_registre"], a.registry_digest
+        date, digest = a.meta["date_registre_texte"], a.registry_digest
     epci = page.split('id="epci"')[1].split("<h2")[0]
     assert epci.count("<tr>") == 1 + units["epci"].nunique()
     section = page.split('id="cpts"')[1].split("<h2")[0]
@@ -361,10 +361,8 @@ def test_rapport_departement_35_on_demo(
     # the zones blanches with their recommended option on the first screen
     first = page.split('id="evolution"')[0]
     assert all(z in first for z in zones["zone_id"]) and "Option recommandée" in first
-    # the registry's date in French; fingerprints at the end only
-    from couverture._format import date as french_date
-
-    assert f"registre du {french_date(date)}" in page.split("<nav>")[0]
+    # the registry's date in French, and where it comes from; fingerprints at the end only
+    assert html_escape(date) in page.split("<nav>")[0]
     head, tail = page.split('<h2 id="empreintes">')
     assert digest[:12] not in head and digest in tail and 'id="zones"' in head
 
@@ -386,13 +384,13 @@ def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataF
         ("T90-B", "CPTS B", "lettre d'intention", "2026-05-30", "", codes[10:20]),
         # ACI without a date: unknown
         ("T90-C", "CPTS C", "ACI signé", "", "", codes[20:30]),
-        # the latest date of the file is the registry's date
+        # a lettre d'intention of the registry's day
         ("T90-D", "CPTS D", "lettre d'intention", "2026-11-29", "", codes[30:40]),
     ]
     frame = pd.DataFrame(
         [(c, n, s, li, aci, code) for c, n, s, li, aci, cs in rows for code in cs],
         columns=["cpts_id", "nom_cpts", "stade", "date_lettre_intention", "date_aci", "code_insee"],
-    )
+    ).assign(date_extraction="29/11/2026")  # the registry's date, stated in it
     path = tmp_path / "registre-date.csv"
     frame.to_csv(path, index=False)
     with couverture.analyse(path, departements=DEP) as a:
@@ -403,3 +401,13 @@ def test_months_at_stage_from_the_registry_dates(tmp_path: Path, units: pd.DataF
     months = dict(zip(cpts["cpts_id"], got, strict=True))
     assert months["T90-A"] == 8 and months["T90-B"] == 5 and months["T90-D"] == 0
     assert pd.isna(months["T90-C"])
+
+
+def test_workbook_with_a_text_column_of_missing_values_only(tmp_path: Path) -> None:
+    """Found by make fuzz (seed 1003): every date_aci of the report's CPTS left out (after the
+    registry's date) made a text column of NA only, and the column width a NaN."""
+    from couverture.report import write_xlsx
+
+    frame = pd.DataFrame({"cpts_id": ["A", "B"], "date_aci": pd.array([None, None], "string")})
+    write_xlsx({"cpts": frame}, tmp_path / "rapport.xlsx")
+    assert (tmp_path / "rapport.xlsx").stat().st_size > 0

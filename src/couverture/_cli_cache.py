@@ -36,7 +36,7 @@ def _analysis(args: argparse.Namespace) -> Analysis:
     options = (args.registre, args.stade_par_defaut, args.departement, args.seuil_partage)
     key = tuple(map(str, options))
     if _SESSION is not None and (origin := _SESSION.get(key)):
-        return origin.shared()
+        return origin.shared().limit_to_registry()
     a = analyse(
         args.registre,
         default_stage=args.stade_par_defaut,
@@ -44,9 +44,10 @@ def _analysis(args: argparse.Namespace) -> Analysis:
         shared_threshold=args.seuil_partage,
     )
     if _SESSION is None:
-        return a
+        return a.limit_to_registry()
     _SESSION[key] = a
-    return a.shared()
+    # a regional registry read without --departement: its extent (told by _warn_regional)
+    return a.shared().limit_to_registry()
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from couverture import settings
 from couverture._cli_cache import _analysis
 from couverture._config import stage_codes
 from couverture._errors import ArgumentError
-from couverture._format import integer, of_date, plural
+from couverture._format import integer, plural
 from couverture._output import FILE_ONLY, emit_geo, emit_table, output_target
 
 if TYPE_CHECKING:
@@ -188,13 +188,16 @@ def _stamp(frame: pd.DataFrame, a: Analysis) -> pd.DataFrame:
 
 
 def _perimeter(a: Analysis) -> str:
-    return "France" if a.departements is None else "départements " + ",".join(a.departements)
+    if a.departements is None:
+        return "France"
+    of = " du registre" if a.extent_source == "registre" else ""
+    return f"départements{of} " + ",".join(a.departements)
 
 
 def _caption(a: Analysis) -> str:
     label = "REGISTRE FICTIF (démonstration) — " if a.meta["fictif"] else ""
     return (
-        f"{label}registre {a.meta['registre']} {of_date(a.meta['date_registre'])}"
+        f"{label}registre {a.meta['registre']} · {a.meta['date_registre_texte']}"
         f" · périmètre : {_perimeter(a)}"
         f" · population {a.meta['population_millesime']} · COG {a.meta['cog']}"
     )
@@ -206,18 +209,16 @@ def _warn_regional(a: Analysis) -> None:
     Its zones blanches, rates and proposals then cover the whole country: the user most likely
     wanted ``--departement`` (a régional registry, the task force's own listing).
     """
-    if a.departements is not None:
+    if a.extent_source != "registre" or a.departements is None:
         return
-    mine, every = a.registry_departements()
-    if not mine or len(mine) > every // 2:
-        return
+    mine = a.departements
     shown = ", ".join(mine[:12]) + (" …" if len(mine) > 12 else "")
     log.warning(
-        "le registre ne porte que sur %s (%s) : les résultats couvrent toute la France ; "
-        "--departement %s pour s'y limiter",
+        "le registre ne porte que sur %s (%s) : résultats limités à %s, le reste de la "
+        "France est hors registre (--departement pour choisir le périmètre)",
         plural(len(mine), "département"),
         shown,
-        ",".join(mine),
+        "ce département" if len(mine) == 1 else "ces départements",
     )
 
 
@@ -372,8 +373,13 @@ def cmd_chevauchements(args: argparse.Namespace) -> None:
 def cmd_verifier(args: argparse.Namespace) -> None:
     """Print or write the anomalies corrected while reading the registry."""
     with _analysis(args) as a:
+        import pandas as pd
+
         reg = a.registry
-        anomalies = a.registry.anomalies
+        late = a.date_anomalies()  # stage dates after the registry's date (typos)
+        anomalies = (
+            pd.concat([reg.anomalies, late], ignore_index=True) if len(late) else reg.anomalies
+        )
         _emit(args, a, anomalies, f"Anomalies corrigées dans {args.registre.name}")
         log.info(
             "%s, %s, %s",
@@ -620,7 +626,8 @@ def _plan_analysis(args: argparse.Namespace, previous: Any) -> Analysis:
         default_stage=args.stade_par_defaut,
         departements=deps,
         shared_threshold=args.seuil_partage,
-    )
+        date=args.date,
+    ).limit_to_registry()
 
 
 def _check_xlsx_output(args: argparse.Namespace, *, replaces_plan: bool = False) -> None:

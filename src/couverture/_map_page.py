@@ -60,6 +60,8 @@ PROPOSAL_COLOURS = {
 
 
 # national choropleth: lower bound of each class (% of the population covered) and its colour
+#: fill of the départements outside a regional registry (« hors registre »), off the scale
+OUTSIDE_FILL = "#d9d9d9"
 RATE_CLASSES = [
     (0, "#f7fbff"),
     (20, "#c6dbef"),

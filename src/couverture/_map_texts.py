@@ -14,6 +14,7 @@ from couverture._map_page import (
     INDEX_NAME,
     NEIGHBOUR_FILL,
     NEIGHBOUR_OUTLINE,
+    OUTSIDE_FILL,
     OVERLAP_COLOURS,
     PORTEUR_COLOUR,
     PROJECT_COLOUR,
@@ -127,7 +128,7 @@ def _title_html(
         else ""
     )
     sub = (
-        f"registre {_esc(meta.get('registre'))} du {_esc(_registry_date(meta))}"
+        f"registre {_esc(meta.get('registre'))} · {_esc(_registry_date_text(meta))}"
         f" · population {_esc(meta.get('population_millesime'))}"
         f" · COG {_esc(meta.get('cog'))}"
     )
@@ -135,6 +136,11 @@ def _title_html(
     return (
         f"{banner}<h1>{_esc(heading)}</h1><p class='cv-sub'>{sub}</p><table>{table}</table>{extra}"
     )
+
+
+def _registry_date_text(meta: dict[str, Any]) -> str:
+    """« registre du 30 novembre 2026 », « fichier modifié le … »: the date and its source."""
+    return str(meta.get("date_registre_texte") or f"du {_registry_date(meta)}")
 
 
 def _registry_date(meta: dict[str, Any]) -> str:
@@ -309,8 +315,8 @@ def _departement_legend(
     return "".join(rows)
 
 
-def _national_legend() -> str:
-    """Return the legend of the choropleth classes."""
+def _national_legend(outside: str | None = None) -> str:
+    """Return the legend of the choropleth classes (and of the départements ``outside``)."""
     legend = "<h4>Population couverte</h4>" + "".join(
         f"<div>{_swatch(c, '#444444', opacity=0.85)}"
         + (
@@ -321,4 +327,6 @@ def _national_legend() -> str:
         + "</div>"
         for i, (lo, c) in enumerate(RATE_CLASSES)
     )
+    if outside:
+        legend += f"<div>{_swatch(OUTSIDE_FILL, '#888888', opacity=0.6)}{_esc(outside)}</div>"
     return legend + "<p class='cv-sub'>Cliquez sur un département pour ouvrir sa carte.</p>"

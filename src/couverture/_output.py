@@ -532,7 +532,8 @@ def write_xlsx(
             protect_sheet(ws)  # a CPTS named « =… » stays text, never a formula
             for i, col in enumerate(out.columns, start=1):
                 if readable_widths:
-                    values = out[col].astype(str).str.len()
+                    # (a text column of missing values only has no length: NA, not 0)
+                    values = out[col].astype(str).str.len().fillna(0)
                     width = max(len(str(col)), int(values.max()) if len(values) else 0)
                     ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
                 if float_format and frame[frame.columns[i - 1]].dtype.kind == "f":
@@ -655,6 +656,9 @@ def _write_gpkg(frame: gpd.GeoDataFrame, tmp: Path, *, layer: str, shown: Path) 
 #: File inside a folder being built (and, until its run finishes, inside the folder swapped in)
 #: naming the run: process id, random token and the caller's notes (JSON).
 STAMP_NAME = ".couverture-dossier"
+#: File of a folder swapped in listing what the run wrote there (JSON), so that the next run
+#: replaces those and keeps the user's own files (see :meth:`FolderSwap.swap_in`).
+MANIFEST_NAME = ".couverture-contenu"
 _AUX = re.compile(
     r"^\.(?P<name>.+)\.couverture-(?P<role>neuf|ancien|rejete)-(?P<pid>\d+)-(?P<token>[0-9a-f]{12})$"
 )
@@ -702,8 +706,10 @@ class FolderSwap:
     with its token proves that a run of ``couverture`` created it.
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, *, ours: Callable[[str], bool] | None = None) -> None:
         self.target = Path(target)
+        # the names this program writes there, for a folder written before manifests existed
+        self.ours = ours
         self.pid = os.getpid()
         self.token = secrets.token_hex(6)
         self.new = self._aux("neuf")
@@ -723,11 +729,70 @@ class FolderSwap:
         atomic_write_text(self.new / STAMP_NAME, json.dumps(stamp, default=str))
 
     def swap_in(self) -> None:
-        """Put the new folder in place: the previous one goes aside, then the new one in."""
+        """Put the new folder in place: the previous one goes aside, then the new one in.
+
+        Only what this program wrote is replaced: the files of the previous folder it did not
+        write (a ``cr.docx`` of the meeting, notes) are carried into the new one (hard links,
+        else copies) before the swap, and the new folder lists what was written
+        (:data:`MANIFEST_NAME`) so that the next run knows its own files from the user's. A
+        foreign file with the name of a file written now is refused (:class:`ArgumentError`),
+        the previous folder left as it was.
+        """
+        written = sorted(
+            p.relative_to(self.new).as_posix()
+            for p in self.new.rglob("*")
+            if (p.is_file() or p.is_symlink()) and p.name not in (STAMP_NAME, MANIFEST_NAME)
+        )
+        carried = self._carry_foreign(set(written)) if self.target.is_dir() else []
+        atomic_write_text(self.new / MANIFEST_NAME, json.dumps(written, ensure_ascii=False))
+        if carried:
+            shown = ", ".join(carried[:8]) + (" …" if len(carried) > 8 else "")
+            _log.info(
+                "%s : %s gardé(s), non écrit(s) par couverture : %s",
+                self.target,
+                _format.plural(len(carried), "fichier"),
+                shown,
+            )
         if self.target.exists():
             os.rename(self.target, self.old)
         os.rename(self.new, self.target)
         self.swapped = True
+
+    def _carry_foreign(self, written: set[str]) -> list[str]:
+        """Link (or copy) into the new folder the files of the target this program did not write.
+
+        Ours are those its manifest lists (a folder written before manifests existed: those
+        written again now, and those ``ours`` recognises). Returns the relative paths carried.
+        """
+        listed = _manifest(self.target)
+        carried = []
+        for path in sorted(self.target.rglob("*")):
+            rel = path.relative_to(self.target).as_posix()
+            if path.name in (STAMP_NAME, MANIFEST_NAME) or path.name.startswith(".tmp-"):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                (self.new / rel).mkdir(parents=True, exist_ok=True)  # a folder of the user's
+                continue
+            if listed is not None and rel in listed:
+                continue  # ours: replaced by this run's file, or dropped
+            if listed is None and (rel in written or (self.ours is not None and self.ours(rel))):
+                continue
+            dest = self.new / rel
+            if dest.exists() or dest.is_symlink():
+                if _same_file(path, dest):
+                    continue  # carried by the caller already (the maps' .gitkeep)
+                raise ArgumentError(
+                    f"{self.target} : le fichier {rel} n'a pas été écrit par couverture et "
+                    "porte le nom d'un fichier à écrire ; le renommer ou le déplacer "
+                    "(rien n'a été remplacé)"
+                )
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, dest, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(path, dest, follow_symlinks=False)
+            carried.append(rel)
+        return carried
 
     def finish(self) -> None:
         """Drop the previous folder, then the stamp: the swap is final."""
@@ -747,8 +812,13 @@ class FolderSwap:
 
 
 @contextlib.contextmanager
-def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
+def staged_folder(
+    target: Path, *, ours: Callable[[str], bool] | None = None, **notes: Any
+) -> Iterator[FolderSwap]:
     """Yield a :class:`FolderSwap` whose new folder is empty but for its stamp.
+
+    ``ours`` tells the names (relative paths) this program writes in ``target``: used only for
+    a folder written before manifests existed, whose stale files would otherwise be kept.
 
     The caller writes into ``swap.new`` and calls ``swap.swap_in()``, then whatever must
     follow the swap (a history commit). On success the swap is finished (the previous folder
@@ -759,7 +829,7 @@ def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
     if target.is_symlink():
         target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    swap = FolderSwap(target)
+    swap = FolderSwap(target, ours=ours)
     swap.new.mkdir()
     try:
         swap.note(**notes)
@@ -775,6 +845,49 @@ def staged_folder(target: Path, **notes: Any) -> Iterator[FolderSwap]:
 
 _RESTORED = "interruption précédente : dossier précédent remis en place : %s"
 _log = logging.getLogger(__name__)
+
+
+def _manifest(folder: Path) -> set[str] | None:
+    """Return the files a run wrote in ``folder`` (its :data:`MANIFEST_NAME`), None without one."""
+    try:
+        names = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(n) for n in names} if isinstance(names, list) else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import filecmp
+
+    try:
+        return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def new_folder(folder: Path) -> Iterator[Path]:
+    """Create ``folder`` and its missing parents; on failure remove those still empty.
+
+    A refused or failed command leaves no empty folder behind (``fiches/``, ``reports/``).
+    """
+    folder = Path(folder)
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    except BaseException:
+        for path in missing:  # the deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+
 
 #: A run of :func:`staged_folder`: target name, process id, random token.
 _RunKey = tuple[str, int, str]

@@ -440,6 +440,7 @@ class Table:
     sheets: list[str]  # the sheets read, when several (lines then name them: see place)
     notes: list[Note]  # anomalies of reading (encodings, cells over several lines)
     layouts: list[Layout]  # each XLSX sheet read: title, header row, columns
+    titles: list[list[str]] = field(default_factory=list)  # rows above the header (a date…)
 
 
 def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
@@ -462,6 +463,7 @@ def read_table(path: Path, data: bytes, *, stage_required: bool) -> Table:
         raw.sheets,
         raw.notes,
         raw.layouts,
+        rows[:start],
     )
     problems = _layout_problems(header, columns, bool(table.rows), stage_required=stage_required)
     if problems:

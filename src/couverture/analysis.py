@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from couverture._graph import UnitGraph
+    from couverture._registry_date import RegistryDate
     from couverture.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -41,28 +42,18 @@ DEMO_LABEL = "registre fictif"
 REGISTRY_LOGGER = "couverture.registry"
 
 
-def registry_date(path: Path, cpts: pd.DataFrame) -> str:
-    """Return the date a registry describes (ISO).
+def registry_date(registry: Registry, *, given: str | None = None) -> RegistryDate:
+    """Return the date a registry describes, and where it comes from.
 
-    Its latest stage date when it has date columns, else a date in its file name
-    (``cpts_paca_2026-01.csv``), else its modification date.
+    The date it states (a ``date_extraction``/``mise à jour`` column or a title row above its
+    header), else ``given`` (``--date``), else a date in its file name
+    (``cpts_paca_2026-01.csv``), else its modification date. Never a stage date: a stage date
+    after the registry's date is an anomaly (see :meth:`Analysis.date_anomalies`).
     """
-    import datetime as dt
-    import re
+    from couverture._registry_date import resolve
 
-    dates = [
-        str(v)[:10]
-        for col in cpts.columns
-        if col.startswith("date_")
-        for v in cpts[col].dropna()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", str(v))
-    ]
-    if dates:
-        return max(dates)
-    named = re.search(r"(20\d{2})[-_]?(0[1-9]|1[0-2])(?:[-_]?([0-3]\d))?", path.stem)
-    if named:
-        return "-".join(p for p in named.groups() if p)
-    return dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    stated = (registry.date, registry.date_detail) if registry.date else None
+    return resolve(registry.path, stated=stated, given=given)
 
 
 def parse_departements(value: str | None) -> tuple[str, ...] | None:
@@ -118,13 +109,19 @@ class Analysis:
         Restrict every result to these départements (COG codes).
     shared_threshold
         Population from which a unit claimed by several CPTS is a commune partagée.
+    date
+        The registry's date when it states none (``--date``, ISO or JJ/MM/AAAA).
     """
 
     registry_path: Path
     default_stage: str | None = None
     departements: tuple[str, ...] | None = None
     shared_threshold: int | None = None
+    date: str | None = None
     store_path: Path | None = None
+    #: where ``departements`` comes from: ``"option"`` (given), ``"registre"`` (the extent of
+    #: a regional registry, see :meth:`limit_to_registry`), ``None`` (all of France)
+    extent_source: str | None = None
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _graph: UnitGraph | None = field(default=None, repr=False)
     # the analysis whose store connection, parsed registry, unit coverage and graph this one
@@ -245,8 +242,51 @@ class Analysis:
         m["registre"] = self.registry_path.name
         m["fictif"] = self.registry.fictif
         m["libelle_registre"] = DEMO_LABEL if self.registry.fictif else self.registry_path.name
-        m["date_registre"] = registry_date(self.registry_path, self.registry.cpts)
+        when = self.registry_date
+        m["date_registre"] = when.iso
+        m["date_registre_source"] = when.source
+        m["date_registre_texte"] = when.phrase()
+        m["perimetre"] = self.departements
+        m["perimetre_source"] = self.extent_source
         return m
+
+    @cached_property
+    def registry_date(self) -> RegistryDate:
+        """The registry's date and its source (see :func:`registry_date`)."""
+        return registry_date(self._raw_registry, given=self.date)
+
+    def date_anomalies(self) -> pd.DataFrame:
+        """Stage dates after the registry's date: typos, never a reference date.
+
+        Columns of :attr:`couverture.registry.Registry.anomalies` (``ligne`` is the CPTS's
+        first line); these dates are left out of :attr:`registry` (as if not given).
+        """
+        import pandas as pd
+
+        from couverture import _format
+        from couverture._registry_date import month_end
+
+        raw = self._raw_registry
+        limit = month_end(self.registry_date.iso)
+        first = raw.membership.groupby("cpts_id", sort=False)["ligne"].min()
+        rows = []
+        for col in [c for c in raw.cpts.columns if c.startswith("date_")]:
+            values = raw.cpts[col]
+            late = values.notna() & (values.astype(str) > limit)
+            for cpts_id, value in values[late].items():
+                rows.append(
+                    {
+                        "ligne": first.get(cpts_id),
+                        "colonne": col,
+                        "valeur": str(value),
+                        "action": (
+                            f"{col} de la CPTS {cpts_id} postérieure à la date du registre "
+                            f"({_format.date(self.registry_date.iso)}) : date ignorée"
+                        ),
+                    }
+                )
+        columns = list(raw.anomalies.columns) or ["ligne", "colonne", "valeur", "action"]
+        return pd.DataFrame(rows, columns=columns)
 
     def cached(self, name: str, compute: Any) -> pd.DataFrame:
         """Return frame ``name`` from the cache for this registry, else compute and cache it.
@@ -264,15 +304,48 @@ class Analysis:
     # ---------------------------------------------------------------- registry
     @cached_property
     def registry(self) -> Registry:
-        """Return the parsed registry.
+        """Return the parsed registry, stage dates after the registry's date left out.
 
         From the cache when this file was seen before, replaying the warnings of the first
         reading in the same words.
         """
+        if self._origin is not None:
+            return self._origin_registry()
+        raw = self._raw_registry
+        late = self.date_anomalies()
+        if late.empty:
+            return raw
+        from couverture._registry_date import month_end
+
+        limit = month_end(self.registry_date.iso)
+        cpts = raw.cpts.copy()
+        for col in late["colonne"].unique():
+            values = cpts[col]
+            cpts[col] = values.mask(values.notna() & (values.astype(str) > limit))
+        if len(late) == 1:
+            log.warning("%s : %s", self.registry_path.name, late["action"].iloc[0])
+        else:
+            from couverture import _format
+
+            items = [f"{c} {v}" for c, v in zip(late["colonne"], late["valeur"], strict=True)]
+            log.warning(
+                "%s : %s postérieures à la date du registre (%s), ignorées : %s "
+                "(couverture verifier les liste)",
+                self.registry_path.name,
+                _format.plural(len(late), "date de stade", "dates de stade"),
+                _format.date(self.registry_date.iso),
+                ", ".join(items[:5]) + (" …" if len(items) > 5 else ""),
+            )
+        return dataclasses.replace(raw, cpts=cpts)
+
+    @cached_property
+    def _raw_registry(self) -> Registry:
+        """The registry as read (from the cache when this file was seen before)."""
         from couverture.registry import Registry
 
         if self._origin is not None:
-            return self._origin_registry()
+            self._origin_registry()
+            return self._origin._raw_registry
         cached = self.cached_frames("registry_cpts", "registry_membership", "registry_anomalies")
         messages = _cache.get_frame(f"registry_log|stade={self.default_stage or ''}", self.digest)
         if cached is not None and messages is not None:
@@ -283,13 +356,19 @@ class Analysis:
             ]
             self._tell(self._registry_log)
             fictif = bool(cpts["_fictif"].iloc[0]) if len(cpts) else False
+            stated = cpts["_date"].iloc[0] if len(cpts) and "_date" in cpts else None
+            detail = str(cpts["_date_detail"].iloc[0]) if len(cpts) and "_date" in cpts else ""
             return Registry(
                 path=self.registry_path,
                 digest=self.registry_digest,
-                cpts=cpts.drop(columns="_fictif").set_index("cpts_id"),
+                cpts=cpts.drop(
+                    columns=["_fictif", "_date", "_date_detail"], errors="ignore"
+                ).set_index("cpts_id"),
                 membership=members,
                 anomalies=anomalies,
                 fictif=fictif,
+                date=str(stated) if isinstance(stated, str) and stated else None,
+                date_detail=detail,
             )
         return self._read_registry()
 
@@ -356,7 +435,9 @@ class Analysis:
             # bytes actually read, cached under their own key
             self._fingerprint(reg.digest)
         stage = f"|stade={self.default_stage or ''}"
-        cached_cpts = reg.cpts.reset_index().assign(_fictif=reg.fictif)
+        cached_cpts = reg.cpts.reset_index().assign(
+            _fictif=reg.fictif, _date=reg.date or "", _date_detail=reg.date_detail
+        )
         _cache.put_frame("registry_cpts" + stage, self.digest, cached_cpts)
         _cache.put_frame("registry_membership" + stage, self.digest, reg.membership)
         _cache.put_frame("registry_anomalies" + stage, self.digest, pd.DataFrame(reg.anomalies))
@@ -390,7 +471,30 @@ class Analysis:
         """Raise :class:`ArgumentError` for a ``departements`` code that is not in the store."""
         if self.departements is None:
             return
-        check_departements(self.departements, set(self.territories("departement")["code"]))
+        known = self.__dict__.get("_known_departements")
+        if known is None:  # asked by every result: the store's départements queried once
+            known = set(self.territories("departement")["code"])
+            self.__dict__["_known_departements"] = known
+        check_departements(self.departements, known)
+
+    def limit_to_registry(self) -> Analysis:
+        """Restrict a regional registry read for all of France to its extent; return self.
+
+        The extent of a registry is the départements where its CPTS claim at least one unit,
+        when they are at most half of France (a regional or départemental registry); a
+        national registry keeps all of France (a département without any CPTS is then
+        uncovered, not outside the registry). Given ``departements`` are kept as they are.
+        What lies outside the extent is « hors registre »: the figures, zones, maps and
+        reports are those of the extent, as with ``--departement``.
+        """
+        if self.departements is not None:
+            self.extent_source = self.extent_source or "option"
+            return self
+        mine, every = self.registry_departements()
+        if mine and len(mine) <= every // 2:
+            self.departements = mine
+            self.extent_source = "registre"
+        return self
 
     def registry_departements(self) -> tuple[tuple[str, ...], int]:
         """Départements where the registry's CPTS (projects included) claim at least one unit.
@@ -531,7 +635,8 @@ class Analysis:
         rates = coverage_rates(self._connection(), self.units(), niveau=niveau)
         if self.departements is not None and niveau in ("france", "region"):
             # figures of the selected départements only: say so where the name is read
-            rates["nom"] = rates["nom"] + " (périmètre : " + ", ".join(self.departements) + ")"
+            of = "périmètre du registre" if self.extent_source == "registre" else "périmètre"
+            rates["nom"] = rates["nom"] + f" ({of} : " + ", ".join(self.departements) + ")"
         return rates
 
     def zones(self) -> pd.DataFrame:
@@ -573,6 +678,7 @@ def analyse(
     default_stage: str | None = None,
     departements: str | tuple[str, ...] | None = None,
     shared_threshold: int | None = None,
+    date: str | None = None,
 ) -> Analysis:
     """Open an :class:`Analysis` of a registry (the store must have been built).
 
@@ -586,6 +692,8 @@ def analyse(
         ``"35"``, ``"2A,2B"`` or a tuple of codes; ``None`` for all of France.
     shared_threshold
         Population from which a multi-claimed unit is a commune partagée (default 50,000).
+    date
+        The registry's date when it states none (as ``--date``).
     """
     deps = parse_departements(departements) if isinstance(departements, str) else departements
     return Analysis(
@@ -593,4 +701,5 @@ def analyse(
         default_stage=default_stage,
         departements=deps,
         shared_threshold=shared_threshold,
+        date=date,
     )

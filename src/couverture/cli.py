@@ -486,8 +486,9 @@ def _add_plan_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
             "--date",
             default=None,
             metavar="AAAA-MM-JJ",
-            help="date de référence des retards et des mois au stade (défaut : date du "
-            "registre, sa date de stade la plus récente ou la date de son nom de fichier)",
+            help="date de référence des retards et des mois au stade, et date du registre "
+            "quand il n'en porte pas (défaut : celle qu'il porte, sinon celle de son nom de "
+            "fichier, sinon sa date de modification)",
         )
 
     p = add("plan-action", help="classeur du plan d'action des zones blanches (XLSX à remplir)")

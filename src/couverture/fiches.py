@@ -32,6 +32,7 @@ import base64
 import html
 import io
 import logging
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from couverture import _format
 from couverture._config import STAGES, metric_crs, pre_stage, stage
 from couverture._errors import ArgumentError
-from couverture._output import recover_folders, staged_folder
+from couverture._output import new_folder, recover_folders, staged_folder
 from couverture.zones import members as row_members
 
 if TYPE_CHECKING:
@@ -128,6 +129,15 @@ class _Fiche:
 # ------------------------------------------------------------------------------------------
 # data of the fiches
 # ------------------------------------------------------------------------------------------
+
+
+def _date_text(meta: dict[str, Any]) -> str:
+    """Return the registry's date and its source (« registre du 30 novembre 2026 (…) »)."""
+    return str(
+        meta.get("date_registre_texte") or f"registre du {_format.date(meta['date_registre'])}"
+    )
+
+
 def _fiches_of(
     a: Analysis,
     dep: str,
@@ -280,6 +290,10 @@ def _plt() -> Any:
     return _figure
 
 
+def _no_redraw(*args: Any, **kwargs: Any) -> None:
+    """Stand in for ``canvas.draw_idle`` while a map is drawn (see :func:`draw_map`)."""
+
+
 def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
     """Draw the zone, the neighbouring CPTS by stage with names.
 
@@ -290,6 +304,10 @@ def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
     """
     import geopandas as gpd
 
+    # GeoPandas asks the canvas for a redraw after every layer, which a non-interactive canvas
+    # does at once: the whole figure rendered again per layer (two thirds of a fiche's time).
+    # The figure is rendered once, when saved.
+    ax.figure.canvas.draw_idle = _no_redraw
     zone = gpd.GeoSeries(list(fiche.zone_units), crs=fiche.crs)
     if zone.empty:
         ax.text(0.5, 0.5, "zone sans géométrie", ha="center", transform=ax.transAxes)
@@ -720,8 +738,8 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
     parts += [
         f"<h1>{_e(fiche.title)} — {_e(fiche.dep_name)} ({_e(z['departement'])}) "
         f'<span class="ref">réf. {_e(z["zone_id"])}</span></h1>',
-        f'<p class="meta">{_e(_subtitle(fiche))} · registre du '
-        f"{_e(_format.date(meta['date_registre']))} · population {_e(meta['population_millesime'])}"
+        f'<p class="meta">{_e(_subtitle(fiche))} · {_e(_date_text(meta))}'
+        f" · population {_e(meta['population_millesime'])}"
         "</p>",
         *(
             [f'<p class="meta">Professionnels présents : {_e(z["professionnels_texte"])}</p>']
@@ -801,7 +819,7 @@ def _index_html(
         '<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8">'
         f"<title>Fiches des zones blanches — {_e(dep_name)}</title><style>{_CSS}</style></head>"
         f"<body>{fictif}<h1>Fiches des zones blanches — {_e(dep_name)} ({_e(dep)})</h1>"
-        f'<p class="meta">Registre du {_e(_format.date(meta["date_registre"]))} · '
+        f'<p class="meta">{_e(_date_text(meta).capitalize())} · '
         f"{_e(_format.plural(len(fiches), 'zone blanche', 'zones blanches'))} · "
         + (f'<a href="{_e(pdf)}">livret PDF à imprimer</a>' if pdf else "aucune fiche")
         + "</p>"
@@ -901,8 +919,8 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         top -= 0.018
     fig.text(0.04, top, f"{fiche.title} — {fiche.dep_name} ({z['departement']})",
              fontsize=13, weight="bold", va="top")  # fmt: skip
-    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {_subtitle(fiche)} · registre du "
-             f"{_format.date(meta['date_registre'])} · population {meta['population_millesime']}",
+    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {_subtitle(fiche)} · {_date_text(meta)}"
+             f" · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
     if z.get("professionnels_texte"):  # issue 23: the professionals present (--annuaire)
@@ -999,7 +1017,7 @@ def _write_departement(
     pdf_name = f"fiches-{dep}.pdf"
     dep_name = fiches[0].dep_name if fiches else dep
     pages: dict[str, Path] = {}
-    with staged_folder(target) as stage:
+    with staged_folder(target, ours=_is_fiche_name) as stage:
         tmp = stage.new
         if fiches:
             with PdfPages(tmp / pdf_name) as pdf:
@@ -1026,6 +1044,11 @@ def _write_departement(
         pdf=target / pdf_name if fiches else None,
         pages=pages,
     )
+
+
+def _is_fiche_name(name: str) -> bool:
+    """Whether ``name`` is one fiches write (a folder of fiches written before manifests)."""
+    return name == "index.html" or re.fullmatch(r"fiches-.+\.pdf|ZB-.+\.html", name) is not None
 
 
 def build_fiches(
@@ -1076,8 +1099,6 @@ def build_fiches(
         from couverture.porteurs import name_porteurs
 
         proposals = name_porteurs(a, proposals, porteurs)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     meta = a.meta
     pros = None
     if annuaire is not None:
@@ -1085,18 +1106,20 @@ def build_fiches(
 
         pros = zone_texts(a, annuaire)
     written = {}
-    for dep in a.departements:
-        fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
-        for fiche in fiches:  # issue 23: professionals present in the zone
-            if pros is not None:
-                fiche.zone["professionnels_texte"] = pros.get(str(fiche.zone["zone_id"]))
-        target = out / f"departement-{dep}"
-        written[dep] = _write_departement(dep, fiches, target, meta=meta)
-        booklet = written[dep].pdf
-        log.info(
-            "fiches %s : %s%s",
-            dep,
-            _format.plural(len(fiches), "fiche"),
-            f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
-        )
+    # a failed run leaves no empty folder behind (one written before the failure stays)
+    with new_folder(Path(output_dir)) as out:
+        for dep in a.departements:
+            fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
+            for fiche in fiches:  # issue 23: professionals present in the zone
+                if pros is not None:
+                    fiche.zone["professionnels_texte"] = pros.get(str(fiche.zone["zone_id"]))
+            target = out / f"departement-{dep}"
+            written[dep] = _write_departement(dep, fiches, target, meta=meta)
+            booklet = written[dep].pdf
+            log.info(
+                "fiches %s : %s%s",
+                dep,
+                _format.plural(len(fiches), "fiche"),
+                f", livret {booklet}" if booklet is not None else " (aucune zone blanche)",
+            )
     return written

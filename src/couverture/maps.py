@@ -55,6 +55,7 @@ from couverture._map_page import (
     LABEL_MIN_ZOOM,
     NEIGHBOUR_FILL,
     NEIGHBOUR_OUTLINE,
+    OUTSIDE_FILL,
     OVERLAP_COLOURS,
     PORTEUR_COLOUR,
     PROJECT_COLOUR,
@@ -132,6 +133,8 @@ class DepartementData:
     towns: list[list[Any]] = field(default_factory=list)  # [nom, lat, lon, population]
     # the decision mode's data as JSON text (couverture.decision.payload), None without it
     decision: str | None = None
+    # the neighbouring départements a regional registry does not cover (« 56, 29 hors registre »)
+    neighbours_note: str = ""
 
 
 def _group(keys: list[Any], by: list[Any]) -> dict[Any, list[Any]]:
@@ -216,20 +219,9 @@ def departement_data(
         for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
     porteur_by = _porteur_features(layers.porteurs)
-    towns = layers.towns
-    town_by = (
-        _group(
-            [
-                [str(n), float(la), float(lo), int(p)]
-                for n, la, lo, p in zip(
-                    towns["nom"], towns["lat"], towns["lon"], towns["population"], strict=True
-                )
-            ],
-            towns["departement"].tolist(),
-        )
-        if towns is not None
-        else {}
-    )
+    town_by = _towns_by_departement(layers.towns)
+    dep_of = dict(zip(codes.tolist(), unit_deps.tolist(), strict=True))
+    regional = layers.meta.get("perimetre_source") == "registre"
 
     out = []
     for dep in deps:
@@ -290,9 +282,32 @@ def departement_data(
                 legend=legend,
                 towns=town_by.get(dep, []),
                 decision=_decision_payload(layers, dep),
+                neighbours_note=_neighbours_note(layers, dep, dep_of) if regional else "",
             )
         )
     return out
+
+
+def _towns_by_departement(towns: pd.DataFrame | None) -> dict[str, list[list[Any]]]:
+    """Return the main towns of each département map: ``[nom, lat, lon, population]``."""
+    if towns is None:
+        return {}
+    return _group(
+        [
+            [str(n), float(la), float(lo), int(p)]
+            for n, la, lo, p in zip(
+                towns["nom"], towns["lat"], towns["lon"], towns["population"], strict=True
+            )
+        ],
+        towns["departement"].tolist(),
+    )
+
+
+def _neighbours_note(layers: MapLayers, dep: str, dep_of: dict[str, str]) -> str:
+    """« ; 56, 29 hors registre »: the bordering départements a regional registry leaves out."""
+    around = {dep_of.get(c) for c in layers.neighbours.get(dep, ())} - {None, dep}
+    outside = sorted(str(d) for d in around if d not in layers.departements)
+    return f" ; {', '.join(outside)} hors registre" if outside else ""
 
 
 def _decision_payload(layers: MapLayers, departement: str) -> str | None:
@@ -332,7 +347,7 @@ def render_departement(data: DepartementData) -> str:
     page.script("couverture.init(" + _js_json(payload) + ");")
     page.geojson(
         _collection(data.voisines),
-        name="CPTS voisines (hors département)",
+        name=f"CPTS voisines (hors département{data.neighbours_note})",
         pane="cv-voisines",
         style={
             "default": {
@@ -543,8 +558,9 @@ def departement_geometries(layers: MapLayers, analysis: Analysis) -> gpd.GeoData
 
     Index ``code``, columns ``geometry`` and ``geojson`` (see :func:`map_geometry_table`).
     """
-    shown = sorted(set(layers.units["departement"].dropna()))
-    return analysis.map_geometries(niveau="departement", departements=shown)
+    # every département is drawn: those outside the map's départements as « hors registre »
+    # (or « hors périmètre »), never as uncovered
+    return analysis.map_geometries(niveau="departement")
 
 
 def national_map(
@@ -572,10 +588,15 @@ def national_map(
     deps_geom = departement_geometries(layers, analysis)
     rates = layers.rates.reindex(deps_geom.index)
     linked = set(layers.departements if linked is None else linked)
-    props = _departement_properties(rates, layers.zones, linked)
-    # metropolitan France first: DROM are reached through the list in the title box
-    metro = deps_geom[[len(d) == 2 for d in deps_geom.index]]
-    b = (metro if len(metro) else deps_geom).total_bounds
+    outside = _outside(layers, deps_geom.index)
+    props = _departement_properties(
+        rates, layers.zones, linked, outside=outside, label=_outside_label(layers.meta)
+    )
+    # metropolitan France first: DROM are reached through the list in the title box; a map
+    # of a few départements opens on them, the rest of France around them
+    shown = deps_geom[~deps_geom.index.isin(outside)] if outside else deps_geom
+    metro = shown[[len(d) == 2 for d in shown.index]]
+    b = (metro if len(metro) else shown).total_bounds
     page = _Page([[b[1], b[0]], [b[3], b[2]]], title="Couverture de la population par les CPTS")
     stage_layers = {}
     codes = _codes()
@@ -597,17 +618,22 @@ def national_map(
         class_name="cv-departement",
         interactive=True,
     )
-    page.script(f"couverture.choropleth({layer}, " + _js_json(RATE_CLASSES) + ");")
+    page.script(
+        f"couverture.choropleth({layer}, "
+        + _js_json(RATE_CLASSES)
+        + ("" if not outside else ", " + _js_json(OUTSIDE_FILL))
+        + ");"
+    )
     page.control()
     _ready(
         page,
         _title_html(
             layers.meta,
             "Couverture de la population par les CPTS",
-            _national_rows(layers),
+            _national_rows(layers, outside=outside),
             _departement_chooser(rates, linked),
         ),
-        _national_legend(),
+        _national_legend(_outside_label(layers.meta) if outside else None),
         stage=codes[0],
         stageLayers=stage_layers,
         searchPlaceholder="Rechercher un département…",
@@ -616,13 +642,48 @@ def national_map(
     return page.html()
 
 
+def _outside(layers: MapLayers, drawn: Collection[str]) -> set[str]:
+    """Return the départements drawn outside the maps' extent (the registry's, or --departement)."""
+    if layers.meta.get("perimetre") is None:
+        return set()
+    return set(drawn) - set(layers.departements)
+
+
+def _outside_label(meta: dict[str, Any]) -> str:
+    return "hors registre" if meta.get("perimetre_source") == "registre" else "hors périmètre"
+
+
 def _departement_properties(
-    rates: pd.DataFrame, zones: pd.DataFrame, linked: Collection[str]
+    rates: pd.DataFrame,
+    zones: pd.DataFrame,
+    linked: Collection[str],
+    *,
+    outside: Collection[str] = (),
+    label: str = "hors registre",
 ) -> list[dict[str, Any]]:
-    """Return the tooltip and choropleth data of each département of ``rates``, in its order."""
+    """Return the tooltip and choropleth data of each département of ``rates``, in its order.
+
+    A département of ``outside`` has no figures: it is « hors registre » (``hors``), drawn
+    apart from the colour scale.
+    """
     by_dep = zones.groupby("departement").agg(n=("population", "size"), pop=("population", "sum"))
     props = []
     for dep, r in rates.iterrows():
+        if dep in outside:
+            props.append(
+                {
+                    "id": dep,
+                    "code": dep,
+                    "nom": f"{r['nom']} ({dep})",
+                    "population": _format.integer(r["population"]),
+                    "zones": label,
+                    "lien": "",
+                    "hors": label,
+                    **{f"taux_{s}": None for s in _codes()},
+                    **{f"txt_{s}": label for s in _codes()},
+                }
+            )
+            continue
         n_zones, pop_zones = by_dep.loc[dep] if dep in by_dep.index else (0, 0)
         p: dict[str, Any] = {
             "id": dep,
@@ -639,19 +700,29 @@ def _departement_properties(
     return props
 
 
-def _national_rows(layers: MapLayers) -> list[tuple[str, str]]:
-    """Key figures of France for the title box (population, shares covered, zones)."""
-    france = layers.rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
-    rows = [("Population", _format.integer(france["population"]) + " hab.")]
+def _national_rows(layers: MapLayers, *, outside: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Key figures for the title box (population, shares covered, zones).
+
+    Those of France, or of the maps' départements when others are drawn outside them (a
+    regional registry): never a national headline for a regional registry.
+    """
+    rates, zones = layers.rates, layers.zones
+    rows = []
+    if outside:
+        rates = rates[rates.index.isin(layers.departements)]
+        zones = zones[zones["departement"].isin(layers.departements)]
+        where = "Registre" if layers.meta.get("perimetre_source") == "registre" else "Périmètre"
+        deps = list(layers.departements)
+        shown = ", ".join(deps[:8]) + (" …" if len(deps) > 8 else "")
+        rows.append((where, _format.plural(len(deps), "département") + f" ({shown})"))
+    france = rates[["population", *[f"pop_{s}" for s in _codes()]]].sum()
+    rows.append(("Population", _format.integer(france["population"]) + " hab."))
     for s in _stages():
         pop = france[f"pop_{s.code}"]
         share = 100 * pop / france["population"] if france["population"] else 0
         rows.append((f"Couverte ≥ {s.short}", _format.percent(share)))
     rows.append(
-        (
-            "Zones blanches",
-            f"{len(layers.zones)} ({_format.integer(layers.zones['population'].sum())} hab.)",
-        )
+        ("Zones blanches", f"{len(zones)} ({_format.integer(zones['population'].sum())} hab.)")
     )
     return rows
 
@@ -751,7 +822,7 @@ def build_maps(
     names = [departement_filename(d.departement) for d in data] + [INDEX_NAME]
     # the maps are written into a fresh folder swapped in whole: a run killed midway leaves
     # the previous maps as they were, never a mix of old and new
-    with staged_folder(output_dir) as stage:
+    with staged_folder(output_dir, ours=_is_map_name) as stage:
         targets = [stage.new / name for name in names[:-1]]
         n = _workers(len(data), workers)
         if n == 1:
@@ -789,6 +860,10 @@ def build_maps(
     return [output_dir / name for name in names]
 
 
+def _is_map_name(name: str) -> bool:
+    return name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name) is not None
+
+
 def _check_maps_folder(folder: Path) -> list[Path]:
     """Refuse a folder holding anything but maps (it is replaced whole).
 
@@ -799,7 +874,7 @@ def _check_maps_folder(folder: Path) -> list[Path]:
     others, kept = [], []
     for entry in sorted(folder.iterdir()):
         name = entry.name
-        if entry.is_file() and (name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name)):
+        if entry.is_file() and _is_map_name(name):
             continue
         if name.startswith(".") and entry.is_file() and not entry.is_symlink():
             if name != STAMP_NAME and not name.startswith(".tmp-"):

@@ -39,6 +39,7 @@ from couverture._registry_cpts import (
     is_fictif,
     normalise_stage,
 )
+from couverture._registry_date import column_date, title_date
 from couverture._registry_polygons import is_polygon_layer, polygon_table
 from couverture._registry_read import Table, explain_empty_cells, read_bytes, read_table
 from couverture._registry_units import _Units, commune_members, row_departements
@@ -78,6 +79,12 @@ class Registry:
         Every normalisation applied: ``ligne``, ``colonne``, ``valeur``, ``action`` (French).
     fictif
         ``True`` for a demonstration registry (``fictif`` column or ``registre_demo*`` file).
+    date
+        The date the registry states (ISO), from a date column (``date_extraction``…) or a
+        title row above its header; ``None`` when it states none (see
+        :func:`couverture._registry_date.resolve`).
+    date_detail
+        Where ``date`` was read (« colonne date_extraction », « ligne de titre »).
     """
 
     path: Path
@@ -86,6 +93,8 @@ class Registry:
     membership: pd.DataFrame
     anomalies: pd.DataFrame
     fictif: bool
+    date: str | None = None
+    date_detail: str = ""
 
 
 def read_registry(
@@ -215,6 +224,7 @@ def _assemble(
         body.cpts, table.columns, notes, body.header_of("stade") or "stade", body.label
     )
     notes.log(path)
+    stated = _stated_date(table, body)
     return Registry(
         path=path,
         digest=digest,
@@ -222,6 +232,8 @@ def _assemble(
         membership=with_sheets(membership, table.sheets),
         anomalies=notes.frame(),
         fictif=fictif,
+        date=stated[0] if stated else None,
+        date_detail=stated[1] if stated else "",
     )
 
 
@@ -261,3 +273,12 @@ def extra_columns(path: Path | str, roles: dict[str, list[str]]) -> pd.DataFrame
     for role, position in found.items():
         frame[role] = [row[position] if position < len(row) else "" for row in table.rows]
     return with_sheets(frame, table.sheets)
+
+
+def _stated_date(table: Table, body: _Body) -> tuple[str, str] | None:
+    """Return the date the registry states: its date column, else a title row above its header."""
+    if "date_registre" in body.first and (found := column_date(body.col("date_registre"))):
+        return found, f"colonne {body.header_of('date_registre')}"
+    if found := title_date(table.titles):
+        return found, "ligne de titre"
+    return None

@@ -303,6 +303,7 @@ def remontee_info(analysis: Analysis, previous: plan_mod.PlanFile, *, month: str
         "Mois": month,
         "Registre": str(meta["libelle_registre"]),
         "Date du registre": str(meta["date_registre"]),
+        "Source de la date du registre": str(meta.get("date_registre_texte", "")),
         "Plan d'action": previous.path.name,
         "Périmètre": "France entière"
         if analysis.departements is None

@@ -44,6 +44,7 @@ from couverture._output import (
     IDENTIFIERS,
     FolderSwap,
     neutralise_frame,
+    new_folder,
     recover_folders,
     staged_folder,
 )
@@ -782,8 +783,9 @@ def build_report(
     month = history.check_month(month)
     target = Path(output_dir if output_dir is not None else Path.cwd() / "reports") / month
     # one order for every run: the report is written aside, swapped in, then the month is
-    # committed to the history; a failure or a kill at any step leaves both as they were
-    with _staging(target) as stage:
+    # committed to the history; a failure or a kill at any step leaves both as they were (and
+    # no empty reports/ folder)
+    with new_folder(target.parent), _staging(target) as stage:
         tmp = stage.new
         with analyse(
             registry,
@@ -792,6 +794,15 @@ def build_report(
             shared_threshold=shared_threshold,
         ) as a:
             a.check_departements()
+            a.limit_to_registry()  # a regional registry: its départements, the rest hors registre
+            if a.extent_source == "registre" and a.departements is not None:
+                log.warning(
+                    "rapport %s : le registre ne porte que sur %s (%s) : rapport de ce "
+                    "périmètre, le reste de la France est hors registre",
+                    month,
+                    _format.plural(len(a.departements), "département"),
+                    ", ".join(a.departements),
+                )
             # refuse before computing anything, not after (save_snapshot checks again)
             history.check_scope(
                 month,
@@ -972,6 +983,7 @@ def _summary(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:
         ("Mois du rapport", month),
         ("Registre", a.meta["registre"]),
         ("Date du registre", a.meta["date_registre"]),
+        ("Source de la date du registre", a.meta.get("date_registre_texte", "")),
         ("Registre fictif (démonstration)", "oui" if a.meta["fictif"] else "non"),
         ("Empreinte du registre (sha256)", a.registry_digest),
         ("Périmètre", "France entière" if a.departements is None else ", ".join(a.departements)),
@@ -1169,8 +1181,9 @@ def _html_head(
             "décrit pas la situation réelle des CPTS.</div>"
         )
     parts.append(
-        f'<p class="meta">Source : {_e(meta["libelle_registre"])} (registre du '
-        f"{_e(_format.date(meta['date_registre']))}) · périmètre : {_e(scope)} · "
+        f'<p class="meta">Source : {_e(meta["libelle_registre"])} '
+        f"({_e(meta.get('date_registre_texte') or meta['date_registre'])}) · "
+        f"périmètre : {_e(scope)} · "
         f"population {_e(meta['population_millesime'])} (INSEE) · COG {_e(meta['cog'])}</p>"
     )
     parts.append(

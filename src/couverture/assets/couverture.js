@@ -161,14 +161,18 @@
   };
 
   // ---- national map: one choropleth restyled for the chosen stage ----
-  cv.choropleth = function (layer, classes) {
+  cv.choropleth = function (layer, classes, outsideFill) {
     cv.choroLayer = layer;
     cv.classes = classes;
+    cv.outsideFill = outsideFill;
   };
   cv.showStage = function (stage) {
     if (!cv.choroLayer) { return; }
     cv.stage = stage;
     cv.choroLayer.setStyle(function (f) {
+      if (f.properties.hors) {  // outside the registry: off the scale, never "0 à 20 %"
+        return {fillColor: cv.outsideFill, fillOpacity: 0.6, color: "#888", weight: 0.6, dashArray: "3"};
+      }
       var t = f.properties["taux_" + stage], colour = cv.classes[0][1];
       cv.classes.forEach(function (c) { if (t >= c[0]) { colour = c[1]; } });
       return {fillColor: colour, fillOpacity: 0.85, color: "#333", weight: 0.8};

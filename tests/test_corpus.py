@@ -1,0 +1,54 @@
+"""Every command on generated registries over the real units (issue 17, « a corpus »).
+
+A handful of seeds run here (fast: no document command on most of them); ``make fuzz`` runs
+``FUZZ_N`` seeds with every command (``tests/corpus.py``). Each seed that ever failed is kept
+in :data:`FOUND` and runs with every command.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+
+import pytest
+from corpus import generate, run_corpus_case
+
+#: seeds ``make fuzz`` found failing once (and the bug they found), run with every command
+FOUND: dict[int, str] = {
+    1003: "rapport : ValueError dans report.write_xlsx, colonne date_aci toute vide (dates 2042)",
+    1014: "rapport : la même ValueError, sur une colonne de texte toute vide sans date de stade",
+}
+
+#: a few shapes of each kind, analysis commands only (the documents run on FOUND and in fuzz)
+QUICK = (1, 2, 3, 8, 21, 23)  # 972, Paris by names, Corse, Bretagne, XLSX, Marseille + Paris
+
+FUZZ_N = int(os.environ.get("FUZZ_N", "0") or 0)
+FUZZ_START = int(os.environ.get("FUZZ_START", "1000") or 1000)
+
+
+@pytest.mark.parametrize("seed", QUICK)
+def test_generated_registry_analysis_commands(tmp_path: Path, seed: int) -> None:
+    case = generate(seed, tmp_path)
+    run_corpus_case(case, tmp_path, full=False)
+
+
+@pytest.mark.parametrize("seed", sorted({34, *FOUND}))  # 34: two tiny CPTS (04, 2B)
+def test_generated_registry_every_command(tmp_path: Path, seed: int) -> None:
+    case = generate(seed, tmp_path)
+    run_corpus_case(case, tmp_path, full=True)
+
+
+@pytest.mark.skipif(not FUZZ_N, reason="make fuzz (FUZZ_N registres)")
+@pytest.mark.parametrize("seed", range(FUZZ_START, FUZZ_START + FUZZ_N))
+def test_fuzz(tmp_path: Path, seed: int) -> None:
+    case = generate(seed, tmp_path)
+    try:
+        run_corpus_case(case, tmp_path, full=True)
+    except BaseException as exc:
+        # each failure written as it happens (FUZZ_LOG): a long run stopped midway keeps them
+        if log := os.environ.get("FUZZ_LOG"):
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"--- {case.describe()}\n{type(exc).__name__}: {exc}\n")
+                fh.write("".join(traceback.format_exception(exc)[-3:]) + "\n")
+        raise
