@@ -48,6 +48,7 @@ from couverture._output import (
     protect_sheet,
     recover_folders,
     staged_folder,
+    worded,
 )
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
 from couverture.settings import CRS_WEB
@@ -109,8 +110,11 @@ def month_label(month: str) -> str:
 # human tables
 # ------------------------------------------------------------------------------------------
 def french_titles(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rename the columns of a table to their French titles (:data:`COLUMN_TITLES`)."""
-    return frame.rename(columns=lambda c: column_titles().get(c, c))
+    """Rename the columns of a table to their French titles (:data:`COLUMN_TITLES`).
+
+    Its values too are put in words: stages, options (:func:`couverture._output.worded`).
+    """
+    return worded(frame).rename(columns=lambda c: column_titles().get(c, c))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
