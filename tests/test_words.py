@@ -7,6 +7,7 @@ on the real communes of the Territoire de Belfort.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pandas as pd
 import pytest
 
 import couverture
+from couverture import plan
 from couverture._config import stage_codes
+from couverture.cli import main
 from couverture.report import build_report
 from couverture.suggest import OPTIONS
 
@@ -74,3 +77,22 @@ def test_report_workbook_and_csv_in_words(demo53: dict) -> None:
         csv = pd.read_csv(folder / f"{name}-{MONTH}.csv", sep=";", encoding="utf-8-sig", dtype=str)
         assert not [c for c in csv.columns if SNAKE.match(c)], name
         assert not (csv.isin(MACHINE)).any().any(), name
+
+
+def test_remontee_workbook_in_words(demo53: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    day = dt.date(2026, 11, 30)
+    with couverture.analyse(demo53["registry"], departements=DEP) as a:
+        first = plan.build_plan(a, on=day)
+    plan_path = plan.write_plan(first, demo53["tmp"] / "plan.xlsx")
+    out = demo53["tmp"] / "remontee.xlsx"
+    args = ["remontee", "--mois", MONTH, "--registre", str(demo53["registry"])]
+    args += ["--plan", str(plan_path), "--date", day.isoformat(), "--sortie", str(out)]
+    args += ["--annuaire", str(demo53["annuaire"]), "--adhesions", str(demo53["adhesions"])]
+    args += ["--historique", str(demo53["tmp"] / "h-remontee.duckdb"), "-q"]
+    assert main(args) == 0, capsys.readouterr().err
+    book = openpyxl.load_workbook(out)
+    for name in ("professionnels", "informations"):
+        assert _machine_cells(book[name]) == [], name
+    headers = [c.value for c in book["professionnels"][1]]
+    assert {"Identifiant CPTS", "Nom", "Stade", "Part d'adhérents (%)"} <= set(headers)
+    assert [c.value for c in book["informations"][1]] == ["Rubrique", "Valeur"]
