@@ -96,3 +96,21 @@ def test_remontee_workbook_in_words(demo53: dict, capsys: pytest.CaptureFixture[
     headers = [c.value for c in book["professionnels"][1]]
     assert {"Identifiant CPTS", "Nom", "Stade", "Part d'adhérents (%)"} <= set(headers)
     assert [c.value for c in book["informations"][1]] == ["Rubrique", "Valeur"]
+
+
+def test_suivi_of_a_fully_covered_departement(
+    tmp_path: Path, write_registry, dep_rows, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Territoire de Belfort all covered by one CPTS: one French line, no empty table."""
+    registry = write_registry(tmp_path / "registre.csv", dep_rows("90", "T90", "ACI signé"))
+    day = dt.date(2026, 11, 30)
+    with couverture.analyse(registry, departements="90") as a:
+        assert a.zones().empty
+        empty = plan.build_plan(a, on=day)
+    plan_path = plan.write_plan(empty, tmp_path / "plan.xlsx")
+    capsys.readouterr()
+    args = ["suivi", "--registre", str(registry), "--plan", str(plan_path)]
+    args += ["--date", day.isoformat(), "--historique", str(tmp_path / "h.duckdb")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "aucun projet ni zone blanche sur le périmètre du plan"
