@@ -17,7 +17,7 @@ import pytest
 
 import couverture
 from couverture import plan
-from couverture._config import stage_codes
+from couverture._config import pre_stage, stage_codes
 from couverture.cli import main
 from couverture.report import build_report
 from couverture.suggest import OPTIONS
@@ -71,7 +71,9 @@ def test_report_workbook_and_csv_in_words(demo53: dict) -> None:
     assert "Identifiant de la CPTS mentor" in proposals.columns
     pros = pd.read_excel(folder / f"couverture-{MONTH}.xlsx", sheet_name="Professionnels")
     labels = {couverture._config.stage(s).label for s in stage_codes()}
-    assert set(pros["Stade"].dropna()) <= labels and len(pros) > 0
+    # a CPTS before its lettre d'intention says so, as in the sheet « CPTS »
+    assert set(pros["Stade"]) <= {*labels, pre_stage().label} and len(pros) > 0
+    assert pre_stage().label in set(pros["Stade"])  # the Mayenne's demo has one
     # the CSV files for a spreadsheet say the same
     for name in ("propositions", "professionnels", "cpts"):
         csv = pd.read_csv(folder / f"{name}-{MONTH}.csv", sep=";", encoding="utf-8-sig", dtype=str)
@@ -95,6 +97,8 @@ def test_remontee_workbook_in_words(demo53: dict, capsys: pytest.CaptureFixture[
         assert _machine_cells(book[name]) == [], name
     headers = [c.value for c in book["professionnels"][1]]
     assert {"Identifiant CPTS", "Nom", "Stade", "Part d'adhérents (%)"} <= set(headers)
+    stades = [row[headers.index("Stade")] for row in book["professionnels"].iter_rows(min_row=2)]
+    assert all(c.value for c in stades)
     assert [c.value for c in book["informations"][1]] == ["Rubrique", "Valeur"]
 
 

@@ -292,7 +292,7 @@ def write_remontee(
     titles = dict(column_titles("titre"))  # headers and values in words (issue 21)
     for name, frame in (extra or {}).items():
         sheet = book.create_sheet(name)
-        plan_mod._write_table(sheet, worded(frame), widths={"nom": 40}, titles=titles)
+        plan_mod._write_table(sheet, worded(frame, cpts=True), widths={"nom": 40}, titles=titles)
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
     plan_mod._write_table(
         book.create_sheet("informations"), meta, widths={"valeur": 50}, titles=titles

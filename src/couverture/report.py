@@ -838,7 +838,8 @@ def build_report(
                 from couverture.professionnels import by_cpts, read_annuaire
 
                 read = read_annuaire(annuaire, a)
-                tables["professionnels"] = by_cpts(a, read, adhesions=adhesions).reset_index()
+                pros = by_cpts(a, read, adhesions=adhesions).reset_index()
+                tables["professionnels"] = worded(pros, cpts=True)  # stage in words
             previous = history.previous_month(month, path=history_path, fictif=snap.info["fictif"])
             evolution = (
                 history.changes(history.load_snapshot(previous, path=history_path), snap)
