@@ -500,8 +500,8 @@ def test_plan_and_remontee_have_the_second_indicator(registry, extract, tmp_path
     assert row["CPTS ayant déclaré leurs adhérents"] == 2
     assert row["Professionnels de ces CPTS"] == 6 and row["Adhérents"] == 8
     assert row["% professionnels adhérents"] == 133.3 and row["% professionnels actifs"] == 50.0
-    pros = sheets["professionnels"].set_index("cpts_id")
-    assert sorted(pros.index) == ["A", "B"] and pros.loc["A", "part_adherents"] == 75.0
+    pros = sheets["professionnels"].set_index("Identifiant CPTS")  # in words (issue 21)
+    assert sorted(pros.index) == ["A", "B"] and pros.loc["A", "Part d'adhérents (%)"] == 75.0
 
 
 def test_texts_of_the_maps_and_fiches(analysis, extract):

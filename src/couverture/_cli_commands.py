@@ -732,7 +732,9 @@ def cmd_suivi(args: argparse.Namespace) -> None:
     with _plan_analysis(args, previous) as a:
         frame = plan.follow_up(a, previous, on=args.date, history_path=args.historique)
         shown = frame if args.format == "csv" else plan.follow_up_in_words(frame)
-        if args.format == "xlsx" and args.sortie is not None:
+        if args.format == "tableau" and frame.empty and args.sortie is None:
+            print("aucun projet ni zone blanche sur le périmètre du plan")  # not an empty table
+        elif args.format == "xlsx" and args.sortie is not None:
             titled = _stamp(shown, a).rename(columns=plan.FOLLOW_UP_TITLES)
             plan.write_xlsx({"suivi": titled}, args.sortie)
         else:

@@ -492,6 +492,34 @@ def titled(frame: pd.DataFrame, *, kind: str = "titre") -> pd.DataFrame:
     return frame.rename(columns=lambda c: titles.get(str(c), c))
 
 
+def worded(frame: pd.DataFrame, *, short: bool = False, cpts: bool = False) -> pd.DataFrame:
+    """Return ``frame`` with its machine values in words: stages, options, kinds of overlap.
+
+    ``stade`` codes become their label (``short``: the short one, :func:`couverture._config.stage`),
+    ``option`` and ``type`` keys their words (:data:`PRETTY_VALUES`). For every document a
+    person reads; machine keys stay only in ``--format csv`` and ``geojson``. ``cpts``: one
+    row per CPTS, a missing stage is a project before its lettre d'intention.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"stade": ["aci", "projet_sante"], "option": ["creation", "x"]})
+    >>> worded(frame).to_dict("list")
+    {'stade': ['ACI signé', 'Projet de santé validé'], 'option': ['création', 'x']}
+    """
+    from couverture._config import pre_stage, stages
+
+    stage_words = {s.code: s.short if short else s.label for s in (pre_stage(), *stages())}
+    values = {**PRETTY_VALUES, "stade": stage_words}
+    out = frame.copy()
+    if cpts and "stade" in out.columns:
+        out["stade"] = out["stade"].astype(object).where(out["stade"].notna(), pre_stage().code)
+    for col, words in values.items():
+        if col in out.columns and out[col].dtype.kind not in "iufb":
+            out[col] = out[col].map(lambda v, w=words: w.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
 def write_xlsx(
     sheets: dict[str, pd.DataFrame],
     path: Path,

@@ -275,6 +275,8 @@ def write_remontee(
     import openpyxl
     import pandas as pd
 
+    from couverture._config import column_titles
+    from couverture._output import worded
     from couverture.professionnels import DEPARTEMENT_TITLES
 
     book = openpyxl.Workbook()
@@ -287,10 +289,14 @@ def write_remontee(
         widths={"communes": 30, "cpts": 30},
         titles=plan_mod.FOLLOW_UP_TITLES,
     )
+    titles = dict(column_titles("titre"))  # headers and values in words (issue 21)
     for name, frame in (extra or {}).items():
-        plan_mod._write_table(book.create_sheet(name), frame, widths={"nom": 40})
+        sheet = book.create_sheet(name)
+        plan_mod._write_table(sheet, worded(frame, cpts=True), widths={"nom": 40}, titles=titles)
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
-    plan_mod._write_table(book.create_sheet("informations"), meta, widths={"valeur": 50})
+    plan_mod._write_table(
+        book.create_sheet("informations"), meta, widths={"valeur": 50}, titles=titles
+    )
     with atomic_path(Path(path)) as tmp:
         book.save(tmp)
     return Path(path)

@@ -47,6 +47,7 @@ from couverture._output import (
     new_folder,
     recover_folders,
     staged_folder,
+    worded,
 )
 from couverture.alerts import linear_projection
 from couverture.coverage import UNIT_OUTPUT_COLUMNS
@@ -109,8 +110,11 @@ def month_label(month: str) -> str:
 # human tables
 # ------------------------------------------------------------------------------------------
 def french_titles(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rename the columns of a table to their French titles (:data:`COLUMN_TITLES`)."""
-    return frame.rename(columns=lambda c: column_titles().get(c, c))
+    """Rename the columns of a table to their French titles (:data:`COLUMN_TITLES`).
+
+    Its values too are put in words: stages, options (:func:`couverture._output.worded`).
+    """
+    return worded(frame).rename(columns=lambda c: column_titles().get(c, c))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -129,7 +133,10 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
 
     The one spreadsheet writer (:func:`couverture._output.write_xlsx`), with the report's options.
     """
-    _output.write_xlsx(sheets, path, freeze_header=True, readable_widths=True, float_format="0.00")
+    worded_sheets = {name: worded(frame) for name, frame in sheets.items()}  # values in words
+    _output.write_xlsx(
+        worded_sheets, path, freeze_header=True, readable_widths=True, float_format="0.00"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -819,7 +826,8 @@ def build_report(
                 from couverture.professionnels import by_cpts, read_annuaire
 
                 read = read_annuaire(annuaire, a)
-                tables["professionnels"] = by_cpts(a, read, adhesions=adhesions).reset_index()
+                pros = by_cpts(a, read, adhesions=adhesions).reset_index()
+                tables["professionnels"] = worded(pros, cpts=True)  # stage in words
             previous = history.previous_month(month, path=history_path, fictif=snap.info["fictif"])
             evolution = (
                 history.changes(history.load_snapshot(previous, path=history_path), snap)
