@@ -40,18 +40,7 @@ class RegistryError(CouvertureError):
     ) -> None:
         self.path = Path(path)
         self.problems = list(problems)
-        lines = []
-        for line, value, message in self.problems:
-            where = f"{self.path.name}"
-            if isinstance(line, str):
-                where = f"{self.path.name}, {line}"
-            elif line is not None:
-                where = f"{self.path.name}, ligne {line}"
-            shown = f" « {value} »" if value else ""
-            lines.append(f"{where}{shown} : {message}")
-        n = len(self.problems)
-        head = f"registre {self.path} : {n} erreur{'s' if n > 1 else ''}"
-        super().__init__(head + "\n  " + "\n  ".join(lines))
+        super().__init__(_listing("registre", self.path, _placed(self.problems)))
 
 
 class ScenarioError(CouvertureError):
@@ -65,18 +54,7 @@ class ScenarioError(CouvertureError):
     ) -> None:
         self.path = Path(path)
         self.problems = list(problems)
-        lines = []
-        for line, value, message in self.problems:
-            where = self.path.name
-            if isinstance(line, str):
-                where += f", {line}"
-            elif line is not None:
-                where += f", ligne {line}"
-            shown = f" « {value} »" if value else ""
-            lines.append(f"{where}{shown} : {message}")
-        n = len(self.problems)
-        head = f"scénario {self.path} : {n} erreur{'s' if n > 1 else ''}"
-        super().__init__(head + "\n  " + "\n  ".join(lines))
+        super().__init__(_listing("scénario", self.path, _placed(self.problems)))
 
 
 class ArgumentError(CouvertureError):
@@ -108,15 +86,36 @@ class PlanError(CouvertureError):
     ) -> None:
         self.path = Path(path)
         self.problems = list(problems)
-        lines = []
-        for sheet, row, value, message in self.problems:
-            where = self.path.name
-            if sheet:
-                where += f", feuille « {sheet} »"
-            if row is not None:
-                where += f", ligne {row}"
-            shown = f" « {value} »" if value else ""
-            lines.append(f"{where}{shown} : {message}")
-        n = len(self.problems)
-        head = f"plan d'action {self.path} : {n} erreur{'s' if n > 1 else ''}"
-        super().__init__(head + "\n  " + "\n  ".join(lines))
+        located = [
+            (row, f"feuille « {sheet} »" if sheet else "", value, message)
+            for sheet, row, value, message in self.problems
+        ]
+        super().__init__(_listing("plan d'action", self.path, located))
+
+
+def _placed(
+    problems: list[tuple[int | str | None, str, str]],
+) -> list[tuple[int | None, str, str, str]]:
+    """``(line, value, message)`` with a line number or a place in words → :func:`_listing`'s."""
+    return [
+        (None, line, value, message) if isinstance(line, str) else (line, "", value, message)
+        for line, value, message in problems
+    ]
+
+
+def _listing(what: str, path: Path, problems: list[tuple[int | None, str, str, str]]) -> str:
+    """Return « what path : n erreurs » then one line per problem (file, place, line, value).
+
+    ``problems`` are ``(line, place, value, message)``: ``place`` a sheet or another location
+    in words (empty when none), ``line`` the 1-based line (``None`` for the whole file).
+    """
+    lines = []
+    for line, place, value, message in problems:
+        where = path.name + (f", {place}" if place else "")
+        if line is not None:
+            where += f", ligne {line}"
+        shown = f" « {value} »" if value else ""
+        lines.append(f"{where}{shown} : {message}")
+    n = len(problems)
+    head = f"{what} {path} : {n} erreur{'s' if n > 1 else ''}"
+    return head + "\n  " + "\n  ".join(lines)
