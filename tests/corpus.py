@@ -611,3 +611,30 @@ def _check_proposals(
     assert not missing, (
         f"{case.describe()} : communes blanches sans proposition : {sorted(missing)[:5]}"
     )
+    _check_plancher(case, recommended)
+
+
+def _check_plancher(case: Generated, recommended: pd.DataFrame) -> None:
+    """No recommended creation under its plancher (issue 18), unless its zone is smaller.
+
+    The plancher of a creation is the default one (``plancher_creation``) unless its details
+    say the registry lowered it (never under ``plancher_minimum``); a creation under it is a
+    zone itself under it that no CPTS can take, and its motif says so (« faute de CPTS »).
+    """
+    import re
+
+    from couverture._config import sources
+    from couverture.suggest import _params
+
+    floor = int(sources()["analyse"]["plancher_creation"])
+    minimum = int(_params()["calibration"]["plancher_minimum"])
+    created = recommended[recommended["option"] == "creation"]
+    for row in created.itertuples():
+        found = re.search(r"plancher abaissé à (\d[\d\u202f]*) hab\.", str(row.details))
+        plancher = int(found.group(1).replace("\u202f", "")) if found else floor
+        assert minimum <= plancher <= floor, f"{case.describe()} : plancher {plancher}"
+        if int(row.population_ajoutee) < plancher:
+            assert int(row.population_zone) < plancher and "faute de CPTS" in row.motif, (
+                f"{case.describe()} : création {row.proposition_id} de "
+                f"{row.population_ajoutee} hab. sous le plancher de {plancher}"
+            )
