@@ -612,6 +612,64 @@ def _check_proposals(
         f"{case.describe()} : communes blanches sans proposition : {sorted(missing)[:5]}"
     )
     _check_plancher(case, recommended)
+    _check_extensions_touch(case, communes, recommended)
+
+
+@functools.cache
+def _neighbours() -> dict[str, set[str]]:
+    """Rook neighbours of every unit (the store's contiguity, built by ``make data``)."""
+    adjacency = pd.read_parquet(settings.ADJACENCY_PATH, columns=["code_a", "code_b"])
+    out: dict[str, set[str]] = {}
+    for a, b in zip(adjacency["code_a"], adjacency["code_b"], strict=True):
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out
+
+
+def _pieces(part: set[str]) -> list[set[str]]:
+    """The connected pieces of a set of units."""
+    nb, left, out = _neighbours(), set(part), []
+    while left:
+        piece = {left.pop()}
+        todo = list(piece)
+        while todo:
+            for n in nb.get(todo.pop(), set()) & left:
+                left.discard(n)
+                piece.add(n)
+                todo.append(n)
+        out.append(piece)
+    return out
+
+
+def _check_extensions_touch(
+    case: Generated, communes: pd.DataFrame, recommended: pd.DataFrame
+) -> None:
+    """Every extension, temporary or not, touches the CPTS that takes it (issue 18).
+
+    Each piece of its communes borders the CPTS or another part the same CPTS takes in the
+    same zone; only islands and units no CPTS borders go elsewhere, and the motif says so.
+    """
+    import re
+
+    members: dict[str, set[str]] = {}
+    for code, names in zip(communes["code"], communes["cpts"].fillna(""), strict=True):
+        for name in str(names).split("|"):
+            if name:
+                members.setdefault(name, set()).add(code)
+    nb = _neighbours()
+    extensions = recommended[recommended["option"] != "creation"]
+    for row in extensions.itertuples():
+        part = set(str(row.communes).split())
+        same = extensions[
+            (extensions["zone_id"] == row.zone_id) & (extensions["cpts_cible"] == row.cpts_cible)
+        ]
+        taken = set().union(*(set(str(c).split()) for c in same["communes"])) - part
+        target = members.get(row.cpts_cible, set()) | taken
+        if all(any(nb.get(c, set()) & target for c in piece) for piece in _pieces(part)):
+            continue
+        assert row.option == "rattachement_temporaire" and re.search(
+            r"île|aucune CPTS voisine|sans géométrie", str(row.motif)
+        ), f"{case.describe()} : {row.proposition_id} ne touche pas {row.cpts_cible}"
 
 
 def _check_plancher(case: Generated, recommended: pd.DataFrame) -> None:

@@ -52,3 +52,30 @@ def test_fuzz(tmp_path: Path, seed: int) -> None:
                 fh.write(f"--- {case.describe()}\n{type(exc).__name__}: {exc}\n")
                 fh.write("".join(traceback.format_exception(exc)[-3:]) + "\n")
         raise
+
+
+def test_the_proposal_checks_catch_what_issue_18_forbids(tmp_path: Path) -> None:
+    # the corpus' own checks fail on the absurd lines issue 18 names: an extension to a CPTS
+    # it does not touch (Rennes' commune given to a CPTS of Brest), a micro-CPTS creation
+    import pandas as pd
+    from corpus import _check_extensions_touch, _check_plancher
+
+    case = generate(1, tmp_path)
+    communes = pd.DataFrame({"code": ["29019", "35238"], "cpts": ["CPTS Brest", ""]})
+    far = pd.DataFrame(
+        {
+            "proposition_id": ["P1"],
+            "zone_id": ["ZB-35-35238"],
+            "option": ["extension"],
+            "cpts_cible": ["CPTS Brest"],
+            "communes": ["35238"],
+            "motif": ["extension"],
+        }
+    )
+    with pytest.raises(AssertionError, match="ne touche pas CPTS Brest"):
+        _check_extensions_touch(case, communes, far)
+    micro = far.assign(
+        option="creation", details="", population_ajoutee=1236, population_zone=85093
+    )
+    with pytest.raises(AssertionError, match="sous le plancher"):
+        _check_plancher(case, micro)
