@@ -411,7 +411,7 @@ def _state(dom: str) -> dict:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_maps_work_offline_in_chromium(
-    shown: list[Path], expected: dict[str, int], layers, tmp_path: Path
+    shown: list[Path], expected: dict[str, int], layers, units: pd.DataFrame, tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):  # .ci/run installs it: a missing browser is a failure there
@@ -478,7 +478,8 @@ def test_maps_work_offline_in_chromium(
     dom, log = _chromium(national.as_uri(), tmp_path)
     assert _console(log) == []
     state = _state(dom)
-    assert state["nDepartements"] == layers.units["departement"].nunique()
+    # every département of France is drawn (those outside the map's scope « hors périmètre »)
+    assert state["nDepartements"] == units["departement"].nunique()
 
     # screenshots, in the test's own folder: the project's maps/ holds maps only (cartes
     # replaces it whole and refuses other files)

@@ -243,7 +243,10 @@ def test_maps_folder_holding_other_files_is_refused(tmp_path: Path, demo_registr
         (tmp_path / "notes.txt").unlink()
         (tmp_path / ".gitkeep").write_text("", encoding="utf-8")
         build_maps(a, tmp_path)
+    # the maps, the user's .gitkeep kept, and the list of what cartes wrote (its next run
+    # replaces only those: _output.MANIFEST_NAME)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".couverture-contenu",
         ".gitkeep",
         "departement-2A.html",
         "index.html",
