@@ -18,6 +18,7 @@ from corpus import generate, run_corpus_case
 FOUND: dict[int, str] = {
     1003: "rapport : ValueError dans report.write_xlsx, colonne date_aci toute vide (dates 2042)",
     1014: "rapport : la même ValueError, sur une colonne de texte toute vide sans date de stade",
+    2027: "fiches : GEOSException (side location conflict) en coupant une CPTS de petites communes",
 }
 
 #: a few shapes of each kind, analysis commands only (the documents run on FOUND and in fuzz)

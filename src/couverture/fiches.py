@@ -426,10 +426,14 @@ def _cpts_names(
 
     (Outside the zone blanche, where the proposals' keys and the communes' names are.)
     """
+    import shapely
+
     halo = _halo()
     names = fiche.neighbours.set_index("cpts_id")["nom"].to_dict()
     texts = []
-    for cid, geom in fiche.cpts_shapes.items():
+    for cid, shape in fiche.cpts_shapes.items():
+        # a union of generalised communes may touch itself (GEOS then refuses to cut it)
+        geom = shape if shape.is_valid else shapely.make_valid(shape)
         visible = geom.intersection(_box(inner))
         outside = visible.difference(zone.buffer(1_500))
         visible = outside if not outside.is_empty else visible
