@@ -229,15 +229,21 @@ def _quantile(values: list[float], q: float, *, weighted: bool) -> float:
     return float(np.interp(q * v.sum(), cum, v))
 
 
-def _inliers(values: Iterable[float], fence: float = 3.0) -> list[float]:
+def _inliers(values: Iterable[float], fence: float = 3.0, smallest: float = 0.0) -> list[float]:
     """Return the reference populations without outliers.
 
-    Positive populations within Tukey's outer fences on their logarithm (``barriere_tukey``
-    interquartile ranges beyond the quartiles, 3 by default: "far out" values only): a CPTS
-    listed with its seat commune only, or a federation of a whole département, says nothing
-    of the size of a new CPTS.
+    Populations of at least ``smallest`` (``plancher_minimum``: a CPTS of fewer inhabitants
+    is a lettre d'intention listed with its seat commune, not a perimeter), within Tukey's outer
+    fences on their logarithm (``barriere_tukey`` interquartile ranges beyond the quartiles, 3
+    by default: "far out" values only): a federation of a whole département says nothing of
+    the size of a new CPTS either.
+
+    Examples
+    --------
+    >>> _inliers([120.0, 900.0, 9_000.0, 41_000.0], smallest=5_000.0)
+    [9000.0, 41000.0]
     """
-    v = np.array([x for x in values if np.isfinite(x) and x > 0], dtype=float)
+    v = np.array([x for x in values if np.isfinite(x) and x > 0 and x >= smallest], dtype=float)
     if len(v) < 4:
         return [float(x) for x in v]
     logs = np.log(v)
@@ -308,7 +314,11 @@ class _Context:
             ("CPTS du département", lambda r: r[1] == dep),
             ("CPTS de la région", lambda r: r[2] == region),
         ):
-            pops = _inliers([r[0] for r in refs if keep(r)], float(p["barriere_tukey"]))
+            pops = _inliers(
+                [r[0] for r in refs if keep(r)],
+                float(p["barriere_tukey"]),
+                float(p["plancher_minimum"]),
+            )
             if len(pops) >= int(p["min_cpts"]):
                 band = self._calibrated(pops, f"{label} ({len(pops)})", label)
                 break
