@@ -34,7 +34,7 @@ STADE_FLAG := $(if $(STADE_PAR_DEFAUT),--stade-par-defaut $(STADE_PAR_DEFAUT))
 .DEFAULT_GOAL := help
 .PHONY: help install data demo test lint typecheck bench bench-propositions bench-perimetres bench-annuaire clean report fuzz
 
-help: ## list the targets
+help: ## liste des cibles
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # --- environment -------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m compileall -q src/couverture
 	touch $@
 
-install: $(INSTALLED) ## create .venv and install couverture
+install: $(INSTALLED) ## crée .venv et installe couverture
 
 # --- data --------------------------------------------------------------------------------------
 # rebuild when the user-source options change (FORCE + compare keeps the file's date otherwise)
@@ -73,10 +73,10 @@ DEMO_ADHESIONS := data/raw/adhesions_demo.csv
 $(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) &: $(DEMO_REGISTRY) $(UNITS) src/couverture/_annuaire_demo.py
 	$(COUVERTURE) demo --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS)
 
-data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) ## build data/processed (communes, contiguïté, base DuckDB) and the demo registry
+data: $(STORE) $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) ## construit data/processed (communes, contiguïté, base DuckDB) et le registre fictif
 
 # --- demo --------------------------------------------------------------------------------------
-demo: data ## set up, build the data and run the main job on the demo registry
+demo: data ## installe, construit les données et lance toute la chaîne sur le registre fictif
 	$(COUVERTURE) taux --registre $(DEMO_REGISTRY) --niveau france
 	$(COUVERTURE) taux --registre $(DEMO_REGISTRY) --niveau region
 	$(COUVERTURE) zones-blanches --registre $(DEMO_REGISTRY) --departement 35
@@ -102,39 +102,39 @@ demo: data ## set up, build the data and run the main job on the demo registry
 	$(MAKE) --no-print-directory captures
 
 # --- quality -----------------------------------------------------------------------------------
-lint: $(INSTALLED) ## ruff check + ruff format --check + the layer map (import-linter)
+lint: $(INSTALLED) ## ruff check, ruff format --check et la carte des couches (import-linter)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
-typecheck: $(INSTALLED) ## mypy on src/
+typecheck: $(INSTALLED) ## mypy sur src/
 	$(BIN)/mypy src
 
-test: lint typecheck data ## ruff, mypy, then the test suite on real data
+test: lint typecheck data ## ruff, mypy, puis les tests sur données réelles
 	$(BIN)/pytest -q
 
 # generated registries through every command (tests/corpus.py): make fuzz FUZZ_N=300
 FUZZ_N ?= 300
 FUZZ_START ?= 1000
-fuzz: data ## every command on FUZZ_N generated registries (tests/corpus.py; FUZZ_START: first seed)
+fuzz: data ## toutes les commandes sur FUZZ_N registres générés (tests/corpus.py ; FUZZ_START : première graine)
 	FUZZ_N=$(FUZZ_N) FUZZ_START=$(FUZZ_START) FUZZ_LOG=$(abspath fuzz-echecs.txt) $(BIN)/pytest -v -p no:cacheprovider tests/test_corpus.py -k test_fuzz
 
-bench: data ## couverture vs the hand-written GeoPandas + Folium script (issue 12 table), then own targets
+bench: data ## couverture face au script GeoPandas + Folium écrit à la main, puis ses propres objectifs
 	$(PY) benchmarks/bench.py
 
 # the real PACA registry sits in ../shared (not shipped); REGISTRE_REEL=path for another copy
 REGISTRE_REEL ?=
-bench-propositions: data ## proposals vs the real PACA CPTS: one département out, holes between CPTS
+bench-propositions: data ## propositions face aux CPTS réelles de PACA : un département retiré, trous entre CPTS
 	$(PY) benchmarks/propositions_reelles.py $(REGISTRE_REEL)
 	$(PY) benchmarks/propositions_trous.py $(REGISTRE_REEL)
 
-bench-perimetres: data ## CPTS perimeters as polygons vs the commune list (PACA, demo)
+bench-perimetres: data ## périmètres de CPTS en polygones face aux listes de communes (PACA, démonstration)
 	$(PY) benchmarks/perimetres.py $(REGISTRE_REEL)
 
-bench-annuaire: data ## couverture professionnels on a generated national RPPS extract (2 million lines)
+bench-annuaire: data ## couverture professionnels sur une extraction RPPS nationale générée (2 millions de lignes)
 	$(PY) benchmarks/annuaire.py
 
-clean: ## remove generated data (keeps data/historique.duckdb and data/raw)
+clean: ## supprime les données construites (garde data/historique.duckdb et data/raw)
 	rm -rf $(PROCESSED)/*.parquet $(PROCESSED)/*.duckdb* $(PROCESSED)/duckdb_extensions $(PROCESSED)/cache $(DEMO_REGISTRY) $(DEMO_PREVIOUS) $(DEMO_ANNUAIRE) $(DEMO_ADHESIONS) maps/*.html maps/*.png $(PLANS)
 
 # --- targets: cartes ---
@@ -146,7 +146,7 @@ MAPS_CODE := $(PACKAGE_CODE)
 maps/index.html: $(DEMO_REGISTRY) $(DEMO_ANNUAIRE) $(UNITS) $(ADJACENCY) $(MAPS_CODE) | $(STORE)
 	$(COUVERTURE) cartes --registre $(DEMO_REGISTRY) --annuaire $(DEMO_ANNUAIRE) --adhesions $(DEMO_ADHESIONS) --sortie maps/
 
-maps: maps/index.html ## HTML maps of the demo registry (maps/index.html, one per département)
+maps: maps/index.html ## cartes HTML du registre fictif (maps/index.html, une par département)
 .PHONY: maps
 
 # the decision mode in use (README): outside maps/, which cartes replaces whole
@@ -199,7 +199,7 @@ $(DEMO_NEXT_PLAN): $(DEMO_NEXT_REGISTRY) $(DEMO_PLAN) $(PACKAGE_CODE) | $(STORE)
 $(DEMO_NEXT_REMONTEE): $(DEMO_NEXT_REGISTRY) $(DEMO_NEXT_PLAN) $(PACKAGE_CODE) | $(STORE)
 	$(COUVERTURE) remontee --mois $(DEMO_MOIS_SUIVANT) --registre $(DEMO_NEXT_REGISTRY) --plan $(DEMO_NEXT_PLAN) --date $(DEMO_DATE_SUIVANTE) --sortie $@
 
-plans: $(DEMO_REMONTEE) $(DEMO_NEXT_REMONTEE) ## plan d'action of the demo over three months (October filled, November, December), remontées
+plans: $(DEMO_REMONTEE) $(DEMO_NEXT_REMONTEE) ## plan d'action de démonstration sur trois mois (octobre rempli, novembre, décembre), remontées
 .PHONY: plans
 
 # --- targets: rapport ---
@@ -223,7 +223,7 @@ $(REPORT_OPTS): FORCE
 $(REPORT_DIR)/index.html: $(REGISTRE) $(UNITS) $(ADJACENCY) $(REPORT_OPTS) $(REPORT_SOURCES) | $(STORE)
 	$(COUVERTURE) rapport --mois $(MOIS) --registre $(REGISTRE) $(REPORT_FLAGS)
 
-report: $(REPORT_DIR)/index.html ## monthly report: make report MOIS=2026-11 REGISTRE=registre.xlsx
+report: $(REPORT_DIR)/index.html ## rapport mensuel : make report MOIS=2026-11 REGISTRE=registre.xlsx
 
 FORCE:
 
@@ -282,5 +282,5 @@ reports/capture-remontee.png: $(DEMO_REMONTEE)
 		$(SHOT) --window-size=1300,230 --screenshot=$(CURDIR)/$@ "file://$(CURDIR)/reports/.apercu-remontee.html" 2>/dev/null; \
 		rm -f reports/.apercu-remontee.html; fi
 
-captures: $(CAPTURES) ## screenshots of the printed map, a fiche and a report (reports/*.png)
+captures: $(CAPTURES) ## captures de la carte imprimée, d'une fiche, du rapport, du plan et de la remontée (reports/*.png)
 .PHONY: captures
