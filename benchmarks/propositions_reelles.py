@@ -29,6 +29,10 @@ import time
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from couverture.settings import PROJECT_ROOT
 
@@ -127,14 +131,24 @@ def evaluate(registry: Path, departement: str, folder: Path) -> dict[str, float]
         "propositions": len({label[c] for c in codes}),
         "unites": len(codes),
     }
+    row.update(partition_scores(t, [label[c] for c in codes], codes, blocks, pop))
+    return row
+
+
+def partition_scores(
+    truth: list, ours: list, codes: list[str], blocks: pd.DataFrame, pop: list
+) -> dict[str, float]:
+    """ARI and population-weighted Jaccard of our partition and of the EPCI and bassin-de-vie
+    partitions of the same units, against the real CPTS (``truth``)."""
+    out = {}
     for name, found in (
-        ("nous", [label[c] for c in codes]),
+        ("nous", ours),
         ("epci", [blocks.at[c, "epci"] for c in codes]),
         ("bassin", [blocks.at[c, "bassin_vie"] for c in codes]),
     ):
-        row[f"ari_{name}"] = adjusted_rand_index(t, found)
-        row[f"jac_{name}"] = weighted_jaccard(t, found, pop)
-    return row
+        out[f"ari_{name}"] = adjusted_rand_index(truth, found)
+        out[f"jac_{name}"] = weighted_jaccard(truth, found, pop)
+    return out
 
 
 def main(argv: list[str]) -> int:

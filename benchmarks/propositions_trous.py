@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from propositions_reelles import DEPARTEMENTS, REGISTRY, adjusted_rand_index, weighted_jaccard
+from propositions_reelles import DEPARTEMENTS, REGISTRY, partition_scores
 
 MAX_SEEDS = 5
 NEIGHBOURS = 2
@@ -116,13 +116,7 @@ def evaluate(registry: Path, removed: list[str], folder: Path) -> dict[str, floa
         "extensions": len({f for f in found if f.startswith("cpts:")}),
         "population": sum(pop),
     }
-    for name, labels in (
-        ("nous", found),
-        ("epci", [blocks.at[c, "epci"] for c in codes]),
-        ("bassin", [blocks.at[c, "bassin_vie"] for c in codes]),
-    ):
-        row[f"ari_{name}"] = adjusted_rand_index(t, labels)
-        row[f"jac_{name}"] = weighted_jaccard(t, labels, pop)
+    row.update(partition_scores(t, found, codes, blocks, pop))
     return row
 
 
