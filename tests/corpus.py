@@ -467,7 +467,7 @@ def _ok(case: Generated, args: list[str]) -> str:
 def _csv(text: str) -> pd.DataFrame:
     return pd.read_csv(
         io.StringIO(text),
-        dtype={"code": str, "departement": str, "epci": str, "region": str},
+        dtype={"code": str, "departement": str, "epci": str, "region": str, "communes": str},
         keep_default_na=False,
         low_memory=False,
     )
@@ -613,6 +613,7 @@ def _check_proposals(
     )
     _check_plancher(case, recommended)
     _check_extensions_touch(case, communes, recommended)
+    _check_epcis_whole(case, communes, zones, recommended)
 
 
 @functools.cache
@@ -670,6 +671,43 @@ def _check_extensions_touch(
         assert row.option == "rattachement_temporaire" and re.search(
             r"île|aucune CPTS voisine|sans géométrie", str(row.motif)
         ), f"{case.describe()} : {row.proposition_id} ne touche pas {row.cpts_cible}"
+
+
+def _check_epcis_whole(
+    case: Generated, communes: pd.DataFrame, zones: pd.DataFrame, recommended: pd.DataFrame
+) -> None:
+    """No intact uncovered EPCI within the plafond scattered over three proposals (issue 18).
+
+    An EPCI no CPTS holds any commune of, of at most the plafond's population, is in at most
+    two recommended proposals per zone, or one per connected part of it in the zone (a CPTS
+    is contiguous).
+    """
+    from couverture._config import sources
+
+    plafond = int(sources()["analyse"]["plafond_taille_coherente"])
+    epci = communes["epci"].fillna("").astype(str)
+    held = set(epci[communes["stade"] != ""])
+    population = communes.groupby(epci)["population"].sum()
+    zone_of = {
+        c: z for z, cs in zip(zones["zone_id"], zones["communes"], strict=True) for c in cs.split()
+    }
+    rows_of: dict[str, set[str]] = {}
+    for pid, codes in zip(recommended["proposition_id"], recommended["communes"], strict=True):
+        for c in str(codes).split():
+            rows_of.setdefault(c, set()).add(pid)
+    for e, codes in communes["code"].groupby(epci):
+        if not e or e in held or population[e] > plafond:
+            continue
+        by_zone: dict[str, set[str]] = {}
+        for c in codes:
+            if c in zone_of and c in rows_of:
+                by_zone.setdefault(zone_of[c], set()).update(rows_of[c])
+        for zone, pids in by_zone.items():
+            parts = len(_pieces({c for c in codes if zone_of.get(c) == zone}))
+            assert len(pids) <= max(2, parts), (
+                f"{case.describe()} : EPCI {e} ({int(population[e])} hab., sans CPTS) "
+                f"dispersé sur {len(pids)} propositions de {zone} : {sorted(pids)}"
+            )
 
 
 def _check_plancher(case: Generated, recommended: pd.DataFrame) -> None:

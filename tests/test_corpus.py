@@ -22,7 +22,8 @@ FOUND: dict[int, str] = {
 }
 
 #: a few shapes of each kind, analysis commands only (the documents run on FOUND and in fuzz)
-QUICK = (1, 2, 3, 8, 21, 23)  # 972, Paris by names, Corse, Bretagne, XLSX, Marseille + Paris
+QUICK = (1, 2, 3, 5, 8, 21, 23)  # 972, Paris by names, Corse, national, Bretagne, XLSX, PLM
+#: seed 5 once scattered an intact EPCI crossing a border (CC Le Grand Charolais, 71 and 03)
 
 FUZZ_N = int(os.environ.get("FUZZ_N", "0") or 0)
 FUZZ_START = int(os.environ.get("FUZZ_START", "1000") or 1000)
@@ -80,3 +81,17 @@ def test_the_proposal_checks_catch_what_issue_18_forbids(tmp_path: Path) -> None
     )
     with pytest.raises(AssertionError, match="sous le plancher"):
         _check_plancher(case, micro)
+    # an intact EPCI without CPTS (Acigné and its neighbours, 35) over three creations
+    from corpus import _check_epcis_whole, _neighbours
+
+    codes = sorted({"35001", *_neighbours()["35001"]})
+    communes = pd.DataFrame(
+        {"code": codes, "epci": "200000000", "stade": "", "cpts": "", "population": 5000}
+    )
+    zones = pd.DataFrame({"zone_id": ["ZB-35-35001"], "communes": [" ".join(codes)]})
+    thirds = [" ".join(codes[i::3]) for i in range(3)]
+    scattered = pd.DataFrame({"proposition_id": ["P1", "P2", "P3"], "communes": thirds})
+    with pytest.raises(AssertionError, match="dispersé sur 3 propositions"):
+        _check_epcis_whole(case, communes, zones, scattered)
+    whole = scattered.iloc[:1].assign(communes=zones["communes"])
+    _check_epcis_whole(case, communes, zones, whole)  # one creation: no error

@@ -433,8 +433,9 @@ def test_new_cpts_are_sized_like_the_registry_s_own(
         ]
         path = write_registry(tmp_path / f"{label}.csv", rows)
         with couverture.analyse(path, departements="12") as a:
-            # a plancher below the smallest CPTS: the band is the registry's own
-            props = suggest(a, floor=1_000)
+            # a plancher under the registry's band: the band is the registry's own (and a
+            # whole EPCI above the plancher, 1,000 say, would stay one CPTS in both cases)
+            props = suggest(a, floor=8_000)
         rec = props[(props["recommandee"] == "oui") & (props["option"] == "creation")]
         assert len(rec) >= 1, label
         # calibrated on the CPTS of the département (of the same density class where enough)

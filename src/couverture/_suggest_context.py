@@ -266,6 +266,8 @@ class _Context:
     _refs: list[tuple[float, str, str, int]] | None = None
     _intact: set[str] | None = None
     _white_pop: dict[str, float] | None = None
+    _white_units: dict[str, list[int]] | None = None
+    _epci_parts: dict[tuple[str, str], list[frozenset[int]]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- calibration
     def density_class(self, units: Iterable[int]) -> int:
@@ -467,19 +469,29 @@ class _Context:
     def whole_epci(self, piece: list[int]) -> bool:
         """Whether ``piece`` is all of an EPCI that no CPTS covers, for one new CPTS.
 
-        Its white units (all of it for an intact EPCI): the plafond is a cost, the change of
-        ACI taille class past it the wall, so that they stay one CPTS up to the top of the
-        plafond's taille class.
+        Its white units (all of it for an intact EPCI), or, for an EPCI no CPTS holds any of,
+        one connected part of it in one département when it crosses a border or is not
+        contiguous (a zone and a CPTS are: each part is then kept whole): the plafond is
+        a cost, the change of ACI taille class past it the wall, so that they stay one CPTS
+        up to the top of the plafond's taille class.
         """
         g = self.graph
+        epci = str(g.epci[piece[0]])
         self.intact_epcis()
-        assert self._white_pop is not None
-        total = self._white_pop.get(str(g.epci[piece[0]]), math.inf)
-        return (
-            bool(g.epci[piece[0]])
-            and abs(g.population(piece) - total) < 0.5
-            and self.size(total) <= self.size(self.ceiling)
-        )
+        assert self._white_pop is not None and self._white_units is not None
+        total = self._white_pop.get(epci, math.inf)
+        if not epci or self.size(total) > self.size(self.ceiling):
+            return False
+        if abs(g.population(piece) - total) < 0.5:
+            return True
+        if epci not in self.intact_epcis():
+            return False
+        key = (epci, str(g.dep[piece[0]]))
+        if key not in self._epci_parts:
+            # zones stop at the département border, and so does an EPCI's part
+            members = [v for v in self._white_units[epci] if str(g.dep[v]) == key[1]]
+            self._epci_parts[key] = [frozenset(c) for c in self.components(members)]
+        return frozenset(piece) in self._epci_parts[key]
 
     def intact_epcis(self) -> set[str]:
         """EPCIs no CPTS holds any unit of, with at most the plafond's population."""
@@ -487,6 +499,7 @@ class _Context:
             g = self.graph
             pops: dict[str, float] = defaultdict(float)
             white: dict[str, float] = defaultdict(float)
+            units: dict[str, list[int]] = defaultdict(list)
             held: set[str] = set()
             for v in range(len(g.codes)):
                 pops[str(g.epci[v])] += g.pop[v]
@@ -494,7 +507,8 @@ class _Context:
                     held.add(str(g.epci[v]))
                 else:
                     white[str(g.epci[v])] += g.pop[v]
-            self._white_pop = dict(white)
+                    units[str(g.epci[v])].append(v)
+            self._white_pop, self._white_units = dict(white), dict(units)
             self._intact = {e for e in pops if e and e not in held and pops[e] <= self.ceiling}
         return self._intact
 
