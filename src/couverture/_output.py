@@ -20,7 +20,8 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -520,31 +521,140 @@ def worded(frame: pd.DataFrame, *, short: bool = False, cpts: bool = False) -> p
     return out
 
 
+@dataclass(frozen=True)
+class Check:
+    """What a person may type in a column of a :class:`Table` (a spreadsheet data validation).
+
+    Attributes
+    ----------
+    column
+        The column's name in the table's frame.
+    kind
+        ``list`` (a drop-down), ``date`` or ``decimal``.
+    formula
+        The list (``"a,b,c"``, see :meth:`choices`, or a range such as
+        ``listes!$D$2:$D$9``) or the bound of a date or a number.
+    operator
+        How a date or a number compares with ``formula`` (``greaterThan``…).
+    error_title, error
+        The message of a refused value; without ``error`` any value is accepted (a list then
+        only suggests).
+    """
+
+    column: str
+    kind: str
+    formula: str
+    operator: str | None = None
+    error_title: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def choices(cls, column: str, values: Sequence[str], *, error_title: str) -> Check:
+        """Return a closed list written in the rule; another value is refused, the list named."""
+        return cls(
+            column,
+            "list",
+            '"' + ",".join(values) + '"',
+            error_title=error_title,
+            error="Choisir une valeur de la liste : " + ", ".join(values),
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A sheet written cell by cell: a header row, then one row per record of ``frame``.
+
+    For the workbooks a person fills in and sends back (plan d'action, remontée); a plain
+    frame given to :func:`write_xlsx` is written by pandas instead.
+
+    Attributes
+    ----------
+    frame
+        The table; missing values are empty cells, text that looks like a formula stays text.
+    titles
+        Header of each column (by name; a column without one shows its name).
+    widths
+        Width of each column (by name), else ``default_width``.
+    freeze
+        The first cell that scrolls (``B2``: the header row and the first column stay in view).
+    fills
+        Colour (``RRGGBB``) of the header cell of each column named.
+    checks
+        Data validations (:class:`Check`), in order.
+    formats
+        Number format (``DD/MM/YYYY``…) of the cells of each column named.
+    room
+        Empty rows below the table that the checks and formats cover too (rows a person adds).
+    hidden
+        Whether the sheet is hidden.
+    """
+
+    frame: pd.DataFrame
+    titles: Mapping[str, str] = field(default_factory=dict)
+    widths: Mapping[str, float] = field(default_factory=dict)
+    default_width: float = 14
+    freeze: str | None = "B2"
+    fills: Mapping[str, str] = field(default_factory=dict)
+    checks: Sequence[Check] = ()
+    formats: Mapping[str, str] = field(default_factory=dict)
+    room: int = 0
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """A sheet of free rows written as they are (a « lisez-moi », lists, a sheet copied back).
+
+    Attributes
+    ----------
+    rows
+        ``rows[i][j]`` is the cell of row ``i + 1``, column ``j + 1`` (``None``: left empty).
+    widths
+        Width of the columns named by letter (``A``…).
+    title_size
+        Font size of cell ``A1`` written in bold (``None``: as the other cells).
+    hidden
+        Whether the sheet is hidden.
+    """
+
+    rows: Sequence[Sequence[Any]]
+    widths: Mapping[str, float] = field(default_factory=dict)
+    title_size: float | None = None
+    hidden: bool = False
+
+
 def write_xlsx(
-    sheets: dict[str, pd.DataFrame],
-    path: Path,
+    sheets: Mapping[str, pd.DataFrame | Table | Page],
+    path: Path | str,
     *,
     freeze_header: bool = False,
     readable_widths: bool = False,
     float_format: str | None = None,
-) -> None:
-    """Write one sheet per table (atomically), French column titles (:func:`titled`).
+) -> Path:
+    """Write one sheet per table (atomically): the one spreadsheet writer of the package.
 
-    Text that looks like a formula stays text (:func:`protect_sheet`).
+    Text that looks like a formula stays text (:func:`protect_sheet`), in every sheet.
 
     Parameters
     ----------
     sheets
-        Tables by sheet name (cut to Excel's 31 characters).
+        Sheets by name (cut to Excel's 31 characters), in order. A frame is written by pandas
+        with French column titles (:func:`titled`) and the options below; a :class:`Table`
+        (titles, widths, header colours, drop-downs, date and number checks) or a
+        :class:`Page` (free rows) cell by cell with its own options.
     path
         The workbook to write.
     freeze_header
-        Keep the title row in view when scrolling.
+        Keep the title row of the frames in view when scrolling.
     readable_widths
-        Size each column to its longest text (title included), between 8 and 60 characters.
+        Size each column of the frames to its longest text (title included), between 8 and 60
+        characters.
     float_format
-        Excel number format of the columns of floats (e.g. ``0.00``); ``None``: Excel's own.
+        Excel number format of the frames' columns of floats (e.g. ``0.00``); ``None``: Excel's
+        own.
     """
+    # pandas and openpyxl are imported here, not at the top: this module is on the path of a
+    # cached CLI answer, which must start without them
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
@@ -552,7 +662,17 @@ def write_xlsx(
     # straight to disk leaves a half-closed archive that complains again at exit)
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
+        for name, sheet in sheets.items():
+            if isinstance(sheet, Table | Page):
+                ws = writer.book.create_sheet(name[:31])
+                if isinstance(sheet, Table):
+                    _write_table(ws, sheet)
+                else:
+                    _write_page(ws, sheet)
+                if sheet.hidden:
+                    ws.sheet_state = "hidden"
+                continue
+            frame = sheet
             out = titled(frame)
             freeze = (1, 0) if freeze_header else None
             out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=freeze)
@@ -568,7 +688,70 @@ def write_xlsx(
                     for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
                         for c in cell:
                             c.number_format = float_format
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+def _cell_value(value: Any) -> Any:
+    """Return a frame's value as a cell takes it: ``None`` if missing, numpy scalars unwrapped."""
+    v: Any = None if not isinstance(value, str) and _format.is_missing(value) else value
+    if hasattr(v, "item"):
+        v = v.item()  # numpy scalar
+    return v
+
+
+def _write_table(ws: Any, table: Table) -> None:
+    """Write a :class:`Table` into an empty openpyxl sheet."""
+    # (lazy: see write_xlsx)
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    columns = [str(c) for c in table.frame.columns]
+    letter = {name: get_column_letter(i) for i, name in enumerate(columns, start=1)}
+    for c, name in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=c, value=table.titles.get(name, name))
+        protect_cell(cell)
+        cell.font = Font(bold=True)
+        if name in table.fills:
+            cell.fill = PatternFill("solid", fgColor=table.fills[name])
+    for r, row in enumerate(table.frame.itertuples(index=False), start=2):
+        for c, value in enumerate(row, start=1):
+            protect_cell(ws.cell(row=r, column=c, value=_cell_value(value)))
+    for name in columns:
+        ws.column_dimensions[letter[name]].width = table.widths.get(name, table.default_width)
+    if table.freeze is not None:
+        ws.freeze_panes = table.freeze
+    last = max(len(table.frame) + 1, 2) + table.room
+    for check in table.checks:
+        rule = DataValidation(
+            type=check.kind,
+            formula1=check.formula,
+            operator=check.operator,
+            allow_blank=True,
+            showErrorMessage=check.error is not None,
+            errorTitle=check.error_title,
+            error=check.error,
+        )
+        rule.add(f"{letter[check.column]}2:{letter[check.column]}{last}")
+        ws.add_data_validation(rule)
+    for name, number_format in table.formats.items():
+        for r in range(2, last + 1):
+            ws[f"{letter[name]}{r}"].number_format = number_format
+
+
+def _write_page(ws: Any, page: Page) -> None:
+    """Write a :class:`Page` into an empty openpyxl sheet."""
+    from openpyxl.styles import Font  # (lazy: see write_xlsx)
+
+    for r, row in enumerate(page.rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value is not None:
+                protect_cell(ws.cell(row=r, column=c, value=value))
+    for column, width in page.widths.items():
+        ws.column_dimensions[column].width = width
+    if page.title_size is not None:
+        ws["A1"].font = Font(bold=True, size=page.title_size)
 
 
 def save_workbook(book: Any, path: Path) -> None:

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
+
+import openpyxl
+from odf.namespaces import OFFICENS, TABLENS, TEXTNS
+from odf.opendocument import load as load_odf
+from odf.table import Table
+from odf.teletype import extractText
 
 from couverture._errors import PlanError
+from couverture._input import InputError, read_input
+from couverture._registry_read import _damaged_book_errors
 
 #: Cells a sheet may hold before the reader refuses it (a plan has a few thousand).
 MAX_CELLS = 2_000_000
@@ -65,8 +75,6 @@ def _format_of(path: Path, data: bytes) -> str | None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    from couverture._input import InputError, read_input
-
     try:  # the one checked door: a regular file, bounded (no FIFO, no /dev/zero)
         return read_input(path, what="plan d'action")
     except InputError as exc:
@@ -82,10 +90,6 @@ def load(path: Path | str) -> list[Sheet]:
         Missing or special file, a format that is neither XLSX nor ODS (named), a damaged
         workbook, a formula whose value was never computed, a sheet too large.
     """
-    import openpyxl
-
-    from couverture._registry_read import _damaged_book_errors
-
     path = Path(path)
     data = _read_bytes(path)
     other = _format_of(path, data)
@@ -174,12 +178,6 @@ Problems = list[tuple[str | None, int | None, str, str]]
 
 def _load_ods(path: Path, data: bytes) -> list[Sheet]:
     """Return the sheets of an OpenDocument workbook, like :func:`load` for an XLSX one."""
-    import zipfile
-    from xml.parsers.expat import ExpatError
-
-    from odf.opendocument import load as load_odf
-    from odf.table import Table
-
     try:
         document = load_odf(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, ExpatError, OSError) as exc:
@@ -194,8 +192,6 @@ def _load_ods(path: Path, data: bytes) -> list[Sheet]:
 
 
 def _ods_attr(element: Any, name: str) -> str | None:
-    from odf.namespaces import TABLENS
-
     value = element.attributes.get((TABLENS, name))
     return str(value) if value is not None else None
 
@@ -247,8 +243,6 @@ def _ods_row(
     problems: Problems,
 ) -> bool:
     """Read one (repeated) row into ``cells``; ``False`` when the sheet is too large."""
-    from odf.namespaces import TABLENS
-
     r, repeat = at
     c = 0
     for cell in row.childNodes:
@@ -289,8 +283,6 @@ def _ods_row(
 
 def _ods_rows(table: Any) -> list[Any]:
     """Return the rows of a table in order, those of header and row groups included."""
-    from odf.namespaces import TABLENS
-
     rows: list[Any] = []
     for child in table.childNodes:
         if child.qname == (TABLENS, "table-row"):
@@ -306,9 +298,6 @@ def _ods_rows(table: Any) -> list[Any]:
 
 def _ods_value(cell: Any) -> Any:
     """Return the value a cell shows: number, date, boolean, text (``None``: empty)."""
-    from odf.namespaces import OFFICENS, TEXTNS
-    from odf.teletype import extractText
-
     kind = cell.attributes.get((OFFICENS, "value-type"))
     if kind in ("float", "percentage", "currency"):
         number = float(str(cell.attributes.get((OFFICENS, "value"))))

@@ -11,6 +11,7 @@ The coverage figures are those of :meth:`~couverture.analysis.Analysis.rates` an
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import html
 import logging
@@ -18,16 +19,18 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from couverture import plan as plan_mod
-from couverture._config import STAGES
+from couverture._config import STAGES, column_titles
 from couverture._format import date as french_date
 from couverture._format import integer, percent
-from couverture._output import atomic_path, titled
+from couverture._output import Page, Table, titled, worded, write_xlsx
 from couverture._validate import check_month
+from couverture.alerts import cpts_alerts, history_series, project, reference_date
+from couverture.professionnels import DEPARTEMENT_TITLES
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from couverture.analysis import Analysis
 
 log = logging.getLogger(__name__)
@@ -115,8 +118,6 @@ def _add_months(day: dt.date, n: int) -> dt.date:
     month = day.month - 1 + n
     year = day.year + month // 12
     month = month % 12 + 1
-    import calendar
-
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -171,10 +172,6 @@ def remontee(
     with a FIR amount or ETP typed, their amounts and ETP summed; meetings held are the
     réunion opérationnelle milestones done.
     """
-    import pandas as pd
-
-    from couverture.alerts import history_series, project, reference_date
-
     month = check_month(month)
     date = reference_date(analysis, on)
     rec = plan_mod.reconcile(analysis, previous, on=date, history_path=history_path)
@@ -272,34 +269,18 @@ def write_remontee(
     of each CPTS: :func:`couverture.professionnels.remontee_tables`) and ``informations``;
     text starting like a formula is written as text.
     """
-    import openpyxl
-    import pandas as pd
-
-    from couverture._config import column_titles
-    from couverture._output import worded
-    from couverture.professionnels import DEPARTEMENT_TITLES
-
-    book = openpyxl.Workbook()
-    ws = book.active
-    ws.title = "remontee"
-    plan_mod._write_table(ws, table.rename(columns={**TITLES, **DEPARTEMENT_TITLES}), widths={})
-    plan_mod._write_table(
-        book.create_sheet("projets"),
-        actions,
-        widths={"communes": 30, "cpts": 30},
-        titles=plan_mod.FOLLOW_UP_TITLES,
-    )
     titles = dict(column_titles("titre"))  # headers and values in words (issue 21)
+    sheets: dict[str, pd.DataFrame | Table | Page] = {
+        "remontee": Table(table, titles={**TITLES, **DEPARTEMENT_TITLES}),
+        "projets": Table(
+            actions, titles=plan_mod.FOLLOW_UP_TITLES, widths={"communes": 30, "cpts": 30}
+        ),
+    }
     for name, frame in (extra or {}).items():
-        sheet = book.create_sheet(name)
-        plan_mod._write_table(sheet, worded(frame, cpts=True), widths={"nom": 40}, titles=titles)
+        sheets[name] = Table(worded(frame, cpts=True), titles=titles, widths={"nom": 40})
     meta = pd.DataFrame({"rubrique": list(info), "valeur": list(info.values())})
-    plan_mod._write_table(
-        book.create_sheet("informations"), meta, widths={"valeur": 50}, titles=titles
-    )
-    with atomic_path(Path(path)) as tmp:
-        book.save(tmp)
-    return Path(path)
+    sheets["informations"] = Table(meta, titles=titles, widths={"valeur": 50})
+    return write_xlsx(sheets, path)
 
 
 def remontee_info(analysis: Analysis, previous: plan_mod.PlanFile, *, month: str) -> dict[str, str]:
@@ -356,8 +337,6 @@ def report_section(
     PlanError
         When the plan cannot be read or does not match the registry (nothing is added).
     """
-    from couverture.alerts import cpts_alerts, reference_date
-
     previous = plan_mod.read_plan(plan_path)
     plan_mod.plan_departements(previous, analysis.departements)
     table, actions = remontee(analysis, previous, month=month, history_path=history_path)
