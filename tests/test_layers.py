@@ -68,6 +68,12 @@ def test_the_package_keeps_its_layers(tree: Path) -> None:
         ("_config", "import couverture._cache", "couverture._config is not allowed to import"),
         # sideways, a pair the contract does not name: a feature reading another one
         ("maps", "from couverture import alerts", "couverture.maps is not allowed to import"),
+        # sideways inside the plan d'action: its writing reading its rows (named for types only)
+        (
+            "_plan_write",
+            "from couverture import _plan_rows",
+            "couverture._plan_write is not allowed to import",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_the_contract(

@@ -132,3 +132,62 @@ def test_narrow_terminal_leaves_out_the_last_columns_never_cuts_a_figure(
     assert f"{population:,}".replace(",", "\u202f") in idf  # whole, on its row
     if width == 80:
         assert "% ACI" in out  # the rates come before the populations by stage
+
+
+def test_one_spreadsheet_writer_for_tables_pages_and_frames(tmp_path: Path) -> None:
+    """The plan's and the remontée's sheets and a command's plain table, through one writer."""
+    import datetime as dt
+
+    import openpyxl
+
+    projects = pd.DataFrame(
+        {
+            "projet_id": ["P-53-001", "P-53-002"],
+            "cpts": ['=HYPERLINK("x")', "CPTS Laval"],  # typed by a person: stays text
+            "fir_debut": [dt.date(2026, 11, 3), None],
+            "population": [55702, 12030],
+        }
+    )
+    plain = pd.DataFrame({"zone_id": ["ZB-53-53130"], "population": [1200.5]})
+    path = _output.write_xlsx(
+        {
+            "projets": _output.Table(
+                projects,
+                titles={"projet_id": "Projet", "cpts": "CPTS"},
+                widths={"cpts": 30},
+                fills={"cpts": "FFF2CC"},
+                checks=[
+                    _output.Check.choices("cpts", ["CPTS Laval"], error_title="Valeur"),
+                    _output.Check("fir_debut", "date", "36526", operator="greaterThan"),
+                ],
+                formats={"fir_debut": "DD/MM/YYYY"},
+                room=3,
+            ),
+            "zones": plain,
+            "listes": _output.Page([["Titre", "-1"], [None, "@x"]], hidden=True, title_size=14),
+        },
+        tmp_path / "classeur.xlsx",
+    )
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["projets", "zones", "listes"]
+    ws = book["projets"]
+    assert [c.value for c in ws[1]] == ["Projet", "CPTS", "fir_debut", "population"]
+    assert ws["B1"].font.b and ws["B1"].fill.fgColor.rgb.endswith("FFF2CC")
+    assert ws["B2"].value == '=HYPERLINK("x")' and ws["B2"].data_type == "s"
+    assert ws["B2"].quotePrefix
+    assert ws["C2"].value == dt.datetime(2026, 11, 3) and ws["C3"].value is None
+    assert ws["D3"].value == 12030
+    assert ws.freeze_panes == "B2" and ws.column_dimensions["B"].width == 30
+    assert ws.column_dimensions["A"].width == 14
+    # the checks and the date format cover the rows a person adds below the table (room)
+    assert ws["C6"].number_format == "DD/MM/YYYY"
+    rules = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    assert set(rules) == {"B2:B6", "C2:C6"}
+    assert rules["B2:B6"].formula1 == '"CPTS Laval"' and rules["B2:B6"].showErrorMessage
+    assert rules["B2:B6"].error == "Choisir une valeur de la liste : CPTS Laval"
+    assert not rules["C2:C6"].showErrorMessage
+    # a plain frame keeps the French titles of the commands' tables
+    assert [c.value for c in book["zones"][1]] == ["Zone blanche (référence)", "Population"]
+    lists = book["listes"]
+    assert lists.sheet_state == "hidden" and lists["A1"].font.sz == 14
+    assert lists["B1"].quotePrefix and lists["B2"].quotePrefix and lists["A2"].value is None
