@@ -548,6 +548,11 @@ class Check:
     error_title: str | None = None
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse a kind a spreadsheet would not know (a bug: the workbook would be damaged)."""
+        if self.kind not in ("list", "date", "decimal"):
+            raise ValueError(f"unknown kind of check: {self.kind!r}")
+
     @classmethod
     def choices(cls, column: str, values: Sequence[str], *, error_title: str) -> Check:
         """Return a closed list written in the rule; another value is refused, the list named."""
