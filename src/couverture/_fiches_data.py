@@ -48,7 +48,7 @@ _OPTION_WORDS = {
     "creation": "Création",
     "rattachement_temporaire": "Rattachement temporaire",
 }
-_DECISION_LINES = (
+DECISION_LINES = (
     "Option retenue",
     "Porteur pressenti",
     "Prochaine étape et échéance",
@@ -57,7 +57,7 @@ _DECISION_LINES = (
 
 
 @dataclass
-class _Fiche:
+class Fiche:
     """What one fiche shows (tables with machine column names, geometries in metres)."""
 
     zone: pd.Series
@@ -80,20 +80,20 @@ class _Fiche:
 # ------------------------------------------------------------------------------------------
 
 
-def _date_text(meta: dict[str, Any]) -> str:
+def date_text(meta: dict[str, Any]) -> str:
     """Return the registry's date and its source (« registre du 30 novembre 2026 (…) »)."""
     return str(
         meta.get("date_registre_texte") or f"registre du {_format.date(meta['date_registre'])}"
     )
 
 
-def _fiches_of(
+def fiches_of(
     a: Analysis,
     dep: str,
     *,
     proposals: pd.DataFrame | None,
     porteurs: pd.DataFrame | None,
-) -> list[_Fiche]:
+) -> list[Fiche]:
     """Gather the data of the fiches of one département, zones in order of priority."""
     zones = a.zones()
     zones = zones[zones["departement"] == dep].reset_index(drop=True)
@@ -152,7 +152,7 @@ def _fiches_of(
             else None
         )
         out.append(
-            _Fiche(
+            Fiche(
                 zone=row,
                 dep_name=dep_name,
                 communes=communes,
@@ -225,7 +225,7 @@ def _stage_text(code: object) -> str:
     return stage(code).label if isinstance(code, str) and code in STAGES else pre_stage().label
 
 
-def _option_rows(options: pd.DataFrame) -> list[list[str]]:
+def option_rows(options: pd.DataFrame) -> list[list[str]]:
     """Rows of the options table; the first cell is the key of a recommended part (1, 2…)."""
     rows = []
     key = 0
@@ -253,7 +253,7 @@ def _size(value: object) -> str:
     return "aucune" if str(value) in ("0", "") else str(value)
 
 
-def _cpts_rows(neighbours: pd.DataFrame) -> list[list[str]]:
+def cpts_rows(neighbours: pd.DataFrame) -> list[list[str]]:
     return [
         [
             str(r["nom"]) if isinstance(r["nom"], str) else str(r["cpts_id"]),
@@ -265,7 +265,7 @@ def _cpts_rows(neighbours: pd.DataFrame) -> list[list[str]]:
     ]
 
 
-def _porteur_rows(porteurs: pd.DataFrame, names: dict[str, str]) -> list[list[str]]:
+def porteur_rows(porteurs: pd.DataFrame, names: dict[str, str]) -> list[list[str]]:
     short: dict[str, str] = porteurs_config().get("libelles_courts", {})
     return [
         [
@@ -279,21 +279,21 @@ def _porteur_rows(porteurs: pd.DataFrame, names: dict[str, str]) -> list[list[st
     ]
 
 
-def _communes_text(communes: pd.DataFrame) -> str:
+def communes_text(communes: pd.DataFrame) -> str:
     return ", ".join(
         f"{n} ({_format.integer(p)})"
         for n, p in zip(communes["nom"], communes["population"], strict=True)
     )
 
 
-def _communes_summary(communes: pd.DataFrame) -> str:
+def communes_summary(communes: pd.DataFrame) -> str:
     """Name the first communes, most populated first, the rest counted with their people."""
     return _format.name_list(
         [str(n) for n in communes["nom"]], [float(p) for p in communes["population"]]
     )
 
 
-def _subtitle(fiche: _Fiche) -> str:
+def subtitle(fiche: Fiche) -> str:
     z = fiche.zone
     return (
         f"{_format.plural(int(z['n_communes']), 'commune')} · "

@@ -11,16 +11,16 @@ from typing import Any
 
 from couverture import _format
 from couverture._fiches_data import (
-    _DECISION_LINES,
-    _communes_summary,
-    _communes_text,
-    _cpts_rows,
-    _date_text,
-    _Fiche,
-    _option_rows,
-    _porteur_rows,
-    _subtitle,
+    DECISION_LINES,
+    Fiche,
+    communes_summary,
+    communes_text,
+    cpts_rows,
+    date_text,
+    option_rows,
+    porteur_rows,
     proposal_style,
+    subtitle,
 )
 
 # ------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _html_rows(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str:
+def render_fiche_html(fiche: Fiche, *, meta: dict[str, Any], png: bytes) -> str:
     """Return the A4 page of one fiche (French, self-contained: the map is inlined)."""
     z = fiche.zone
     names = fiche.names
@@ -95,7 +95,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
     parts += [
         f"<h1>{_e(fiche.title)} — {_e(fiche.dep_name)} ({_e(z['departement'])}) "
         f'<span class="ref">réf. {_e(z["zone_id"])}</span></h1>',
-        f'<p class="meta">{_e(_subtitle(fiche))} · {_e(_date_text(meta))}'
+        f'<p class="meta">{_e(subtitle(fiche))} · {_e(date_text(meta))}'
         f" · population {_e(meta['population_millesime'])}"
         "</p>",
         *(
@@ -116,7 +116,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
                 "Taille",
                 "Financement max/an",
             ],
-            _option_rows(fiche.options),
+            option_rows(fiche.options),
             numeric={4},
             empty="Aucune proposition calculée pour cette zone.",
             keyed=True,
@@ -127,7 +127,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         parts.append(f'<p class="motif">Motif : {_e(best.iloc[0]["motif"])}</p>')
     cpts = _html_rows(
         ["CPTS voisine", "Stade", "Taille", "Population"],
-        _cpts_rows(fiche.neighbours),
+        cpts_rows(fiche.neighbours),
         numeric={2, 3},
         empty="Aucune CPTS voisine.",
     )
@@ -135,7 +135,7 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
     if fiche.porteurs is not None:
         porteurs = _html_rows(
             ["Repère", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
-            _porteur_rows(fiche.porteurs, names),
+            porteur_rows(fiche.porteurs, names),
             numeric={4},
             empty="Aucun porteur potentiel dans la zone ni à moins de 10 km.",
         )
@@ -149,21 +149,21 @@ def render_fiche_html(fiche: _Fiche, *, meta: dict[str, Any], png: bytes) -> str
         )
     parts += [
         f"<h2>Communes ({len(fiche.communes)})</h2>",
-        f'<p class="communes">{_e(_communes_text(fiche.communes))}</p>',
+        f'<p class="communes">{_e(communes_text(fiche.communes))}</p>',
         '<h2>Décision de la réunion</h2><div class="decision">',
-        *(f"<p>{_e(label)} :</p>" for label in _DECISION_LINES),
+        *(f"<p>{_e(label)} :</p>" for label in DECISION_LINES),
         "</div></body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def _index_html(
-    dep: str, dep_name: str, fiches: list[_Fiche], pdf: str | None, meta: dict[str, Any]
+def index_html(
+    dep: str, dep_name: str, fiches: list[Fiche], pdf: str | None, meta: dict[str, Any]
 ) -> str:
     rows = "".join(
         f'<tr><td><a href="{_e(f.zone["zone_id"])}.html">{_e(f.title)}</a><br>'
         f'<span class="ref">{_e(f.zone["zone_id"])}</span></td>'
-        f"<td>{_e(_communes_summary(f.communes))}</td>"
+        f"<td>{_e(communes_summary(f.communes))}</td>"
         f'<td class="n">{_e(_format.integer(f.zone["population"]))}</td></tr>'
         for f in fiches
     )
@@ -176,7 +176,7 @@ def _index_html(
         '<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8">'
         f"<title>Fiches des zones blanches — {_e(dep_name)}</title><style>{_CSS}</style></head>"
         f"<body>{fictif}<h1>Fiches des zones blanches — {_e(dep_name)} ({_e(dep)})</h1>"
-        f'<p class="meta">{_e(_date_text(meta).capitalize())} · '
+        f'<p class="meta">{_e(date_text(meta).capitalize())} · '
         f"{_e(_format.plural(len(fiches), 'zone blanche', 'zones blanches'))} · "
         + (f'<a href="{_e(pdf)}">livret PDF à imprimer</a>' if pdf else "aucune fiche")
         + "</p>"

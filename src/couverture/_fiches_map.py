@@ -22,7 +22,7 @@ from couverture._config import STAGES, pre_stage, stage
 from couverture._fiches_data import (
     MAX_PORTEURS,
     ZONE_EDGE,
-    _Fiche,
+    Fiche,
     proposal_style,
     wrap_cell,
 )
@@ -35,7 +35,7 @@ def _no_redraw(*args: Any, **kwargs: Any) -> None:
     """Stand in for ``canvas.draw_idle`` while a map is drawn (see :func:`draw_map`)."""
 
 
-def draw_map(ax: Any, fiche: _Fiche, *, legend_outside: bool = True) -> None:
+def draw_map(ax: Any, fiche: Fiche, *, legend_outside: bool = True) -> None:
     """Draw the zone, the neighbouring CPTS by stage with names.
 
     Each part of the recommended proposal hatched in its own colour and numbered as in the
@@ -132,7 +132,7 @@ def _stage_style(code: object) -> tuple[str, str, str]:
     return s.colour, s.outline, s.label
 
 
-def _draw_cpts(ax: Any, fiche: _Fiche) -> list[str]:
+def _draw_cpts(ax: Any, fiche: Fiche) -> list[str]:
     """Draw the neighbouring CPTS filled by stage; return the stages drawn (legend)."""
     stages = fiche.neighbours.set_index("cpts_id")["stade"].to_dict()
     drawn = []
@@ -148,7 +148,7 @@ def _draw_cpts(ax: Any, fiche: _Fiche) -> list[str]:
 
 
 def _cpts_names(
-    ax: Any, fiche: _Fiche, inner: tuple[float, float, float, float], zone: Any
+    ax: Any, fiche: Fiche, inner: tuple[float, float, float, float], zone: Any
 ) -> list[Any]:
     """Name the neighbouring CPTS where they show inside ``inner``, on their own territory.
 
@@ -174,7 +174,7 @@ def _cpts_names(
     return texts
 
 
-def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
+def _draw_zone(ax: Any, fiche: Fiche, zone: gpd.GeoSeries) -> None:
     """Draw the communes of the zone blanche and its outline."""
     zone.plot(ax=ax, facecolor="white", edgecolor="#9a9a9a", linewidth=0.4)
     gpd.GeoSeries([zone.union_all()], crs=fiche.crs).boundary.plot(
@@ -182,7 +182,7 @@ def _draw_zone(ax: Any, fiche: _Fiche, zone: gpd.GeoSeries) -> None:
     )
 
 
-def _draw_proposals(ax: Any, fiche: _Fiche) -> list[Any]:
+def _draw_proposals(ax: Any, fiche: Fiche) -> list[Any]:
     """Hatch each part of the recommended proposal in its colour, its key in a disc.
 
     Returns the discs (names are placed around them).
@@ -204,7 +204,7 @@ def _draw_proposals(ax: Any, fiche: _Fiche) -> list[Any]:
     return discs
 
 
-def _draw_commune_names(ax: Any, fiche: _Fiche) -> list[Any]:
+def _draw_commune_names(ax: Any, fiche: Fiche) -> list[Any]:
     """Name the zone's first communes (12 of a large zone, up to 15 of a small one)."""
     halo = plt.halo()
     labelled = fiche.communes.head(12 if len(fiche.communes) > 15 else 15)
@@ -222,7 +222,7 @@ def _draw_commune_names(ax: Any, fiche: _Fiche) -> list[Any]:
     return texts
 
 
-def _draw_porteurs(ax: Any, fiche: _Fiche) -> None:
+def _draw_porteurs(ax: Any, fiche: Fiche) -> None:
     """Mark the located porteurs, numbered as in the fiche's table."""
     if fiche.porteurs is None or not len(fiche.porteurs):
         return
@@ -238,7 +238,7 @@ def _draw_porteurs(ax: Any, fiche: _Fiche) -> None:
                     va="center", zorder=6, weight="bold")  # fmt: skip
 
 
-def _draw_legend(ax: Any, fiche: _Fiche, stages_drawn: list[str], *, outside: bool) -> None:
+def _draw_legend(ax: Any, fiche: Fiche, stages_drawn: list[str], *, outside: bool) -> None:
     """Add the legend of what is drawn: stages present, zone blanche, each proposal part."""
     styles = {}
     for code in (*STAGES, None):
@@ -286,7 +286,7 @@ def _scale_bar(ax: Any, box: tuple[float, float, float, float]) -> None:
     ax.text(x + km * 500, y + (box[3] - box[1]) * 0.015, f"{km} km", ha="center", fontsize=6)
 
 
-def map_png(fiche: _Fiche, *, dpi: int = 130) -> bytes:
+def map_png(fiche: Fiche, *, dpi: int = 130) -> bytes:
     """Return the fiche's map as a PNG (for the HTML page)."""
     fig = plt.figure(figsize=(7.2, 4.6))
     # the map on the left, its legend in the right column: the legend covers nothing

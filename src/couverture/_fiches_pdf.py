@@ -13,17 +13,17 @@ from matplotlib.patches import Rectangle
 
 from couverture import _figure as plt
 from couverture._fiches_data import (
-    _DECISION_LINES,
     A4,
-    _communes_summary,
-    _communes_text,
-    _cpts_rows,
-    _date_text,
-    _Fiche,
-    _option_rows,
-    _porteur_rows,
-    _subtitle,
+    DECISION_LINES,
+    Fiche,
+    communes_summary,
+    communes_text,
+    cpts_rows,
+    date_text,
+    option_rows,
+    porteur_rows,
     proposal_style,
+    subtitle,
     wrap_cell,
 )
 from couverture._fiches_map import draw_map
@@ -90,7 +90,7 @@ def _pdf_title(fig: Any, text: str, *, left: float, top: float) -> float:
     return top - 0.021
 
 
-def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
+def fiche_figure(fiche: Fiche, *, meta: dict[str, Any]) -> Any:
     """Return the A4 matplotlib figure of one fiche (a page of the booklet)."""
     z = fiche.zone
     names = fiche.names
@@ -102,7 +102,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         top -= 0.018
     fig.text(0.04, top, f"{fiche.title} — {fiche.dep_name} ({z['departement']})",
              fontsize=13, weight="bold", va="top")  # fmt: skip
-    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {_subtitle(fiche)} · {_date_text(meta)}"
+    fig.text(0.04, top - 0.024, f"réf. {z['zone_id']} · {subtitle(fiche)} · {date_text(meta)}"
              f" · population {meta['population_millesime']}",
              fontsize=7.5, color="#555555", va="top")  # fmt: skip
     map_top = top - 0.04
@@ -128,7 +128,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
             "Taille",
             "Financement/an",
         ],
-        rows=_option_rows(fiche.options),
+        rows=option_rows(fiche.options),
         widths=[0.04, 0.12, 0.13, 0.29, 0.12, 0.09, 0.21],
         empty="Aucune proposition calculée pour cette zone.",
         keyed=True,
@@ -146,7 +146,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         top=left_top,
         width=0.38,
         header=["CPTS voisine", "Stade", "Taille", "Population"],
-        rows=_cpts_rows(fiche.neighbours),
+        rows=cpts_rows(fiche.neighbours),
         widths=[0.47, 0.29, 0.09, 0.15],
         empty="Aucune CPTS voisine.",
     )
@@ -159,7 +159,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
             top=right_top,
             width=0.53,
             header=["Rep.", "Porteur potentiel", "Catégorie", "Commune", "Distance"],
-            rows=_porteur_rows(fiche.porteurs, names),
+            rows=porteur_rows(fiche.porteurs, names),
             widths=[0.07, 0.43, 0.17, 0.19, 0.14],
             empty="Aucun dans la zone ni à moins de 10 km.",
         )
@@ -169,14 +169,14 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
         right_top -= 0.015
     top = min(left_top, right_top)
     top = _pdf_title(fig, f"Communes ({len(fiche.communes)})", left=0.04, top=top - 0.004)
-    lines = textwrap.wrap(_communes_text(fiche.communes), 165)
+    lines = textwrap.wrap(communes_text(fiche.communes), 165)
     if len(lines) > 5:
-        lines = textwrap.wrap(_communes_summary(fiche.communes), 165)
+        lines = textwrap.wrap(communes_summary(fiche.communes), 165)
     fig.text(0.04, top, "\n".join(lines), fontsize=6.3, va="top", linespacing=1.35)
     top -= 0.0115 * len(lines) + 0.006
     top = _pdf_title(fig, "Décision de la réunion", left=0.04, top=top)
-    step = min(0.026, max(top - 0.03, 0.04) / len(_DECISION_LINES))
-    for label in _DECISION_LINES:
+    step = min(0.026, max(top - 0.03, 0.04) / len(DECISION_LINES))
+    for label in DECISION_LINES:
         top -= step
         fig.text(0.04, top + 0.004, f"{label} :", fontsize=7, color="#555555")
         fig.add_artist(

@@ -76,7 +76,7 @@ _OPTION_WORDS = {
 }
 
 
-def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
+def recommended_options(proposals: pd.DataFrame | None) -> dict[str, str]:
     """Return the recommended scenario of each zone, in words (its parts joined by « ; »)."""
     if proposals is None or proposals.empty:
         return {}
@@ -94,7 +94,7 @@ def _recommended(proposals: pd.DataFrame | None) -> dict[str, str]:
     return {zone: " ; ".join(parts) for zone, parts in out.items()}
 
 
-def _tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
+def report_tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     """Return the report's tables, machine column names (see :data:`COLUMN_TITLES`)."""
     rates = {n: a.rates(niveau=n)[RATE_COLUMNS] for n in history.RATE_LEVELS}
     if a.departements is not None:
@@ -190,7 +190,7 @@ def projected_full_coverage(
     return linear_projection(months, rates, target=target)[1]
 
 
-def _perimeter_trend(
+def perimeter_trend(
     month: str,
     *,
     departements: tuple[str, ...],
@@ -225,7 +225,7 @@ def _perimeter_trend(
     return trend
 
 
-def _past_months(month: str, snap: history.Snapshot, path: Path | str | None) -> pd.DataFrame:
+def past_months(month: str, snap: history.Snapshot, path: Path | str | None) -> pd.DataFrame:
     """Months stored before ``month`` for the same scope and kind of registry, plus this one."""
     current = pd.DataFrame([{"mois": month, **snap.info}])
     p = Path(path) if path is not None else None
@@ -241,7 +241,7 @@ def _past_months(month: str, snap: history.Snapshot, path: Path | str | None) ->
     return pd.concat([same, current], ignore_index=True)[HISTORY_COLUMNS]
 
 
-def _summary(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:
+def summary_sheet(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:
     rows = [
         ("Mois du rapport", month),
         ("Registre", a.meta["registre"]),

@@ -46,13 +46,13 @@ from couverture._fiches_data import (
     MAX_PORTEURS,
     PROPOSAL_STYLES,
     ZONE_EDGE,
-    _Fiche,
-    _fiches_of,
+    Fiche,
+    fiches_of,
     proposal_style,
     proposals_empty,
     wrap_cell,
 )
-from couverture._fiches_html import _index_html, render_fiche_html
+from couverture._fiches_html import index_html, render_fiche_html
 from couverture._fiches_map import draw_map, map_png
 from couverture._fiches_pdf import fiche_figure
 from couverture._output import new_folder, recover_folders, staged_folder
@@ -112,7 +112,7 @@ class FicheSet:
 # writing
 # ------------------------------------------------------------------------------------------
 def _write_departement(
-    dep: str, fiches: list[_Fiche], target: Path, *, meta: dict[str, Any]
+    dep: str, fiches: list[Fiche], target: Path, *, meta: dict[str, Any]
 ) -> FicheSet:
     # a fresh folder swapped in whole (the one door of couverture._output): a run killed
     # midway leaves the previous fiches as they were
@@ -137,7 +137,7 @@ def _write_departement(
                     plt.close(fig)
                     pages[zone_id] = target / f"{zone_id}.html"
         (tmp / "index.html").write_text(
-            _index_html(dep, dep_name, fiches, pdf_name if fiches else None, meta),
+            index_html(dep, dep_name, fiches, pdf_name if fiches else None, meta),
             encoding="utf-8",
         )
         stage.swap_in()
@@ -211,7 +211,7 @@ def build_fiches(
     # a failed run leaves no empty folder behind (one written before the failure stays)
     with new_folder(Path(output_dir)) as out:
         for dep in a.departements:
-            fiches = _fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
+            fiches = fiches_of(a, dep, proposals=proposals, porteurs=porteurs)
             for fiche in fiches:  # issue 23: professionals present in the zone
                 if pros is not None:
                     fiche.zone["professionnels_texte"] = pros.get(str(fiche.zone["zone_id"]))

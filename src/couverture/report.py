@@ -58,16 +58,16 @@ from couverture._report_tables import (
     COLUMN_TITLES,
     HISTORY_COLUMNS,
     RATE_COLUMNS,
-    _past_months,
-    _perimeter_trend,
-    _recommended,
-    _summary,
-    _tables,
     column_titles,
     french_titles,
     month_label,
     months_at_stage,
+    past_months,
+    perimeter_trend,
     projected_full_coverage,
+    recommended_options,
+    report_tables,
+    summary_sheet,
 )
 from couverture.analysis import analyse
 from couverture.fiches import build_fiches
@@ -363,7 +363,7 @@ def build_report(
             )
             log.info("rapport %s : analyse du registre %s…", month, a.registry_path.name)
             snap = history.snapshot(a)
-            tables = _tables(a, snap)
+            tables = report_tables(a, snap)
             read = None
             if annuaire is not None:  # the instruction's second indicator (issue 23)
                 read = read_annuaire(annuaire, a)
@@ -375,9 +375,9 @@ def build_report(
                 if previous
                 else history.changes(snap, snap).iloc[0:0]
             )
-            past = _past_months(month, snap, history_path)
+            past = past_months(month, snap, history_path)
             trend = (
-                _perimeter_trend(
+                perimeter_trend(
                     month,
                     departements=a.departements,
                     fictif=snap.info["fictif"],
@@ -432,7 +432,7 @@ def _write_files(
     trend: pd.DataFrame | None = None,
     fiches: dict[str, str] | None = None,
 ) -> None:
-    recommended = _recommended(proposals)
+    recommended = recommended_options(proposals)
     zones = tables["zones-blanches"]
     if recommended:
         zones.insert(6, "option_recommandee", zones["zone_id"].map(recommended).fillna(""))
@@ -466,7 +466,7 @@ def _write_files(
         write_csv(frame, out / csv_names[name])
 
     log.info("rapport %s : écriture du classeur…", month)
-    sheets = {"Synthèse": _summary(a, month, previous)}
+    sheets = {"Synthèse": summary_sheet(a, month, previous)}
     titles = {
         "france": "France",
         "regions": "Régions",
