@@ -68,6 +68,12 @@ def test_the_package_keeps_its_layers(tree: Path) -> None:
         ("_config", "import couverture._cache", "couverture._config is not allowed to import"),
         # sideways, a pair the contract does not name: a feature reading another one
         ("maps", "from couverture import alerts", "couverture.maps is not allowed to import"),
+        # sideways between documents' parts: the fiches' map drawing with the report's page
+        (
+            "_fiches_map",
+            "from couverture import _report_html",
+            "couverture._fiches_map is not allowed to import",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_the_contract(
