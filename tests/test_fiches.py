@@ -131,12 +131,12 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from couverture import fiches
+    from couverture import _fiches_data, fiches
     from couverture._config import stage
     from couverture.suggest import suggest
 
     with couverture.analyse(demo_registry, departements=DEP) as a:
-        found = fiches._fiches_of(a, DEP, proposals=suggest(a), porteurs=None)
+        found = _fiches_data.fiches_of(a, DEP, proposals=suggest(a), porteurs=None)
         stages = a.national().cpts()["stade"]
     several = [f for f in found if len(f.proposal_shapes) > 1]
     assert several, "une zone du 35 de la démo a une proposition en plusieurs parties"
@@ -153,7 +153,7 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
         # one numbered key per recommended part, one colour each, numbered as the table
         # (the legend wraps its lines: compared without spaces)
         keys = [lab.replace("\n", "").replace(" ", "") for lab in labels if lab[:1].isdigit()]
-        rows = [r for r in fiches._option_rows(fiche.options) if r[0]]
+        rows = [r for r in _fiches_data.option_rows(fiche.options) if r[0]]
         assert keys == [f"{r[0]}.{r[3]}".replace(" ", "") for r in rows]
         colours = {fiches.proposal_style(int(r[0]))[0] for r in rows}
         assert len(colours) == len(rows)
@@ -181,7 +181,7 @@ def test_pre_stage_style_is_the_vocabulary_s(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from couverture import _config, fiches, settings
+    from couverture import _config, _fiches_data, _fiches_map, fiches, settings
 
     copy = tmp_path / "config"
     shutil.copytree(settings.CONFIG_DIR, copy)
@@ -194,10 +194,10 @@ def test_pre_stage_style_is_the_vocabulary_s(
     monkeypatch.setenv("COUVERTURE_CONFIG", str(copy))
     _config.clear_caches()
     try:
-        assert fiches._stage_style("") == ("#aabbcc", "#112233", "CPTS en émergence")
-        assert fiches._stage_style(None) == fiches._stage_style("")
+        assert _fiches_map._stage_style("") == ("#aabbcc", "#112233", "CPTS en émergence")
+        assert _fiches_map._stage_style(None) == _fiches_map._stage_style("")
         with couverture.analyse(demo_registry, departements=DEP) as a:
-            fiche = fiches._fiches_of(a, DEP, proposals=None, porteurs=None)[0]
+            fiche = _fiches_data.fiches_of(a, DEP, proposals=None, porteurs=None)[0]
         first = fiche.cpts_shapes.index[0]
         fiche.neighbours.loc[fiche.neighbours["cpts_id"] == first, "stade"] = ""  # pre-LI
         fig = plt.figure(figsize=(7.2, 4.6))

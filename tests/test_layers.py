@@ -74,6 +74,12 @@ def test_the_package_keeps_its_layers(tree: Path) -> None:
             "from couverture import _plan_rows",
             "couverture._plan_write is not allowed to import",
         ),
+        # sideways between documents' parts: the fiches' map drawing with the report's page
+        (
+            "_fiches_map",
+            "from couverture import _report_html",
+            "couverture._fiches_map is not allowed to import",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_the_contract(

@@ -191,3 +191,49 @@ def test_one_spreadsheet_writer_for_tables_pages_and_frames(tmp_path: Path) -> N
     lists = book["listes"]
     assert lists.sheet_state == "hidden" and lists["A1"].font.sz == 14
     assert lists["B1"].quotePrefix and lists["B2"].quotePrefix and lists["A2"].value is None
+
+
+def test_one_csv_writer_for_machines_and_people(tmp_path: Path, units: pd.DataFrame) -> None:
+    """The machine CSV (``--format csv``) and the report's CSV for a spreadsheet are one writer
+    with two sets of options; the report's file: BOM, ``;``, decimal comma, CRLF, French
+    titles, stages in words, a cell a spreadsheet would run kept as text."""
+    from couverture._config import column_titles
+    from couverture.report import write_csv
+
+    frame = units[units["departement"] == "90"][["code", "nom", "population"]].head(4).copy()
+    frame["stade"] = ["aci", "projet_sante", None, "lettre_intention"]
+    frame["taux_aci"] = [12.5, 0.0, 100.0, 33.25]
+    frame.iloc[0, 1] = '=HYPERLINK("x")'
+    machine = io.StringIO()
+    _output.write_csv(frame, machine)
+    assert machine.getvalue() == frame.to_csv(index=False, lineterminator="\n")
+    path = tmp_path / "communes.csv"
+    write_csv(frame, path)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\r\n") == len(frame) + 1
+    back = pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig", dtype=str)
+    titles = column_titles()
+    assert list(back.columns) == [titles.get(c, c) for c in frame.columns]
+    assert back.iloc[:, 1].tolist() == ["'" + frame.iloc[0, 1], *frame["nom"].iloc[1:]]
+    assert back.iloc[:, 3].fillna("").tolist() == [
+        "ACI signé",
+        "Projet de santé validé",
+        "",
+        "Lettre d'intention validée",
+    ]
+    assert back.iloc[:, 4].tolist() == ["12,5", "0,0", "100,0", "33,25"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["communes.csv"]  # nothing left aside
+
+
+def test_workbook_values_in_words_only_when_asked(tmp_path: Path) -> None:
+    import openpyxl
+
+    frame = pd.DataFrame({"stade": ["aci", "projet_sante"], "option": ["creation", "extension"]})
+    _output.write_xlsx({"Propositions": frame}, tmp_path / "codes.xlsx")
+    _output.write_xlsx({"Propositions": frame}, tmp_path / "mots.xlsx", words=True)
+    codes = openpyxl.load_workbook(tmp_path / "codes.xlsx")["Propositions"]
+    words = openpyxl.load_workbook(tmp_path / "mots.xlsx")["Propositions"]
+    assert [c.value for c in codes["A"][1:]] == ["aci", "projet_sante"]
+    assert [c.value for c in words["A"][1:]] == ["ACI signé", "Projet de santé validé"]
+    assert [c.value for c in words["B"][1:]] == ["création", "extension"]
+    assert codes["A"][0].value == words["A"][0].value  # French titles in both

@@ -3,6 +3,8 @@ an interrupted run, the CLI and make."""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -260,7 +262,10 @@ def test_interrupted_run_keeps_previous_files_and_history(belfort: dict) -> None
     )
 
 
-def test_full_report_with_proposals_and_maps(belfort: dict) -> None:
+def test_full_report_with_proposals_and_maps(
+    belfort: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="couverture")
     out = belfort["tmp"] / "complet"
     hist = belfort["tmp"] / "historique-complet.duckdb"
     folder = build_report(
@@ -284,6 +289,11 @@ def test_full_report_with_proposals_and_maps(belfort: dict) -> None:
         for zone_id in belfort["zones_oct"]["zone_id"]:
             assert (fiches / f"{zone_id}.html").exists()
             assert f'href="fiches/departement-90/{zone_id}.html"' in page
+        # the booklet is named where the user finds it, not in the report's staged folder
+        said = [r.getMessage() for r in caplog.records if "livret" in r.getMessage()]
+        assert len(said) == 1 and said[0].endswith(f"livret {fiches / 'fiches-90.pdf'}")
+        assert (fiches / "fiches-90.pdf").exists()
+    assert not [r for r in caplog.records if f"{out}{os.sep}." in r.getMessage()]
     maps = list(folder.rglob("departement-90.html"))
     if maps:  # couverture.maps available
         assert f'href="{maps[0].relative_to(folder).as_posix()}"' in page

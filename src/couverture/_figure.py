@@ -57,3 +57,10 @@ def __getattr__(name: str) -> Any:
 
         return Line2D
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def halo() -> list[Any]:
+    """Return the white outline that keeps a label readable over a map (``path_effects``)."""
+    import matplotlib.patheffects as pe
+
+    return [pe.withStroke(linewidth=2.2, foreground="white")]

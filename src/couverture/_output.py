@@ -247,9 +247,68 @@ def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None
         tmp.write_text(text, encoding=encoding)
 
 
-def write_csv(frame: pd.DataFrame, stream: IO[str]) -> None:
-    """Machine CSV: ``,`` separator, ``.`` decimals, UTF-8 without BOM, ``\\n`` line ends."""
-    frame.to_csv(stream, index=False, lineterminator="\n")
+def write_csv(
+    frame: pd.DataFrame,
+    target: IO[str] | Path,
+    *,
+    sep: str = ",",
+    decimal: str = ".",
+    bom: bool = False,
+    line_end: str = "\n",
+    titles: bool = False,
+    words: bool = False,
+    neutralised: bool = False,
+) -> None:
+    """Write ``frame`` as CSV to a stream, or to a file atomically: the one CSV writer.
+
+    The defaults are the machine CSV (``--format csv``): ``,`` separator, ``.`` decimals,
+    UTF-8 without BOM, ``\\n`` line ends, machine column names and values.
+
+    Parameters
+    ----------
+    frame
+        The table (its index is not written).
+    target
+        An open text stream (stdout) or the path of the file to write (:func:`atomic_path`).
+    sep, decimal
+        Field separator and decimal mark (``;`` and ``,`` for a French spreadsheet).
+    bom
+        Start with a UTF-8 byte order mark (Excel then reads the accents right).
+    line_end
+        ``\\r\\n`` for a file opened on Windows.
+    titles
+        French column titles (:func:`titled`).
+    words
+        Values in words: stages, options, kinds of overlap (:func:`worded`).
+    neutralised
+        Text a spreadsheet would run as a formula is prefixed with ``'`` (:func:`neutralise`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> buffer = io.StringIO()
+    >>> frame = pd.DataFrame({"stade": ["aci"], "taux_aci": [12.5], "nom": ["=1+1"]})
+    >>> write_csv(frame, buffer, sep=";", decimal=",", titles=True, words=True, neutralised=True)
+    >>> print(buffer.getvalue())
+    Stade;Taux de couverture (ACI, %);Nom
+    ACI signé;12,5;'=1+1
+    <BLANKLINE>
+    """
+    if words:
+        frame = worded(frame)
+    if titles:
+        frame = titled(frame)
+    if neutralised:
+        frame = neutralise_frame(frame)
+    options: dict[str, Any] = {"sep": sep, "decimal": decimal, "lineterminator": line_end}
+    if not isinstance(target, Path):
+        if bom:
+            target.write("\ufeff")
+        frame.to_csv(target, index=False, **options)
+        return
+    encoding = "utf-8-sig" if bom else "utf-8"
+    with atomic_path(target) as tmp, tmp.open("w", encoding=encoding, newline="") as fh:
+        frame.to_csv(fh, index=False, **options)
 
 
 # readable values for the human tables (CSV keeps the codes); stages: their short label
@@ -635,6 +694,7 @@ def write_xlsx(
     freeze_header: bool = False,
     readable_widths: bool = False,
     float_format: str | None = None,
+    words: bool = False,
 ) -> Path:
     """Write one sheet per table (atomically): the one spreadsheet writer of the package.
 
@@ -657,6 +717,8 @@ def write_xlsx(
     float_format
         Excel number format of the frames' columns of floats (e.g. ``0.00``); ``None``: Excel's
         own.
+    words
+        Values in words in the frames: stages, options, kinds of overlap (:func:`worded`).
     """
     # pandas and openpyxl are imported here, not at the top: this module is on the path of a
     # cached CLI answer, which must start without them
@@ -677,7 +739,7 @@ def write_xlsx(
                 if sheet.hidden:
                     ws.sheet_state = "hidden"
                 continue
-            frame = sheet
+            frame = worded(sheet) if words else sheet
             out = titled(frame)
             freeze = (1, 0) if freeze_header else None
             out.to_excel(writer, sheet_name=name[:31], index=False, freeze_panes=freeze)
@@ -791,11 +853,7 @@ def emit_table(
             f"le format {fmt} ne peut pas aller sur la sortie standard : --sortie FICHIER"
         )
     if fmt == "csv":
-        if output is None:
-            write_csv(frame, sys.stdout)
-        else:
-            with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
-                write_csv(frame, fh)
+        write_csv(frame, sys.stdout if output is None else output)
     elif fmt == "xlsx":
         assert output is not None
         write_xlsx({sheet: frame}, output)

@@ -41,7 +41,7 @@ from couverture._config import sources, stages
 from couverture._errors import DataSourceError
 from couverture._format import percent, plural
 from couverture._graph import UnitGraph
-from couverture._output import atomic_path
+from couverture._output import atomic_path, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -790,8 +790,7 @@ def write_demo_registry(
         plural(len(registry), "ligne"),
         path,
     )
-    with atomic_path(path) as tmp:
-        registry.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(registry, path)  # the machine CSV, atomically
     return path
 
 
@@ -941,8 +940,7 @@ def next_month_registry(registry: Path | str, plan_path: Path | str, output: Pat
         ]
     )
     output = Path(output)
-    with atomic_path(output) as tmp:
-        pd.concat([frame, new]).to_csv(tmp, index=False)
+    write_csv(pd.concat([frame, new]), output)
     log.info(
         "registre fictif du mois suivant écrit : %s (%s prend le projet %s, sauf %s)",
         output,
