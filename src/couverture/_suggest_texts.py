@@ -60,6 +60,18 @@ def _follows(ctx: _Context, region: list[int], zone: set[int]) -> str:
     return f"surtout la {where}, avec des communes voisines".replace("la EPCI", "l'EPCI")
 
 
+def _the_cpts(name: str) -> str:
+    """« la CPTS du Pays de Gap »: a CPTS named in a sentence (« CPTS » added when it lacks it).
+
+    Examples
+    --------
+    >>> _the_cpts("CPTS du Pays de Gap"), _the_cpts("Drôme Provençale Enclave des Papes")
+    ('la CPTS du Pays de Gap', 'la CPTS Drôme Provençale Enclave des Papes')
+    """
+    name = " ".join(str(name).split())
+    return f"la {name}" if name.split(" ", 1)[0].upper() == "CPTS" else f"la CPTS {name}"
+
+
 def _of(name: str) -> str:
     """« de Gap », « d'Aix-en-Provence »."""
     return f"d'{name}" if name[:1].lower() in "aeiouyéèêâîôûh" else f"de {name}"
@@ -127,19 +139,22 @@ def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
     The EPCI or bassin de vie it already holds most of, else the shared border.
     """
     g = ctx.graph
+    # named: in a fiche or on a map the motif is read away from the row naming the CPTS
+    cpts = _the_cpts(ctx.cpts.nom[cid])
     epci = g.main(g.epci, units)
     held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
     bassin = g.main(g.bassin, units)
     in_bassin = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
     # the larger of the two: a CPTS holding 8 % of a métropole but most of the bassin de vie
     if held >= 0.05 and held >= in_bassin:
-        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
+        where = f"la {_short(_epci_name(g, epci))}".replace("la EPCI", "l'EPCI")
+        return f"{cpts} couvre déjà {round(100 * held)} % de {where}"
     held = in_bassin
     if held >= 0.05:
         name = g.nom_bassin.get(bassin, "") or "non renseigné"
-        return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
+        return f"{cpts} couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
     border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
-    return f"CPTS voisine ({_km(border)} de frontière commune)"
+    return f"frontière commune de {_km(border)} avec {cpts}"
 
 
 def _cpts_row(
