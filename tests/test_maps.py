@@ -229,8 +229,20 @@ def test_proposals_are_labelled_and_read_in_plain_french(
         # missing values are left out, never printed as a dash or as 0 €
         assert "—" not in info["texte"] and " 0\u00a0€" not in info["texte"]
         assert "financement maximal" in info["texte"] and info["texte"].endswith("par an")
-    # each drawn proposal carries its label
-    features = re.findall(r'"option":"(\w+)","etiquette":"([^"]+)"', text)
+    # the parts of one scenario told apart on the cards and labels: « alternative 2, partie
+    # 1/3 », not three « alternative » (Vitré's zone: its alternative extends three CPTS)
+    alternatives = [i for i in infos if not i["recommandee"]]
+    ranks = [(i["zone_id"], i["rang"]) for i in alternatives]
+    assert len(set(ranks)) == len(ranks)
+    parts = mine.groupby(["zone_id", "rang"]).size()
+    for info in alternatives:
+        match = re.fullmatch(r"alternative (\d)(?:, partie \d/(\d))?", info["rang"])
+        assert match, info["rang"]
+        assert int(match[2] or 1) == parts[(info["zone_id"], int(match[1]))], info["rang"]
+    assert {i["rang"] for i in infos if i["recommandee"]} == {"recommandée"}
+    assert any(re.fullmatch(r"alternative \d, partie \d/\d", i["rang"]) for i in infos)
+    # each drawn proposal carries its label and its rank
+    features = re.findall(r'"option":"(\w+)","etiquette":"([^"]+)","rang":"([^"]+)"', text)
     assert len(features) == len(infos)
     # no imperial scale, no English "Click"
     assert "L.control.scale({imperial: false})" in text
@@ -434,6 +446,11 @@ def test_maps_work_offline_in_chromium(
     printed = css[css.index("@media print") :]
     assert re.search(r"\.cv-print, \.cv-search, \.leaflet-control-layers", printed)
     assert ".cv-title, .cv-legend { display: block !important" in printed
+
+    # the card of Vitré's zone tells the three parts of its alternative apart
+    dom, log = _chromium(dep_map.as_uri() + "#recherche=vitre", tmp_path)
+    card = dom[dom.index('class="cv-popup"><h3>Vitré') :]
+    assert [f"(alternative 2, partie {k}/3)" in card for k in (1, 2, 3)] == [True] * 3
 
     dom, log = _chromium(national.as_uri(), tmp_path)
     assert _console(log) == []

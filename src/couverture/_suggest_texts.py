@@ -7,7 +7,8 @@ on). The rows are built here from a :class:`~couverture._suggest_context._Contex
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from couverture._config import stage
@@ -15,6 +16,43 @@ from couverture._format import integer
 
 if TYPE_CHECKING:
     from couverture._suggest_context import _Band, _Context, _Graph
+
+
+def rank_texts(
+    zones: Iterable[Any], ranks: Iterable[Any], recommended: Iterable[bool]
+) -> list[str]:
+    """Name each proposal row as the documents show it, the parts of one scenario told apart.
+
+    « recommandée » or « alternative 2 »; when an alternative of a zone has several parts (one
+    per CPTS that extends, or several creations), each part says which: « alternative 2,
+    partie 1/3 », numbered in the order of the rows. The recommended parts stay « recommandée »:
+    the fiche numbers them (key 1, 2… on its map and table) and the map draws each one.
+
+    Parameters
+    ----------
+    zones, ranks, recommended
+        The ``zone_id``, ``rang`` and whether ``recommandee`` is « oui » of each row.
+
+    Examples
+    --------
+    >>> rank_texts("ZZZZZ", [1, 1, 2, 2, 3], [True, True, False, False, False])[1:]
+    ['recommandée', 'alternative 2, partie 1/2', 'alternative 2, partie 2/2', 'alternative 3']
+    """
+    rows = [
+        (str(z), int(float(r)) if str(r).replace(".", "", 1).isdigit() else str(r), bool(best))
+        for z, r, best in zip(zones, ranks, recommended, strict=True)
+    ]
+    total = Counter((z, r, best) for z, r, best in rows)
+    seen: Counter[tuple[str, Any, bool]] = Counter()
+    out = []
+    for key in rows:
+        seen[key] += 1
+        if key[2]:
+            out.append("recommandée")
+            continue
+        n = total[key]
+        out.append(f"alternative {key[1]}" + (f", partie {seen[key]}/{n}" if n > 1 else ""))
+    return out
 
 
 def _communes(n: int) -> str:

@@ -42,6 +42,7 @@ from couverture import _format
 from couverture._config import STAGES, metric_crs, pre_stage, stage
 from couverture._errors import ArgumentError
 from couverture._output import new_folder, recover_folders, staged_folder
+from couverture._suggest_texts import rank_texts
 from couverture.zones import members as row_members
 
 if TYPE_CHECKING:
@@ -595,10 +596,13 @@ def _option_rows(options: pd.DataFrame) -> list[list[str]]:
     """Rows of the options table; the first cell is the key of a recommended part (1, 2…)."""
     rows = []
     key = 0
-    for _, row in options.head(MAX_OPTIONS).iterrows():
-        best = str(row["recommandee"]) == "oui"
+    best_of = (options["recommandee"].astype(str) == "oui").tolist()
+    # the parts of one scenario told apart (« alternative 2, partie 1/3 »), counted on all rows
+    ranks = rank_texts(options["zone_id"], options["rang"], best_of)
+    for (_, row), best, rank in zip(
+        options.head(MAX_OPTIONS).iterrows(), best_of, ranks, strict=False
+    ):
         key += best
-        rank = "recommandée" if best else f"alternative {row['rang']}"
         rows.append(
             [
                 str(key) if best else "",
@@ -950,7 +954,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
             "Financement/an",
         ],
         rows=_option_rows(fiche.options),
-        widths=[0.04, 0.12, 0.13, 0.29, 0.12, 0.09, 0.21],
+        widths=[0.04, 0.155, 0.13, 0.29, 0.12, 0.09, 0.175],  # « alternative 2, partie 1/3 »
         empty="Aucune proposition calculée pour cette zone.",
         keyed=True,
     )
