@@ -81,7 +81,7 @@ def test_fiche_content(written: Path, expected: dict) -> None:
     assert "PHARMACIE" not in section
     # its alternative extends three CPTS: three parts told apart, not three « alternative 2 »
     options = vitre.split("Option recommandée et alternatives")[1].split("</table>")[0]
-    assert options.count("alternative 2, partie ") == 3 and "partie 3/3" in options
+    assert options.count("alt. 2, partie ") == 3 and "partie 3/3" in options
 
 
 def test_fiches_needs_a_departement(
@@ -157,7 +157,7 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
         # (the legend wraps its lines: compared without spaces)
         keys = [lab.replace("\n", "").replace(" ", "") for lab in labels if lab[:1].isdigit()]
         # the parts of a scenario told apart: the recommended ones by their key, the
-        # alternatives by « alternative 2, partie 1/3 »
+        # alternatives by « alt. 2, partie 1/3 »
         told = [r[0] or r[1] for r in fiches._option_rows(fiche.options)]
         assert len(set(told)) == len(told), told
         rows = [r for r in fiches._option_rows(fiche.options) if r[0]]

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 
 def rank_texts(
-    zones: Iterable[Any], ranks: Iterable[Any], recommended: Iterable[bool]
+    zones: Iterable[Any],
+    ranks: Iterable[Any],
+    recommended: Iterable[bool],
+    *,
+    short: bool = False,
 ) -> list[str]:
     """Name each proposal row as the documents show it, the parts of one scenario told apart.
 
@@ -32,6 +36,9 @@ def rank_texts(
     ----------
     zones, ranks, recommended
         The ``zone_id``, ``rang`` and whether ``recommandee`` is « oui » of each row.
+    short
+        « alt. 2, partie 1/3 » for a part: a fiche's table keeps each row on one line (its A4
+        page has no line to spare).
 
     Examples
     --------
@@ -51,7 +58,10 @@ def rank_texts(
             out.append("recommandée")
             continue
         n = total[key]
-        out.append(f"alternative {key[1]}" + (f", partie {seen[key]}/{n}" if n > 1 else ""))
+        if n == 1:
+            out.append(f"alternative {key[1]}")
+        else:
+            out.append(f"{'alt.' if short else 'alternative'} {key[1]}, partie {seen[key]}/{n}")
     return out
 
 

@@ -597,8 +597,8 @@ def _option_rows(options: pd.DataFrame) -> list[list[str]]:
     rows = []
     key = 0
     best_of = (options["recommandee"].astype(str) == "oui").tolist()
-    # the parts of one scenario told apart (« alternative 2, partie 1/3 »), counted on all rows
-    ranks = rank_texts(options["zone_id"], options["rang"], best_of)
+    # the parts of one scenario told apart (« alt. 2, partie 1/3 »), counted on all rows
+    ranks = rank_texts(options["zone_id"], options["rang"], best_of, short=True)
     for (_, row), best, rank in zip(
         options.head(MAX_OPTIONS).iterrows(), best_of, ranks, strict=False
     ):
@@ -954,7 +954,7 @@ def fiche_figure(fiche: _Fiche, *, meta: dict[str, Any]) -> Any:
             "Financement/an",
         ],
         rows=_option_rows(fiche.options),
-        widths=[0.04, 0.155, 0.13, 0.29, 0.12, 0.09, 0.175],  # « alternative 2, partie 1/3 »
+        widths=[0.04, 0.12, 0.13, 0.29, 0.12, 0.09, 0.21],
         empty="Aucune proposition calculée pour cette zone.",
         keyed=True,
     )
