@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +19,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from _helpers import chromium_driver
 
 import couverture
 from couverture import decision, maps
 from couverture._errors import ArgumentError
 
 DEP = "35"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
 TYPE_KEYS = {v: k for k, v in decision.SCENARIO_TYPES.items()}
 
 
@@ -134,36 +131,6 @@ def test_project_totals() -> None:
 # ------------------------------------------------------------------------------------------------
 # the page, in headless Chromium
 # ------------------------------------------------------------------------------------------------
-def _driver(downloads: Path) -> Any:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("CI"):
-            pytest.fail("chromium ou chromedriver absent en CI")
-        pytest.skip("chromium ou chromedriver absent")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--window-size=1500,950",
-        "--proxy-server=127.0.0.1:9",  # no network: the background tiles fail, nothing else
-        "--disable-background-networking",
-        "--lang=fr-FR",
-    ]:
-        opts.add_argument(arg)
-    prefs = {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    opts.add_experimental_option("prefs", prefs)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
-    return driver
-
-
 @pytest.fixture(scope="module")
 def page(layers, tmp_path_factory) -> Iterator[tuple[Any, Path, Path]]:
     out = tmp_path_factory.mktemp("cartes_decision")
@@ -171,7 +138,7 @@ def page(layers, tmp_path_factory) -> Iterator[tuple[Any, Path, Path]]:
     path = out / maps.departement_filename(DEP)
     path.write_text(maps.render_departement(data), encoding="utf-8")
     downloads = tmp_path_factory.mktemp("telechargements")
-    driver = _driver(downloads)
+    driver = chromium_driver(downloads)
     try:
         yield driver, path, downloads
     finally:

@@ -79,6 +79,9 @@ def test_fiche_content(written: Path, expected: dict) -> None:
     assert "CHATEAUBOURG" in section and "5,4\u00a0km" in section
     assert "RENNES" not in section and "SAINT-DENIS" not in section
     assert "PHARMACIE" not in section
+    # its alternative extends three CPTS: three parts told apart, not three « alternative 2 »
+    options = vitre.split("Option recommandée et alternatives")[1].split("</table>")[0]
+    assert options.count("alt. 2, partie ") == 3 and "partie 3/3" in options
 
 
 def test_fiches_needs_a_departement(
@@ -153,6 +156,10 @@ def test_map_keys_legend_and_labels(demo_registry: Path) -> None:
         # one numbered key per recommended part, one colour each, numbered as the table
         # (the legend wraps its lines: compared without spaces)
         keys = [lab.replace("\n", "").replace(" ", "") for lab in labels if lab[:1].isdigit()]
+        # the parts of a scenario told apart: the recommended ones by their key, the
+        # alternatives by « alt. 2, partie 1/3 »
+        told = [r[0] or r[1] for r in _fiches_data.option_rows(fiche.options)]
+        assert len(set(told)) == len(told), told
         rows = [r for r in _fiches_data.option_rows(fiche.options) if r[0]]
         assert keys == [f"{r[0]}.{r[3]}".replace(" ", "") for r in rows]
         colours = {fiches.proposal_style(int(r[0]))[0] for r in rows}

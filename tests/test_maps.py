@@ -6,16 +6,15 @@ from __future__ import annotations
 import html
 import itertools
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from _helpers import chromium as _chromium
+from _helpers import require_chromium
 
 import couverture
 from couverture import _config, _geometry, maps
@@ -23,7 +22,6 @@ from couverture._errors import ArgumentError
 from couverture.cli import main
 
 DEP = "35"
-CHROMIUM = Path("/usr/bin/chromium")
 # a small list in the layout of couverture.porteurs.read_porteurs (real FINESS-like rows)
 PORTEURS = pd.DataFrame(
     {
@@ -231,8 +229,20 @@ def test_proposals_are_labelled_and_read_in_plain_french(
         # missing values are left out, never printed as a dash or as 0 €
         assert "—" not in info["texte"] and " 0\u00a0€" not in info["texte"]
         assert "financement maximal" in info["texte"] and info["texte"].endswith("par an")
-    # each drawn proposal carries its label
-    features = re.findall(r'"option":"(\w+)","etiquette":"([^"]+)"', text)
+    # the parts of one scenario told apart on the cards and labels: « alternative 2, partie
+    # 1/3 », not three « alternative » (Vitré's zone: its alternative extends three CPTS)
+    alternatives = [i for i in infos if not i["recommandee"]]
+    ranks = [(i["zone_id"], i["rang"]) for i in alternatives]
+    assert len(set(ranks)) == len(ranks)
+    parts = mine.groupby(["zone_id", "rang"]).size()
+    for info in alternatives:
+        match = re.fullmatch(r"alternative (\d)(?:, partie \d/(\d))?", info["rang"])
+        assert match, info["rang"]
+        assert int(match[2] or 1) == parts[(info["zone_id"], int(match[1]))], info["rang"]
+    assert {i["rang"] for i in infos if i["recommandee"]} == {"recommandée"}
+    assert any(re.fullmatch(r"alternative \d, partie \d/\d", i["rang"]) for i in infos)
+    # each drawn proposal carries its label and its rank
+    features = re.findall(r'"option":"(\w+)","etiquette":"([^"]+)","rang":"([^"]+)"', text)
     assert len(features) == len(infos)
     # no imperial scale, no English "Click"
     assert "L.control.scale({imperial: false})" in text
@@ -362,41 +372,6 @@ def test_cli_cartes_porteurs(demo_registry: Path, tmp_path: Path, capsys) -> Non
 # ------------------------------------------------------------------------------------------------
 # in a browser, without network
 # ------------------------------------------------------------------------------------------------
-def _chromium(
-    url: str, tmp: Path, *, screenshot: Path | None = None, pdf: Path | None = None
-) -> tuple[str, str]:
-    """Run headless Chromium on ``url`` with the network unreachable; return (DOM, log)."""
-    isolate: list[str] = []
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0:
-        isolate = ["unshare", "-n"]  # a network namespace with nothing in it
-    args = [
-        *isolate,
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--proxy-server=127.0.0.1:9",  # unreachable, in case the namespace is not available
-        "--proxy-bypass-list=<-loopback>",
-        f"--user-data-dir={tmp / 'profil'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1400,950",
-        "--virtual-time-budget=5000",
-    ]
-    if screenshot:
-        args.append(f"--screenshot={screenshot}")
-    elif pdf:
-        args += ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"]
-    else:
-        args.append("--dump-dom")
-    proc = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
-    return proc.stdout, proc.stderr
-
-
 def _console(log: str) -> list[str]:
     """Console messages of the page itself (Chromium's own pages log too)."""
     return [line for line in log.splitlines() if "CONSOLE" in line and "file://" in line]
@@ -413,10 +388,7 @@ def _state(dom: str) -> dict:
 def test_maps_work_offline_in_chromium(
     shown: list[Path], expected: dict[str, int], layers, units: pd.DataFrame, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):  # .ci/run installs it: a missing browser is a failure there
-            pytest.fail("/usr/bin/chromium absent en CI")
-        pytest.skip("/usr/bin/chromium absent")
+    require_chromium()
     dep_map, national = shown
     dom, log = _chromium(dep_map.as_uri() + "#recherche=rennes", tmp_path)
     assert _console(log) == []
@@ -474,6 +446,11 @@ def test_maps_work_offline_in_chromium(
     printed = css[css.index("@media print") :]
     assert re.search(r"\.cv-print, \.cv-search, \.leaflet-control-layers", printed)
     assert ".cv-title, .cv-legend { display: block !important" in printed
+
+    # the card of Vitré's zone tells the three parts of its alternative apart
+    dom, log = _chromium(dep_map.as_uri() + "#recherche=vitre", tmp_path)
+    card = dom[dom.index('class="cv-popup"><h3>Vitré') :]
+    assert [f"(alternative 2, partie {k}/3)" in card for k in (1, 2, 3)] == [True] * 3
 
     dom, log = _chromium(national.as_uri(), tmp_path)
     assert _console(log) == []

@@ -9,16 +9,14 @@ the report carries its map, no two visible labels overlap, the title panel cover
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from _helpers import chromium as run_chromium
+from _helpers import require_chromium
 from _helpers import run_cli as _cli
 
-CHROMIUM = Path("/usr/bin/chromium")
 DEP = "35"
 #: A4 at 96 CSS pixels per inch, less the pages' margins (report 12 mm, map 8 mm).
 MM = 96 / 25.4
@@ -30,35 +28,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module", autouse=True)
 def _browser() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium absent en CI")
-        pytest.skip("/usr/bin/chromium absent")
+    require_chromium()
 
 
 def chromium(url: str, tmp: Path, *, size: tuple[float, float], pdf: Path | None = None) -> str:
     """Run headless Chromium on ``url`` without network; return the DOM (or print to ``pdf``)."""
-    isolate: list[str] = []
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0:
-        isolate = ["unshare", "-n"]
-    args = [
-        *isolate,
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--proxy-server=127.0.0.1:9",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp / 'profil'}",
-        f"--window-size={round(size[0])},{round(size[1])}",
-        "--virtual-time-budget=5000",
-    ]
-    args += ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"] if pdf else ["--dump-dom"]
-    proc = subprocess.run([*args, url], capture_output=True, text=True, timeout=180)
-    return proc.stdout
+    return run_chromium(url, tmp, size=size, pdf=pdf)[0]
 
 
 def _pages(pdf: Path) -> list[tuple[float, float]]:

@@ -422,6 +422,27 @@ def test_cli(registry, extract, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_cli_names_the_zones_by_place(registry, extract, analysis, tmp_path, capsys):
+    # a task force knows « Zone blanche de Bruz et environs », not ZB-35-35047: the zone named
+    # by place as in the fiches and maps, its id beside it (the machine CSV keeps the id only)
+    zones = analysis.zones()
+    named = analysis.zone_names().reindex(zones.loc[zones["departement"] == "35", "zone_id"])
+    args = ["professionnels", "--registre", str(registry), "--annuaire", str(extract)]
+    args += ["--par", "zone", "--departement", "35"]
+    assert run_cli(args) == 0
+    out = capsys.readouterr().out
+    lines = {z: next(line for line in out.splitlines() if z in line) for z in named.index}
+    assert len(lines) > 0
+    for zone_id, line in lines.items():
+        assert named.loc[zone_id, "lieu"] in line, line
+    book = tmp_path / "pros.xlsx"
+    assert run_cli([*args, "--sortie", str(book)]) == 0
+    sheet = pd.read_excel(book, dtype=str)
+    assert list(sheet.columns[:2]) == ["Zone blanche (référence)", "Zone blanche"]
+    shown = dict(zip(sheet.iloc[:, 0], sheet.iloc[:, 1], strict=True))
+    assert shown == {z: named.loc[z, "nom_zone"] for z in shown} and set(shown) == set(named.index)
+
+
 def test_demo_annuaire_is_fictitious_and_only_speaks_of_its_departements(
     tmp_path, units, demo_registry, caplog
 ):

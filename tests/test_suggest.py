@@ -135,6 +135,19 @@ def test_motif_reads_in_one_breath(world: World) -> None:
     assert not props["motif"].str.contains(r"\d,\d{3}").any()
 
 
+def test_motif_names_the_cpts_it_speaks_of(world: World) -> None:
+    # a fiche or a map shows the motif away from the row naming the target: « la CPTS couvre
+    # déjà 16 % du bassin de vie … » must say which CPTS
+    others = world.props[world.props["option"] != "creation"]
+    assert len(others) > 0
+    for row in others.itertuples():
+        name = re.sub(r"^CPTS ", "", str(row.cpts_cible))
+        assert f"CPTS {name}" in row.motif, (row.cpts_cible, row.motif)
+    assert not others["motif"].str.contains(r"la CPTS (?:couvre|voisine)|à une CPTS").any()
+    assert not others["motif"].str.contains(r"(?:^|; )CPTS voisine \(\d").any()
+    assert not world.props["motif"].str.contains(r"\bla EPCI").any()  # « l'EPCI Toulouse … »
+
+
 def test_perimeters_are_contiguous(world: World) -> None:
     checked = 0
     for row in world.props.itertuples():
@@ -521,7 +534,9 @@ def test_white_commune_goes_to_the_cpts_holding_its_epci(
     assert list(rec["communes"]) == [white]
     row = rec.iloc[0]
     assert row["option"] == "extension" and row["cpts_cible_id"] == f"E{epci[white]}"
-    assert re.search(r"la CPTS couvre déjà \d+ % de la ", row["motif"]), row["motif"]
+    assert re.search(rf"la CPTS E{epci[white]} couvre déjà \d+ % de la ", row["motif"]), row[
+        "motif"
+    ]
     assert row["hors_territoire"] == ""
 
 

@@ -327,6 +327,16 @@ def cmd_taux(args: argparse.Namespace) -> None:
         _emit(args, a, frame, title.replace("par France", "France"))
 
 
+def _insert_zone_place(frame: pd.DataFrame, named: pd.DataFrame, fmt: str) -> None:
+    """Insert the zones' place names beside their ``zone_id`` (for people: not in the CSV).
+
+    ``named``: :meth:`Analysis.zone_names`. The terminal shows the place alone (« Vitré et
+    environs », its title says zone blanche), a workbook the full name.
+    """
+    place = "lieu" if fmt == "tableau" else "nom_zone"
+    frame.insert(1, place, named.reindex(frame["zone_id"])[place].to_numpy())
+
+
 def cmd_zones(args: argparse.Namespace) -> None:
     """Print or write the zones blanches (contiguous uncovered units)."""
     with _analysis(args) as a:
@@ -337,8 +347,7 @@ def cmd_zones(args: argparse.Namespace) -> None:
         else:
             if args.format != "csv":  # people read it: named by place, communes by name
                 named = a.zone_names().reindex(zones["zone_id"])
-                place = "lieu" if args.format == "tableau" else "nom_zone"  # the title says it
-                zones.insert(1, place, named[place].to_numpy())
+                _insert_zone_place(zones, named, args.format)
                 names = "resume_communes" if args.format == "tableau" else "noms_communes"
                 zones[names] = named[names].to_numpy()
                 if args.format == "tableau":
@@ -807,6 +816,8 @@ def cmd_professionnels(args: argparse.Namespace) -> None:
     with _analysis(args) as a:
         annuaire = read_annuaire(args.annuaire, a)
         frame = professionals(a, annuaire, par=args.par, adhesions=args.adhesions)
+        if args.par == "zone" and args.format != "csv":  # named by place, as the fiches
+            _insert_zone_place(frame, a.zone_names(), args.format)
         if args.format == "tableau" and args.par != "zone":
             # the terminal shows what fits: the professions but GPs are in the files
             shown = ["infirmiers", "masseurs_kinesitherapeutes", "pharmaciens", "sages_femmes"]

@@ -16,6 +16,7 @@ import pandas as pd
 from couverture import _format
 from couverture._config import STAGES, metric_crs, pre_stage, stage
 from couverture._geometry import union_units
+from couverture._suggest_texts import rank_texts
 from couverture.porteurs import config as porteurs_config
 from couverture.porteurs import porteurs_near
 from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
@@ -229,10 +230,13 @@ def option_rows(options: pd.DataFrame) -> list[list[str]]:
     """Rows of the options table; the first cell is the key of a recommended part (1, 2…)."""
     rows = []
     key = 0
-    for _, row in options.head(MAX_OPTIONS).iterrows():
-        best = str(row["recommandee"]) == "oui"
+    best_of = (options["recommandee"].astype(str) == "oui").tolist()
+    # the parts of one scenario told apart (« alt. 2, partie 1/3 »), counted on all rows
+    ranks = rank_texts(options["zone_id"], options["rang"], best_of, short=True)
+    for (_, row), best, rank in zip(
+        options.head(MAX_OPTIONS).iterrows(), best_of, ranks, strict=False
+    ):
         key += best
-        rank = "recommandée" if best else f"alternative {row['rang']}"
         rows.append(
             [
                 str(key) if best else "",

@@ -182,8 +182,13 @@ def _text(value: Any) -> str | None:
 
 
 def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
+    from couverture._suggest_texts import rank_texts
+
     out = []
-    for r in proposals.to_dict("records"):
+    best = (proposals["recommandee"].astype(str).str.lower() == "oui").tolist()
+    # « alternative 2, partie 1/3 »: the parts of one scenario told apart on cards and labels
+    ranks = rank_texts(proposals["zone_id"], proposals["rang"], best)
+    for r, rank in zip(proposals.to_dict("records"), ranks, strict=True):
         out.append(
             {
                 "id": r["proposition"],
@@ -191,6 +196,7 @@ def _proposal_info(proposals: pd.DataFrame) -> list[dict[str, Any]]:
                 "option": r["option"],
                 "libelle": PROPOSAL_LABELS.get(r["option"], str(r["option"])),
                 "recommandee": str(r["recommandee"]).lower() == "oui",
+                "rang": rank,
                 "cpts_cible": _text(r.get("cpts_cible_id")),
                 "cible": _text(r["cpts_cible"]),
                 "nom": _text(r["nom_propose"]),

@@ -7,7 +7,8 @@ on). The rows are built here from a :class:`~couverture._suggest_context._Contex
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from couverture._config import stage
@@ -15,6 +16,53 @@ from couverture._format import integer
 
 if TYPE_CHECKING:
     from couverture._suggest_context import _Band, _Context, _Graph
+
+
+def rank_texts(
+    zones: Iterable[Any],
+    ranks: Iterable[Any],
+    recommended: Iterable[bool],
+    *,
+    short: bool = False,
+) -> list[str]:
+    """Name each proposal row as the documents show it, the parts of one scenario told apart.
+
+    « recommandée » or « alternative 2 »; when an alternative of a zone has several parts (one
+    per CPTS that extends, or several creations), each part says which: « alternative 2,
+    partie 1/3 », numbered in the order of the rows. The recommended parts stay « recommandée »:
+    the fiche numbers them (key 1, 2… on its map and table) and the map draws each one.
+
+    Parameters
+    ----------
+    zones, ranks, recommended
+        The ``zone_id``, ``rang`` and whether ``recommandee`` is « oui » of each row.
+    short
+        « alt. 2, partie 1/3 » for a part: a fiche's table keeps each row on one line (its A4
+        page has no line to spare).
+
+    Examples
+    --------
+    >>> rank_texts("ZZZZZ", [1, 1, 2, 2, 3], [True, True, False, False, False])[1:]
+    ['recommandée', 'alternative 2, partie 1/2', 'alternative 2, partie 2/2', 'alternative 3']
+    """
+    rows = [
+        (str(z), int(float(r)) if str(r).replace(".", "", 1).isdigit() else str(r), bool(best))
+        for z, r, best in zip(zones, ranks, recommended, strict=True)
+    ]
+    total = Counter((z, r, best) for z, r, best in rows)
+    seen: Counter[tuple[str, Any, bool]] = Counter()
+    out = []
+    for key in rows:
+        seen[key] += 1
+        if key[2]:
+            out.append("recommandée")
+            continue
+        n = total[key]
+        if n == 1:
+            out.append(f"alternative {key[1]}")
+        else:
+            out.append(f"{'alt.' if short else 'alternative'} {key[1]}, partie {seen[key]}/{n}")
+    return out
 
 
 def _communes(n: int) -> str:
@@ -58,6 +106,18 @@ def _follows(ctx: _Context, region: list[int], zone: set[int]) -> str:
     if len(epcis) == 1:
         return f"partie de la {where} (découpage par communes)".replace("la EPCI", "l'EPCI")
     return f"surtout la {where}, avec des communes voisines".replace("la EPCI", "l'EPCI")
+
+
+def _the_cpts(name: str) -> str:
+    """« la CPTS du Pays de Gap »: a CPTS named in a sentence (« CPTS » added when it lacks it).
+
+    Examples
+    --------
+    >>> _the_cpts("CPTS du Pays de Gap"), _the_cpts("Drôme Provençale Enclave des Papes")
+    ('la CPTS du Pays de Gap', 'la CPTS Drôme Provençale Enclave des Papes')
+    """
+    name = " ".join(str(name).split())
+    return f"la {name}" if name.split(" ", 1)[0].upper() == "CPTS" else f"la CPTS {name}"
 
 
 def _of(name: str) -> str:
@@ -127,19 +187,22 @@ def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:
     The EPCI or bassin de vie it already holds most of, else the shared border.
     """
     g = ctx.graph
+    # named: in a fiche or on a map the motif is read away from the row naming the CPTS
+    cpts = _the_cpts(ctx.cpts.nom[cid])
     epci = g.main(g.epci, units)
     held = ctx.cpts.epci_share.get(cid, {}).get(epci, 0.0)
     bassin = g.main(g.bassin, units)
     in_bassin = ctx.cpts.bassin_share.get(cid, {}).get(bassin, 0.0)
     # the larger of the two: a CPTS holding 8 % of a métropole but most of the bassin de vie
     if held >= 0.05 and held >= in_bassin:
-        return f"la CPTS couvre déjà {round(100 * held)} % de la {_short(_epci_name(g, epci))}"
+        where = f"la {_short(_epci_name(g, epci))}".replace("la EPCI", "l'EPCI")
+        return f"{cpts} couvre déjà {round(100 * held)} % de {where}"
     held = in_bassin
     if held >= 0.05:
         name = g.nom_bassin.get(bassin, "") or "non renseigné"
-        return f"la CPTS couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
+        return f"{cpts} couvre déjà {round(100 * held)} % du bassin de vie {_of(name)}"
     border = sum(b for v in units for u, b in g.adj[v] if cid in ctx.cpts.of_unit[u])
-    return f"CPTS voisine ({_km(border)} de frontière commune)"
+    return f"frontière commune de {_km(border)} avec {cpts}"
 
 
 def _cpts_row(

@@ -215,7 +215,7 @@ def departement_data(
     prop_by = _group(list(range(len(props))), props["departement"].tolist())
     prop_info = _proposal_info(props)
     prop_features = [
-        _feature({"id": i["id"], "option": i["option"], "etiquette": i["etiquette"]}, g)
+        _feature({k: i[k] for k in ("id", "option", "etiquette", "rang")}, g)
         for i, g in zip(prop_info, props["geojson"].tolist(), strict=True)
     ]
     porteur_by = _porteur_features(layers.porteurs)

@@ -85,7 +85,7 @@ from couverture._format import integer
 from couverture._suggest_context import _Context, _Cpts, _Graph
 from couverture._suggest_context import unit_blocks as unit_blocks
 from couverture._suggest_partition import _block_partition, _merge_blocks, _split_among
-from couverture._suggest_texts import _brief, _cpts_row, _creation_row, _km
+from couverture._suggest_texts import _brief, _cpts_row, _creation_row, _km, _the_cpts
 from couverture._validate import check_bounds
 from couverture.settings import CRS_WEB
 
@@ -222,7 +222,7 @@ def _temporary_rows(
             )
     elif not mentor:
         notes.append("aucune CPTS au stade ACI dans le territoire pour le mentorat")
-    lead = f"extension temporaire de la CPTS voisine ; {reason}"
+    lead = f"extension temporaire de {_the_cpts(ctx.cpts.nom[cid])} (voisine) ; {reason}"
     row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
     row["cpts_mentor_id"] = mentor
     row["cpts_mentor"] = ctx.cpts.nom.get(mentor, "")
@@ -257,7 +257,8 @@ def _attach_rows(
     ]
     if dist > 1000 * float(ctx.params["rattachement"]["distance_signalee_km"]):
         notes.append("CPTS éloignée : rattachement à revoir dès qu'une CPTS plus proche existera")
-    lead = f"rattachement temporaire à une CPTS ACI à {_km(dist)} ; {reason}"
+    # « temporaire » is in the option beside it: the room goes to the CPTS's name and the reason
+    lead = f"rattachement à {_the_cpts(ctx.cpts.nom[cid])} (ACI, {_km(dist)}) ; {reason}"
     row = _cpts_row(ctx, "rattachement_temporaire", cid, units, ledger.base(cid), notes, lead=lead)
     row["cpts_mentor_id"], row["cpts_mentor"] = cid, ctx.cpts.nom[cid]
     ledger.add(cid, added)

@@ -46,7 +46,7 @@
 
   // texts come formatted from Python (couverture._format); a missing value is left out
   function proposalHtml(p) {
-    var head = esc(p.libelle) + (p.recommandee ? " (recommandée)" : " (alternative)");
+    var head = esc(p.libelle) + " (" + esc(p.rang) + ")";  // « alternative 2, partie 1/3 »
     var who = p.option === "creation" ? "nouvelle CPTS" + (p.nom ? " « " + esc(p.nom) + " »" : "")
       : (p.cible ? "vers " + esc(p.cible) : "");
     return "<li><b>" + head + "</b> " + who +
@@ -127,7 +127,7 @@
   };
   cv.onAlternative = function (feature, layer) {
     cv.nAlternatives += 1;
-    label(layer, feature.properties.etiquette + " (alternative)", "alternative");
+    label(layer, feature.properties.etiquette + " (" + feature.properties.rang + ")", "alternative");
   };
   cv.onProject = function (feature, layer) { cv.nProjets += 1; label(layer, feature.properties.nom, "projet"); };
   cv.circle = function (feature, latlng) {
