@@ -24,9 +24,36 @@ def _path(name: str) -> Path:
     return settings.CONFIG_DIR / name
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    with _path(name).open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+def _rows(name: str, required: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Return the rows of ``config/<name>``, each of its ``required`` columns filled.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file (and the line) when it is missing, lacks a ``required`` column in its
+        header or leaves one empty in a row.
+    """
+    path = _path(name)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except FileNotFoundError:
+        raise ConfigError(f"{path} : fichier de configuration introuvable") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{path}, ligne 1 : colonne {', '.join(f'« {c} »' for c in missing)} absente "
+            f"(en-tête : {', '.join(header) or 'vide'})"
+        )
+    for line, row in enumerate(rows, start=2):
+        empty = [c for c in required if not (row.get(c) or "").strip()]
+        if empty:
+            raise ConfigError(
+                f"{path}, ligne {line} : colonne {', '.join(f'« {c} »' for c in empty)} vide"
+            )
+    return rows
 
 
 @cache
@@ -226,6 +253,42 @@ def _case(column: str, pairs: Iterable[tuple[str, str]]) -> str:
 def stage_wordings() -> dict[str, str]:
     """Map normalised stage wordings to a stage code (``""`` for pre-LI projects)."""
     return {row["libelle"]: row["stade"] for row in _rows("stades.csv")}
+
+
+@cache
+def column_aliases(name: str = "colonnes.csv") -> tuple[tuple[str, str], ...]:
+    """Return the ``(role, alias)`` rows of a column-name table, usual names first.
+
+    ``colonnes.csv`` names the registry's columns, ``colonnes_perimetres.csv`` the plain names
+    a layer of perimeters gives its CPTS column.
+
+    Examples
+    --------
+    >>> column_aliases()[0]
+    ('cpts_id', 'cpts_id')
+    >>> ("cpts_nom", "nom") in column_aliases("colonnes_perimetres.csv")
+    True
+    """
+    return tuple((r["role"], r["alias"]) for r in _rows(name, ("role", "alias")))
+
+
+@cache
+def neighbour_departements() -> dict[str, frozenset[str]]:
+    """Return the départements sharing a border with each département.
+
+    ``config/departements_voisins.csv`` (rook contiguity of the COG communes), read both ways;
+    overseas départements have none.
+
+    Examples
+    --------
+    >>> sorted(neighbour_departements()["05"])
+    ['04', '26', '38', '73']
+    """
+    out: dict[str, set[str]] = {}
+    for row in _rows("departements_voisins.csv", ("departement", "voisin")):
+        out.setdefault(row["departement"], set()).add(row["voisin"])
+        out.setdefault(row["voisin"], set()).add(row["departement"])
+    return {dep: frozenset(neighbours) for dep, neighbours in out.items()}
 
 
 @cache

@@ -26,7 +26,6 @@ feature's rank + 1 (its line in the attribute table exported as CSV, header = li
 
 from __future__ import annotations
 
-import csv
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from couverture import _format, settings
-from couverture._config import metric_crs, sources, stage_rank
+from couverture import _format
+from couverture._config import column_aliases, metric_crs, sources, stage_rank
 from couverture._registry_common import _compact, log, printable, registry_error
 from couverture._registry_cpts import _stage_of
 from couverture._registry_read import Note, Table, _cell_text, _layout_problems, _match_columns
@@ -128,8 +127,7 @@ def _layer_aliases() -> dict[str, str]:
     In a layer each feature *is* a CPTS: its plain name column names the CPTS
     (``config/colonnes_perimetres.csv``, loose key → role).
     """
-    with (settings.CONFIG_DIR / "colonnes_perimetres.csv").open(encoding="utf-8") as fh:
-        return {_compact(r["alias"]): r["role"] for r in csv.DictReader(fh)}
+    return {_compact(alias): role for role, alias in column_aliases("colonnes_perimetres.csv")}
 
 
 _CANONICAL = {"cpts_id": "cpts_id", "cpts_nom": "nom_cpts", "stade": "stade"}

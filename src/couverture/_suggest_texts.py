@@ -114,11 +114,8 @@ def _funding_text(ctx: _Context, before: int, after: int) -> str:
     fa, fb = ctx.funding.get(before, 0), ctx.funding.get(after, 0)
     if before == after:
         return f"reste en taille {after}"
-    return (
-        f"passe de la taille {before} à la taille {after} (financement max {fb - fa:+,} €)".replace(
-            ",", "\u202f"
-        )
-    )
+    gain = f"{'+' if fb >= fa else ''}{integer(fb - fa)}"
+    return f"passe de la taille {before} à la taille {after} (financement max {gain} €)"
 
 
 def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:

@@ -42,6 +42,7 @@ from couverture._errors import DataSourceError
 from couverture._format import percent, plural
 from couverture._graph import UnitGraph
 from couverture._output import atomic_path
+from couverture.zones import members
 
 log = logging.getLogger(__name__)
 
@@ -919,7 +920,7 @@ def next_month_registry(registry: Path | str, plan_path: Path | str, output: Pat
             f"--mois-suivant {plan_path} : aucun projet de création décidé encore blanc"
         )
     project = decided.iloc[0]
-    codes = project["communes"].split()
+    codes = members(decided.iloc[:1])["code"].tolist()
     left = min(codes, key=lambda c: int(units.loc[c, "population"]))
     biggest = max(codes, key=lambda c: int(units.loc[c, "population"]))
     frame = pd.read_csv(registry, dtype=str, keep_default_na=False)

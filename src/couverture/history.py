@@ -43,8 +43,10 @@ from typing import TYPE_CHECKING, Any
 from couverture import settings
 from couverture._config import pre_stage, stage_codes, stages
 from couverture._errors import HistoryError
+from couverture._format import integer
 from couverture._validate import check_month
 from couverture.store import has_table, query
+from couverture.zones import unit_codes
 
 if TYPE_CHECKING:
     import duckdb
@@ -635,7 +637,7 @@ def _cpts_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
     # a CPTS straddling the scope's border is compared on its units inside the scope
     in_scope = scope.codes
     c = snap.cpts.copy()
-    c["codes"] = c["communes"].fillna("").str.split().map(lambda s: set(s) & in_scope)
+    c["codes"] = unit_codes(c["communes"]).map(lambda s: set(s) & in_scope)
     c = c[c["departement"].isin(scope.deps) | c["codes"].map(bool)]
     return c.set_index("cpts_id")
 
@@ -737,9 +739,10 @@ def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> lis
     import pandas as pd
 
     units_a = scope.units_a
+    codes_b = unit_codes(zb["communes"])
     rows = []
     for zid in sorted(set(zb.index) - set(za.index)):
-        codes = zb.loc[zid, "communes"].split()
+        codes = codes_b[zid]
         still = [c for c in codes if c in units_a.index and pd.isna(units_a.loc[c, "stade"])]
         rows.append(
             scope.row(
@@ -760,26 +763,28 @@ def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> lis
 
 def _zones_new(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of ``za`` absent from ``zb``."""
+    codes_a = unit_codes(za["communes"])
     rows = []
     for zid in sorted(set(za.index) - set(zb.index)):
-        codes = za.loc[zid, "communes"].split()
+        codes = codes_a[zid]
         rows.append(scope.row("zone_nouvelle", codes, cpts=zid, apres=f"{len(codes)} communes"))
     return rows
 
 
 def _zones_modified(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of both months whose units changed."""
+    codes_b, codes_a = unit_codes(zb["communes"]), unit_codes(za["communes"])
     rows = []
     for zid in sorted(set(za.index) & set(zb.index)):
-        old, new = set(zb.loc[zid, "communes"].split()), set(za.loc[zid, "communes"].split())
+        old, new = set(codes_b[zid]), set(codes_a[zid])
         if old != new:
             rows.append(
                 scope.row(
                     "zone_modifiee",
                     sorted(new),
                     cpts=zid,
-                    avant=f"{len(old)} communes, {int(zb.loc[zid, 'population'])} hab.",
-                    apres=f"{len(new)} communes, {int(za.loc[zid, 'population'])} hab.",
+                    avant=f"{len(old)} communes, {integer(zb.loc[zid, 'population'])} hab.",
+                    apres=f"{len(new)} communes, {integer(za.loc[zid, 'population'])} hab.",
                 )
             )
     return rows

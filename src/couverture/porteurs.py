@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from couverture import _format
 from couverture._config import metric_crs, toml
 from couverture._errors import DataSourceError
+from couverture.zones import unit_codes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -864,9 +865,10 @@ def name_porteurs(
     taken: dict[object, str] = {}
     recommended = creations["recommandee"].eq("oui")
     order = [*creations.index[recommended], *creations.index[~recommended]]
+    units_of = unit_codes(creations["communes"])
     for idx in order:
         row = creations.loc[idx]
-        units = str(row["communes"]).split()
+        units = units_of[idx]
         codes = {commune_of.get(c, c) for c in units} | set(units)
         near = porteurs_near(
             porteurs, geoms.geometry.loc[idx], communes=codes, departement=str(row["departement"])

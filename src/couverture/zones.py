@@ -138,7 +138,7 @@ def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
     """Return the units of each row of a zones or proposals frame as a long table.
 
     The one place where a ``communes`` column (unit codes joined by a space, as the CSV
-    outputs show them) is read back into codes.
+    outputs show them) is read back into codes (:func:`unit_codes` row by row).
 
     Parameters
     ----------
@@ -162,13 +162,31 @@ def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    # split in Python: pandas' string methods build Arrow lists, several times the memory
-    split = [str(c).split() if isinstance(c, str) else [] for c in frame["communes"].tolist()]
+    split = unit_codes(frame["communes"]).tolist()
     sizes = [len(row) for row in split]
     names = frame[key].to_numpy(dtype=object) if key is not None else np.arange(len(frame))
     return pd.DataFrame(
         {key or "ligne": np.repeat(names, sizes), "code": [c for row in split for c in row]}
     )
+
+
+def unit_codes(communes: pd.Series) -> pd.Series:
+    """Return the unit codes of each ``communes`` field of a column, as lists on its index.
+
+    The reading behind :func:`members`, for a caller that walks the rows (a missing field has
+    no unit).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> unit_codes(pd.Series(["35001 35002", None], index=["Z1", "Z2"])).to_dict()
+    {'Z1': ['35001', '35002'], 'Z2': []}
+    """
+    import pandas as pd
+
+    # split in Python: pandas' string methods build Arrow lists, several times the memory
+    split = [c.split() if isinstance(c, str) else [] for c in communes.tolist()]
+    return pd.Series(split, index=communes.index, dtype=object)
 
 
 def group_geometries(
