@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import sys
+import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -65,8 +67,6 @@ def toml(name: str) -> dict[str, Any]:
     >>> toml("alertes.toml") is toml("alertes.toml")
     True
     """
-    import tomllib  # here: a cached CLI answer is replayed without parsing any table
-
     with _path(name).open("rb") as fh:
         return tomllib.load(fh)
 
@@ -445,8 +445,6 @@ def clear_caches() -> None:
     after :data:`couverture.settings.CONFIG_DIR` moved or a table changed. Results cached on
     disk are keyed by the code and configuration version, so they are not removed.
     """
-    import sys
-
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "couverture" or name.startswith("couverture.")):
             continue

@@ -31,6 +31,8 @@ from couverture._registry_common import (
 )
 from couverture._validate import _registry_reason
 
+# openpyxl is imported for a workbook registry only (see couverture._cli_commands).
+
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
 _HEADER_SCAN = 10  # title rows above the header: the header is among the first rows

@@ -35,10 +35,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
 
 from couverture import settings
 from couverture._config import pre_stage, stage_codes, stages
@@ -136,8 +140,6 @@ def snapshot(analysis: Analysis) -> Snapshot:
     analysis
         An open :class:`~couverture.analysis.Analysis` (its ``departements`` set the scope).
     """
-    import pandas as pd
-
     a = analysis
     units = a.units()
     communes = units[
@@ -240,8 +242,6 @@ def _check_file(path: Path) -> None:
 
 def _problem(path: Path, exc: Exception) -> str:
     """French wording of a DuckDB failure on the history store: lock, rights, damage."""
-    import re
-
     text = str(exc)
     low = text.lower()
     if any(w in low for w in ("corrupt", "checksum", "not a valid duckdb", "serializ")):
@@ -265,8 +265,6 @@ def _problem(path: Path, exc: Exception) -> str:
 
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
     _check_file(path)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -294,8 +292,6 @@ def _opened(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnectio
 
     DuckDB failures become :class:`HistoryError` (in French).
     """
-    import duckdb
-
     con = _connect(path, read_only=read_only)
     try:
         yield con
@@ -398,8 +394,6 @@ def save_snapshot(
         fictif (demonstration data never overwrite a real month), or when the month was stored
         for another périmètre and ``replace_scope`` is false.
     """
-    import pandas as pd
-
     month = check_month(month)
     path = _path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -539,8 +533,6 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
 
 def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.DataFrame:
     """Return the stored rates of every month at a level (``mois, code, nom, taux_*…``)."""
-    import pandas as pd
-
     path = _path(path)
     if not path.exists():
         return pd.DataFrame(columns=["mois", "niveau", "code", "nom"])
@@ -612,8 +604,6 @@ class _Scope:
 
 def _common_scope(before: Snapshot, after: Snapshot) -> _Scope:
     """Return the scope of the comparison: the départements of both snapshots."""
-    import pandas as pd
-
     deps = set(before.communes["departement"]) & set(after.communes["departement"])
     if deps != set(before.communes["departement"]) | set(after.communes["departement"]):
         log.warning(
@@ -736,8 +726,6 @@ def _zones_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
 
 def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of ``zb`` absent from ``za``: covered, or merged into another zone."""
-    import pandas as pd
-
     units_a = scope.units_a
     codes_b = unit_codes(zb["communes"])
     rows = []
@@ -792,8 +780,6 @@ def _zones_modified(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[d
 
 def _changes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Return the change rows as a table, in the order of :data:`CHANGE_TYPES`."""
-    import pandas as pd
-
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("departement", "cpts_id", "cpts", "avant", "apres"):
         frame[col] = frame[col].fillna("")

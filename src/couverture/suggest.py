@@ -90,6 +90,8 @@ from couverture._validate import check_bounds
 from couverture.settings import CRS_WEB
 from couverture.zones import members, unit_codes
 
+# GeoPandas is imported by proposal_geometries only: `suggestions` computes without it.
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
