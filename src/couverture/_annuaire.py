@@ -544,15 +544,21 @@ def _csv_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[st
 
 
 class _Problems:
-    """Offending lines of a small file, raised together as one DataSourceError."""
+    """Offending lines of a small file, raised together as one DataSourceError.
+
+    The annuaire, adhésions and porteurs files (``what`` names the kind), at most
+    :data:`_MAX_PROBLEMS` lines.
+    """
 
     def __init__(self, path: Path, what: str) -> None:
         self.path, self.what = path, what
         self.items: list[str] = []
 
-    def add(self, line: int, value: str, message: str) -> None:
+    def add(self, line: int | None, value: str, message: str) -> None:
+        """Note a problem of line ``line`` (``None``: of the whole file) about ``value``."""
+        where = f"ligne {line}" if line is not None else "fichier"
         shown = f" « {value[:60]} »" if value else ""
-        self.items.append(f"{self.path.name}, ligne {line}{shown} : {message}")
+        self.items.append(f"{self.path.name}, {where}{shown} : {message}")
         if len(self.items) >= _MAX_PROBLEMS:
             self.raise_if_any()
 

@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from couverture import _format, settings
+from couverture._annuaire import _MAX_PROBLEMS, _Problems
 from couverture._config import metric_crs, toml
 from couverture._errors import DataSourceError
 from couverture._input import InputError, decode_text, read_input
@@ -98,7 +99,6 @@ STRUCTURE_FIELDS = (
 )
 _FIELD = {name: i for i, name in enumerate(STRUCTURE_FIELDS)}
 _LINE, _RAW = "_ligne", "_brut"  # private columns: the position's line, its raw x/y
-_MAX_PROBLEMS = 10
 
 
 def config() -> dict[str, Any]:
@@ -114,27 +114,6 @@ def default_categories() -> tuple[str, ...]:
 def radius_m() -> float:
     """Distance (metres) within which a porteur is listed as near a zone."""
     return float(config()["proximite"]["rayon_m"])
-
-
-class _Problems:
-    """Offending lines of a file: raised together (at most a few) as one DataSourceError."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, line: int | None, value: str, message: str) -> None:
-        where = f"ligne {line}" if line is not None else "fichier"
-        shown = f" « {value[:60]} »" if value else ""
-        self.items.append(f"{self.path.name}, {where}{shown} : {message}")
-        if len(self.items) >= _MAX_PROBLEMS:
-            self.raise_if_any()
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            n = len(self.items)
-            head = f"porteurs {self.path} : {n} erreur{'s' if n > 1 else ''}"
-            raise DataSourceError(head + "\n  " + "\n  ".join(self.items))
 
 
 def _text(path: Path) -> str:
@@ -225,7 +204,7 @@ def _commune_code(departement: str, commune: str) -> str:
 
 def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
     """Read the établissements of ``categories`` from the published FINESS extract."""
-    problems = _Problems(path)
+    problems = _Problems(path, "porteurs")
     labels: dict[str, str] = config()["categories"]
     rows: dict[str, dict[str, Any]] = {}
     coords: dict[str, tuple[float, float, str]] = {}
@@ -393,7 +372,7 @@ def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataF
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
     roles = _simple_roles(path, header)
-    problems = _Problems(path)
+    problems = _Problems(path, "porteurs")
     labels: dict[str, str] = config()["categories"]
     rows: list[dict[str, Any]] = []
     positions: list[tuple[float, float, str]] = []
