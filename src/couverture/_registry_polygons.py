@@ -225,7 +225,8 @@ def _degrees_checked(path: Path, layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             path.name,
         )
         return layer.set_crs("EPSG:2154", allow_override=True)
-    bounds = f"x de {xmin:.0f} à {xmax:.0f}, y de {ymin:.0f} à {ymax:.0f}"
+    x0, x1, y0, y1 = (_format.integer(v) for v in (xmin, xmax, ymin, ymax))
+    bounds = f"x de {x0} à {x1}, y de {y0} à {y1}"
     raise registry_error(
         path,
         [
@@ -499,14 +500,14 @@ def _dropped(
 
 def _position(lon: float, lat: float) -> str:
     """``49,225 N, 2,850 O``: a position as a French reader writes it."""
-    ns = f"{abs(lat):.3f} {'N' if lat >= 0 else 'S'}"
-    eo = f"{abs(lon):.3f} {'E' if lon >= 0 else 'O'}"
-    return f"{ns}, {eo}".replace(".", ",")
+    ns = f"{_format.number(abs(lat), decimals=3)} {'N' if lat >= 0 else 'S'}"
+    eo = f"{_format.number(abs(lon), decimals=3)} {'E' if lon >= 0 else 'O'}"
+    return f"{ns}, {eo}"
 
 
 def _format_hectares(square_metres: float) -> str:
     hectares = square_metres / 10_000
-    return f"{hectares:.1f} ha".replace(".", ",") if hectares < 100 else f"{hectares:.0f} ha"
+    return f"{_format.number(hectares, decimals=1 if hectares < 100 else 0)} ha"
 
 
 def _assign(

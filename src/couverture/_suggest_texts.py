@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from couverture._config import stage
-from couverture._format import integer
+from couverture._format import integer, number
 
 if TYPE_CHECKING:
     from couverture._suggest_context import _Band, _Context, _Graph
@@ -22,7 +22,7 @@ def _communes(n: int) -> str:
 
 
 def _km(metres: float) -> str:
-    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
+    return f"{number(metres / 1000, decimals=1)} km"
 
 
 def _epci_name(g: _Graph, epci: str) -> str:
