@@ -303,3 +303,15 @@ def test_column_tables_are_read_through_the_config_door(config_copy: Path) -> No
     couverture.clear_caches()
     with pytest.raises(ConfigError, match=r"colonnes\.csv : fichier de configuration introuvable"):
         _config.column_aliases()
+
+
+def test_a_table_without_one_of_its_columns_is_named(config_copy: Path) -> None:
+    """A renamed column is a ConfigError naming the file and its header, not a KeyError."""
+    _edit(config_copy / "financement.csv", "montant_max_annuel_eur", "montant")
+    with pytest.raises(
+        ConfigError, match=r"financement\.csv, ligne 1 : colonne « montant_max_annuel_eur » absente"
+    ):
+        _config.funding_table("avenant2")
+    _edit(config_copy / "titres_colonnes.csv", "colonne,titre,court,page", "colonne,titre,page")
+    with pytest.raises(ConfigError, match=r"titres_colonnes\.csv, ligne 1 : colonne « court »"):
+        _config.column_titles("page")

@@ -26,14 +26,18 @@ def _path(name: str) -> Path:
     return settings.CONFIG_DIR / name
 
 
-def _rows(name: str, required: Sequence[str] = ()) -> list[dict[str, str]]:
+def _rows(
+    name: str, required: Sequence[str] = (), optional: Sequence[str] = ()
+) -> list[dict[str, str]]:
     """Return the rows of ``config/<name>``, each of its ``required`` columns filled.
+
+    ``optional`` columns must be in the header but may be left empty.
 
     Raises
     ------
     ConfigError
-        Naming the file (and the line) when it is missing, lacks a ``required`` column in its
-        header or leaves one empty in a row.
+        Naming the file (and the line) when it is missing, lacks a ``required`` or ``optional``
+        column in its header or leaves a ``required`` one empty in a row.
     """
     path = _path(name)
     try:
@@ -43,7 +47,7 @@ def _rows(name: str, required: Sequence[str] = ()) -> list[dict[str, str]]:
             header = reader.fieldnames or []
     except FileNotFoundError:
         raise ConfigError(f"{path} : fichier de configuration introuvable") from None
-    missing = [c for c in required if c not in header]
+    missing = [c for c in (*required, *optional) if c not in header]
     if missing:
         raise ConfigError(
             f"{path}, ligne 1 : colonne {', '.join(f'« {c} »' for c in missing)} absente "
@@ -126,7 +130,9 @@ def _stage_rows() -> tuple[Stage, ...]:
             colour=r["couleur"],
             outline=r["contour"],
         )
-        for r in _rows("vocabulaire_stades.csv")
+        for r in _rows(
+            "vocabulaire_stades.csv", ("rang", "libelle", "court", "couleur", "contour"), ("stade",)
+        )
     ]
     ranked = tuple(sorted(rows, key=lambda s: s.rank))
     if [s.rank for s in ranked] != list(range(len(ranked))) or ranked[0].code != "":
@@ -252,7 +258,7 @@ def _case(column: str, pairs: Iterable[tuple[str, str]]) -> str:
 @cache
 def stage_wordings() -> dict[str, str]:
     """Map normalised stage wordings to a stage code (``""`` for pre-LI projects)."""
-    return {row["libelle"]: row["stade"] for row in _rows("stades.csv")}
+    return {row["libelle"]: row["stade"] for row in _rows("stades.csv", ("libelle",), ("stade",))}
 
 
 @cache
@@ -304,7 +310,8 @@ def size_classes() -> list[tuple[int, int, int | None]]:
     path = _path("tailles.csv")
     rows: list[tuple[int, int, int | None]] = []
     expected_min: int | None = 0
-    for line, r in enumerate(_rows("tailles.csv"), start=2):
+    rows_read = _rows("tailles.csv", ("taille", "population_min"), ("population_max",))
+    for line, r in enumerate(rows_read, start=2):
         if expected_min is None:
             raise ConfigError(f"{path}, ligne {line} : taille après la dernière classe ouverte")
         try:
@@ -338,7 +345,8 @@ def funding_table(scale: str = "avenant2") -> dict[int, int]:
     >>> funding_table("avenant2")[2]
     287000
     """
-    rows = [r for r in _rows("financement.csv") if r["bareme"] == scale]
+    table_rows = _rows("financement.csv", ("bareme", "taille", "montant_max_annuel_eur"))
+    rows = [r for r in table_rows if r["bareme"] == scale]
     if not rows:
         raise ArgumentError(f"barème de financement inconnu : « {scale} »")
     table = {int(r["taille"]): int(r["montant_max_annuel_eur"]) for r in rows}
@@ -389,7 +397,7 @@ def column_titles(kind: str = "titre") -> dict[str, str]:
     """
     if kind not in ("titre", "court", "page"):
         raise ArgumentError(f"sorte de titre inconnue : « {kind} » (titre, court ou page)")
-    rows = _rows("titres_colonnes.csv")
+    rows = _rows("titres_colonnes.csv", ("colonne",), ("titre", "court", "page"))
     seen: set[str] = set()
     for line, r in enumerate(rows, start=2):
         if r["colonne"] in seen or not r["titre"]:
