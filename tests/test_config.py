@@ -297,7 +297,8 @@ def test_column_tables_are_read_through_the_config_door(config_copy: Path) -> No
         _registry_cpts._touching_groups({"05", "38"})
 
     (config_copy / "colonnes_perimetres.csv").write_text("role;alias\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"colonnes_perimetres\.csv, ligne 1 : colonne « role »"):
+    absent = r"colonnes_perimetres\.csv, ligne 1 : colonnes « role », « alias » absentes"
+    with pytest.raises(ConfigError, match=absent):
         _config.column_aliases("colonnes_perimetres.csv")
     (config_copy / "colonnes.csv").unlink()
     couverture.clear_caches()

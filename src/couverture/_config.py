@@ -50,16 +50,21 @@ def _rows(
     missing = [c for c in (*required, *optional) if c not in header]
     if missing:
         raise ConfigError(
-            f"{path}, ligne 1 : colonne {', '.join(f'« {c} »' for c in missing)} absente "
-            f"(en-tête : {', '.join(header) or 'vide'})"
+            f"{path}, ligne 1 : {_columns(missing)} {'absentes' if len(missing) > 1 else 'absente'}"
+            f" (en-tête : {', '.join(header) or 'vide'})"
         )
     for line, row in enumerate(rows, start=2):
         empty = [c for c in required if not (row.get(c) or "").strip()]
         if empty:
             raise ConfigError(
-                f"{path}, ligne {line} : colonne {', '.join(f'« {c} »' for c in empty)} vide"
+                f"{path}, ligne {line} : {_columns(empty)} {'vides' if len(empty) > 1 else 'vide'}"
             )
     return rows
+
+
+def _columns(names: Sequence[str]) -> str:
+    """``colonne « a »`` or ``colonnes « a », « b »``."""
+    return f"colonne{'s' if len(names) > 1 else ''} {', '.join(f'« {c} »' for c in names)}"
 
 
 @cache
