@@ -255,3 +255,35 @@ def test_a_registry_saved_again_during_first_sight_gets_no_answer_from_its_old_b
         [*COMMAND, "zones-blanches", *options], capture_output=True, text=True, check=True
     )
     assert replayed.stdout.replace("registre.csv", "frais.csv") == truth.stdout
+
+
+def test_a_cached_answer_starts_without_the_data_libraries(
+    demo_registry: Path, tmp_path: Path
+) -> None:
+    """The second `taux … --format csv` replays its answer without importing pandas, NumPy,
+    DuckDB, GeoPandas… nor the store (lazy imports live in the CLI's commands only); the first
+    one, when computed (a registry never seen), does without GeoPandas, Shapely, SciPy and
+    openpyxl."""
+    registry = tmp_path / "registre.csv"
+    registry.write_bytes(demo_registry.read_bytes() + b"\n" * 5)
+    args = ["taux", "--registre", str(registry), "--departement", "35", "--format", "csv", "-q"]
+    heavy = {"pandas", "numpy", "pyarrow", "duckdb", "geopandas", "shapely", "scipy", "openpyxl"}
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "couverture.cli", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported = {
+            line.rsplit("|", 1)[-1].strip()
+            for line in done.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        runs.append((done.stdout, imported))
+    (computed, first), (replayed, second) = runs
+    assert replayed == computed and computed.startswith("code,nom,")
+    assert not first & {"geopandas", "shapely", "scipy", "openpyxl"}
+    assert not second & heavy
+    assert not second & {"couverture.store", "couverture.analysis", "couverture._geometry"}

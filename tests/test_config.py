@@ -270,3 +270,49 @@ def test_stage_vocabulary_needs_its_rank_0(config_copy: Path) -> None:
     _edit(config_copy / "vocabulaire_stades.csv", ",0,Projet avant lettre d'intention,", ",9,x,")
     with pytest.raises(ConfigError, match=r"vocabulaire_stades\.csv : les rangs des stades"):
         _config.stages()
+
+
+def test_column_tables_are_read_through_the_config_door(config_copy: Path) -> None:
+    """`colonnes.csv`, `colonnes_perimetres.csv` and `departements_voisins.csv` follow
+    `COUVERTURE_CONFIG` and `clear_caches()` like every table, and a broken row is named."""
+    from couverture import _registry_cpts, _registry_read
+
+    assert _registry_read._match_columns(["Code INSEE", "Numéro CPTS"]) == {"code": [0]}
+    with (config_copy / "colonnes.csv").open("a", encoding="utf-8") as fh:
+        fh.write("cpts_id,numero_cpts\n")
+    couverture.clear_caches()
+    assert _registry_read._match_columns(["Code INSEE", "Numéro CPTS"]) == {
+        "code": [0],
+        "cpts_id": [1],
+    }
+    assert "numero_cpts" not in _registry_read._expected_columns()  # the three usual names
+    assert _registry_cpts._touching_groups({"05", "38", "48"}) == [["05", "38"], ["48"]]
+
+    lines = (config_copy / "departements_voisins.csv").read_text(encoding="utf-8").splitlines()
+    broken = [*lines[:3], "07,", *lines[3:]]
+    (config_copy / "departements_voisins.csv").write_text("\n".join(broken), encoding="utf-8")
+    couverture.clear_caches()
+    empty = r"departements_voisins\.csv, ligne 4 : colonne « voisin » vide"
+    with pytest.raises(ConfigError, match=empty):
+        _registry_cpts._touching_groups({"05", "38"})
+
+    (config_copy / "colonnes_perimetres.csv").write_text("role;alias\n", encoding="utf-8")
+    absent = r"colonnes_perimetres\.csv, ligne 1 : colonnes « role », « alias » absentes"
+    with pytest.raises(ConfigError, match=absent):
+        _config.column_aliases("colonnes_perimetres.csv")
+    (config_copy / "colonnes.csv").unlink()
+    couverture.clear_caches()
+    with pytest.raises(ConfigError, match=r"colonnes\.csv : fichier de configuration introuvable"):
+        _config.column_aliases()
+
+
+def test_a_table_without_one_of_its_columns_is_named(config_copy: Path) -> None:
+    """A renamed column is a ConfigError naming the file and its header, not a KeyError."""
+    _edit(config_copy / "financement.csv", "montant_max_annuel_eur", "montant")
+    with pytest.raises(
+        ConfigError, match=r"financement\.csv, ligne 1 : colonne « montant_max_annuel_eur » absente"
+    ):
+        _config.funding_table("avenant2")
+    _edit(config_copy / "titres_colonnes.csv", "colonne,titre,court,page", "colonne,titre,page")
+    with pytest.raises(ConfigError, match=r"titres_colonnes\.csv, ligne 1 : colonne « court »"):
+        _config.column_titles("page")

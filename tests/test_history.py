@@ -10,6 +10,7 @@ import pytest
 
 import couverture
 from couverture import history
+from couverture._format import integer
 
 DEP = "48"
 
@@ -94,6 +95,28 @@ def test_changes_dissolution_and_perimeter(lozere: dict) -> None:
         "zone_disparue",
     }
     assert history.changes(before, before).empty
+
+
+def test_a_grown_zone_tells_its_population_in_french(lozere: dict, tmp_path: Path) -> None:
+    """A zone blanche that keeps its id and grows (a neighbouring CPTS dissolved) is a
+    `zone_modifiee` whose populations are written with the French thousands separator."""
+    dep = lozere["dep_units"]
+    registry = pd.read_csv(lozere["tmp"] / "registre-avant.csv", dtype=str)
+    snaps = []
+    for gone in (["L1"], ["L1", "L0"]):  # L1's smallest code is below L0's: the id stays
+        path = tmp_path / f"registre-{'-'.join(gone)}.csv"
+        registry[~registry["cpts_id"].isin(gone)].to_csv(path, index=False)
+        with couverture.analyse(path, departements=DEP) as a:
+            snaps.append(history.snapshot(a))
+    changes = history.changes(*snaps)
+    grown = changes[changes["type"] == "zone_modifiee"]
+    assert len(grown) == 1
+    zone = snaps[1].zones.set_index("zone_id").loc[grown["cpts"].iloc[0]]
+    codes = zone["communes"].split()
+    population = int(dep.loc[codes, "population"].sum())
+    assert population >= 1000 and zone["population"] == population
+    assert grown["apres"].iloc[0] == f"{len(codes)} communes, {integer(population)} hab."
+    assert "\u202f" in grown["apres"].iloc[0] and "\u202f" in grown["avant"].iloc[0]
 
 
 def test_save_replaces_one_month_only(lozere: dict, tmp_path: Path) -> None:

@@ -238,3 +238,12 @@ def test_paca_perimeters_agree_with_the_commune_list(
             got = assignment(read(tmp_path / name, default_stage="aci"), codes)
         same = sum(got[c] == expected[c] for c in codes)
         assert same / len(codes) >= 0.99, f"{name} : {same}/{len(codes)}"
+
+
+def test_areas_and_positions_of_the_layer_messages_are_french_numbers() -> None:
+    """The hectares and positions the layer's notes quote go through couverture._format."""
+    from couverture._registry_polygons import _format_hectares, _position
+
+    assert _format_hectares(10_000) == "1,0 ha"
+    assert _format_hectares(25_000_000) == "2\u202f500 ha"  # thousands apart, as in French
+    assert _position(-2.85, 49.2254) == "49,225 N, 2,850 O"

@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
+import pandas as pd
+
 from couverture._config import toml
 from couverture._errors import DataSourceError
 from couverture._format import integer, plural
+from couverture._input import InputError, check_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -157,8 +162,6 @@ def checked_path(path: Path | str, *, what: str, max_mb: float) -> Path:
     DataSourceError
         In French, naming ``what`` (« annuaire », « adhésions ») and the file.
     """
-    from couverture._input import InputError, check_file
-
     path = Path(path)
     try:  # the project's one door for the kind of file (no FIFO, device, directory, stdin)
         check_file(path, what=what)
@@ -386,9 +389,6 @@ def _read_rpps(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
     (commune, postal code for a city of arrondissements, country) and category; the few
     thousand distinct places are then placed in units in Python.
     """
-    import duckdb
-    import numpy as np
-
     col = config()["colonnes_rpps"]
 
     def q(name: str) -> str:
@@ -493,8 +493,6 @@ def _csv_error(path: Path, message: str) -> str:
 
 def _places(places: list[tuple[str, str, str]], units: _Units, old: dict[str, str]) -> pd.DataFrame:
     """Return the unit position (``-1`` and a ``motif`` when left out) of each place."""
-    import pandas as pd
-
     france = {str(c) for c in config()["pays"]["france"]}
     where = [
         _place(c, p, bool(y.strip()) and y.strip() not in france, units, old) for c, p, y in places
@@ -546,15 +544,21 @@ def _csv_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[st
 
 
 class _Problems:
-    """Offending lines of a small file, raised together as one DataSourceError."""
+    """Offending lines of a small file, raised together as one DataSourceError.
+
+    The annuaire, adhésions and porteurs files (``what`` names the kind), at most
+    :data:`_MAX_PROBLEMS` lines.
+    """
 
     def __init__(self, path: Path, what: str) -> None:
         self.path, self.what = path, what
         self.items: list[str] = []
 
-    def add(self, line: int, value: str, message: str) -> None:
+    def add(self, line: int | None, value: str, message: str) -> None:
+        """Note a problem of line ``line`` (``None``: of the whole file) about ``value``."""
+        where = f"ligne {line}" if line is not None else "fichier"
         shown = f" « {value[:60]} »" if value else ""
-        self.items.append(f"{self.path.name}, ligne {line}{shown} : {message}")
+        self.items.append(f"{self.path.name}, {where}{shown} : {message}")
         if len(self.items) >= _MAX_PROBLEMS:
             self.raise_if_any()
 
@@ -584,9 +588,6 @@ def _count_value(text: str) -> int | None:
 
 def _read_simple(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
     """Read a CSV ``code_commune;profession;effectif[;mode]`` (counts per commune)."""
-    import numpy as np
-    import pandas as pd
-
     header, rows = _csv_rows(path, "annuaire")
     needed = ["code_commune", "profession", "effectif"]
     missing = [c for c in needed if c not in header]
@@ -640,6 +641,4 @@ def _read_simple(path: Path, units: _Units, old: dict[str, str]) -> Annuaire:
 
 
 def _covered(units: _Units, sites: pd.DataFrame) -> frozenset[str]:
-    import numpy as np
-
     return frozenset(units.departements[np.unique(sites["unite"].to_numpy())].tolist())

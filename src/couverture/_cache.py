@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from couverture import _config, settings
-from couverture._errors import RegistryError
+from couverture._errors import RegistryError, StoreError
+from couverture._output import BUILD_MARKER, process_alive
 from couverture._validate import check_registry_file, registry_files
+
+# PyArrow is imported by the frame functions only: a replayed answer is bytes.
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +43,31 @@ VERSION = "4"
 #: registries whose results are kept (the oldest are evicted)
 KEEP = 12
 _CHUNK = 1 << 20
+
+
+def check_complete(path: Path | None = None) -> None:
+    """Refuse a store whose processed data were being rebuilt by a run that did not finish.
+
+    Checked when the store is opened (:func:`couverture.store.connect`), and here, beside the
+    answers, because a cached answer is replayed without opening the store (nor importing it).
+    """
+    path = path or settings.STORE_PATH
+    marker = path.parent / BUILD_MARKER
+    if not marker.exists():
+        return
+    try:
+        pid = int(marker.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        pid = 0
+
+    # this very process left the mark: its build failed (the store is not being built now)
+    if pid and pid != os.getpid() and process_alive(pid):
+        state = f"sont en cours de reconstruction (couverture donnees, processus {pid})"
+        advice = "attendre la fin de la construction"
+    else:
+        state = "sont incomplètes : la dernière construction (couverture donnees) a été interrompue"
+        advice = "relancer `make data` (ou `couverture donnees` avec les mêmes options)"
+    raise StoreError(f"base {path} : les données de {path.parent} {state} ; {advice}")
 
 
 def _hash_parts(h: hashlib._Hash, parts: tuple[str, ...]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import sys
@@ -98,9 +99,7 @@ def _csv_cache_key(
 
 
 def _replay_csv(key: tuple[str, str]) -> bool:
-    from couverture import _cache, store
-
-    store.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
+    _cache.check_complete()  # an interrupted `donnees`: no answer from the data it replaced
 
     blob = _cache.get_bytes(*key)
     if blob is None:
@@ -114,8 +113,6 @@ def _replay_csv(key: tuple[str, str]) -> bool:
 
 def _computed(args: argparse.Namespace) -> tuple[str, list[tuple[int, str]]]:
     """Run the command ``args`` into a string; return it with the log records it emitted."""
-    import io
-
     from couverture.analysis import recording_log
 
     buffer = io.StringIO()

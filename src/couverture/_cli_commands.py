@@ -10,7 +10,9 @@ import argparse
 import functools
 import logging
 import os
+import stat
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +88,6 @@ def _is_stream(path: Path) -> bool:
 
     For example ``/dev/stdout`` or a FIFO.
     """
-    import stat
-
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -248,6 +248,11 @@ def _emit_geo(
 # ------------------------------------------------------------------------------------------------
 # commands
 # ------------------------------------------------------------------------------------------------
+# The one place of lazy imports: each command imports the library it calls (and with it
+# pandas, DuckDB, GeoPandas…) in its body, so that `couverture taux … --format csv` answered
+# from the cache (couverture._cli_cache) starts without any of them; every other module of the
+# package imports at its top, but for the layer formats and spreadsheets of the registry reader
+# and the geometry libraries of the modules the first commands load (said where they are).
 def cmd_donnees(args: argparse.Namespace) -> None:
     """Build data/processed (units, contiguity, store) from the sources."""
     from couverture import sources, store
@@ -716,8 +721,6 @@ def cmd_plan_action(args: argparse.Namespace) -> None:
         )
         annuaire = _read_annuaire(args, a)
         if annuaire is not None:  # issue 23: the professionals of each CPTS, a column
-            from dataclasses import replace
-
             from couverture.professionnels import plan_cpts_sheet
 
             sheet = plan_cpts_sheet(a, result.cpts, annuaire=annuaire, adhesions=args.adhesions)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import sys
+import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -24,9 +26,45 @@ def _path(name: str) -> Path:
     return settings.CONFIG_DIR / name
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    with _path(name).open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+def _rows(
+    name: str, required: Sequence[str] = (), optional: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """Return the rows of ``config/<name>``, each of its ``required`` columns filled.
+
+    ``optional`` columns must be in the header but may be left empty.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file (and the line) when it is missing, lacks a ``required`` or ``optional``
+        column in its header or leaves a ``required`` one empty in a row.
+    """
+    path = _path(name)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except FileNotFoundError:
+        raise ConfigError(f"{path} : fichier de configuration introuvable") from None
+    missing = [c for c in (*required, *optional) if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{path}, ligne 1 : {_columns(missing)} {'absentes' if len(missing) > 1 else 'absente'}"
+            f" (en-tête : {', '.join(header) or 'vide'})"
+        )
+    for line, row in enumerate(rows, start=2):
+        empty = [c for c in required if not (row.get(c) or "").strip()]
+        if empty:
+            raise ConfigError(
+                f"{path}, ligne {line} : {_columns(empty)} {'vides' if len(empty) > 1 else 'vide'}"
+            )
+    return rows
+
+
+def _columns(names: Sequence[str]) -> str:
+    """``colonne « a »`` or ``colonnes « a », « b »``."""
+    return f"colonne{'s' if len(names) > 1 else ''} {', '.join(f'« {c} »' for c in names)}"
 
 
 @cache
@@ -38,8 +76,6 @@ def toml(name: str) -> dict[str, Any]:
     >>> toml("alertes.toml") is toml("alertes.toml")
     True
     """
-    import tomllib  # here: a cached CLI answer is replayed without parsing any table
-
     with _path(name).open("rb") as fh:
         return tomllib.load(fh)
 
@@ -99,7 +135,9 @@ def _stage_rows() -> tuple[Stage, ...]:
             colour=r["couleur"],
             outline=r["contour"],
         )
-        for r in _rows("vocabulaire_stades.csv")
+        for r in _rows(
+            "vocabulaire_stades.csv", ("rang", "libelle", "court", "couleur", "contour"), ("stade",)
+        )
     ]
     ranked = tuple(sorted(rows, key=lambda s: s.rank))
     if [s.rank for s in ranked] != list(range(len(ranked))) or ranked[0].code != "":
@@ -225,7 +263,43 @@ def _case(column: str, pairs: Iterable[tuple[str, str]]) -> str:
 @cache
 def stage_wordings() -> dict[str, str]:
     """Map normalised stage wordings to a stage code (``""`` for pre-LI projects)."""
-    return {row["libelle"]: row["stade"] for row in _rows("stades.csv")}
+    return {row["libelle"]: row["stade"] for row in _rows("stades.csv", ("libelle",), ("stade",))}
+
+
+@cache
+def column_aliases(name: str = "colonnes.csv") -> tuple[tuple[str, str], ...]:
+    """Return the ``(role, alias)`` rows of a column-name table, usual names first.
+
+    ``colonnes.csv`` names the registry's columns, ``colonnes_perimetres.csv`` the plain names
+    a layer of perimeters gives its CPTS column.
+
+    Examples
+    --------
+    >>> column_aliases()[0]
+    ('cpts_id', 'cpts_id')
+    >>> ("cpts_nom", "nom") in column_aliases("colonnes_perimetres.csv")
+    True
+    """
+    return tuple((r["role"], r["alias"]) for r in _rows(name, ("role", "alias")))
+
+
+@cache
+def neighbour_departements() -> dict[str, frozenset[str]]:
+    """Return the départements sharing a border with each département.
+
+    ``config/departements_voisins.csv`` (rook contiguity of the COG communes), read both ways;
+    overseas départements have none.
+
+    Examples
+    --------
+    >>> sorted(neighbour_departements()["05"])
+    ['04', '26', '38', '73']
+    """
+    out: dict[str, set[str]] = {}
+    for row in _rows("departements_voisins.csv", ("departement", "voisin")):
+        out.setdefault(row["departement"], set()).add(row["voisin"])
+        out.setdefault(row["voisin"], set()).add(row["departement"])
+    return {dep: frozenset(neighbours) for dep, neighbours in out.items()}
 
 
 @cache
@@ -241,7 +315,8 @@ def size_classes() -> list[tuple[int, int, int | None]]:
     path = _path("tailles.csv")
     rows: list[tuple[int, int, int | None]] = []
     expected_min: int | None = 0
-    for line, r in enumerate(_rows("tailles.csv"), start=2):
+    rows_read = _rows("tailles.csv", ("taille", "population_min"), ("population_max",))
+    for line, r in enumerate(rows_read, start=2):
         if expected_min is None:
             raise ConfigError(f"{path}, ligne {line} : taille après la dernière classe ouverte")
         try:
@@ -275,7 +350,8 @@ def funding_table(scale: str = "avenant2") -> dict[int, int]:
     >>> funding_table("avenant2")[2]
     287000
     """
-    rows = [r for r in _rows("financement.csv") if r["bareme"] == scale]
+    table_rows = _rows("financement.csv", ("bareme", "taille", "montant_max_annuel_eur"))
+    rows = [r for r in table_rows if r["bareme"] == scale]
     if not rows:
         raise ArgumentError(f"barème de financement inconnu : « {scale} »")
     table = {int(r["taille"]): int(r["montant_max_annuel_eur"]) for r in rows}
@@ -326,7 +402,7 @@ def column_titles(kind: str = "titre") -> dict[str, str]:
     """
     if kind not in ("titre", "court", "page"):
         raise ArgumentError(f"sorte de titre inconnue : « {kind} » (titre, court ou page)")
-    rows = _rows("titres_colonnes.csv")
+    rows = _rows("titres_colonnes.csv", ("colonne",), ("titre", "court", "page"))
     seen: set[str] = set()
     for line, r in enumerate(rows, start=2):
         if r["colonne"] in seen or not r["titre"]:
@@ -382,8 +458,6 @@ def clear_caches() -> None:
     after :data:`couverture.settings.CONFIG_DIR` moved or a table changed. Results cached on
     disk are keyed by the code and configuration version, so they are not removed.
     """
-    import sys
-
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "couverture" or name.startswith("couverture.")):
             continue

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
 
 def figure(figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
     """Return a new :class:`matplotlib.figure.Figure` (not registered with pyplot).
@@ -31,9 +34,6 @@ def figure(figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
     (adjustText) measures text through ``fig.canvas.get_renderer()``, which a bare figure's
     base canvas does not have.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=figsize, **kwargs)
     FigureCanvasAgg(fig)
     return fig

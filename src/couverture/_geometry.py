@@ -16,6 +16,9 @@ import numpy as np
 from couverture._config import metric_crs
 from couverture.settings import CRS_WEB
 
+# Shapely and GeoPandas are imported by the functions that use them: the store, and with it
+# every computed command, imports this module (see couverture._cli_commands).
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd

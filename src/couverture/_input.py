@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import zipfile
@@ -49,6 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from couverture._config import toml
 from couverture._errors import CouvertureError
 
 #: An anomaly of reading: (line, column, value, action, kind) — as the registry notes them.
@@ -71,8 +73,6 @@ class InputError(CouvertureError):
 
 def limits() -> dict[str, int]:
     """Return the bounds of ``config/entrees.toml`` in bytes (``taille``, ``classeur``)."""
-    from couverture._config import toml
-
     conf = toml("entrees.toml")
     return {
         "taille": int(float(conf["taille_max_mo"]) * _MIB),
@@ -195,8 +195,6 @@ def check_workbook(path: Path | str, data: bytes, *, what: str) -> None:
 
     A damaged archive is left to the reader (it words its own message).
     """
-    import io
-
     bound = limits()["classeur"]
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -7,14 +7,21 @@ built once (:func:`prepare_layers`); :mod:`couverture.maps` then cuts them by d�
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 
+from couverture import decision
 from couverture._errors import ArgumentError
 from couverture._geometry import (
     DECIMALS,
@@ -26,8 +33,10 @@ from couverture._geometry import group_unions as _group_unions
 from couverture._map_page import _codes
 from couverture._validate import check_departements
 from couverture.porteurs import COLUMNS as PORTEUR_COLUMNS
+from couverture.professionnels import with_texts
 from couverture.settings import CRS_WEB
 from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
+from couverture.zones import main_towns, members
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -92,8 +101,6 @@ class MapLayers:
 
 def _split_codes(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``(key, code)`` arrays of a ``communes`` column (:func:`zones.members`)."""
-    from couverture.zones import members
-
     long = members(frame, key=key)
     return long[key].astype(str).to_numpy(dtype=object), long["code"].to_numpy(dtype=object)
 
@@ -159,12 +166,8 @@ def prepare_layers(
         simple = simplify_coverage(geoms, unit_dep, tolerance=tolerance)
         geojson = None
 
-    from concurrent.futures import ThreadPoolExecutor
-
     zones = full.zones()
     if annuaire is not None:  # issue 23: a line on the professionals in the cards
-        from couverture.professionnels import with_texts
-
         cpts, zones = with_texts(full, annuaire, cpts=cpts, zones=zones, adhesions=adhesions)
     named = full.zone_names()["nom_zone"]  # zones named by place on their cards
     overlaps = full.overlaps().set_index("code")["type"]
@@ -184,7 +187,6 @@ def prepare_layers(
         towns = _town_layer(full.unit_table(), unit_layer, deps)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
-    from couverture import decision
 
     decision_layers = decision.prepare(
         units=units,
@@ -220,10 +222,6 @@ def _town_layer(
     table: pd.DataFrame, unit_layer: gpd.GeoDataFrame, deps: Sequence[str]
 ) -> pd.DataFrame:
     """Return the main towns of each mapped département, with the point where names go."""
-    import pandas as pd
-
-    from couverture.zones import main_towns
-
     table = table[table["departement"].isin(list(deps)) & table["code"].isin(unit_layer.index)]
     parts = [main_towns(g, limit=MAP_TOWNS) for _, g in table.groupby("departement", sort=True)]
     if not parts:
@@ -287,9 +285,6 @@ def _unit_layer(
     ``zones`` must be every zone blanche, not only those of the mapped départements: a
     neighbouring unit shown on a map keeps the zone it belongs to.
     """
-    import geopandas as gpd
-    import pandas as pd
-
     zone_keys, zone_codes = _split_codes(zones, "zone_id")
     zone_of = pd.Series(zone_keys, index=zone_codes)
     # only what the maps draw: a map holds no copy of the other coverage columns
@@ -310,8 +305,6 @@ def _cpts_layer(
     cpts: pd.DataFrame, membership: pd.DataFrame, simple: gpd.GeoSeries
 ) -> gpd.GeoDataFrame:
     """CPTS with the coverage union of their units; ``stade`` is ``None`` before the LI."""
-    import geopandas as gpd
-
     unions = _group_unions(
         membership["cpts_id"].to_numpy(dtype=str), membership["code"].to_numpy(dtype=str), simple
     )
@@ -324,8 +317,6 @@ def _cpts_layer(
 
 def _zone_layer(zones: pd.DataFrame, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
     """Zones blanches (index ``zone_id``) with the coverage union of their units."""
-    import geopandas as gpd
-
     unions = _group_unions(*_split_codes(zones, "zone_id"), simple)
     layer = gpd.GeoDataFrame(
         zones.set_index("zone_id"),
@@ -344,8 +335,6 @@ def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.Dat
     ArgumentError
         When a column of :data:`PORTEUR_COLUMNS` is missing.
     """
-    import pandas as pd
-
     if porteurs is None:
         return pd.DataFrame(columns=[*PORTEUR_COLUMNS, "departement"])
     missing = [c for c in PORTEUR_COLUMNS if c not in porteurs.columns]
@@ -366,9 +355,6 @@ def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.Dat
 
 
 def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
-    import geopandas as gpd
-    import pandas as pd
-
     if suggestions is None or suggestions.empty:
         return gpd.GeoDataFrame(
             columns=["proposition", *PROPOSAL_COLUMNS, "geojson", "geometry"], crs=CRS_WEB
@@ -408,10 +394,6 @@ def _release_memory() -> None:
 
     Elsewhere the collection alone).
     """
-    import ctypes
-    import ctypes.util
-    import gc
-
     gc.collect()
     name = ctypes.util.find_library("c")
     if name is None:

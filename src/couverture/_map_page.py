@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from couverture._assets import head_html, script_tag, style_tag
 from couverture._config import stages as _stages
 
 if TYPE_CHECKING:
@@ -226,8 +227,6 @@ class _Page:
         )
 
     def html(self) -> str:
-        from couverture._assets import head_html, script_tag, style_tag
-
         return "".join(
             [
                 '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n',

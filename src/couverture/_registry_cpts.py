@@ -5,7 +5,6 @@ Private to :mod:`couverture.registry`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import math
@@ -15,8 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from couverture import _format, settings
-from couverture._config import pre_stage, stage_codes, stage_rank, stage_wordings
+from couverture import _format
+from couverture._config import (
+    neighbour_departements,
+    pre_stage,
+    stage_codes,
+    stage_rank,
+    stage_wordings,
+)
 from couverture._errors import ArgumentError
 from couverture._registry_common import (
     _DATE_ROLES,
@@ -178,24 +183,9 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
     return ids
 
 
-@functools.cache
-def _neighbour_departements() -> dict[str, frozenset[str]]:
-    """Départements sharing a border.
-
-    (``config/departements_voisins.csv``, rook contiguity of the COG communes; overseas
-    départements have none).
-    """
-    out: dict[str, set[str]] = {}
-    with (settings.CONFIG_DIR / "departements_voisins.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            out.setdefault(row["departement"], set()).add(row["voisin"])
-            out.setdefault(row["voisin"], set()).add(row["departement"])
-    return {dep: frozenset(neighbours) for dep, neighbours in out.items()}
-
-
 def _touching_groups(departements: set[str]) -> list[list[str]]:
     """Return the départements grouped by contiguity (a chain of borders), each group sorted."""
-    neighbours = _neighbour_departements()
+    neighbours = neighbour_departements()
     left, groups = set(departements), []
     while left:
         todo, group = [min(left)], set()

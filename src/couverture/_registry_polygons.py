@@ -26,26 +26,31 @@ feature's rank + 1 (its line in the attribute table exported as CSV, header = li
 
 from __future__ import annotations
 
-import csv
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 
-from couverture import _format, settings
-from couverture._config import metric_crs, sources, stage_rank
+from couverture import _format
+from couverture._config import column_aliases, metric_crs, sources, stage_rank
 from couverture._registry_common import _compact, log, printable, registry_error
 from couverture._registry_cpts import _stage_of
-from couverture._registry_read import Note, Table, _cell_text, _layout_problems, _match_columns
+from couverture._registry_read import (
+    Note,
+    Table,
+    _cell_text,
+    _column_aliases,
+    _layout_problems,
+    _match_columns,
+)
 
-if TYPE_CHECKING:
-    import geopandas as gpd
-
-POLYGON_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".shp"})
 _ATTRIBUTE_ROLES = (
     "cpts_id",
     "cpts_nom",
@@ -76,11 +81,6 @@ def thresholds() -> Thresholds:
         float(conf["part_partagee"]),
         float(conf["part_negligeable"]),
     )
-
-
-def is_polygon_layer(path: Path | str) -> bool:
-    """Whether ``path`` names a polygon layer (by its extension) rather than a commune list."""
-    return Path(path).suffix.lower() in POLYGON_SUFFIXES
 
 
 def polygon_table(
@@ -128,8 +128,7 @@ def _layer_aliases() -> dict[str, str]:
     In a layer each feature *is* a CPTS: its plain name column names the CPTS
     (``config/colonnes_perimetres.csv``, loose key → role).
     """
-    with (settings.CONFIG_DIR / "colonnes_perimetres.csv").open(encoding="utf-8") as fh:
-        return {_compact(r["alias"]): r["role"] for r in csv.DictReader(fh)}
+    return {_compact(alias): role for role, alias in column_aliases("colonnes_perimetres.csv")}
 
 
 _CANONICAL = {"cpts_id": "cpts_id", "cpts_nom": "nom_cpts", "stade": "stade"}
@@ -142,8 +141,6 @@ def _truncated_role(name: str) -> str | None:
     A 10-character name that starts exactly one role's aliases (roles of the layer's
     attributes only).
     """
-    from couverture._registry_read import _column_aliases
-
     if len(name) != _DBF_WIDTH:
         return None
     key = _compact(name)
@@ -189,9 +186,6 @@ def _layer_columns(path: Path, layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
-    import geopandas as gpd
-    import pyogrio
-
     errors = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError)
     try:
         layer = gpd.read_file(path, engine="pyogrio", layer=_layer_name(path))
@@ -231,7 +225,8 @@ def _degrees_checked(path: Path, layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             path.name,
         )
         return layer.set_crs("EPSG:2154", allow_override=True)
-    bounds = f"x de {xmin:.0f} à {xmax:.0f}, y de {ymin:.0f} à {ymax:.0f}"
+    x0, x1, y0, y1 = (_format.integer(v) for v in (xmin, xmax, ymin, ymax))
+    bounds = f"x de {x0} à {x1}, y de {y0} à {y1}"
     raise registry_error(
         path,
         [
@@ -252,8 +247,6 @@ def _layer_name(path: Path) -> str | None:
     The only one, or the only polygon layer with a CPTS id or name column (a GeoPackage may hold
     several layers).
     """
-    import pyogrio
-
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
     if len(layers) <= 1:
         return None
@@ -294,8 +287,6 @@ class _Features:
 
 
 def _features(path: Path, layer: gpd.GeoDataFrame, attribute_columns: list[str]) -> _Features:
-    import shapely
-
     geoms = layer.geometry.to_crs("EPSG:4326").to_numpy()
     table = layer[attribute_columns].astype(object).where(layer[attribute_columns].notna(), None)
     values = [[_cell_text(v) for v in row] for row in table.to_numpy()]  # null → ""
@@ -349,8 +340,6 @@ def _polygonal(geom: Any) -> Any:
 
     ``None`` when there is none.
     """
-    import shapely
-
     if geom is None or geom.is_empty:
         return None
     if not geom.is_valid:
@@ -382,9 +371,6 @@ def _coverage(features: _Features, units: gpd.GeoDataFrame) -> pd.DataFrame:
 
     Measured in each territory's metric CRS.
     """
-    import geopandas as gpd
-    import shapely
-
     polygons = gpd.GeoSeries(features.geometry, crs="EPSG:4326")
     keys = np.array(features.keys, dtype=object)
     out = []
@@ -423,8 +409,6 @@ def _swapped_axes(
 
     Each one corrected is noted; the features' geometries and the coverage are updated.
     """
-    import shapely
-
     covered = set(coverage["key"])
     lost = [i for i, k in enumerate(features.keys) if k not in covered]
     if not lost:
@@ -479,8 +463,6 @@ def _dropped(
     limits: Thresholds,
 ) -> list[Note]:
     """Name each feature that gives no CPTS (no unit taken) and why (one note each)."""
-    import geopandas as gpd
-
     name = dict(zip(units["code"].astype(str), units["nom"].astype(str), strict=True))
     lost = [i for i, k in enumerate(features.keys) if k not in kept]
     if not lost:
@@ -518,14 +500,14 @@ def _dropped(
 
 def _position(lon: float, lat: float) -> str:
     """``49,225 N, 2,850 O``: a position as a French reader writes it."""
-    ns = f"{abs(lat):.3f} {'N' if lat >= 0 else 'S'}"
-    eo = f"{abs(lon):.3f} {'E' if lon >= 0 else 'O'}"
-    return f"{ns}, {eo}".replace(".", ",")
+    ns = f"{_format.number(abs(lat), decimals=3)} {'N' if lat >= 0 else 'S'}"
+    eo = f"{_format.number(abs(lon), decimals=3)} {'E' if lon >= 0 else 'O'}"
+    return f"{ns}, {eo}"
 
 
 def _format_hectares(square_metres: float) -> str:
     hectares = square_metres / 10_000
-    return f"{hectares:.1f} ha".replace(".", ",") if hectares < 100 else f"{hectares:.0f} ha"
+    return f"{_format.number(hectares, decimals=1 if hectares < 100 else 0)} ha"
 
 
 def _assign(

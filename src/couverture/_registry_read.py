@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from couverture import settings
+from couverture._config import column_aliases
 from couverture._input import InputError, Note, decode_text, read_input, shorten
 from couverture._registry_common import (
     _CODE_ROLES,
@@ -30,6 +30,8 @@ from couverture._registry_common import (
     registry_error,
 )
 from couverture._validate import _registry_reason
+
+# openpyxl is imported for a workbook registry only (see couverture._cli_commands).
 
 _YEAR_SUFFIX = re.compile(r"(?:19|20)\d\d$")
 _EXCEL_SEP = re.compile(r"\A[ \t]*sep=([^\r\n])[ \t]*\r?\n", re.IGNORECASE)
@@ -379,9 +381,8 @@ def _find_header(rows: list[list[str]]) -> int | None:
 def _expected_columns() -> str:
     """Usual names of the main columns, for error messages."""
     by_role: dict[str, list[str]] = defaultdict(list)
-    with (settings.CONFIG_DIR / "colonnes.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            by_role[row["role"]].append(row["alias"])
+    for role, alias in column_aliases():
+        by_role[role].append(alias)
     shown = [
         ("identifiant de CPTS", "cpts_id"),
         ("nom de CPTS", "cpts_nom"),
@@ -394,9 +395,7 @@ def _expected_columns() -> str:
 
 @functools.cache
 def _column_aliases() -> dict[str, tuple[str, int]]:
-    with (settings.CONFIG_DIR / "colonnes.csv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {_compact(r["alias"]): (r["role"], rank) for rank, r in enumerate(rows)}
+    return {_compact(alias): (role, rank) for rank, (role, alias) in enumerate(column_aliases())}
 
 
 def _match_columns(header: list[str]) -> dict[str, list[int]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from couverture._config import size_class
 from couverture._format import integer
@@ -542,8 +543,6 @@ class _Context:
 
     def nearest_mature(self, units: list[int]) -> list[tuple[str, float]]:
         """ACI CPTS of the units' territory by increasing distance (m) between centroids."""
-        from scipy.spatial import cKDTree
-
         g = self.graph
         territory = _territory(str(g.dep[units[0]]))
         if territory not in self._trees:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from couverture._config import stage
-from couverture._format import integer
+from couverture._format import integer, number
 
 if TYPE_CHECKING:
     from couverture._suggest_context import _Band, _Context, _Graph
@@ -70,7 +70,7 @@ def _communes(n: int) -> str:
 
 
 def _km(metres: float) -> str:
-    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
+    return f"{number(metres / 1000, decimals=1)} km"
 
 
 def _epci_name(g: _Graph, epci: str) -> str:
@@ -174,11 +174,8 @@ def _funding_text(ctx: _Context, before: int, after: int) -> str:
     fa, fb = ctx.funding.get(before, 0), ctx.funding.get(after, 0)
     if before == after:
         return f"reste en taille {after}"
-    return (
-        f"passe de la taille {before} à la taille {after} (financement max {fb - fa:+,} €)".replace(
-            ",", "\u202f"
-        )
-    )
+    gain = f"{'+' if fb >= fa else ''}{integer(fb - fa)}"
+    return f"passe de la taille {before} à la taille {after} (financement max {gain} €)"
 
 
 def _extension_lead(ctx: _Context, cid: str, units: list[int]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from couverture._errors import ArgumentError, DataSourceError, RegistryError
+from couverture._input import InputError, check_file, input_files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,8 +41,6 @@ def check_registry_file(path: Path) -> None:
     mislead the reading: they are refused before anything is read (see
     :func:`couverture._input.check_file`).
     """
-    from couverture._input import InputError, check_file
-
     try:
         check_file(path, what="registre")
     except InputError as exc:
@@ -57,8 +56,6 @@ def _registry_reason(reason: str) -> str:
 
 def registry_files(path: Path) -> list[Path]:
     """Return the files a registry is made of (see :func:`couverture._input.input_files`)."""
-    from couverture._input import input_files
-
     return input_files(path)
 
 

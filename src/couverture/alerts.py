@@ -16,9 +16,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import _config, _format
-from couverture._config import toml
+import pandas as pd
+
+from couverture import _config, _format, history
+from couverture._config import sources, toml
 from couverture._errors import ArgumentError
+from couverture._format import integer, plural
 from couverture._format import month as french_month
 
 if TYPE_CHECKING:
@@ -142,8 +145,6 @@ def coordinator_pairs(analysis: Analysis) -> pd.DataFrame:
         Columns :data:`PAIR_COLUMNS`, one row per pair (``a`` before ``b`` by id),
         ``departement`` being that of ``a``.
     """
-    import pandas as pd
-
     settings = thresholds()["mutualisation"]
     sizes = set(int(t) for t in settings["tailles"])
     excluded = set(settings.get("stades_exclus", []))
@@ -207,8 +208,6 @@ def cpts_alerts(
         Columns :data:`CPTS_COLUMNS` (dates ISO or empty, ``stade`` in French), ordered by
         département and name.
     """
-    import pandas as pd
-
     limits = thresholds()["stades"]
     table = analysis.cpts().reset_index()
     dates = analysis.registry.cpts
@@ -264,9 +263,6 @@ def cpts_alerts(
 
 def _abnormal_perimeters(analysis: Analysis, table: pd.DataFrame) -> dict[str, list[str]]:
     """Return, by CPTS id, what is abnormal in its perimeter (one commune, floor, pieces)."""
-    from couverture._config import sources
-    from couverture._format import integer, plural
-
     floor = int(sources()["analyse"]["plancher_creation"])
     few = int(thresholds().get("perimetre", {}).get("communes_min", 1))
     out: dict[str, list[str]] = {}
@@ -320,8 +316,6 @@ def _shrinking(
     analysis: Analysis, table: pd.DataFrame, *, on: dt.date, history_path: Path | str | None
 ) -> dict[str, str]:
     """Return, by CPTS id, how its perimeter shrank since the history's month before ``on``."""
-    from couverture import history
-
     if not thresholds().get("perimetre", {}).get("signaler_reduction", True):
         return {}
     fictif = bool(analysis.meta["fictif"])
@@ -451,8 +445,6 @@ def history_series(
     real) as ``analysis``: ``mois, population, pop_<stage>…``. Empty when the store does not
     exist.
     """
-    from couverture import history
-
     niveau = "france" if departement is None else "departement"
     frame = history.series(path=history_path, niveau=niveau)
     if frame.empty:

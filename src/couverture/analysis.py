@@ -15,16 +15,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import _cache, store
+import pandas as pd
+
+from couverture import _cache, _format, store
 from couverture._config import sources
 from couverture._errors import ArgumentError
+from couverture._graph import UnitGraph
+from couverture._registry_date import month_end, resolve
 from couverture._validate import check_departements
+from couverture.coverage import coverage_rates, cpts_table, unit_coverage
+from couverture.registry import Registry, is_polygon_layer, normalise_stage, read_registry
+from couverture.zones import group_geometries, members, overlaps, white_zones, zone_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,8 +59,6 @@ def registry_date(registry: Registry, *, given: str | None = None) -> RegistryDa
     (``cpts_paca_2026-01.csv``), else its modification date. Never a stage date: a stage date
     after the registry's date is an anomaly (see :meth:`Analysis.date_anomalies`).
     """
-    from couverture._registry_date import resolve
-
     stated = (registry.date, registry.date_detail) if registry.date else None
     return resolve(registry.path, stated=stated, given=given)
 
@@ -133,13 +140,10 @@ class Analysis:
     _told: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-
         self.registry_path = Path(self.registry_path)
         if self.shared_threshold is None:
             self.shared_threshold = int(sources()["analyse"]["seuil_commune_partagee"])
         if self.default_stage is not None:
-            from couverture.registry import normalise_stage
-
             stage = normalise_stage(self.default_stage)
             if not stage or stage == "exclu":
                 raise ArgumentError(
@@ -261,11 +265,6 @@ class Analysis:
         Columns of :attr:`couverture.registry.Registry.anomalies` (``ligne`` is the CPTS's
         first line); these dates are left out of :attr:`registry` (as if not given).
         """
-        import pandas as pd
-
-        from couverture import _format
-        from couverture._registry_date import month_end
-
         raw = self._raw_registry
         limit = month_end(self.registry_date.iso)
         first = raw.membership.groupby("cpts_id", sort=False)["ligne"].min()
@@ -315,7 +314,6 @@ class Analysis:
         late = self.date_anomalies()
         if late.empty:
             return raw
-        from couverture._registry_date import month_end
 
         limit = month_end(self.registry_date.iso)
         cpts = raw.cpts.copy()
@@ -325,8 +323,6 @@ class Analysis:
         if len(late) == 1:
             log.warning("%s : %s", self.registry_path.name, late["action"].iloc[0])
         else:
-            from couverture import _format
-
             items = [f"{c} {v}" for c, v in zip(late["colonne"], late["valeur"], strict=True)]
             log.warning(
                 "%s : %s postérieures à la date du registre (%s), ignorées : %s "
@@ -341,8 +337,6 @@ class Analysis:
     @cached_property
     def _raw_registry(self) -> Registry:
         """The registry as read (from the cache when this file was seen before)."""
-        from couverture.registry import Registry
-
         if self._origin is not None:
             self._origin_registry()
             return self._origin._raw_registry
@@ -392,8 +386,6 @@ class Analysis:
         """
         if self._graph is not None or "_graph_prefetch" in self.__dict__:
             return
-        import threading
-        from concurrent.futures import Future
 
         cursor = con.cursor()
         future: Future[dict[str, Any]] = Future()
@@ -410,10 +402,6 @@ class Analysis:
         self.__dict__["_graph_prefetch"] = future
 
     def _read_registry(self) -> Registry:
-        import pandas as pd
-
-        from couverture.registry import is_polygon_layer, read_registry
-
         con = self._connection()
         self._prefetch_graph(con)
         units = store.query(con, "SELECT code, nom, type, commune, departement FROM units")
@@ -455,8 +443,6 @@ class Analysis:
 
     @cached_property
     def _all_units(self) -> pd.DataFrame:
-        from couverture.coverage import unit_coverage
-
         if self._origin is not None:
             self._origin_registry()  # told first, as a fresh analysis reading it would
             return self._origin._all_units
@@ -502,8 +488,6 @@ class Analysis:
         Sorted, whatever the analysis's own ``departements``; with the number of départements
         of the store.
         """
-        import pandas as pd
-
         units = self._all_units
         deps = units["departement"].to_numpy(dtype=object)
         claimed = pd.unique(deps[units["n_revendications"].to_numpy() > 0])
@@ -564,8 +548,6 @@ class Analysis:
         if self._graph is None and self._origin is not None:
             self._graph = self._origin.graph()
         if self._graph is None:
-            from couverture._graph import UnitGraph
-
             prefetched = self.__dict__.pop("_graph_prefetch", None)
             read = prefetched is not None and prefetched.exception() is None
             g = prefetched.result() if read else store.graph_arrays(self._connection())
@@ -598,8 +580,6 @@ class Analysis:
 
         Columns ``zone_id`` and ``code``, one row per unit, in the order of :meth:`zones`.
         """
-        from couverture.zones import members
-
         return members(self.zones(), key="zone_id")
 
     def zone_names(self) -> pd.DataFrame:
@@ -608,8 +588,6 @@ class Analysis:
         « Zone blanche de Fougères et environs »: what every document calls a zone, its id
         kept beside as the stable reference; ``noms_communes`` lists the most populated first.
         """
-        from couverture.zones import zone_names
-
         epci = self.territories("epci").set_index("code")["nom"].to_dict()
         return zone_names(self.zone_units(), self.unit_table(), epci_names=epci)
 
@@ -623,15 +601,11 @@ class Analysis:
         Indexed by ``key`` in the order of first appearance; ``None`` for a group without any
         unit geometry.
         """
-        from couverture.zones import group_geometries
-
         deps = tuple(sorted(set(c[:3] if c.startswith("97") else c[:2] for c in members["code"])))
         return group_geometries(members, self.geometries(departements=deps), key=key)
 
     def rates(self, *, niveau: str = "departement") -> pd.DataFrame:
         """Coverage rates by stage at a territorial level (see ``coverage_rates``)."""
-        from couverture.coverage import coverage_rates
-
         rates = coverage_rates(self._connection(), self.units(), niveau=niveau)
         if self.departements is not None and niveau in ("france", "region"):
             # figures of the selected départements only: say so where the name is read
@@ -641,8 +615,6 @@ class Analysis:
 
     def zones(self) -> pd.DataFrame:
         """Zones blanches (see :func:`couverture.zones.white_zones`)."""
-        from couverture.zones import white_zones
-
         self.check_departements()
         return self._filter(
             self.cached(
@@ -652,15 +624,11 @@ class Analysis:
 
     def overlaps(self) -> pd.DataFrame:
         """Chevauchements and communes partagées (see :func:`couverture.zones.overlaps`)."""
-        from couverture.zones import overlaps
-
         assert self.shared_threshold is not None
         return overlaps(self.units(), shared_threshold=self.shared_threshold)
 
     def cpts(self) -> pd.DataFrame:
         """One row per CPTS: population, taille, funding (see ``coverage.cpts_table``)."""
-        from couverture.coverage import cpts_table
-
         table = self.cached(
             "cpts",
             lambda: cpts_table(

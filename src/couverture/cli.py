@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -82,7 +83,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse with French usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {printable(message)}\n")
 
@@ -677,8 +677,6 @@ def _quiet_libraries() -> None:
     second time after a full disk, are notes for developers: shown with ``-v``, never
     otherwise. Our own messages go through logging, not :mod:`warnings`.
     """
-    import warnings
-
     debug = logging.getLogger("couverture.bibliotheques")
 
     def show(

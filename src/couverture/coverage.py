@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from couverture._config import (
     funding_table,
     size_class,
@@ -204,8 +206,6 @@ def cpts_table(
         Indexed by ``cpts_id``: ``nom, stade, departement`` (where most of its population
         lives), ``n_communes, population, taille, financement_max``.
     """
-    import pandas as pd
-
     pop = units.set_index("code")["population"]
     dep = units.set_index("code")["departement"]
     m = membership[["cpts_id", "code", "part"]].copy()

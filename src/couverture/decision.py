@@ -26,16 +26,27 @@ Examples
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+import shapely
 
+from couverture._assets import own_asset, script_tag, style_tag
 from couverture._config import funding_table, size_class, size_classes, sources
 from couverture._config import stages as _stages
+from couverture._errors import ArgumentError, CouvertureError
+from couverture._output import atomic_path
+from couverture.zones import members
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -124,8 +135,6 @@ def settings() -> dict[str, Any]:
 
 def _points(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     """Return the longitude and latitude of a point inside each geometry (NaN when missing)."""
-    import shapely
-
     values = np.asarray(geoms.to_numpy(), dtype=object)
     out = np.full((len(values), 2), np.nan)
     keep = ~(shapely.is_missing(values) | shapely.is_empty(values))
@@ -168,8 +177,6 @@ def prepare(
     rates
         Coverage rates by département (index ``code``).
     """
-    import pandas as pd
-
     codes = [str(c) for c in graph.codes.tolist()]
     table = units.set_index("code")[["nom", "population", "region"]].reindex(codes)
     zone_of = unit_layer["zone_id"].reindex(codes)
@@ -238,8 +245,6 @@ def prepare(
 
 def _recommended(proposals: pd.DataFrame, pd: Any) -> list[dict[str, Any]]:
     """Return the recommended proposals with the list of their unit codes."""
-    from couverture.zones import members
-
     if not len(proposals):
         return []
     rec = proposals[proposals["recommandee"].astype(str).str.lower() == "oui"]
@@ -433,8 +438,6 @@ def covered_share(pop_covered: float, pop_added: float, population: float) -> fl
 
 def assets() -> list[str]:
     """Return the decision mode's stylesheet and runtime, as tags for a map's ``<head>``."""
-    from couverture._assets import own_asset, script_tag, style_tag
-
     return [style_tag(own_asset("decision.css")), script_tag(own_asset("decision.js"))]
 
 
@@ -453,10 +456,6 @@ def embedded_payload(html_text: str, *, source: str = "carte") -> dict[str, Any]
     ArgumentError
         When the page has no decision mode (a national map, or one written by an older version).
     """
-    import json
-
-    from couverture._errors import ArgumentError
-
     start = html_text.find(INIT_CALL)
     if start < 0:
         raise ArgumentError(
@@ -495,16 +494,10 @@ def capture(
     click opens. Headless Chromium runs with no network; the picture is written aside then
     moved into place. Returns ``None`` (and logs why) when Chromium is not installed.
     """
-    import subprocess
-    import tempfile
-
-    from couverture._output import atomic_path
-
     map_path, png = Path(map_path), Path(png)
     if not Path(chromium).exists():
         log.warning("chromium absent (%s) : capture du mode décision non produite", chromium)
         return None
-    from couverture._errors import ArgumentError
 
     try:
         text = map_path.read_text(encoding="utf-8")
@@ -549,9 +542,6 @@ def capture(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m couverture.decision capture MAP PNG``: the picture of ``make demo``."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(
         prog="python -m couverture.decision",
         description="capture d'écran du mode décision d'une carte de département",
@@ -560,7 +550,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("carte", type=Path, help="carte de département (departement-XX.html)")
     parser.add_argument("png", type=Path, help="image à écrire")
     args = parser.parse_args(argv)
-    from couverture._errors import CouvertureError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -23,7 +23,9 @@ Example
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
+import html
 import logging
 import math
 import unicodedata
@@ -33,15 +35,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 from scipy.special import expit
 
-from couverture import _config, settings
+import couverture
+from couverture import _config, plan, settings
+from couverture._annuaire_demo import DEMO_DEPARTEMENTS, write_demo_files
 from couverture._config import sources, stages
-from couverture._errors import DataSourceError
+from couverture._errors import ArgumentError, DataSourceError
 from couverture._format import percent, plural
 from couverture._graph import UnitGraph
 from couverture._output import atomic_path, write_csv
+from couverture.registry import normalise_stage
+from couverture.zones import members
 
 log = logging.getLogger(__name__)
 
@@ -725,8 +732,6 @@ def previous_month(registry: pd.DataFrame, *, seed: int = 2026) -> pd.DataFrame:
     seed
         Seed; the same registry and seed give the same previous month.
     """
-    from couverture.registry import normalise_stage
-
     rng = np.random.default_rng(seed + 1)
     first = registry.drop_duplicates("cpts_id").set_index("cpts_id")["stade"]
     stage = first.map(normalise_stage)
@@ -811,12 +816,6 @@ def fill_demo_plan(plan_path: Path | str, output: Path | str, *, n_projects: int
     output
         The filled workbook (written atomically).
     """
-    import datetime as dt
-
-    import openpyxl
-
-    from couverture import plan
-
     book = openpyxl.load_workbook(plan_path)
     readme = {r[0].value: r[1].value for r in book[plan.SHEET_README].iter_rows() if len(r) > 1}
     on = dt.date.fromisoformat(str(readme[plan.REFERENCE_DATE_LABEL]))
@@ -898,12 +897,6 @@ def next_month_registry(registry: Path | str, plan_path: Path | str, output: Pat
     ArgumentError
         When the plan has no decided creation project still white.
     """
-    import pandas as pd
-
-    import couverture
-    from couverture import plan
-    from couverture._errors import ArgumentError
-
     previous = plan.read_plan(plan_path)
     with couverture.analyse(registry, departements=previous.departements or None) as a:
         suivi = plan.follow_up(a, previous)
@@ -918,7 +911,7 @@ def next_month_registry(registry: Path | str, plan_path: Path | str, output: Pat
             f"--mois-suivant {plan_path} : aucun projet de création décidé encore blanc"
         )
     project = decided.iloc[0]
-    codes = project["communes"].split()
+    codes = members(decided.iloc[:1])["code"].tolist()
     left = min(codes, key=lambda c: int(units.loc[c, "population"]))
     biggest = max(codes, key=lambda c: int(units.loc[c, "population"]))
     frame = pd.read_csv(registry, dtype=str, keep_default_na=False)
@@ -964,8 +957,6 @@ def write_demo_annuaire(
     DataSourceError
         If ``units.parquet`` or the demo registry has not been built (``make data``).
     """
-    from couverture._annuaire_demo import DEMO_DEPARTEMENTS, write_demo_files
-
     for source in (settings.UNITS_PATH, settings.DEMO_REGISTRY_PATH):
         if not source.exists():
             raise DataSourceError(f"fichier introuvable : {source} (lancer `make data`)")
@@ -998,11 +989,6 @@ def sheet_preview(
     The header cells keep their fill (the plan's yellow columns to fill in), long texts wrap;
     ``columns`` picks the columns shown (by header), ``max_rows`` the first rows.
     """
-    import datetime as dt
-    import html
-
-    import openpyxl
-
     ws = openpyxl.load_workbook(workbook, read_only=False)[sheet]
     rows = [
         list(r)

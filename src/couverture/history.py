@@ -35,16 +35,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import pandas as pd
+
 from couverture import settings
 from couverture._config import pre_stage, stage_codes, stages
 from couverture._errors import HistoryError
+from couverture._format import integer
 from couverture._validate import check_month
 from couverture.store import has_table, query
+from couverture.zones import unit_codes
 
 if TYPE_CHECKING:
     import duckdb
@@ -134,8 +140,6 @@ def snapshot(analysis: Analysis) -> Snapshot:
     analysis
         An open :class:`~couverture.analysis.Analysis` (its ``departements`` set the scope).
     """
-    import pandas as pd
-
     a = analysis
     units = a.units()
     communes = units[
@@ -238,8 +242,6 @@ def _check_file(path: Path) -> None:
 
 def _problem(path: Path, exc: Exception) -> str:
     """French wording of a DuckDB failure on the history store: lock, rights, damage."""
-    import re
-
     text = str(exc)
     low = text.lower()
     if any(w in low for w in ("corrupt", "checksum", "not a valid duckdb", "serializ")):
@@ -263,8 +265,6 @@ def _problem(path: Path, exc: Exception) -> str:
 
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
     _check_file(path)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -292,8 +292,6 @@ def _opened(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnectio
 
     DuckDB failures become :class:`HistoryError` (in French).
     """
-    import duckdb
-
     con = _connect(path, read_only=read_only)
     try:
         yield con
@@ -396,8 +394,6 @@ def save_snapshot(
         fictif (demonstration data never overwrite a real month), or when the month was stored
         for another périmètre and ``replace_scope`` is false.
     """
-    import pandas as pd
-
     month = check_month(month)
     path = _path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -537,8 +533,6 @@ def load_snapshot(month: str, *, path: Path | str | None = None) -> Snapshot:
 
 def series(*, path: Path | str | None = None, niveau: str = "france") -> pd.DataFrame:
     """Return the stored rates of every month at a level (``mois, code, nom, taux_*…``)."""
-    import pandas as pd
-
     path = _path(path)
     if not path.exists():
         return pd.DataFrame(columns=["mois", "niveau", "code", "nom"])
@@ -610,8 +604,6 @@ class _Scope:
 
 def _common_scope(before: Snapshot, after: Snapshot) -> _Scope:
     """Return the scope of the comparison: the départements of both snapshots."""
-    import pandas as pd
-
     deps = set(before.communes["departement"]) & set(after.communes["departement"])
     if deps != set(before.communes["departement"]) | set(after.communes["departement"]):
         log.warning(
@@ -635,7 +627,7 @@ def _cpts_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
     # a CPTS straddling the scope's border is compared on its units inside the scope
     in_scope = scope.codes
     c = snap.cpts.copy()
-    c["codes"] = c["communes"].fillna("").str.split().map(lambda s: set(s) & in_scope)
+    c["codes"] = unit_codes(c["communes"]).map(lambda s: set(s) & in_scope)
     c = c[c["departement"].isin(scope.deps) | c["codes"].map(bool)]
     return c.set_index("cpts_id")
 
@@ -734,12 +726,11 @@ def _zones_in_scope(snap: Snapshot, scope: _Scope) -> pd.DataFrame:
 
 def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of ``zb`` absent from ``za``: covered, or merged into another zone."""
-    import pandas as pd
-
     units_a = scope.units_a
+    codes_b = unit_codes(zb["communes"])
     rows = []
     for zid in sorted(set(zb.index) - set(za.index)):
-        codes = zb.loc[zid, "communes"].split()
+        codes = codes_b[zid]
         still = [c for c in codes if c in units_a.index and pd.isna(units_a.loc[c, "stade"])]
         rows.append(
             scope.row(
@@ -760,26 +751,28 @@ def _zones_disappeared(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> lis
 
 def _zones_new(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of ``za`` absent from ``zb``."""
+    codes_a = unit_codes(za["communes"])
     rows = []
     for zid in sorted(set(za.index) - set(zb.index)):
-        codes = za.loc[zid, "communes"].split()
+        codes = codes_a[zid]
         rows.append(scope.row("zone_nouvelle", codes, cpts=zid, apres=f"{len(codes)} communes"))
     return rows
 
 
 def _zones_modified(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[dict[str, Any]]:
     """One row per zone of both months whose units changed."""
+    codes_b, codes_a = unit_codes(zb["communes"]), unit_codes(za["communes"])
     rows = []
     for zid in sorted(set(za.index) & set(zb.index)):
-        old, new = set(zb.loc[zid, "communes"].split()), set(za.loc[zid, "communes"].split())
+        old, new = set(codes_b[zid]), set(codes_a[zid])
         if old != new:
             rows.append(
                 scope.row(
                     "zone_modifiee",
                     sorted(new),
                     cpts=zid,
-                    avant=f"{len(old)} communes, {int(zb.loc[zid, 'population'])} hab.",
-                    apres=f"{len(new)} communes, {int(za.loc[zid, 'population'])} hab.",
+                    avant=f"{len(old)} communes, {integer(zb.loc[zid, 'population'])} hab.",
+                    apres=f"{len(new)} communes, {integer(za.loc[zid, 'population'])} hab.",
                 )
             )
     return rows
@@ -787,8 +780,6 @@ def _zones_modified(zb: pd.DataFrame, za: pd.DataFrame, scope: _Scope) -> list[d
 
 def _changes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Return the change rows as a table, in the order of :data:`CHANGE_TYPES`."""
-    import pandas as pd
-
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("departement", "cpts_id", "cpts", "avant", "apres"):
         frame[col] = frame[col].fillna("")

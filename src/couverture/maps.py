@@ -33,17 +33,20 @@ Examples
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 import shutil
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
 
-from couverture import _format
+from couverture import _format, decision
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
 from couverture._geometry import DECIMALS as DECIMALS  # the coordinates the maps write
@@ -185,8 +188,6 @@ def departement_data(
     Every feature common to several maps (a CPTS drawn in its départements and across the
     border) is written as GeoJSON text once.
     """
-    import shapely
-
     deps = list(layers.departements if departements is None else departements)
     units = layers.units
     unit_deps = units["departement"].to_numpy(dtype=object)
@@ -312,8 +313,6 @@ def _neighbours_note(layers: MapLayers, dep: str, dep_of: dict[str, str]) -> str
 
 def _decision_payload(layers: MapLayers, departement: str) -> str | None:
     """Return the decision mode's data of a map, as JSON text (held for 101 maps at once)."""
-    from couverture import decision
-
     if layers.decision is None:
         return None
     return _js_json(decision.payload(layers.decision, departement, meta=layers.meta))
@@ -486,8 +485,6 @@ def render_departement(data: DepartementData) -> str:
     # the data fitted beside the panels, labels kept apart, the print layout (runtime)
     _ready(page, data.title, data.legend, labelMinZoom=LABEL_MIN_ZOOM, bounds=data.bounds)
     if data.decision is not None:
-        from couverture import decision
-
         # its assets in the head, its data in a call run once the map is ready
         page.head += decision.assets()
         page.script("couverture.decision.init(map, " + data.decision + ");")
@@ -830,9 +827,6 @@ def build_maps(
                 _write_departement(d, path)
             national = national_map(analysis, layers=layers)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             # the layers are freed before the workers start: the memory of the whole run
             # peaks once, not with the workers on top
             national = national_map(analysis, layers=layers)

@@ -36,9 +36,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture import _format
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from couverture import _format, settings
+from couverture._annuaire import _MAX_PROBLEMS, _Problems
 from couverture._config import metric_crs, toml
 from couverture._errors import DataSourceError
+from couverture._input import InputError, decode_text, read_input
+from couverture.suggest import proposal_geometries, suggest
+from couverture.zones import unit_codes
+
+# GeoPandas, Shapely and pyproj are imported where porteurs are placed: `suggestions` reads its
+# proposals through this module without them (see couverture._cli_commands).
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +99,6 @@ STRUCTURE_FIELDS = (
 )
 _FIELD = {name: i for i, name in enumerate(STRUCTURE_FIELDS)}
 _LINE, _RAW = "_ligne", "_brut"  # private columns: the position's line, its raw x/y
-_MAX_PROBLEMS = 10
 
 
 def config() -> dict[str, Any]:
@@ -106,34 +116,11 @@ def radius_m() -> float:
     return float(config()["proximite"]["rayon_m"])
 
 
-class _Problems:
-    """Offending lines of a file: raised together (at most a few) as one DataSourceError."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, line: int | None, value: str, message: str) -> None:
-        where = f"ligne {line}" if line is not None else "fichier"
-        shown = f" « {value[:60]} »" if value else ""
-        self.items.append(f"{self.path.name}, {where}{shown} : {message}")
-        if len(self.items) >= _MAX_PROBLEMS:
-            self.raise_if_any()
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            n = len(self.items)
-            head = f"porteurs {self.path} : {n} erreur{'s' if n > 1 else ''}"
-            raise DataSourceError(head + "\n  " + "\n  ".join(self.items))
-
-
 def _text(path: Path) -> str:
     """Return the file's text through the input door: a regular file, bounded, decoded line by line.
 
     Windows-1252 lines in a UTF-8 file are decoded on their own, and named in a warning.
     """
-    from couverture._input import InputError, decode_text, read_input
-
     try:
         data = read_input(path, what="porteurs")
         text, notes = decode_text(path, data, what="porteurs")
@@ -217,9 +204,7 @@ def _commune_code(departement: str, commune: str) -> str:
 
 def _read_finess(path: Path, text: str, categories: set[str]) -> pd.DataFrame:
     """Read the établissements of ``categories`` from the published FINESS extract."""
-    import pandas as pd
-
-    problems = _Problems(path)
+    problems = _Problems(path, "porteurs")
     labels: dict[str, str] = config()["categories"]
     rows: dict[str, dict[str, Any]] = {}
     coords: dict[str, tuple[float, float, str]] = {}
@@ -382,14 +367,12 @@ def _number(text: str) -> float:
 
 def _read_simple(path: Path, text: str, categories: set[str] | None) -> pd.DataFrame:
     """Read the porteurs of a simple CSV (every row, or those of ``categories``)."""
-    import pandas as pd
-
     head = text.split("\n", 1)[0]
     delimiter = ";" if head.count(";") > head.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
     roles = _simple_roles(path, header)
-    problems = _Problems(path)
+    problems = _Problems(path, "porteurs")
     labels: dict[str, str] = config()["categories"]
     rows: list[dict[str, Any]] = []
     positions: list[tuple[float, float, str]] = []
@@ -559,11 +542,6 @@ def _commune_units(codes: set[str]) -> pd.DataFrame:
     Columns ``code``, ``commune`` (the code asked), ``departement``, ``x``, ``y`` (a point on
     the unit in its territory's metric CRS), ``rayon`` (radius of a disc of its area, metres).
     """
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    from couverture import settings
-
     wanted = sorted(codes)
     table = pq.read_table(
         settings.UNITS_PATH,
@@ -587,10 +565,7 @@ def _commune_units(codes: set[str]) -> pd.DataFrame:
 
 def _exact_outlines(codes: set[str]) -> dict[str, Any]:
     """Outline (WGS84 geometry) of each commune of ``codes`` (arrondissements joined)."""
-    import pyarrow.parquet as pq
     import shapely
-
-    from couverture import settings
 
     wanted = sorted(codes)
     parts: dict[str, list[Any]] = {}
@@ -623,14 +598,11 @@ def _distance_outside(lon: float, lat: float, outline: Any, crs: str) -> float:
 
 
 def _project(transformer: Any, xy: Any) -> Any:
-    import numpy as np
-
     out_x, out_y = transformer.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([out_x, out_y])
 
 
 def _to_lonlat(x: float, y: float, crs: str) -> tuple[float, float]:
-
     lon, lat = _transformer(crs, "EPSG:4326").transform(x, y)
     return float(lon), float(lat)
 
@@ -663,10 +635,6 @@ def _check_positions(path: Path, frame: pd.DataFrame) -> None:
 
     See :func:`read_porteurs` (``check_positions``). ``frame`` is changed in place.
     """
-    import numpy as np
-
-    from couverture import settings
-
     located = frame.index[frame["lon"].notna() & frame["lat"].notna()]
     if not len(located) or not settings.UNITS_PATH.exists():
         return
@@ -774,7 +742,6 @@ def porteurs_near(
         inside first, then by distance and name.
     """
     import geopandas as gpd
-    import numpy as np
 
     radius = radius_m() if radius is None else radius
     codes = set(communes)
@@ -822,8 +789,6 @@ def proposals_of(
     floor, ceiling, funding_scale
         The options of :func:`couverture.suggest.suggest`.
     """
-    from couverture.suggest import suggest
-
     frame = suggest(analysis, floor=floor, ceiling=ceiling, funding_scale=funding_scale)
     return frame if porteurs is None else name_porteurs(analysis, frame, porteurs)
 
@@ -847,8 +812,6 @@ def name_porteurs(
     porteurs
         Output of :func:`read_porteurs`.
     """
-    from couverture.suggest import proposal_geometries
-
     out = proposals.copy()
     out["porteur_potentiel"] = ""
     creations = out[out["option"] == "creation"]
@@ -864,9 +827,10 @@ def name_porteurs(
     taken: dict[object, str] = {}
     recommended = creations["recommandee"].eq("oui")
     order = [*creations.index[recommended], *creations.index[~recommended]]
+    units_of = unit_codes(creations["communes"])
     for idx in order:
         row = creations.loc[idx]
-        units = str(row["communes"]).split()
+        units = units_of[idx]
         codes = {commune_of.get(c, c) for c in units} | set(units)
         near = porteurs_near(
             porteurs, geoms.geometry.loc[idx], communes=codes, departement=str(row["departement"])

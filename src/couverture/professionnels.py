@@ -40,6 +40,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
+import pandas as pd
+
+from couverture import _format
 from couverture._annuaire import (
     _MAX_PROBLEMS,
     ADHESION_COLUMNS,
@@ -57,8 +62,9 @@ from couverture._annuaire import (
     config,
     read_annuaire,
 )
-from couverture._errors import DataSourceError, RegistryError
+from couverture._errors import ArgumentError, DataSourceError, RegistryError
 from couverture._format import plural
+from couverture.registry import extra_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,10 +117,6 @@ def count(annuaire: Annuaire, members: pd.DataFrame, *, key: str) -> pd.DataFram
         columns :data:`COUNT_COLUMNS` (int64): distinct persons with a site in the territory
         (a simple CSV: the sum of its ``effectif``).
     """
-    import duckdb
-    import numpy as np
-    import pandas as pd
-
     keys = pd.unique(members[key].to_numpy())
     # territories as integers (their position in keys): no strings in the join
     index = pd.Index(annuaire.codes).get_indexer(members["code"].astype(str).to_numpy())
@@ -232,8 +234,6 @@ def by_cpts(
         ``part_adherents`` and ``part_actifs`` (% of ``professionnels``). More adherents than
         professionals is logged as a warning naming the CPTS (the share then exceeds 100 %).
     """
-    import pandas as pd
-
     table = a.cpts()
     members = a.registry.membership
     members = members.loc[members["cpts_id"].isin(table.index), ["cpts_id", "code"]]
@@ -294,8 +294,6 @@ def _warn_shares(table: pd.DataFrame) -> None:
 
 
 def _known(value: Any) -> bool:
-    import pandas as pd
-
     return value is not None and not pd.isna(value)
 
 
@@ -336,8 +334,6 @@ def read_adhesions(path: Path | str, a: Analysis) -> pd.DataFrame:
         Missing columns, an unknown or ambiguous CPTS, a count that is no whole number, a CPTS
         given twice: file, line and value named.
     """
-    import pandas as pd
-
     path = checked_path(
         path, what="adhésions", max_mb=float(config()["annuaire"]["taille_max_mo_csv"])
     )
@@ -417,10 +413,6 @@ def registry_adhesions(a: Analysis) -> pd.DataFrame | None:
     RegistryError
         A count that is no whole number, or two different counts for one CPTS (lines named).
     """
-    import pandas as pd
-
-    from couverture.registry import extra_columns
-
     roles = config()["adhesions"]
     extra = extra_columns(
         a.registry_path, {"adherents": roles["adherents"], "actifs": roles["actifs"]}
@@ -510,8 +502,6 @@ def by_departement(cpts: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by ``departement``, columns :data:`DEPARTEMENT_COLUMNS`.
     """
-    import pandas as pd
-
     known = cpts[cpts["professionnels"].notna()]
     rows = {}
     for dep, group in known.groupby("departement", sort=True):
@@ -570,8 +560,6 @@ def cpts_text(row: Any) -> str | None:
     ...                      "part_actifs": pd.NA}))
     '425 dont 41 médecins généralistes ; 100 adhérents (23,5\xa0%)'
     """
-    from couverture import _format
-
     if not _known(row.get("professionnels")):
         return None
     gps = plural(int(row["medecins_generalistes"]), "médecin généraliste", "médecins généralistes")
@@ -589,8 +577,6 @@ def zone_text(row: Any) -> str | None:
 
     ``row``: a row of :func:`by_zone`.
     """
-    from couverture import _format
-
     if not _known(row.get("professionnels")):
         return None
     per = int(config()["densite"]["pour_habitants"])
@@ -669,6 +655,5 @@ def professionals(
         return by_zone(a, annuaire)
     if par == "commune":
         return by_commune(a, annuaire)
-    from couverture._errors import ArgumentError
 
     raise ArgumentError(f"--par : « {par} » inconnu (attendu : {', '.join(LEVELS)})")

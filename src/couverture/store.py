@@ -24,12 +24,20 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from couverture import _cache, settings
 from couverture._config import sources
 from couverture._errors import StoreError
 from couverture._geometry import departement_outlines, geojson_geometries, simplify_coverage
-from couverture._output import BUILD_MARKER, process_alive
+from couverture._output import BUILD_MARKER
 from couverture.settings import CRS_WEB
+
+# GeoPandas and Shapely are imported by the map-geometry functions only: every computed
+# command opens the store (see couverture._cli_commands).
 
 if TYPE_CHECKING:
     import duckdb
@@ -43,30 +51,6 @@ log = logging.getLogger(__name__)
 SPATIAL_VERSION = "v1.5.5"
 # how long a command waits for another process holding the store's write lock
 LOCK_WAIT_SECONDS = 30.0
-
-
-def check_complete(path: Path | None = None) -> None:
-    """Refuse a store whose processed data were being rebuilt by a run that did not finish.
-
-    (checked when the store is opened, and before a cached answer is replayed without it).
-    """
-    path = path or settings.STORE_PATH
-    marker = path.parent / BUILD_MARKER
-    if not marker.exists():
-        return
-    try:
-        pid = int(marker.read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
-        pid = 0
-
-    # this very process left the mark: its build failed (the store is not being built now)
-    if pid and pid != os.getpid() and process_alive(pid):
-        state = f"sont en cours de reconstruction (couverture donnees, processus {pid})"
-        advice = "attendre la fin de la construction"
-    else:
-        state = "sont incomplètes : la dernière construction (couverture donnees) a été interrompue"
-        advice = "relancer `make data` (ou `couverture donnees` avec les mêmes options)"
-    raise StoreError(f"base {path} : les données de {path.parent} {state} ; {advice}")
 
 
 def _duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
@@ -124,12 +108,10 @@ def connect(
         The store is missing, not a DuckDB file, unreadable, or held for writing by another
         process for longer than :data:`LOCK_WAIT_SECONDS`.
     """
-    import duckdb
-
     path = path or settings.STORE_PATH
     if not path.exists():
         raise StoreError(f"base {path} absente : lancer `make data` (ou `couverture donnees`)")
-    check_complete(path)
+    _cache.check_complete(path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     waiting = False
     while True:
@@ -206,8 +188,6 @@ def build_store(
     Tables: ``units`` (with a GEOMETRY column in WGS84), ``adjacency``, ``territories``,
     ``old_codes`` and ``meta`` (vintages). Any previous cache is dropped with the old file.
     """
-    import duckdb
-
     from couverture.sources import load_old_codes, load_territories
 
     units_path = units_path or settings.UNITS_PATH
@@ -282,8 +262,6 @@ def query(
     >>> [str(t) for t in frame.dtypes]
     ['int32', 'Int32', 'datetime64[us]']
     """
-    import pyarrow as pa
-
     table = con.execute(sql, params or []).to_arrow_table()
     fields = []
     for field in table.schema:
@@ -305,9 +283,6 @@ def query(
 @functools.cache
 def _nullable_types() -> dict[pa.DataType, Any]:
     """Arrow integer and boolean types → the pandas nullable dtype ``fetchdf`` gives them."""
-    import pandas as pd
-    import pyarrow as pa
-
     return {
         **{getattr(pa, f"int{b}")(): getattr(pd, f"Int{b}Dtype")() for b in (8, 16, 32, 64)},
         **{getattr(pa, f"uint{b}")(): getattr(pd, f"UInt{b}Dtype")() for b in (8, 16, 32, 64)},
@@ -334,8 +309,6 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     ``information_schema`` on a connection costs a third of a second on the store. Outside a
     transaction (a failed probe would abort it).
     """
-    import duckdb
-
     try:
         con.execute(f'SELECT * FROM "{name}" LIMIT 0')
     except duckdb.CatalogException:
@@ -350,8 +323,6 @@ def graph_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     direction; ``m`` is the shared border in metres (1.0 when unknown). Read from
     :data:`GRAPH_TABLE`, or joined here for a store built before it.
     """
-    import numpy as np
-
     units = con.execute("SELECT code, departement FROM units ORDER BY code").fetchnumpy()
     sql = f"SELECT a, b, m FROM {GRAPH_TABLE}" if has_table(con, GRAPH_TABLE) else _GRAPH_SQL
     edges = con.execute(sql).fetchnumpy()
@@ -371,8 +342,6 @@ def apart(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]
     ends, and ``con``'s instance (its settings, its other connections) is left as it was. A
     store in memory (no file) is read through ``con`` itself.
     """
-    import duckdb
-
     row = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
@@ -396,8 +365,6 @@ def register(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> None:
     an Arrow table at once (a tenth of the time for the 35,000 units). A column Arrow cannot
     type (mixed Python objects) is left to DuckDB's own pandas scan.
     """
-    import pyarrow as pa
-
     for name, frame in frames.items():
         try:
             con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
@@ -451,7 +418,6 @@ def map_geometry_table(con: Any) -> pd.DataFrame:
         ``niveau`` (``unite`` or ``departement``), ``code``, ``departement``, ``wkb``
         (WGS84, 5 decimals) and ``geojson`` (the compact GeoJSON text the maps paste).
     """
-    import pandas as pd
     import shapely
 
     unit_dep = query(con, "SELECT code, departement FROM units")
@@ -504,7 +470,6 @@ def map_geometries(
     ``departement``, ``geometry``, ``geojson``), computed for this run when the store lacks it
     (a store built before the table: the store is read-only, ``make data`` stores it).
     """
-    import numpy as np
     import shapely
 
     if not has_table(con, MAP_GEOMETRY_TABLE):
@@ -551,8 +516,6 @@ def _geometry_frame(
     ``departement``, ``geojson``, ``geometry``.
     """
     import geopandas as gpd
-    import numpy as np
-    import pandas as pd
 
     index = pd.Index(np.asarray(codes, dtype=object))
     out = gpd.GeoDataFrame(

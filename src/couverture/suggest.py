@@ -88,6 +88,9 @@ from couverture._suggest_partition import _block_partition, _merge_blocks, _spli
 from couverture._suggest_texts import _brief, _cpts_row, _creation_row, _km, _the_cpts
 from couverture._validate import check_bounds
 from couverture.settings import CRS_WEB
+from couverture.zones import members, unit_codes
+
+# GeoPandas is imported by proposal_geometries only: `suggestions` computes without it.
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -528,10 +531,10 @@ def _compute(
         zones["zone_id"].astype(str),
         zones["departement"].astype(str),
         zones["population"].astype("int64").tolist(),
-        zones["communes"].astype(str),
+        unit_codes(zones["communes"]),
         strict=True,
     ):
-        units = sorted(graph.index[c] for c in communes.split())
+        units = sorted(graph.index[c] for c in communes)
         scenarios = _zone_scenarios(ctx, units)
         for rang, scenario in enumerate(scenarios, start=1):
             for part, row in enumerate(scenario.rows, start=1):
@@ -652,8 +655,6 @@ def proposal_geometries(analysis: Analysis, proposals: pd.DataFrame) -> gpd.GeoD
         row has a geometry).
     """
     import geopandas as gpd
-
-    from couverture.zones import members
 
     geoms = analysis.member_geometries(members(proposals), key="ligne")
     geoms = geoms.reindex(range(len(proposals)))

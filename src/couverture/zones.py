@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
+from couverture._format import name_list, short_epci
 from couverture._geometry import union_units
 from couverture._graph import UnitGraph
 from couverture.store import query, register
+
+# GeoPandas is imported by group_geometries only: `taux` and `zones-blanches` compute without it.
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,8 +61,6 @@ def white_zones(
         the names of the covering CPTS adjacent to the zone (across the département border
         too) by ``|``.
     """
-    import pandas as pd
-
     white = units.loc[units["stade"].isna(), ["code", "departement", "population"]]
     if white.empty:
         return pd.DataFrame(columns=ZONE_COLUMNS)
@@ -138,7 +140,7 @@ def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
     """Return the units of each row of a zones or proposals frame as a long table.
 
     The one place where a ``communes`` column (unit codes joined by a space, as the CSV
-    outputs show them) is read back into codes.
+    outputs show them) is read back into codes (:func:`unit_codes` row by row).
 
     Parameters
     ----------
@@ -160,15 +162,29 @@ def members(frame: pd.DataFrame, *, key: str | None = None) -> pd.DataFrame:
     ...         key="zone_id").values.tolist()
     [['Z1', '35001'], ['Z1', '35002'], ['Z2', '29001']]
     """
-    import pandas as pd
-
-    # split in Python: pandas' string methods build Arrow lists, several times the memory
-    split = [str(c).split() if isinstance(c, str) else [] for c in frame["communes"].tolist()]
+    split = unit_codes(frame["communes"]).tolist()
     sizes = [len(row) for row in split]
     names = frame[key].to_numpy(dtype=object) if key is not None else np.arange(len(frame))
     return pd.DataFrame(
         {key or "ligne": np.repeat(names, sizes), "code": [c for row in split for c in row]}
     )
+
+
+def unit_codes(communes: pd.Series) -> pd.Series:
+    """Return the unit codes of each ``communes`` field of a column, as lists on its index.
+
+    The reading behind :func:`members`, for a caller that walks the rows (a missing field has
+    no unit).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> unit_codes(pd.Series(["35001 35002", None], index=["Z1", "Z2"])).to_dict()
+    {'Z1': ['35001', '35002'], 'Z2': []}
+    """
+    # split in Python: pandas' string methods build Arrow lists, several times the memory
+    split = [c.split() if isinstance(c, str) else [] for c in communes.tolist()]
+    return pd.Series(split, index=communes.index, dtype=object)
 
 
 def group_geometries(
@@ -237,10 +253,6 @@ def zone_names(
         most populated first) and ``resume_communes`` (the first ``max_names``, the rest
         counted with their inhabitants).
     """
-    import pandas as pd
-
-    from couverture._format import name_list, short_epci
-
     units = units.drop_duplicates("code")
     codes_all = units["code"].tolist()
     name_of = dict(zip(codes_all, units["nom"].astype(str).tolist(), strict=True))
