@@ -99,6 +99,22 @@ def test_payload_units_and_adjacency(payload: dict[str, Any], facts: dict[str, A
     assert all(lon is not None for lon in payload["lon"])
 
 
+def test_payload_accounts_for_the_whole_population(
+    payload: dict[str, Any], facts: dict[str, Any]
+) -> None:
+    """Covered, white, and the share of Rennes that its three CPTS do not claim (0,29 + 0,32 +
+    0,30 of it): the three add up to the département's population."""
+    units = facts["units"]
+    rennes = units.loc["35238"]
+    unclaimed = int(rennes["population"] - rennes["pop_lettre_intention"])
+    assert unclaimed > 20_000 and isinstance(rennes["stade"], str)  # claimed, not white
+    n_in = payload["nIn"]
+    white = sum(p for p, w in zip(payload["pop"], payload["blanche"], strict=True) if w)
+    assert payload["popNonAttribuee"] == unclaimed == facts["rate"]["population_non_attribuee"]
+    assert payload["popLi"] + white + payload["popNonAttribuee"] == payload["population"]
+    assert payload["population"] == sum(payload["pop"][:n_in])
+
+
 def test_payload_cpts_and_proposals(
     payload: dict[str, Any], facts: dict[str, Any], suggestions: pd.DataFrame
 ) -> None:
@@ -670,6 +686,36 @@ def test_capture_of_the_mode_in_use(page: tuple[Any, Path, Path], tmp_path: Path
     assert decision.capture(path, tmp_path / "rate.png", chromium="/bin/false") is None
     assert not (tmp_path / "rate.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["decision.png"]
+
+
+@pytest.mark.browser
+def test_the_unclaimed_share_is_shown_beside_what_stays_white(
+    page: tuple[Any, Path, Path], payload: dict
+) -> None:
+    """Every white commune given to a project, « reste blanc : 0 » — and the part of Rennes
+    that no CPTS claims is still said, not lost."""
+    driver, path, _ = page
+    driver.get("about:blank")
+    driver.get(path.as_uri() + "#decision")
+    _js(driver, "D.clear();")
+    white = [u for u in range(payload["nIn"]) if payload["blanche"][u]]
+    # the lasso drawn around the whole département selects every white commune
+    ring = "[{lng: -10, lat: 40}, {lng: 10, lat: 40}, {lng: 10, lat: 55}, {lng: -10, lat: 55}]"
+    _js(driver, f"D.lassoSelect({ring}, false);")
+    assert sorted(_js(driver, "return D.selection;")) == white
+    driver.execute_script(
+        "var b = document.getElementById('cv-dec-nom'); b.value = 'CPTS Tout le reste';"
+        "document.querySelector('button[data-action=creation]').click();"
+    )
+    _, dep = _page_totals(driver)
+    assert dep["blanches"] == 0 and dep["population_blanche"] == 0
+    shown = driver.find_element("id", "cv-dec-na")
+    assert int(shown.get_attribute("data-v")) == payload["popNonAttribuee"] > 0
+    assert "Part non attribuée" in driver.find_element("id", "cv-decision").text
+    covered = payload["popLi"] + sum(payload["pop"][u] for u in white)
+    assert dep["part_li"] == pytest.approx(100 * covered / payload["population"], abs=1e-3)
+    assert covered + payload["popNonAttribuee"] == payload["population"]
+    _js(driver, "D.clear();")
 
 
 @pytest.mark.browser

@@ -85,7 +85,8 @@ class DecisionLayers:
         Recommended proposals: ``id``, ``departement``, ``option``, ``cpts_cible_id``,
         ``nom_propose``, ``codes`` (list of unit codes).
     rates
-        By département: ``nom``, ``population`` and ``pop_li`` (covered at the first stage).
+        By département: ``nom``, ``population``, ``pop_li`` (covered at the first stage) and
+        ``pop_na`` (the share of shared communes no CPTS claims: neither covered nor white).
     """
 
     graph: UnitGraph
@@ -228,9 +229,19 @@ def prepare(
         cpts=info,
         proposals=_recommended(proposals, pd),
         rates={
-            str(dep): {"nom": str(nom), "population": int(pop), "pop_li": int(li)}
-            for dep, nom, pop, li in zip(
-                rates.index, rates["nom"], rates["population"], rates[f"pop_{first}"], strict=True
+            str(dep): {
+                "nom": str(nom),
+                "population": int(pop),
+                "pop_li": int(li),
+                "pop_na": int(na),
+            }
+            for dep, nom, pop, li, na in zip(
+                rates.index,
+                rates["nom"],
+                rates["population"],
+                rates[f"pop_{first}"],
+                rates["population_non_attribuee"],
+                strict=True,
             )
         },
     )
@@ -359,6 +370,7 @@ def payload(
         "propositions": proposals,
         "population": rate["population"] if rate else sum(layers.population[i] for i in mine),
         "popLi": rate["pop_li"] if rate else 0,
+        "popNonAttribuee": rate["pop_na"] if rate else 0,
         "stades": {s.code: s.label for s in _stages()},
         "cle": storage_key(meta or {}, departement),
         "aci": _stages()[-1].code,

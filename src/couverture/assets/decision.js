@@ -259,7 +259,9 @@
     return {
       part_li: d.population ? 100 * (d.popLi + added) / d.population : 0,
       part_li_avant: d.population ? 100 * d.popLi / d.population : 0,
-      population_ajoutee: added, blanches: white, population_blanche: whitePop
+      population_ajoutee: added, blanches: white, population_blanche: whitePop,
+      // the share of shared communes that no CPTS claims: neither covered nor white
+      population_non_attribuee: d.popNonAttribuee || 0
     };
   }
   D.totals = function () {
@@ -621,7 +623,10 @@
       "<b id='cv-dec-part' data-v='" + t.part_li.toFixed(4) + "'>" + t.part_li.toFixed(1).replace(".", ",") + "\u00a0%</b>" +
       " <small>(aujourd'hui " + t.part_li_avant.toFixed(1).replace(".", ",") + "\u00a0%)</small></p>" +
       "<p>Reste blanc : <b id='cv-dec-blanc' data-communes='" + t.blanches + "' data-v='" + t.population_blanche + "'>" +
-      t.blanches + (t.blanches > 1 ? " communes" : " commune") + ", " + n(t.population_blanche) + " hab.</b></p></div>";
+      t.blanches + (t.blanches > 1 ? " communes" : " commune") + ", " + n(t.population_blanche) + " hab.</b></p>" +
+      (t.population_non_attribuee ? "<p>Part non attribuée des communes partagées : <b id='cv-dec-na' data-v='" +
+        t.population_non_attribuee + "'>" + n(t.population_non_attribuee) + " hab.</b> <small>(parts des CPTS " +
+        "sous 100 % : ni couverte ni blanche, la carte ne l'affecte pas)</small></p>" : "") + "</div>";
   }
   function render() {
     if (!D.on) { return; }
