@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import time
@@ -716,6 +717,54 @@ def test_the_unclaimed_share_is_shown_beside_what_stays_white(
     assert dep["part_li"] == pytest.approx(100 * covered / payload["population"], abs=1e-3)
     assert covered + payload["popNonAttribuee"] == payload["population"]
     _js(driver, "D.clear();")
+
+
+def test_homonyms_are_flagged_for_the_page(facts: dict[str, Any]) -> None:
+    """Two CPTS of the registry under one name: both flagged (the page names them by id);
+    the key is the scenario reader's (plan.cpts_key)."""
+    from couverture.plan import cpts_key
+
+    cpts = facts["cpts"].copy()
+    assert decision._homonyms(cpts) == set()
+    cpts.loc["DEMO-35-014", "nom"] = "cpts rennes-sud"
+    assert decision._homonyms(cpts) == {"DEMO-35-013", "DEMO-35-014"}
+    for name in [*cpts["nom"].head(50), "Ça CPTS là", "  CPTS  Rennes (Nord) "]:
+        assert decision.cpts_name_key(name) == cpts_key(name)
+
+
+@pytest.mark.browser
+def test_homonyms_are_exported_by_id_and_refused_by_name(
+    page: tuple[Any, Path, Path], payload: dict
+) -> None:
+    """A CPTS whose name another bears: the export names it by its id, an import naming it by
+    the shared name is refused with the line."""
+    driver, path, _ = page
+    driver.get("about:blank")
+    driver.get(path.as_uri() + "#decision")
+    _js(driver, "D.clear();")
+    n_in = payload["nIn"]
+    white = [payload["code"][u] for u in range(n_in) if payload["blanche"][u]]
+    first, second = payload["cpts"][0], payload["cpts"][1]
+    _js(driver, f"D.data.cpts[1].nom = {json.dumps(first['nom'])};")
+    lines = ["projet;type;cpts;code_commune;cpts_mentor"]
+    ok = [*lines, f"A;rattachement temporaire;{second['id']};{white[0]};{first['id']}"]
+    done = driver.execute_script(
+        "return couverture.decision.importCsv(arguments[0], 'ok.csv');", "\n".join(ok)
+    )
+    assert done is True, _js(driver, "return D.errors;")
+    exported = _js(driver, "return D.csv();").lstrip("\ufeff").splitlines()
+    assert exported[1].split(";")[2:] == [second["id"], white[0], first["id"]]
+    bad = [*lines, f"B;extension;{first['nom']};{white[1]}"]
+    done = driver.execute_script(
+        "return couverture.decision.importCsv(arguments[0], 'homonymes.csv');", "\n".join(bad)
+    )
+    assert done is False
+    errors = _js(driver, "return D.errors;")
+    assert errors == [
+        f"homonymes.csv, ligne 2 : CPTS « {first['nom']} » ambiguë : plusieurs CPTS de ce nom, "
+        "écrire son identifiant"
+    ]
+    _js(driver, f"D.data.cpts[1].nom = {json.dumps(second['nom'])}; D.clear();")
 
 
 @pytest.mark.browser

@@ -80,7 +80,9 @@ class DecisionLayers:
         The positions of each département's units, ascending (so in code order).
     cpts
         By CPTS id: ``id, nom, stade`` (``""`` before the LI), ``pop``, ``deps`` and ``regs``
-        (sorted territories of its units), ``lon``, ``lat`` (a point of its perimeter).
+        (sorted territories of its units), ``lon``, ``lat`` (a point of its perimeter), and
+        ``homonyme: 1`` when another CPTS of the registry bears its name (the exported
+        scenario then names it by its id).
     proposals
         Recommended proposals: ``id``, ``departement``, ``option``, ``cpts_cible_id``,
         ``nom_propose``, ``codes`` (list of unit codes).
@@ -195,6 +197,7 @@ def prepare(
         d, r = territories.setdefault(str(cid), (set(), set()))
         d.add(str(deps[i]))
         r.add(region[i])
+    twins = _homonyms(cpts)
     c_lon, c_lat = _points(cpts_layer.geometry)
     points = dict(zip(cpts_layer.index.astype(str), zip(c_lon, c_lat, strict=True), strict=True))
     info: dict[str, dict[str, Any]] = {}
@@ -213,6 +216,8 @@ def prepare(
             "lon": _num(x),
             "lat": _num(y),
         }
+        if cid in twins:  # its name is another CPTS's too: files name it by its id
+            info[cid]["homonyme"] = 1
 
     first = _stages()[0].code
     return DecisionLayers(
@@ -245,6 +250,30 @@ def prepare(
             )
         },
     )
+
+
+def cpts_name_key(name: str) -> str:
+    """Compare CPTS names as the scenario reader does: no accents, case, punctuation, « CPTS ».
+
+    Examples
+    --------
+    >>> cpts_name_key("CPTS  du Pays de Vitré"), cpts_name_key("cpts-du-pays-de-vitre")
+    ('du_pays_de_vitre', 'du_pays_de_vitre')
+    """
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().lower()
+    key = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")
+    return re.sub(r"(^|_)cpts(_|$)", r"\1", key).strip("_")
+
+
+def _homonyms(cpts: pd.DataFrame) -> set[str]:
+    """Return the ids of the CPTS whose name another CPTS of the registry bears too."""
+    by_key: dict[str, list[str]] = {}
+    for cid, nom in zip(cpts.index.astype(str), cpts["nom"].astype(str), strict=True):
+        by_key.setdefault(cpts_name_key(nom), []).append(cid)
+    return {cid for ids in by_key.values() if len(ids) > 1 for cid in ids}
 
 
 def _recommended(proposals: pd.DataFrame, pd: Any) -> list[dict[str, Any]]:
