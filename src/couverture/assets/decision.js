@@ -641,7 +641,7 @@
       t.blanches + (t.blanches > 1 ? " communes" : " commune") + ", " + n(t.population_blanche) + " hab.</b></p>" +
       (t.population_non_attribuee ? "<p>Part non attribuée des communes partagées : <b id='cv-dec-na' data-v='" +
         t.population_non_attribuee + "'>" + n(t.population_non_attribuee) + " hab.</b> <small>(parts des CPTS " +
-        "sous 100 % : ni couverte ni blanche, la carte ne l'affecte pas)</small></p>" : "") + "</div>";
+        "inférieures à 100 % : ni couverte ni en zone blanche, à attribuer dans le registre)</small></p>" : "") + "</div>";
   }
   function render() {
     if (!D.on) { return; }
