@@ -565,6 +565,12 @@ def _check_rates(
     pops = [c for c in deps.columns if c.startswith("pop_")]
     if pops:
         assert int(deps[pops[0]].sum()) == covered, (case.describe(), pops[0])
+        # every inhabitant somewhere: covered, white, or a share of a commune no CPTS claims
+        white = int(communes.loc[communes["stade"] == "", "population"].sum())
+        for level in (france, regions, deps):
+            rest = level["population_zones_blanches"] + level["population_non_attribuee"]
+            assert (level[pops[0]] + rest == level["population"]).all(), case.describe()
+            assert int(level["population_zones_blanches"].sum()) == white, case.describe()
 
 
 def _check_zones(case: Generated, communes: pd.DataFrame, zones: pd.DataFrame) -> None:

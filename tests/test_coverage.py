@@ -76,6 +76,7 @@ def test_best_stage_and_shares(tmp_path: Path, units: pd.DataFrame, write_regist
     path = write_registry(tmp_path / "r.csv", rows)
     with couverture.analyse(path, departements="35") as a:
         u = a.units().set_index("code")
+        rate = a.rates(niveau="departement").set_index("code").loc["35"]
     assert u.loc["35238", "stade"] == "aci"
     assert u.loc["35238", "pop_aci"] == round(0.6 * rennes)
     assert u.loc["35238", "pop_projet_sante"] == round(0.6 * rennes)
@@ -89,6 +90,14 @@ def test_best_stage_and_shares(tmp_path: Path, units: pd.DataFrame, write_regist
     assert pd.isna(u.loc["35051", "stade"])
     assert u.loc["35051", "projets"] == "CPTS D"
     assert u.loc["35051", "pop_lettre_intention"] == 0
+    # the tenth of Rennes no CPTS claims is not covered, nor in a zone blanche: said apart
+    assert rate["population_non_attribuee"] == rennes - round(0.9 * rennes)
+    white = u.loc[u["stade"].isna(), "population"].sum()
+    assert rate["population_zones_blanches"] == white
+    assert (
+        rate["pop_lettre_intention"] + white + rate["population_non_attribuee"]
+        == (rate["population"])
+    )
 
 
 def test_rates_are_cumulative_and_add_up(demo_registry: Path) -> None:
@@ -100,9 +109,15 @@ def test_rates_are_cumulative_and_add_up(demo_registry: Path) -> None:
         units = a.units()
     assert france["code"] == "FR"
     assert france["population"] == units["population"].sum()
+    # every inhabitant somewhere: covered, in a zone blanche, or in the share of a shared
+    # commune that no CPTS claims (Rennes, Nice… in the demo registry)
+    assert france["population_non_attribuee"] > 500_000
     for table in (deps, regions, epci):
         for s in STAGES:
             assert table[f"pop_{s}"].sum() == france[f"pop_{s}"]
+        rest = table["population_zones_blanches"] + table["population_non_attribuee"]
+        assert (table["pop_lettre_intention"] + rest == table["population"]).all()
+        assert table["population_non_attribuee"].sum() == france["population_non_attribuee"]
         assert (table["pop_lettre_intention"] >= table["pop_projet_sante"]).all()
         assert (table["pop_projet_sante"] >= table["pop_aci"]).all()
     assert len(deps) == 101
@@ -185,3 +200,17 @@ def test_paris_whole_city_expands_to_arrondissements(
     assert rates.loc["75", "taux_projet_sante"] == 100
     assert rates.loc["75", "pop_aci"] == paris.set_index("code").loc["75101", "population"]
     assert anomalies["valeur"].astype(str).str.contains("75056").any()
+
+
+def test_verifier_says_where_the_unclaimed_share_is(demo_registry: Path, capsys) -> None:
+    from _helpers import run_cli
+
+    with couverture.analyse(demo_registry, departements="35") as a:
+        rennes = a.units().set_index("code").loc["35238"]
+    unclaimed = int(rennes["population"] - rennes["pop_lettre_intention"])
+    assert run_cli(["verifier", "--registre", str(demo_registry), "--departement", "35"]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "population non attribuée" in line]
+    assert len(said) == 1, err
+    assert str(unclaimed) == "".join(ch for ch in said[0].split(" habitant")[0] if ch.isdigit())
+    assert "35238 Rennes" in said[0] and "hors zones blanches" in said[0]

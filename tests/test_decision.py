@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,22 @@ def test_payload_units_and_adjacency(payload: dict[str, Any], facts: dict[str, A
         assert adj and all(j < n_in for j in adj)
     # a point inside every unit with a geometry (for the lasso and the labels)
     assert all(lon is not None for lon in payload["lon"])
+
+
+def test_payload_accounts_for_the_whole_population(
+    payload: dict[str, Any], facts: dict[str, Any]
+) -> None:
+    """Covered, white, and the share of Rennes that its three CPTS do not claim (0,29 + 0,32 +
+    0,30 of it): the three add up to the département's population."""
+    units = facts["units"]
+    rennes = units.loc["35238"]
+    unclaimed = int(rennes["population"] - rennes["pop_lettre_intention"])
+    assert unclaimed > 20_000 and isinstance(rennes["stade"], str)  # claimed, not white
+    n_in = payload["nIn"]
+    white = sum(p for p, w in zip(payload["pop"], payload["blanche"], strict=True) if w)
+    assert payload["popNonAttribuee"] == unclaimed == facts["rate"]["population_non_attribuee"]
+    assert payload["popLi"] + white + payload["popNonAttribuee"] == payload["population"]
+    assert payload["population"] == sum(payload["pop"][:n_in])
 
 
 def test_payload_cpts_and_proposals(
@@ -637,6 +654,84 @@ def test_capture_of_the_mode_in_use(page: tuple[Any, Path, Path], tmp_path: Path
     assert decision.capture(path, tmp_path / "rate.png", chromium="/bin/false") is None
     assert not (tmp_path / "rate.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["decision.png"]
+
+
+@pytest.mark.browser
+def test_the_unclaimed_share_is_shown_beside_what_stays_white(
+    page: tuple[Any, Path, Path], payload: dict
+) -> None:
+    """Every white commune given to a project, « reste blanc : 0 » — and the part of Rennes
+    that no CPTS claims is still said, not lost."""
+    driver, path, _ = page
+    driver.get("about:blank")
+    driver.get(path.as_uri() + "#decision")
+    _js(driver, "D.clear();")
+    white = [u for u in range(payload["nIn"]) if payload["blanche"][u]]
+    # the lasso drawn around the whole département selects every white commune
+    ring = "[{lng: -10, lat: 40}, {lng: 10, lat: 40}, {lng: 10, lat: 55}, {lng: -10, lat: 55}]"
+    _js(driver, f"D.lassoSelect({ring}, false);")
+    assert sorted(_js(driver, "return D.selection;")) == white
+    driver.execute_script(
+        "var b = document.getElementById('cv-dec-nom'); b.value = 'CPTS Tout le reste';"
+        "document.querySelector('button[data-action=creation]').click();"
+    )
+    _, dep = _page_totals(driver)
+    assert dep["blanches"] == 0 and dep["population_blanche"] == 0
+    shown = driver.find_element("id", "cv-dec-na")
+    assert int(shown.get_attribute("data-v")) == payload["popNonAttribuee"] > 0
+    assert "Part non attribuée" in driver.find_element("id", "cv-decision").text
+    covered = payload["popLi"] + sum(payload["pop"][u] for u in white)
+    assert dep["part_li"] == pytest.approx(100 * covered / payload["population"], abs=1e-3)
+    assert covered + payload["popNonAttribuee"] == payload["population"]
+    _js(driver, "D.clear();")
+
+
+def test_homonyms_are_flagged_for_the_page(facts: dict[str, Any]) -> None:
+    """Two CPTS of the registry under one name: both flagged (the page names them by id);
+    the key is the scenario reader's (plan.cpts_key)."""
+    from couverture.plan import cpts_key
+
+    cpts = facts["cpts"].copy()
+    assert decision._homonyms(cpts) == set()
+    cpts.loc["DEMO-35-014", "nom"] = "cpts rennes-sud"
+    assert decision._homonyms(cpts) == {"DEMO-35-013", "DEMO-35-014"}
+    for name in [*cpts["nom"].head(50), "Ça CPTS là", "  CPTS  Rennes (Nord) "]:
+        assert decision.cpts_name_key(name) == cpts_key(name)
+
+
+@pytest.mark.browser
+def test_homonyms_are_exported_by_id_and_refused_by_name(
+    page: tuple[Any, Path, Path], payload: dict
+) -> None:
+    """A CPTS whose name another bears: the export names it by its id, an import naming it by
+    the shared name is refused with the line."""
+    driver, path, _ = page
+    driver.get("about:blank")
+    driver.get(path.as_uri() + "#decision")
+    _js(driver, "D.clear();")
+    n_in = payload["nIn"]
+    white = [payload["code"][u] for u in range(n_in) if payload["blanche"][u]]
+    first, second = payload["cpts"][0], payload["cpts"][1]
+    _js(driver, f"D.data.cpts[1].nom = {json.dumps(first['nom'])};")
+    lines = ["projet;type;cpts;code_commune;cpts_mentor"]
+    ok = [*lines, f"A;rattachement temporaire;{second['id']};{white[0]};{first['id']}"]
+    done = driver.execute_script(
+        "return couverture.decision.importCsv(arguments[0], 'ok.csv');", "\n".join(ok)
+    )
+    assert done is True, _js(driver, "return D.errors;")
+    exported = _js(driver, "return D.csv();").lstrip("\ufeff").splitlines()
+    assert exported[1].split(";")[2:] == [second["id"], white[0], first["id"]]
+    bad = [*lines, f"B;extension;{first['nom']};{white[1]}"]
+    done = driver.execute_script(
+        "return couverture.decision.importCsv(arguments[0], 'homonymes.csv');", "\n".join(bad)
+    )
+    assert done is False
+    errors = _js(driver, "return D.errors;")
+    assert errors == [
+        f"homonymes.csv, ligne 2 : CPTS « {first['nom']} » ambiguë : plusieurs CPTS de ce nom, "
+        "écrire son identifiant"
+    ]
+    _js(driver, f"D.data.cpts[1].nom = {json.dumps(second['nom'])}; D.clear();")
 
 
 @pytest.mark.browser

@@ -98,7 +98,8 @@ def test_rerun_replaces_the_fiches(written: Path, demo_registry: Path, expected:
     # a fiche of an earlier run (listed as written by it) goes, a file of the user's stays
     (folder / "ZB-35-00000.html").write_text("ancienne fiche", encoding="utf-8")
     listed = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    (folder / MANIFEST_NAME).write_text(json.dumps([*listed, "ZB-35-00000.html"]), "utf-8")
+    listed["fichiers"]["ZB-35-00000.html"] = None  # listed without a fingerprint: ours
+    (folder / MANIFEST_NAME).write_text(json.dumps(listed), "utf-8")
     (folder / "cr.docx").write_bytes(b"compte rendu")
     # what a run killed before its swap left: its new folder, stamped with its pid and token
     dead, token = 4_194_305, "0123456789ab"  # above Linux's largest pid

@@ -345,6 +345,40 @@ def test_cli_cartes(demo_registry: Path, tmp_path: Path, capsys) -> None:
     assert main(["cartes", "--registre", str(tmp_path / "absent.csv"), "--sortie", str(out)]) == 2
 
 
+def test_cartes_rerun_keeps_what_a_person_saved_in_the_maps_folder(
+    demo_registry: Path, tmp_path: Path, capsys
+) -> None:
+    """The decision mode's export (``scenario-2A.csv``) and an annotated copy of a map saved in
+    the maps folder survive a re-run, even of a folder without the list of what cartes wrote
+    (written by an older version); a map saved over since cartes wrote it refuses the run."""
+    out = tmp_path / "cartes"
+    args = ["cartes", "--registre", str(demo_registry), "--departement", "2A", "--sortie", str(out)]
+    assert main([*args, "-q"]) == 0
+    mine = {
+        "departement-2A-annotee.html": (out / "departement-2A.html").read_text(encoding="utf-8")
+        + "<p>Décision : extension de la CPTS voisine</p>",
+        "scenario-2A.csv": "\ufeffprojet;type;cpts;code_commune;cpts_mentor\r\n",
+    }
+    for name, text in mine.items():
+        (out / name).write_bytes(text.encode("utf-8"))
+    assert main([*args, "-q"]) == 0
+    (out / ".couverture-contenu").unlink()  # a folder written before the list existed
+    assert main([*args, "-q"]) == 0
+    for name, text in mine.items():
+        assert (out / name).read_bytes() == text.encode("utf-8")
+    assert (out / "departement-2A.html").exists() and (out / "index.html").exists()
+    # the map itself saved over with the meeting's notes: refused, nothing replaced
+    typed = (out / "departement-2A.html").read_text(encoding="utf-8") + "<p>notes</p>"
+    (out / "departement-2A.html").write_text(typed, encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "departement-2A.html a été modifié depuis que couverture l'a écrit" in err
+    assert (out / "departement-2A.html").read_text(encoding="utf-8") == typed
+    for name, text in mine.items():
+        assert (out / name).read_bytes() == text.encode("utf-8")
+
+
 def test_cli_cartes_porteurs(demo_registry: Path, tmp_path: Path, capsys) -> None:
     """``--porteurs``: a simple CSV of porteurs becomes a layer (French error, exit 2, while the
     reader module is not installed)."""

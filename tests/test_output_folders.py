@@ -134,3 +134,19 @@ def test_a_folder_written_before_manifests_drops_the_names_its_writer_recognises
         (stage.new / "index.html").write_text("nouveau", encoding="utf-8")
         stage.swap_in()
     assert sorted(p.name for p in target.iterdir()) == [MANIFEST_NAME, "cr.docx", "index.html"]
+
+
+def test_a_file_saved_over_since_written_is_the_users(tmp_path: Path) -> None:
+    """A file of the list saved over (a fiche completed in place) is kept when not rewritten,
+    and refuses a run that would write its name; one left as written is replaced."""
+    target = tmp_path / "departement-35"
+    _run(target, {"index.html": "1", "ZB-35-001.html": "fiche", "ZB-35-002.html": "fiche"})
+    (target / "ZB-35-001.html").write_text("fiche complétée en réunion", encoding="utf-8")
+    (target / "ZB-35-002.html").write_text("FICHE", encoding="utf-8")  # same size: hashed
+    with pytest.raises(ArgumentError, match=r"ZB-35-002\.html a été modifié depuis"):
+        _run(target, {"index.html": "2", "ZB-35-002.html": "nouvelle"})
+    assert (target / "index.html").read_text(encoding="utf-8") == "1"
+    _run(target, {"index.html": "2"})
+    assert (target / "index.html").read_text(encoding="utf-8") == "2"
+    assert (target / "ZB-35-001.html").read_text(encoding="utf-8") == "fiche complétée en réunion"
+    assert (target / "ZB-35-002.html").read_text(encoding="utf-8") == "FICHE"

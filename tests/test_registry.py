@@ -538,3 +538,63 @@ def test_single_anomaly_is_singular(read, tmp_path, caplog):
         reg = read(write_csv(tmp_path / "r.csv", rows))
     assert len(reg.anomalies) == 1 and "1 anomalie corrigée" in caplog.text
     assert "1 anomalies" not in caplog.text
+
+
+# ------------------------------------------------------------------------------ names of CPTS
+def test_a_name_without_letters_is_no_name(read, tmp_path):
+    header = ["nom_cpts", "stade", "code_insee"]
+    rows = [["CPTS Vitré", "ACI signé", "35360"], ["-", "ACI signé", "35238"]]
+    with pytest.raises(RegistryError) as excinfo:
+        read(write_csv(tmp_path / "r.csv", rows, header=header))
+    assert problems_of(excinfo) == [(3, "-", "nom de CPTS sans lettre ni chiffre")]
+    assert "r.csv, ligne 3 « - » : nom de CPTS sans lettre ni chiffre" in str(excinfo.value)
+
+
+def test_a_cpts_known_by_its_id_alone_is_noted(read, tmp_path):
+    rows = [
+        ["A", "", "ACI signé", "35360", "Vitré"],
+        ["A", "CPTS Pays de Vitré", "ACI signé", "35047", "Bruz"],  # named on a later row
+        ["Z", "", "ACI signé", "35238", "Rennes"],
+        ["Z", "?", "ACI signé", "35051", "Cesson-Sévigné"],
+    ]
+    reg = read(write_csv(tmp_path / "r.csv", rows))
+    assert reg.cpts.loc["A", "nom"] == "CPTS Pays de Vitré" and reg.cpts.loc["Z", "nom"] == "Z"
+    notes = reg.anomalies[reg.anomalies["action"].str.contains("sans nom")]
+    assert notes[["ligne", "colonne", "valeur"]].values.tolist() == [[4, "nom_cpts", ""]]
+    assert notes["action"].iloc[0] == "CPTS Z sans nom : son identifiant « Z » lui sert de nom"
+
+
+def test_homonyms_of_one_departement(read, tmp_path):
+    """With ids: one name for two CPTS of the 35 is noted on the second one's first line.
+    Without ids: two CPTS « CPTS Sud » merge, their rows in separate blocks are noted."""
+    rows = [
+        ["B", "CPTS Sud", "ACI signé", "35360", "Vitré"],
+        ["N", "CPTS Nord", "ACI signé", "35238", "Rennes"],
+        ["C", "CPTS  sud", "Lettre d'intention validée", "35047", "Bruz"],
+        ["D", "CPTS Sud", "ACI signé", "29019", "Brest"],  # another département: no note
+    ]
+    reg = read(write_csv(tmp_path / "ids.csv", rows))
+    said = reg.anomalies[reg.anomalies["action"].str.contains("porté par")]
+    assert said[["ligne", "valeur"]].values.tolist() == [[4, "CPTS Sud"]]
+    assert (
+        said["action"]
+        .iloc[0]
+        .startswith("nom « CPTS Sud » porté par 2 CPTS du département 35 (B, C)")
+    )
+
+    no_ids = [r[1:] for r in rows[:3]] + [["CPTS Sud", "ACI signé", "35051", "Cesson-Sévigné"]]
+    reg = read(write_csv(tmp_path / "noms.csv", no_ids, header=HEADER[1:]))
+    assert list(reg.cpts.index) == ["CPTS Sud", "CPTS Nord"]
+    said = reg.anomalies[reg.anomalies["action"].str.contains("blocs de lignes")]
+    assert said[["ligne", "valeur"]].values.tolist() == [[4, "CPTS Sud"]]
+    assert "(ligne 2, ligne 4–5)" in said["action"].iloc[0] and "cpts_id" in said["action"].iloc[0]
+    # sorted by commune, the CPTS come in many blocks: nothing to say
+    by_commune = [
+        ["CPTS Sud", "ACI signé", "35047", "Bruz"],
+        ["CPTS Nord", "ACI signé", "35051", "Cesson-Sévigné"],
+        ["CPTS Sud", "ACI signé", "35238", "Rennes"],
+        ["CPTS Nord", "ACI signé", "35240", "Le Rheu"],
+        ["CPTS Sud", "ACI signé", "35360", "Vitré"],
+    ]
+    reg = read(write_csv(tmp_path / "communes.csv", by_commune, header=HEADER[1:]))
+    assert not reg.anomalies["action"].str.contains("blocs de lignes").any()

@@ -200,3 +200,35 @@ def test_scenario_without_departement_is_planned_on_its_own_departements(
     assert code == 0, capsys.readouterr().err
     read = plan.read_plan(out)
     assert read.departements == (DEP,)
+
+
+def test_a_name_of_two_cpts_is_refused_and_their_ids_asked_for(world: dict, tmp_path: Path) -> None:
+    """Two CPTS of the 35 under one name (distinct ids): the registry notes it, and a scenario
+    naming them by that name is refused with both ids; by its id, one is taken."""
+    demo = pd.read_csv(world["registry"], dtype=str, keep_default_na=False)
+    demo.loc[demo["cpts_id"] == "DEMO-35-014", "nom_cpts"] = "CPTS Rennes Sud"
+    registry = tmp_path / "registre_homonymes.csv"
+    demo.to_csv(registry, index=False)
+    second = int(demo.index[demo["cpts_id"] == "DEMO-35-014"][0]) + 2  # header is line 1
+    code = world["codes"][0]
+    lines = [
+        "projet;type;cpts;code_commune;cpts_mentor",
+        f"A;rattachement temporaire;CPTS Rennes Sud;{code};DEMO-35-013",
+        f"B;rattachement temporaire;DEMO-35-013;{world['codes'][1]};cpts rennes sud",
+    ]
+    path = _write(tmp_path / "scenario.csv", lines)
+    with couverture.analyse(registry, departements=DEP) as a:
+        notes = a.registry.anomalies
+        with pytest.raises(ScenarioError) as err:
+            read_scenario(path, a)
+        ok = _write(
+            tmp_path / "ok.csv", [lines[0], lines[1].replace("CPTS Rennes Sud", "DEMO-35-013")]
+        )
+        assert read_scenario(ok, a)[0]["cpts"] == "DEMO-35-013"
+    said = notes[notes["action"].str.contains("porté par 2 CPTS du département 35")]
+    assert said["ligne"].tolist() == [second] and said["valeur"].tolist() == ["CPTS Rennes Sud"]
+    assert "DEMO-35-013, DEMO-35-014" in said["action"].iloc[0]
+    message = str(err.value)
+    assert "ligne 2 « CPTS Rennes Sud » : nom ambigu : désigne 2 CPTS du registre" in message
+    assert "DEMO-35-013 « CPTS Rennes Sud », DEMO-35-014 « CPTS Rennes Sud »" in message
+    assert "ligne 3 « cpts rennes sud » : CPTS mentor : nom ambigu" in message

@@ -320,7 +320,7 @@ def cmd_taux(args: argparse.Namespace) -> None:
         frame = a.rates(niveau=args.niveau)
         if args.format == "tableau":
             # the rates before the populations by stage: a narrow terminal leaves out the last
-            pops = [c for c in frame.columns if c.startswith("pop_")]
+            pops = [c for c in frame.columns if c.startswith(("pop_", "population_"))]
             frame = frame[[c for c in frame.columns if c not in pops] + pops]
         level = {
             "france": "France",
@@ -400,6 +400,30 @@ def cmd_verifier(args: argparse.Namespace) -> None:
             plural(len(reg.cpts), "CPTS", "CPTS"),
             plural(len(reg.membership), "ligne commune", "lignes commune"),
             plural(len(anomalies), "anomalie corrigée", "anomalies corrigées"),
+        )
+        _unclaimed_note(a)
+
+
+def _unclaimed_note(a: Analysis) -> None:
+    """Say where the share of the shared communes that no CPTS claims is counted."""
+    m = a.registry.membership
+    if not (m["part"].notna().any() or ("iris" in m and m["iris"].any())):
+        return  # no share given: every claimed unit is claimed whole
+    units = a.units()
+    claimed = units[units["stade"].notna()]
+    rest = claimed["population"] - claimed[f"pop_{stage_codes()[0]}"]
+    if int(rest.sum()) > 0:
+        log.info(
+            "population non attribuée : %s dans %s dont les parts font moins de 1 (%s) : "
+            "comptée non couverte, hors zones blanches (colonne population_non_attribuee de "
+            "taux)",
+            plural(int(rest.sum()), "habitant"),
+            plural(int((rest > 0).sum()), "commune partagée", "communes partagées"),
+            ", ".join(
+                f"{code} {nom}"
+                for code, nom in claimed.loc[rest > 0, ["code", "nom"]].head(5).itertuples(False)
+            )
+            + ("…" if (rest > 0).sum() > 5 else ""),
         )
 
 

@@ -1006,11 +1006,13 @@ class FolderSwap:
         """Put the new folder in place: the previous one goes aside, then the new one in.
 
         Only what this program wrote is replaced: the files of the previous folder it did not
-        write (a ``cr.docx`` of the meeting, notes) are carried into the new one (hard links,
-        else copies) before the swap, and the new folder lists what was written
-        (:data:`MANIFEST_NAME`) so that the next run knows its own files from the user's. A
-        foreign file with the name of a file written now is refused (:class:`ArgumentError`),
-        the previous folder left as it was.
+        write (a ``cr.docx`` of the meeting, notes, a map saved under another name) are carried
+        into the new one (hard links, else copies) before the swap, and the new folder lists
+        what was written with each file's size and SHA-256 (:data:`MANIFEST_NAME`) so that the
+        next run knows its own files from the user's — a file of the list saved over since
+        (an annotated map, a fiche edited in place) is the user's too. A foreign file with the
+        name of a file written now is refused (:class:`ArgumentError`), the previous folder
+        left as it was.
         """
         written = sorted(
             p.relative_to(self.new).as_posix()
@@ -1018,7 +1020,12 @@ class FolderSwap:
             if (p.is_file() or p.is_symlink()) and p.name not in (STAMP_NAME, MANIFEST_NAME)
         )
         carried = self._carry_foreign(set(written)) if self.target.is_dir() else []
-        atomic_write_text(self.new / MANIFEST_NAME, json.dumps(written, ensure_ascii=False))
+        # each file with its fingerprint: one a person saved over afterwards is theirs
+        listing = {name: _fingerprint(self.new / name) for name in written}
+        atomic_write_text(
+            self.new / MANIFEST_NAME,
+            json.dumps({"fichiers": listing}, ensure_ascii=False),
+        )
         if carried:
             shown = ", ".join(carried[:8]) + (" …" if len(carried) > 8 else "")
             _log.info(
@@ -1047,18 +1054,26 @@ class FolderSwap:
             if path.is_dir() and not path.is_symlink():
                 (self.new / rel).mkdir(parents=True, exist_ok=True)  # a folder of the user's
                 continue
+            changed = False
             if listed is not None and rel in listed:
-                continue  # ours: replaced by this run's file, or dropped
+                recorded = listed[rel]
+                changed = recorded is not None and _fingerprint(path, like=recorded) != recorded
+                if not changed:
+                    continue  # ours: replaced by this run's file, or dropped
             if listed is None and (rel in written or (self.ours is not None and self.ours(rel))):
                 continue
             dest = self.new / rel
             if dest.exists() or dest.is_symlink():
                 if _same_file(path, dest):
                     continue  # carried by the caller already (the maps' .gitkeep)
+                why = (
+                    "a été modifié depuis que couverture l'a écrit"
+                    if changed
+                    else "n'a pas été écrit par couverture"
+                )
                 raise ArgumentError(
-                    f"{self.target} : le fichier {rel} n'a pas été écrit par couverture et "
-                    "porte le nom d'un fichier à écrire ; le renommer ou le déplacer "
-                    "(rien n'a été remplacé)"
+                    f"{self.target} : le fichier {rel} {why} et porte le nom d'un fichier à "
+                    "écrire ; le renommer ou le déplacer (rien n'a été remplacé)"
                 )
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -1121,13 +1136,40 @@ _RESTORED = "interruption précédente : dossier précédent remis en place : %s
 _log = logging.getLogger(__name__)
 
 
-def _manifest(folder: Path) -> set[str] | None:
-    """Return the files a run wrote in ``folder`` (its :data:`MANIFEST_NAME`), None without one."""
+def _manifest(folder: Path) -> dict[str, list[Any] | None] | None:
+    """Return the files a run wrote in ``folder`` and their fingerprints, None without a list.
+
+    The fingerprint is ``[size, sha256]`` (:func:`_fingerprint`); ``None`` for a list written
+    before fingerprints were recorded (a plain JSON list of names: those files count as ours).
+    """
     try:
-        names = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return {str(n) for n in names} if isinstance(names, list) else None
+    if isinstance(data, list):
+        return {str(n): None for n in data}
+    files = data.get("fichiers") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return None
+    return {str(n): (f if isinstance(f, list) and len(f) == 2 else None) for n, f in files.items()}
+
+
+def _fingerprint(path: Path, *, like: list[Any] | None = None) -> list[Any]:
+    """Return ``[size, sha256]`` of a file (a symlink: of its link text).
+
+    With ``like`` (a recorded fingerprint) of another size, the size alone answers: the file
+    is not hashed.
+    """
+    import hashlib
+
+    if path.is_symlink():
+        data = os.readlink(path).encode("utf-8", "surrogateescape")
+        return [len(data), hashlib.sha256(data).hexdigest()]
+    size = path.stat().st_size
+    if like is not None and like[0] != size:
+        return [size, ""]
+    with path.open("rb") as fh:
+        return [size, hashlib.file_digest(fh, "sha256").hexdigest()]
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -26,6 +26,7 @@ from couverture._errors import ArgumentError
 from couverture._registry_common import (
     _DATE_ROLES,
     _DEFAULT_STAGE_HINT,
+    _SHEET_STRIDE,
     _Body,
     _Collector,
     _compact,
@@ -143,10 +144,16 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
     """Return the CPTS id of each row (its name when there is no id column), ``None`` when empty.
 
     Without an id column, one name in départements that do not touch is several CPTS
-    (``departements`` gives each row's département, computed only then).
+    (``departements`` gives each row's département, computed only then). A name without a
+    letter or a digit (« - », « ? ») is no name. What makes a CPTS hard to designate is noted
+    with its line: a CPTS known by its id alone, one name given to several CPTS of a
+    département (:func:`_note_homonyms`), a name whose rows come in separate blocks of a
+    registry without ids (:func:`_note_blocks`).
     """
-    clean = {n: " ".join(n.split()) for n in set(body.col("cpts_nom"))}
-    names = [clean[n] for n in body.col("cpts_nom")]
+    raw = body.col("cpts_nom")
+    clean = {n: " ".join(n.split()) for n in set(raw)}
+    clean = {n: c if _compact(c) else "" for n, c in clean.items()}
+    names = [clean[n] for n in raw]
     if "cpts_id" in body.first:
         ids: list[str | None] = list(body.col("cpts_id"))
         message = "identifiant de CPTS vide"
@@ -156,15 +163,32 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
             if name:
                 by_key.setdefault(_compact(name), name)
         ids = [by_key[_compact(n)] if n else None for n in names]
+        named = list(ids)
         ids = _split_homonyms(body, ids, departements())
         message = "nom de CPTS vide"
     for i, cpts_id in enumerate(ids):
         if not cpts_id:
             ids[i] = None
-            body.problems.append((body.lines[i], names[i], message))
+            why = (
+                message
+                if not raw[i].strip() or "cpts_id" in body.first
+                else "nom de CPTS sans lettre ni chiffre"
+            )
+            body.problems.append((body.lines[i], raw[i], why))
+    _register(body, ids, names, raw)
+    if "cpts_id" in body.first:
+        _note_homonyms(body, ids, departements)
+    else:
+        _note_blocks(body, ids, named)
+    return ids
+
+
+def _register(body: _Body, ids: list[str | None], names: list[str], raw: tuple[str, ...]) -> None:
+    """Record each CPTS with its name (first given), noting a CPTS known by its id alone."""
     firsts: dict[tuple[str | None, str], int] = {}
     for pair, line in zip(zip(ids, names, strict=True), body.lines, strict=True):
         firsts.setdefault(pair, line)
+    unnamed: dict[str, int] = {}
     for (cpts_id, name), line in firsts.items():
         if cpts_id is None:
             continue
@@ -172,6 +196,11 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
         if entry is None:
             entry = body.cpts[cpts_id] = {"nom": name or cpts_id, "stages": {}}
             entry.update(dict.fromkeys(_DATE_ROLES))
+            if not name:
+                unnamed[cpts_id] = line
+        elif name and cpts_id in unnamed:
+            entry["nom"] = name  # named on a later row
+            del unnamed[cpts_id]
         elif name and _compact(name) != _compact(entry["nom"]):
             body.notes.add(
                 line,
@@ -180,7 +209,94 @@ def _cpts_ids(body: _Body, departements: Callable[[], list[str | None]]) -> list
                 f"nom différent pour la {body.label(cpts_id)} : « {entry['nom']} » conservé",
                 "noms de CPTS différents",
             )
-    return ids
+    if "cpts_nom" not in body.first:
+        return  # a registry of ids alone: its ids are its names
+    value = dict(zip(body.lines, raw, strict=True)) if unnamed else {}
+    for cpts_id, line in unnamed.items():
+        body.notes.add(
+            line,
+            body.header_of("cpts_nom"),
+            value.get(line, ""),
+            f"{body.label(cpts_id)} sans nom : son identifiant « {cpts_id} » lui sert de nom",
+            "CPTS sans nom",
+        )
+
+
+def _note_homonyms(
+    body: _Body, ids: list[str | None], departements: Callable[[], list[str | None]]
+) -> None:
+    """Note the names given to several CPTS (distinct ids) in one département.
+
+    A scenario, a plan d'action or a person reading a map names a CPTS by its name: two CPTS
+    « CPTS Sud » of the 35 can only be told apart by their ids.
+    """
+    by_name: dict[str, list[str]] = {}
+    for cpts_id, entry in body.cpts.items():
+        by_name.setdefault(_compact(entry["nom"]), []).append(cpts_id)
+    shared = {cid for group in by_name.values() if len(group) > 1 for cid in group}
+    if not shared:
+        return
+    deps = departements()
+    where: dict[tuple[str, str], dict[str, int]] = {}
+    for row_id, dep, line in zip(ids, deps, body.lines, strict=True):
+        if row_id is not None and row_id in shared and dep is not None:
+            key = (_compact(body.cpts[row_id]["nom"]), dep)
+            where.setdefault(key, {}).setdefault(row_id, line)
+    for (_, dep), found in sorted(where.items(), key=lambda kv: min(kv[1].values())):
+        if len(found) < 2:
+            continue
+        listed = sorted(found, key=lambda c: found[c])
+        name = body.cpts[listed[0]]["nom"]
+        body.notes.add(
+            found[listed[1]],
+            body.header_of("cpts_nom") or "nom_cpts",
+            name,
+            f"nom « {name} » porté par {len(listed)} CPTS du département {dep} "
+            f"({', '.join(listed)}) : les désigner par leur identifiant (scénario, plan "
+            "d'action)",
+            "CPTS homonymes dans un département",
+        )
+
+
+def _note_blocks(body: _Body, ids: list[str | None], named: list[str | None]) -> None:
+    """Note a name whose rows come in separate blocks, in a registry otherwise grouped by CPTS.
+
+    Without an id column one name is one CPTS: two CPTS of the same name (« CPTS Sud » twice)
+    merge silently. Their rows separated by other CPTS's rows are the trace left of it. A
+    registry sorted by commune (most CPTS in several blocks) says nothing of the kind. Only
+    rows of another name end a block (``named``: each row's name before homonyms in
+    départements that do not touch were told apart, those being noted already).
+    """
+    blocks: dict[str, list[list[int]]] = {}
+    previous: str | None = None
+    open_ids: set[str] = set()
+    for cpts_id, name, line in zip(ids, named, body.lines, strict=True):
+        if cpts_id is None:
+            continue
+        if name != previous:
+            open_ids.clear()
+        if cpts_id not in open_ids:
+            blocks.setdefault(cpts_id, []).append([line, line])
+            open_ids.add(cpts_id)
+        blocks[cpts_id][-1][1] = line
+        previous = name
+    split = {c: b for c, b in blocks.items() if len(b) > 1}
+    extra = sum(len(b) for b in blocks.values()) - len(blocks)
+    if not split or extra > max(1, len(blocks) // 10):
+        return  # not grouped by CPTS (sorted by commune…): blocks say nothing
+    for cpts_id, runs in split.items():
+        shown = ", ".join(
+            body.place(a) + (f"–{b % _SHEET_STRIDE}" if b != a else "") for a, b in runs[:4]
+        ) + (" …" if len(runs) > 4 else "")
+        body.notes.add(
+            runs[1][0],
+            body.header_of("cpts_nom") or "nom_cpts",
+            cpts_id,
+            f"{body.label(cpts_id)} en {len(runs)} blocs de lignes séparés ({shown}) : une "
+            "seule CPTS retenue ; si ce sont des CPTS homonymes, les distinguer par une colonne "
+            "cpts_id",
+            "CPTS en blocs de lignes séparés (homonymes ?)",
+        )
 
 
 def _touching_groups(departements: set[str]) -> list[list[str]]:

@@ -150,9 +150,13 @@ def coverage_rates(
     -------
     pandas.DataFrame
         Columns ``code, nom, n_communes, population, pop_lettre_intention, pop_projet_sante,
-        pop_aci, taux_lettre_intention, taux_projet_sante, taux_aci`` (cumulative: "at this
-        stage or beyond"; taux in % with 2 decimals). Units outside any EPCI (single-commune
-        islands) are grouped under code ``""`` at the ``epci`` level.
+        pop_aci, population_zones_blanches, population_non_attribuee, taux_lettre_intention,
+        taux_projet_sante, taux_aci`` (cumulative: "at this stage or beyond"; taux in % with 2
+        decimals). The population is accounted for whole: ``population = pop_lettre_intention
+        + population_zones_blanches + population_non_attribuee``, the last being the share of
+        claimed units that no CPTS claims (shares adding up to less than 1: counted uncovered,
+        yet in no zone blanche, which holds whole units). Units outside any EPCI
+        (single-commune islands) are grouped under code ``""`` at the ``epci`` level.
     """
     if niveau not in LEVELS:
         raise ArgumentError(f"niveau inconnu : « {niveau} » (attendu : {', '.join(LEVELS)})")
@@ -174,6 +178,15 @@ def coverage_rates(
         else f"LEFT JOIN territories t ON t.niveau = '{niveau}' AND t.code = {key}"
     )
     pops = ", ".join(f"sum(u.pop_{s})::BIGINT AS pop_{s}" for s in stage_codes())
+    # the rest of the population at the first stage: whole white units, and the share of the
+    # claimed units that no CPTS claims (a shared commune whose shares add up to less than 1)
+    first = stage_codes()[0]
+    pops += (
+        ", coalesce(sum(u.population) FILTER (WHERE u.stade IS NULL), 0)::BIGINT"
+        " AS population_zones_blanches"
+        f", coalesce(sum(u.population - u.pop_{first}) FILTER (WHERE u.stade IS NOT NULL), 0)"
+        "::BIGINT AS population_non_attribuee"
+    )
     rates = ", ".join(
         f"CASE WHEN population > 0 THEN round(100.0 * pop_{s} / population, 2) "
         f"ELSE 0 END AS taux_{s}"

@@ -91,12 +91,15 @@ class DecisionLayers:
         The positions of each département's units, ascending (so in code order).
     cpts
         By CPTS id: ``id, nom, stade`` (``""`` before the LI), ``pop``, ``deps`` and ``regs``
-        (sorted territories of its units), ``lon``, ``lat`` (a point of its perimeter).
+        (sorted territories of its units), ``lon``, ``lat`` (a point of its perimeter), and
+        ``homonyme: 1`` when another CPTS of the registry bears its name (the exported
+        scenario then names it by its id).
     proposals
         Recommended proposals: ``id``, ``departement``, ``option``, ``cpts_cible_id``,
         ``nom_propose``, ``codes`` (list of unit codes).
     rates
-        By département: ``nom``, ``population`` and ``pop_li`` (covered at the first stage).
+        By département: ``nom``, ``population``, ``pop_li`` (covered at the first stage) and
+        ``pop_na`` (the share of shared communes no CPTS claims: neither covered nor white).
     """
 
     graph: UnitGraph
@@ -201,6 +204,7 @@ def prepare(
         d, r = territories.setdefault(str(cid), (set(), set()))
         d.add(str(deps[i]))
         r.add(region[i])
+    twins = _homonyms(cpts)
     c_lon, c_lat = _points(cpts_layer.geometry)
     points = dict(zip(cpts_layer.index.astype(str), zip(c_lon, c_lat, strict=True), strict=True))
     info: dict[str, dict[str, Any]] = {}
@@ -219,6 +223,8 @@ def prepare(
             "lon": _num(x),
             "lat": _num(y),
         }
+        if cid in twins:  # its name is another CPTS's too: files name it by its id
+            info[cid]["homonyme"] = 1
 
     first = _stages()[0].code
     return DecisionLayers(
@@ -235,12 +241,46 @@ def prepare(
         cpts=info,
         proposals=_recommended(proposals, pd),
         rates={
-            str(dep): {"nom": str(nom), "population": int(pop), "pop_li": int(li)}
-            for dep, nom, pop, li in zip(
-                rates.index, rates["nom"], rates["population"], rates[f"pop_{first}"], strict=True
+            str(dep): {
+                "nom": str(nom),
+                "population": int(pop),
+                "pop_li": int(li),
+                "pop_na": int(na),
+            }
+            for dep, nom, pop, li, na in zip(
+                rates.index,
+                rates["nom"],
+                rates["population"],
+                rates[f"pop_{first}"],
+                rates["population_non_attribuee"],
+                strict=True,
             )
         },
     )
+
+
+def cpts_name_key(name: str) -> str:
+    """Compare CPTS names as the scenario reader does: no accents, case, punctuation, « CPTS ».
+
+    Examples
+    --------
+    >>> cpts_name_key("CPTS  du Pays de Vitré"), cpts_name_key("cpts-du-pays-de-vitre")
+    ('du_pays_de_vitre', 'du_pays_de_vitre')
+    """
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().lower()
+    key = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")
+    return re.sub(r"(^|_)cpts(_|$)", r"\1", key).strip("_")
+
+
+def _homonyms(cpts: pd.DataFrame) -> set[str]:
+    """Return the ids of the CPTS whose name another CPTS of the registry bears too."""
+    by_key: dict[str, list[str]] = {}
+    for cid, nom in zip(cpts.index.astype(str), cpts["nom"].astype(str), strict=True):
+        by_key.setdefault(cpts_name_key(nom), []).append(cid)
+    return {cid for ids in by_key.values() if len(ids) > 1 for cid in ids}
 
 
 def _recommended(proposals: pd.DataFrame, pd: Any) -> list[dict[str, Any]]:
@@ -364,6 +404,7 @@ def payload(
         "propositions": proposals,
         "population": rate["population"] if rate else sum(layers.population[i] for i in mine),
         "popLi": rate["pop_li"] if rate else 0,
+        "popNonAttribuee": rate["pop_na"] if rate else 0,
         "stades": {s.code: s.label for s in _stages()},
         "cle": storage_key(meta or {}, departement),
         "aci": _stages()[-1].code,

@@ -87,7 +87,13 @@ from couverture._map_texts import (
     _title_html,
     _zone_card,
 )
-from couverture._output import STAMP_NAME, atomic_write_text, recover_folders, staged_folder
+from couverture._output import (
+    MANIFEST_NAME,
+    STAMP_NAME,
+    atomic_write_text,
+    recover_folders,
+    staged_folder,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -771,8 +777,11 @@ def build_maps(
     national map is written, the layers freed, then the département maps are rendered by
     ``workers`` processes (each one map at a time, so memory stays bounded). The maps are
     written into a fresh folder next to ``output_dir`` and swapped in whole: a re-run replaces
-    every map at once, and an interrupted one leaves the previous maps as they were.
-    ``output_dir`` may hold maps and hidden files only (:class:`ArgumentError` otherwise).
+    every map at once, and an interrupted one leaves the previous maps as they were. Only
+    what cartes wrote is replaced: a file a person saved in the folder (an annotated copy of a
+    map, ``scenario-35.csv``) is kept, and a map saved over since it was written refuses the
+    run (:class:`ArgumentError`, nothing replaced). A folder that holds no map but other files
+    is refused (:func:`_check_maps_folder`).
     Once the layers are computed, ``analysis`` closes its store connection (it reopens it
     when next asked for something), so that DuckDB's memory is not held while drawing.
 
@@ -854,32 +863,41 @@ def build_maps(
     return [output_dir / name for name in names]
 
 
+# the names cartes writes: index.html and departement-<code>.html, a code of the COG (a map
+# saved beside them as « departement-35-annotee.html » is a person's file, never ours)
+_MAP_NAME = re.compile(r"departement-(?:\d{2}|2[AB]|97\d)\.html")
+
+
 def _is_map_name(name: str) -> bool:
-    return name == INDEX_NAME or re.fullmatch(r"departement-.+\.html", name) is not None
+    return name == INDEX_NAME or _MAP_NAME.fullmatch(name) is not None
 
 
 def _check_maps_folder(folder: Path) -> list[Path]:
-    """Refuse a folder holding anything but maps (it is replaced whole).
+    """Refuse a folder that is not a maps folder but holds files; return the hidden ones to keep.
 
-    Return the hidden files to keep in it (``.gitkeep``…).
+    A maps folder (one where cartes listed what it wrote, :data:`MANIFEST_NAME`, or holding a
+    map) keeps the user's files beside the maps: an annotated copy of a map, the scenario
+    exported by the decision mode, a PDF of the printed map (see
+    :meth:`couverture._output.FolderSwap.swap_in`). Any other folder holding files (a
+    ``--sortie`` mistyped as the home folder) is refused rather than filled with maps.
     """
     if not folder.is_dir():
         return []
-    others, kept = [], []
+    others, kept, maps = [], [], False
     for entry in sorted(folder.iterdir()):
         name = entry.name
-        if entry.is_file() and _is_map_name(name):
+        if name == MANIFEST_NAME or (entry.is_file() and _is_map_name(name)):
+            maps = True
             continue
         if name.startswith(".") and entry.is_file() and not entry.is_symlink():
             if name != STAMP_NAME and not name.startswith(".tmp-"):
                 kept.append(entry)
             continue
         others.append(name)
-    if others:
+    if others and not maps:
         shown = ", ".join(others[:5]) + ("…" if len(others) > 5 else "")
         raise ArgumentError(
-            f"--sortie {folder} : ce dossier contient d'autres fichiers que des cartes ({shown}) ; "
-            "il est remplacé en entier par les nouvelles cartes : choisir un dossier vide ou "
-            "réservé aux cartes"
+            f"--sortie {folder} : ce dossier n'est pas un dossier de cartes et contient "
+            f"d'autres fichiers ({shown}) : choisir un dossier vide ou réservé aux cartes"
         )
     return kept

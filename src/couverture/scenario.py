@@ -7,8 +7,8 @@ A scenario is what the maps' decision mode exports and what a person can type: a
 existing CPTS to extend (or the one a rattachement is made to), or the name of the new CPTS.
 
 Every error names the line: unknown commune, commune in two projects, a project whose rows
-disagree, an unknown CPTS, an extension of a CPTS that does not border its perimeter, a creation
-named as an existing CPTS.
+disagree, an unknown CPTS, a name that designates several CPTS (homonyms: the id is asked for),
+an extension of a CPTS that does not border its perimeter, a creation named as an existing CPTS.
 
 Examples
 --------
@@ -163,9 +163,11 @@ class _Registry:
         self.scope = set(analysis.departements or [])
         table = national.cpts().reset_index()
         self.by_key: dict[str, list[str]] = {}
+        self.names: dict[str, str] = {}
         for cid, name in zip(table["cpts_id"].astype(str), table["nom"].astype(str), strict=True):
-            self.by_key.setdefault(cpts_key(name), []).append(cid)
-            self.by_key.setdefault(cpts_key(cid), []).append(cid)
+            self.names[cid] = name
+            for k in dict.fromkeys((cpts_key(name), cpts_key(cid))):
+                self.by_key.setdefault(k, []).append(cid)
         membership = national.registry.membership
         self.members: dict[str, set[str]] = {}
         for cid, code in zip(membership["cpts_id"], membership["code"], strict=True):
@@ -176,8 +178,19 @@ class _Registry:
         """Return the ids of the CPTS of the registry ``name`` designates."""
         found = self.by_key.get(cpts_key(name))
         if found:
-            return found
-        return [c for k, ids in self.by_key.items() if same_cpts(k, name) for c in ids]
+            return list(dict.fromkeys(found))
+        return list(
+            dict.fromkeys(c for k, ids in self.by_key.items() if same_cpts(k, name) for c in ids)
+        )
+
+    def ambiguous(self, ids: list[str]) -> str:
+        """Return the message for a name designating several CPTS, each named with its id."""
+        shown = ", ".join(f"{c} « {self.names.get(c, c)} »" for c in ids[:5])
+        more = " …" if len(ids) > 5 else ""
+        return (
+            f"nom ambigu : désigne {len(ids)} CPTS du registre ({shown}{more}) : écrire "
+            "l'identifiant de la CPTS voulue"
+        )
 
     def borders(self, ids: list[str], perimeter: set[str]) -> bool:
         """Whether the CPTS ``ids`` hold or touch (rook) a commune of ``perimeter``."""
@@ -280,6 +293,8 @@ def _project_problems(
         )
     if kind != "creation" and not found:
         out.append((line, cpts, "CPTS inconnue du registre"))
+    elif kind != "creation" and len(found) > 1:
+        out.append((line, cpts, ctx.ambiguous(found)))
     elif kind == "extension" and not ctx.borders(found, set(project["communes"])):
         out.append(
             (
@@ -289,6 +304,9 @@ def _project_problems(
                 "voisine) : rattachement temporaire ou création ?",
             )
         )
-    if mentor and not ctx.existing(mentor):
+    mentors = ctx.existing(mentor) if mentor else []
+    if mentor and not mentors:
         out.append((line, mentor, "CPTS mentor inconnue du registre"))
+    elif len(mentors) > 1:
+        out.append((line, mentor, "CPTS mentor : " + ctx.ambiguous(mentors)))
     return out

@@ -259,7 +259,9 @@
     return {
       part_li: d.population ? 100 * (d.popLi + added) / d.population : 0,
       part_li_avant: d.population ? 100 * d.popLi / d.population : 0,
-      population_ajoutee: added, blanches: white, population_blanche: whitePop
+      population_ajoutee: added, blanches: white, population_blanche: whitePop,
+      // the share of shared communes that no CPTS claims: neither covered nor white
+      population_non_attribuee: d.popNonAttribuee || 0
     };
   }
   D.totals = function () {
@@ -273,11 +275,19 @@
     v = v === null || v === undefined ? "" : String(v);
     return /[;"\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
   }
+  // how the file names a CPTS: its name, or its id when the registry gives that name to
+  // several CPTS (plan-action --scenario refuses an ambiguous name)
+  function fileName(k) {
+    var c = D.data.cpts[k];
+    if (!c) { return ""; }
+    var twin = c.homonyme || D.data.cpts.some(function (o, i) { return i !== k && cptsKey(o.nom) === cptsKey(c.nom); });
+    return twin ? c.id : c.nom;
+  }
   D.csv = function () {
     var lines = [D.data.entete.join(";")];
     D.state.projects.forEach(function (p) {
-      var c = p.type === "creation" ? p.nom : (D.data.cpts[p.cpts] || {}).nom;
-      var mentor = p.type === "rattachement_temporaire" && p.mentor !== null ? D.data.cpts[p.mentor].nom : "";
+      var c = p.type === "creation" ? p.nom : fileName(p.cpts);
+      var mentor = p.type === "rattachement_temporaire" && p.mentor !== null ? fileName(p.mentor) : "";
       unitsOf(p.id).forEach(function (u) {
         lines.push([projectName(p), D.data.types[p.type], c, D.data.code[u], mentor].map(cell).join(";"));
       });
@@ -325,7 +335,12 @@
       return false;
     }
     var byName = {}, types = {}, k;
-    d.cpts.forEach(function (c, i) { byName[fold(c.nom)] = i; byName[fold(c.id)] = i; });
+    // a name of several CPTS (homonyms) designates none: -1, its id is asked for
+    d.cpts.forEach(function (c, i) {
+      var f = fold(c.nom);
+      byName[f] = byName[f] === undefined && !c.homonyme ? i : -1;
+    });
+    d.cpts.forEach(function (c, i) { byName[fold(c.id)] = i; });
     for (k in D.data.types) { types[fold(D.data.types[k])] = k; types[fold(k)] = k; }
     var state = {projects: [], of: {}, next: 1}, keep = D.state;
     D.state = state;
@@ -345,10 +360,12 @@
       } else {
         t.cpts = byName[fold(get("cpts"))];
         if (t.cpts === undefined) { errors.push(where + "CPTS « " + get("cpts") + " » inconnue sur cette carte"); return; }
+        if (t.cpts < 0) { errors.push(where + "CPTS « " + get("cpts") + " » ambiguë : plusieurs CPTS de ce nom, écrire son identifiant"); return; }
         if (type === "rattachement_temporaire") {
           var m = get("cpts_mentor");
           t.mentor = m ? byName[fold(m)] : null;
           if (t.mentor === undefined) { errors.push(where + "CPTS mentor « " + m + " » inconnue sur cette carte"); return; }
+          if (t.mentor !== null && t.mentor < 0) { errors.push(where + "CPTS mentor « " + m + " » ambiguë : plusieurs CPTS de ce nom, écrire son identifiant"); return; }
         }
       }
       state.of[u] = targetProject(t).id;
@@ -621,7 +638,10 @@
       "<b id='cv-dec-part' data-v='" + t.part_li.toFixed(4) + "'>" + t.part_li.toFixed(1).replace(".", ",") + "\u00a0%</b>" +
       " <small>(aujourd'hui " + t.part_li_avant.toFixed(1).replace(".", ",") + "\u00a0%)</small></p>" +
       "<p>Reste blanc : <b id='cv-dec-blanc' data-communes='" + t.blanches + "' data-v='" + t.population_blanche + "'>" +
-      t.blanches + (t.blanches > 1 ? " communes" : " commune") + ", " + n(t.population_blanche) + " hab.</b></p></div>";
+      t.blanches + (t.blanches > 1 ? " communes" : " commune") + ", " + n(t.population_blanche) + " hab.</b></p>" +
+      (t.population_non_attribuee ? "<p>Part non attribuée des communes partagées : <b id='cv-dec-na' data-v='" +
+        t.population_non_attribuee + "'>" + n(t.population_non_attribuee) + " hab.</b> <small>(parts des CPTS " +
+        "inférieures à 100 % : ni couverte ni en zone blanche, à attribuer dans le registre)</small></p>" : "") + "</div>";
   }
   function render() {
     if (!D.on) { return; }
