@@ -27,7 +27,6 @@ from couverture._map_page import _codes
 from couverture._validate import check_departements
 from couverture.porteurs import COLUMNS as PORTEUR_COLUMNS
 from couverture.settings import CRS_WEB
-from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -184,6 +183,9 @@ def prepare_layers(
         towns = _town_layer(full.unit_table(), unit_layer, deps)
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
+    # the unions' working memory (GEOS, in the threads' own heaps) goes back to the system
+    # before the decision data and the maps' slices are built on top of the layers
+    _release_memory()
     from couverture import decision
 
     decision_layers = decision.prepare(
@@ -368,6 +370,10 @@ def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.Dat
 def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
+
+    # imported here: the maps' worker processes unpickle couverture.maps, and
+    # couverture.suggest imports pandas (about 50 MiB more in each worker)
+    from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
 
     if suggestions is None or suggestions.empty:
         return gpd.GeoDataFrame(
