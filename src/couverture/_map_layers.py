@@ -35,7 +35,6 @@ from couverture._validate import check_departements
 from couverture.porteurs import COLUMNS as PORTEUR_COLUMNS
 from couverture.professionnels import with_texts
 from couverture.settings import CRS_WEB
-from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
 from couverture.zones import main_towns, members
 
 if TYPE_CHECKING:
@@ -171,6 +170,7 @@ def prepare_layers(
         cpts, zones = with_texts(full, annuaire, cpts=cpts, zones=zones, adhesions=adhesions)
     named = full.zone_names()["nom_zone"]  # zones named by place on their cards
     overlaps = full.overlaps().set_index("code")["type"]
+    rates, unit_table = _last_reads(analysis, full)
     simple.index.get_indexer(simple.index[:1])  # build the index's lookup before threads share it
     # GEOS releases the GIL: the unions of the CPTS and zones run on a second core while this
     # thread builds the unit layer (the proposals, computed first, no longer overlap them:
@@ -182,11 +182,14 @@ def prepare_layers(
         zone_future = pool.submit(_zone_layer, map_zones, simple)
         unit_layer = _unit_layer(units, zones, overlaps, simple, geojson)
         proposal_future = pool.submit(_proposal_layer, suggestions, simple)
-        rates = full.rates(niveau="departement").set_index("code")
         porteur_layer = _porteur_layer(porteurs, units)
-        towns = _town_layer(full.unit_table(), unit_layer, deps)
+        towns = _town_layer(unit_table, unit_layer, deps)
+        del unit_table
         cpts_layer, zone_layer = cpts_future.result(), zone_future.result()
         proposal_layer = proposal_future.result()
+    # the unions' working memory (GEOS, in the threads' own heaps) goes back to the system
+    # before the decision data and the maps' slices are built on top of the layers
+    _release_memory()
 
     decision_layers = decision.prepare(
         units=units,
@@ -212,6 +215,19 @@ def prepare_layers(
         towns=towns,
         decision=decision_layers,
     )
+
+
+def _last_reads(analysis: Analysis, full: Analysis) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the rates by département and the unit table, the layers' last reads from the store.
+
+    The store is then closed (the analysis reopens it when next asked for something): what
+    DuckDB holds goes back to the system before the geometry work, the peak of a national run.
+    """
+    rates = full.rates(niveau="departement").set_index("code")
+    table = full.unit_table()
+    analysis.close()
+    _release_memory()
+    return rates, table
 
 
 #: Towns named on a département map (préfecture, sous-préfectures, pôles by population).
@@ -355,6 +371,10 @@ def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.Dat
 
 
 def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
+    # imported here: the maps' worker processes unpickle couverture.maps, and
+    # couverture.suggest imports pandas (about 50 MiB more in each worker)
+    from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
+
     if suggestions is None or suggestions.empty:
         return gpd.GeoDataFrame(
             columns=["proposition", *PROPOSAL_COLUMNS, "geojson", "geometry"], crs=CRS_WEB
