@@ -12,7 +12,7 @@ from _helpers import run_cli as _cli
 from pypdf import PdfReader
 
 import couverture
-from couverture._output import MANIFEST_NAME, STAMP_NAME
+from couverture._folders import MANIFEST_NAME, STAMP_NAME
 
 FIXTURE = Path(__file__).parent / "data" / "finess_etablissements_35.csv"
 DEP = "35"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from rich.cells import cell_len
 
-from couverture import _output, cli
+from couverture import _emit, _output, _workbook, cli
 
 LONG_MOTIF = (
     "recommandée : création ; nouvelle CPTS de 67 145 habitants (38 communes) ; bassins de vie "
@@ -105,7 +105,7 @@ def test_table_file_keeps_every_row_and_whole_cells(tmp_path: Path) -> None:
         {"zone_id": [f"ZB-35-{i:05d}" for i in range(250)], "motif": LONG_MOTIF, "n": 12345}
     )
     out = tmp_path / "tableau.txt"
-    _output.emit_table(frame, fmt="tableau", output=out, title="Titre", caption="Légende")
+    _emit.emit_table(frame, fmt="tableau", output=out, title="Titre", caption="Légende")
     text = out.read_text(encoding="utf-8")
     assert len(_table_rows(text)) == 250  # no cap on rows in a file
     assert text.count(LONG_MOTIF) == 250  # nor on widths
@@ -149,22 +149,22 @@ def test_one_spreadsheet_writer_for_tables_pages_and_frames(tmp_path: Path) -> N
         }
     )
     plain = pd.DataFrame({"zone_id": ["ZB-53-53130"], "population": [1200.5]})
-    path = _output.write_xlsx(
+    path = _workbook.write_xlsx(
         {
-            "projets": _output.Table(
+            "projets": _workbook.Table(
                 projects,
                 titles={"projet_id": "Projet", "cpts": "CPTS"},
                 widths={"cpts": 30},
                 fills={"cpts": "FFF2CC"},
                 checks=[
-                    _output.Check.choices("cpts", ["CPTS Laval"], error_title="Valeur"),
-                    _output.Check("fir_debut", "date", "36526", operator="greaterThan"),
+                    _workbook.Check.choices("cpts", ["CPTS Laval"], error_title="Valeur"),
+                    _workbook.Check("fir_debut", "date", "36526", operator="greaterThan"),
                 ],
                 formats={"fir_debut": "DD/MM/YYYY"},
                 room=3,
             ),
             "zones": plain,
-            "listes": _output.Page([["Titre", "-1"], [None, "@x"]], hidden=True, title_size=14),
+            "listes": _workbook.Page([["Titre", "-1"], [None, "@x"]], hidden=True, title_size=14),
         },
         tmp_path / "classeur.xlsx",
     )
@@ -229,8 +229,8 @@ def test_workbook_values_in_words_only_when_asked(tmp_path: Path) -> None:
     import openpyxl
 
     frame = pd.DataFrame({"stade": ["aci", "projet_sante"], "option": ["creation", "extension"]})
-    _output.write_xlsx({"Propositions": frame}, tmp_path / "codes.xlsx")
-    _output.write_xlsx({"Propositions": frame}, tmp_path / "mots.xlsx", words=True)
+    _workbook.write_xlsx({"Propositions": frame}, tmp_path / "codes.xlsx")
+    _workbook.write_xlsx({"Propositions": frame}, tmp_path / "mots.xlsx", words=True)
     codes = openpyxl.load_workbook(tmp_path / "codes.xlsx")["Propositions"]
     words = openpyxl.load_workbook(tmp_path / "mots.xlsx")["Propositions"]
     assert [c.value for c in codes["A"][1:]] == ["aci", "projet_sante"]

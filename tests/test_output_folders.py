@@ -14,7 +14,7 @@ import pytest
 from _helpers import run_cli
 
 from couverture._errors import ArgumentError
-from couverture._output import MANIFEST_NAME, staged_folder
+from couverture._folders import MANIFEST_NAME, staged_folder
 
 
 def _run(target: Path, files: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from _helpers import run_cli as _cli
 from _helpers import tree_digests as _tree
 
 import couverture
-from couverture import _output, history, report, settings, sources, store
+from couverture import _folders, _output, history, report, settings, sources, store
 from couverture._config import source_path
 from couverture.report import build_report
 
@@ -194,7 +194,7 @@ def test_failed_history_commit_puts_the_previous_report_back(
     before_files, before_rows = _tree(out / MONTH), _rows(hist)
 
     def full(*args: object, **kwargs: object) -> None:
-        assert (out / MONTH / _output.STAMP_NAME).exists()  # the new report is in place
+        assert (out / MONTH / _folders.STAMP_NAME).exists()  # the new report is in place
         raise OSError(errno.ENOSPC, "No space left on device", str(hist))
 
     monkeypatch.setattr(history, "save_snapshot", full)
@@ -214,7 +214,7 @@ def test_recovery_touches_only_the_names_it_created(tmp_path: Path) -> None:
     dead = 4194305  # above Linux's largest pid: never a live process
     mine = reports / f".{MONTH}.couverture-neuf-{dead}-0123456789ab"
     mine.mkdir()
-    (mine / _output.STAMP_NAME).write_text(f'{{"pid": {dead}, "token": "0123456789ab"}}')
+    (mine / _folders.STAMP_NAME).write_text(f'{{"pid": {dead}, "token": "0123456789ab"}}')
     foreign = [
         reports / f".{MONTH}.sauvegarde-2025",  # the user folder
         reports / f".{MONTH}.sauvegarde-{dead}",
@@ -244,7 +244,7 @@ def test_maps_folder_holding_other_files_is_refused(tmp_path: Path, demo_registr
         (tmp_path / ".gitkeep").write_text("", encoding="utf-8")
         build_maps(a, tmp_path)
     # the maps, the user's .gitkeep kept, and the list of what cartes wrote (its next run
-    # replaces only those: _output.MANIFEST_NAME)
+    # replaces only those: _folders.MANIFEST_NAME)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".couverture-contenu",
         ".gitkeep",

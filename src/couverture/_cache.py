@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from couverture import _config, settings
 from couverture._errors import RegistryError, StoreError
-from couverture._output import BUILD_MARKER, process_alive
+from couverture._folders import BUILD_MARKER
+from couverture._output import process_alive
 from couverture._validate import check_registry_file, registry_files
 
 # PyArrow is imported by the frame functions only: a replayed answer is bytes.

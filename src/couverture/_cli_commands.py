@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from couverture import settings
 from couverture._cli_cache import _analysis
 from couverture._config import stage_codes
+from couverture._emit import emit_geo, emit_table
 from couverture._errors import ArgumentError
 from couverture._format import integer, plural
-from couverture._output import FILE_ONLY, emit_geo, emit_table, output_target
+from couverture._output import FILE_ONLY, output_target
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,7 +5,7 @@ force), ``jalons`` (the rétro-planning), ``cpts``, the sheets the task force ad
 and the hidden ``listes`` of the drop-downs. Headers and closed values in plain French;
 drop-down lists for the strategy, the statut, the CPTS (the département's, the proposed new
 ones, the porteurs first); date and number checks. Everything goes through the one
-spreadsheet writer, :func:`couverture._output.write_xlsx`.
+spreadsheet writer, :func:`couverture._workbook.write_xlsx`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from couverture._output import Check, Page, Table, write_xlsx
 from couverture._plan_vocab import (
     COMPUTED,
     CPTS_TITLES,
@@ -31,6 +30,7 @@ from couverture._plan_vocab import (
     frame_in_words,
     vocabulary,
 )
+from couverture._workbook import Check, Page, Table, write_xlsx
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -55,7 +55,7 @@ from couverture._fiches_data import (
 from couverture._fiches_html import index_html, render_fiche_html
 from couverture._fiches_map import draw_map, map_png
 from couverture._fiches_pdf import fiche_figure
-from couverture._output import new_folder, recover_folders, staged_folder
+from couverture._folders import new_folder, recover_folders, staged_folder
 from couverture.porteurs import name_porteurs, proposals_of
 from couverture.professionnels import zone_texts
 

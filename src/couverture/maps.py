@@ -49,6 +49,7 @@ import shapely
 from couverture import _format, decision
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError
+from couverture._folders import MANIFEST_NAME, STAMP_NAME, recover_folders, staged_folder
 from couverture._geometry import DECIMALS as DECIMALS  # the coordinates the maps write
 from couverture._map_layers import UNIT_FIELDS, _release_memory
 from couverture._map_layers import MapLayers as MapLayers
@@ -87,13 +88,7 @@ from couverture._map_texts import (
     _title_html,
     _zone_card,
 )
-from couverture._output import (
-    MANIFEST_NAME,
-    STAMP_NAME,
-    atomic_write_text,
-    recover_folders,
-    staged_folder,
-)
+from couverture._output import atomic_write_text
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -911,7 +906,7 @@ def _check_maps_folder(folder: Path) -> list[Path]:
     A maps folder (one where cartes listed what it wrote, :data:`MANIFEST_NAME`, or holding a
     map) keeps the user's files beside the maps: an annotated copy of a map, the scenario
     exported by the decision mode, a PDF of the printed map (see
-    :meth:`couverture._output.FolderSwap.swap_in`). Any other folder holding files (a
+    :meth:`couverture._folders.FolderSwap.swap_in`). Any other folder holding files (a
     ``--sortie`` mistyped as the home folder) is refused rather than filled with maps.
     """
     if not folder.is_dir():

@@ -25,8 +25,9 @@ from couverture import plan as plan_mod
 from couverture._config import STAGES, column_titles
 from couverture._format import date as french_date
 from couverture._format import integer, percent
-from couverture._output import Page, Table, titled, worded, write_xlsx
+from couverture._output import titled, worded
 from couverture._validate import check_month
+from couverture._workbook import Page, Table, write_xlsx
 from couverture.alerts import cpts_alerts, history_series, project, reference_date
 from couverture.professionnels import DEPARTEMENT_TITLES
 

@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import pandas as pd
 
-from couverture import _format, _output, history
-from couverture._output import FolderSwap, new_folder, recover_folders, staged_folder, worded
+from couverture import _format, _output, _workbook, history
+from couverture._folders import FolderSwap, new_folder, recover_folders, staged_folder
+from couverture._output import worded
 from couverture._report_charts import (
     MAP_TOWNS,
     MAP_ZONES,
@@ -135,9 +136,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """Write one sheet per table: French titles, values in words, frozen header, readable widths.
 
-    The options of the one spreadsheet writer, :func:`couverture._output.write_xlsx`.
+    The options of the one spreadsheet writer, :func:`couverture._workbook.write_xlsx`.
     """
-    _output.write_xlsx(
+    _workbook.write_xlsx(
         sheets, path, freeze_header=True, readable_widths=True, float_format="0.00", words=True
     )
 
@@ -231,7 +232,7 @@ def _recover(target: Path) -> None:
     swap and its history commit is taken out again (the previous report put back), so that the
     report folder and the history always show the same month; one killed after the commit is
     kept. Names are recognised by the run's pid and random token, checked against the stamp
-    file the run wrote (:func:`couverture._output.recover_folders`): any other folder, such as
+    file the run wrote (:func:`couverture._folders.recover_folders`): any other folder, such as
     a user's ``.2026-11.sauvegarde``, is left alone.
     """
     recover_folders(target.parent, committed=_committed)

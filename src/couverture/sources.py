@@ -25,9 +25,10 @@ import shapely
 from couverture import settings
 from couverture._config import metric_crs, source_path, sources
 from couverture._errors import DataSourceError
+from couverture._folders import mark_building
 from couverture._format import plural
 from couverture._geometry import union_units
-from couverture._output import atomic_path, mark_building
+from couverture._output import atomic_path
 from couverture._validate import check_units
 
 if TYPE_CHECKING:

@@ -32,8 +32,8 @@ import pyarrow as pa
 from couverture import _cache, settings
 from couverture._config import sources
 from couverture._errors import StoreError
+from couverture._folders import BUILD_MARKER
 from couverture._geometry import departement_outlines, geojson_geometries, simplify_coverage
-from couverture._output import BUILD_MARKER
 from couverture.settings import CRS_WEB
 
 # GeoPandas and Shapely are imported by the map-geometry functions only: every computed
