@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from couverture._assets import own_asset, script_tag, style_tag
 from couverture._config import funding_table, size_class, size_classes, sources
 from couverture._config import stages as _stages
 from couverture._errors import ArgumentError, CouvertureError
@@ -475,11 +474,6 @@ def covered_share(pop_covered: float, pop_added: float, population: float) -> fl
     75.0
     """
     return 100.0 * (pop_covered + pop_added) / population if population else 0.0
-
-
-def assets() -> list[str]:
-    """Return the decision mode's stylesheet and runtime, as tags for a map's ``<head>``."""
-    return [style_tag(own_asset("decision.css")), script_tag(own_asset("decision.js"))]
 
 
 # ------------------------------------------------------------------------------------------------
