@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import couverture
-from couverture import _cache, _registry_read, settings, store
+from couverture import _cache, _registry_read, report, settings, store
 
 SAINT_MALO = "35288"
 
@@ -56,10 +56,16 @@ def test_data_and_config_directories_follow_the_environment_in_one_process(
     (config / "financement.csv").write_text(
         text.replace("avenant2,1,220000", "avenant2,1,230000"), encoding="utf-8"
     )
+    with (config / "vocabulaire_stades.csv").open("a", encoding="utf-8") as fh:
+        fh.write("convention,4,Convention signée,convention,#000000,#000000\n")
+    assert "taux_convention" not in report.RATE_COLUMNS
     monkeypatch.setenv("COUVERTURE_DATA", str(data))
     monkeypatch.setenv("COUVERTURE_CONFIG", str(config))
     couverture.clear_caches()
     try:
+        # the report's columns follow the stage vocabulary of the new config (not frozen)
+        assert report.RATE_COLUMNS[-1] == "taux_convention"
+        assert "pop_convention" in report.HISTORY_COLUMNS
         assert settings.data_dir() == data
         assert settings.STORE_PATH.parent == data / "processed"
         assert _cache.cache_dir() == data / "processed" / "cache"

@@ -234,7 +234,7 @@ def render_html(
     previous
         The month compared with, or ``None`` for the first month stored.
     past
-        Months stored, this one last (:data:`HISTORY_COLUMNS`).
+        Months stored, this one last (:func:`~couverture._report_tables.history_columns`).
     recommended
         Recommended option of each zone blanche, in words (may be empty).
     links

@@ -34,26 +34,42 @@ def _stage_labels() -> dict[str, str]:
     return {s: stage(s).label for s in STAGES}
 
 
-RATE_COLUMNS = [
-    "code",
-    "nom",
-    "n_communes",
-    "population",
-    *(f"pop_{s}" for s in STAGES),
-    *(f"taux_{s}" for s in STAGES),
-]
-HISTORY_COLUMNS = [
-    "mois",
-    "libelle_registre",
-    "perimetre",
-    "n_cpts",
-    "population",
-    *(f"pop_{s}" for s in STAGES),
-    *(f"taux_{s}" for s in STAGES),
-    "n_zones",
-    "population_zones",
-    "n_chevauchements",
-]
+def rate_columns() -> list[str]:
+    """Return the columns of the report's rates, a pair per stage of ``config/`` now."""
+    return [
+        "code",
+        "nom",
+        "n_communes",
+        "population",
+        *(f"pop_{s}" for s in STAGES),
+        *(f"taux_{s}" for s in STAGES),
+    ]
+
+
+def history_columns() -> list[str]:
+    """Return the columns of the report's history, a pair per stage of ``config/`` now."""
+    return [
+        "mois",
+        "libelle_registre",
+        "perimetre",
+        "n_cpts",
+        "population",
+        *(f"pop_{s}" for s in STAGES),
+        *(f"taux_{s}" for s in STAGES),
+        "n_zones",
+        "population_zones",
+        "n_chevauchements",
+    ]
+
+
+def __getattr__(name: str) -> list[str]:
+    # RATE_COLUMNS and HISTORY_COLUMNS follow the stage vocabulary when read (a notebook that
+    # changes config/ gets the new columns), never frozen at import
+    if name == "RATE_COLUMNS":
+        return rate_columns()
+    if name == "HISTORY_COLUMNS":
+        return history_columns()
+    raise AttributeError(name)
 
 
 def month_label(month: str) -> str:
@@ -96,7 +112,7 @@ def recommended_options(proposals: pd.DataFrame | None) -> dict[str, str]:
 
 def report_tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame]:
     """Return the report's tables, machine column names (see :data:`COLUMN_TITLES`)."""
-    rates = {n: a.rates(niveau=n)[RATE_COLUMNS] for n in history.RATE_LEVELS}
+    rates = {n: a.rates(niveau=n)[rate_columns()] for n in history.RATE_LEVELS}
     if a.departements is not None:
         rates["france"]["nom"] = "Périmètre du rapport (" + ", ".join(a.departements) + ")"
     units = a.units()
@@ -124,7 +140,7 @@ def report_tables(a: Analysis, snap: history.Snapshot) -> dict[str, pd.DataFrame
     }
     if a.departements is not None:
         # the EPCIs of a département report (their communes in the périmètre)
-        out["epci"] = a.rates(niveau="epci")[RATE_COLUMNS]
+        out["epci"] = a.rates(niveau="epci")[rate_columns()]
     return out
 
 
@@ -232,13 +248,13 @@ def past_months(month: str, snap: history.Snapshot, path: Path | str | None) -> 
     try:
         stored = history.months(path=p)
     except history.HistoryError:
-        return current[HISTORY_COLUMNS]
+        return current[history_columns()]
     same = stored[
         (stored["mois"] < month)
         & (stored["fictif"] == snap.info["fictif"])
         & (stored["perimetre"] == snap.info["perimetre"])
     ]
-    return pd.concat([same, current], ignore_index=True)[HISTORY_COLUMNS]
+    return pd.concat([same, current], ignore_index=True)[history_columns()]
 
 
 def summary_sheet(a: Analysis, month: str, previous: str | None) -> pd.DataFrame:

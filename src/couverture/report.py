@@ -57,15 +57,15 @@ from couverture._report_html import (
 )
 from couverture._report_tables import (
     COLUMN_TITLES,
-    HISTORY_COLUMNS,
-    RATE_COLUMNS,
     column_titles,
     french_titles,
+    history_columns,
     month_label,
     months_at_stage,
     past_months,
     perimeter_trend,
     projected_full_coverage,
+    rate_columns,
     recommended_options,
     report_tables,
     summary_sheet,
@@ -83,14 +83,22 @@ if TYPE_CHECKING:
     from couverture.analysis import Analysis
     from couverture.professionnels import Annuaire
 
-__all__ = [
+
+def __getattr__(name: str) -> list[str]:
+    # the report's columns follow the stage vocabulary when read, never frozen at import
+    if name == "RATE_COLUMNS":
+        return rate_columns()
+    if name == "HISTORY_COLUMNS":
+        return history_columns()
+    raise AttributeError(name)
+
+
+__all__ = [  # (and RATE_COLUMNS, HISTORY_COLUMNS: see __getattr__)
     "COLUMN_TITLES",
-    "HISTORY_COLUMNS",
     "MAP_TOWNS",
     "MAP_ZONES",
     "MAX_NAMES",
     "MAX_ZONES_PER_DEPARTEMENT",
-    "RATE_COLUMNS",
     "build_report",
     "chart_departement_map",
     "chart_departements",
