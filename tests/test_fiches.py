@@ -125,6 +125,17 @@ def test_departement_without_zone_blanche(demo_registry: Path, tmp_path: Path) -
     folder = tmp_path / "departement-28"
     assert [p.name for p in folder.iterdir() if p.name != MANIFEST_NAME] == ["index.html"]
     assert "aucune fiche" in (folder / "index.html").read_text(encoding="utf-8")
+    # a folder written before the manifests: only the names fiches writes are ours, a fiche
+    # a person saved beside them under another name stays
+    (folder / MANIFEST_NAME).unlink()
+    mine = ["ZB-28-28001-annotee.html", "fiches-28-notes.pdf"]
+    for name in mine:
+        (folder / name).write_text("notes de la task force", encoding="utf-8")
+    (folder / "ZB-28-28001.html").write_text("ancienne fiche", encoding="utf-8")
+    assert _cli([*args, "--sortie", str(tmp_path)]) == 0
+    assert sorted(p.name for p in folder.iterdir() if p.name != MANIFEST_NAME) == sorted(
+        ["index.html", *mine]
+    )
 
 
 def test_map_keys_legend_and_labels(demo_registry: Path) -> None:

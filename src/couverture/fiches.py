@@ -149,9 +149,16 @@ def _write_departement(
     )
 
 
+# the names fiches writes: index.html, fiches-<département>.pdf and <zone id>.html (a fiche
+# saved beside them as « ZB-35-35001-annotee.html » is a person's file, never ours)
+_FICHE_NAME = re.compile(
+    r"fiches-(?:\d{2}|2[AB]|97\d)\.pdf|ZB-(?:\d{2}|2[AB]|97\d)-[0-9][0-9AB][0-9]{3}\.html"
+)
+
+
 def _is_fiche_name(name: str) -> bool:
     """Whether ``name`` is one fiches write (a folder of fiches written before manifests)."""
-    return name == "index.html" or re.fullmatch(r"fiches-.+\.pdf|ZB-.+\.html", name) is not None
+    return name == "index.html" or _FICHE_NAME.fullmatch(name) is not None
 
 
 def build_fiches(
