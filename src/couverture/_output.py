@@ -306,6 +306,7 @@ def write_csv(
 
     Examples
     --------
+    >>> import io
     >>> import pandas as pd
     >>> buffer = io.StringIO()
     >>> frame = pd.DataFrame({"stade": ["aci"], "taux_aci": [12.5], "nom": ["=1+1"]})
