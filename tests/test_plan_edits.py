@@ -395,3 +395,23 @@ def test_ods_merged_cells_formulas_and_bounds(tmp_path: Path) -> None:
     )
     with pytest.raises(PlanError, match="feuille trop grande"):
         _plan_book.load(huge)
+
+
+def test_deleted_decision_column_is_refused_naming_it(
+    base: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task force deletes column « Statut » by hand: the statuses it held would silently
+    become empty in the next plan, so the plan is refused, naming the sheet and the column."""
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    ws.cell(row=2, column=col["statut"], value="en cours")
+    ws.delete_cols(col["statut"])
+    path = _save(book, tmp_path / "sans-statut.xlsx")
+    with pytest.raises(PlanError) as err:
+        plan.read_plan(path)
+    text = str(err.value)
+    assert "feuille « projets », ligne 1 « Statut » : colonne absente" in text
+    code = main(
+        ["suivi", "--registre", str(base["registry"]), "--plan", str(path), "--format", "csv"]
+    )
+    assert code == 2 and "« Statut » : colonne absente" in capsys.readouterr().err

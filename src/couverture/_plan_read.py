@@ -352,6 +352,20 @@ def _read_projects(plan: PlanFile, sheet: Sheet, problems: list[Problem], notes:
         )
         return
     pos = cols.position
+    # A decision column deleted by hand would carry empty values into the next plan, silently.
+    missing = [c for c in DECISION_COLUMNS if c not in pos]
+    for column in missing:
+        problems.append(
+            (
+                sheet.title,
+                cols.header_row,
+                PROJECT_TITLES[column],
+                "colonne absente : ses saisies seraient perdues (la remettre, par exemple "
+                "copiée d'un plan précédent ou d'un plan neuf de plan-action)",
+            )
+        )
+    if missing:
+        return
     for number, raw in enumerate(sheet.rows[cols.header_row :], start=cols.header_row + 1):
         if all(_text(v) == "" for v in raw):
             continue
