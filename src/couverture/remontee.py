@@ -46,6 +46,7 @@ COLUMNS = [
     *(f"taux_{s}" for s in STAGES),
     "n_zones_blanches",
     "population_zones_blanches",
+    "population_non_attribuee",
     "n_projets",
     *(f"n_{s}" for s in ("creation", "extension", "rattachement_temporaire", "autre")),
     "n_projets_proposes",
@@ -82,6 +83,7 @@ TITLES = {
     "taux_aci": "% ACI",
     "n_zones_blanches": "Zones blanches",
     "population_zones_blanches": "Population des zones blanches",
+    "population_non_attribuee": "Population non attribuée (parts de communes partagées)",
     "n_projets": "Projets",
     "n_creation": "Projets : création",
     "n_extension": "Projets : extension",
@@ -218,6 +220,7 @@ def remontee(
             **{f"taux_{s}": float(rate[f"taux_{s}"]) for s in STAGES},
             "n_zones_blanches": len(z),
             "population_zones_blanches": int(z["population"].sum()),
+            "population_non_attribuee": int(rate["population_non_attribuee"]),
             "n_projets": len(active),
             **{
                 f"n_{kind}": int((active["type"] == kind).sum())
@@ -352,7 +355,7 @@ def report_section(
     shown = table.copy()
     for s in STAGES:
         shown[f"taux_{s}"] = shown[f"taux_{s}"].map(percent)
-    for c in ("population", "population_zones_blanches"):
+    for c in ("population", "population_zones_blanches", "population_non_attribuee"):
         shown[c] = shown[c].map(integer)
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
