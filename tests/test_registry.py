@@ -219,7 +219,10 @@ def test_pre_li_and_inconsistent_stages(read, tmp_path):
         "en émergence"
     )
     assert reg.cpts.loc["C2", "stade"] == "aci"
-    assert reg.anomalies["action"].str.contains("stades différents").any()
+    said = " ".join(reg.anomalies["action"])
+    assert "stades différents" in said
+    # the stages in words, never their machine keys
+    assert "(ACI, projet de santé)" in said and "projet_sante" not in said
 
 
 def test_missing_or_blank_stage_needs_default(read, tmp_path):

@@ -22,6 +22,9 @@ from couverture._config import (
     stage_rank,
     stage_wordings,
 )
+from couverture._config import (
+    stage as stage_entry,
+)
 from couverture._errors import ArgumentError
 from couverture._registry_common import (
     _DATE_ROLES,
@@ -564,7 +567,11 @@ def _cpts_table(
             (stage, wording), _ = max(stages.items(), key=lambda s: (stage_rank(s[0][0]), -s[1]))
             distinct = {st for st, _ in stages}
             if len(distinct) > 1:
-                listed = ", ".join(sorted(st or pre_stage().short for st in distinct))
+                # in words, most advanced first (never the machine keys)
+                listed = ", ".join(
+                    stage_entry(st).short if st else pre_stage().short
+                    for st in sorted(distinct, key=stage_rank, reverse=True)
+                )
                 notes.add(
                     min(stages.values()),
                     stage_col,
