@@ -601,3 +601,19 @@ def test_homonyms_of_one_departement(read, tmp_path):
     ]
     reg = read(write_csv(tmp_path / "communes.csv", by_commune, header=HEADER[1:]))
     assert not reg.anomalies["action"].str.contains("blocs de lignes").any()
+
+
+def test_duplicate_with_other_share_says_both_shares(read, tmp_path):
+    """One commune listed twice for one CPTS at 30 % and 70 %: the first share is kept and the
+    note says which share was kept and which ignored, so the reader sees what coverage lost."""
+    rows = [
+        ["C1", "CPTS Rennes", "ACI signé", "35051", "Cesson-Sévigné", "0,3"],
+        ["C1", "CPTS Rennes", "ACI signé", "35238", "Rennes", ""],
+        ["C1", "CPTS Rennes", "ACI signé", "35051", "Cesson-Sévigné", "0,7"],
+    ]
+    reg = read(write_csv(tmp_path / "r.csv", rows, header=[*HEADER, "part"]))
+    m = reg.membership.set_index("code")
+    assert m.loc["35051", "part"] == 0.3
+    said = " ".join(reg.anomalies["action"])
+    assert "doublon ignoré : 35051 déjà rattachée à la CPTS" in said
+    assert "part 0,3 gardée" in said and "part 0,7 de cette ligne ignorée" in said

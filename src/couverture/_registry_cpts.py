@@ -482,6 +482,11 @@ _MEMBER_COLUMNS = [
 _MEMBER_TYPES = {"cpts_id": str, "code": str, "part": "float64", "ligne": "int64", "iris": bool}
 
 
+def _share(part: float) -> str:
+    """Return a commune's share in French (« 0,3 »), « 1 » for a whole commune (no share)."""
+    return "1" if pd.isna(part) else f"{float(part):g}".replace(".", ",")
+
+
 def _deduplicate(
     members: dict[str, list[Any]], notes: _Collector, label: Callable[[str], str]
 ) -> pd.DataFrame:
@@ -497,6 +502,7 @@ def _deduplicate(
         dropped = m[dup]
         keys = pd.MultiIndex.from_frame(dropped[["cpts_id", "code"]])
         kept_line = kept["ligne"].reindex(keys).to_numpy()
+        kept_share = kept["part"].reindex(keys).to_numpy()
         merged = dropped["iris"].to_numpy() & kept["iris"].reindex(keys).to_numpy()
         if merged.any():  # several IRIS of one commune: one membership, shares added
             total = (
@@ -508,16 +514,23 @@ def _deduplicate(
             first = ~dup & m["iris"]
             where = pd.MultiIndex.from_frame(m.loc[first, ["cpts_id", "code"]])
             m.loc[first, "part"] = total.reindex(where).to_numpy()
-        for row, line_kept, merge in zip(
-            dropped.itertuples(index=False), kept_line, merged, strict=True
+        for row, line_kept, share_kept, merge in zip(
+            dropped.itertuples(index=False), kept_line, kept_share, merged, strict=True
         ):
             if not merge:
+                shares = ""
+                if not (pd.isna(row.part) and pd.isna(share_kept)) and row.part != share_kept:
+                    # the reader must see what the coverage lost (a 30 % + 70 % split listed twice)
+                    shares = (
+                        f", part {_share(share_kept)} gardée ; part {_share(row.part)} de "
+                        "cette ligne ignorée"
+                    )
                 notes.add(
                     int(row.ligne),
                     str(row.colonne),
                     str(row.valeur),
                     f"doublon ignoré : {row.code} déjà rattachée à la {label(row.cpts_id)} "
-                    f"({notes.place(line_kept)})",
+                    f"({notes.place(line_kept)}{shares})",
                     "doublons ignorés",
                 )
         m = m[~dup]
