@@ -615,5 +615,5 @@ def test_duplicate_with_other_share_says_both_shares(read, tmp_path):
     m = reg.membership.set_index("code")
     assert m.loc["35051", "part"] == 0.3
     said = " ".join(reg.anomalies["action"])
-    assert "doublon ignoré : 35051 déjà rattachée à la CPTS" in said
+    assert "doublon ignoré : 35051 déjà rattachée à la CPTS Rennes (C1)" in said
     assert "part 0,3 gardée" in said and "part 0,7 de cette ligne ignorée" in said
