@@ -124,7 +124,7 @@ def test_evolution_shows_exactly_the_changes(belfort: dict) -> None:
         "zone_disparue",
     }
     page = (belfort["out"] / "2026-11" / "index.html").read_text(encoding="utf-8")
-    assert "Changements entre octobre 2026 et novembre 2026 : 4 ligne(s)" in page
+    assert "Changements entre octobre 2026 et novembre 2026 : 4 lignes" in page
     assert "CPTS Nouvelle du Territoire" in page and zone.zone_id in page
     first = (belfort["out"] / "2026-10" / "index.html").read_text(encoding="utf-8")
     assert "Premier mois enregistré" in first

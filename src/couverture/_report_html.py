@@ -549,7 +549,7 @@ def _html_evolution(
     else:
         parts.append(
             f"<p>Changements entre {_e(month_label(previous))} et {_e(month_label(month))} : "
-            f"{len(evolution)} ligne(s).</p>"
+            f"{_e(_format.plural(len(evolution), 'ligne'))}.</p>"
         )
         shown = evolution.drop(columns=["type", "communes"]).copy()
         shown["noms_communes"] = (
@@ -662,9 +662,10 @@ def _html_overlaps(overlaps: pd.DataFrame) -> list[str]:
     shared = overlaps[overlaps["type"] == "partage"]
     return [
         '<h2 id="chevauchements">Chevauchements à arbitrer</h2>',
-        f"<p>{len(to_settle)} commune(s) revendiquée(s) par plusieurs CPTS sans partage "
-        f"déclaré ; {len(shared)} commune(s) partagée(s) (parts déclarées ou grande ville), "
-        "listées dans le classeur.</p>",
+        f"<p>{_e(_format.plural(len(to_settle), 'commune revendiquée', 'communes revendiquées'))}"
+        " par plusieurs CPTS sans partage déclaré ; "
+        f"{_e(_format.plural(len(shared), 'commune partagée', 'communes partagées'))} (parts "
+        "déclarées ou grande ville), listées dans le classeur.</p>",
         html_table(to_settle.assign(cpts=to_settle["cpts"].str.replace("|", ", "))),
     ]
 
