@@ -372,6 +372,8 @@ def cmd_chevauchements(args: argparse.Namespace) -> None:
     """Print or write the units claimed by several CPTS."""
     with _analysis(args) as a:
         overlaps = a.overlaps()
+        if args.format == "tableau":  # people read it: the CPTS listed in words
+            overlaps = overlaps.assign(cpts=overlaps["cpts"].str.replace("|", ", "))
         _emit(args, a, overlaps, "Chevauchements et communes partagées")
         if args.format == "tableau":  # said in words, an empty table included
             shared = int((overlaps["type"] == "partage").sum())
