@@ -415,3 +415,22 @@ def test_deleted_decision_column_is_refused_naming_it(
         ["suivi", "--registre", str(base["registry"]), "--plan", str(path), "--format", "csv"]
     )
     assert code == 2 and "« Statut » : colonne absente" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sheet", "title"),
+    [
+        ("projets", "Projet"),  # renumbered, the milestones could change projects
+        ("jalons", "Date réalisée"),  # the milestones done would read as late
+    ],
+)
+def test_deleted_id_or_milestone_column_is_refused(
+    base: dict, tmp_path: Path, sheet, title
+) -> None:
+    book = openpyxl.load_workbook(base["plan"])
+    ws = book[sheet]
+    [column] = [c.column for c in ws[1] if c.value == title]
+    ws.delete_cols(column)
+    with pytest.raises(PlanError) as err:
+        plan.read_plan(_save(book, tmp_path / "colonne.xlsx"))
+    assert f"feuille « {sheet} », ligne 1 « {title} » : colonne absente" in str(err.value)
