@@ -434,3 +434,19 @@ def test_deleted_id_or_milestone_column_is_refused(
     with pytest.raises(PlanError) as err:
         plan.read_plan(_save(book, tmp_path / "colonne.xlsx"))
     assert f"feuille « {sheet} », ligne 1 « {title} » : colonne absente" in str(err.value)
+
+
+def test_closed_project_has_no_next_milestone(base: dict, tmp_path: Path) -> None:
+    """An abandoned project plans nothing: no « prochain jalon » nor « échéance » in suivi."""
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    pid = ws.cell(row=2, column=col["projet_id"]).value
+    ws.cell(row=2, column=col["statut"], value="abandonné")
+    ws.cell(row=3, column=col["statut"], value="en cours")
+    read = plan.read_plan(_save(book, tmp_path / "abandon.xlsx"))
+    with couverture.analyse(base["registry"], departements=DEP) as a:
+        again = plan.build_plan(a, previous=read, on=ON, proposals=False)
+    rows = again.projects.set_index("projet_id")
+    assert rows.loc[pid, "prochain_jalon"] == "" and pd.isna(rows.loc[pid, "echeance"])
+    other = ws.cell(row=3, column=col["projet_id"]).value
+    assert rows.loc[other, "prochain_jalon"] != ""  # a live project keeps its next one
