@@ -391,6 +391,10 @@ def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) ->
     late = page[page.index("<h3>Projets en retard</h3>") : page.index("<h3>Alertes")]
     assert world["other"] in late and world["claimed"] not in late
     assert (target / "remontee-2026-11.xlsx").exists()
+    # the remontée's figures as people read them: 80 000 €, never « 80000.0 »
+    section = page[page.index('<h2 id="plan">') : page.index("<h3>Projets en retard</h3>")]
+    assert "80\u202f000" in section and "80000" not in section and "0.5" not in section
+    assert not re.search(r">\d{5,}<", section)  # populations with their thousands space
 
 
 def test_report_plan_section_speaks_french(world: dict, months: dict, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 from couverture import plan as plan_mod
 from couverture._config import STAGES, column_titles
 from couverture._format import date as french_date
-from couverture._format import integer, percent
+from couverture._format import integer, number, percent
 from couverture._output import titled, worded
 from couverture._validate import check_month
 from couverture._workbook import Page, Table, write_xlsx
@@ -355,8 +355,10 @@ def report_section(
     shown = table.copy()
     for s in STAGES:
         shown[f"taux_{s}"] = shown[f"taux_{s}"].map(percent)
-    for c in ("population", "population_zones_blanches", "population_non_attribuee"):
+    people = ("population", "population_zones_blanches", "population_non_attribuee")
+    for c in (*people, "population_projets", "population_sans_projet", "fir_montant_annuel"):
         shown[c] = shown[c].map(integer)
+    shown["fir_etp"] = shown["fir_etp"].map(lambda x: number(x, decimals=1))
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
     late = late[["projet_id", "departement", "type", "cpts", "prochain_jalon", "echeance"]]
