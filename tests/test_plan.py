@@ -395,6 +395,7 @@ def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) ->
     section = page[page.index('<h2 id="plan">') : page.index("<h3>Projets en retard</h3>")]
     assert "80\u202f000" in section and "80000" not in section and "0.5" not in section
     assert not re.search(r">\d{5,}<", section)  # populations with their thousands space
+    assert not re.search(r">\d{4}-\d{2}-\d{2}<", page[page.index('<h2 id="plan">') :])
 
 
 def test_report_plan_section_speaks_french(world: dict, months: dict, tmp_path: Path) -> None:

@@ -362,7 +362,9 @@ def report_section(
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
     late = late[["projet_id", "departement", "type", "cpts", "prochain_jalon", "echeance"]]
+    late = late.assign(echeance=late["echeance"].map(_french_day))
     late = late.rename(columns=plan_mod.FOLLOW_UP_TITLES)
+    shown["prochaine_echeance"] = shown["prochaine_echeance"].map(_french_day)
     parts = [
         '<h2 id="plan">Plan d\'action</h2>',
         f'<p class="note">Plan {_e(previous.path.name)} ; retards à la date du registre '
@@ -385,3 +387,10 @@ def report_section(
     )
     text = text.replace("</ol></nav>", '<li><a href="#plan">Plan d\'action</a></li></ol></nav>', 1)
     page.write_text(text, encoding="utf-8")
+
+
+def _french_day(value: object) -> str:
+    """Return a date in French (« 21 décembre 2026 »), nothing when there is none."""
+    if isinstance(value, (str, dt.date)) and value:
+        return french_date(value)
+    return ""
