@@ -312,6 +312,10 @@ def cmd_communes(args: argparse.Namespace) -> None:
             if args.format == "tableau":
                 # the terminal shows what fits on a line; the files have every column
                 frame = frame.drop(columns=["region", "epci", "projets", "population_millesime"])
+                # words where people read: an empty cell would read as missing data
+                frame["stade"] = (
+                    frame["stade"].astype(object).where(frame["stade"].notna(), "non couverte")
+                )
             _emit(args, a, frame, "Couverture par commune")
 
 
