@@ -274,6 +274,23 @@ def test_overlaps_are_summed_up_in_words_even_when_there_are_none(paca_registry:
     assert (f"{claims} chevauchement" if claims else "aucun chevauchement") in told
 
 
+def test_overlaps_list_their_cpts_in_words(demo_registry: Path) -> None:
+    """Rennes' three CPTS read « A, B, C » in the terminal, « A|B|C » only in the CSV."""
+    args = ("chevauchements", "--registre", str(demo_registry), "--departement", "35")
+    shown = run(*args, "-q").stdout
+    assert "CPTS Rennes Nord, CPTS Rennes Ouest" in shown and "|CPTS" not in shown
+    assert "CPTS Rennes Nord|CPTS Rennes Ouest" in run(*args, "--format", "csv").stdout
+
+
+def test_communes_without_cpts_read_non_couverte(demo_registry: Path) -> None:
+    """An uncovered commune says so in the terminal (an empty cell reads as missing data)."""
+    shown = run("communes", "--registre", str(demo_registry), "--departement", "35", "-q").stdout
+    [line] = [t for t in shown.splitlines() if "35003" in t]  # Andouillé-Neuville, zone blanche
+    assert "non couverte" in line
+    [line] = [t for t in shown.splitlines() if "35001" in t]  # Acigné, projet de santé
+    assert "non couverte" not in line
+
+
 def test_a_maps_folder_named_like_a_file_is_refused(tmp_path: Path, demo_registry: Path) -> None:
     target = tmp_path / "carte35.html"
     done = run("cartes", "--registre", str(demo_registry), "--departement", "35", "--sortie",

@@ -17,7 +17,7 @@ from _helpers import chromium as _chromium
 from _helpers import require_chromium
 
 import couverture
-from couverture import _config, _geometry, maps
+from couverture import _config, _format, _geometry, maps
 from couverture._errors import ArgumentError
 from couverture.cli import main
 
@@ -264,6 +264,17 @@ def test_cards_leave_missing_values_out(layers: maps.MapLayers) -> None:
     assert all(z["superficie_km2"].endswith("km²") for z in data.zone_cards.values())
     # zones named by place on their cards (the id shown beside)
     assert all(z["nom"].startswith("Zone blanche d") for z in data.zone_cards.values())
+
+
+def test_title_box_says_the_unclaimed_share(layers: maps.MapLayers) -> None:
+    """The title box adds up like taux: Rennes' unclaimed share is said beside the zones."""
+    (data,) = maps.departement_data(layers, [DEP])
+    unclaimed = int(layers.rates.loc[DEP, "population_non_attribuee"])
+    assert unclaimed > 0
+    assert f"Part non attribuée</th><td class='n'>{_format.integer(unclaimed)} hab." in data.title
+    assert ("Part non attribuée", f"{_format.integer(unclaimed)} hab.") in maps._national_rows(
+        layers, outside=["01"]
+    )
 
 
 def test_palette_comes_from_the_vocabulary_and_reads_in_grey(built: list[Path]) -> None:

@@ -150,3 +150,18 @@ def test_a_file_saved_over_since_written_is_the_users(tmp_path: Path) -> None:
     assert (target / "index.html").read_text(encoding="utf-8") == "2"
     assert (target / "ZB-35-001.html").read_text(encoding="utf-8") == "fiche complétée en réunion"
     assert (target / "ZB-35-002.html").read_text(encoding="utf-8") == "FICHE"
+
+
+def test_kept_files_are_said_in_french(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """« 1 fichier gardé, non écrit par couverture », never « gardé(s), non écrit(s) »."""
+    target = tmp_path / "2026-11"
+    _run(target, {"index.html": "1"})
+    (target / "cr.docx").write_bytes(b"compte rendu")
+    with caplog.at_level("INFO"):
+        _run(target, {"index.html": "2"})
+    assert "1 fichier gardé, non écrit par couverture : cr.docx" in caplog.text
+    (target / "notes.txt").write_text("à garder", encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        _run(target, {"index.html": "3"})
+    assert "2 fichiers gardés, non écrits par couverture : cr.docx, notes.txt" in caplog.text

@@ -263,6 +263,13 @@ def test_remontee_counts_projects_and_funding(
     row = table.set_index("departement").loc[DEP]
     assert row["population"] == rates.loc[DEP, "population"]
     assert row["n_zones_blanches"] == len(zones)
+    # the unclaimed share of Rennes (parts under 1) is said, so the population adds up
+    assert row["population_non_attribuee"] == rates.loc[DEP, "population_non_attribuee"] > 0
+    assert row["population"] == (
+        row["pop_lettre_intention"]
+        + row["population_zones_blanches"]
+        + row["population_non_attribuee"]
+    )
     n = len(world["first"].projects)
     assert row["n_projets"] == n
     assert row["n_projets_couverts"] == 1
@@ -283,6 +290,8 @@ def test_remontee_counts_projects_and_funding(
     )  # fmt: skip
     assert code == 0, err
     assert openpyxl.load_workbook(out).sheetnames == ["remontee", "projets", "informations"]
+    header = [c.value for c in openpyxl.load_workbook(out)["remontee"][1]]
+    assert "Population non attribuée (parts de communes partagées)" in header
 
 
 def test_overwriting_a_filled_plan_is_refused(
@@ -382,6 +391,11 @@ def test_report_has_a_plan_section(world: dict, months: dict, tmp_path: Path) ->
     late = page[page.index("<h3>Projets en retard</h3>") : page.index("<h3>Alertes")]
     assert world["other"] in late and world["claimed"] not in late
     assert (target / "remontee-2026-11.xlsx").exists()
+    # the remontée's figures as people read them: 80 000 €, never « 80000.0 »
+    section = page[page.index('<h2 id="plan">') : page.index("<h3>Projets en retard</h3>")]
+    assert "80\u202f000" in section and "80000" not in section and "0.5" not in section
+    assert not re.search(r">\d{5,}<", section)  # populations with their thousands space
+    assert not re.search(r">\d{4}-\d{2}-\d{2}<", page[page.index('<h2 id="plan">') :])
 
 
 def test_report_plan_section_speaks_french(world: dict, months: dict, tmp_path: Path) -> None:

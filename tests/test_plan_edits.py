@@ -395,3 +395,58 @@ def test_ods_merged_cells_formulas_and_bounds(tmp_path: Path) -> None:
     )
     with pytest.raises(PlanError, match="feuille trop grande"):
         _plan_book.load(huge)
+
+
+def test_deleted_decision_column_is_refused_naming_it(
+    base: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task force deletes column « Statut » by hand: the statuses it held would silently
+    become empty in the next plan, so the plan is refused, naming the sheet and the column."""
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    ws.cell(row=2, column=col["statut"], value="en cours")
+    ws.delete_cols(col["statut"])
+    path = _save(book, tmp_path / "sans-statut.xlsx")
+    with pytest.raises(PlanError) as err:
+        plan.read_plan(path)
+    text = str(err.value)
+    assert "feuille « projets », ligne 1 « Statut » : colonne absente" in text
+    code = main(
+        ["suivi", "--registre", str(base["registry"]), "--plan", str(path), "--format", "csv"]
+    )
+    assert code == 2 and "« Statut » : colonne absente" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sheet", "title"),
+    [
+        ("projets", "Projet"),  # renumbered, the milestones could change projects
+        ("jalons", "Date réalisée"),  # the milestones done would read as late
+    ],
+)
+def test_deleted_id_or_milestone_column_is_refused(
+    base: dict, tmp_path: Path, sheet, title
+) -> None:
+    book = openpyxl.load_workbook(base["plan"])
+    ws = book[sheet]
+    [column] = [c.column for c in ws[1] if c.value == title]
+    ws.delete_cols(column)
+    with pytest.raises(PlanError) as err:
+        plan.read_plan(_save(book, tmp_path / "colonne.xlsx"))
+    assert f"feuille « {sheet} », ligne 1 « {title} » : colonne absente" in str(err.value)
+
+
+def test_closed_project_has_no_next_milestone(base: dict, tmp_path: Path) -> None:
+    """An abandoned project plans nothing: no « prochain jalon » nor « échéance » in suivi."""
+    book, col = _open(base)
+    ws = book[plan.SHEET_PROJECTS]
+    pid = ws.cell(row=2, column=col["projet_id"]).value
+    ws.cell(row=2, column=col["statut"], value="abandonné")
+    ws.cell(row=3, column=col["statut"], value="en cours")
+    read = plan.read_plan(_save(book, tmp_path / "abandon.xlsx"))
+    with couverture.analyse(base["registry"], departements=DEP) as a:
+        again = plan.build_plan(a, previous=read, on=ON, proposals=False)
+    rows = again.projects.set_index("projet_id")
+    assert rows.loc[pid, "prochain_jalon"] == "" and pd.isna(rows.loc[pid, "echeance"])
+    other = ws.cell(row=3, column=col["projet_id"]).value
+    assert rows.loc[other, "prochain_jalon"] != ""  # a live project keeps its next one

@@ -219,7 +219,10 @@ def test_pre_li_and_inconsistent_stages(read, tmp_path):
         "en émergence"
     )
     assert reg.cpts.loc["C2", "stade"] == "aci"
-    assert reg.anomalies["action"].str.contains("stades différents").any()
+    said = " ".join(reg.anomalies["action"])
+    assert "stades différents" in said
+    # the stages in words, never their machine keys
+    assert "(ACI, projet de santé)" in said and "projet_sante" not in said
 
 
 def test_missing_or_blank_stage_needs_default(read, tmp_path):
@@ -598,3 +601,19 @@ def test_homonyms_of_one_departement(read, tmp_path):
     ]
     reg = read(write_csv(tmp_path / "communes.csv", by_commune, header=HEADER[1:]))
     assert not reg.anomalies["action"].str.contains("blocs de lignes").any()
+
+
+def test_duplicate_with_other_share_says_both_shares(read, tmp_path):
+    """One commune listed twice for one CPTS at 30 % and 70 %: the first share is kept and the
+    note says which share was kept and which ignored, so the reader sees what coverage lost."""
+    rows = [
+        ["C1", "CPTS Rennes", "ACI signé", "35051", "Cesson-Sévigné", "0,3"],
+        ["C1", "CPTS Rennes", "ACI signé", "35238", "Rennes", ""],
+        ["C1", "CPTS Rennes", "ACI signé", "35051", "Cesson-Sévigné", "0,7"],
+    ]
+    reg = read(write_csv(tmp_path / "r.csv", rows, header=[*HEADER, "part"]))
+    m = reg.membership.set_index("code")
+    assert m.loc["35051", "part"] == 0.3
+    said = " ".join(reg.anomalies["action"])
+    assert "doublon ignoré : 35051 déjà rattachée à la CPTS Rennes (C1)" in said
+    assert "part 0,3 gardée" in said and "part 0,7 de cette ligne ignorée" in said

@@ -19,6 +19,7 @@ from _helpers import tree_digests as _digest_tree
 
 import couverture
 from couverture import history, settings
+from couverture._format import plural
 from couverture.report import COLUMN_TITLES, build_report
 
 DEP = "90"
@@ -123,7 +124,7 @@ def test_evolution_shows_exactly_the_changes(belfort: dict) -> None:
         "zone_disparue",
     }
     page = (belfort["out"] / "2026-11" / "index.html").read_text(encoding="utf-8")
-    assert "Changements entre octobre 2026 et novembre 2026 : 4 ligne(s)" in page
+    assert "Changements entre octobre 2026 et novembre 2026 : 4 lignes" in page
     assert "CPTS Nouvelle du Territoire" in page and zone.zone_id in page
     first = (belfort["out"] / "2026-10" / "index.html").read_text(encoding="utf-8")
     assert "Premier mois enregistré" in first
@@ -363,6 +364,7 @@ def test_rapport_departement_35_on_demo(
     # every EPCI with communes in 35 is listed, and every CPTS of the département
     with couverture.analyse(demo_registry, departements="35") as a:
         units, cpts, zones = a.units(), a.cpts(), a.zones()
+        a_rates = a.rates(niveau="departement").set_index("code")
         date, digest = a.meta["date_registre_texte"], a.registry_digest
     epci = page.split('id="epci"')[1].split("<h2")[0]
     assert epci.count("<tr>") == 1 + units["epci"].nunique()
@@ -371,6 +373,9 @@ def test_rapport_departement_35_on_demo(
     # the zones blanches with their recommended option on the first screen
     first = page.split('id="evolution"')[0]
     assert all(z in first for z in zones["zone_id"]) and "Option recommandée" in first
+    # the unclaimed share of Rennes is said next to the zones, so the population adds up
+    unclaimed = int(a_rates.loc["35", "population_non_attribuee"])
+    assert unclaimed > 0 and f"Et {plural(unclaimed, 'habitant')} non attribués" in first
     # the registry's date in French, and where it comes from; fingerprints at the end only
     assert html_escape(date) in page.split("<nav>")[0]
     head, tail = page.split('<h2 id="empreintes">')

@@ -312,6 +312,10 @@ def cmd_communes(args: argparse.Namespace) -> None:
             if args.format == "tableau":
                 # the terminal shows what fits on a line; the files have every column
                 frame = frame.drop(columns=["region", "epci", "projets", "population_millesime"])
+                # words where people read: an empty cell would read as missing data
+                frame["stade"] = (
+                    frame["stade"].astype(object).where(frame["stade"].notna(), "non couverte")
+                )
             _emit(args, a, frame, "Couverture par commune")
 
 
@@ -372,6 +376,8 @@ def cmd_chevauchements(args: argparse.Namespace) -> None:
     """Print or write the units claimed by several CPTS."""
     with _analysis(args) as a:
         overlaps = a.overlaps()
+        if args.format == "tableau":  # people read it: the CPTS listed in words
+            overlaps = overlaps.assign(cpts=overlaps["cpts"].str.replace("|", ", "))
         _emit(args, a, overlaps, "Chevauchements et communes partagées")
         if args.format == "tableau":  # said in words, an empty table included
             shared = int((overlaps["type"] == "partage").sum())

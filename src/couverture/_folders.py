@@ -105,9 +105,11 @@ class FolderSwap:
         if carried:
             shown = ", ".join(carried[:8]) + (" …" if len(carried) > 8 else "")
             _log.info(
-                "%s : %s gardé(s), non écrit(s) par couverture : %s",
+                "%s : %s par couverture : %s",
                 self.target,
-                _format.plural(len(carried), "fichier"),
+                _format.plural(
+                    len(carried), "fichier gardé, non écrit", "fichiers gardés, non écrits"
+                ),
                 shown,
             )
         if self.target.exists():

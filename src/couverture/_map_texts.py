@@ -253,6 +253,7 @@ def _departement_title_and_legend(
         ("Population", _format.integer(rate["population"]) + " hab."),
         *[(f"Couverte ≥ {s.short}", _format.percent(rate[f"taux_{s.code}"])) for s in _stages()],
         ("Zones blanches", f"{n_zones} ({_format.integer(zone_population)} hab.)"),
+        *_unclaimed_row(rate),
         ("CPTS (hors projets)", _format.integer(n_covering)),
         ("Chevauchements / partagées", f"{n_chev} / {n_part}"),
         ("Propositions recommandées", _format.integer(n_proposals)),
@@ -269,6 +270,12 @@ def _departement_title_and_legend(
         porteurs=n_porteurs > 0,
     )
     return _title_html(layers.meta, heading, rows, link), legend
+
+
+def _unclaimed_row(rate: pd.Series) -> list[tuple[str, str]]:
+    """Return the row of the share of shared communes no CPTS claims (none when nothing is)."""
+    unclaimed = int(rate.get("population_non_attribuee", 0) or 0)
+    return [("Part non attribuée", f"{_format.integer(unclaimed)} hab.")] if unclaimed else []
 
 
 def _departement_legend(

@@ -352,6 +352,9 @@ def _read_projects(plan: PlanFile, sheet: Sheet, problems: list[Problem], notes:
         )
         return
     pos = cols.position
+    # the id ties the milestones to their project: renumbered, they could change projects
+    if _missing_typed(sheet, cols, PROJECT_TITLES, [*DECISION_COLUMNS, "projet_id"], problems):
+        return
     for number, raw in enumerate(sheet.rows[cols.header_row :], start=cols.header_row + 1):
         if all(_text(v) == "" for v in raw):
             continue
@@ -387,18 +390,40 @@ def _read_projects(plan: PlanFile, sheet: Sheet, problems: list[Problem], notes:
         plan.rows.append(row)
 
 
+def _missing_typed(
+    sheet: Sheet,
+    cols: _Columns,
+    titles: dict[str, str],
+    required: list[str],
+    problems: list[Problem],
+) -> bool:
+    """Name each column a person types that was deleted by hand; whether any was.
+
+    Read without it, its values (statuses, dates done…) would become empty in the next plan
+    without a word.
+    """
+    missing = [c for c in required if c not in cols.position]
+    for column in missing:
+        problems.append(
+            (
+                sheet.title,
+                cols.header_row,
+                titles[column],
+                "colonne absente : ses saisies seraient perdues (la remettre, par exemple "
+                "copiée d'un plan précédent ou d'un plan neuf de plan-action)",
+            )
+        )
+    return bool(missing)
+
+
 def _read_milestones(
     plan: PlanFile, sheet: Sheet, problems: list[Problem], notes: list[str]
 ) -> None:
     cols, found_notes = _columns(sheet, MILESTONE_TITLES, {}, problems)
     notes += [f"feuille « {sheet.title} » : {n}" for n in found_notes]
     pos = cols.position
-    for column in ("projet_id", "jalon"):
-        if column not in pos:
-            problems.append(
-                (sheet.title, cols.header_row, MILESTONE_TITLES[column], "colonne absente")
-            )
-    if problems:
+    typed_columns = [c for c in MILESTONE_TITLES if c != "constat"]  # constat: from the registry
+    if _missing_typed(sheet, cols, MILESTONE_TITLES, typed_columns, problems) or problems:
         return
     for number, raw in enumerate(sheet.rows[cols.header_row :], start=cols.header_row + 1):
         if all(_text(v) == "" for v in raw):

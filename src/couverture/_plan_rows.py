@@ -556,8 +556,8 @@ def _project_record(
     mine = [m for m in milestones if m["projet_id"] == p["projet_id"]]
     late_ones = [m for m in mine if m["prevue"] and m["prevue"] < date and not m["realisee"]]
     decided = p["statut"] not in (PROPOSED, *closed) and situation != COVERED
-    pending = sorted(
-        (m for m in mine if not m["realisee"]),
+    pending = sorted(  # a closed project (réalisé, abandonné) has nothing next
+        (m for m in mine if not m["realisee"] and p["statut"] not in closed),
         key=lambda m: (m["prevue"] is None, m["prevue"] or dt.date.max),
     )
     zone_ids = " ".join(dict.fromkeys(zone_of[c] for c in p["communes"] if c in zone_of))

@@ -214,9 +214,16 @@ class _Body:
         self.lines = lines
 
     def label(self, cpts_id: str) -> str:
-        """How messages name a CPTS: "CPTS C1", or its name when ids are names ("CPTS A")."""
+        """How messages name a CPTS: "CPTS Rennes (C1)" once its name is read, else "CPTS C1".
+
+        When ids are names (no id column), the name alone ("CPTS A").
+        """
         if "cpts_id" not in self.first and _compact(cpts_id).startswith("cpts"):
             return cpts_id
+        name = str(self.cpts.get(cpts_id, {}).get("nom") or "")
+        if name and name != cpts_id:  # a person reads the name; the id tells homonyms apart
+            named = name if _compact(name).startswith("cpts") else f"CPTS {name}"
+            return f"{named} ({cpts_id})"
         return f"CPTS {cpts_id}"
 
     def place(self, line: int) -> str:

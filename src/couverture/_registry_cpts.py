@@ -22,6 +22,9 @@ from couverture._config import (
     stage_rank,
     stage_wordings,
 )
+from couverture._config import (
+    stage as stage_entry,
+)
 from couverture._errors import ArgumentError
 from couverture._registry_common import (
     _DATE_ROLES,
@@ -479,6 +482,11 @@ _MEMBER_COLUMNS = [
 _MEMBER_TYPES = {"cpts_id": str, "code": str, "part": "float64", "ligne": "int64", "iris": bool}
 
 
+def _share(part: float) -> str:
+    """Return a commune's share in French (« 0,3 »), « 1 » for a whole commune (no share)."""
+    return "1" if pd.isna(part) else f"{float(part):g}".replace(".", ",")
+
+
 def _deduplicate(
     members: dict[str, list[Any]], notes: _Collector, label: Callable[[str], str]
 ) -> pd.DataFrame:
@@ -494,6 +502,7 @@ def _deduplicate(
         dropped = m[dup]
         keys = pd.MultiIndex.from_frame(dropped[["cpts_id", "code"]])
         kept_line = kept["ligne"].reindex(keys).to_numpy()
+        kept_share = kept["part"].reindex(keys).to_numpy()
         merged = dropped["iris"].to_numpy() & kept["iris"].reindex(keys).to_numpy()
         if merged.any():  # several IRIS of one commune: one membership, shares added
             total = (
@@ -505,16 +514,23 @@ def _deduplicate(
             first = ~dup & m["iris"]
             where = pd.MultiIndex.from_frame(m.loc[first, ["cpts_id", "code"]])
             m.loc[first, "part"] = total.reindex(where).to_numpy()
-        for row, line_kept, merge in zip(
-            dropped.itertuples(index=False), kept_line, merged, strict=True
+        for row, line_kept, share_kept, merge in zip(
+            dropped.itertuples(index=False), kept_line, kept_share, merged, strict=True
         ):
             if not merge:
+                shares = ""
+                if not (pd.isna(row.part) and pd.isna(share_kept)) and row.part != share_kept:
+                    # the reader must see what the coverage lost (a 30 % + 70 % split listed twice)
+                    shares = (
+                        f", part {_share(share_kept)} gardée ; part {_share(row.part)} de "
+                        "cette ligne ignorée"
+                    )
                 notes.add(
                     int(row.ligne),
                     str(row.colonne),
                     str(row.valeur),
                     f"doublon ignoré : {row.code} déjà rattachée à la {label(row.cpts_id)} "
-                    f"({notes.place(line_kept)})",
+                    f"({notes.place(line_kept)}{shares})",
                     "doublons ignorés",
                 )
         m = m[~dup]
@@ -564,7 +580,11 @@ def _cpts_table(
             (stage, wording), _ = max(stages.items(), key=lambda s: (stage_rank(s[0][0]), -s[1]))
             distinct = {st for st, _ in stages}
             if len(distinct) > 1:
-                listed = ", ".join(sorted(st or pre_stage().short for st in distinct))
+                # in words, most advanced first (never the machine keys)
+                listed = ", ".join(
+                    stage_entry(st).short if st else pre_stage().short
+                    for st in sorted(distinct, key=stage_rank, reverse=True)
+                )
                 notes.add(
                     min(stages.values()),
                     stage_col,

@@ -255,7 +255,10 @@ def render_html(
     if a.departements is None:
         body = [
             *_html_head(a, month, sections=_HTML_SECTIONS, title=month_label(month)),
-            *_html_synthesis(tables),
+            *_html_synthesis(
+                tables,
+                unclaimed=int(a.rates(niveau="france")["population_non_attribuee"].iloc[0]),
+            ),
             *_html_evolution(
                 month,
                 evolution=evolution,
@@ -287,6 +290,7 @@ def render_html(
                 recommended=recommended,
                 fiches=fiches,
                 figures=figures or {},
+                unclaimed=int(a.rates(niveau="france")["population_non_attribuee"].iloc[0]),
             ),
             *_html_evolution(
                 month,
@@ -348,7 +352,7 @@ def _html_head(
     return parts
 
 
-def _html_synthesis(tables: dict[str, pd.DataFrame]) -> list[str]:
+def _html_synthesis(tables: dict[str, pd.DataFrame], *, unclaimed: int = 0) -> list[str]:
     """Section « Synthèse »: national rate cards, zones blanches, France table, chart."""
     france = tables["france"].iloc[0]
     cards = "".join(
@@ -363,6 +367,7 @@ def _html_synthesis(tables: dict[str, pd.DataFrame]) -> list[str]:
         f"<br>{fmt_number(int(zones['population'].sum()))} habitants</div></div>",
         '<p class="note">Une commune est couverte à un stade quand une CPTS de ce stade ou '
         "d'un stade plus avancé la revendique ; chaque habitant est compté une fois.</p>",
+        *_unclaimed_note(unclaimed),
         html_table(tables["france"]),
         '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
     ]
@@ -376,6 +381,7 @@ def _html_target(
     recommended: dict[str, str],
     fiches: dict[str, str],
     figures: dict[str, str] | None = None,
+    unclaimed: int = 0,
 ) -> list[str]:
     """First screen of a département report.
 
@@ -441,7 +447,20 @@ def _html_target(
         '<img src="graphique-evolution.png" alt="Évolution de la couverture par stade">',
         f"<h3>{_e(_format.plural(len(zones), 'zone blanche', 'zones blanches'))}, "
         f"{_e(_format.plural(int(zones['population'].sum()), 'habitant'))}</h3>",
+        *_unclaimed_note(unclaimed),
         table,
+    ]
+
+
+def _unclaimed_note(unclaimed: int) -> list[str]:
+    """Say the share of shared communes no CPTS claims: neither covered nor in a zone blanche."""
+    if unclaimed <= 0:
+        return []
+    said = _format.plural(unclaimed, "habitant non attribué", "habitants non attribués")
+    return [
+        f'<p class="note">Et {_e(said)} : part de communes partagées dont les parts des CPTS '
+        "font moins de 1, comptée non couverte mais hors zones blanches (détail : couverture "
+        "verifier).</p>"
     ]
 
 
@@ -530,7 +549,7 @@ def _html_evolution(
     else:
         parts.append(
             f"<p>Changements entre {_e(month_label(previous))} et {_e(month_label(month))} : "
-            f"{len(evolution)} ligne(s).</p>"
+            f"{_e(_format.plural(len(evolution), 'ligne'))}.</p>"
         )
         shown = evolution.drop(columns=["type", "communes"]).copy()
         shown["noms_communes"] = (
@@ -643,9 +662,10 @@ def _html_overlaps(overlaps: pd.DataFrame) -> list[str]:
     shared = overlaps[overlaps["type"] == "partage"]
     return [
         '<h2 id="chevauchements">Chevauchements à arbitrer</h2>',
-        f"<p>{len(to_settle)} commune(s) revendiquée(s) par plusieurs CPTS sans partage "
-        f"déclaré ; {len(shared)} commune(s) partagée(s) (parts déclarées ou grande ville), "
-        "listées dans le classeur.</p>",
+        f"<p>{_e(_format.plural(len(to_settle), 'commune revendiquée', 'communes revendiquées'))}"
+        " par plusieurs CPTS sans partage déclaré ; "
+        f"{_e(_format.plural(len(shared), 'commune partagée', 'communes partagées'))} (parts "
+        "déclarées ou grande ville), listées dans le classeur.</p>",
         html_table(to_settle.assign(cpts=to_settle["cpts"].str.replace("|", ", "))),
     ]
 

@@ -81,6 +81,7 @@ from couverture._map_texts import (
     _proposal_info,
     _text,
     _title_html,
+    _unclaimed_row,
     _zone_card,
 )
 from couverture._output import atomic_write_text
@@ -507,6 +508,7 @@ def _national_rows(layers: MapLayers, *, outside: Collection[str] = ()) -> list[
     rows.append(
         ("Zones blanches", f"{len(zones)} ({_format.integer(zones['population'].sum())} hab.)")
     )
+    rows += _unclaimed_row(rates[["population_non_attribuee"]].sum())
     return rows
 
 

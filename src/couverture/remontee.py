@@ -24,7 +24,7 @@ import pandas as pd
 from couverture import plan as plan_mod
 from couverture._config import STAGES, column_titles
 from couverture._format import date as french_date
-from couverture._format import integer, percent
+from couverture._format import integer, number, percent
 from couverture._output import titled, worded
 from couverture._validate import check_month
 from couverture._workbook import Page, Table, write_xlsx
@@ -46,6 +46,7 @@ COLUMNS = [
     *(f"taux_{s}" for s in STAGES),
     "n_zones_blanches",
     "population_zones_blanches",
+    "population_non_attribuee",
     "n_projets",
     *(f"n_{s}" for s in ("creation", "extension", "rattachement_temporaire", "autre")),
     "n_projets_proposes",
@@ -82,6 +83,7 @@ TITLES = {
     "taux_aci": "% ACI",
     "n_zones_blanches": "Zones blanches",
     "population_zones_blanches": "Population des zones blanches",
+    "population_non_attribuee": "Population non attribuée (parts de communes partagées)",
     "n_projets": "Projets",
     "n_creation": "Projets : création",
     "n_extension": "Projets : extension",
@@ -218,6 +220,7 @@ def remontee(
             **{f"taux_{s}": float(rate[f"taux_{s}"]) for s in STAGES},
             "n_zones_blanches": len(z),
             "population_zones_blanches": int(z["population"].sum()),
+            "population_non_attribuee": int(rate["population_non_attribuee"]),
             "n_projets": len(active),
             **{
                 f"n_{kind}": int((active["type"] == kind).sum())
@@ -352,12 +355,16 @@ def report_section(
     shown = table.copy()
     for s in STAGES:
         shown[f"taux_{s}"] = shown[f"taux_{s}"].map(percent)
-    for c in ("population", "population_zones_blanches"):
+    people = ("population", "population_zones_blanches", "population_non_attribuee")
+    for c in (*people, "population_projets", "population_sans_projet", "fir_montant_annuel"):
         shown[c] = shown[c].map(integer)
+    shown["fir_etp"] = shown["fir_etp"].map(lambda x: number(x, decimals=1))
     shown = shown.drop(columns=["mois", "date_reference", *(f"pop_{s}" for s in STAGES)])
     late = actions[actions["en_retard"] == "oui"]
     late = late[["projet_id", "departement", "type", "cpts", "prochain_jalon", "echeance"]]
+    late = late.assign(echeance=late["echeance"].map(_french_day))
     late = late.rename(columns=plan_mod.FOLLOW_UP_TITLES)
+    shown["prochaine_echeance"] = shown["prochaine_echeance"].map(_french_day)
     parts = [
         '<h2 id="plan">Plan d\'action</h2>',
         f'<p class="note">Plan {_e(previous.path.name)} ; retards à la date du registre '
@@ -380,3 +387,10 @@ def report_section(
     )
     text = text.replace("</ol></nav>", '<li><a href="#plan">Plan d\'action</a></li></ol></nav>', 1)
     page.write_text(text, encoding="utf-8")
+
+
+def _french_day(value: object) -> str:
+    """Return a date in French (« 21 décembre 2026 »), nothing when there is none."""
+    if isinstance(value, (str, dt.date)) and value:
+        return french_date(value)
+    return ""

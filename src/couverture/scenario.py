@@ -39,6 +39,8 @@ COLUMNS = SCENARIO_COLUMNS[:4]
 OPTIONAL = SCENARIO_COLUMNS[4:]
 #: The strategies a scenario may state (machine keys), as the map's decision mode writes them.
 TYPES = tuple(SCENARIO_TYPES)
+#: How a project's value set on an earlier line is said (« le projet « A » est de type … »).
+_SAID = {"type": "est de type", "cpts": "a pour CPTS", "cpts_mentor": "a pour CPTS mentor"}
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -237,7 +239,8 @@ def _projects(
                     (
                         number,
                         value,
-                        f"le projet « {name} » a {column} « {project[column]} » "
+                        f"le projet « {name} » {_SAID[column]} "
+                        f"« {SCENARIO_TYPES.get(project[column], project[column])} » "
                         f"à la ligne {project['lignes'][0]}",
                     )
                 )
