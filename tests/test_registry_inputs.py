@@ -220,6 +220,15 @@ def test_case13_fifo_device_and_directory_refused_at_once(tmp_path):
     _refused(run("verifier", "--registre", str(tmp_path), timeout=60), "dossier")
 
 
+def test_a_csv_renamed_xlsx_is_said_in_french(read, tmp_path):
+    renamed = tmp_path / "registre.xlsx"
+    renamed.write_text("cpts_id;nom_cpts;stade;code_insee\nA;CPTS A;aci;35238\n", "utf-8")
+    with pytest.raises(RegistryError, match=r"CSV renommé en \.xlsx") as error:
+        read(renamed)
+    assert "BadZipFile" not in str(error.value) and "registre.xlsx" in str(error.value)
+    _refused(run("verifier", "--registre", str(renamed)), "pas un classeur Excel")
+
+
 def test_case13_library_refuses_a_directory_by_name(read, tmp_path):
     with pytest.raises(RegistryError, match="c'est un dossier"):
         read(tmp_path)

@@ -256,9 +256,15 @@ def _read_sheets(path: Path, data: bytes) -> list[_Sheet]:
         finally:
             book.close()
     except _damaged_book_errors() as exc:
-        raise registry_error(
-            path, [(None, "", f"classeur Excel illisible ({type(exc).__name__}: {exc})")]
-        ) from exc
+        if not data.startswith(b"PK"):  # an .xlsx is a ZIP archive: a CSV or text renamed
+            why = (
+                "ce n'est pas un classeur Excel .xlsx (son contenu n'est pas une archive de "
+                "classeur : un CSV renommé en .xlsx ?) ; l'enregistrer en .csv, ou en classeur "
+                "Excel depuis le tableur"
+            )
+        else:
+            why = f"classeur Excel illisible, archive endommagée ou incomplète ({exc})"
+        raise registry_error(path, [(None, "", why)]) from exc
     return sheets
 
 
