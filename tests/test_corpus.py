@@ -19,6 +19,8 @@ FOUND: dict[int, str] = {
     1003: "rapport : ValueError dans report.write_xlsx, colonne date_aci toute vide (dates 2042)",
     1014: "rapport : la même ValueError, sur une colonne de texte toute vide sans date de stade",
     2027: "fiches : GEOSException (side location conflict) en coupant une CPTS de petites communes",
+    5057: "suggestions (vérification du corpus) : la CA Roissy Pays de France, 98 426 hab. en 77, "
+    "comptée sans sa part du 95 : un EPCI au-delà du plafond, découpé par bassins de vie",
     4236: "taux : une commune listée deux fois pour une CPTS (30 %, 70 %) garde sa première part ; "
     "la vérification du corpus comptait la commune entière couverte",
 }

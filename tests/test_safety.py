@@ -371,7 +371,12 @@ def test_sortie_writes_through_symlinks_devices_and_pipes(tmp_path: Path, belfor
 # ------------------------------------------------------------------------------------------------
 # 11. terminal escape sequences
 # ------------------------------------------------------------------------------------------------
-def test_escape_sequences_never_reach_the_terminal(tmp_path: Path, belfort: dict, capsys) -> None:
+def test_escape_sequences_never_reach_the_terminal(
+    tmp_path: Path, belfort: dict, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a wide terminal: the CPTS column shows the whole name (« non couverte » in the Stade
+    # column leaves it 20 characters at 120 columns)
+    monkeypatch.setattr(_output, "terminal_width", lambda: 200)
     code = belfort["codes"][0]
     reg = tmp_path / "e.csv"
     name = "CPTS \x1b]0;pirate\x07\x1b[2J\x1b[31mRouge\u202e [link=http://x]lien[/link]"
