@@ -35,6 +35,7 @@ from couverture._validate import check_departements
 from couverture.porteurs import COLUMNS as PORTEUR_COLUMNS
 from couverture.professionnels import with_texts
 from couverture.settings import CRS_WEB
+from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
 from couverture.zones import main_towns, members
 
 if TYPE_CHECKING:
@@ -371,10 +372,6 @@ def _porteur_layer(porteurs: pd.DataFrame | None, units: pd.DataFrame) -> pd.Dat
 
 
 def _proposal_layer(suggestions: pd.DataFrame | None, simple: gpd.GeoSeries) -> gpd.GeoDataFrame:
-    # imported here: the maps' worker processes unpickle couverture.maps, and
-    # couverture.suggest imports pandas (about 50 MiB more in each worker)
-    from couverture.suggest import COLUMNS as PROPOSAL_COLUMNS
-
     if suggestions is None or suggestions.empty:
         return gpd.GeoDataFrame(
             columns=["proposition", *PROPOSAL_COLUMNS, "geojson", "geometry"], crs=CRS_WEB
